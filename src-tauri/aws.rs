@@ -1,0 +1,316 @@
+//! The one place AWS clients are built (as in vector's `src/aws/`): the base
+//! identity from the standard chain, AssumeRole per tenant account with its
+//! ExternalId, a session name naming the viewer and an inline session policy
+//! that allows only fleetdeck's read actions; credentials cached in memory
+//! per (role, external id) and refreshed before expiry by the SDK's identity
+//! cache; clients cached per (role, region); an endpoint override for
+//! emulators. AWS errors are classified here, once, into the statuses the
+//! views show.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Every AWS action fleetdeck may call. The inline session policy on each
+/// AssumeRole allows exactly these, so even an over-broad tenant role cannot
+/// be used to write.
+pub const READ_ACTIONS: &[&str] = &[
+    "cloudwatch:GetMetricData",
+    "cloudwatch:DescribeAlarms",
+    "logs:DescribeLogGroups",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+    "logs:StopQuery",
+    "ce:GetCostAndUsage",
+];
+
+/// The inline session policy sent with every AssumeRole.
+pub fn session_policy() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Sid": "FleetdeckReadOnly", "Effect": "Allow", "Action": READ_ACTIONS, "Resource": "*" }]
+    })
+    .to_string()
+}
+
+/// How to reach AWS (or an emulator).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    /// Fixed base credentials (the simulated fleet's); else the default chain.
+    pub static_credentials: Option<(String, String)>,
+    /// Attempts per call including the first (SDK standard retry with backoff).
+    pub max_attempts: u32,
+}
+
+/// What went wrong reading one source, in the terms the views show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: &'static str,
+    pub message: String,
+    pub remediation: String,
+}
+
+/// Counts every call made, by (account, region, action), and what it costs.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    calls: Mutex<BTreeMap<(String, String, &'static str), u64>>,
+    metrics_requested: Mutex<u64>,
+}
+
+impl Ledger {
+    pub fn count(&self, account: &str, region: &str, action: &'static str) {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        *calls.entry((account.to_string(), region.to_string(), action)).or_default() += 1;
+    }
+
+    /// GetMetricData is billed per metric requested, not per call.
+    pub fn count_metrics(&self, n: u64) {
+        *self.metrics_requested.lock().unwrap_or_else(|e| e.into_inner()) += n;
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).values().sum()
+    }
+
+    pub fn calls(&self) -> BTreeMap<(String, String, &'static str), u64> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// At AWS list prices: $0.01 per 1,000 metrics in GetMetricData, $0.01
+    /// per Cost Explorer request, $0.01 per 1,000 other requests.
+    pub fn dollars(&self) -> f64 {
+        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut other = 0u64;
+        let mut ce = 0u64;
+        for ((_, _, action), n) in calls.iter() {
+            match *action {
+                "GetMetricData" => {}
+                "GetCostAndUsage" => ce += n,
+                _ => other += n,
+            }
+        }
+        let metrics = *self.metrics_requested.lock().unwrap_or_else(|e| e.into_inner());
+        metrics as f64 * 0.01 / 1000.0 + ce as f64 * 0.01 + other as f64 * 0.01 / 1000.0
+    }
+}
+
+/// Clients and credentials for a whole fleet.
+pub struct AwsAccess {
+    base: SdkConfig,
+    base_credentials: SharedCredentialsProvider,
+    viewer: String,
+    roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
+    cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
+    logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
+    pub ledger: Ledger,
+}
+
+impl AwsAccess {
+    pub async fn new(settings: &AwsSettings) -> AwsAccess {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some((key, secret)) = &settings.static_credentials {
+            loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "fleetdeck-static"));
+        }
+        let base = loader.load().await;
+        let base_credentials = base
+            .credentials_provider()
+            .unwrap_or_else(|| SharedCredentialsProvider::new(Credentials::new("", "", None, None, "none")));
+        AwsAccess {
+            base,
+            base_credentials,
+            viewer: viewer_session_name(),
+            roles: Mutex::default(),
+            cloudwatch: Mutex::default(),
+            logs: Mutex::default(),
+            ledger: Ledger::default(),
+        }
+    }
+
+    /// `fleetdeck-<user>`: shows up in the tenant's CloudTrail.
+    pub fn session_name(&self) -> &str {
+        &self.viewer
+    }
+
+    pub fn base_credentials(&self) -> SharedCredentialsProvider {
+        self.base_credentials.clone()
+    }
+
+    /// Credentials for a role, assumed once and cached in memory; the SDK's
+    /// identity cache refreshes them before they expire.
+    pub async fn role(&self, role_arn: &str, external_id: Option<&str>) -> SharedCredentialsProvider {
+        let key = (role_arn.to_string(), external_id.map(str::to_string));
+        if let Some(p) = self.roles.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return p.clone();
+        }
+        let mut b = AssumeRoleProvider::builder(role_arn)
+            .session_name(&self.viewer)
+            .policy(session_policy())
+            .session_length(Duration::from_secs(3600))
+            .configure(&self.base);
+        if let Some(x) = external_id {
+            b = b.external_id(x);
+        }
+        let provider = SharedCredentialsProvider::new(b.build().await);
+        self.roles.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(provider).clone()
+    }
+
+    /// Resolve credentials now, so a missing role is reported as such once
+    /// per account rather than as N failed calls. Counts the AssumeRole.
+    pub async fn check(&self, creds: &SharedCredentialsProvider, account: &str, role_arn: &str, external_id: Option<&str>) -> Result<(), Failure> {
+        self.ledger.count(account, self.base.region().map(|r| r.as_ref()).unwrap_or(""), "AssumeRole");
+        creds.provide_credentials().await.map(|_| ()).map_err(|e| {
+            let text = DisplayErrorContext(&e).to_string();
+            classify_text(&text, Some((role_arn, external_id)))
+        })
+    }
+
+    pub fn cloudwatch(&self, creds: &SharedCredentialsProvider, role_key: &str, region: &str) -> aws_sdk_cloudwatch::Client {
+        let mut clients = self.cloudwatch.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry((role_key.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatch::config::Builder::from(&self.base)
+                    .credentials_provider(creds.clone())
+                    .region(Region::new(region.to_string()))
+                    .build();
+                aws_sdk_cloudwatch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub fn logs(&self, creds: &SharedCredentialsProvider, role_key: &str, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let mut clients = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry((role_key.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.base)
+                    .credentials_provider(creds.clone())
+                    .region(Region::new(region.to_string()))
+                    .build();
+                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// Cost Explorer has one endpoint, in us-east-1 (aws partition).
+    pub fn cost_explorer(&self, creds: &SharedCredentialsProvider) -> aws_sdk_costexplorer::Client {
+        let conf = aws_sdk_costexplorer::config::Builder::from(&self.base)
+            .credentials_provider(creds.clone())
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_costexplorer::Client::from_conf(conf)
+    }
+}
+
+fn viewer_session_name() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "viewer".into());
+    let clean: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c)).take(50).collect();
+    format!("fleetdeck-{}", if clean.is_empty() { "viewer" } else { &clean })
+}
+
+/// Classify an SDK error from any service.
+pub fn classify<E, R>(err: &SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = match err {
+        SdkError::ServiceError(s) => {
+            let e = s.err();
+            format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))
+        }
+        other => DisplayErrorContext(other).to_string(),
+    };
+    classify_text(&text, None)
+}
+
+/// Classify by the AWS error code found in an error's text. The codes are
+/// AWS's stable API; credential provider errors only arrive as text.
+pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure {
+    let has = |codes: &[&str]| codes.iter().any(|c| text.contains(c));
+    let role_hint = || match role {
+        Some((arn, Some(x))) => format!("check that {arn} exists, trusts this identity and requires ExternalId {x:?}"),
+        Some((arn, None)) => format!("check that {arn} exists and trusts this identity"),
+        None => "grant the role the read actions listed by `fleetdeck policy`".to_string(),
+    };
+    let (status, remediation) = if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
+        ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
+    } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
+        ("access_denied", role_hint())
+    } else if has(&["InvalidClientTokenId", "UnrecognizedClient", "SignatureDoesNotMatch", "no credentials", "the credential provider was not enabled"]) {
+        ("access_denied", "the base identity is not valid: check AWS_PROFILE / --profile and your keys".to_string())
+    } else if has(&["Throttling", "TooManyRequests", "RequestLimitExceeded", "LimitExceeded", "SlowDown"]) {
+        ("throttled", "another client is using this account's quota; the next sync retries".to_string())
+    } else if has(&["dispatch failure", "timed out", "timeout", "connection", "io error", "dns error"]) {
+        ("unreachable", "check the network, proxy or endpoint_url; the next sync retries".to_string())
+    } else if has(&["OptInRequired", "not enabled", "InvalidRegion"]) {
+        ("unreachable", "enable the region in the account or remove it from the tenant".to_string())
+    } else {
+        ("error", "see the error; the next sync retries".to_string())
+    };
+    let message: String = text.chars().take(600).collect();
+    Failure { status, message, remediation }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_policy_allows_only_read_actions() {
+        let policy: serde_json::Value = serde_json::from_str(&session_policy()).unwrap();
+        let actions = policy["Statement"][0]["Action"].as_array().unwrap();
+        assert_eq!(actions.len(), READ_ACTIONS.len());
+        for a in actions {
+            let a = a.as_str().unwrap();
+            let verb = a.split(':').nth(1).unwrap();
+            assert!(["Get", "Describe", "List", "Start", "Stop"].iter().any(|p| verb.starts_with(p)), "{a} is not a read");
+            assert!(!a.contains('*'), "{a} is a wildcard");
+        }
+        assert_eq!(policy["Statement"][0]["Effect"], "Allow");
+    }
+
+    #[test]
+    fn errors_are_classified_by_their_aws_code() {
+        assert_eq!(classify_text("AccessDenied: User is not authorized to perform sts:AssumeRole", Some(("arn:aws:iam::1:role/r", Some("x")))).status, "access_denied");
+        assert_eq!(classify_text("ThrottlingException: Rate exceeded", None).status, "throttled");
+        assert_eq!(classify_text("ExpiredTokenException: The security token included in the request is expired", None).status, "expired");
+        assert_eq!(classify_text("dispatch failure: io error: Connection refused", None).status, "unreachable");
+        assert_eq!(classify_text("InternalFailure", None).status, "error");
+    }
+
+    #[test]
+    fn the_ledger_prices_calls_like_aws() {
+        let l = Ledger::default();
+        l.count("1", "r", "GetMetricData");
+        l.count_metrics(500);
+        l.count("1", "r", "GetCostAndUsage");
+        l.count("1", "r", "DescribeAlarms");
+        assert_eq!(l.total_calls(), 3);
+        assert!((l.dollars() - (0.005 + 0.01 + 0.00001)).abs() < 1e-9);
+    }
+}

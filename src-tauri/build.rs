@@ -1,0 +1,18 @@
+//! Build script: only the desktop shell needs one (Tauri's context and
+//! capabilities). The headless engine build skips it entirely.
+fn main() {
+    #[cfg(feature = "desktop")]
+    {
+        // Declaring the app's commands makes each one a permission that the
+        // capability in tauri.conf.json must grant explicitly: a command not
+        // listed there cannot be invoked from the window.
+        let manifest = tauri_build::AppManifest::new().commands(&[
+            "fleet_overview",
+            "tenant_chart",
+            "start_sync",
+            "sync_state",
+        ]);
+        tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+            .expect("tauri build step failed");
+    }
+}

@@ -1,0 +1,580 @@
+//! The local SQLite cache: one [`Cache`] owns the pool (WAL, busy timeout,
+//! migrations) and every write the sync makes. Views read it through the SQL
+//! in `queries/views/`. The file is created owner-only (0600) in an
+//! owner-only directory (0700), and never holds credentials.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::fleet::Fleet;
+use crate::model::{Health, SyncSummary};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src-tauri/migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("cache {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cache {path}: cannot apply schema migrations: {source}")]
+    Migrate { path: String, source: sqlx::migrate::MigrateError },
+    #[error("cache query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// The cache and its connection pool. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    pool: SqlitePool,
+    path: Option<PathBuf>,
+}
+
+/// One row of a source's state, as the sync records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceState {
+    pub tenant_id: String,
+    pub region: String,
+    pub source: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub remediation: Option<String>,
+}
+
+/// One cached alarm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmRow {
+    pub tenant_id: String,
+    pub region: String,
+    pub arn: String,
+    pub name: String,
+    pub state: String,
+    pub reason: String,
+    pub state_changed_at: Option<i64>,
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+/// One day of one service's cost for one tenant ('' = unattributed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostRow {
+    pub tenant_id: String,
+    pub day: String,
+    pub service: String,
+    pub source: &'static str,
+    pub amount: f64,
+    pub unit: String,
+    pub estimated: bool,
+}
+
+/// The latest result of a Logs Insights triage query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogResult {
+    pub tenant_id: String,
+    pub region: String,
+    pub query_key: String,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub rows: serde_json::Value,
+    pub records_matched: i64,
+    pub truncated: bool,
+    pub withheld: bool,
+}
+
+/// Identity of a metric series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesKey<'a> {
+    pub tenant_id: &'a str,
+    pub region: &'a str,
+    pub metric_key: &'a str,
+    pub namespace: &'a str,
+    pub metric_name: &'a str,
+    /// Canonical JSON (sorted keys), as `serde_json` writes a BTreeMap.
+    pub dimensions: &'a str,
+    pub stat: &'a str,
+    pub period: u32,
+    pub unit: &'a str,
+}
+
+impl Cache {
+    /// Open (creating if needed) the cache file at `path`.
+    pub async fn open(path: &Path) -> Result<Cache, CacheError> {
+        let shown = path.display().to_string();
+        create_private(path).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| CacheError::Open { path: shown.clone(), source })?;
+        MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: shown, source })?;
+        Ok(Cache { pool, path: Some(path.to_path_buf()) })
+    }
+
+    /// A private in-memory cache with the schema applied (tests).
+    pub async fn in_memory() -> Result<Cache, CacheError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every in-memory connection would be its own database.
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
+        Ok(Cache { pool, path: None })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), CacheError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, CacheError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?1").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// Record the fleet's tenants; tenants no longer in the fleet become
+    /// inactive (their history is kept).
+    pub async fn record_fleet(&self, fleet: &Fleet) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE tenant SET active = 0").execute(&mut *tx).await?;
+        for t in &fleet.tenants {
+            let regions: Vec<&str> = t.regions().collect();
+            sqlx::query(
+                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions, residency, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier, model = excluded.model,
+                   account = excluded.account, home_region = excluded.home_region, regions = excluded.regions,
+                   residency = excluded.residency, active = 1",
+            )
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.tier)
+            .bind(t.model.as_str())
+            .bind(&t.account)
+            .bind(&t.home_region)
+            .bind(serde_json::to_string(&regions).unwrap_or_default())
+            .bind(t.residency)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.set_meta("fleet_name", &fleet.name).await
+    }
+
+    /// The id of a series, created on first sight; and its watermark.
+    pub async fn series(&self, key: &SeriesKey<'_>) -> Result<(i64, Option<i64>), CacheError> {
+        let row = sqlx::query(
+            "INSERT INTO series (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, unit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period)
+             DO UPDATE SET unit = excluded.unit
+             RETURNING id, watermark",
+        )
+        .bind(key.tenant_id)
+        .bind(key.region)
+        .bind(key.metric_key)
+        .bind(key.namespace)
+        .bind(key.metric_name)
+        .bind(key.dimensions)
+        .bind(key.stat)
+        .bind(key.period)
+        .bind(key.unit)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    /// Upsert a batch of series' points and advance their watermarks, in one
+    /// transaction: a crash leaves either all of it or none.
+    pub async fn commit_points(&self, batch: &[(i64, Vec<(i64, f64)>, i64)]) -> Result<u64, CacheError> {
+        let mut tx = self.pool.begin().await?;
+        let mut written = 0u64;
+        for (series_id, points, watermark) in batch {
+            written += insert_points(&mut tx, *series_id, points).await?;
+            sqlx::query("UPDATE series SET watermark = max(coalesce(watermark, 0), ?2) WHERE id = ?1")
+                .bind(series_id)
+                .bind(watermark)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Replace the alarms of the given tenant-regions with what was read.
+    pub async fn replace_alarms(&self, scope: &[(String, String)], alarms: &[AlarmRow], now_ms: i64) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        for (tenant, region) in scope {
+            sqlx::query("DELETE FROM alarm WHERE tenant_id = ?1 AND region = ?2").bind(tenant).bind(region).execute(&mut *tx).await?;
+        }
+        for a in alarms {
+            sqlx::query(
+                "INSERT OR REPLACE INTO alarm (tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold, synced_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .bind(&a.tenant_id)
+            .bind(&a.region)
+            .bind(&a.arn)
+            .bind(&a.name)
+            .bind(&a.state)
+            .bind(&a.reason)
+            .bind(a.state_changed_at)
+            .bind(&a.namespace)
+            .bind(&a.metric_name)
+            .bind(a.threshold)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn alarms(&self, tenant: &str, region: &str) -> Result<Vec<AlarmRow>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold
+             FROM alarm WHERE tenant_id = ?1 AND region = ?2 ORDER BY name",
+        )
+        .bind(tenant)
+        .bind(region)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AlarmRow {
+                tenant_id: r.get(0),
+                region: r.get(1),
+                arn: r.get(2),
+                name: r.get(3),
+                state: r.get(4),
+                reason: r.get(5),
+                state_changed_at: r.get(6),
+                namespace: r.get(7),
+                metric_name: r.get(8),
+                threshold: r.get(9),
+            })
+            .collect())
+    }
+
+    pub async fn put_log_result(&self, r: &LogResult, now_ms: i64) -> Result<(), CacheError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO log_result (tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(&r.tenant_id)
+        .bind(&r.region)
+        .bind(&r.query_key)
+        .bind(r.window_start)
+        .bind(r.window_end)
+        .bind(r.rows.to_string())
+        .bind(r.records_matched)
+        .bind(r.truncated)
+        .bind(r.withheld)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn log_results(&self, tenant: &str, region: &str) -> Result<Vec<LogResult>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld
+             FROM log_result WHERE tenant_id = ?1 AND region = ?2 ORDER BY query_key",
+        )
+        .bind(tenant)
+        .bind(region)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| LogResult {
+                tenant_id: r.get(0),
+                region: r.get(1),
+                query_key: r.get(2),
+                window_start: r.get(3),
+                window_end: r.get(4),
+                rows: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or(serde_json::Value::Null),
+                records_matched: r.get(6),
+                truncated: r.get(7),
+                withheld: r.get(8),
+            })
+            .collect())
+    }
+
+    pub async fn put_costs(&self, rows: &[CostRow]) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        for c in rows {
+            sqlx::query(
+                "INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (tenant_id, day, service, source) DO UPDATE SET amount = excluded.amount, unit = excluded.unit, estimated = excluded.estimated",
+            )
+            .bind(&c.tenant_id)
+            .bind(&c.day)
+            .bind(&c.service)
+            .bind(c.source)
+            .bind(c.amount)
+            .bind(&c.unit)
+            .bind(c.estimated)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn put_source(&self, s: &SourceState, now_ms: i64) -> Result<(), CacheError> {
+        let ok = s.status == "ok";
+        sqlx::query(
+            "INSERT INTO source_status (tenant_id, region, source, status, error, remediation, last_attempt, last_ok)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 THEN ?7 END)
+             ON CONFLICT (tenant_id, region, source) DO UPDATE SET status = excluded.status, error = excluded.error,
+               remediation = excluded.remediation, last_attempt = excluded.last_attempt,
+               last_ok = coalesce(excluded.last_ok, source_status.last_ok)",
+        )
+        .bind(&s.tenant_id)
+        .bind(&s.region)
+        .bind(&s.source)
+        .bind(&s.status)
+        .bind(&s.error)
+        .bind(&s.remediation)
+        .bind(now_ms)
+        .bind(ok)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn sources(&self, tenant: &str, region: &str) -> Result<Vec<SourceState>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, source, status, error, remediation FROM source_status
+             WHERE tenant_id = ?1 AND (region = ?2 OR region = '*') ORDER BY source",
+        )
+        .bind(tenant)
+        .bind(region)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SourceState {
+                tenant_id: r.get(0),
+                region: r.get(1),
+                source: r.get(2),
+                status: r.get(3),
+                error: r.get(4),
+                remediation: r.get(5),
+            })
+            .collect())
+    }
+
+    pub async fn record_sync(&self, s: &SyncSummary) -> Result<(), CacheError> {
+        sqlx::query(
+            "INSERT INTO sync_run (started_at, finished_at, sources_ok, sources_failed, datapoints, api_calls, dollars, errors)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(s.started_at)
+        .bind(s.finished_at)
+        .bind(s.sources_ok)
+        .bind(s.sources_failed)
+        .bind(s.datapoints as i64)
+        .bind(s.api_calls)
+        .bind(s.dollars)
+        .bind(serde_json::to_string(&s.errors).unwrap_or_default())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The last sync that committed anything.
+    pub async fn last_sync(&self) -> Result<Option<SyncSummary>, CacheError> {
+        let row = sqlx::query(
+            "SELECT started_at, finished_at, sources_ok, sources_failed, datapoints, api_calls, dollars, errors
+             FROM sync_run ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| SyncSummary {
+            started_at: r.get(0),
+            finished_at: r.get(1),
+            sources_ok: r.get(2),
+            sources_failed: r.get(3),
+            datapoints: r.get::<i64, _>(4) as u64,
+            api_calls: r.get(5),
+            dollars: r.get(6),
+            errors: serde_json::from_str(r.get::<&str, _>(7)).unwrap_or_default(),
+        }))
+    }
+
+    /// Replace every health row in one transaction, so a reader sees either
+    /// the previous assessment or the new one.
+    pub async fn replace_health(&self, rows: &[HealthRow], now_ms: i64) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM health").execute(&mut *tx).await?;
+        for h in rows {
+            sqlx::query(
+                "INSERT INTO health (tenant_id, region, health, reasons, focus_metric, fresh_at, computed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(&h.tenant_id)
+            .bind(&h.region)
+            .bind(h.health.as_str())
+            .bind(serde_json::to_string(&h.reasons).unwrap_or_default())
+            .bind(&h.focus_metric)
+            .bind(h.fresh_at)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest `limit` values of a tenant-region's metric, newest first,
+    /// and the time of the newest.
+    pub async fn latest_points(&self, tenant: &str, region: &str, metric_key: &str, limit: u32) -> Result<Vec<(i64, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT d.ts, d.value FROM datapoint d JOIN series s ON s.id = d.series_id
+             WHERE s.tenant_id = ?1 AND s.region = ?2 AND s.metric_key = ?3
+             ORDER BY d.ts DESC LIMIT ?4",
+        )
+        .bind(tenant)
+        .bind(region)
+        .bind(metric_key)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Rows in the datapoint table (for summaries and tests).
+    pub async fn datapoint_count(&self) -> Result<i64, CacheError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM datapoint").fetch_one(&self.pool).await?)
+    }
+}
+
+/// What the health step stores per tenant-region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthRow {
+    pub tenant_id: String,
+    pub region: String,
+    pub health: Health,
+    pub reasons: Vec<String>,
+    pub focus_metric: Option<String>,
+    pub fresh_at: Option<i64>,
+}
+
+/// Multi-row upserts: far fewer statements than one per point.
+async fn insert_points(tx: &mut Transaction<'_, Sqlite>, series_id: i64, points: &[(i64, f64)]) -> Result<u64, CacheError> {
+    const ROWS: usize = 500; // 3 bind variables a row, well under SQLite's limit
+    let mut written = 0;
+    for chunk in points.chunks(ROWS) {
+        let mut sql = String::with_capacity(40 + chunk.len() * 12);
+        sql.push_str("INSERT INTO datapoint (series_id, ts, value) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?,?,?)");
+        }
+        sql.push_str(" ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value");
+        // Built only from placeholders; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (ts, v) in chunk {
+            q = q.bind(series_id).bind(ts).bind(v);
+        }
+        written += q.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(written)
+}
+
+/// Create the cache's directory (0700) and file (0600) with those modes from
+/// the start, so there is no moment where another user could open them.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir)?;
+        }
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_cache_file_and_its_wal_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/cache.sqlite");
+        let cache = Cache::open(&path).await.unwrap();
+        cache.set_meta("k", "v").await.unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(&dir.path().join("sub")), 0o700);
+            assert_eq!(mode(&dir.path().join("sub/cache.sqlite-wal")), 0o600);
+        }
+        assert_eq!(cache.meta("k").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn re_committing_points_updates_instead_of_duplicating() {
+        let cache = Cache::in_memory().await.unwrap();
+        sqlx::query("INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('a','A','t','silo','111111111111','us-east-1','[]')")
+            .execute(cache.pool())
+            .await
+            .unwrap();
+        let key = SeriesKey {
+            tenant_id: "a",
+            region: "us-east-1",
+            metric_key: "errors",
+            namespace: "N",
+            metric_name: "M",
+            dimensions: "{}",
+            stat: "Sum",
+            period: 60,
+            unit: "count",
+        };
+        let (id, wm) = cache.series(&key).await.unwrap();
+        assert_eq!(wm, None);
+        cache.commit_points(&[(id, vec![(60, 1.0), (120, 2.0)], 180)]).await.unwrap();
+        cache.commit_points(&[(id, vec![(120, 5.0), (180, 3.0)], 240)]).await.unwrap();
+        assert_eq!(cache.datapoint_count().await.unwrap(), 3);
+        let (same, wm) = cache.series(&key).await.unwrap();
+        assert_eq!((same, wm), (id, Some(240)));
+        assert_eq!(cache.latest_points("a", "us-east-1", "errors", 2).await.unwrap(), vec![(180, 3.0), (120, 5.0)]);
+    }
+}

@@ -1,0 +1,174 @@
+//! Charts drawn by plotters as SVG. Text in them (titles, units) may come
+//! from tenants and the catalog: plotters' SVG backend escapes it, and a test
+//! pins that. Fonts are a bundled TTF via ab_glyph, so rendering is the same
+//! on every machine and needs no system fonts.
+
+use std::sync::OnceLock;
+
+use chrono::{TimeZone, Utc};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+static FONT: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
+
+fn ensure_font() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        // The bundled font is valid; a failure would only lose text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// One line to draw.
+#[derive(Debug, Clone)]
+pub struct Line<'a> {
+    pub label: &'a str,
+    pub points: &'a [(i64, f64)],
+}
+
+/// What to draw; thresholds become horizontal rules.
+#[derive(Debug, Clone)]
+pub struct ChartSpec<'a> {
+    pub title: &'a str,
+    pub unit: &'a str,
+    pub lines: Vec<Line<'a>>,
+    pub warn: Option<f64>,
+    pub critical: Option<f64>,
+    pub from: i64,
+    pub to: i64,
+    pub width: u32,
+    pub height: u32,
+    pub dark: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("chart rendering failed: {0}")]
+pub struct ChartError(String);
+
+/// Render to a complete SVG document.
+pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
+    ensure_font();
+    let (bg, fg, grid) = if spec.dark {
+        (RGBColor(22, 27, 34), RGBColor(201, 209, 217), RGBColor(48, 54, 61))
+    } else {
+        (RGBColor(255, 255, 255), RGBColor(36, 41, 47), RGBColor(216, 222, 228))
+    };
+    let palette = [RGBColor(88, 166, 255), RGBColor(163, 113, 247), RGBColor(63, 185, 80), RGBColor(219, 109, 40)];
+    let width = spec.width.clamp(200, 4000);
+    let height = spec.height.clamp(120, 2000);
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        root.fill(&bg).map_err(|e| ChartError(e.to_string()))?;
+        let mut y_max = spec.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
+        if let Some(c) = spec.critical {
+            y_max = y_max.max(c * 1.1);
+        }
+        if y_max <= 0.0 {
+            y_max = 1.0;
+        }
+        let (from, to) = if spec.to > spec.from { (spec.from, spec.to) } else { (spec.from, spec.from + 60) };
+        let span = to - from;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{} ({})", spec.title, spec.unit), ("sans-serif", 15).into_font().color(&fg))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(56)
+            .build_cartesian_2d(from..to, 0.0..y_max * 1.05)
+            .map_err(|e| ChartError(e.to_string()))?;
+        let label_style = ("sans-serif", 11).into_font().color(&fg);
+        chart
+            .configure_mesh()
+            .light_line_style(grid.mix(0.4))
+            .bold_line_style(grid)
+            .axis_style(grid)
+            .label_style(label_style)
+            .x_labels(6)
+            .y_labels(5)
+            .x_label_formatter(&|t| {
+                let fmt = if span > 2 * 86_400 { "%m-%d %H:%M" } else { "%H:%M" };
+                Utc.timestamp_opt(*t, 0).single().map(|d| d.format(fmt).to_string()).unwrap_or_default()
+            })
+            .y_label_formatter(&|v| short(*v))
+            .draw()
+            .map_err(|e| ChartError(e.to_string()))?;
+        for (limit, color) in [(spec.warn, RGBColor(210, 153, 34)), (spec.critical, RGBColor(248, 81, 73))] {
+            if let Some(l) = limit {
+                chart
+                    .draw_series(LineSeries::new([(from, l), (to, l)], color.stroke_width(1)))
+                    .map_err(|e| ChartError(e.to_string()))?;
+            }
+        }
+        for (i, line) in spec.lines.iter().enumerate() {
+            let color = palette[i % palette.len()];
+            chart
+                .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| ChartError(e.to_string()))?
+                .label(line.label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+        }
+        if spec.lines.len() > 1 {
+            chart
+                .configure_series_labels()
+                .background_style(bg.mix(0.8))
+                .border_style(grid)
+                .label_font(("sans-serif", 11).into_font().color(&fg))
+                .draw()
+                .map_err(|e| ChartError(e.to_string()))?;
+        }
+        root.present().map_err(|e| ChartError(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// 1234 -> "1.2k": axis labels stay narrow.
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if a >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 10.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_is_escaped_inside_the_svg() {
+        let points = [(0, 1.0), (60, 2.0)];
+        let doc = svg(&ChartSpec {
+            title: "Tyrell <script>alert(1)</script> & \"Sons\"",
+            unit: "count",
+            lines: vec![Line { label: "<b>x</b>", points: &points }, Line { label: "fleet median", points: &points }],
+            warn: Some(1.5),
+            critical: None,
+            from: 0,
+            to: 60,
+            width: 600,
+            height: 240,
+            dark: true,
+        })
+        .unwrap();
+        assert!(doc.starts_with("<svg"), "{}", &doc[..40]);
+        assert!(!doc.contains("<script"), "raw markup leaked into the SVG");
+        assert!(!doc.contains("<b>"));
+        assert!(doc.contains("Tyrell &lt;script&gt;"));
+    }
+
+    #[test]
+    fn axis_labels_are_short() {
+        assert_eq!(short(1234.0), "1.2k");
+        assert_eq!(short(0.25), "0.25");
+        assert_eq!(short(2_500_000.0), "2.5M");
+    }
+}

@@ -1,0 +1,404 @@
+//! Collectors: one function per AWS read, each turning SDK answers into cache
+//! rows. They never write to AWS, count every call in the ledger, and return
+//! a classified [`Failure`] instead of an SDK error.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatchlogs::types::QueryStatus;
+use aws_sdk_costexplorer::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+
+use crate::aws::{classify, AwsAccess, Failure};
+use crate::cache::{AlarmRow, CostRow};
+use crate::plan::Target;
+
+/// What one GetMetricData query asks for.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub stat: String,
+    pub period: u32,
+}
+
+fn failure_from_build(e: impl std::fmt::Display) -> Failure {
+    Failure { status: "error", message: format!("invalid request: {e}"), remediation: "check the query catalog".into() }
+}
+
+/// Run one packed GetMetricData call, following NextToken, and return the
+/// points of each query in order of the `queries` slice.
+pub async fn metric_data(
+    client: &aws_sdk_cloudwatch::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    queries: &[QuerySpec],
+    start: i64,
+    end: i64,
+) -> Result<Vec<Vec<(i64, f64)>>, Failure> {
+    let mut built = Vec::with_capacity(queries.len());
+    for (i, q) in queries.iter().enumerate() {
+        let mut metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name);
+        for (name, value) in &q.dimensions {
+            metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+        }
+        let stat = MetricStat::builder()
+            .metric(metric.build())
+            .period(q.period as i32)
+            .stat(&q.stat)
+            .build();
+        built.push(MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build());
+    }
+    let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); queries.len()];
+    let mut token: Option<String> = None;
+    loop {
+        aws.ledger.count(&target.account, &target.region, "GetMetricData");
+        aws.ledger.count_metrics(queries.len() as u64);
+        let resp = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(built.clone()))
+            .start_time(DateTime::from_secs(start))
+            .end_time(DateTime::from_secs(end))
+            .scan_by(ScanBy::TimestampAscending)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for r in resp.metric_data_results() {
+            let Some(idx) = r.id().and_then(|id| id.strip_prefix('q')).and_then(|n| n.parse::<usize>().ok()) else {
+                continue;
+            };
+            let Some(points) = out.get_mut(idx) else { continue };
+            for (ts, v) in r.timestamps().iter().zip(r.values()) {
+                if v.is_finite() {
+                    points.push((ts.secs(), *v));
+                }
+            }
+        }
+        token = resp.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for p in &mut out {
+        p.sort_by_key(|(ts, _)| *ts);
+        p.dedup_by_key(|(ts, _)| *ts);
+    }
+    Ok(out)
+}
+
+/// Every metric alarm in one account-region.
+pub async fn alarms(client: &aws_sdk_cloudwatch::Client, aws: &AwsAccess, target: &Target) -> Result<Vec<RawAlarm>, Failure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        aws.ledger.count(&target.account, &target.region, "DescribeAlarms");
+        let resp = client
+            .describe_alarms()
+            .max_records(100)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for a in resp.metric_alarms() {
+            out.push(RawAlarm {
+                arn: a.alarm_arn().unwrap_or_default().to_string(),
+                name: a.alarm_name().unwrap_or_default().to_string(),
+                state: a.state_value().map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
+                reason: a.state_reason().unwrap_or_default().to_string(),
+                state_changed_at: a.state_updated_timestamp().and_then(|t| t.to_millis().ok()),
+                namespace: a.namespace().map(str::to_string),
+                metric_name: a.metric_name().map(str::to_string),
+                threshold: a.threshold(),
+                dimensions: a
+                    .dimensions()
+                    .iter()
+                    .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
+                    .collect(),
+            });
+        }
+        token = resp.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// An alarm as read, before it is attributed to tenants.
+#[derive(Debug, Clone)]
+pub struct RawAlarm {
+    pub arn: String,
+    pub name: String,
+    pub state: String,
+    pub reason: String,
+    pub state_changed_at: Option<i64>,
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub threshold: Option<f64>,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+impl RawAlarm {
+    /// Is this alarm about the tenant whose selector is `dims`? A whole-
+    /// account tenant owns every alarm; otherwise every alarm dimension the
+    /// selector names must match, and at least one must.
+    pub fn belongs_to(&self, owns_account: bool, dims: &BTreeMap<String, String>) -> bool {
+        if owns_account {
+            return true;
+        }
+        let mut matched = false;
+        for (k, v) in &self.dimensions {
+            if let Some(want) = dims.get(k) {
+                if want != v {
+                    return false;
+                }
+                matched = true;
+            }
+        }
+        matched
+    }
+
+    pub fn into_row(self, tenant: &str, region: &str) -> AlarmRow {
+        AlarmRow {
+            tenant_id: tenant.to_string(),
+            region: region.to_string(),
+            arn: self.arn,
+            name: self.name,
+            state: self.state,
+            reason: self.reason,
+            state_changed_at: self.state_changed_at,
+            namespace: self.namespace,
+            metric_name: self.metric_name,
+            threshold: self.threshold,
+        }
+    }
+}
+
+/// The result of one Logs Insights query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsightsResult {
+    pub rows: Vec<BTreeMap<String, String>>,
+    pub records_matched: i64,
+    /// Logs Insights returns at most 10,000 rows: more matched than came back.
+    pub truncated: bool,
+}
+
+/// Expand log group prefixes (`/acme/*`) into names; names pass through.
+pub async fn log_group_names(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    patterns: &[String],
+) -> Result<Vec<String>, Failure> {
+    let mut names = Vec::new();
+    for p in patterns {
+        let Some(prefix) = p.strip_suffix('*') else {
+            names.push(p.clone());
+            continue;
+        };
+        let mut token = None;
+        loop {
+            aws.ledger.count(&target.account, &target.region, "DescribeLogGroups");
+            let resp = client
+                .describe_log_groups()
+                .log_group_name_prefix(prefix)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            names.extend(resp.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)));
+            token = resp.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Start a Logs Insights query and poll it with backoff until it ends.
+pub async fn insights(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    groups: Vec<String>,
+    query: &str,
+    start: i64,
+    end: i64,
+) -> Result<InsightsResult, Failure> {
+    aws.ledger.count(&target.account, &target.region, "StartQuery");
+    let started = client
+        .start_query()
+        .set_log_group_names(Some(groups))
+        .start_time(start)
+        .end_time(end)
+        .query_string(query)
+        .limit(10_000)
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    let id = started.query_id().unwrap_or_default().to_string();
+    let mut delay = Duration::from_millis(100);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        aws.ledger.count(&target.account, &target.region, "GetQueryResults");
+        let r = client.get_query_results().query_id(&id).send().await.map_err(|e| classify(&e))?;
+        match r.status() {
+            Some(QueryStatus::Complete) => {
+                let rows: Vec<BTreeMap<String, String>> = r
+                    .results()
+                    .iter()
+                    .map(|fields| {
+                        fields
+                            .iter()
+                            .filter_map(|f| Some((f.field()?.to_string(), f.value()?.to_string())))
+                            .filter(|(k, _)| k != "@ptr")
+                            .collect()
+                    })
+                    .collect();
+                let matched = r.statistics().map(|s| s.records_matched() as i64).unwrap_or(rows.len() as i64);
+                let truncated = rows.len() >= 10_000;
+                return Ok(InsightsResult { rows, records_matched: matched, truncated });
+            }
+            Some(QueryStatus::Failed | QueryStatus::Cancelled | QueryStatus::Timeout) => {
+                return Err(Failure {
+                    status: "error",
+                    message: format!("Logs Insights query {id} ended as {:?}", r.status()),
+                    remediation: "check the query in queries/logs.toml with the Logs Insights console".into(),
+                });
+            }
+            _ => {}
+        }
+        if tokio::time::Instant::now() + delay > deadline {
+            return Err(Failure { status: "error", message: format!("Logs Insights query {id} did not finish in 120 s"), remediation: "narrow the query or the window".into() });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Daily cost by (group key, service) from the payer account. `by` is
+/// either a tag key or `LINKED_ACCOUNT`.
+pub async fn cost(
+    client: &aws_sdk_costexplorer::Client,
+    aws: &AwsAccess,
+    payer: &str,
+    by: CostGrouping<'_>,
+    start_day: &str,
+    end_day: &str,
+) -> Result<Vec<(String, String, String, f64, String, bool)>, Failure> {
+    let first = match by {
+        CostGrouping::Tag(key) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
+        CostGrouping::LinkedAccount => GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("LINKED_ACCOUNT").build(),
+    };
+    let service = GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("SERVICE").build();
+    let interval = DateInterval::builder().start(start_day).end(end_day).build().map_err(failure_from_build)?;
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        aws.ledger.count(payer, "us-east-1", "GetCostAndUsage");
+        let resp = client
+            .get_cost_and_usage()
+            .time_period(interval.clone())
+            .granularity(Granularity::Daily)
+            .metrics("UnblendedCost")
+            .group_by(first.clone())
+            .group_by(service.clone())
+            .set_next_page_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for day in resp.results_by_time() {
+            let date = day.time_period().map(|p| p.start().to_string()).unwrap_or_default();
+            for g in day.groups() {
+                let keys = g.keys();
+                let (Some(k), Some(svc)) = (keys.first(), keys.get(1)) else { continue };
+                let Some(m) = g.metrics().and_then(|m| m.get("UnblendedCost")) else { continue };
+                let amount: f64 = m.amount().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                let key = match by {
+                    // Tag group keys come as "<tag>$<value>"; "" is untagged.
+                    CostGrouping::Tag(tag) => k.strip_prefix(&format!("{tag}$")).unwrap_or(k).to_string(),
+                    CostGrouping::LinkedAccount => k.clone(),
+                };
+                out.push((key, date.clone(), svc.clone(), amount, m.unit().unwrap_or("USD").to_string(), day.estimated()));
+            }
+        }
+        token = resp.next_page_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum CostGrouping<'a> {
+    Tag(&'a str),
+    LinkedAccount,
+}
+
+/// Turn cost lines into cache rows, attributing each to a tenant.
+pub fn cost_rows(lines: Vec<(String, String, String, f64, String, bool)>, source: &'static str, owner: impl Fn(&str) -> Option<String>) -> Vec<CostRow> {
+    let mut merged: BTreeMap<(String, String, String), CostRow> = BTreeMap::new();
+    for (key, day, service, amount, unit, estimated) in lines {
+        let tenant = owner(&key).unwrap_or_default();
+        let row = merged.entry((tenant.clone(), day.clone(), service.clone())).or_insert(CostRow {
+            tenant_id: tenant,
+            day,
+            service,
+            source,
+            amount: 0.0,
+            unit,
+            estimated,
+        });
+        row.amount += amount;
+        row.estimated |= estimated;
+    }
+    merged.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alarm(dims: &[(&str, &str)]) -> RawAlarm {
+        RawAlarm {
+            arn: "a".into(),
+            name: "n".into(),
+            state: "ALARM".into(),
+            reason: String::new(),
+            state_changed_at: None,
+            namespace: None,
+            metric_name: None,
+            threshold: None,
+            dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn pooled_alarms_go_only_to_the_tenant_they_name() {
+        let mine: BTreeMap<String, String> = [("TenantId".to_string(), "acme".to_string())].into();
+        assert!(alarm(&[("TenantId", "acme")]).belongs_to(false, &mine));
+        assert!(!alarm(&[("TenantId", "acme2")]).belongs_to(false, &mine));
+        assert!(!alarm(&[("QueueName", "jobs")]).belongs_to(false, &mine), "an alarm naming no tenant dimension is nobody's");
+        assert!(alarm(&[("QueueName", "jobs")]).belongs_to(true, &mine), "a silo tenant owns its whole account");
+    }
+
+    #[test]
+    fn cost_lines_are_merged_per_tenant_day_and_service() {
+        let lines = vec![
+            ("acme".into(), "2026-11-01".into(), "EC2".into(), 1.5, "USD".into(), false),
+            ("acme".into(), "2026-11-01".into(), "EC2".into(), 2.0, "USD".into(), false),
+            ("".into(), "2026-11-01".into(), "EC2".into(), 4.0, "USD".into(), true),
+        ];
+        let rows = cost_rows(lines, "tag", |k| (!k.is_empty()).then(|| k.to_string()));
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].tenant_id.as_str(), rows[0].amount, rows[0].estimated), ("", 4.0, true));
+        assert_eq!((rows[1].tenant_id.as_str(), rows[1].amount), ("acme", 3.5));
+    }
+}

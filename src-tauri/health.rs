@@ -1,0 +1,224 @@
+//! Health per tenant and region: alarms in ALARM, catalog thresholds, data
+//! freshness and access state, folded into ok / degraded / critical /
+//! unknown, always with the reasons. The folding is pure (`assess`); `compute`
+//! gathers its facts from the cache.
+
+use chrono::{TimeZone, Utc};
+
+use crate::cache::{AlarmRow, Cache, CacheError, HealthRow, SourceState};
+use crate::catalog::{Catalog, MetricSpec};
+use crate::fleet::Fleet;
+use crate::model::Health;
+
+/// Data older than this is not evidence of health.
+pub const STALE_AFTER_SECS: i64 = 15 * 60;
+
+/// What is known about one tenant-region.
+#[derive(Debug, Clone, Default)]
+pub struct Facts<'a> {
+    pub sources: Vec<SourceState>,
+    pub alarms: Vec<AlarmRow>,
+    /// Per catalog metric: its spec and its newest points, newest first.
+    pub metrics: Vec<(&'a MetricSpec, Vec<(i64, f64)>)>,
+}
+
+/// Fold the facts into a health state with reasons, worst first.
+pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) {
+    let mut found: Vec<(Health, String, Option<String>)> = Vec::new();
+
+    for s in facts.sources.iter().filter(|s| s.status != "ok") {
+        let what = match s.source.as_str() {
+            "credentials" => "no access to the account",
+            "metrics" => "metrics not read",
+            "alarms" => "alarms not read",
+            "logs" => "logs not read",
+            _ => "source not read",
+        };
+        let mut text = format!("{what}: {} ({})", s.status.replace('_', " "), s.error.as_deref().unwrap_or("no detail"));
+        if let Some(fix) = &s.remediation {
+            text.push_str(&format!("; fix: {fix}"));
+        }
+        // Logs are evidence for triage, not for health.
+        let sev = if s.source == "logs" { Health::Ok } else { Health::Unknown };
+        found.push((sev, text, None));
+    }
+
+    for a in facts.alarms.iter().filter(|a| a.state == "ALARM") {
+        let since = a.state_changed_at.map(|ms| format!(" since {}", hhmm(ms / 1000))).unwrap_or_default();
+        let focus = facts
+            .metrics
+            .iter()
+            .find(|(spec, _)| Some(spec.name.as_str()) == a.metric_name.as_deref() && Some(spec.namespace.as_str()) == a.namespace.as_deref())
+            .map(|(spec, _)| spec.key.clone());
+        found.push((Health::Critical, format!("alarm {} in ALARM{since}: {}", a.name, a.reason), focus));
+    }
+
+    let mut newest: Option<i64> = None;
+    let mut judged = 0;
+    for (spec, points) in &facts.metrics {
+        if let Some((ts, _)) = points.first() {
+            newest = Some(newest.map_or(*ts, |n: i64| n.max(*ts)));
+        }
+        let recent: Vec<f64> = points
+            .iter()
+            .take(spec.window as usize)
+            .filter(|(ts, _)| now - ts <= STALE_AFTER_SECS + spec.period as i64)
+            .map(|(_, v)| *v)
+            .collect();
+        if recent.is_empty() {
+            continue;
+        }
+        judged += 1;
+        let mean = recent.iter().sum::<f64>() / recent.len() as f64;
+        let over = |limit: Option<f64>| limit.filter(|l| mean > *l);
+        let (sev, limit, word) = match (over(spec.critical_above), over(spec.warn_above)) {
+            (Some(l), _) => (Health::Critical, l, "critical"),
+            (None, Some(l)) => (Health::Degraded, l, "warning"),
+            _ => continue,
+        };
+        found.push((
+            sev,
+            format!(
+                "{} {} over the last {} min ({word} above {})",
+                spec.label,
+                value(mean, &spec.unit),
+                recent.len() as u32 * spec.period / 60,
+                value(limit, &spec.unit)
+            ),
+            Some(spec.key.clone()),
+        ));
+    }
+
+    match newest {
+        None if !facts.metrics.is_empty() => found.push((Health::Unknown, "no datapoints collected yet".into(), None)),
+        Some(ts) if now - ts > STALE_AFTER_SECS => {
+            found.push((Health::Unknown, format!("no datapoints since {} ({} min ago)", hhmm(ts), (now - ts) / 60), None))
+        }
+        _ => {}
+    }
+
+    found.sort_by_key(|(h, _, _)| std::cmp::Reverse(h.severity()));
+    let health = found.iter().map(|(h, _, _)| *h).max_by_key(|h| h.severity()).unwrap_or(Health::Ok);
+    let focus = found
+        .iter()
+        .find_map(|(_, _, f)| f.clone())
+        .or_else(|| facts.metrics.iter().find(|(s, _)| s.key == "requests").map(|(s, _)| s.key.clone()))
+        .or_else(|| facts.metrics.first().map(|(s, _)| s.key.clone()));
+    let mut reasons: Vec<String> = found.into_iter().filter(|(h, _, _)| *h != Health::Ok).map(|(_, r, _)| r).collect();
+    if health == Health::Ok {
+        let alarms = facts.alarms.len();
+        reasons.push(format!("{judged} metrics within thresholds, {alarms} alarm{} OK", if alarms == 1 { "" } else { "s" }));
+    }
+    (health, reasons, focus)
+}
+
+fn hhmm(epoch_s: i64) -> String {
+    Utc.timestamp_opt(epoch_s, 0).single().map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default()
+}
+
+/// A value with its unit, for sentences.
+pub fn value(v: f64, unit: &str) -> String {
+    match unit {
+        "seconds" if v < 1.0 => format!("{:.0} ms", v * 1000.0),
+        "seconds" => format!("{v:.2} s"),
+        "percent" => format!("{v:.1} %"),
+        "count" => format!("{v:.1}/min"),
+        "bytes" => format!("{v:.0} B"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+/// Assess every tenant-region of the fleet from the cache and store it.
+pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) -> Result<Vec<HealthRow>, CacheError> {
+    let mut rows = Vec::new();
+    for t in &fleet.tenants {
+        for region in t.regions() {
+            let mut facts = Facts { sources: cache.sources(&t.id, region).await?, alarms: cache.alarms(&t.id, region).await?, metrics: Vec::new() };
+            for spec in catalog.metrics_for(t.model) {
+                let points = cache.latest_points(&t.id, region, &spec.key, spec.window.max(1)).await?;
+                facts.metrics.push((spec, points));
+            }
+            let fresh_at = facts.metrics.iter().filter_map(|(_, p)| p.first().map(|(ts, _)| ts * 1000)).max();
+            let (health, reasons, focus_metric) = assess(&facts, now);
+            rows.push(HealthRow { tenant_id: t.id.clone(), region: region.to_string(), health, reasons, focus_metric, fresh_at });
+        }
+    }
+    cache.replace_health(&rows, now * 1000).await?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::Model;
+
+    fn catalog() -> Catalog {
+        Catalog::builtin().unwrap()
+    }
+
+    fn series(now: i64, values: &[f64]) -> Vec<(i64, f64)> {
+        values.iter().enumerate().map(|(i, v)| (now - 60 * (i as i64 + 1), *v)).collect()
+    }
+
+    #[test]
+    fn an_on_call_engineer_sees_critical_with_the_alarm_and_the_metric_behind_it() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let errors = c.metric(Model::Pooled, "errors").unwrap();
+        let requests = c.metric(Model::Pooled, "requests").unwrap();
+        let facts = Facts {
+            sources: vec![],
+            alarms: vec![AlarmRow {
+                tenant_id: "a".into(),
+                region: "us-east-1".into(),
+                arn: "arn".into(),
+                name: "a-errors-high".into(),
+                state: "ALARM".into(),
+                reason: "Threshold Crossed".into(),
+                state_changed_at: Some((now - 1800) * 1000),
+                namespace: Some("SaaS/App".into()),
+                metric_name: Some("Errors".into()),
+                threshold: Some(50.0),
+            }],
+            metrics: vec![(requests, series(now, &[1000.0; 5])), (errors, series(now, &[120.0, 80.0, 90.0, 100.0, 110.0]))],
+        };
+        let (h, reasons, focus) = assess(&facts, now);
+        assert_eq!(h, Health::Critical);
+        assert!(reasons[0].starts_with("alarm a-errors-high in ALARM since"), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r == "Errors 100.0/min over the last 5 min (critical above 50.0/min)"), "{reasons:?}");
+        assert_eq!(focus.as_deref(), Some("errors"));
+    }
+
+    #[test]
+    fn a_warning_threshold_degrades_and_quiet_metrics_are_ok() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let lat = c.metric(Model::Silo, "latency_p99").unwrap();
+        let (h, reasons, _) = assess(&Facts { metrics: vec![(lat, series(now, &[1.5; 5]))], ..Default::default() }, now);
+        assert_eq!(h, Health::Degraded);
+        assert_eq!(reasons, vec!["p99 latency 1.50 s over the last 5 min (warning above 1.00 s)"]);
+        let (h, reasons, _) = assess(&Facts { metrics: vec![(lat, series(now, &[0.2; 5]))], ..Default::default() }, now);
+        assert_eq!((h, reasons[0].as_str()), (Health::Ok, "1 metrics within thresholds, 0 alarms OK"));
+    }
+
+    #[test]
+    fn no_access_or_stale_data_is_unknown_never_ok() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let req = c.metric(Model::Silo, "requests").unwrap();
+        let denied = SourceState {
+            tenant_id: "a".into(),
+            region: "*".into(),
+            source: "credentials".into(),
+            status: "access_denied".into(),
+            error: Some("AccessDenied".into()),
+            remediation: Some("check the role".into()),
+        };
+        let (h, reasons, _) = assess(&Facts { sources: vec![denied], metrics: vec![(req, vec![])], ..Default::default() }, now);
+        assert_eq!(h, Health::Unknown);
+        assert!(reasons[0].starts_with("no access to the account: access denied (AccessDenied); fix: check the role"), "{reasons:?}");
+        let (h, reasons, _) = assess(&Facts { metrics: vec![(req, vec![(now - 3600, 5.0)])], ..Default::default() }, now);
+        assert_eq!(h, Health::Unknown);
+        assert!(reasons[0].contains("(60 min ago)"), "{reasons:?}");
+    }
+}

@@ -1,0 +1,35 @@
+//! fleetdeck: a read-only operations console for SaaS providers running many
+//! tenants on AWS.
+//!
+//! The engine (everything but [`shell`]) builds and tests without Tauri:
+//!
+//! - [`fleet`] reads the fleet file: tenants, isolation models, selectors.
+//! - [`catalog`] reads `queries/`: metrics per model, Logs Insights queries,
+//!   the views' SQL.
+//! - [`aws`] builds clients and credentials (AssumeRole with ExternalId and a
+//!   read-only session policy) and classifies AWS errors.
+//! - [`plan`] packs metric reads into the fewest GetMetricData calls;
+//!   [`collect`] makes the calls; [`sync`] runs a whole sync into the
+//!   [`cache`] (SQLite via sqlx).
+//! - [`health`] folds alarms, thresholds and freshness into tenant health;
+//!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
+//! - [`sim`] is the built-in simulated fleet, speaking AWS wire protocols.
+//! - [`session`] ties a run together; [`cli`] is the command line.
+
+pub mod aws;
+pub mod cache;
+pub mod catalog;
+pub mod chart;
+pub mod cli;
+pub mod collect;
+pub mod fleet;
+pub mod health;
+pub mod input;
+pub mod model;
+pub mod plan;
+pub mod session;
+#[cfg(feature = "desktop")]
+pub mod shell;
+pub mod sim;
+pub mod sync;
+pub mod view;

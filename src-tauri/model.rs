@@ -1,0 +1,142 @@
+//! The view models: what the console, the CLI's `--json` output and (later)
+//! reports show. They cross the IPC boundary as JSON, and ts-rs generates
+//! their TypeScript twins into `ui/src/bindings/` so the UI cannot drift.
+//!
+//! Times are epoch milliseconds (UTC) everywhere a view sees them.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A tenant's (or region's) health, worst last so `max()` folds correctly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Health {
+    Ok,
+    Unknown,
+    Degraded,
+    Critical,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Unknown => "unknown",
+            Health::Degraded => "degraded",
+            Health::Critical => "critical",
+        }
+    }
+
+    /// Sort key for "worst first": critical, degraded, unknown, ok.
+    pub fn severity(self) -> u8 {
+        match self {
+            Health::Critical => 3,
+            Health::Degraded => 2,
+            Health::Unknown => 1,
+            Health::Ok => 0,
+        }
+    }
+}
+
+/// One tenant in one region: the row of the Fleet view and of `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantHealth {
+    pub tenant: String,
+    /// Display name: untrusted text, escape wherever it is shown.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    pub region: String,
+    pub health: Health,
+    /// Why the health is what it is, one sentence each, worst first.
+    pub reasons: Vec<String>,
+    /// The catalog metric that best shows the problem (or traffic when fine).
+    pub focus_metric: Option<String>,
+    /// When the newest datapoint for this tenant-region was committed.
+    #[ts(type = "number | null")]
+    pub fresh_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HealthCounts {
+    pub ok: u32,
+    pub degraded: u32,
+    pub critical: u32,
+    pub unknown: u32,
+}
+
+/// The landing view: every tenant-region, worst first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FleetOverview {
+    pub fleet_name: String,
+    /// True on the built-in simulated fleet: the UI shows a DEMO banner.
+    pub demo: bool,
+    /// Counted per tenant (its worst region), not per row.
+    pub counts: HealthCounts,
+    pub rows: Vec<TenantHealth>,
+    /// Finish time of the last sync that committed anything.
+    #[ts(type = "number | null")]
+    pub last_sync: Option<i64>,
+}
+
+/// A chart rendered by plotters in Rust. `svg` is a complete SVG document in
+/// which every piece of text is escaped; the UI shows it as an image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Chart {
+    pub title: String,
+    pub unit: String,
+    pub svg: String,
+    pub points: u32,
+}
+
+/// Streamed while a sync runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncProgress {
+    /// credentials | metrics | alarms | logs | cost | analysis | done
+    pub phase: String,
+    pub done: u32,
+    pub total: u32,
+    pub message: String,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncSummary {
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number")]
+    pub finished_at: i64,
+    pub sources_ok: u32,
+    pub sources_failed: u32,
+    #[ts(type = "number")]
+    pub datapoints: u64,
+    pub api_calls: u32,
+    pub dollars: f64,
+    /// One line per failed source: "acme us-east-1 metrics: access denied (...)".
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncState {
+    pub running: bool,
+    pub progress: Option<SyncProgress>,
+    pub last: Option<SyncSummary>,
+}
+
+/// The one error type that crosses IPC. The UI branches on `code`, never on
+/// `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IpcError {
+    /// bad_request | not_found | sync_running | cache | internal
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,139 @@
+//! Everything one run of fleetdeck works with: the fleet (from a file, or the
+//! built-in simulated fleet), the query catalog, the cache, and AWS access.
+//! The CLI and the desktop shell both start here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::aws::{AwsAccess, AwsSettings};
+use crate::cache::{Cache, CacheError};
+use crate::catalog::Catalog;
+use crate::fleet::{Fleet, FleetError};
+use crate::input::InputError;
+use crate::sim::{SimFleet, SimOptions};
+
+/// Where the fleet comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetSource {
+    /// The built-in simulated fleet, served on a loopback port.
+    Demo,
+    File(PathBuf),
+}
+
+/// Options common to every command (the raw flags, validated here).
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    pub demo: bool,
+    pub fleet: Option<PathBuf>,
+    pub cache: Option<PathBuf>,
+    pub queries: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    #[error("query catalog:\n{0}")]
+    Catalog(InputError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("cannot start the simulated fleet: {0}")]
+    Sim(std::io::Error),
+    #[error("the simulated fleet's own fleet file is invalid (a bug):\n{0}")]
+    SimFleet(InputError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl SessionOptions {
+    /// `--demo`, else `--fleet`, else the config dir's fleet.toml if it
+    /// exists, else the simulated fleet.
+    pub fn fleet_source(&self) -> Result<FleetSource, SessionError> {
+        if self.demo {
+            if self.fleet.is_some() {
+                return Err(SessionError::Usage("--demo and --fleet exclude each other".into()));
+            }
+            return Ok(FleetSource::Demo);
+        }
+        if let Some(f) = &self.fleet {
+            return Ok(FleetSource::File(f.clone()));
+        }
+        match default_fleet_path() {
+            Some(p) if p.exists() => Ok(FleetSource::File(p)),
+            _ => Ok(FleetSource::Demo),
+        }
+    }
+
+    /// `--cache`, else a file per fleet source in the platform data dir, so
+    /// simulated data never mixes with a real fleet's.
+    pub fn cache_path(&self, source: &FleetSource) -> PathBuf {
+        if let Some(c) = &self.cache {
+            return c.clone();
+        }
+        let dir = dirs::data_local_dir().unwrap_or_else(|| PathBuf::from(".")).join("fleetdeck");
+        match source {
+            FleetSource::Demo => dir.join("demo.sqlite"),
+            FleetSource::File(_) => dir.join("cache.sqlite"),
+        }
+    }
+}
+
+pub fn default_fleet_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("fleetdeck").join("fleet.toml"))
+}
+
+/// A fleet ready to sync and view.
+pub struct Session {
+    pub fleet: Fleet,
+    pub catalog: Catalog,
+    pub cache: Cache,
+    pub aws: AwsAccess,
+    pub demo: bool,
+    /// Kept alive as long as the session: dropping it stops the server.
+    _sim: Option<SimFleet>,
+}
+
+impl Session {
+    pub async fn open(opts: &SessionOptions) -> Result<Arc<Session>, SessionError> {
+        let catalog = Catalog::load(opts.queries.as_deref()).map_err(SessionError::Catalog)?;
+        let source = opts.fleet_source()?;
+        let cache = Cache::open(&opts.cache_path(&source)).await?;
+        let (fleet, aws, sim) = match &source {
+            FleetSource::Demo => {
+                let sim = SimFleet::start(SimOptions::default()).await.map_err(SessionError::Sim)?;
+                let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog).map_err(SessionError::SimFleet)?;
+                let aws = AwsAccess::new(&AwsSettings {
+                    profile: None,
+                    region: fleet.region.clone(),
+                    endpoint_url: Some(sim.endpoint()),
+                    static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
+                    max_attempts: 3,
+                })
+                .await;
+                (fleet, aws, Some(sim))
+            }
+            FleetSource::File(path) => {
+                let fleet = Fleet::load(path, &catalog)?;
+                let aws = AwsAccess::new(&AwsSettings {
+                    profile: opts.profile.clone().or_else(|| fleet.profile.clone()),
+                    region: opts.region.clone().unwrap_or_else(|| fleet.region.clone()),
+                    endpoint_url: fleet.endpoint_url.clone(),
+                    static_credentials: None,
+                    max_attempts: std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3),
+                })
+                .await;
+                (fleet, aws, None)
+            }
+        };
+        cache.set_meta("demo", if sim.is_some() { "1" } else { "0" }).await?;
+        cache.record_fleet(&fleet).await?;
+        Ok(Arc::new(Session { fleet, catalog, cache, aws, demo: sim.is_some(), _sim: sim }))
+    }
+}
+
+/// Seconds since the epoch, read once per operation and passed down.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,106 @@
+//! The desktop shell: Tauri wiring only. Each command translates its
+//! arguments, calls the engine, and returns a view model or an [`IpcError`]
+//! with a stable `code`. Views read the cache only; a sync runs in the
+//! background and streams progress over a channel.
+
+use std::sync::{Arc, Mutex};
+
+use tauri::ipc::Channel;
+use tauri::{Manager, State};
+
+use crate::model::{Chart, FleetOverview, IpcError, SyncProgress, SyncState, SyncSummary};
+use crate::session::{Session, SessionOptions};
+use crate::sync::SyncOptions;
+use crate::view::{self, ViewError};
+
+struct AppState {
+    session: Arc<Session>,
+    sync: Mutex<SyncState>,
+}
+
+fn err(code: &str, message: impl ToString) -> IpcError {
+    IpcError { code: code.into(), message: message.to_string() }
+}
+
+impl From<ViewError> for IpcError {
+    fn from(e: ViewError) -> Self {
+        match e {
+            ViewError::NotFound(m) => err("not_found", m),
+            ViewError::BadRequest(m) => err("bad_request", m),
+            ViewError::Cache(_) | ViewError::Sql(_) => err("cache", e),
+            ViewError::Chart(_) => err("internal", e),
+        }
+    }
+}
+
+#[tauri::command]
+async fn fleet_overview(state: State<'_, AppState>) -> Result<FleetOverview, IpcError> {
+    let s = &state.session;
+    Ok(view::fleet_overview(&s.cache, &s.catalog, s.demo).await?)
+}
+
+#[tauri::command]
+async fn tenant_chart(state: State<'_, AppState>, tenant: String, region: String, metric: String, width: u32, height: u32, hours: Option<u32>) -> Result<Chart, IpcError> {
+    if tenant.len() > 64 || region.len() > 32 || metric.len() > 64 {
+        return Err(err("bad_request", "tenant, region or metric is too long"));
+    }
+    let hours = hours.unwrap_or(6);
+    if hours == 0 || hours > 24 * 400 {
+        return Err(err("bad_request", "hours must be 1 to 9600"));
+    }
+    let s = &state.session;
+    let to = crate::session::now();
+    let from = to - hours as i64 * 3600;
+    Ok(view::tenant_chart(&s.cache, &s.catalog, &tenant, &region, &metric, from, to, width, height).await?)
+}
+
+#[tauri::command]
+async fn sync_state(state: State<'_, AppState>) -> Result<SyncState, IpcError> {
+    Ok(state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?.clone())
+}
+
+#[tauri::command]
+async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgress>) -> Result<SyncSummary, IpcError> {
+    {
+        let mut st = state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?;
+        if st.running {
+            return Err(err("sync_running", "a sync is already running"));
+        }
+        st.running = true;
+        st.progress = None;
+    }
+    let s = state.session.clone();
+    let report = |p: SyncProgress| {
+        if let Ok(mut st) = state.sync.lock() {
+            st.progress = Some(p.clone());
+        }
+        // A closed window just stops listening; the sync goes on.
+        let _ = on_progress.send(p);
+    };
+    let result = crate::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(crate::session::now()), &report).await;
+    let mut st = state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?;
+    st.running = false;
+    match result {
+        Ok(summary) => {
+            st.last = Some(summary.clone());
+            Ok(summary)
+        }
+        Err(e) => Err(err("cache", e)),
+    }
+}
+
+/// Open the console window; returns when it is closed.
+pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
+    tauri::Builder::default()
+        .setup(move |app| {
+            let session = tauri::async_runtime::block_on(Session::open(&opts))?;
+            if session.demo {
+                tracing::info!("running on the simulated fleet (DEMO)");
+            }
+            app.manage(AppState { session, sync: Mutex::new(SyncState::default()) });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![fleet_overview, tenant_chart, start_sync, sync_state])
+        .run(tauri::generate_context!())?;
+    Ok(())
+}

@@ -1,0 +1,406 @@
+//! One sync: credentials -> metrics -> alarms -> logs -> cost -> health.
+//! Every step is idempotent (upserts on natural keys, watermarks committed
+//! with the points they cover) and a failed source is recorded with its
+//! classified error while the rest carries on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use aws_sdk_sts::config::SharedCredentialsProvider;
+use futures::stream::{self, StreamExt};
+
+use crate::aws::{AwsAccess, Failure};
+use crate::cache::{Cache, CacheError, LogResult, SeriesKey, SourceState};
+use crate::catalog::Catalog;
+use crate::collect::{self, CostGrouping, QuerySpec};
+use crate::fleet::{Fleet, Tenant};
+use crate::model::{SyncProgress, SyncSummary};
+use crate::plan::{self, SeriesRead, Target};
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Epoch seconds; passed in so tests are exact.
+    pub now: i64,
+    /// How far back a series with no watermark is read.
+    pub backfill_secs: i64,
+    /// Re-read this much before the watermark: CloudWatch datapoints arrive late.
+    pub overlap_secs: i64,
+    /// Logs Insights window.
+    pub logs_window_secs: i64,
+    /// Calls in flight at once across the fleet.
+    pub concurrency: usize,
+}
+
+impl SyncOptions {
+    pub fn at(now: i64) -> SyncOptions {
+        SyncOptions { now, backfill_secs: 24 * 3600, overlap_secs: 10 * 60, logs_window_secs: 3600, concurrency: 8 }
+    }
+}
+
+pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
+
+struct Run<'a> {
+    fleet: &'a Fleet,
+    catalog: &'a Catalog,
+    aws: &'a AwsAccess,
+    cache: &'a Cache,
+    opts: &'a SyncOptions,
+    progress: Progress<'a>,
+    done: AtomicU32,
+    total: AtomicU32,
+    ok: AtomicU32,
+    failed: AtomicU32,
+    points: AtomicU64,
+    errors: Mutex<Vec<String>>,
+}
+
+impl Run<'_> {
+    fn now_ms(&self) -> i64 {
+        self.opts.now * 1000
+    }
+
+    fn step(&self, phase: &str, message: String) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        (self.progress)(SyncProgress { phase: phase.into(), done, total: self.total.load(Ordering::Relaxed), message });
+    }
+
+    async fn record(&self, tenant: &str, region: &str, source: &str, result: Result<(), &Failure>) -> Result<(), CacheError> {
+        let state = match result {
+            Ok(()) => {
+                self.ok.fetch_add(1, Ordering::Relaxed);
+                SourceState { tenant_id: tenant.into(), region: region.into(), source: source.into(), status: "ok".into(), error: None, remediation: None }
+            }
+            Err(f) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{tenant} {region} {source}: {} ({})", f.status.replace('_', " "), f.message));
+                SourceState {
+                    tenant_id: tenant.into(),
+                    region: region.into(),
+                    source: source.into(),
+                    status: f.status.into(),
+                    error: Some(f.message.clone()),
+                    remediation: Some(f.remediation.clone()),
+                }
+            }
+        };
+        self.cache.put_source(&state, self.now_ms()).await
+    }
+}
+
+fn target(t: &Tenant, region: &str) -> Target {
+    Target { account: t.account.clone(), role_arn: t.role_arn.clone(), external_id: t.external_id.clone(), region: region.to_string() }
+}
+
+/// Run one sync of the whole fleet into the cache.
+pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cache, opts: &SyncOptions, progress: Progress<'_>) -> Result<SyncSummary, CacheError> {
+    let calls_before = aws.ledger.total_calls();
+    let dollars_before = aws.ledger.dollars();
+    let run = Run {
+        fleet,
+        catalog,
+        aws,
+        cache,
+        opts,
+        progress,
+        done: AtomicU32::new(0),
+        total: AtomicU32::new(0),
+        ok: AtomicU32::new(0),
+        failed: AtomicU32::new(0),
+        points: AtomicU64::new(0),
+        errors: Mutex::default(),
+    };
+    let run = &run;
+    cache.record_fleet(fleet).await?;
+
+    // 1. Credentials, once per role.
+    let mut roles: BTreeMap<(String, Option<String>), Vec<&Tenant>> = BTreeMap::new();
+    for t in &fleet.tenants {
+        roles.entry((t.role_arn.clone(), t.external_id.clone())).or_default().push(t);
+    }
+    run.total.store(roles.len() as u32, Ordering::Relaxed);
+    let checks: Vec<_> = roles.keys().map(|(arn, ext)| assume(run, arn, ext.as_deref())).collect();
+    let checked: Vec<(SharedCredentialsProvider, Result<(), Failure>)> = stream::iter(checks).buffered(opts.concurrency).collect().await;
+    let checked = roles.keys().cloned().zip(checked).map(|(k, (p, r))| (k, p, r));
+    let mut creds: HashMap<(String, Option<String>), SharedCredentialsProvider> = HashMap::new();
+    for (key, provider, result) in checked {
+        for t in &roles[&key] {
+            run.record(&t.id, "*", "credentials", result.as_ref().map(|_| ())).await?;
+        }
+        if result.is_ok() {
+            creds.insert(key, provider);
+        }
+    }
+    let reachable: Vec<&Tenant> = fleet.tenants.iter().filter(|t| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()))).collect();
+    let creds = &creds;
+    let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
+
+    // 2. Plan the metric reads.
+    let end = plan::end_for(opts.now);
+    let mut reads: Vec<SeriesRead> = Vec::new();
+    let mut specs: Vec<(QuerySpec, &Tenant, String)> = Vec::new();
+    for t in &reachable {
+        for region in t.regions() {
+            for spec in catalog.metrics_for(t.model) {
+                let dims: BTreeMap<String, String> = spec
+                    .dimensions
+                    .iter()
+                    .filter_map(|d| t.selector.dimensions.get(d).map(|v| (d.clone(), v.clone())))
+                    .collect();
+                let dims_json = serde_json::to_string(&dims).unwrap_or_default();
+                let (series_id, watermark) = cache
+                    .series(&SeriesKey {
+                        tenant_id: &t.id,
+                        region,
+                        metric_key: &spec.key,
+                        namespace: &spec.namespace,
+                        metric_name: &spec.name,
+                        dimensions: &dims_json,
+                        stat: &spec.stat,
+                        period: spec.period,
+                        unit: &spec.unit,
+                    })
+                    .await?;
+                reads.push(SeriesRead {
+                    target: target(t, region),
+                    series_id,
+                    period: spec.period,
+                    start: plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, spec.period),
+                });
+                specs.push((
+                    QuerySpec { namespace: spec.namespace.clone(), metric_name: spec.name.clone(), dimensions: dims, stat: spec.stat.clone(), period: spec.period },
+                    t,
+                    region.to_string(),
+                ));
+            }
+        }
+    }
+    let calls = plan::pack(&reads, end);
+    let (reads, specs) = (&reads, &specs);
+
+    // Alarm and log jobs, so the progress total is known up front.
+    let mut alarm_targets: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
+    let mut log_jobs: Vec<(&Tenant, String)> = Vec::new();
+    for t in &reachable {
+        for region in t.regions() {
+            alarm_targets.entry(target(t, region)).or_default().push((t, region.to_string()));
+            if !t.selector.log_groups.is_empty() {
+                log_jobs.push((t, region.to_string()));
+            }
+        }
+    }
+    let cost_calls = if fleet.payer_account.is_some() { 2 } else { 0 };
+    run.total.fetch_add((calls.len() + alarm_targets.len() + log_jobs.len() + cost_calls) as u32, Ordering::Relaxed);
+
+    // 3. Metrics: each packed call commits its own points and watermarks.
+    let jobs: Vec<_> = calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
+    let metric_results: Vec<(Vec<(String, String)>, Result<(), Failure>)> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
+    // A tenant-region's metrics are ok only if every call covering it was.
+    let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
+    for (scope, result) in metric_results {
+        for key in scope {
+            let slot = metric_state.entry(key).or_insert(Ok(()));
+            if let Err(f) = &result {
+                *slot = Err(f.clone());
+            }
+        }
+    }
+    for ((tenant, region), result) in &metric_state {
+        run.record(tenant, region, "metrics", result.as_ref().map(|_| ())).await?;
+    }
+
+    // 4. Alarms: one paged read per account-region, shared out to tenants.
+    let jobs: Vec<_> = alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
+    let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
+    for (tenants, result) in alarm_results {
+        match result {
+            Ok(alarms) => {
+                let mut rows = Vec::new();
+                for (t, region) in tenants {
+                    for a in alarms.iter().filter(|a| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)) {
+                        rows.push(a.clone().into_row(&t.id, region));
+                    }
+                }
+                let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
+                cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
+                for (t, region) in tenants {
+                    run.record(&t.id, region, "alarms", Ok(())).await?;
+                }
+            }
+            Err(f) => {
+                for (t, region) in tenants {
+                    run.record(&t.id, region, "alarms", Err(&f)).await?;
+                }
+            }
+        }
+    }
+
+    // 5. Logs Insights triage queries per tenant-region.
+    let jobs: Vec<_> = log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
+    let log_results: Vec<_> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
+    for (t, region, result) in log_results {
+        match result {
+            Ok(results) => {
+                for r in &results {
+                    cache.put_log_result(r, run.now_ms()).await?;
+                }
+                run.record(&t.id, &region, "logs", Ok(())).await?;
+            }
+            Err(f) => run.record(&t.id, &region, "logs", Err(&f)).await?,
+        }
+    }
+
+    // 6. Cost from the payer account.
+    if let Some(payer) = &fleet.payer_account {
+        let result = cost(run, payer).await;
+        run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
+        if let Ok(rows) = result {
+            cache.put_costs(&rows).await?;
+        }
+    }
+
+    // 7. Health from what is now in the cache.
+    (progress)(SyncProgress { phase: "analysis".into(), done: run.done.load(Ordering::Relaxed), total: run.total.load(Ordering::Relaxed), message: "assessing health".into() });
+    crate::health::compute(cache, fleet, catalog, opts.now).await?;
+
+    let summary = SyncSummary {
+        started_at: run.now_ms(),
+        finished_at: now_ms_wall(),
+        sources_ok: run.ok.load(Ordering::Relaxed),
+        sources_failed: run.failed.load(Ordering::Relaxed),
+        datapoints: run.points.load(Ordering::Relaxed),
+        api_calls: (aws.ledger.total_calls() - calls_before) as u32,
+        dollars: aws.ledger.dollars() - dollars_before,
+        errors: std::mem::take(&mut *run.errors.lock().unwrap_or_else(|e| e.into_inner())),
+    };
+    cache.record_sync(&summary).await?;
+    let total = run.total.load(Ordering::Relaxed);
+    (progress)(SyncProgress { phase: "done".into(), done: total, total, message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed) });
+    Ok(summary)
+}
+
+async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {
+    let creds = run.aws.role(arn, ext).await;
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    let result = run.aws.check(&creds, account, arn, ext).await;
+    run.step("credentials", format!("assumed {arn}"));
+    (creds, result)
+}
+
+/// One packed GetMetricData call; its points and watermarks are committed
+/// together.
+async fn metric_call(
+    run: &Run<'_>,
+    call: &plan::MetricCall,
+    reads: &[SeriesRead],
+    specs: &[(QuerySpec, &Tenant, String)],
+    creds: SharedCredentialsProvider,
+) -> (Vec<(String, String)>, Result<(), Failure>) {
+    let client = run.aws.cloudwatch(&creds, &call.target.role_arn, &call.target.region);
+    let queries: Vec<QuerySpec> = call.reads.iter().map(|&i| specs[i].0.clone()).collect();
+    let scope: Vec<(String, String)> = call.reads.iter().map(|&i| (specs[i].1.id.clone(), specs[i].2.clone())).collect();
+    let result = match collect::metric_data(&client, run.aws, &call.target, &queries, call.start, call.end).await {
+        Ok(points) => {
+            let batch: Vec<(i64, Vec<(i64, f64)>, i64)> = call.reads.iter().zip(points).map(|(&i, p)| (reads[i].series_id, p, call.end)).collect();
+            match run.cache.commit_points(&batch).await {
+                Ok(n) => {
+                    run.points.fetch_add(n, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(e) => Err(Failure { status: "error", message: format!("cache write failed: {e}"), remediation: "see the log".into() }),
+            }
+        }
+        Err(f) => Err(f),
+    };
+    run.step("metrics", format!("{} {}: {} series", call.target.account, call.target.region, queries.len()));
+    (scope, result)
+}
+
+async fn alarm_call<'t, 'f>(
+    run: &Run<'_>,
+    target: &Target,
+    tenants: &'t [(&'f Tenant, String)],
+    creds: SharedCredentialsProvider,
+) -> (&'t [(&'f Tenant, String)], Result<Vec<collect::RawAlarm>, Failure>) {
+    let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
+    let result = collect::alarms(&client, run.aws, target).await;
+    run.step("alarms", format!("{} {}", target.account, target.region));
+    (tenants, result)
+}
+
+async fn logs_call<'f>(run: &Run<'_>, t: &'f Tenant, region: &str, creds: SharedCredentialsProvider) -> (&'f Tenant, String, Result<Vec<LogResult>, Failure>) {
+    let target = target(t, region);
+    let client = run.aws.logs(&creds, &target.role_arn, region);
+    let result = logs_for(run, &client, &target, t, region).await;
+    run.step("logs", format!("{} {region}", t.id));
+    (t, region.to_string(), result)
+}
+
+fn now_ms_wall() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn logs_for(run: &Run<'_>, client: &aws_sdk_cloudwatchlogs::Client, target: &Target, t: &Tenant, region: &str) -> Result<Vec<LogResult>, Failure> {
+    let groups = collect::log_group_names(client, run.aws, target, &t.selector.log_groups).await?;
+    if groups.is_empty() {
+        return Err(Failure {
+            status: "not_configured",
+            message: format!("no log group matches {:?}", t.selector.log_groups),
+            remediation: "fix selector.log_groups in the fleet file".into(),
+        });
+    }
+    let end = run.opts.now;
+    let start = end - run.opts.logs_window_secs;
+    let mut out = Vec::new();
+    for q in &run.catalog.logs {
+        let text = q.render(t.selector.log_tenant_field.as_deref(), &t.id);
+        let r = collect::insights(client, run.aws, target, groups.clone(), &text, start, end).await?;
+        // Data residency: raw lines never reach the disk, only their count.
+        let withheld = q.raw_lines && t.residency;
+        let rows = if withheld { serde_json::Value::Array(vec![]) } else { serde_json::to_value(&r.rows).unwrap_or_default() };
+        out.push(LogResult {
+            tenant_id: t.id.clone(),
+            region: region.to_string(),
+            query_key: q.key.clone(),
+            window_start: start,
+            window_end: end,
+            rows,
+            records_matched: r.records_matched,
+            truncated: r.truncated,
+            withheld,
+        });
+    }
+    Ok(out)
+}
+
+/// Month to date and all of last month, by tenant tag and by linked account.
+async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, Failure> {
+    use chrono::{Datelike, Duration, TimeZone, Utc};
+    let fleet = run.fleet;
+    let creds = match &fleet.payer_role_arn {
+        Some(arn) => {
+            let c = run.aws.role(arn, None).await;
+            run.aws.check(&c, payer, arn, None).await?;
+            c
+        }
+        None => run.aws.base_credentials(),
+    };
+    let client = run.aws.cost_explorer(&creds);
+    let today = Utc.timestamp_opt(run.opts.now, 0).single().unwrap_or_default().date_naive();
+    let first_this = today.with_day(1).unwrap_or(today);
+    let first_last = (first_this - Duration::days(1)).with_day(1).unwrap_or(first_this);
+    let (start, end) = (first_last.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
+
+    let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag), &start, &end).await;
+    run.step("cost", "cost by tenant tag".into());
+    let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
+    run.step("cost", "cost by linked account".into());
+
+    let tagged: HashMap<&str, &str> = fleet.tenants.iter().filter(|t| !t.model.owns_account()).map(|t| (t.id.as_str(), t.id.as_str())).collect();
+    let owners: HashMap<&str, &str> = fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| (t.account.as_str(), t.id.as_str())).collect();
+    let mut rows = collect::cost_rows(by_tag?, "tag", |k| tagged.get(k).map(|s| s.to_string()));
+    // Whole-account tenants are costed by account; tag lines in their
+    // accounts would count them twice, so only account lines are kept.
+    rows.extend(collect::cost_rows(by_account?, "account", |k| owners.get(k).map(|s| s.to_string())).into_iter().filter(|r| !r.tenant_id.is_empty()));
+    Ok(rows)
+}
