@@ -1,0 +1,48 @@
+/** The window: DEMO banner, header (fleet, views, sync), errors, the view. */
+import { Notices } from './components/Notices';
+import { SyncControls } from './components/SyncControls';
+import { useRoute, VIEWS } from './routes';
+import { useConsoleState } from './state/console';
+
+export function App() {
+  const state = useConsoleState();
+  const route = useRoute();
+  const { overview } = state;
+  const View = route.component;
+
+  return (
+    <div class="app">
+      {overview?.demo && (
+        <div id="demo-banner" class="demo-banner" role="note">
+          <strong>DEMO</strong> Simulated fleet — no real AWS account is being read.
+        </div>
+      )}
+      <header class="topbar">
+        <div class="brand">
+          <span class="product">fleetdeck</span>
+          <h1 id="fleet-name" class="fleet-name">
+            {overview?.fleet_name ?? ''}
+          </h1>
+        </div>
+        <nav class="views" aria-label="Views">
+          {VIEWS.map((view) => (
+            <a
+              key={view.id}
+              id={`nav-${view.id}`}
+              href={`#/${view.id}`}
+              class="view-link"
+              aria-current={view === route ? 'page' : undefined}
+            >
+              {view.label}
+            </a>
+          ))}
+        </nav>
+        <SyncControls state={state} />
+      </header>
+      <Notices notices={state.notices} dismiss={state.dismiss} />
+      <main class="view" id={`view-${route.id}`}>
+        <View state={state} />
+      </main>
+    </div>
+  );
+}

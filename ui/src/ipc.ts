@@ -1,0 +1,82 @@
+/**
+ * The console's only door to the Rust side: one typed function per Tauri
+ * command. Every failure is normalised to an `IpcError` so views branch on
+ * `code` and show `message`, whatever went wrong underneath.
+ */
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { Chart } from './bindings/Chart';
+import type { FleetOverview } from './bindings/FleetOverview';
+import type { IpcError } from './bindings/IpcError';
+import type { SyncProgress } from './bindings/SyncProgress';
+import type { SyncState } from './bindings/SyncState';
+import type { SyncSummary } from './bindings/SyncSummary';
+
+/** The `code`s the Rust side documents on `IpcError`. */
+export const ErrorCode = {
+  BadRequest: 'bad_request',
+  NotFound: 'not_found',
+  SyncRunning: 'sync_running',
+  Cache: 'cache',
+  Internal: 'internal',
+} as const;
+
+export function isIpcError(value: unknown): value is IpcError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === 'string' &&
+    typeof (value as { message?: unknown }).message === 'string'
+  );
+}
+
+/**
+ * Anything thrown by `invoke` as an `IpcError`. Commands reject with the Rust
+ * `IpcError`, but the webview itself can fail too (command missing, denied by
+ * a capability), and those arrive as plain strings or `Error`s.
+ */
+export function asIpcError(value: unknown): IpcError {
+  if (isIpcError(value)) return value;
+  if (value instanceof Error) return { code: ErrorCode.Internal, message: value.message };
+  if (typeof value === 'string') return { code: ErrorCode.Internal, message: value };
+  return { code: ErrorCode.Internal, message: 'Unexpected error from the backend' };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw asIpcError(error);
+  }
+}
+
+export interface ChartRequest {
+  tenant: string;
+  region: string;
+  metric: string;
+  /** CSS pixels: the backend downsamples the series to this width. */
+  width: number;
+  height: number;
+}
+
+export function fleetOverview(): Promise<FleetOverview> {
+  return call<FleetOverview>('fleet_overview');
+}
+
+export function tenantChart(request: ChartRequest): Promise<Chart> {
+  return call<Chart>('tenant_chart', { ...request });
+}
+
+/**
+ * Starts a sync and resolves with its summary when it ends. Progress streams
+ * over a channel rather than events so it reaches only this caller.
+ * Rejects with code `sync_running` when another sync is already going.
+ */
+export function startSync(onProgress: (progress: SyncProgress) => void): Promise<SyncSummary> {
+  const channel = new Channel<SyncProgress>();
+  channel.onmessage = onProgress;
+  return call<SyncSummary>('start_sync', { onProgress: channel });
+}
+
+export function syncState(): Promise<SyncState> {
+  return call<SyncState>('sync_state');
+}

@@ -1,0 +1,37 @@
+/**
+ * The console's views and the hash route that picks one (`#/fleet`). A view
+ * is a component over the shared `ConsoleState`; adding Incidents, Tenant,
+ * Cost, Sources or Settings is one entry here.
+ */
+import type { FunctionComponent } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { ConsoleState } from './state/console';
+import { FleetView } from './views/fleet/FleetView';
+
+export interface ViewProps {
+  state: ConsoleState;
+}
+
+export interface ViewRoute {
+  /** The hash path: `#/<id>`. */
+  id: string;
+  label: string;
+  component: FunctionComponent<ViewProps>;
+}
+
+export const VIEWS: readonly [ViewRoute, ...ViewRoute[]] = [{ id: 'fleet', label: 'Fleet', component: FleetView }];
+
+function fromHash(hash: string): ViewRoute {
+  const id = hash.replace(/^#\/?/, '').split('/')[0];
+  return VIEWS.find((view) => view.id === id) ?? VIEWS[0];
+}
+
+export function useRoute(): ViewRoute {
+  const [route, setRoute] = useState(() => fromHash(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(fromHash(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}

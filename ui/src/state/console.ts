@@ -1,0 +1,199 @@
+/**
+ * The console's shared state: the fleet overview every view starts from and
+ * the sync lifecycle around it — starting a sync, following one started
+ * elsewhere, auto-syncing, and the notices that failures leave behind.
+ *
+ * Views receive a `ConsoleState` and never call the sync commands themselves,
+ * so there is exactly one code path that starts a sync.
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { FleetOverview } from '../bindings/FleetOverview';
+import type { IpcError } from '../bindings/IpcError';
+import type { SyncProgress } from '../bindings/SyncProgress';
+import type { SyncState } from '../bindings/SyncState';
+import type { SyncSummary } from '../bindings/SyncSummary';
+import { asIpcError, ErrorCode, fleetOverview, startSync, syncState } from '../ipc';
+
+/** How often relative times ("2 min ago") are refreshed. */
+export const TICK_MS = 30_000;
+/** A sync starts by itself when the last one ended this long ago. */
+export const AUTO_SYNC_MS = 5 * 60_000;
+/** How often `sync_state` is polled while following someone else's sync. */
+export const POLL_MS = 1_000;
+
+/** A failure shown in the dismissible error banner. */
+export interface Notice {
+  id: number;
+  /** What the console was doing, e.g. "Loading the fleet". */
+  context: string;
+  code: string;
+  message: string;
+}
+
+export interface SyncView {
+  running: boolean;
+  /** Latest progress of the running sync; null before its first message. */
+  progress: SyncProgress | null;
+  /** The last finished sync, as far as this window knows. */
+  last: SyncSummary | null;
+}
+
+export interface ConsoleState {
+  /** Null until the first `fleet_overview` answers. */
+  overview: FleetOverview | null;
+  /** Why the last `fleet_overview` failed; null once one succeeds. */
+  overviewError: IpcError | null;
+  sync: SyncView;
+  notices: readonly Notice[];
+  /** Wall-clock time, advanced every TICK_MS so relative times stay true. */
+  now: number;
+  /** Starts a sync unless one is already being run or followed. */
+  startSync(): void;
+  /** Reads the fleet overview from the cache again. */
+  reload(): void;
+  /** Adds a notice for a failed call. */
+  report(context: string, error: unknown): void;
+  dismiss(id: number): void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function useConsoleState(): ConsoleState {
+  const [overview, setOverview] = useState<FleetOverview | null>(null);
+  const [overviewError, setOverviewError] = useState<IpcError | null>(null);
+  const [sync, setSync] = useState<SyncView>({ running: false, progress: null, last: null });
+  const [notices, setNotices] = useState<readonly Notice[]>([]);
+  const [now, setNow] = useState(Date.now);
+
+  // True while a sync, ours or another window's, is being run or followed:
+  // guards against starting a second one from the button or the timer.
+  const busy = useRef(false);
+  const lastEnded = useRef(Date.now());
+  const alive = useRef(true);
+
+  const ops = useMemo(() => {
+    let nextNoticeId = 1;
+
+    const report = (context: string, error: unknown) => {
+      const { code, message } = asIpcError(error);
+      setNotices((list) =>
+        list.some((n) => n.context === context && n.code === code && n.message === message)
+          ? list
+          : [...list, { id: nextNoticeId++, context, code, message }],
+      );
+    };
+
+    const reload = async () => {
+      try {
+        const next = await fleetOverview();
+        if (!alive.current) return;
+        setOverview(next);
+        setOverviewError(null);
+        setNow(Date.now());
+      } catch (error) {
+        report('Loading the fleet', error);
+        if (alive.current) setOverviewError(asIpcError(error));
+      }
+    };
+
+    const showState = (state: SyncState) =>
+      setSync((s) => ({ running: state.running, progress: state.progress, last: state.last ?? s.last }));
+
+    /** Polls until the backend reports no running sync. */
+    const waitUntilIdle = async () => {
+      while (alive.current) {
+        await sleep(POLL_MS);
+        let state: SyncState;
+        try {
+          state = await syncState();
+        } catch (error) {
+          report('Following the running sync', error);
+          return;
+        }
+        if (!alive.current) return;
+        showState(state);
+        if (!state.running) return;
+      }
+    };
+
+    /** Every sync ends here, whichever way it went: fresh data is in the cache. */
+    const finish = async () => {
+      lastEnded.current = Date.now();
+      setSync((s) => ({ ...s, running: false, progress: null }));
+      busy.current = false;
+      await reload();
+    };
+
+    const start = async () => {
+      if (busy.current) return;
+      busy.current = true;
+      setSync((s) => ({ ...s, running: true, progress: null }));
+      try {
+        const summary = await startSync((progress) => {
+          if (alive.current) setSync((s) => ({ ...s, progress }));
+        });
+        setSync((s) => ({ ...s, last: summary }));
+      } catch (error) {
+        const failure = asIpcError(error);
+        // Someone else (another window, the CLI) got there first: follow theirs.
+        if (failure.code === ErrorCode.SyncRunning) await waitUntilIdle();
+        else report('Syncing', failure);
+      }
+      await finish();
+    };
+
+    const follow = async (state: SyncState) => {
+      if (busy.current) return;
+      busy.current = true;
+      showState(state);
+      await waitUntilIdle();
+      await finish();
+    };
+
+    /** Show what the cache holds at once, then bring it up to date. */
+    const boot = async () => {
+      await reload();
+      let state: SyncState;
+      try {
+        state = await syncState();
+      } catch (error) {
+        report('Reading the sync state', error);
+        return;
+      }
+      if (state.last !== null) lastEnded.current = state.last.finished_at;
+      if (state.running) await follow(state);
+      else {
+        showState(state);
+        if (state.last === null) await start();
+      }
+    };
+
+    return { report, reload, start, boot };
+  }, []);
+
+  useEffect(() => {
+    alive.current = true;
+    void ops.boot();
+    const timer = setInterval(() => {
+      const t = Date.now();
+      setNow(t);
+      if (!busy.current && t - lastEnded.current >= AUTO_SYNC_MS) void ops.start();
+    }, TICK_MS);
+    return () => {
+      alive.current = false;
+      clearInterval(timer);
+    };
+  }, [ops]);
+
+  return {
+    overview,
+    overviewError,
+    sync,
+    notices,
+    now,
+    startSync: () => void ops.start(),
+    reload: () => void ops.reload(),
+    report: ops.report,
+    dismiss: (id) => setNotices((list) => list.filter((n) => n.id !== id)),
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * The landing view: is the fleet healthy, and if not, which tenant is broken,
+ * where and why. KPIs on top, the tenant-region table (filterable, driven by
+ * the keyboard) and the selected row's chart beside it.
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { Health } from '../../bindings/Health';
+import type { TenantHealth } from '../../bindings/TenantHealth';
+import { HEALTH_GLYPH, HEALTHS } from '../../components/HealthBadge';
+import type { ViewProps } from '../../routes';
+import { ChartPanel } from './ChartPanel';
+import { countByHealth, filterRows, rowKey } from './filter';
+import { FleetTable } from './FleetTable';
+import { KpiStrip } from './KpiStrip';
+
+const PAGE_ROWS = 10;
+
+export function FleetView({ state }: ViewProps) {
+  const { overview, sync, now } = state;
+  const rows = overview?.rows ?? [];
+
+  const [text, setText] = useState('');
+  const [healths, setHealths] = useState<ReadonlySet<Health>>(new Set());
+  // Null selection follows the worst row, which can change with each sync.
+  const [selectedKey, setSelectedKey] = useState<string | null>(null);
+  const [cursorKey, setCursorKey] = useState<string | null>(null);
+  const filterInput = useRef<HTMLInputElement>(null);
+
+  const visible = useMemo(() => filterRows(rows, { text, healths }), [rows, text, healths]);
+  const perHealth = useMemo(() => countByHealth(rows), [rows]);
+
+  const selected: TenantHealth | null = rows.find((r) => rowKey(r) === selectedKey) ?? rows[0] ?? null;
+  const selectedRowKey = selected ? rowKey(selected) : null;
+  const cursorIndex = cursorPosition(visible, cursorKey, selectedRowKey);
+  const cursorRow = visible[cursorIndex] ?? null;
+
+  const pick = (row: TenantHealth) => {
+    setSelectedKey(rowKey(row));
+    setCursorKey(rowKey(row));
+  };
+
+  const toggleHealth = (health: Health) =>
+    setHealths((current) => {
+      const next = new Set(current);
+      if (next.has(health)) next.delete(health);
+      else next.add(health);
+      return next;
+    });
+
+  // The listener lives on the document (so `/` works from anywhere) and reads
+  // the latest render's values through this ref.
+  const onKey = useRef<(event: KeyboardEvent) => void>(() => {});
+  onKey.current = (event) => {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target instanceof HTMLElement ? event.target : null;
+    const inFilter = target !== null && target === filterInput.current;
+    const editing =
+      !inFilter &&
+      target !== null &&
+      (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+    if (editing) return;
+
+    if (event.key === '/' && !inFilter) {
+      event.preventDefault();
+      filterInput.current?.focus();
+      filterInput.current?.select();
+      return;
+    }
+    if (inFilter && event.key === 'Escape') {
+      event.preventDefault();
+      if (text !== '') setText('');
+      else filterInput.current?.blur();
+      return;
+    }
+    // Buttons, links and disclosures keep Enter for themselves.
+    const activates = target !== null && ['BUTTON', 'A', 'SUMMARY'].includes(target.tagName);
+    if (visible.length === 0 || (activates && event.key === 'Enter')) return;
+
+    const moveTo = (index: number) => {
+      const row = visible[Math.max(0, Math.min(visible.length - 1, index))];
+      if (row) setCursorKey(rowKey(row));
+    };
+    switch (event.key) {
+      case 'ArrowDown':
+        moveTo(cursorIndex + 1);
+        break;
+      case 'ArrowUp':
+        moveTo(cursorIndex - 1);
+        break;
+      case 'PageDown':
+        moveTo(cursorIndex + PAGE_ROWS);
+        break;
+      case 'PageUp':
+        moveTo(cursorIndex - PAGE_ROWS);
+        break;
+      case 'Home':
+        if (inFilter) return;
+        moveTo(0);
+        break;
+      case 'End':
+        if (inFilter) return;
+        moveTo(visible.length - 1);
+        break;
+      case 'Enter':
+        if (cursorRow) pick(cursorRow);
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  };
+  useEffect(() => {
+    const listener = (event: KeyboardEvent) => onKey.current(event);
+    document.addEventListener('keydown', listener);
+    return () => document.removeEventListener('keydown', listener);
+  }, []);
+
+  const neverSynced = overview !== null && overview.last_sync === null && sync.last === null;
+
+  return (
+    <div class="fleet-view">
+      <KpiStrip counts={overview?.counts ?? null} />
+      <div class={selected ? 'fleet-body' : 'fleet-body no-panel'}>
+        <section class="table-pane" aria-label="Tenant-regions">
+          <div class="toolbar">
+            <input
+              ref={filterInput}
+              id="filter"
+              class="filter"
+              type="search"
+              placeholder="Filter by name, id, region, tier, model   ( / )"
+              aria-label="Filter tenants"
+              autocomplete="off"
+              spellcheck={false}
+              value={text}
+              onInput={(e) => setText(e.currentTarget.value)}
+            />
+            <div class="chips" role="group" aria-label="Show only">
+              {HEALTHS.map((health) => (
+                <button
+                  type="button"
+                  key={health}
+                  id={`chip-${health}`}
+                  class={`chip health-${health}`}
+                  data-health={health}
+                  aria-pressed={healths.has(health)}
+                  onClick={() => toggleHealth(health)}
+                >
+                  <span class="glyph" aria-hidden="true">
+                    {HEALTH_GLYPH[health]}
+                  </span>
+                  {health} <span class="chip-count">{perHealth[health]}</span>
+                </button>
+              ))}
+            </div>
+            <span id="row-count" class="row-count muted">
+              {visible.length === rows.length ? `${rows.length} rows` : `${visible.length} of ${rows.length} rows`}
+            </span>
+          </div>
+          {overview === null ? (
+            state.overviewError ? (
+              <div class="empty" id="load-failed">
+                <p class="empty-title">The fleet could not be read from the cache.</p>
+                <p class="muted">{state.overviewError.message}</p>
+                <button type="button" id="retry" class="button" onClick={state.reload}>
+                  Try again
+                </button>
+              </div>
+            ) : (
+              <p class="empty" id="loading-state">
+                Loading the fleet…
+              </p>
+            )
+          ) : rows.length === 0 ? (
+            <EmptyState neverSynced={neverSynced} syncing={sync.running} />
+          ) : (
+            <FleetTable
+              rows={visible}
+              total={rows.length}
+              cursor={cursorRow ? rowKey(cursorRow) : null}
+              selected={selectedRowKey}
+              now={now}
+              onPick={pick}
+            />
+          )}
+        </section>
+        {selected && <ChartPanel row={selected} version={overview?.last_sync ?? null} />}
+      </div>
+    </div>
+  );
+}
+
+/** Where the cursor is: where it was put, else on the selection, else the top. */
+function cursorPosition(visible: readonly TenantHealth[], cursorKey: string | null, selectedKey: string | null): number {
+  for (const key of [cursorKey, selectedKey]) {
+    if (key === null) continue;
+    const index = visible.findIndex((row) => rowKey(row) === key);
+    if (index >= 0) return index;
+  }
+  return 0;
+}
+
+function EmptyState({ neverSynced, syncing }: { neverSynced: boolean; syncing: boolean }) {
+  return (
+    <div id="empty-state" class="empty">
+      {neverSynced ? (
+        <>
+          <p class="empty-title">Waiting for the first sync…</p>
+          <p class="muted">
+            {syncing
+              ? 'fleetdeck is reading every tenant account and region; progress is shown at the top.'
+              : 'Press Sync now to read the fleet.'}
+          </p>
+        </>
+      ) : (
+        <>
+          <p class="empty-title">No tenant data in the cache.</p>
+          <p class="muted">The last sync committed nothing for any tenant. Its failures are listed at the top.</p>
+        </>
+      )}
+    </div>
+  );
+}
