@@ -8,13 +8,14 @@
 //! views show.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::{error::CredentialsError, future};
 use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -112,7 +113,46 @@ pub struct AwsAccess {
     roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
     cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
     logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
-    pub ledger: Ledger,
+    pub ledger: Arc<Ledger>,
+}
+
+/// Refresh this long before a session expires, so no call carries a token
+/// that dies in flight.
+const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+/// Assumed-role credentials shared by every client of one role: assumed
+/// once, reused until shortly before they expire, then assumed again. Each
+/// AssumeRole made is counted. Memory only, never written anywhere.
+#[derive(Debug)]
+struct AssumedRole {
+    inner: AssumeRoleProvider,
+    account: String,
+    region: String,
+    ledger: Arc<Ledger>,
+    cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            // One AssumeRole at a time per role: concurrent callers wait for it.
+            let mut slot = self.cached.lock().await;
+            if let Some(c) = slot.as_ref() {
+                let fresh = c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_BEFORE);
+                if fresh {
+                    return Ok(c.clone());
+                }
+            }
+            self.ledger.count(&self.account, &self.region, "AssumeRole");
+            let creds: Result<Credentials, CredentialsError> = self.inner.provide_credentials().await;
+            let creds = creds?;
+            *slot = Some(creds.clone());
+            Ok(creds)
+        })
+    }
 }
 
 impl AwsAccess {
@@ -146,7 +186,7 @@ impl AwsAccess {
             roles: Mutex::default(),
             cloudwatch: Mutex::default(),
             logs: Mutex::default(),
-            ledger: Ledger::default(),
+            ledger: Arc::new(Ledger::default()),
         }
     }
 
@@ -174,14 +214,20 @@ impl AwsAccess {
         if let Some(x) = external_id {
             b = b.external_id(x);
         }
-        let provider = SharedCredentialsProvider::new(b.build().await);
+        let provider = SharedCredentialsProvider::new(AssumedRole {
+            inner: b.build().await,
+            account: role_arn.split(':').nth(4).unwrap_or_default().to_string(),
+            region: self.base.region().map(|r| r.to_string()).unwrap_or_default(),
+            ledger: self.ledger.clone(),
+            cached: tokio::sync::Mutex::new(None),
+        });
         self.roles.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(provider).clone()
     }
 
     /// Resolve credentials now, so a missing role is reported as such once
-    /// per account rather than as N failed calls. Counts the AssumeRole.
-    pub async fn check(&self, creds: &SharedCredentialsProvider, account: &str, role_arn: &str, external_id: Option<&str>) -> Result<(), Failure> {
-        self.ledger.count(account, self.base.region().map(|r| r.as_ref()).unwrap_or(""), "AssumeRole");
+    /// per account rather than as N failed calls. The credentials are kept
+    /// for the clients that follow.
+    pub async fn check(&self, creds: &SharedCredentialsProvider, role_arn: &str, external_id: Option<&str>) -> Result<(), Failure> {
         creds.provide_credentials().await.map(|_| ()).map_err(|e| {
             let text = DisplayErrorContext(&e).to_string();
             classify_text(&text, Some((role_arn, external_id)))

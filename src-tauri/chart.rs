@@ -69,12 +69,22 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
         }
         let (from, to) = if spec.to > spec.from { (spec.from, spec.to) } else { (spec.from, spec.from + 60) };
         let span = to - from;
+        // Ticks on round wall-clock times (every 15 min, hour, 6 h, day...),
+        // not wherever a decimal step happens to land.
+        let step = [60, 300, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 7 * 86_400]
+            .into_iter()
+            .find(|s| span / s <= 7)
+            .unwrap_or(30 * 86_400);
+        let ticks: Vec<i64> = (from.div_euclid(step) + 1..=to.div_euclid(step)).map(|k| k * step).collect();
+        // Never more points than pixels, keeping each pixel's extremes.
+        let plot_width = width.saturating_sub(80).max(50) as usize;
+        let lines: Vec<Vec<(i64, f64)>> = spec.lines.iter().map(|l| downsample(l.points, from, to, plot_width)).collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{} ({})", spec.title, spec.unit), ("sans-serif", 15).into_font().color(&fg))
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(56)
-            .build_cartesian_2d(from..to, 0.0..y_max * 1.05)
+            .build_cartesian_2d((from..to).with_key_points(ticks), 0.0..y_max * 1.05)
             .map_err(|e| ChartError(e.to_string()))?;
         let label_style = ("sans-serif", 11).into_font().color(&fg);
         chart
@@ -83,7 +93,6 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
             .bold_line_style(grid)
             .axis_style(grid)
             .label_style(label_style)
-            .x_labels(6)
             .y_labels(5)
             .x_label_formatter(&|t| {
                 let fmt = if span > 2 * 86_400 { "%m-%d %H:%M" } else { "%H:%M" };
@@ -99,10 +108,10 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
                     .map_err(|e| ChartError(e.to_string()))?;
             }
         }
-        for (i, line) in spec.lines.iter().enumerate() {
+        for (i, (line, points)) in spec.lines.iter().zip(&lines).enumerate() {
             let color = palette[i % palette.len()];
             chart
-                .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
                 .map_err(|e| ChartError(e.to_string()))?
                 .label(line.label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
@@ -119,6 +128,43 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
         root.present().map_err(|e| ChartError(e.to_string()))?;
     }
     Ok(out)
+}
+
+/// Reduce a sorted series to at most ~4 points per pixel column (first, min,
+/// max, last: M4), so a one-minute spike stays visible in a month-long chart
+/// and the SVG stays small.
+pub fn downsample(points: &[(i64, f64)], from: i64, to: i64, columns: usize) -> Vec<(i64, f64)> {
+    if points.len() <= columns * 4 || to <= from || columns == 0 {
+        return points.to_vec();
+    }
+    let width = (to - from) as f64 / columns as f64;
+    let mut out = Vec::with_capacity(columns * 4);
+    let mut i = 0;
+    while i < points.len() {
+        let col = ((points[i].0 - from) as f64 / width).floor() as i64;
+        let mut j = i;
+        let (mut lo, mut hi) = (i, i);
+        while j < points.len() && ((points[j].0 - from) as f64 / width).floor() as i64 == col {
+            if points[j].1 < points[lo].1 {
+                lo = j;
+            }
+            if points[j].1 > points[hi].1 {
+                hi = j;
+            }
+            j += 1;
+        }
+        let mut keep = [i, lo, hi, j - 1];
+        keep.sort_unstable();
+        let mut last = usize::MAX;
+        for k in keep {
+            if k != last {
+                out.push(points[k]);
+                last = k;
+            }
+        }
+        i = j;
+    }
+    out
 }
 
 /// 1234 -> "1.2k": axis labels stay narrow.
@@ -163,6 +209,16 @@ mod tests {
         assert!(!doc.contains("<script"), "raw markup leaked into the SVG");
         assert!(!doc.contains("<b>"));
         assert!(doc.contains("Tyrell &lt;script&gt;"));
+    }
+
+    #[test]
+    fn downsampling_keeps_a_one_minute_spike_in_a_month() {
+        let month: Vec<(i64, f64)> = (0..43_200).map(|m| (m * 60, if m == 31_337 { 500.0 } else { 1.0 })).collect();
+        let d = downsample(&month, 0, 43_200 * 60, 600);
+        assert!(d.len() <= 2400, "{}", d.len());
+        assert!(d.contains(&(31_337 * 60, 500.0)), "the spike was lost");
+        assert_eq!(d.first(), month.first());
+        assert_eq!(d.last(), month.last());
     }
 
     #[test]

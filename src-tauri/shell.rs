@@ -40,7 +40,7 @@ async fn fleet_overview(state: State<'_, AppState>) -> Result<FleetOverview, Ipc
 }
 
 #[tauri::command]
-async fn tenant_chart(state: State<'_, AppState>, tenant: String, region: String, metric: String, width: u32, height: u32, hours: Option<u32>) -> Result<Chart, IpcError> {
+async fn tenant_chart(state: State<'_, AppState>, tenant: String, region: String, metric: String, width: u32, height: u32, hours: Option<u32>, dark: Option<bool>) -> Result<Chart, IpcError> {
     if tenant.len() > 64 || region.len() > 32 || metric.len() > 64 {
         return Err(err("bad_request", "tenant, region or metric is too long"));
     }
@@ -51,7 +51,8 @@ async fn tenant_chart(state: State<'_, AppState>, tenant: String, region: String
     let s = &state.session;
     let to = crate::session::now();
     let from = to - hours as i64 * 3600;
-    Ok(view::tenant_chart(&s.cache, &s.catalog, &tenant, &region, &metric, from, to, width, height).await?)
+    let size = view::ChartSize { width, height, dark: dark.unwrap_or(true) };
+    Ok(view::tenant_chart(&s.cache, &s.catalog, &tenant, &region, &metric, from, to, size).await?)
 }
 
 #[tauri::command]

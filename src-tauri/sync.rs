@@ -281,8 +281,7 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
 
 async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {
     let creds = run.aws.role(arn, ext).await;
-    let account = arn.split(':').nth(4).unwrap_or_default();
-    let result = run.aws.check(&creds, account, arn, ext).await;
+    let result = run.aws.check(&creds, arn, ext).await;
     run.step("credentials", format!("assumed {arn}"));
     (creds, result)
 }
@@ -380,7 +379,7 @@ async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, 
     let creds = match &fleet.payer_role_arn {
         Some(arn) => {
             let c = run.aws.role(arn, None).await;
-            run.aws.check(&c, payer, arn, None).await?;
+            run.aws.check(&c, arn, None).await?;
             c
         }
         None => run.aws.base_credentials(),

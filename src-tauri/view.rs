@@ -82,9 +82,17 @@ pub async fn fleet_overview(cache: &Cache, catalog: &Catalog, demo: bool) -> Res
 /// Bounds on what a chart request may ask for.
 pub const MAX_CHART_RANGE_SECS: i64 = 400 * 86_400;
 
+/// How big, and for which background, a chart is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct ChartSize {
+    pub width: u32,
+    pub height: u32,
+    pub dark: bool,
+}
+
 /// One catalog metric of one tenant-region, drawn with its thresholds.
-#[allow(clippy::too_many_arguments)]
-pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, tenant: &str, region: &str, metric: &str, from: i64, to: i64, width: u32, height: u32) -> Result<Chart, ViewError> {
+pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, tenant: &str, region: &str, metric: &str, from: i64, to: i64, size: ChartSize) -> Result<Chart, ViewError> {
+    let ChartSize { width, height, dark } = size;
     if to <= from || to - from > MAX_CHART_RANGE_SECS {
         return Err(ViewError::BadRequest(format!("time range must be positive and at most {} days", MAX_CHART_RANGE_SECS / 86_400)));
     }
@@ -116,7 +124,7 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, tenant: &str, region
         to,
         width,
         height,
-        dark: true,
+        dark,
     })?;
     Ok(Chart { title, unit: spec.unit.clone(), svg, points: points.len() as u32 })
 }

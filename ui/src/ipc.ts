@@ -56,6 +56,8 @@ export interface ChartRequest {
   /** CSS pixels: the backend downsamples the series to this width. */
   width: number;
   height: number;
+  /** Draw for a dark background (the chart is an image: it cannot follow CSS). */
+  dark: boolean;
 }
 
 export function fleetOverview(): Promise<FleetOverview> {

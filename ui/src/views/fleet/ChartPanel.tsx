@@ -48,7 +48,8 @@ export function ChartPanel({ row, version }: Props) {
     // Answers can overtake each other; only the newest request may land.
     let current = true;
     setLoading(true);
-    tenantChart({ tenant: row.tenant, region: row.region, metric, width: size.width, height: size.height })
+    const dark = window.matchMedia('(prefers-color-scheme: dark)').matches;
+    tenantChart({ tenant: row.tenant, region: row.region, metric, width: size.width, height: size.height, dark })
       .then(
         (chart) => {
           if (!current) return;
