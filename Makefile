@@ -1,0 +1,34 @@
+# fleetdeck's two commands. Both install what is missing first (.ci/setup)
+# and build once into $(CARGO_TARGET_DIR).
+#
+#   make run    the console on the built-in simulated fleet
+#   make test   the whole test suite
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+export FLEETDECK_VENV ?= $(HOME)/.cache/fleetdeck/venv
+BIN := $(CARGO_TARGET_DIR)/debug/fleetdeck
+
+.PHONY: run test setup ui build
+
+setup:
+	@.ci/setup
+
+ui: setup
+	npm --prefix ui run build
+
+build: ui
+	cargo build --locked
+
+# With no display (a server, CI) the window cannot open: say so, and point
+# at the headless commands. `xvfb-run make run` shows it on a virtual one.
+run: build
+	$(BIN) --demo
+
+# Engine tests (unit, CLI, moto) in a build without Tauri/WebKit, then the
+# window test in the desktop build; both share every dependency build.
+test: ui
+	cargo test --locked --no-default-features
+	cargo test --locked --test window
+	@echo "screenshots: $(CARGO_TARGET_DIR)/screenshots/"

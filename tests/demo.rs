@@ -1,0 +1,111 @@
+//! The simulated fleet end to end, through the real CLI binary: a newcomer
+//! runs `fleetdeck sync --demo` then `fleetdeck status --demo --json` and sees
+//! every simulated tenant with a health state, the injected incidents among
+//! them, and tenant names exactly as the fleet spelled them.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use fleetdeck::sim::{SimFleet, SimOptions};
+
+fn fleetdeck(cache: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
+        .args(args)
+        .arg("--cache")
+        .arg(cache)
+        // Nothing from the developer's own AWS setup may leak in.
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("run fleetdeck")
+}
+
+async fn simulated_tenant_ids() -> BTreeSet<String> {
+    let sim = SimFleet::start(SimOptions::default()).await.unwrap();
+    let fleet: toml::Value = toml::from_str(&sim.fleet_toml()).unwrap();
+    fleet["tenant"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn sync_then_status_shows_every_simulated_tenant_with_its_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("demo.sqlite");
+
+    let status_before = fleetdeck(&cache, &["status", "--demo"]);
+    assert!(!status_before.status.success(), "status with no cache must fail clearly");
+    assert!(String::from_utf8_lossy(&status_before.stderr).contains("run `fleetdeck sync --demo` first"));
+
+    let sync = fleetdeck(&cache, &["sync", "--demo"]);
+    let out = String::from_utf8_lossy(&sync.stdout);
+    assert!(sync.status.success(), "sync failed: {out}\n{}", String::from_utf8_lossy(&sync.stderr));
+    assert!(out.contains("[DEMO] synced 24 tenants"), "{out}");
+    assert!(out.contains(" 0 failed"), "{out}");
+
+    let status = fleetdeck(&cache, &["status", "--demo", "--json"]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&status.stdout).expect("status --json prints JSON");
+    let seen: BTreeSet<String> = rows.iter().map(|r| r["tenant"].as_str().unwrap().to_string()).collect();
+    assert_eq!(seen, simulated_tenant_ids().await, "every simulated tenant, and only those");
+    for r in &rows {
+        let h = r["health"].as_str().unwrap();
+        assert!(["ok", "degraded", "critical", "unknown"].contains(&h), "{r}");
+        assert!(!r["reasons"].as_array().unwrap().is_empty(), "health without a reason: {r}");
+        assert!(r["region"].as_str().unwrap().contains('-'));
+    }
+    let health_of = |t: &str, region: &str| {
+        rows.iter().find(|r| r["tenant"] == t && r["region"] == region).map(|r| r["health"].as_str().unwrap().to_string())
+    };
+    // The injected incidents: globex's 5xx spike with its alarm, initech's
+    // latency regression.
+    assert_eq!(health_of("globex", "us-east-1").as_deref(), Some("critical"));
+    assert_eq!(health_of("initech", "eu-west-1").as_deref(), Some("critical"));
+    let globex = rows.iter().find(|r| r["tenant"] == "globex" && r["region"] == "us-east-1").unwrap();
+    assert!(globex["reasons"].to_string().contains("in ALARM"), "{globex}");
+    // Most of the fleet is healthy: the demo is not a wall of red.
+    let ok = rows.iter().filter(|r| r["health"] == "ok").count();
+    assert!(ok * 2 > rows.len(), "only {ok} of {} rows ok", rows.len());
+
+    // A re-sync reads only what is new and duplicates nothing.
+    let points_before = count_points(&cache).await;
+    let again = fleetdeck(&cache, &["sync", "--demo"]);
+    assert!(again.status.success());
+    let points_after = count_points(&cache).await;
+    assert!(points_after - points_before < points_before / 10, "re-sync added {} rows to {points_before}", points_after - points_before);
+
+    let table = fleetdeck(&cache, &["status", "--demo"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("[DEMO] Simulated fleet"), "{text}");
+    assert!(text.contains("CRITICAL  Globex"), "{text}");
+}
+
+async fn count_points(cache: &Path) -> i64 {
+    let c = fleetdeck::cache::Cache::open(cache).await.unwrap();
+    c.datapoint_count().await.unwrap()
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [&["--help"][..], &["sync", "--help"], &["status", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fleetdeck")).args(args).output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: fleetdeck"));
+    }
+}
+
+#[test]
+fn a_bad_fleet_file_is_reported_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(&fleet, "[fleet]\nregion = \"us-east-1\"\nrole_name = \"R\"\n\n[[tenant]]\nid = \"acme\"\ntier = \"gold\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"mars-north-1\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
+        .args(["sync", "--fleet"])
+        .arg(&fleet)
+        .arg("--cache")
+        .arg(dir.path().join("c.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:10: tenant[0].home_region: unknown region \"mars-north-1\"", fleet.display())), "{err}");
+}

@@ -1,0 +1,77 @@
+//! Real servers for integration tests, each started on a loopback port and
+//! stopped when its guard drops: moto (an independent AWS emulator), a
+//! translating proxy in front of it, and helpers to find tools.
+#![allow(dead_code)]
+
+pub mod cbor_proxy;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A child process killed on drop, so a failing test leaves nothing behind.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The Python venv with moto: `FLEETDECK_VENV`, else the one the README's
+/// commands create.
+pub fn venv() -> PathBuf {
+    std::env::var_os("FLEETDECK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::home_dir().unwrap_or_default().join(".cache/fleetdeck/venv"))
+}
+
+/// A running moto server.
+pub struct Moto {
+    pub url: String,
+    _child: Guard,
+}
+
+/// Start `moto_server` on a free loopback port. Readiness is moto's own
+/// "Running on" line, printed once its socket listens: no polling, no sleep.
+pub fn moto() -> Moto {
+    let bin = venv().join("bin/moto_server");
+    assert!(bin.exists(), "moto is not installed at {} (run the README's test command, which installs it)", bin.display());
+    let port = free_port();
+    let mut child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start moto_server");
+    let stderr = child.stderr.take().expect("moto stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if line.contains("Running on") {
+                    break;
+                }
+                seen.push(line);
+            }
+            _ => panic!("moto_server exited before listening:\n{}", seen.join("\n")),
+        }
+    }
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Moto { url: format!("http://127.0.0.1:{port}"), _child: Guard(child) }
+}
+
+/// A port that was free a moment ago (the OS picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// POST JSON to moto's control API.
+pub fn moto_api(moto: &Moto, path: &str, body: &str) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let resp = agent.post(&format!("{}{path}", moto.url)).header("content-type", "application/json").send(body).expect("moto api");
+    assert!(resp.status().is_success(), "moto {path}: {}", resp.status());
+}

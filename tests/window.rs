@@ -1,0 +1,157 @@
+//! The real console window, driven over WebDriver: tauri-driver and
+//! WebKitWebDriver on an Xvfb display this test starts itself. An on-call
+//! engineer opens fleetdeck on the simulated fleet and sees every tenant
+//! listed with its health, the incident tenant first.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use support::Guard;
+
+/// Xvfb on the first free display; `-displayfd` reports it once it is ready.
+fn xvfb() -> (Guard, String) {
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start Xvfb (apt-get install xvfb)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("Xvfb display number");
+    let display = format!(":{}", line.trim());
+    assert!(line.trim().parse::<u32>().is_ok(), "Xvfb said {line:?}");
+    (Guard(child), display)
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return p.into();
+    }
+    let home = dirs::home_dir().unwrap_or_default().join(".cargo/bin/tauri-driver");
+    if home.exists() {
+        return home;
+    }
+    "tauri-driver".into()
+}
+
+struct WebDriver {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl WebDriver {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let resp = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (_, b) => self.agent.post(&url).send_json(b.unwrap_or(json!({}))),
+        };
+        let mut resp = resp.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let v: Value = resp.body_mut().read_json().map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{status}: {v}"));
+        }
+        Ok(v["value"].clone())
+    }
+}
+
+#[test]
+fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
+    let (_x, display) = xvfb();
+    let port = support::free_port();
+    let native = support::free_port();
+    let mut driver = Command::new(tauri_driver());
+    driver
+        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        .env("DISPLAY", &display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _driver = Guard(driver.spawn().expect("start tauri-driver (cargo install tauri-driver --locked)"));
+    let wd = WebDriver {
+        base: format!("http://127.0.0.1:{port}"),
+        agent: ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(120))).build().into(),
+    };
+    // tauri-driver has no readiness signal: wait for its status endpoint.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while wd.call("GET", "/status", None).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not come up");
+        // A readiness poll, not a synchronisation: each try is instant.
+        std::thread::sleep(Duration::from_millis(25));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("demo.sqlite");
+    let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+        "application": env!("CARGO_BIN_EXE_fleetdeck"),
+        "args": ["--demo", "--cache", cache.to_str().unwrap()],
+    }}}});
+    let session = wd.call("POST", "/session", Some(caps)).expect("new session");
+    let sid = session["sessionId"].as_str().expect("session id").to_string();
+    let s = |p: &str| format!("/session/{sid}{p}");
+    wd.call("POST", &s("/timeouts"), Some(json!({"script": 90_000}))).unwrap();
+
+    // Wait, inside the page, until the first sync has filled the table: a
+    // MutationObserver resolves as soon as the rows are there.
+    let wait = r#"
+        const done = arguments[arguments.length - 1];
+        const rows = () => document.querySelectorAll('#fleet-table tr[data-tenant]');
+        const check = () => {
+          const r = rows();
+          const synced = !document.querySelector('#sync-progress progress');
+          if (r.length >= 24 && synced) { obs.disconnect(); done(r.length); return true; }
+          return false;
+        };
+        const obs = new MutationObserver(check);
+        obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
+        check();
+    "#;
+    let n = wd.call("POST", &s("/execute/async"), Some(json!({"script": wait, "args": []}))).expect("fleet table filled");
+    assert!(n.as_u64().unwrap() >= 24, "{n}");
+
+    let read = r#"return Array.from(document.querySelectorAll('#fleet-table tr[data-tenant]')).map(r => [r.dataset.tenant, r.dataset.region, r.dataset.health, r.textContent]);"#;
+    let rows = wd.call("POST", &s("/execute/sync"), Some(json!({"script": read, "args": []}))).unwrap();
+    let rows = rows.as_array().unwrap();
+    let tenants: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(tenants.len(), 24, "{tenants:?}");
+    for r in rows {
+        assert!(["ok", "degraded", "critical", "unknown"].contains(&r[2].as_str().unwrap()), "{r}");
+    }
+    assert_eq!(rows[0][2], "critical", "worst first: {}", rows[0]);
+    assert!(rows.iter().any(|r| r[0] == "globex" && r[1] == "us-east-1" && r[2] == "critical"));
+
+    let banner = wd.call("POST", &s("/execute/sync"), Some(json!({"script": "const b = document.getElementById('demo-banner'); return b ? b.textContent : null;", "args": []}))).unwrap();
+    assert!(banner.as_str().unwrap_or("").contains("DEMO"), "{banner}");
+    // Untrusted names are shown as text, never as markup.
+    let injected = wd.call("POST", &s("/execute/sync"), Some(json!({"script": "return document.querySelectorAll('#fleet-table script, #fleet-table b, #fleet-table img').length;", "args": []}))).unwrap();
+    assert_eq!(injected, 0);
+
+    // The chart of the selected (worst) tenant is drawn.
+    let chart = r#"
+        const done = arguments[arguments.length - 1];
+        const ok = () => { const i = document.getElementById('focus-chart'); return i && i.complete && i.naturalWidth > 0; };
+        if (ok()) { done(true); } else {
+          const obs = new MutationObserver(() => { if (ok()) { obs.disconnect(); done(true); } });
+          obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true});
+          document.addEventListener('load', () => { if (ok()) done(true); }, true);
+        }
+    "#;
+    assert_eq!(wd.call("POST", &s("/execute/async"), Some(json!({"script": chart, "args": []}))).unwrap(), true);
+
+    let png = wd.call("GET", &s("/screenshot"), None).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("fleet-view.png"), &bytes).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"));
+
+    let _ = wd.call("DELETE", &s(""), None);
+}
