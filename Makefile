@@ -30,5 +30,10 @@ run: build
 # window test in the desktop build; both share every dependency build.
 test: ui
 	cargo test --locked --no-default-features
+	@# ts-rs rewrote ui/src/bindings from the Rust types during the tests:
+	@# a difference from what is committed means the UI was built on stale types.
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  if ! git diff --quiet -- ui/src/bindings || [ -n "$$(git ls-files --others --exclude-standard ui/src/bindings)" ]; then \
+	    git status --short ui/src/bindings; echo "ui/src/bindings differs from the Rust types: commit the regenerated files"; exit 1; fi; fi
 	cargo test --locked --test window
 	@echo "screenshots: $(CARGO_TARGET_DIR)/screenshots/"

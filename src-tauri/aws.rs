@@ -227,14 +227,24 @@ impl AwsAccess {
     /// Resolve credentials now, so a missing role is reported as such once
     /// per account rather than as N failed calls. The credentials are kept
     /// for the clients that follow.
-    pub async fn check(&self, creds: &SharedCredentialsProvider, role_arn: &str, external_id: Option<&str>) -> Result<(), Failure> {
+    pub async fn check(
+        &self,
+        creds: &SharedCredentialsProvider,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> Result<(), Failure> {
         creds.provide_credentials().await.map(|_| ()).map_err(|e| {
             let text = DisplayErrorContext(&e).to_string();
             classify_text(&text, Some((role_arn, external_id)))
         })
     }
 
-    pub fn cloudwatch(&self, creds: &SharedCredentialsProvider, role_key: &str, region: &str) -> aws_sdk_cloudwatch::Client {
+    pub fn cloudwatch(
+        &self,
+        creds: &SharedCredentialsProvider,
+        role_key: &str,
+        region: &str,
+    ) -> aws_sdk_cloudwatch::Client {
         let mut clients = self.cloudwatch.lock().unwrap_or_else(|e| e.into_inner());
         clients
             .entry((role_key.to_string(), region.to_string()))
@@ -248,7 +258,12 @@ impl AwsAccess {
             .clone()
     }
 
-    pub fn logs(&self, creds: &SharedCredentialsProvider, role_key: &str, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+    pub fn logs(
+        &self,
+        creds: &SharedCredentialsProvider,
+        role_key: &str,
+        region: &str,
+    ) -> aws_sdk_cloudwatchlogs::Client {
         let mut clients = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         clients
             .entry((role_key.to_string(), region.to_string()))
@@ -307,7 +322,13 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
     } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
         ("access_denied", role_hint())
-    } else if has(&["InvalidClientTokenId", "UnrecognizedClient", "SignatureDoesNotMatch", "no credentials", "the credential provider was not enabled"]) {
+    } else if has(&[
+        "InvalidClientTokenId",
+        "UnrecognizedClient",
+        "SignatureDoesNotMatch",
+        "no credentials",
+        "the credential provider was not enabled",
+    ]) {
         ("access_denied", "the base identity is not valid: check AWS_PROFILE / --profile and your keys".to_string())
     } else if has(&["Throttling", "TooManyRequests", "RequestLimitExceeded", "LimitExceeded", "SlowDown"]) {
         ("throttled", "another client is using this account's quota; the next sync retries".to_string())
@@ -334,7 +355,10 @@ mod tests {
         for a in actions {
             let a = a.as_str().unwrap();
             let verb = a.split(':').nth(1).unwrap();
-            assert!(["Get", "Describe", "List", "Start", "Stop"].iter().any(|p| verb.starts_with(p)), "{a} is not a read");
+            assert!(
+                ["Get", "Describe", "List", "Start", "Stop"].iter().any(|p| verb.starts_with(p)),
+                "{a} is not a read"
+            );
             assert!(!a.contains('*'), "{a} is a wildcard");
         }
         assert_eq!(policy["Statement"][0]["Effect"], "Allow");
@@ -342,9 +366,19 @@ mod tests {
 
     #[test]
     fn errors_are_classified_by_their_aws_code() {
-        assert_eq!(classify_text("AccessDenied: User is not authorized to perform sts:AssumeRole", Some(("arn:aws:iam::1:role/r", Some("x")))).status, "access_denied");
+        assert_eq!(
+            classify_text(
+                "AccessDenied: User is not authorized to perform sts:AssumeRole",
+                Some(("arn:aws:iam::1:role/r", Some("x")))
+            )
+            .status,
+            "access_denied"
+        );
         assert_eq!(classify_text("ThrottlingException: Rate exceeded", None).status, "throttled");
-        assert_eq!(classify_text("ExpiredTokenException: The security token included in the request is expired", None).status, "expired");
+        assert_eq!(
+            classify_text("ExpiredTokenException: The security token included in the request is expired", None).status,
+            "expired"
+        );
         assert_eq!(classify_text("dispatch failure: io error: Connection refused", None).status, "unreachable");
         assert_eq!(classify_text("InternalFailure", None).status, "error");
     }

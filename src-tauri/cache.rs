@@ -86,6 +86,15 @@ pub struct LogResult {
     pub withheld: bool,
 }
 
+/// New points of one series and the watermark they bring it to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointBatch {
+    pub series_id: i64,
+    pub points: Vec<(i64, f64)>,
+    /// Epoch seconds (exclusive) up to which the series is now complete.
+    pub watermark: i64,
+}
+
 /// Identity of a metric series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesKey<'a> {
@@ -127,10 +136,7 @@ impl Cache {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: every in-memory connection would be its own database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
+        MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
         Ok(Cache { pool, path: None })
     }
 
@@ -143,11 +149,13 @@ impl Cache {
     }
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), CacheError> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -209,10 +217,10 @@ impl Cache {
 
     /// Upsert a batch of series' points and advance their watermarks, in one
     /// transaction: a crash leaves either all of it or none.
-    pub async fn commit_points(&self, batch: &[(i64, Vec<(i64, f64)>, i64)]) -> Result<u64, CacheError> {
+    pub async fn commit_points(&self, batch: &[PointBatch]) -> Result<u64, CacheError> {
         let mut tx = self.pool.begin().await?;
         let mut written = 0u64;
-        for (series_id, points, watermark) in batch {
+        for PointBatch { series_id, points, watermark } in batch {
             written += insert_points(&mut tx, *series_id, points).await?;
             sqlx::query("UPDATE series SET watermark = max(coalesce(watermark, 0), ?2) WHERE id = ?1")
                 .bind(series_id)
@@ -225,10 +233,19 @@ impl Cache {
     }
 
     /// Replace the alarms of the given tenant-regions with what was read.
-    pub async fn replace_alarms(&self, scope: &[(String, String)], alarms: &[AlarmRow], now_ms: i64) -> Result<(), CacheError> {
+    pub async fn replace_alarms(
+        &self,
+        scope: &[(String, String)],
+        alarms: &[AlarmRow],
+        now_ms: i64,
+    ) -> Result<(), CacheError> {
         let mut tx = self.pool.begin().await?;
         for (tenant, region) in scope {
-            sqlx::query("DELETE FROM alarm WHERE tenant_id = ?1 AND region = ?2").bind(tenant).bind(region).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM alarm WHERE tenant_id = ?1 AND region = ?2")
+                .bind(tenant)
+                .bind(region)
+                .execute(&mut *tx)
+                .await?;
         }
         for a in alarms {
             sqlx::query(
@@ -453,7 +470,13 @@ impl Cache {
 
     /// The newest `limit` values of a tenant-region's metric, newest first,
     /// and the time of the newest.
-    pub async fn latest_points(&self, tenant: &str, region: &str, metric_key: &str, limit: u32) -> Result<Vec<(i64, f64)>, CacheError> {
+    pub async fn latest_points(
+        &self,
+        tenant: &str,
+        region: &str,
+        metric_key: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, f64)>, CacheError> {
         let rows = sqlx::query(
             "SELECT d.ts, d.value FROM datapoint d JOIN series s ON s.id = d.series_id
              WHERE s.tenant_id = ?1 AND s.region = ?2 AND s.metric_key = ?3
@@ -486,7 +509,11 @@ pub struct HealthRow {
 }
 
 /// Multi-row upserts: far fewer statements than one per point.
-async fn insert_points(tx: &mut Transaction<'_, Sqlite>, series_id: i64, points: &[(i64, f64)]) -> Result<u64, CacheError> {
+async fn insert_points(
+    tx: &mut Transaction<'_, Sqlite>,
+    series_id: i64,
+    points: &[(i64, f64)],
+) -> Result<u64, CacheError> {
     const ROWS: usize = 500; // 3 bind variables a row, well under SQLite's limit
     let mut written = 0;
     for chunk in points.chunks(ROWS) {
@@ -570,8 +597,14 @@ mod tests {
         };
         let (id, wm) = cache.series(&key).await.unwrap();
         assert_eq!(wm, None);
-        cache.commit_points(&[(id, vec![(60, 1.0), (120, 2.0)], 180)]).await.unwrap();
-        cache.commit_points(&[(id, vec![(120, 5.0), (180, 3.0)], 240)]).await.unwrap();
+        cache
+            .commit_points(&[PointBatch { series_id: id, points: vec![(60, 1.0), (120, 2.0)], watermark: 180 }])
+            .await
+            .unwrap();
+        cache
+            .commit_points(&[PointBatch { series_id: id, points: vec![(120, 5.0), (180, 3.0)], watermark: 240 }])
+            .await
+            .unwrap();
         assert_eq!(cache.datapoint_count().await.unwrap(), 3);
         let (same, wm) = cache.series(&key).await.unwrap();
         assert_eq!((same, wm), (id, Some(240)));

@@ -116,7 +116,12 @@ impl Catalog {
                 let path = dir.join(name);
                 if path.exists() {
                     return std::fs::read_to_string(&path).map(|t| (path.clone(), t)).map_err(|e| InputError {
-                        problems: vec![Problem { file: path, line: 1, field: "(file)".into(), message: format!("cannot read: {e}") }],
+                        problems: vec![Problem {
+                            file: path,
+                            line: 1,
+                            field: "(file)".into(),
+                            message: format!("cannot read: {e}"),
+                        }],
                     });
                 }
             }
@@ -147,8 +152,7 @@ const STATS: &[&str] = &["Sum", "Average", "Maximum", "Minimum", "SampleCount"];
 const UNITS: &[&str] = &["count", "seconds", "percent", "bytes"];
 
 fn valid_stat(s: &str) -> bool {
-    STATS.contains(&s)
-        || s.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()).is_some_and(|n| n > 0.0 && n < 100.0)
+    STATS.contains(&s) || s.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()).is_some_and(|n| n > 0.0 && n < 100.0)
 }
 
 fn parse_metrics(path: &Path, text: &str) -> Result<Vec<MetricSpec>, InputError> {
@@ -164,21 +168,42 @@ fn parse_metrics(path: &Path, text: &str) -> Result<Vec<MetricSpec>, InputError>
             match Model::parse(name) {
                 Some(model) => {
                     if !seen.insert((model, m.key.get_ref().clone())) {
-                        p.add(m.key.span(), at("key"), format!("key {:?} is defined twice for model {model}", m.key.get_ref()));
+                        p.add(
+                            m.key.span(),
+                            at("key"),
+                            format!("key {:?} is defined twice for model {model}", m.key.get_ref()),
+                        );
                     }
                     models.push(model);
                 }
-                None => p.add(m.models.span(), at("models"), format!("unknown isolation model {name:?}; use silo, remote, shared, eks or pooled")),
+                None => p.add(
+                    m.models.span(),
+                    at("models"),
+                    format!("unknown isolation model {name:?}; use silo, remote, shared, eks or pooled"),
+                ),
             }
         }
-        if m.key.get_ref().is_empty() || !m.key.get_ref().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        if m.key.get_ref().is_empty()
+            || !m.key.get_ref().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
             p.add(m.key.span(), at("key"), "must be lower_snake_case");
         }
         if !UNITS.contains(&m.unit.get_ref().as_str()) {
-            p.add(m.unit.span(), at("unit"), format!("unknown unit {:?}; use count, seconds, percent or bytes", m.unit.get_ref()));
+            p.add(
+                m.unit.span(),
+                at("unit"),
+                format!("unknown unit {:?}; use count, seconds, percent or bytes", m.unit.get_ref()),
+            );
         }
         if !valid_stat(m.stat.get_ref()) {
-            p.add(m.stat.span(), at("stat"), format!("unknown statistic {:?}; use Sum, Average, Maximum, Minimum, SampleCount or a percentile like p99", m.stat.get_ref()));
+            p.add(
+                m.stat.span(),
+                at("stat"),
+                format!(
+                    "unknown statistic {:?}; use Sum, Average, Maximum, Minimum, SampleCount or a percentile like p99",
+                    m.stat.get_ref()
+                ),
+            );
         }
         let period = *m.period.get_ref();
         if period == 0 || period % 60 != 0 {
@@ -233,7 +258,12 @@ fn parse_logs(path: &Path, text: &str) -> Result<Vec<LogsQuery>, InputError> {
         if body.trim().is_empty() || body.len() > 10_000 {
             p.add(q.query.span(), format!("query[{i}].query"), "must be 1 to 10,000 characters of Logs Insights");
         }
-        out.push(LogsQuery { key: q.key.into_inner(), label: q.label, query: q.query.into_inner(), raw_lines: q.raw_lines });
+        out.push(LogsQuery {
+            key: q.key.into_inner(),
+            label: q.label,
+            query: q.query.into_inner(),
+            raw_lines: q.raw_lines,
+        });
     }
     p.finish(out)
 }
@@ -300,9 +330,17 @@ mod tests {
 
     #[test]
     fn tenant_values_in_logs_queries_are_escaped() {
-        let q = LogsQuery { key: "k".into(), label: "l".into(), query: "filter level = \"ERROR\"{tenant_filter} | limit 5".into(), raw_lines: true };
+        let q = LogsQuery {
+            key: "k".into(),
+            label: "l".into(),
+            query: "filter level = \"ERROR\"{tenant_filter} | limit 5".into(),
+            raw_lines: true,
+        };
         let text = q.render(Some("tenant_id"), "evil\" or 1=1 | display @message \\");
-        assert_eq!(text, "filter level = \"ERROR\" and `tenant_id` = \"evil\\\" or 1=1 | display @message \\\\\" | limit 5");
+        assert_eq!(
+            text,
+            "filter level = \"ERROR\" and `tenant_id` = \"evil\\\" or 1=1 | display @message \\\\\" | limit 5"
+        );
         assert_eq!(q.render(None, "x"), "filter level = \"ERROR\" | limit 5");
     }
 }

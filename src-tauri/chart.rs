@@ -78,7 +78,8 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
         let ticks: Vec<i64> = (from.div_euclid(step) + 1..=to.div_euclid(step)).map(|k| k * step).collect();
         // Never more points than pixels, keeping each pixel's extremes.
         let plot_width = width.saturating_sub(80).max(50) as usize;
-        let lines: Vec<Vec<(i64, f64)>> = spec.lines.iter().map(|l| downsample(l.points, from, to, plot_width)).collect();
+        let lines: Vec<Vec<(i64, f64)>> =
+            spec.lines.iter().map(|l| downsample(l.points, from, to, plot_width)).collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{} ({})", spec.title, spec.unit), ("sans-serif", 15).into_font().color(&fg))
             .margin(10)

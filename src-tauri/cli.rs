@@ -13,7 +13,12 @@ use crate::session::{Session, SessionOptions};
 use crate::sync::{self, SyncOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "fleetdeck", version, about = "Read-only operations console for multi-tenant SaaS fleets on AWS.", long_about = "Read-only operations console for multi-tenant SaaS fleets on AWS.\n\nWith no command, opens the desktop console. With no fleet file (and no --fleet), it runs on the built-in simulated fleet, marked DEMO.")]
+#[command(
+    name = "fleetdeck",
+    version,
+    about = "Read-only operations console for multi-tenant SaaS fleets on AWS.",
+    long_about = "Read-only operations console for multi-tenant SaaS fleets on AWS.\n\nWith no command, opens the desktop console. With no fleet file (and no --fleet), it runs on the built-in simulated fleet, marked DEMO."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
@@ -103,7 +108,8 @@ pub fn main() -> ExitCode {
 
 fn init_logging(verbose: bool) {
     let default = if verbose { "fleetdeck=debug,info" } else { "fleetdeck=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETDECK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -151,7 +157,15 @@ async fn run_sync(common: &Common) -> anyhow::Result<ExitCode> {
             bar.set_message(format!("{}: {}", p.phase, clean(&p.message)));
         }
     };
-    let summary = sync::run(&session.fleet, &session.catalog, &session.aws, &session.cache, &SyncOptions::at(crate::session::now()), &on_progress).await?;
+    let summary = sync::run(
+        &session.fleet,
+        &session.catalog,
+        &session.aws,
+        &session.cache,
+        &SyncOptions::at(crate::session::now()),
+        &on_progress,
+    )
+    .await?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -180,9 +194,14 @@ async fn run_status(common: &Common, json: bool) -> anyhow::Result<ExitCode> {
     let source = opts.fleet_source()?;
     let path = opts.cache_path(&source);
     if !path.exists() {
-        anyhow::bail!("no cache at {} yet: run `fleetdeck sync{}` first", path.display(), if common.demo { " --demo" } else { "" });
+        anyhow::bail!(
+            "no cache at {} yet: run `fleetdeck sync{}` first",
+            path.display(),
+            if common.demo { " --demo" } else { "" }
+        );
     }
-    let catalog = crate::catalog::Catalog::load(opts.queries.as_deref()).map_err(|e| anyhow::anyhow!("query catalog:\n{e}"))?;
+    let catalog =
+        crate::catalog::Catalog::load(opts.queries.as_deref()).map_err(|e| anyhow::anyhow!("query catalog:\n{e}"))?;
     let cache = crate::cache::Cache::open(&path).await?;
     let demo = cache.meta("demo").await?.as_deref() == Some("1");
     let overview = crate::view::fleet_overview(&cache, &catalog, demo).await?;
@@ -207,7 +226,8 @@ async fn run_status(common: &Common, json: bool) -> anyhow::Result<ExitCode> {
     println!("{:<9} {:<28} {:<15} {:<10} {:<7} REASON", "HEALTH", "TENANT", "REGION", "TIER", "MODEL");
     for r in &overview.rows {
         let name = clean(&r.name);
-        let name: String = if name.chars().count() > 27 { name.chars().take(26).chain(['…']).collect() } else { name };
+        let name: String =
+            if name.chars().count() > 27 { name.chars().take(26).chain(['…']).collect() } else { name };
         println!(
             "{:<9} {:<28} {:<15} {:<10} {:<7} {}",
             r.health.as_str().to_uppercase(),

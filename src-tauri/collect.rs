@@ -44,11 +44,7 @@ pub async fn metric_data(
         for (name, value) in &q.dimensions {
             metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
         }
-        let stat = MetricStat::builder()
-            .metric(metric.build())
-            .period(q.period as i32)
-            .stat(&q.stat)
-            .build();
+        let stat = MetricStat::builder().metric(metric.build()).period(q.period as i32).stat(&q.stat).build();
         built.push(MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build());
     }
     let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); queries.len()];
@@ -90,7 +86,11 @@ pub async fn metric_data(
 }
 
 /// Every metric alarm in one account-region.
-pub async fn alarms(client: &aws_sdk_cloudwatch::Client, aws: &AwsAccess, target: &Target) -> Result<Vec<RawAlarm>, Failure> {
+pub async fn alarms(
+    client: &aws_sdk_cloudwatch::Client,
+    aws: &AwsAccess,
+    target: &Target,
+) -> Result<Vec<RawAlarm>, Failure> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -275,7 +275,11 @@ pub async fn insights(
             _ => {}
         }
         if tokio::time::Instant::now() + delay > deadline {
-            return Err(Failure { status: "error", message: format!("Logs Insights query {id} did not finish in 120 s"), remediation: "narrow the query or the window".into() });
+            return Err(Failure {
+                status: "error",
+                message: format!("Logs Insights query {id} did not finish in 120 s"),
+                remediation: "narrow the query or the window".into(),
+            });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
@@ -294,7 +298,9 @@ pub async fn cost(
 ) -> Result<Vec<(String, String, String, f64, String, bool)>, Failure> {
     let first = match by {
         CostGrouping::Tag(key) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
-        CostGrouping::LinkedAccount => GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("LINKED_ACCOUNT").build(),
+        CostGrouping::LinkedAccount => {
+            GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("LINKED_ACCOUNT").build()
+        }
     };
     let service = GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("SERVICE").build();
     let interval = DateInterval::builder().start(start_day).end(end_day).build().map_err(failure_from_build)?;
@@ -325,7 +331,14 @@ pub async fn cost(
                     CostGrouping::Tag(tag) => k.strip_prefix(&format!("{tag}$")).unwrap_or(k).to_string(),
                     CostGrouping::LinkedAccount => k.clone(),
                 };
-                out.push((key, date.clone(), svc.clone(), amount, m.unit().unwrap_or("USD").to_string(), day.estimated()));
+                out.push((
+                    key,
+                    date.clone(),
+                    svc.clone(),
+                    amount,
+                    m.unit().unwrap_or("USD").to_string(),
+                    day.estimated(),
+                ));
             }
         }
         token = resp.next_page_token().map(str::to_string);
@@ -343,7 +356,11 @@ pub enum CostGrouping<'a> {
 }
 
 /// Turn cost lines into cache rows, attributing each to a tenant.
-pub fn cost_rows(lines: Vec<(String, String, String, f64, String, bool)>, source: &'static str, owner: impl Fn(&str) -> Option<String>) -> Vec<CostRow> {
+pub fn cost_rows(
+    lines: Vec<(String, String, String, f64, String, bool)>,
+    source: &'static str,
+    owner: impl Fn(&str) -> Option<String>,
+) -> Vec<CostRow> {
     let mut merged: BTreeMap<(String, String, String), CostRow> = BTreeMap::new();
     for (key, day, service, amount, unit, estimated) in lines {
         let tenant = owner(&key).unwrap_or_default();
@@ -385,7 +402,10 @@ mod tests {
         let mine: BTreeMap<String, String> = [("TenantId".to_string(), "acme".to_string())].into();
         assert!(alarm(&[("TenantId", "acme")]).belongs_to(false, &mine));
         assert!(!alarm(&[("TenantId", "acme2")]).belongs_to(false, &mine));
-        assert!(!alarm(&[("QueueName", "jobs")]).belongs_to(false, &mine), "an alarm naming no tenant dimension is nobody's");
+        assert!(
+            !alarm(&[("QueueName", "jobs")]).belongs_to(false, &mine),
+            "an alarm naming no tenant dimension is nobody's"
+        );
         assert!(alarm(&[("QueueName", "jobs")]).belongs_to(true, &mine), "a silo tenant owns its whole account");
     }
 

@@ -69,13 +69,43 @@ impl fmt::Display for Model {
 
 /// Regions fleetdeck knows; an unknown one is almost always a typo.
 pub const KNOWN_REGIONS: &[&str] = &[
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-east-2",
-    "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
-    "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2",
-    "ap-northeast-3", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1",
-    "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1",
-    "me-south-1", "me-central-1", "mx-central-1", "sa-east-1", "us-gov-east-1", "us-gov-west-1",
-    "cn-north-1", "cn-northwest-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
 ];
 
 /// The whole fleet, validated.
@@ -222,7 +252,11 @@ impl Fleet {
             let at = |field: &str| format!("tenant[{i}].{field}");
             let id = t.id.get_ref().clone();
             if !valid_tenant_id(&id) {
-                p.add(t.id.span(), at("id"), format!("{id:?} must be 1-63 of a-z, 0-9 and '-', starting with a letter or digit"));
+                p.add(
+                    t.id.span(),
+                    at("id"),
+                    format!("{id:?} must be 1-63 of a-z, 0-9 and '-', starting with a letter or digit"),
+                );
             }
             if let Some(first) = seen.insert(id.clone(), crate::input::line_of(text, span.start)) {
                 p.add(t.id.span(), at("id"), format!("duplicate tenant id {id:?} (first defined on line {first})"));
@@ -232,7 +266,10 @@ impl Fleet {
                 p.add(
                     t.model.span(),
                     at("model"),
-                    format!("unknown isolation model {:?}; use one of silo, remote, shared, eks, pooled", t.model.get_ref()),
+                    format!(
+                        "unknown isolation model {:?}; use one of silo, remote, shared, eks, pooled",
+                        t.model.get_ref()
+                    ),
                 );
             }
             if t.tier.get_ref().trim().is_empty() {
@@ -253,19 +290,39 @@ impl Fleet {
                     check_role_arn(&mut p, arn, &at("role_arn"));
                     if let Some(acct) = arn_account(arn.get_ref()) {
                         if acct != t.account.get_ref() {
-                            p.add(arn.span(), at("role_arn"), format!("role is in account {acct} but the tenant's account is {}", t.account.get_ref()));
+                            p.add(
+                                arn.span(),
+                                at("role_arn"),
+                                format!(
+                                    "role is in account {acct} but the tenant's account is {}",
+                                    t.account.get_ref()
+                                ),
+                            );
                         }
                     }
                     arn.get_ref().clone()
                 }
                 (None, Some(name), _) | (None, None, Some(name)) => {
                     if !valid_role_name(name.get_ref()) {
-                        p.add(name.span(), at("role_name"), format!("{:?} is not a valid IAM role name", name.get_ref()));
+                        p.add(
+                            name.span(),
+                            at("role_name"),
+                            format!("{:?} is not a valid IAM role name", name.get_ref()),
+                        );
                     }
-                    format!("arn:{}:iam::{}:role/{}", partition_of(t.home_region.get_ref()), t.account.get_ref(), name.get_ref())
+                    format!(
+                        "arn:{}:iam::{}:role/{}",
+                        partition_of(t.home_region.get_ref()),
+                        t.account.get_ref(),
+                        name.get_ref()
+                    )
                 }
                 (None, None, None) => {
-                    p.add(span.clone(), at("role_arn"), "no role: set role_arn or role_name here, or role_name in [fleet]");
+                    p.add(
+                        span.clone(),
+                        at("role_arn"),
+                        "no role: set role_arn or role_name here, or role_name in [fleet]",
+                    );
                     String::new()
                 }
             };
@@ -277,7 +334,14 @@ impl Fleet {
                     p.add(x.span(), at("external_id"), "must be 2-1224 characters of letters, digits and +=,.@:/-_");
                 }
             } else if matches!(model, Some(Model::Silo | Model::Remote)) {
-                p.add(span.clone(), at("external_id"), format!("required for model {}: the tenant's role trust policy should demand it", t.model.get_ref()));
+                p.add(
+                    span.clone(),
+                    at("external_id"),
+                    format!(
+                        "required for model {}: the tenant's role trust policy should demand it",
+                        t.model.get_ref()
+                    ),
+                );
             }
 
             let mut dimensions: BTreeMap<String, String> =
@@ -309,13 +373,21 @@ impl Fleet {
                 let v = g.get_ref();
                 let name = v.strip_suffix('*').unwrap_or(v);
                 if name.is_empty() || name.len() > 512 || name.contains('*') {
-                    p.add(g.span(), at("selector.log_groups"), format!("{v:?} must be a log group name, or a prefix ending in one '*'"));
+                    p.add(
+                        g.span(),
+                        at("selector.log_groups"),
+                        format!("{v:?} must be a log group name, or a prefix ending in one '*'"),
+                    );
                 }
             }
             let log_tenant_field = t.selector.log_tenant_field.as_ref().map(|f| {
                 let v = f.get_ref();
                 if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c)) {
-                    p.add(f.span(), at("selector.log_tenant_field"), format!("{v:?} must be a Logs Insights field name (letters, digits, _ . @ -)"));
+                    p.add(
+                        f.span(),
+                        at("selector.log_tenant_field"),
+                        format!("{v:?} must be a Logs Insights field name (letters, digits, _ . @ -)"),
+                    );
                 }
                 v.clone()
             });
@@ -370,7 +442,11 @@ fn valid_role_name(name: &str) -> bool {
 fn check_account(p: &mut Problems, a: &Spanned<String>, field: &str) {
     let v = a.get_ref();
     if v.len() != 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        p.add(a.span(), field, format!("{v:?} is not a 12-digit AWS account id (quote it: account = \"012345678901\")"));
+        p.add(
+            a.span(),
+            field,
+            format!("{v:?} is not a 12-digit AWS account id (quote it: account = \"012345678901\")"),
+        );
     }
 }
 
@@ -402,7 +478,11 @@ fn check_role_arn(p: &mut Problems, arn: &Spanned<String>, field: &str) {
             valid_role_name(name)
         });
     if !ok {
-        p.add(arn.span(), field, format!("{v:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/FleetdeckReadOnly"));
+        p.add(
+            arn.span(),
+            field,
+            format!("{v:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/FleetdeckReadOnly"),
+        );
     }
 }
 
@@ -468,9 +548,19 @@ mod tests {
         let got: Vec<(usize, &str)> = err.problems.iter().map(|p| (p.line, p.field.as_str())).collect();
         assert_eq!(
             got,
-            vec![(7, "tenant[0].model"), (9, "tenant[0].role_arn"), (10, "tenant[0].home_region"), (11, "tenant[0].extra_regions")]
+            vec![
+                (7, "tenant[0].model"),
+                (9, "tenant[0].role_arn"),
+                (10, "tenant[0].home_region"),
+                (11, "tenant[0].extra_regions")
+            ]
         );
-        assert!(err.to_string().contains("fleet.toml:11: tenant[0].extra_regions: unknown region \"euwest1\" (did you mean \"eu-west-1\"?)"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "fleet.toml:11: tenant[0].extra_regions: unknown region \"euwest1\" (did you mean \"eu-west-1\"?)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -497,6 +587,9 @@ mod tests {
     fn an_unquoted_account_id_gets_a_hint() {
         let text = format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"11111\"\nhome_region = \"us-east-1\"\n");
         let err = parse(&text).unwrap_err();
-        assert!(err.to_string().contains("fleet.toml:8: tenant[0].account: \"11111\" is not a 12-digit AWS account id"), "{err}");
+        assert!(
+            err.to_string().contains("fleet.toml:8: tenant[0].account: \"11111\" is not a 12-digit AWS account id"),
+            "{err}"
+        );
     }
 }

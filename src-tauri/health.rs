@@ -34,7 +34,8 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
             "logs" => "logs not read",
             _ => "source not read",
         };
-        let mut text = format!("{what}: {} ({})", s.status.replace('_', " "), s.error.as_deref().unwrap_or("no detail"));
+        let mut text =
+            format!("{what}: {} ({})", s.status.replace('_', " "), s.error.as_deref().unwrap_or("no detail"));
         if let Some(fix) = &s.remediation {
             text.push_str(&format!("; fix: {fix}"));
         }
@@ -48,7 +49,10 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
         let focus = facts
             .metrics
             .iter()
-            .find(|(spec, _)| Some(spec.name.as_str()) == a.metric_name.as_deref() && Some(spec.namespace.as_str()) == a.namespace.as_deref())
+            .find(|(spec, _)| {
+                Some(spec.name.as_str()) == a.metric_name.as_deref()
+                    && Some(spec.namespace.as_str()) == a.namespace.as_deref()
+            })
             .map(|(spec, _)| spec.key.clone());
         found.push((Health::Critical, format!("alarm {} in ALARM{since}: {}", a.name, a.reason), focus));
     }
@@ -91,9 +95,11 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
 
     match newest {
         None if !facts.metrics.is_empty() => found.push((Health::Unknown, "no datapoints collected yet".into(), None)),
-        Some(ts) if now - ts > STALE_AFTER_SECS => {
-            found.push((Health::Unknown, format!("no datapoints since {} ({} min ago)", hhmm(ts), (now - ts) / 60), None))
-        }
+        Some(ts) if now - ts > STALE_AFTER_SECS => found.push((
+            Health::Unknown,
+            format!("no datapoints since {} ({} min ago)", hhmm(ts), (now - ts) / 60),
+            None,
+        )),
         _ => {}
     }
 
@@ -107,7 +113,10 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
     let mut reasons: Vec<String> = found.into_iter().filter(|(h, _, _)| *h != Health::Ok).map(|(_, r, _)| r).collect();
     if health == Health::Ok {
         let alarms = facts.alarms.len();
-        reasons.push(format!("{judged} metrics within thresholds, {alarms} alarm{} OK", if alarms == 1 { "" } else { "s" }));
+        reasons.push(format!(
+            "{judged} metrics within thresholds, {alarms} alarm{} OK",
+            if alarms == 1 { "" } else { "s" }
+        ));
     }
     (health, reasons, focus)
 }
@@ -133,14 +142,25 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
     let mut rows = Vec::new();
     for t in &fleet.tenants {
         for region in t.regions() {
-            let mut facts = Facts { sources: cache.sources(&t.id, region).await?, alarms: cache.alarms(&t.id, region).await?, metrics: Vec::new() };
+            let mut facts = Facts {
+                sources: cache.sources(&t.id, region).await?,
+                alarms: cache.alarms(&t.id, region).await?,
+                metrics: Vec::new(),
+            };
             for spec in catalog.metrics_for(t.model) {
                 let points = cache.latest_points(&t.id, region, &spec.key, spec.window.max(1)).await?;
                 facts.metrics.push((spec, points));
             }
             let fresh_at = facts.metrics.iter().filter_map(|(_, p)| p.first().map(|(ts, _)| ts * 1000)).max();
             let (health, reasons, focus_metric) = assess(&facts, now);
-            rows.push(HealthRow { tenant_id: t.id.clone(), region: region.to_string(), health, reasons, focus_metric, fresh_at });
+            rows.push(HealthRow {
+                tenant_id: t.id.clone(),
+                region: region.to_string(),
+                health,
+                reasons,
+                focus_metric,
+                fresh_at,
+            });
         }
     }
     cache.replace_health(&rows, now * 1000).await?;
@@ -180,12 +200,18 @@ mod tests {
                 metric_name: Some("Errors".into()),
                 threshold: Some(50.0),
             }],
-            metrics: vec![(requests, series(now, &[1000.0; 5])), (errors, series(now, &[120.0, 80.0, 90.0, 100.0, 110.0]))],
+            metrics: vec![
+                (requests, series(now, &[1000.0; 5])),
+                (errors, series(now, &[120.0, 80.0, 90.0, 100.0, 110.0])),
+            ],
         };
         let (h, reasons, focus) = assess(&facts, now);
         assert_eq!(h, Health::Critical);
         assert!(reasons[0].starts_with("alarm a-errors-high in ALARM since"), "{reasons:?}");
-        assert!(reasons.iter().any(|r| r == "Errors 100.0/min over the last 5 min (critical above 50.0/min)"), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r == "Errors 100.0/min over the last 5 min (critical above 50.0/min)"),
+            "{reasons:?}"
+        );
         assert_eq!(focus.as_deref(), Some("errors"));
     }
 
@@ -194,10 +220,12 @@ mod tests {
         let c = catalog();
         let now = 1_800_000_000;
         let lat = c.metric(Model::Silo, "latency_p99").unwrap();
-        let (h, reasons, _) = assess(&Facts { metrics: vec![(lat, series(now, &[1.5; 5]))], ..Default::default() }, now);
+        let (h, reasons, _) =
+            assess(&Facts { metrics: vec![(lat, series(now, &[1.5; 5]))], ..Default::default() }, now);
         assert_eq!(h, Health::Degraded);
         assert_eq!(reasons, vec!["p99 latency 1.50 s over the last 5 min (warning above 1.00 s)"]);
-        let (h, reasons, _) = assess(&Facts { metrics: vec![(lat, series(now, &[0.2; 5]))], ..Default::default() }, now);
+        let (h, reasons, _) =
+            assess(&Facts { metrics: vec![(lat, series(now, &[0.2; 5]))], ..Default::default() }, now);
         assert_eq!((h, reasons[0].as_str()), (Health::Ok, "1 metrics within thresholds, 0 alarms OK"));
     }
 
@@ -214,10 +242,15 @@ mod tests {
             error: Some("AccessDenied".into()),
             remediation: Some("check the role".into()),
         };
-        let (h, reasons, _) = assess(&Facts { sources: vec![denied], metrics: vec![(req, vec![])], ..Default::default() }, now);
+        let (h, reasons, _) =
+            assess(&Facts { sources: vec![denied], metrics: vec![(req, vec![])], ..Default::default() }, now);
         assert_eq!(h, Health::Unknown);
-        assert!(reasons[0].starts_with("no access to the account: access denied (AccessDenied); fix: check the role"), "{reasons:?}");
-        let (h, reasons, _) = assess(&Facts { metrics: vec![(req, vec![(now - 3600, 5.0)])], ..Default::default() }, now);
+        assert!(
+            reasons[0].starts_with("no access to the account: access denied (AccessDenied); fix: check the role"),
+            "{reasons:?}"
+        );
+        let (h, reasons, _) =
+            assess(&Facts { metrics: vec![(req, vec![(now - 3600, 5.0)])], ..Default::default() }, now);
         assert_eq!(h, Health::Unknown);
         assert!(reasons[0].contains("(60 min ago)"), "{reasons:?}");
     }

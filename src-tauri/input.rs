@@ -82,13 +82,8 @@ impl<'a> Problems<'a> {
         let message = err.message().trim().to_string();
         // serde names the offending key in the message for shape errors; the
         // span points at its table, so name the table as the field.
-        let field = err
-            .span()
-            .and_then(|s| enclosing_table(text, s.start))
-            .unwrap_or_else(|| "(file)".to_string());
-        InputError {
-            problems: vec![Problem { file: file.to_path_buf(), line, field, message }],
-        }
+        let field = err.span().and_then(|s| enclosing_table(text, s.start)).unwrap_or_else(|| "(file)".to_string());
+        InputError { problems: vec![Problem { file: file.to_path_buf(), line, field, message }] }
     }
 }
 

@@ -94,6 +94,25 @@ pub struct Chart {
     pub points: u32,
 }
 
+/// What a chart request asks for. Validated by the engine: the range is
+/// bounded, and so is the size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChartRequest {
+    pub tenant: String,
+    pub region: String,
+    /// A catalog metric key, e.g. `errors`.
+    pub metric: String,
+    /// CSS pixels; the series is downsampled to this width.
+    pub width: u32,
+    pub height: u32,
+    /// How far back from now, in hours (default 6).
+    #[ts(optional)]
+    pub hours: Option<u32>,
+    /// Draw for a dark background (the chart is an image; CSS cannot restyle it).
+    pub dark: bool,
+}
+
 /// Streamed while a sync runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -91,8 +91,15 @@ pub fn pack(reads: &[SeriesRead], end: i64) -> Vec<MetricCall> {
             let mut current_points = 0u64;
             for &i in &members {
                 let p = points(window_start, window_end, reads[i].period);
-                if !current.is_empty() && (current.len() == MAX_QUERIES_PER_CALL || current_points + p > MAX_POINTS_PER_CALL) {
-                    calls.push(MetricCall { target: target.clone(), start: window_start, end: window_end, reads: std::mem::take(&mut current) });
+                if !current.is_empty()
+                    && (current.len() == MAX_QUERIES_PER_CALL || current_points + p > MAX_POINTS_PER_CALL)
+                {
+                    calls.push(MetricCall {
+                        target: target.clone(),
+                        start: window_start,
+                        end: window_end,
+                        reads: std::mem::take(&mut current),
+                    });
                     current_points = 0;
                 }
                 current.push(i);
@@ -116,10 +123,7 @@ pub fn minimum_calls(reads: &[SeriesRead], end: i64) -> u64 {
         g.0 += 1;
         g.1 += points(r.start, end, r.period);
     }
-    groups
-        .values()
-        .map(|&(n, p)| n.div_ceil(MAX_QUERIES_PER_CALL as u64).max(p.div_ceil(MAX_POINTS_PER_CALL)))
-        .sum()
+    groups.values().map(|&(n, p)| n.div_ceil(MAX_QUERIES_PER_CALL as u64).max(p.div_ceil(MAX_POINTS_PER_CALL))).sum()
 }
 
 #[cfg(test)]
@@ -127,7 +131,12 @@ mod tests {
     use super::*;
 
     fn target(account: &str, region: &str) -> Target {
-        Target { account: account.into(), role_arn: format!("arn:aws:iam::{account}:role/r"), external_id: None, region: region.into() }
+        Target {
+            account: account.into(),
+            role_arn: format!("arn:aws:iam::{account}:role/r"),
+            external_id: None,
+            region: region.into(),
+        }
     }
 
     fn reads(n: usize, t: &Target, start: i64) -> Vec<SeriesRead> {

@@ -103,7 +103,8 @@ impl Session {
         let (fleet, aws, sim) = match &source {
             FleetSource::Demo => {
                 let sim = SimFleet::start(SimOptions::default()).await.map_err(SessionError::Sim)?;
-                let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog).map_err(SessionError::SimFleet)?;
+                let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
+                    .map_err(SessionError::SimFleet)?;
                 let aws = AwsAccess::new(&AwsSettings {
                     profile: None,
                     region: fleet.region.clone(),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
 
-use crate::model::{Chart, FleetOverview, IpcError, SyncProgress, SyncState, SyncSummary};
+use crate::model::{Chart, ChartRequest, FleetOverview, IpcError, SyncProgress, SyncState, SyncSummary};
 use crate::session::{Session, SessionOptions};
 use crate::sync::SyncOptions;
 use crate::view::{self, ViewError};
@@ -40,19 +40,9 @@ async fn fleet_overview(state: State<'_, AppState>) -> Result<FleetOverview, Ipc
 }
 
 #[tauri::command]
-async fn tenant_chart(state: State<'_, AppState>, tenant: String, region: String, metric: String, width: u32, height: u32, hours: Option<u32>, dark: Option<bool>) -> Result<Chart, IpcError> {
-    if tenant.len() > 64 || region.len() > 32 || metric.len() > 64 {
-        return Err(err("bad_request", "tenant, region or metric is too long"));
-    }
-    let hours = hours.unwrap_or(6);
-    if hours == 0 || hours > 24 * 400 {
-        return Err(err("bad_request", "hours must be 1 to 9600"));
-    }
+async fn tenant_chart(state: State<'_, AppState>, request: ChartRequest) -> Result<Chart, IpcError> {
     let s = &state.session;
-    let to = crate::session::now();
-    let from = to - hours as i64 * 3600;
-    let size = view::ChartSize { width, height, dark: dark.unwrap_or(true) };
-    Ok(view::tenant_chart(&s.cache, &s.catalog, &tenant, &region, &metric, from, to, size).await?)
+    Ok(view::tenant_chart(&s.cache, &s.catalog, &request, crate::session::now()).await?)
 }
 
 #[tauri::command]
@@ -78,7 +68,9 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
         // A closed window just stops listening; the sync goes on.
         let _ = on_progress.send(p);
     };
-    let result = crate::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(crate::session::now()), &report).await;
+    let result =
+        crate::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(crate::session::now()), &report)
+            .await;
     let mut st = state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?;
     st.running = false;
     match result {

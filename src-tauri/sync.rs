@@ -11,7 +11,7 @@ use aws_sdk_sts::config::SharedCredentialsProvider;
 use futures::stream::{self, StreamExt};
 
 use crate::aws::{AwsAccess, Failure};
-use crate::cache::{Cache, CacheError, LogResult, SeriesKey, SourceState};
+use crate::cache::{Cache, CacheError, LogResult, PointBatch, SeriesKey, SourceState};
 use crate::catalog::Catalog;
 use crate::collect::{self, CostGrouping, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
@@ -40,6 +40,9 @@ impl SyncOptions {
 
 pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 
+/// The tenant-regions a call covered, and how it went.
+type Scoped = (Vec<(String, String)>, Result<(), Failure>);
+
 struct Run<'a> {
     fleet: &'a Fleet,
     catalog: &'a Catalog,
@@ -65,15 +68,32 @@ impl Run<'_> {
         (self.progress)(SyncProgress { phase: phase.into(), done, total: self.total.load(Ordering::Relaxed), message });
     }
 
-    async fn record(&self, tenant: &str, region: &str, source: &str, result: Result<(), &Failure>) -> Result<(), CacheError> {
+    async fn record(
+        &self,
+        tenant: &str,
+        region: &str,
+        source: &str,
+        result: Result<(), &Failure>,
+    ) -> Result<(), CacheError> {
         let state = match result {
             Ok(()) => {
                 self.ok.fetch_add(1, Ordering::Relaxed);
-                SourceState { tenant_id: tenant.into(), region: region.into(), source: source.into(), status: "ok".into(), error: None, remediation: None }
+                SourceState {
+                    tenant_id: tenant.into(),
+                    region: region.into(),
+                    source: source.into(),
+                    status: "ok".into(),
+                    error: None,
+                    remediation: None,
+                }
             }
             Err(f) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{tenant} {region} {source}: {} ({})", f.status.replace('_', " "), f.message));
+                self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
+                    "{tenant} {region} {source}: {} ({})",
+                    f.status.replace('_', " "),
+                    f.message
+                ));
                 SourceState {
                     tenant_id: tenant.into(),
                     region: region.into(),
@@ -89,11 +109,23 @@ impl Run<'_> {
 }
 
 fn target(t: &Tenant, region: &str) -> Target {
-    Target { account: t.account.clone(), role_arn: t.role_arn.clone(), external_id: t.external_id.clone(), region: region.to_string() }
+    Target {
+        account: t.account.clone(),
+        role_arn: t.role_arn.clone(),
+        external_id: t.external_id.clone(),
+        region: region.to_string(),
+    }
 }
 
 /// Run one sync of the whole fleet into the cache.
-pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cache, opts: &SyncOptions, progress: Progress<'_>) -> Result<SyncSummary, CacheError> {
+pub async fn run(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    aws: &AwsAccess,
+    cache: &Cache,
+    opts: &SyncOptions,
+    progress: Progress<'_>,
+) -> Result<SyncSummary, CacheError> {
     let calls_before = aws.ledger.total_calls();
     let dollars_before = aws.ledger.dollars();
     let run = Run {
@@ -120,7 +152,8 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
     }
     run.total.store(roles.len() as u32, Ordering::Relaxed);
     let checks: Vec<_> = roles.keys().map(|(arn, ext)| assume(run, arn, ext.as_deref())).collect();
-    let checked: Vec<(SharedCredentialsProvider, Result<(), Failure>)> = stream::iter(checks).buffered(opts.concurrency).collect().await;
+    let checked: Vec<(SharedCredentialsProvider, Result<(), Failure>)> =
+        stream::iter(checks).buffered(opts.concurrency).collect().await;
     let checked = roles.keys().cloned().zip(checked).map(|(k, (p, r))| (k, p, r));
     let mut creds: HashMap<(String, Option<String>), SharedCredentialsProvider> = HashMap::new();
     for (key, provider, result) in checked {
@@ -131,7 +164,8 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
             creds.insert(key, provider);
         }
     }
-    let reachable: Vec<&Tenant> = fleet.tenants.iter().filter(|t| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()))).collect();
+    let reachable: Vec<&Tenant> =
+        fleet.tenants.iter().filter(|t| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()))).collect();
     let creds = &creds;
     let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
 
@@ -168,7 +202,13 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
                     start: plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, spec.period),
                 });
                 specs.push((
-                    QuerySpec { namespace: spec.namespace.clone(), metric_name: spec.name.clone(), dimensions: dims, stat: spec.stat.clone(), period: spec.period },
+                    QuerySpec {
+                        namespace: spec.namespace.clone(),
+                        metric_name: spec.name.clone(),
+                        dimensions: dims,
+                        stat: spec.stat.clone(),
+                        period: spec.period,
+                    },
                     t,
                     region.to_string(),
                 ));
@@ -193,8 +233,9 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
     run.total.fetch_add((calls.len() + alarm_targets.len() + log_jobs.len() + cost_calls) as u32, Ordering::Relaxed);
 
     // 3. Metrics: each packed call commits its own points and watermarks.
-    let jobs: Vec<_> = calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
-    let metric_results: Vec<(Vec<(String, String)>, Result<(), Failure>)> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
+    let jobs: Vec<_> =
+        calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
+    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
     // A tenant-region's metrics are ok only if every call covering it was.
     let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
     for (scope, result) in metric_results {
@@ -210,7 +251,8 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
     }
 
     // 4. Alarms: one paged read per account-region, shared out to tenants.
-    let jobs: Vec<_> = alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
+    let jobs: Vec<_> =
+        alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
     let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
     for (tenants, result) in alarm_results {
         match result {
@@ -236,7 +278,8 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
     }
 
     // 5. Logs Insights triage queries per tenant-region.
-    let jobs: Vec<_> = log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
+    let jobs: Vec<_> =
+        log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
     let log_results: Vec<_> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
     for (t, region, result) in log_results {
         match result {
@@ -260,7 +303,12 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
     }
 
     // 7. Health from what is now in the cache.
-    (progress)(SyncProgress { phase: "analysis".into(), done: run.done.load(Ordering::Relaxed), total: run.total.load(Ordering::Relaxed), message: "assessing health".into() });
+    (progress)(SyncProgress {
+        phase: "analysis".into(),
+        done: run.done.load(Ordering::Relaxed),
+        total: run.total.load(Ordering::Relaxed),
+        message: "assessing health".into(),
+    });
     crate::health::compute(cache, fleet, catalog, opts.now).await?;
 
     let summary = SyncSummary {
@@ -275,7 +323,12 @@ pub async fn run(fleet: &Fleet, catalog: &Catalog, aws: &AwsAccess, cache: &Cach
     };
     cache.record_sync(&summary).await?;
     let total = run.total.load(Ordering::Relaxed);
-    (progress)(SyncProgress { phase: "done".into(), done: total, total, message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed) });
+    (progress)(SyncProgress {
+        phase: "done".into(),
+        done: total,
+        total,
+        message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed),
+    });
     Ok(summary)
 }
 
@@ -294,19 +347,29 @@ async fn metric_call(
     reads: &[SeriesRead],
     specs: &[(QuerySpec, &Tenant, String)],
     creds: SharedCredentialsProvider,
-) -> (Vec<(String, String)>, Result<(), Failure>) {
+) -> Scoped {
     let client = run.aws.cloudwatch(&creds, &call.target.role_arn, &call.target.region);
     let queries: Vec<QuerySpec> = call.reads.iter().map(|&i| specs[i].0.clone()).collect();
-    let scope: Vec<(String, String)> = call.reads.iter().map(|&i| (specs[i].1.id.clone(), specs[i].2.clone())).collect();
+    let scope: Vec<(String, String)> =
+        call.reads.iter().map(|&i| (specs[i].1.id.clone(), specs[i].2.clone())).collect();
     let result = match collect::metric_data(&client, run.aws, &call.target, &queries, call.start, call.end).await {
         Ok(points) => {
-            let batch: Vec<(i64, Vec<(i64, f64)>, i64)> = call.reads.iter().zip(points).map(|(&i, p)| (reads[i].series_id, p, call.end)).collect();
+            let batch: Vec<PointBatch> = call
+                .reads
+                .iter()
+                .zip(points)
+                .map(|(&i, points)| PointBatch { series_id: reads[i].series_id, points, watermark: call.end })
+                .collect();
             match run.cache.commit_points(&batch).await {
                 Ok(n) => {
                     run.points.fetch_add(n, Ordering::Relaxed);
                     Ok(())
                 }
-                Err(e) => Err(Failure { status: "error", message: format!("cache write failed: {e}"), remediation: "see the log".into() }),
+                Err(e) => Err(Failure {
+                    status: "error",
+                    message: format!("cache write failed: {e}"),
+                    remediation: "see the log".into(),
+                }),
             }
         }
         Err(f) => Err(f),
@@ -327,7 +390,12 @@ async fn alarm_call<'t, 'f>(
     (tenants, result)
 }
 
-async fn logs_call<'f>(run: &Run<'_>, t: &'f Tenant, region: &str, creds: SharedCredentialsProvider) -> (&'f Tenant, String, Result<Vec<LogResult>, Failure>) {
+async fn logs_call<'f>(
+    run: &Run<'_>,
+    t: &'f Tenant,
+    region: &str,
+    creds: SharedCredentialsProvider,
+) -> (&'f Tenant, String, Result<Vec<LogResult>, Failure>) {
     let target = target(t, region);
     let client = run.aws.logs(&creds, &target.role_arn, region);
     let result = logs_for(run, &client, &target, t, region).await;
@@ -339,7 +407,13 @@ fn now_ms_wall() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-async fn logs_for(run: &Run<'_>, client: &aws_sdk_cloudwatchlogs::Client, target: &Target, t: &Tenant, region: &str) -> Result<Vec<LogResult>, Failure> {
+async fn logs_for(
+    run: &Run<'_>,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    target: &Target,
+    t: &Tenant,
+    region: &str,
+) -> Result<Vec<LogResult>, Failure> {
     let groups = collect::log_group_names(client, run.aws, target, &t.selector.log_groups).await?;
     if groups.is_empty() {
         return Err(Failure {
@@ -356,7 +430,8 @@ async fn logs_for(run: &Run<'_>, client: &aws_sdk_cloudwatchlogs::Client, target
         let r = collect::insights(client, run.aws, target, groups.clone(), &text, start, end).await?;
         // Data residency: raw lines never reach the disk, only their count.
         let withheld = q.raw_lines && t.residency;
-        let rows = if withheld { serde_json::Value::Array(vec![]) } else { serde_json::to_value(&r.rows).unwrap_or_default() };
+        let rows =
+            if withheld { serde_json::Value::Array(vec![]) } else { serde_json::to_value(&r.rows).unwrap_or_default() };
         out.push(LogResult {
             tenant_id: t.id.clone(),
             region: region.to_string(),
@@ -388,18 +463,25 @@ async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, 
     let today = Utc.timestamp_opt(run.opts.now, 0).single().unwrap_or_default().date_naive();
     let first_this = today.with_day(1).unwrap_or(today);
     let first_last = (first_this - Duration::days(1)).with_day(1).unwrap_or(first_this);
-    let (start, end) = (first_last.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
+    let (start, end) =
+        (first_last.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
 
     let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag), &start, &end).await;
     run.step("cost", "cost by tenant tag".into());
     let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
     run.step("cost", "cost by linked account".into());
 
-    let tagged: HashMap<&str, &str> = fleet.tenants.iter().filter(|t| !t.model.owns_account()).map(|t| (t.id.as_str(), t.id.as_str())).collect();
-    let owners: HashMap<&str, &str> = fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| (t.account.as_str(), t.id.as_str())).collect();
+    let tagged: HashMap<&str, &str> =
+        fleet.tenants.iter().filter(|t| !t.model.owns_account()).map(|t| (t.id.as_str(), t.id.as_str())).collect();
+    let owners: HashMap<&str, &str> =
+        fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| (t.account.as_str(), t.id.as_str())).collect();
     let mut rows = collect::cost_rows(by_tag?, "tag", |k| tagged.get(k).map(|s| s.to_string()));
     // Whole-account tenants are costed by account; tag lines in their
     // accounts would count them twice, so only account lines are kept.
-    rows.extend(collect::cost_rows(by_account?, "account", |k| owners.get(k).map(|s| s.to_string())).into_iter().filter(|r| !r.tenant_id.is_empty()));
+    rows.extend(
+        collect::cost_rows(by_account?, "account", |k| owners.get(k).map(|s| s.to_string()))
+            .into_iter()
+            .filter(|r| !r.tenant_id.is_empty()),
+    );
     Ok(rows)
 }

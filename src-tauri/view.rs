@@ -7,7 +7,7 @@ use crate::cache::{Cache, CacheError};
 use crate::catalog::Catalog;
 use crate::chart::{self, ChartSpec, Line};
 use crate::fleet::Model;
-use crate::model::{Chart, FleetOverview, Health, HealthCounts, TenantHealth};
+use crate::model::{Chart, ChartRequest, FleetOverview, Health, HealthCounts, TenantHealth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -82,30 +82,37 @@ pub async fn fleet_overview(cache: &Cache, catalog: &Catalog, demo: bool) -> Res
 /// Bounds on what a chart request may ask for.
 pub const MAX_CHART_RANGE_SECS: i64 = 400 * 86_400;
 
-/// How big, and for which background, a chart is drawn.
-#[derive(Debug, Clone, Copy)]
-pub struct ChartSize {
-    pub width: u32,
-    pub height: u32,
-    pub dark: bool,
-}
-
-/// One catalog metric of one tenant-region, drawn with its thresholds.
-pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, tenant: &str, region: &str, metric: &str, from: i64, to: i64, size: ChartSize) -> Result<Chart, ViewError> {
-    let ChartSize { width, height, dark } = size;
-    if to <= from || to - from > MAX_CHART_RANGE_SECS {
-        return Err(ViewError::BadRequest(format!("time range must be positive and at most {} days", MAX_CHART_RANGE_SECS / 86_400)));
+/// One catalog metric of one tenant-region over the last `hours` before
+/// `now`, drawn with its thresholds.
+pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, now: i64) -> Result<Chart, ViewError> {
+    let ChartRequest { tenant, region, metric, width, height, dark, .. } = req;
+    let (width, height, dark) = (*width, *height, *dark);
+    let hours = req.hours.unwrap_or(6) as i64;
+    let (from, to) = (now - hours * 3600, now);
+    if tenant.len() > 64 || region.len() > 32 || metric.len() > 64 {
+        return Err(ViewError::BadRequest("tenant, region or metric is too long".into()));
+    }
+    if hours < 1 || to - from > MAX_CHART_RANGE_SECS {
+        return Err(ViewError::BadRequest(format!(
+            "time range must be positive and at most {} days",
+            MAX_CHART_RANGE_SECS / 86_400
+        )));
     }
     if !(100..=4000).contains(&width) || !(80..=2000).contains(&height) {
         return Err(ViewError::BadRequest("chart size must be 100-4000 x 80-2000 pixels".into()));
     }
-    let model: Option<String> = sqlx::query_scalar("SELECT model FROM tenant WHERE id = ?1").bind(tenant).fetch_optional(cache.pool()).await?;
-    let model = model.and_then(|m| Model::parse(&m)).ok_or_else(|| ViewError::NotFound(format!("no tenant {tenant:?} in the cache")))?;
-    let spec = catalog.metric(model, metric).ok_or_else(|| ViewError::NotFound(format!("no metric {metric:?} for {model} tenants in the catalog")))?;
+    let model: Option<String> =
+        sqlx::query_scalar("SELECT model FROM tenant WHERE id = ?1").bind(tenant).fetch_optional(cache.pool()).await?;
+    let model = model
+        .and_then(|m| Model::parse(&m))
+        .ok_or_else(|| ViewError::NotFound(format!("no tenant {tenant:?} in the cache")))?;
+    let spec = catalog
+        .metric(model, metric)
+        .ok_or_else(|| ViewError::NotFound(format!("no metric {metric:?} for {model} tenants in the catalog")))?;
     let points: Vec<(i64, f64)> = sqlx::query(sqlx::AssertSqlSafe(catalog.views.series_points.as_str()))
-        .bind(tenant)
-        .bind(region)
-        .bind(metric)
+        .bind(tenant.as_str())
+        .bind(region.as_str())
+        .bind(metric.as_str())
         .bind(from)
         .bind(to)
         .fetch_all(cache.pool())

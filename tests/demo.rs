@@ -54,7 +54,9 @@ async fn sync_then_status_shows_every_simulated_tenant_with_its_health() {
         assert!(r["region"].as_str().unwrap().contains('-'));
     }
     let health_of = |t: &str, region: &str| {
-        rows.iter().find(|r| r["tenant"] == t && r["region"] == region).map(|r| r["health"].as_str().unwrap().to_string())
+        rows.iter()
+            .find(|r| r["tenant"] == t && r["region"] == region)
+            .map(|r| r["health"].as_str().unwrap().to_string())
     };
     // The injected incidents: globex's 5xx spike with its alarm, initech's
     // latency regression.
@@ -71,7 +73,11 @@ async fn sync_then_status_shows_every_simulated_tenant_with_its_health() {
     let again = fleetdeck(&cache, &["sync", "--demo"]);
     assert!(again.status.success());
     let points_after = count_points(&cache).await;
-    assert!(points_after - points_before < points_before / 10, "re-sync added {} rows to {points_before}", points_after - points_before);
+    assert!(
+        points_after - points_before < points_before / 10,
+        "re-sync added {} rows to {points_before}",
+        points_after - points_before
+    );
 
     let table = fleetdeck(&cache, &["status", "--demo"]);
     let text = String::from_utf8_lossy(&table.stdout);
@@ -107,5 +113,8 @@ fn a_bad_fleet_file_is_reported_with_file_line_and_field() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:10: tenant[0].home_region: unknown region \"mars-north-1\"", fleet.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:10: tenant[0].home_region: unknown region \"mars-north-1\"", fleet.display())),
+        "{err}"
+    );
 }

@@ -53,7 +53,8 @@ async fn seed(endpoint: &str, account: &str, value: f64, now: i64) {
         .await
         .expect("assume role for seeding");
     let c = assumed.credentials().expect("credentials");
-    let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "seeded");
+    let creds =
+        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "seeded");
     let conf = aws_sdk_cloudwatch::config::Builder::from(&base).credentials_provider(creds).build();
     let cw = aws_sdk_cloudwatch::Client::from_conf(conf);
     let dim = Dimension::builder().name("TenantId").value("shared-name").build();
@@ -152,12 +153,25 @@ async fn each_tenant_account_yields_its_own_metric_and_nothing_of_the_other() {
     // Read-only: everything fleetdeck itself sent is on the allowlist.
     let sent = proxy.actions.lock().unwrap().clone();
     for action in &sent {
-        let allowed = ["sts:AssumeRole", "monitoring:GetMetricData", "monitoring:DescribeAlarms", "monitoring:PutMetricData", "monitoring:PutMetricAlarm"];
+        let allowed = [
+            "sts:AssumeRole",
+            "monitoring:GetMetricData",
+            "monitoring:DescribeAlarms",
+            "monitoring:PutMetricData",
+            "monitoring:PutMetricAlarm",
+        ];
         assert!(allowed.contains(&action.as_str()), "unexpected request {action}");
     }
     let after_seeding = sent.iter().rposition(|a| a == "monitoring:PutMetricAlarm").unwrap();
     for action in &sent[after_seeding + 1..] {
-        assert!(["sts:AssumeRole", "monitoring:GetMetricData", "monitoring:DescribeAlarms"].contains(&action.as_str()), "fleetdeck sent {action}");
+        assert!(
+            ["sts:AssumeRole", "monitoring:GetMetricData", "monitoring:DescribeAlarms"].contains(&action.as_str()),
+            "fleetdeck sent {action}"
+        );
     }
-    assert_eq!(sent[after_seeding + 1..].iter().filter(|a| *a == "sts:AssumeRole").count(), 2, "one AssumeRole per tenant account");
+    assert_eq!(
+        sent[after_seeding + 1..].iter().filter(|a| *a == "sts:AssumeRole").count(),
+        2,
+        "one AssumeRole per tenant account"
+    );
 }

@@ -78,7 +78,11 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
     let _driver = Guard(driver.spawn().expect("start tauri-driver (cargo install tauri-driver --locked)"));
     let wd = WebDriver {
         base: format!("http://127.0.0.1:{port}"),
-        agent: ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(120))).build().into(),
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into(),
     };
     // tauri-driver has no readiness signal: wait for its status endpoint.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -114,7 +118,8 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
         obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
         check();
     "#;
-    let n = wd.call("POST", &s("/execute/async"), Some(json!({"script": wait, "args": []}))).expect("fleet table filled");
+    let n =
+        wd.call("POST", &s("/execute/async"), Some(json!({"script": wait, "args": []}))).expect("fleet table filled");
     assert!(n.as_u64().unwrap() >= 24, "{n}");
 
     let read = r#"return Array.from(document.querySelectorAll('#fleet-table tr[data-tenant]')).map(r => [r.dataset.tenant, r.dataset.region, r.dataset.health, r.textContent]);"#;

@@ -19,7 +19,15 @@ use serde_json::Value as Json;
 
 const PREFIX: &str = "/service/GraniteServiceVersion20100801/operation/";
 /// CloudWatch fields that are timestamps (CBOR tag 1) or doubles.
-const TIMESTAMPS: &[&str] = &["Timestamps", "StateUpdatedTimestamp", "AlarmConfigurationUpdatedTimestamp", "StateTransitionedTimestamp", "Timestamp", "StartTime", "EndTime"];
+const TIMESTAMPS: &[&str] = &[
+    "Timestamps",
+    "StateUpdatedTimestamp",
+    "AlarmConfigurationUpdatedTimestamp",
+    "StateTransitionedTimestamp",
+    "Timestamp",
+    "StartTime",
+    "EndTime",
+];
 const DOUBLES: &[&str] = &["Values", "Threshold", "Value", "Sum", "Minimum", "Maximum", "SampleCount", "Average"];
 
 pub struct Proxy {
@@ -53,14 +61,19 @@ pub async fn start(upstream: &str) -> Proxy {
             let recorded = recorded.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| handle(req, upstream.clone(), recorded.clone()));
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
     Proxy { url: format!("http://{addr}"), actions, shutdown: Some(tx) }
 }
 
-async fn handle(req: Request<Incoming>, upstream: String, recorded: Arc<Mutex<Vec<String>>>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    upstream: String,
+    recorded: Arc<Mutex<Vec<String>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let path = parts.uri.path().to_string();
@@ -95,7 +108,10 @@ fn describe(headers: &[(String, String)], body: &[u8]) -> String {
         return t.clone();
     }
     let text = String::from_utf8_lossy(body);
-    form_urlencoded::parse(text.as_bytes()).find(|(k, _)| k == "Action").map(|(_, v)| format!("sts:{v}")).unwrap_or_else(|| "unknown".into())
+    form_urlencoded::parse(text.as_bytes())
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| format!("sts:{v}"))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn agent() -> ureq::Agent {
@@ -104,7 +120,13 @@ fn agent() -> ureq::Agent {
 
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
-fn passthrough(upstream: &str, method: &hyper::Method, path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
+fn passthrough(
+    upstream: &str,
+    method: &hyper::Method,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Answer {
     let url = format!("{upstream}{path}");
     let mut req = agent().post(&url);
     if method != hyper::Method::POST {
@@ -141,19 +163,26 @@ fn cloudwatch(upstream: &str, op: &str, headers: &[(String, String)], body: &[u8
         .post(upstream)
         .header("x-amz-target", &format!("GraniteServiceVersion20100801.{op}"))
         .header("content-type", "application/x-amz-json-1.0");
-    for (k, v) in headers.iter().filter(|(k, _)| k == "authorization" || k.starts_with("x-amz-date") || k == "x-amz-security-token") {
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| k == "authorization" || k.starts_with("x-amz-date") || k == "x-amz-security-token")
+    {
         req = req.header(k, v);
     }
     let (status, text) = match req.send(json.to_string().as_bytes()) {
         Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_vec().unwrap_or_default()),
         Err(e) => return (502, vec![], format!("proxy: {e}").into_bytes()),
     };
-    let answer: Json = serde_json::from_slice(&text).unwrap_or_else(|_| {
-        serde_json::json!({"__type": "InternalFailure", "message": String::from_utf8_lossy(&text)})
-    });
+    let answer: Json = serde_json::from_slice(&text).unwrap_or_else(
+        |_| serde_json::json!({"__type": "InternalFailure", "message": String::from_utf8_lossy(&text)}),
+    );
     let mut out = Vec::new();
     ciborium::into_writer(&json_to_cbor(answer, None), &mut out).expect("encode CBOR");
-    (status, vec![("smithy-protocol".into(), "rpc-v2-cbor".into()), ("content-type".into(), "application/cbor".into())], out)
+    (
+        status,
+        vec![("smithy-protocol".into(), "rpc-v2-cbor".into()), ("content-type".into(), "application/cbor".into())],
+        out,
+    )
 }
 
 fn cbor_to_json(v: Cbor) -> Json {
@@ -201,9 +230,13 @@ fn json_to_cbor(v: Json, field: Option<&str>) -> Cbor {
         Json::Bool(b) => Cbor::Bool(b),
         Json::Null => Cbor::Null,
         Json::Array(a) => Cbor::Array(a.into_iter().map(|x| json_to_cbor(x, field)).collect()),
-        Json::Object(o) => Cbor::Map(o.into_iter().map(|(k, v)| {
-            let c = json_to_cbor(v, Some(&k));
-            (Cbor::Text(k), c)
-        }).collect()),
+        Json::Object(o) => Cbor::Map(
+            o.into_iter()
+                .map(|(k, v)| {
+                    let c = json_to_cbor(v, Some(&k));
+                    (Cbor::Text(k), c)
+                })
+                .collect(),
+        ),
     }
 }

@@ -37,7 +37,11 @@ pub struct Moto {
 /// "Running on" line, printed once its socket listens: no polling, no sleep.
 pub fn moto() -> Moto {
     let bin = venv().join("bin/moto_server");
-    assert!(bin.exists(), "moto is not installed at {} (run the README's test command, which installs it)", bin.display());
+    assert!(
+        bin.exists(),
+        "moto is not installed at {} (run the README's test command, which installs it)",
+        bin.display()
+    );
     let port = free_port();
     let mut child = Command::new(&bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -72,6 +76,10 @@ pub fn free_port() -> u16 {
 /// POST JSON to moto's control API.
 pub fn moto_api(moto: &Moto, path: &str, body: &str) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let resp = agent.post(&format!("{}{path}", moto.url)).header("content-type", "application/json").send(body).expect("moto api");
+    let resp = agent
+        .post(&format!("{}{path}", moto.url))
+        .header("content-type", "application/json")
+        .send(body)
+        .expect("moto api");
     assert!(resp.status().is_success(), "moto {path}: {}", resp.status());
 }

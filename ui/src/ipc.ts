@@ -5,6 +5,7 @@
  */
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Chart } from './bindings/Chart';
+import type { ChartRequest } from './bindings/ChartRequest';
 import type { FleetOverview } from './bindings/FleetOverview';
 import type { IpcError } from './bindings/IpcError';
 import type { SyncProgress } from './bindings/SyncProgress';
@@ -49,23 +50,13 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
-export interface ChartRequest {
-  tenant: string;
-  region: string;
-  metric: string;
-  /** CSS pixels: the backend downsamples the series to this width. */
-  width: number;
-  height: number;
-  /** Draw for a dark background (the chart is an image: it cannot follow CSS). */
-  dark: boolean;
-}
 
 export function fleetOverview(): Promise<FleetOverview> {
   return call<FleetOverview>('fleet_overview');
 }
 
 export function tenantChart(request: ChartRequest): Promise<Chart> {
-  return call<Chart>('tenant_chart', { ...request });
+  return call<Chart>('tenant_chart', { request });
 }
 
 /**
