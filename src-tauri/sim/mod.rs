@@ -1,0 +1,192 @@
+//! The simulated fleet: fleetdeck's built-in DEMO and the fixture of its
+//! benchmarks and fault tests.
+//!
+//! [`SimFleet::start`] binds a loopback HTTP server that answers the AWS read
+//! APIs fleetdeck uses **in the wire protocols today's Rust SDK speaks**, so
+//! the real `aws-sdk-*` clients, pointed at [`SimFleet::endpoint`] with
+//! `endpoint_url`, run unmodified:
+//!
+//! | service | protocol | operations |
+//! |---|---|---|
+//! | STS | AWS Query (form in, XML out) | `AssumeRole`, `GetCallerIdentity` |
+//! | CloudWatch | Smithy RPC v2 CBOR | `GetMetricData`, `DescribeAlarms` |
+//! | CloudWatch Logs | AWS JSON 1.1 | `StartQuery`, `GetQueryResults`, `DescribeLogGroups` |
+//! | Cost Explorer | AWS JSON 1.1 | `GetCostAndUsage` |
+//!
+//! Everything else gets that protocol's unknown-operation error, and is
+//! counted like every other request ([`SimFleet::requests`]).
+//!
+//! The fleet itself ([`SimTenant`], [`SimFleet::fleet_toml`]) is generated from
+//! [`SimOptions::seed`]: all five isolation models, three regions, four tiers,
+//! and three ongoing incidents placed relative to [`SimOptions::now`]
+//! (`globex` 5xx spike, `initech` p99 regression, `hooli` cost jump). Every
+//! value served is a pure function of (seed, tenant, metric, time): nothing is
+//! stored per datapoint, so any fleet size and any time range cost the same
+//! memory. The only state is what AWS itself keeps between calls: issued
+//! sessions, running Logs Insights queries and the request counts.
+//!
+//! The answers follow the real service limits (500 queries and 100,800
+//! datapoints per `GetMetricData` with `NextToken` paging, period alignment,
+//! CloudWatch retention by period, 100 alarms per page, Logs Insights 10,000
+//! rows and 30 concurrent queries, Cost Explorer paging). Optional
+//! [`SimKnobs`] add latency, real per account-region rate limits
+//! (`ThrottlingException` and friends), missing roles and a frozen clock.
+//!
+//! Module map: `fleet` (tenants, catalog resources, TOML), `series` (metric
+//! values), `server` (HTTP, identity, counting, knobs), and one module per
+//! service: `sts`, `cloudwatch`, `logs`, `cost`.
+
+mod cloudwatch;
+mod cost;
+mod fleet;
+mod logs;
+mod series;
+mod server;
+mod sts;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use fleet::{Model, SimTenant, Tier};
+
+/// What fleet to simulate. Construct with struct update syntax from
+/// [`Default`] when only some fields matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Everything random (names order, account ids, noise) derives from it.
+    pub seed: u64,
+    /// Number of tenants; the first five cover all five isolation models and
+    /// the three incident tenants, the first 24 follow the documented mix.
+    pub tenants: usize,
+    /// Epoch seconds the incidents are placed relative to (the "start" of
+    /// the demo). Data is still only served up to the wall clock.
+    pub now: i64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions { seed: 7, tenants: 24, now: server::wall_clock() }
+    }
+}
+
+/// Runtime knobs for benchmarks and fault tests. The default is a perfect,
+/// unthrottled AWS; [`SimKnobs::aws_quotas`] turns on the real rate limits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimKnobs {
+    /// Added before every response.
+    pub latency: Duration,
+    /// Requests per second allowed per (account, region, operation), as AWS
+    /// enforces them; over the limit the protocol's throttling error is
+    /// returned (the SDK's standard retry handles it). Empty = unlimited.
+    pub rate_limits: Vec<(String, f64)>,
+    /// Accounts whose role is missing: AssumeRole into them is AccessDenied
+    /// (a remote tenant that deleted the vendor role).
+    pub deny_assume_role: Vec<String>,
+    /// Freeze the wall clock at these epoch seconds (deterministic tests).
+    pub clock: Option<i64>,
+}
+
+impl SimKnobs {
+    /// The default AWS quotas for the operations the simulator serves
+    /// (per account and region, requests per second).
+    pub fn aws_quotas() -> SimKnobs {
+        let limits = [
+            ("GetMetricData", 50.0),
+            ("DescribeAlarms", 9.0),
+            ("StartQuery", 5.0),
+            ("GetQueryResults", 5.0),
+            ("DescribeLogGroups", 10.0),
+            ("GetCostAndUsage", 5.0),
+            ("AssumeRole", 100.0),
+            ("GetCallerIdentity", 100.0),
+        ];
+        SimKnobs { rate_limits: limits.iter().map(|(a, r)| (a.to_string(), *r)).collect(), ..SimKnobs::default() }
+    }
+}
+
+/// How many requests one (account, region, action) received. `account` is
+/// empty for requests whose identity could not be established (missing or
+/// unknown access key); `region` is the SigV4 signing region.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestCount {
+    pub account: String,
+    pub region: String,
+    pub action: String,
+    pub count: u64,
+}
+
+/// A running simulated fleet. Dropping it stops the server.
+pub struct SimFleet {
+    state: Arc<server::State>,
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimFleet {
+    /// The base identity's access key id (account `999999999999`, the payer).
+    /// Any secret is accepted: signatures are parsed, never verified.
+    pub const ACCESS_KEY_ID: &'static str = "AKIAFLEETDECKSIM0001";
+    /// A secret to pair with [`SimFleet::ACCESS_KEY_ID`].
+    pub const SECRET_ACCESS_KEY: &'static str = "fleetdeck/simulated/fleet/secret/key/0001";
+    /// The management account that reads Cost Explorer.
+    pub const PAYER_ACCOUNT: &'static str = fleet::PAYER_ACCOUNT;
+
+    /// Binds 127.0.0.1 on a free port and serves the fleet on the current
+    /// tokio runtime.
+    pub async fn start(opts: SimOptions) -> std::io::Result<SimFleet> {
+        let state = Arc::new(server::State::new(fleet::Fleet::generate(&opts)));
+        let (addr, task) = server::spawn(state.clone()).await?;
+        Ok(SimFleet { state, addr, task })
+    }
+
+    /// `http://127.0.0.1:PORT`, for `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A complete fleet file describing the simulated tenants, pointing at
+    /// this server.
+    pub fn fleet_toml(&self) -> String {
+        self.state.fleet.to_toml(&self.endpoint())
+    }
+
+    /// The simulated tenants, in fleet-file order.
+    pub fn tenants(&self) -> &[SimTenant] {
+        &self.state.fleet.tenants
+    }
+
+    /// The options the fleet was generated from.
+    pub fn options(&self) -> &SimOptions {
+        &self.state.fleet.options
+    }
+
+    /// Every request received so far, counted by (account, region, action),
+    /// sorted.
+    pub fn requests(&self) -> Vec<RequestCount> {
+        self.state.request_counts()
+    }
+
+    /// Replace the runtime knobs; applies to the next request.
+    pub fn set_knobs(&self, knobs: SimKnobs) {
+        self.state.set_knobs(knobs);
+    }
+}
+
+impl std::fmt::Debug for SimFleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimFleet")
+            .field("endpoint", &self.endpoint())
+            .field("options", &self.state.fleet.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SimFleet {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every open
+        // connection with it.
+        self.task.abort();
+    }
+}

@@ -1,0 +1,552 @@
+//! The simulator's HTTP front: accepts connections, tells the protocols
+//! apart, establishes who is calling from the SigV4 `Authorization` header,
+//! counts every request, applies the knobs (latency, rate limits) and the
+//! caller's session policy, then hands the call to the service module and
+//! renders its answer or error in that service's wire protocol.
+//!
+//! Signatures are parsed, never verified: the simulator cares about *who*
+//! (access key, signing region), the real SDK takes care of *how*.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::fleet::{Fleet, PAYER_ACCOUNT};
+use super::series::mix;
+use super::sts::{Policy, Sessions};
+use super::{cloudwatch, cost, logs, sts, RequestCount, SimFleet, SimKnobs};
+
+/// Largest request body accepted (a 500-query GetMetricData is ~100 KB).
+const MAX_BODY: usize = 8 << 20;
+
+/// Epoch seconds now.
+pub(crate) fn wall_clock() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Locks a mutex, recovering from poisoning: every critical section here
+/// leaves the data consistent, so a panicked holder is no reason to stop.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything the server shares between connections.
+pub(crate) struct State {
+    pub fleet: Fleet,
+    knobs: RwLock<SimKnobs>,
+    counts: Mutex<HashMap<(String, String, String), u64>>,
+    pub sessions: Mutex<Sessions>,
+    pub queries: Mutex<logs::Queries>,
+    buckets: Mutex<HashMap<(String, String, String), Bucket>>,
+    seq: AtomicU64,
+}
+
+impl State {
+    pub(crate) fn new(fleet: Fleet) -> State {
+        State {
+            fleet,
+            knobs: RwLock::new(SimKnobs::default()),
+            counts: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Sessions::default()),
+            queries: Mutex::new(logs::Queries::default()),
+            buckets: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// The simulator's notion of "now": the wall clock unless frozen.
+    pub(crate) fn now(&self) -> i64 {
+        self.knobs().clock.unwrap_or_else(wall_clock)
+    }
+
+    pub(crate) fn knobs(&self) -> SimKnobs {
+        self.knobs.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_knobs(&self, knobs: SimKnobs) {
+        *self.knobs.write().unwrap_or_else(|e| e.into_inner()) = knobs;
+        lock(&self.buckets).clear();
+    }
+
+    /// A fresh id, UUID-shaped like AWS request and query ids; unique per
+    /// server and reproducible for a given seed and request order.
+    pub(crate) fn uuid(&self) -> String {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let a = mix(&[self.fleet.options.seed, n, 1]);
+        let b = mix(&[self.fleet.options.seed, n, 2]);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    fn count(&self, account: &str, region: &str, action: &str) {
+        *lock(&self.counts).entry((account.to_string(), region.to_string(), action.to_string())).or_insert(0) += 1;
+    }
+
+    pub(crate) fn request_counts(&self) -> Vec<RequestCount> {
+        let mut out: Vec<RequestCount> = lock(&self.counts)
+            .iter()
+            .map(|((account, region, action), count)| RequestCount {
+                account: account.clone(),
+                region: region.clone(),
+                action: action.clone(),
+                count: *count,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Token bucket per (account, region, action): `true` when the call may
+    /// proceed.
+    fn admit(&self, knobs: &SimKnobs, account: &str, region: &str, action: &str) -> bool {
+        let Some(rate) = knobs.rate_limits.iter().find(|(a, _)| a == action).map(|(_, r)| *r).filter(|r| *r > 0.0)
+        else {
+            return true;
+        };
+        let mut buckets = lock(&self.buckets);
+        let now = Instant::now();
+        let bucket = buckets
+            .entry((account.to_string(), region.to_string(), action.to_string()))
+            .or_insert(Bucket { tokens: rate.max(1.0), at: now });
+        let capacity = rate.max(1.0);
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(capacity);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Binds the listener and spawns the accept loop.
+pub(crate) async fn spawn(state: Arc<State>) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        // Connections live in this set so that aborting the loop (on drop of
+        // the SimFleet) closes them all.
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let state = state.clone();
+                        connections.spawn(async move {
+                            let service = service_fn(move |req| {
+                                let state = state.clone();
+                                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                            });
+                            if let Err(e) = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                            {
+                                tracing::debug!("sim connection ended: {e}");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off
+                        // instead of spinning.
+                        tracing::warn!("sim accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+    });
+    Ok((addr, task))
+}
+
+/// The wire protocol (and, for JSON, the service) of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// AWS Query with XML answers (STS).
+    Query,
+    /// Smithy RPC v2 CBOR (CloudWatch).
+    Cbor,
+    /// AWS JSON 1.1 (Logs, Cost Explorer).
+    Json,
+}
+
+/// An AWS error as the service would send it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+}
+
+/// A successful answer, before encoding.
+pub(crate) enum Reply {
+    Xml(String),
+    Cbor(ciborium::Value),
+    Json(serde_json::Value),
+}
+
+/// The authenticated principal of a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+    pub policy: Option<Arc<Policy>>,
+}
+
+/// What a service handler gets to work with.
+pub(crate) struct Call<'a> {
+    pub state: &'a State,
+    pub caller: Caller,
+    /// SigV4 signing region: where the request was sent.
+    pub region: String,
+    /// The simulator clock when the request arrived.
+    pub now: i64,
+    pub request_id: String,
+    pub protocol: Protocol,
+}
+
+enum Service {
+    Sts,
+    CloudWatch,
+    Logs,
+    CostExplorer,
+    Unknown,
+}
+
+impl Service {
+    /// IAM prefix of the service's actions.
+    fn iam_prefix(&self) -> &'static str {
+        match self {
+            Service::Sts => "sts",
+            Service::CloudWatch => "cloudwatch",
+            Service::Logs => "logs",
+            Service::CostExplorer => "ce",
+            Service::Unknown => "unknown",
+        }
+    }
+}
+
+async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_id = state.uuid();
+    let (parts, body) = req.into_parts();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let target = header("x-amz-target").map(str::to_string);
+    let authorization = header("authorization").map(str::to_string);
+    let security_token = header("x-amz-security-token").map(str::to_string);
+    let path = parts.uri.path().to_string();
+
+    // Which protocol and operation, from the routing the SDKs use.
+    let (protocol, service, mut operation) = if let Some(rest) = path.strip_prefix("/service/") {
+        let op = match rest.split_once("/operation/") {
+            Some(("GraniteServiceVersion20100801", op)) if !op.is_empty() && !op.contains('/') => op.to_string(),
+            _ => String::new(),
+        };
+        (Protocol::Cbor, Service::CloudWatch, op)
+    } else if let Some(target) = &target {
+        match target.split_once('.') {
+            Some(("Logs_20140328", op)) => (Protocol::Json, Service::Logs, op.to_string()),
+            Some(("AWSInsightsIndexService", op)) => (Protocol::Json, Service::CostExplorer, op.to_string()),
+            Some((_, op)) => (Protocol::Json, Service::Unknown, op.to_string()),
+            None => (Protocol::Json, Service::Unknown, target.clone()),
+        }
+    } else {
+        (Protocol::Query, Service::Sts, String::new())
+    };
+
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let err = ApiError::new(413, "RequestEntityTooLarge", "request body too large");
+            return render(protocol, &request_id, Err(err));
+        }
+    };
+
+    // AWS Query carries the operation in the form body (or query string).
+    let mut form: Vec<(String, String)> = Vec::new();
+    if protocol == Protocol::Query {
+        form = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .chain(form_urlencoded::parse(&body))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        operation = form.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
+    }
+    let action = if operation.is_empty() { "(unknown)".to_string() } else { operation.clone() };
+
+    let now = state.now();
+    let signing = authorization.as_deref().and_then(parse_authorization);
+    let region = signing.as_ref().map(|s| s.region.clone()).unwrap_or_default();
+
+    let caller = match &signing {
+        None => Err(auth_error(protocol, AuthFailure::Missing)),
+        Some(s) => {
+            resolve_caller(state, &s.access_key_id, security_token.as_deref(), now).map_err(|f| auth_error(protocol, f))
+        }
+    };
+    let account = caller.as_ref().map(|c| c.account.clone()).unwrap_or_default();
+    state.count(&account, &region, &action);
+
+    let knobs = state.knobs();
+    let result = match caller {
+        Err(e) => Err(e),
+        Ok(caller) => {
+            let call = Call { state, caller, region, now, request_id: request_id.clone(), protocol };
+            dispatch(&call, &knobs, &service, &operation, &form, &body)
+        }
+    };
+    if !knobs.latency.is_zero() {
+        tokio::time::sleep(knobs.latency).await;
+    }
+    render(protocol, &request_id, result)
+}
+
+fn dispatch(
+    call: &Call<'_>,
+    knobs: &SimKnobs,
+    service: &Service,
+    operation: &str,
+    form: &[(String, String)],
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    if !call.state.admit(knobs, &call.caller.account, &call.region, operation) {
+        return Err(throttled(call.protocol, service));
+    }
+    // GetCallerIdentity needs no permission in AWS; everything else must be
+    // allowed by the caller's session policy, when it has one.
+    let iam_action = format!("{}:{}", service.iam_prefix(), operation);
+    if let Some(policy) = &call.caller.policy {
+        if operation != "GetCallerIdentity" && !policy.allows(&iam_action) {
+            let message = format!(
+                "User: {} is not authorized to perform: {iam_action} because no session policy allows the {iam_action} action",
+                call.caller.arn
+            );
+            return Err(access_denied(call.protocol, message));
+        }
+    }
+    match service {
+        Service::Sts => sts::handle(call, operation, form),
+        Service::CloudWatch => cloudwatch::handle(call, operation, body),
+        Service::Logs => logs::handle(call, operation, body),
+        Service::CostExplorer => cost::handle(call, operation, body),
+        Service::Unknown => Err(unknown_operation(call.protocol, operation)),
+    }
+}
+
+/// The protocol's answer to an operation the simulator does not serve.
+pub(crate) fn unknown_operation(protocol: Protocol, operation: &str) -> ApiError {
+    match protocol {
+        Protocol::Query => {
+            ApiError::new(400, "InvalidAction", format!("Could not find operation {operation} for version 2011-06-15"))
+        }
+        Protocol::Cbor => ApiError::new(404, "UnknownOperationException", format!("Unknown operation {operation}")),
+        Protocol::Json => ApiError::new(400, "UnknownOperationException", format!("Unknown operation {operation}")),
+    }
+}
+
+pub(crate) fn access_denied(protocol: Protocol, message: String) -> ApiError {
+    match protocol {
+        Protocol::Query | Protocol::Cbor => ApiError::new(403, "AccessDenied", message),
+        Protocol::Json => ApiError::new(400, "AccessDeniedException", message),
+    }
+}
+
+fn throttled(protocol: Protocol, service: &Service) -> ApiError {
+    match (protocol, service) {
+        (Protocol::Json, Service::CostExplorer) => {
+            ApiError::new(400, "LimitExceededException", "You have exceeded the rate limit. Try again later.")
+        }
+        (Protocol::Json, _) => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
+        _ => ApiError::new(400, "Throttling", "Rate exceeded"),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthFailure {
+    Missing,
+    UnknownKey,
+    Expired,
+}
+
+fn auth_error(protocol: Protocol, failure: AuthFailure) -> ApiError {
+    // AWS Query and the query-compatible CloudWatch use the old codes with
+    // 403; the JSON services use their *Exception names with 400.
+    match (protocol, failure) {
+        (Protocol::Json, AuthFailure::Missing) => {
+            ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        }
+        (_, AuthFailure::Missing) => {
+            ApiError::new(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+        }
+        (Protocol::Json, AuthFailure::UnknownKey) => {
+            ApiError::new(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        }
+        (_, AuthFailure::UnknownKey) => {
+            ApiError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+        }
+        (Protocol::Json, AuthFailure::Expired) => {
+            ApiError::new(400, "ExpiredTokenException", "The security token included in the request is expired")
+        }
+        (_, AuthFailure::Expired) => {
+            ApiError::new(403, "ExpiredToken", "The security token included in the request is expired")
+        }
+    }
+}
+
+/// The identity of a request from its access key (and session token).
+fn resolve_caller(state: &State, access_key_id: &str, token: Option<&str>, now: i64) -> Result<Caller, AuthFailure> {
+    if access_key_id == SimFleet::ACCESS_KEY_ID {
+        return Ok(Caller {
+            account: PAYER_ACCOUNT.to_string(),
+            arn: format!("arn:aws:iam::{PAYER_ACCOUNT}:user/fleetdeck-demo"),
+            user_id: "AIDAFLEETDECKDEMO0001".to_string(),
+            policy: None,
+        });
+    }
+    let sessions = lock(&state.sessions);
+    let session = sessions.get(access_key_id).ok_or(AuthFailure::UnknownKey)?;
+    if token != Some(session.token.as_str()) {
+        return Err(AuthFailure::UnknownKey);
+    }
+    if session.expires <= now {
+        return Err(AuthFailure::Expired);
+    }
+    Ok(session.caller())
+}
+
+/// The parts of a SigV4 `Authorization` header the simulator uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Signing {
+    pub access_key_id: String,
+    pub region: String,
+    pub service: String,
+}
+
+/// Parses `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
+pub(crate) fn parse_authorization(header: &str) -> Option<Signing> {
+    let rest = header.trim().strip_prefix("AWS4-HMAC-SHA256")?;
+    let credential = rest.split(',').map(str::trim).find_map(|part| part.strip_prefix("Credential="))?;
+    let mut scope = credential.split('/');
+    let access_key_id = scope.next()?;
+    let _date = scope.next()?;
+    let region = scope.next()?;
+    let service = scope.next()?;
+    if scope.next()? != "aws4_request" || scope.next().is_some() || access_key_id.is_empty() {
+        return None;
+    }
+    Some(Signing { access_key_id: access_key_id.to_string(), region: region.to_string(), service: service.to_string() })
+}
+
+fn render(protocol: Protocol, request_id: &str, result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().header("x-amzn-requestid", request_id);
+    let (status, body) = match result {
+        Ok(Reply::Xml(xml)) => {
+            builder = builder.header("content-type", "text/xml");
+            (200, xml.into_bytes())
+        }
+        Ok(Reply::Cbor(value)) => {
+            builder = builder.header("content-type", "application/cbor").header("smithy-protocol", "rpc-v2-cbor");
+            (200, cloudwatch::encode(&value))
+        }
+        Ok(Reply::Json(value)) => {
+            builder = builder.header("content-type", "application/x-amz-json-1.1");
+            (200, value.to_string().into_bytes())
+        }
+        Err(e) => {
+            let fault = if e.status >= 500 { "Receiver" } else { "Sender" };
+            match protocol {
+                Protocol::Query => {
+                    builder = builder.header("content-type", "text/xml");
+                    let xml = format!(
+                        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>{fault}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
+                        sts::xml_escape(e.code),
+                        sts::xml_escape(&e.message),
+                        sts::xml_escape(request_id)
+                    );
+                    (e.status, xml.into_bytes())
+                }
+                Protocol::Cbor => {
+                    // CloudWatch is awsQueryCompatible: the SDK takes the
+                    // code from x-amzn-query-error, __type is the shape id.
+                    builder = builder
+                        .header("content-type", "application/cbor")
+                        .header("smithy-protocol", "rpc-v2-cbor")
+                        .header("x-amzn-query-error", format!("{};{fault}", e.code));
+                    let value = ciborium::Value::Map(vec![
+                        (
+                            ciborium::Value::Text("__type".into()),
+                            ciborium::Value::Text(format!("com.amazonaws.cloudwatch#{}", e.code)),
+                        ),
+                        (ciborium::Value::Text("message".into()), ciborium::Value::Text(e.message)),
+                    ]);
+                    (e.status, cloudwatch::encode(&value))
+                }
+                Protocol::Json => {
+                    builder =
+                        builder.header("content-type", "application/x-amz-json-1.1").header("x-amzn-errortype", e.code);
+                    let json = serde_json::json!({ "__type": e.code, "message": e.message });
+                    (e.status, json.to_string().into_bytes())
+                }
+            }
+        }
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    builder.status(status).body(Full::new(Bytes::from(body))).unwrap_or_else(|_| {
+        // Only reachable with an invalid header value, which the values
+        // above cannot produce; answer something well-formed anyway.
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn authorization_header_yields_key_region_and_service() {
+        let h = "AWS4-HMAC-SHA256 Credential=AKIAFLEETDECKSIM0001/20261122/eu-west-1/monitoring/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+        assert_eq!(
+            parse_authorization(h),
+            Some(Signing {
+                access_key_id: "AKIAFLEETDECKSIM0001".into(),
+                region: "eu-west-1".into(),
+                service: "monitoring".into(),
+            })
+        );
+        assert_eq!(parse_authorization("Bearer x"), None);
+        assert_eq!(parse_authorization("AWS4-HMAC-SHA256 Credential=/x/y"), None);
+        assert_eq!(parse_authorization("AWS4-HMAC-SHA256 Credential=A/d/r/s/other"), None);
+    }
+}
