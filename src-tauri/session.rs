@@ -84,6 +84,10 @@ pub fn default_fleet_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("fleetdeck").join("fleet.toml"))
 }
 
+/// After this long the demo starts a fresh story (its incidents would
+/// otherwise have been "ongoing" for days).
+const SIM_EPOCH_MAX_AGE_SECS: i64 = 12 * 3600;
+
 /// A fleet ready to sync and view.
 pub struct Session {
     pub fleet: Fleet,
@@ -102,7 +106,20 @@ impl Session {
         let cache = Cache::open(&opts.cache_path(&source)).await?;
         let (fleet, aws, sim) = match &source {
             FleetSource::Demo => {
-                let sim = SimFleet::start(SimOptions::default()).await.map_err(SessionError::Sim)?;
+                // The simulator places its incidents relative to its start;
+                // pinning that start in the demo cache keeps one story across
+                // runs instead of moving the incidents every launch.
+                let epoch = match cache.meta("sim_epoch").await?.and_then(|v| v.parse::<i64>().ok()) {
+                    Some(e) if now() - e < SIM_EPOCH_MAX_AGE_SECS => e,
+                    _ => {
+                        let e = now();
+                        cache.set_meta("sim_epoch", &e.to_string()).await?;
+                        e
+                    }
+                };
+                let sim = SimFleet::start(SimOptions { now: epoch, ..SimOptions::default() })
+                    .await
+                    .map_err(SessionError::Sim)?;
                 let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
                     .map_err(SessionError::SimFleet)?;
                 let aws = AwsAccess::new(&AwsSettings {

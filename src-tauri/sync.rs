@@ -30,11 +30,21 @@ pub struct SyncOptions {
     pub logs_window_secs: i64,
     /// Calls in flight at once across the fleet.
     pub concurrency: usize,
+    /// Cost Explorer costs $0.01 a request and refreshes its data about once
+    /// a day: read it at most this often.
+    pub cost_every_secs: i64,
 }
 
 impl SyncOptions {
     pub fn at(now: i64) -> SyncOptions {
-        SyncOptions { now, backfill_secs: 24 * 3600, overlap_secs: 10 * 60, logs_window_secs: 3600, concurrency: 8 }
+        SyncOptions {
+            now,
+            backfill_secs: 24 * 3600,
+            overlap_secs: 10 * 60,
+            logs_window_secs: 3600,
+            concurrency: 8,
+            cost_every_secs: 6 * 3600,
+        }
     }
 }
 
@@ -229,7 +239,11 @@ pub async fn run(
             }
         }
     }
-    let cost_calls = if fleet.payer_account.is_some() { 2 } else { 0 };
+    let cost_due = match cache.meta("cost_synced_at").await?.and_then(|v| v.parse::<i64>().ok()) {
+        Some(at) => opts.now - at >= opts.cost_every_secs,
+        None => true,
+    };
+    let cost_calls = if fleet.payer_account.is_some() && cost_due { 2 } else { 0 };
     run.total.fetch_add((calls.len() + alarm_targets.len() + log_jobs.len() + cost_calls) as u32, Ordering::Relaxed);
 
     // 3. Metrics: each packed call commits its own points and watermarks.
@@ -294,11 +308,12 @@ pub async fn run(
     }
 
     // 6. Cost from the payer account.
-    if let Some(payer) = &fleet.payer_account {
+    if let Some(payer) = fleet.payer_account.as_ref().filter(|_| cost_due) {
         let result = cost(run, payer).await;
         run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
         if let Ok(rows) = result {
             cache.put_costs(&rows).await?;
+            cache.set_meta("cost_synced_at", &opts.now.to_string()).await?;
         }
     }
 
