@@ -30,6 +30,8 @@ pub const READ_ACTIONS: &[&str] = &[
     "logs:GetQueryResults",
     "logs:StopQuery",
     "ce:GetCostAndUsage",
+    "organizations:ListAccounts",
+    "organizations:ListTagsForResource",
 ];
 
 /// The inline session policy sent with every AssumeRole.
@@ -61,47 +63,57 @@ pub struct Failure {
     pub remediation: String,
 }
 
-/// Counts every call made, by (account, region, action), and what it costs.
+/// Calls of one action in one account-region, and their list price.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallCount {
+    pub account: String,
+    pub region: String,
+    /// IAM-style, e.g. `cloudwatch:GetMetricData`.
+    pub action: &'static str,
+    pub calls: u64,
+    /// For GetMetricData: metrics requested (what AWS bills).
+    pub metrics: u64,
+}
+
+impl CallCount {
+    /// At AWS list prices: $0.01 per 1,000 metrics requested by
+    /// GetMetricData, $0.01 per Cost Explorer request, $0.01 per 1,000 other
+    /// requests (STS is free, but counted like the others to stay on the
+    /// safe side).
+    pub fn dollars(&self) -> f64 {
+        match self.action {
+            "cloudwatch:GetMetricData" => self.metrics as f64 * 0.01 / 1000.0,
+            "ce:GetCostAndUsage" => self.calls as f64 * 0.01,
+            _ => self.calls as f64 * 0.01 / 1000.0,
+        }
+    }
+}
+
+/// Counts every call made, by (account, region, action), with what it costs.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    calls: Mutex<BTreeMap<(String, String, &'static str), u64>>,
-    metrics_requested: Mutex<u64>,
+    calls: Mutex<BTreeMap<(String, String, &'static str), (u64, u64)>>,
 }
 
 impl Ledger {
     pub fn count(&self, account: &str, region: &str, action: &'static str) {
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        *calls.entry((account.to_string(), region.to_string(), action)).or_default() += 1;
+        calls.entry((account.to_string(), region.to_string(), action)).or_default().0 += 1;
     }
 
     /// GetMetricData is billed per metric requested, not per call.
-    pub fn count_metrics(&self, n: u64) {
-        *self.metrics_requested.lock().unwrap_or_else(|e| e.into_inner()) += n;
+    pub fn count_metrics(&self, account: &str, region: &str, n: u64) {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.entry((account.to_string(), region.to_string(), "cloudwatch:GetMetricData")).or_default().1 += n;
     }
 
-    pub fn total_calls(&self) -> u64 {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).values().sum()
-    }
-
-    pub fn calls(&self) -> BTreeMap<(String, String, &'static str), u64> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// At AWS list prices: $0.01 per 1,000 metrics in GetMetricData, $0.01
-    /// per Cost Explorer request, $0.01 per 1,000 other requests.
-    pub fn dollars(&self) -> f64 {
-        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        let mut other = 0u64;
-        let mut ce = 0u64;
-        for ((_, _, action), n) in calls.iter() {
-            match *action {
-                "GetMetricData" => {}
-                "GetCostAndUsage" => ce += n,
-                _ => other += n,
-            }
-        }
-        let metrics = *self.metrics_requested.lock().unwrap_or_else(|e| e.into_inner());
-        metrics as f64 * 0.01 / 1000.0 + ce as f64 * 0.01 + other as f64 * 0.01 / 1000.0
+    /// Everything counted so far, and start counting afresh.
+    pub fn drain(&self) -> Vec<CallCount> {
+        let calls = std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()));
+        calls
+            .into_iter()
+            .map(|((account, region, action), (calls, metrics))| CallCount { account, region, action, calls, metrics })
+            .collect()
     }
 }
 
@@ -114,6 +126,7 @@ pub struct AwsAccess {
     cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
     logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
     pub ledger: Arc<Ledger>,
+    pub pacer: crate::pace::Pacer,
 }
 
 /// Refresh this long before a session expires, so no call carries a token
@@ -146,7 +159,7 @@ impl ProvideCredentials for AssumedRole {
                     return Ok(c.clone());
                 }
             }
-            self.ledger.count(&self.account, &self.region, "AssumeRole");
+            self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
             let creds: Result<Credentials, CredentialsError> = self.inner.provide_credentials().await;
             let creds = creds?;
             *slot = Some(creds.clone());
@@ -187,7 +200,16 @@ impl AwsAccess {
             cloudwatch: Mutex::default(),
             logs: Mutex::default(),
             ledger: Arc::new(Ledger::default()),
+            pacer: crate::pace::Pacer::default(),
         }
+    }
+
+    /// Every AWS call passes here first: paced under the account-region's
+    /// quota for that action, then counted.
+    pub async fn call(&self, account: &str, region: &str, action: &'static str) {
+        debug_assert!(READ_ACTIONS.contains(&action), "{action} is not on the read-only allowlist");
+        self.pacer.wait(account, region, action).await;
+        self.ledger.count(account, region, action);
     }
 
     /// `fleetdeck-<user>`: shows up in the tenant's CloudTrail.
@@ -313,10 +335,30 @@ where
 /// AWS's stable API; credential provider errors only arrive as text.
 pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure {
     let has = |codes: &[&str]| codes.iter().any(|c| text.contains(c));
-    let role_hint = || match role {
-        Some((arn, Some(x))) => format!("check that {arn} exists, trusts this identity and requires ExternalId {x:?}"),
+    // AWS names the action a policy lacks: "... is not authorized to
+    // perform: logs:StartQuery on resource: ...".
+    let missing_action = text
+        .split("not authorized to perform: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|a| a.trim_end_matches([',', '.', ';']));
+    let role_only_hint = |r: Option<(&str, Option<&str>)>| match r {
+        Some((arn, Some(x))) => {
+            format!("check that {arn} exists, trusts this identity and requires ExternalId {x:?}")
+        }
         Some((arn, None)) => format!("check that {arn} exists and trusts this identity"),
-        None => "grant the role the read actions listed by `fleetdeck policy`".to_string(),
+        None => "grant the role the read-only policy in the README".to_string(),
+    };
+    let role_hint = || match (missing_action, role) {
+        // Denied AssumeRole is the role's trust policy (or the ExternalId),
+        // not a permission the role lacks.
+        (Some("sts:AssumeRole"), r) => role_only_hint(r),
+        (Some(action), _) => {
+            format!(
+                "add \"{action}\" to the role's permissions policy (the README's read-only policy lists every action)"
+            )
+        }
+        (None, r) => role_only_hint(r),
     };
     let (status, remediation) = if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
         ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
@@ -365,6 +407,22 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_iam_action_is_named_in_the_remediation() {
+        let f = classify_text(
+            "AccessDeniedException: User: arn:aws:sts::111111111111:assumed-role/FleetdeckReadOnly/fleetdeck-ana is not \
+             authorized to perform: logs:StartQuery on resource: arn:aws:logs:us-east-1:111111111111:log-group:/acme/app \
+             because no identity-based policy allows the logs:StartQuery action",
+            None,
+        );
+        assert_eq!(f.status, "access_denied");
+        assert!(
+            f.remediation.starts_with("add \"logs:StartQuery\" to the role's permissions policy"),
+            "{}",
+            f.remediation
+        );
+    }
+
+    #[test]
     fn errors_are_classified_by_their_aws_code() {
         assert_eq!(
             classify_text(
@@ -386,11 +444,14 @@ mod tests {
     #[test]
     fn the_ledger_prices_calls_like_aws() {
         let l = Ledger::default();
-        l.count("1", "r", "GetMetricData");
-        l.count_metrics(500);
-        l.count("1", "r", "GetCostAndUsage");
-        l.count("1", "r", "DescribeAlarms");
-        assert_eq!(l.total_calls(), 3);
-        assert!((l.dollars() - (0.005 + 0.01 + 0.00001)).abs() < 1e-9);
+        l.count("1", "r", "cloudwatch:GetMetricData");
+        l.count_metrics("1", "r", 500);
+        l.count("1", "r", "ce:GetCostAndUsage");
+        l.count("1", "r", "cloudwatch:DescribeAlarms");
+        let calls = l.drain();
+        assert_eq!(calls.iter().map(|c| c.calls).sum::<u64>(), 3);
+        let dollars: f64 = calls.iter().map(CallCount::dollars).sum();
+        assert!((dollars - (0.005 + 0.01 + 0.00001)).abs() < 1e-9, "{dollars}");
+        assert!(l.drain().is_empty(), "drain starts afresh");
     }
 }

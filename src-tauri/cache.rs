@@ -67,7 +67,9 @@ pub struct CostRow {
     pub day: String,
     pub service: String,
     pub source: &'static str,
+    /// Unblended.
     pub amount: f64,
+    pub amortized: f64,
     pub unit: String,
     pub estimated: bool,
 }
@@ -345,14 +347,17 @@ impl Cache {
         let mut tx = self.pool.begin().await?;
         for c in rows {
             sqlx::query(
-                "INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (tenant_id, day, service, source) DO UPDATE SET amount = excluded.amount, unit = excluded.unit, estimated = excluded.estimated",
+                "INSERT INTO cost_daily (tenant_id, day, service, source, amount, amortized, unit, estimated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (tenant_id, day, service, source) DO UPDATE SET amount = excluded.amount,
+                   amortized = excluded.amortized, unit = excluded.unit, estimated = excluded.estimated",
             )
             .bind(&c.tenant_id)
             .bind(&c.day)
             .bind(&c.service)
             .bind(c.source)
             .bind(c.amount)
+            .bind(c.amortized)
             .bind(&c.unit)
             .bind(c.estimated)
             .execute(&mut *tx)
@@ -406,10 +411,12 @@ impl Cache {
             .collect())
     }
 
-    pub async fn record_sync(&self, s: &SyncSummary) -> Result<(), CacheError> {
-        sqlx::query(
+    /// Record a finished sync and the calls it made, in one transaction.
+    pub async fn record_sync(&self, s: &SyncSummary, calls: &[crate::aws::CallCount]) -> Result<i64, CacheError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO sync_run (started_at, finished_at, sources_ok, sources_failed, datapoints, api_calls, dollars, errors)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         )
         .bind(s.started_at)
         .bind(s.finished_at)
@@ -419,9 +426,62 @@ impl Cache {
         .bind(s.api_calls)
         .bind(s.dollars)
         .bind(serde_json::to_string(&s.errors).unwrap_or_default())
-        .execute(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(())
+        for c in calls {
+            sqlx::query(
+                "INSERT INTO api_call (sync_id, account, region, action, calls, metrics, dollars)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(id)
+            .bind(&c.account)
+            .bind(&c.region)
+            .bind(c.action)
+            .bind(c.calls as i64)
+            .bind(c.metrics as i64)
+            .bind(c.dollars())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The calls of the last sync, by service (`cloudwatch`, `logs`...):
+    /// (service, calls, dollars).
+    pub async fn last_sync_calls(&self) -> Result<Vec<(String, i64, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT substr(action, 1, instr(action, ':') - 1) AS service, sum(calls), sum(dollars)
+             FROM api_call WHERE sync_id = (SELECT max(id) FROM sync_run)
+             GROUP BY service ORDER BY service",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// Every source not ok, worst news first: (tenant, region, source,
+    /// status, error, remediation).
+    pub async fn failing_sources(&self) -> Result<Vec<SourceState>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT s.tenant_id, s.region, s.source, s.status, s.error, s.remediation
+             FROM source_status s LEFT JOIN tenant t ON t.id = s.tenant_id
+             WHERE s.status != 'ok' AND (t.active = 1 OR s.tenant_id = '*')
+             ORDER BY s.tenant_id, s.region, s.source",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SourceState {
+                tenant_id: r.get(0),
+                region: r.get(1),
+                source: r.get(2),
+                status: r.get(3),
+                error: r.get(4),
+                remediation: r.get(5),
+            })
+            .collect())
     }
 
     /// The last sync that committed anything.

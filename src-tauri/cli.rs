@@ -180,9 +180,7 @@ async fn run_sync(common: &Common) -> anyhow::Result<ExitCode> {
         summary.api_calls,
         summary.dollars
     );
-    for e in &summary.errors {
-        println!("  failed: {}", clean(e));
-    }
+    print_sources_and_calls(&session.cache).await?;
     if let Some(path) = session.cache.path() {
         println!("cache: {}", path.display());
     }
@@ -238,7 +236,35 @@ async fn run_status(common: &Common, json: bool) -> anyhow::Result<ExitCode> {
             clean(r.reasons.first().map(String::as_str).unwrap_or(""))
         );
     }
+    print_sources_and_calls(&cache).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What failed, how to fix it, and what the last sync cost.
+async fn print_sources_and_calls(cache: &crate::cache::Cache) -> anyhow::Result<()> {
+    let failing = cache.failing_sources().await?;
+    if !failing.is_empty() {
+        println!("\n{} source{} not ok:", failing.len(), if failing.len() == 1 { "" } else { "s" });
+        for f in &failing {
+            println!(
+                "  {} {} {}: {} ({})\n    fix: {}",
+                clean(&f.tenant_id),
+                f.region,
+                f.source,
+                f.status.replace('_', " "),
+                clean(f.error.as_deref().unwrap_or("")),
+                clean(f.remediation.as_deref().unwrap_or("-"))
+            );
+        }
+    }
+    let calls = cache.last_sync_calls().await?;
+    if !calls.is_empty() {
+        let total: i64 = calls.iter().map(|c| c.1).sum();
+        let dollars: f64 = calls.iter().map(|c| c.2).sum();
+        let parts: Vec<String> = calls.iter().map(|(svc, n, d)| format!("{svc} {n} (${d:.4})")).collect();
+        println!("\nlast sync: {total} API calls, ${dollars:.4} at list prices: {}", parts.join(", "));
+    }
+    Ok(())
 }
 
 /// Tenant-supplied text on a terminal: control characters (escape

@@ -50,8 +50,8 @@ pub async fn metric_data(
     let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); queries.len()];
     let mut token: Option<String> = None;
     loop {
-        aws.ledger.count(&target.account, &target.region, "GetMetricData");
-        aws.ledger.count_metrics(queries.len() as u64);
+        aws.call(&target.account, &target.region, "cloudwatch:GetMetricData").await;
+        aws.ledger.count_metrics(&target.account, &target.region, queries.len() as u64);
         let resp = client
             .get_metric_data()
             .set_metric_data_queries(Some(built.clone()))
@@ -94,7 +94,7 @@ pub async fn alarms(
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        aws.ledger.count(&target.account, &target.region, "DescribeAlarms");
+        aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarms").await;
         let resp = client
             .describe_alarms()
             .max_records(100)
@@ -103,7 +103,9 @@ pub async fn alarms(
             .await
             .map_err(|e| classify(&e))?;
         for a in resp.metric_alarms() {
-            out.push(RawAlarm {
+            let row = AlarmRow {
+                tenant_id: String::new(),
+                region: String::new(),
                 arn: a.alarm_arn().unwrap_or_default().to_string(),
                 name: a.alarm_name().unwrap_or_default().to_string(),
                 state: a.state_value().map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
@@ -112,6 +114,9 @@ pub async fn alarms(
                 namespace: a.namespace().map(str::to_string),
                 metric_name: a.metric_name().map(str::to_string),
                 threshold: a.threshold(),
+            };
+            out.push(RawAlarm {
+                row,
                 dimensions: a
                     .dimensions()
                     .iter()
@@ -127,17 +132,11 @@ pub async fn alarms(
     Ok(out)
 }
 
-/// An alarm as read, before it is attributed to tenants.
+/// An alarm as read, before it is attributed to tenants: the cache row
+/// (tenant and region still empty) and the dimensions that decide whose it is.
 #[derive(Debug, Clone)]
 pub struct RawAlarm {
-    pub arn: String,
-    pub name: String,
-    pub state: String,
-    pub reason: String,
-    pub state_changed_at: Option<i64>,
-    pub namespace: Option<String>,
-    pub metric_name: Option<String>,
-    pub threshold: Option<f64>,
+    pub row: AlarmRow,
     pub dimensions: BTreeMap<String, String>,
 }
 
@@ -162,18 +161,7 @@ impl RawAlarm {
     }
 
     pub fn into_row(self, tenant: &str, region: &str) -> AlarmRow {
-        AlarmRow {
-            tenant_id: tenant.to_string(),
-            region: region.to_string(),
-            arn: self.arn,
-            name: self.name,
-            state: self.state,
-            reason: self.reason,
-            state_changed_at: self.state_changed_at,
-            namespace: self.namespace,
-            metric_name: self.metric_name,
-            threshold: self.threshold,
-        }
+        AlarmRow { tenant_id: tenant.to_string(), region: region.to_string(), ..self.row }
     }
 }
 
@@ -201,7 +189,7 @@ pub async fn log_group_names(
         };
         let mut token = None;
         loop {
-            aws.ledger.count(&target.account, &target.region, "DescribeLogGroups");
+            aws.call(&target.account, &target.region, "logs:DescribeLogGroups").await;
             let resp = client
                 .describe_log_groups()
                 .log_group_name_prefix(prefix)
@@ -231,7 +219,10 @@ pub async fn insights(
     start: i64,
     end: i64,
 ) -> Result<InsightsResult, Failure> {
-    aws.ledger.count(&target.account, &target.region, "StartQuery");
+    // Logs Insights allows 30 running queries per account-region; hold a
+    // slot from start to finish.
+    let _slot = aws.pacer.query_slot(&target.account, &target.region).await;
+    aws.call(&target.account, &target.region, "logs:StartQuery").await;
     let started = client
         .start_query()
         .set_log_group_names(Some(groups))
@@ -246,7 +237,7 @@ pub async fn insights(
     let mut delay = Duration::from_millis(100);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        aws.ledger.count(&target.account, &target.region, "GetQueryResults");
+        aws.call(&target.account, &target.region, "logs:GetQueryResults").await;
         let r = client.get_query_results().query_id(&id).send().await.map_err(|e| classify(&e))?;
         match r.status() {
             Some(QueryStatus::Complete) => {
@@ -286,8 +277,20 @@ pub async fn insights(
     }
 }
 
-/// Daily cost by (group key, service) from the payer account. `by` is
-/// either a tag key or `LINKED_ACCOUNT`.
+/// One day of one service for one group key (tag value or account id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostLine {
+    pub key: String,
+    pub day: String,
+    pub service: String,
+    pub unblended: f64,
+    pub amortized: f64,
+    pub unit: String,
+    pub estimated: bool,
+}
+
+/// Daily unblended and amortised cost by (group key, service) from the payer
+/// account, following NextPageToken. `by` is a tag key or `LINKED_ACCOUNT`.
 pub async fn cost(
     client: &aws_sdk_costexplorer::Client,
     aws: &AwsAccess,
@@ -295,7 +298,7 @@ pub async fn cost(
     by: CostGrouping<'_>,
     start_day: &str,
     end_day: &str,
-) -> Result<Vec<(String, String, String, f64, String, bool)>, Failure> {
+) -> Result<Vec<CostLine>, Failure> {
     let first = match by {
         CostGrouping::Tag(key) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
         CostGrouping::LinkedAccount => {
@@ -307,12 +310,13 @@ pub async fn cost(
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        aws.ledger.count(payer, "us-east-1", "GetCostAndUsage");
+        aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
         let resp = client
             .get_cost_and_usage()
             .time_period(interval.clone())
             .granularity(Granularity::Daily)
             .metrics("UnblendedCost")
+            .metrics("AmortizedCost")
             .group_by(first.clone())
             .group_by(service.clone())
             .set_next_page_token(token.clone())
@@ -324,21 +328,24 @@ pub async fn cost(
             for g in day.groups() {
                 let keys = g.keys();
                 let (Some(k), Some(svc)) = (keys.first(), keys.get(1)) else { continue };
-                let Some(m) = g.metrics().and_then(|m| m.get("UnblendedCost")) else { continue };
-                let amount: f64 = m.amount().and_then(|a| a.parse().ok()).unwrap_or(0.0);
+                let Some(metrics) = g.metrics() else { continue };
+                let amount = |name: &str| -> Option<f64> { metrics.get(name)?.amount()?.parse().ok() };
+                let Some(unblended) = amount("UnblendedCost") else { continue };
+                let unit = metrics.get("UnblendedCost").and_then(|m| m.unit()).unwrap_or("USD").to_string();
                 let key = match by {
                     // Tag group keys come as "<tag>$<value>"; "" is untagged.
                     CostGrouping::Tag(tag) => k.strip_prefix(&format!("{tag}$")).unwrap_or(k).to_string(),
                     CostGrouping::LinkedAccount => k.clone(),
                 };
-                out.push((
+                out.push(CostLine {
                     key,
-                    date.clone(),
-                    svc.clone(),
-                    amount,
-                    m.unit().unwrap_or("USD").to_string(),
-                    day.estimated(),
-                ));
+                    day: date.clone(),
+                    service: svc.clone(),
+                    unblended,
+                    amortized: amount("AmortizedCost").unwrap_or(unblended),
+                    unit,
+                    estimated: day.estimated(),
+                });
             }
         }
         token = resp.next_page_token().map(str::to_string);
@@ -356,25 +363,23 @@ pub enum CostGrouping<'a> {
 }
 
 /// Turn cost lines into cache rows, attributing each to a tenant.
-pub fn cost_rows(
-    lines: Vec<(String, String, String, f64, String, bool)>,
-    source: &'static str,
-    owner: impl Fn(&str) -> Option<String>,
-) -> Vec<CostRow> {
+pub fn cost_rows(lines: Vec<CostLine>, source: &'static str, owner: impl Fn(&str) -> Option<String>) -> Vec<CostRow> {
     let mut merged: BTreeMap<(String, String, String), CostRow> = BTreeMap::new();
-    for (key, day, service, amount, unit, estimated) in lines {
-        let tenant = owner(&key).unwrap_or_default();
-        let row = merged.entry((tenant.clone(), day.clone(), service.clone())).or_insert(CostRow {
+    for line in lines {
+        let tenant = owner(&line.key).unwrap_or_default();
+        let row = merged.entry((tenant.clone(), line.day.clone(), line.service.clone())).or_insert(CostRow {
             tenant_id: tenant,
-            day,
-            service,
+            day: line.day,
+            service: line.service,
             source,
             amount: 0.0,
-            unit,
-            estimated,
+            amortized: 0.0,
+            unit: line.unit,
+            estimated: false,
         });
-        row.amount += amount;
-        row.estimated |= estimated;
+        row.amount += line.unblended;
+        row.amortized += line.amortized;
+        row.estimated |= line.estimated;
     }
     merged.into_values().collect()
 }
@@ -385,14 +390,18 @@ mod tests {
 
     fn alarm(dims: &[(&str, &str)]) -> RawAlarm {
         RawAlarm {
-            arn: "a".into(),
-            name: "n".into(),
-            state: "ALARM".into(),
-            reason: String::new(),
-            state_changed_at: None,
-            namespace: None,
-            metric_name: None,
-            threshold: None,
+            row: AlarmRow {
+                tenant_id: String::new(),
+                region: String::new(),
+                arn: "a".into(),
+                name: "n".into(),
+                state: "ALARM".into(),
+                reason: String::new(),
+                state_changed_at: None,
+                namespace: None,
+                metric_name: None,
+                threshold: None,
+            },
             dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
@@ -411,14 +420,19 @@ mod tests {
 
     #[test]
     fn cost_lines_are_merged_per_tenant_day_and_service() {
-        let lines = vec![
-            ("acme".into(), "2026-11-01".into(), "EC2".into(), 1.5, "USD".into(), false),
-            ("acme".into(), "2026-11-01".into(), "EC2".into(), 2.0, "USD".into(), false),
-            ("".into(), "2026-11-01".into(), "EC2".into(), 4.0, "USD".into(), true),
-        ];
+        let line = |key: &str, amount: f64, estimated: bool| CostLine {
+            key: key.into(),
+            day: "2026-11-01".into(),
+            service: "EC2".into(),
+            unblended: amount,
+            amortized: amount / 2.0,
+            unit: "USD".into(),
+            estimated,
+        };
+        let lines = vec![line("acme", 1.5, false), line("acme", 2.0, false), line("", 4.0, true)];
         let rows = cost_rows(lines, "tag", |k| (!k.is_empty()).then(|| k.to_string()));
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].tenant_id.as_str(), rows[0].amount, rows[0].estimated), ("", 4.0, true));
-        assert_eq!((rows[1].tenant_id.as_str(), rows[1].amount), ("acme", 3.5));
+        assert_eq!((rows[1].tenant_id.as_str(), rows[1].amount, rows[1].amortized), ("acme", 3.5, 1.75));
     }
 }

@@ -8,9 +8,12 @@
 //!   the views' SQL.
 //! - [`aws`] builds clients and credentials (AssumeRole with ExternalId and a
 //!   read-only session policy) and classifies AWS errors.
+//! - [`pace`] keeps every account-region under its AWS quotas.
 //! - [`plan`] packs metric reads into the fewest GetMetricData calls;
 //!   [`collect`] makes the calls; [`sync`] runs a whole sync into the
 //!   [`cache`] (SQLite via sqlx).
+//! - [`redact`] strips personal data and secrets from text cached for
+//!   data-residency tenants.
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
 //! - [`sim`] is the built-in simulated fleet, speaking AWS wire protocols.
@@ -26,7 +29,9 @@ pub mod fleet;
 pub mod health;
 pub mod input;
 pub mod model;
+pub mod pace;
 pub mod plan;
+pub mod redact;
 pub mod session;
 #[cfg(feature = "desktop")]
 pub mod shell;

@@ -66,6 +66,8 @@ struct Run<'a> {
     failed: AtomicU32,
     points: AtomicU64,
     errors: Mutex<Vec<String>>,
+    /// The newest Cost Explorer day fetched that can no longer change.
+    closed_through: Mutex<Option<String>>,
 }
 
 impl Run<'_> {
@@ -136,8 +138,8 @@ pub async fn run(
     opts: &SyncOptions,
     progress: Progress<'_>,
 ) -> Result<SyncSummary, CacheError> {
-    let calls_before = aws.ledger.total_calls();
-    let dollars_before = aws.ledger.dollars();
+    // Calls made between syncs (none, normally) are not this sync's.
+    aws.ledger.drain();
     let run = Run {
         fleet,
         catalog,
@@ -151,6 +153,7 @@ pub async fn run(
         failed: AtomicU32::new(0),
         points: AtomicU64::new(0),
         errors: Mutex::default(),
+        closed_through: Mutex::default(),
     };
     let run = &run;
     cache.record_fleet(fleet).await?;
@@ -314,6 +317,12 @@ pub async fn run(
         if let Ok(rows) = result {
             cache.put_costs(&rows).await?;
             cache.set_meta("cost_synced_at", &opts.now.to_string()).await?;
+            // Only once the rows are stored: a crash before this line
+            // re-fetches those days rather than losing them.
+            let closed = run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(day) = closed {
+                cache.set_meta("cost_closed_through", &day).await?;
+            }
         }
     }
 
@@ -326,17 +335,18 @@ pub async fn run(
     });
     crate::health::compute(cache, fleet, catalog, opts.now).await?;
 
+    let calls = aws.ledger.drain();
     let summary = SyncSummary {
         started_at: run.now_ms(),
         finished_at: now_ms_wall(),
         sources_ok: run.ok.load(Ordering::Relaxed),
         sources_failed: run.failed.load(Ordering::Relaxed),
         datapoints: run.points.load(Ordering::Relaxed),
-        api_calls: (aws.ledger.total_calls() - calls_before) as u32,
-        dollars: aws.ledger.dollars() - dollars_before,
+        api_calls: calls.iter().map(|c| c.calls).sum::<u64>() as u32,
+        dollars: calls.iter().map(crate::aws::CallCount::dollars).sum(),
         errors: std::mem::take(&mut *run.errors.lock().unwrap_or_else(|e| e.into_inner())),
     };
-    cache.record_sync(&summary).await?;
+    cache.record_sync(&summary, &calls).await?;
     let total = run.total.load(Ordering::Relaxed);
     (progress)(SyncProgress {
         phase: "done".into(),
@@ -443,10 +453,18 @@ async fn logs_for(
     for q in &run.catalog.logs {
         let text = q.render(t.selector.log_tenant_field.as_deref(), &t.id);
         let r = collect::insights(client, run.aws, target, groups.clone(), &text, start, end).await?;
-        // Data residency: raw lines never reach the disk, only their count.
+        // Data residency: raw lines never reach the disk, only their count,
+        // and whatever text is cached for them is redacted first.
         let withheld = q.raw_lines && t.residency;
-        let rows =
-            if withheld { serde_json::Value::Array(vec![]) } else { serde_json::to_value(&r.rows).unwrap_or_default() };
+        let rows = if withheld {
+            serde_json::Value::Array(vec![])
+        } else {
+            let mut rows = serde_json::to_value(&r.rows).unwrap_or_default();
+            if t.residency {
+                crate::redact::redact_json(&mut rows);
+            }
+            rows
+        };
         out.push(LogResult {
             tenant_id: t.id.clone(),
             region: region.to_string(),
@@ -462,9 +480,12 @@ async fn logs_for(
     Ok(out)
 }
 
-/// Month to date and all of last month, by tenant tag and by linked account.
+/// Daily cost by tenant tag and by linked account, from the first day not
+/// yet closed (Cost Explorer bills $0.01 a request: a closed day, one no
+/// longer `Estimated`, is never fetched twice) through today; on a first
+/// sync, from the first day of last month.
 async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, Failure> {
-    use chrono::{Datelike, Duration, TimeZone, Utc};
+    use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
     let fleet = run.fleet;
     let creds = match &fleet.payer_role_arn {
         Some(arn) => {
@@ -478,25 +499,49 @@ async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, 
     let today = Utc.timestamp_opt(run.opts.now, 0).single().unwrap_or_default().date_naive();
     let first_this = today.with_day(1).unwrap_or(today);
     let first_last = (first_this - Duration::days(1)).with_day(1).unwrap_or(first_this);
+    let closed = run
+        .cache
+        .meta("cost_closed_through")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let from = closed.map(|d| d + Duration::days(1)).unwrap_or(first_last).max(first_last).min(today);
     let (start, end) =
-        (first_last.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
+        (from.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
 
     let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag), &start, &end).await;
-    run.step("cost", "cost by tenant tag".into());
+    run.step("cost", format!("by tenant tag from {start}"));
     let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
-    run.step("cost", "cost by linked account".into());
+    run.step("cost", format!("by linked account from {start}"));
+    let (by_tag, by_account) = (by_tag?, by_account?);
+
+    // The closed days now cached: up to the day before the first estimated one.
+    let first_open =
+        by_tag.iter().chain(&by_account).filter(|l| l.estimated).map(|l| l.day.as_str()).min().map(str::to_string);
+    let newest_closed = match first_open {
+        Some(day) => NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().map(|d| d - Duration::days(1)),
+        None => Some(today - Duration::days(1)),
+    };
 
     let tagged: HashMap<&str, &str> =
         fleet.tenants.iter().filter(|t| !t.model.owns_account()).map(|t| (t.id.as_str(), t.id.as_str())).collect();
     let owners: HashMap<&str, &str> =
         fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| (t.account.as_str(), t.id.as_str())).collect();
-    let mut rows = collect::cost_rows(by_tag?, "tag", |k| tagged.get(k).map(|s| s.to_string()));
+    // A whole-account tenant that also tags its resources is costed by its
+    // account below; its tag lines are neither its cost twice nor untagged.
+    let by_tag: Vec<collect::CostLine> =
+        by_tag.into_iter().filter(|l| !fleet.tenants.iter().any(|t| t.model.owns_account() && t.id == l.key)).collect();
+    let mut rows = collect::cost_rows(by_tag, "tag", |k| tagged.get(k).map(|s| s.to_string()));
     // Whole-account tenants are costed by account; tag lines in their
     // accounts would count them twice, so only account lines are kept.
     rows.extend(
-        collect::cost_rows(by_account?, "account", |k| owners.get(k).map(|s| s.to_string()))
+        collect::cost_rows(by_account, "account", |k| owners.get(k).map(|s| s.to_string()))
             .into_iter()
             .filter(|r| !r.tenant_id.is_empty()),
     );
+    if let Some(d) = newest_closed.filter(|d| *d >= from) {
+        run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).replace(d.format("%Y-%m-%d").to_string());
+    }
     Ok(rows)
 }
