@@ -92,8 +92,11 @@ impl CallCount {
 /// Counts every call made, by (account, region, action), with what it costs.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    calls: Mutex<BTreeMap<(String, String, &'static str), (u64, u64)>>,
+    /// (account, region, action) -> (calls, metrics requested).
+    calls: Mutex<BTreeMap<CallKey, (u64, u64)>>,
 }
+
+type CallKey = (String, String, &'static str);
 
 impl Ledger {
     pub fn count(&self, account: &str, region: &str, action: &'static str) {
@@ -297,6 +300,15 @@ impl AwsAccess {
                 aws_sdk_cloudwatchlogs::Client::from_conf(conf)
             })
             .clone()
+    }
+
+    /// Organizations has one endpoint, in us-east-1 (aws partition).
+    pub fn organizations(&self, creds: &SharedCredentialsProvider) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.base)
+            .credentials_provider(creds.clone())
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
     }
 
     /// Cost Explorer has one endpoint, in us-east-1 (aws partition).

@@ -55,6 +55,13 @@ pub struct Common {
 pub enum Command {
     /// Collect metrics, alarms, logs and cost into the cache, once.
     Sync,
+    /// List AWS Organizations accounts tagged with the tenant tag (from the
+    /// payer account) and print fleet-file entries for the new ones.
+    Discover {
+        /// Append the entries to the fleet file (only if the result is valid).
+        #[arg(long)]
+        merge: bool,
+    },
     /// Fleet health from the cache (no AWS calls).
     Status {
         /// Print JSON: [{"tenant", "region", "health", "reasons", ...}].
@@ -93,6 +100,7 @@ pub fn main() -> ExitCode {
                 match cmd {
                     Command::Sync => run_sync(&cli.common).await,
                     Command::Status { json } => run_status(&cli.common, json).await,
+                    Command::Discover { merge } => run_discover(&cli.common, merge).await,
                 }
             });
             match result {
@@ -185,6 +193,58 @@ async fn run_sync(common: &Common) -> anyhow::Result<ExitCode> {
         println!("cache: {}", path.display());
     }
     Ok(if summary.sources_ok == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn run_discover(common: &Common, merge: bool) -> anyhow::Result<ExitCode> {
+    let opts = common.session_options();
+    let path = match opts.fleet_source()? {
+        crate::session::FleetSource::File(p) => Some(p),
+        crate::session::FleetSource::Demo if common.demo => None,
+        crate::session::FleetSource::Demo => anyhow::bail!(
+            "discover needs a fleet file with at least its [fleet] section (payer_account, region): \
+             pass --fleet FILE (see examples/fleet.toml), or --demo to try it on the simulated fleet"
+        ),
+    };
+    if merge && path.is_none() {
+        anyhow::bail!("--merge writes to a fleet file: pass --fleet FILE");
+    }
+    let session = Session::open(&opts).await?;
+    let fleet = &session.fleet;
+    let Some(payer) = &fleet.payer_account else {
+        anyhow::bail!("the fleet file has no payer_account: Organizations is read from the payer (management) account");
+    };
+    let creds = match &fleet.payer_role_arn {
+        Some(arn) => session.aws.role(arn, None).await,
+        None => session.aws.base_credentials(),
+    };
+    let found = crate::discover::tagged_accounts(&session.aws, &creds, payer, &fleet.cost_tag).await.map_err(|f| {
+        anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.replace('_', " "), f.message, f.remediation)
+    })?;
+    let (drafts, skipped) = crate::discover::drafts(fleet, &found);
+    for s in &skipped {
+        eprintln!("skipped: {}", clean(s));
+    }
+    let new = drafts.matches("[[tenant]]").count();
+    eprintln!("{} accounts tagged {}, {new} not yet in the fleet", found.len(), fleet.cost_tag);
+    match (merge, path) {
+        (true, Some(path)) if new > 0 => {
+            let text = std::fs::read_to_string(&path)?;
+            let merged = format!("{}\n{drafts}", text.trim_end());
+            // Validate before writing; write beside and rename, so the
+            // original is never half-written.
+            crate::fleet::Fleet::parse(&path, &merged, &session.catalog)
+                .map_err(|e| anyhow::anyhow!("the merged fleet file would be invalid, nothing written:\n{e}"))?;
+            let tmp = path.with_extension("toml.fleetdeck-tmp");
+            std::fs::write(&tmp, &merged)?;
+            std::fs::rename(&tmp, &path)?;
+            eprintln!(
+                "added {new} tenants to {}: set each one's external_id in its role's trust policy",
+                path.display()
+            );
+        }
+        _ => print!("{drafts}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_status(common: &Common, json: bool) -> anyhow::Result<ExitCode> {

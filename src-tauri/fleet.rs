@@ -354,7 +354,11 @@ impl Fleet {
             if let Some(dim) = model.and_then(Model::tenant_dimension) {
                 dimensions.entry(dim.to_string()).or_insert_with(|| id.clone());
             }
-            if let Some(m) = model {
+            // A whole-account tenant may start without dimension values (as
+            // `fleetdeck discover` writes it): its alarms, logs and cost are
+            // read, and its metrics are reported "not configured" with the
+            // fix. In a shared account they are what tells tenants apart.
+            if let Some(m) = model.filter(|m| !m.owns_account()) {
                 let missing: BTreeSet<&str> = catalog
                     .metrics_for(m)
                     .flat_map(|spec| spec.dimensions.iter().map(String::as_str))
@@ -564,12 +568,16 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_selector_dimension_is_named() {
-        let text = format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"silo\"\nexternal_id = \"xx-1\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n");
-        let err = parse(&text).unwrap_err();
+    fn a_missing_selector_dimension_is_named_in_a_shared_account_and_allowed_for_a_whole_account() {
+        let tenant = |model: &str| {
+            format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"{model}\"\nexternal_id = \"xx-1\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n")
+        };
+        let err = parse(&tenant("shared")).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         assert_eq!(err.problems[0].field, "tenant[0].selector.dimensions");
         assert!(err.problems[0].message.contains("missing LoadBalancer"));
+        let fleet = parse(&tenant("silo")).expect("a silo tenant may start without dimension values");
+        assert!(fleet.tenants[0].selector.dimensions.is_empty());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!   data-residency tenants.
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
+//! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
 //! - [`sim`] is the built-in simulated fleet, speaking AWS wire protocols.
 //! - [`session`] ties a run together; [`cli`] is the command line.
 
@@ -25,6 +26,7 @@ pub mod catalog;
 pub mod chart;
 pub mod cli;
 pub mod collect;
+pub mod discover;
 pub mod fleet;
 pub mod health;
 pub mod input;

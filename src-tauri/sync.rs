@@ -185,6 +185,7 @@ pub async fn run(
     // 2. Plan the metric reads.
     let end = plan::end_for(opts.now);
     let mut reads: Vec<SeriesRead> = Vec::new();
+    let mut unconfigured: BTreeMap<(String, String), Failure> = BTreeMap::new();
     let mut specs: Vec<(QuerySpec, &Tenant, String)> = Vec::new();
     for t in &reachable {
         for region in t.regions() {
@@ -194,6 +195,22 @@ pub async fn run(
                     .iter()
                     .filter_map(|d| t.selector.dimensions.get(d).map(|v| (d.clone(), v.clone())))
                     .collect();
+                if dims.len() < spec.dimensions.len() {
+                    // Only whole-account tenants get here (the fleet file
+                    // demands the values elsewhere): say what to add.
+                    let missing: Vec<&str> =
+                        spec.dimensions.iter().map(String::as_str).filter(|d| !dims.contains_key(*d)).collect();
+                    unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| Failure {
+                        status: "not_configured",
+                        message: format!("the fleet file gives no {} for this tenant's metrics", missing.join(", ")),
+                        remediation: format!(
+                            "add selector.dimensions = {{ {} }} to tenant {:?} in the fleet file",
+                            missing.iter().map(|d| format!("{d} = \"...\"")).collect::<Vec<_>>().join(", "),
+                            t.id
+                        ),
+                    });
+                    continue;
+                }
                 let dims_json = serde_json::to_string(&dims).unwrap_or_default();
                 let (series_id, watermark) = cache
                     .series(&SeriesKey {
@@ -265,6 +282,11 @@ pub async fn run(
     }
     for ((tenant, region), result) in &metric_state {
         run.record(tenant, region, "metrics", result.as_ref().map(|_| ())).await?;
+    }
+    for ((tenant, region), failure) in &unconfigured {
+        if !metric_state.contains_key(&(tenant.clone(), region.clone())) {
+            run.record(tenant, region, "metrics", Err(failure)).await?;
+        }
     }
 
     // 4. Alarms: one paged read per account-region, shared out to tenants.

@@ -118,3 +118,63 @@ fn a_bad_fleet_file_is_reported_with_file_line_and_field() {
         "{err}"
     );
 }
+
+/// An operator onboarding account-per-tenant customers: the fleet file
+/// lacks two tenants whose accounts are tagged in AWS Organizations;
+/// `discover` drafts exactly those, `--merge` adds them to a file that still
+/// validates, and running it again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_finds_the_tagged_accounts_missing_from_the_fleet_and_merges_them() {
+    let sim = SimFleet::start(SimOptions::default()).await.unwrap();
+    let mut fleet: toml::Value = toml::from_str(&sim.fleet_toml()).unwrap();
+    let tenants = fleet["tenant"].as_array_mut().unwrap();
+    let removed: Vec<String> = tenants
+        .iter()
+        .filter(|t| t["model"].as_str() == Some("silo"))
+        .take(2)
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    tenants.retain(|t| !removed.iter().any(|r| t["id"].as_str() == Some(r)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.toml");
+    std::fs::write(&path, toml::to_string(&fleet).unwrap()).unwrap();
+
+    let discover = |merge: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetdeck"));
+        cmd.args(["discover", "--fleet"]).arg(&path).arg("--cache").arg(dir.path().join("c.sqlite"));
+        if merge {
+            cmd.arg("--merge");
+        }
+        let out = cmd
+            .env("AWS_ACCESS_KEY_ID", SimFleet::ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SimFleet::SECRET_ACCESS_KEY)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+
+    let (drafts, note) = discover(false);
+    assert_eq!(drafts.matches("[[tenant]]").count(), 2, "{drafts}");
+    for id in &removed {
+        assert!(drafts.contains(&format!("id = \"{id}\"")), "{id} not drafted:\n{drafts}");
+    }
+    assert!(note.contains("2 not yet in the fleet"), "{note}");
+
+    let (_, note) = discover(true);
+    assert!(note.contains("added 2 tenants"), "{note}");
+    let catalog = fleetdeck::catalog::Catalog::builtin().unwrap();
+    let merged = fleetdeck::fleet::Fleet::load(&path, &catalog).expect("the merged file validates");
+    assert_eq!(merged.tenants.len(), 24);
+    for id in &removed {
+        let t = merged.tenant(id).unwrap();
+        assert!(t.external_id.as_deref().unwrap().starts_with(&format!("fleetdeck-{id}-")));
+    }
+
+    let before = std::fs::read_to_string(&path).unwrap();
+    let (drafts, note) = discover(true);
+    assert!(drafts.is_empty() && note.contains("0 not yet in the fleet"), "{note}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before, "nothing new, nothing written");
+}

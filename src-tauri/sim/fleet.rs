@@ -5,7 +5,9 @@
 //! The first 24 tenants follow a fixed plan (the documented mix of isolation
 //! models, tiers and regions; the first five cover every model and the three
 //! incident tenants), the seed picks their names, account ids and traffic
-//! levels. Larger fleets repeat the plan.
+//! levels. Larger fleets repeat the plan. A [`SimShape`](super::SimShape) replaces the plan
+//! for benchmarks: own-account and pooled tenants in given numbers, regions
+//! per tenant, and synthetic filler metrics up to a metric count.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -24,33 +26,8 @@ pub(crate) const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2
 /// Service that carries hooli's cost jump.
 pub(crate) const JUMP_SERVICE: &str = "Amazon Elastic Compute Cloud - Compute";
 
-/// How a tenant is isolated (see DESIGN.md section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Model {
-    Silo,
-    Remote,
-    Shared,
-    Eks,
-    Pooled,
-}
-
-impl Model {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Model::Silo => "silo",
-            Model::Remote => "remote",
-            Model::Shared => "shared",
-            Model::Eks => "eks",
-            Model::Pooled => "pooled",
-        }
-    }
-
-    /// Models whose tenant owns the whole account (AssumeRole needs the
-    /// tenant's ExternalId there).
-    pub fn owns_account(self) -> bool {
-        matches!(self, Model::Silo | Model::Remote)
-    }
-}
+/// The isolation models are the product's own: the simulator speaks them.
+pub use crate::fleet::Model;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tier {
@@ -215,6 +192,74 @@ pub(crate) fn metric_defs(model: Model) -> &'static [MetricDef] {
     }
 }
 
+/// Namespace of a benchmark fleet's filler metrics.
+pub const SYNTHETIC_NAMESPACE: &str = "SaaS/Bench";
+/// Filler metrics a tenant-region can have beyond the catalog's.
+pub const MAX_SYNTHETIC_METRICS: usize = 32;
+
+const SYNTHETIC_NAMES: [&str; MAX_SYNTHETIC_METRICS] = [
+    "Synthetic01",
+    "Synthetic02",
+    "Synthetic03",
+    "Synthetic04",
+    "Synthetic05",
+    "Synthetic06",
+    "Synthetic07",
+    "Synthetic08",
+    "Synthetic09",
+    "Synthetic10",
+    "Synthetic11",
+    "Synthetic12",
+    "Synthetic13",
+    "Synthetic14",
+    "Synthetic15",
+    "Synthetic16",
+    "Synthetic17",
+    "Synthetic18",
+    "Synthetic19",
+    "Synthetic20",
+    "Synthetic21",
+    "Synthetic22",
+    "Synthetic23",
+    "Synthetic24",
+    "Synthetic25",
+    "Synthetic26",
+    "Synthetic27",
+    "Synthetic28",
+    "Synthetic29",
+    "Synthetic30",
+    "Synthetic31",
+    "Synthetic32",
+];
+
+const fn synthetic_defs() -> [MetricDef; MAX_SYNTHETIC_METRICS] {
+    const BLANK: MetricDef = MetricDef {
+        namespace: SYNTHETIC_NAMESPACE,
+        name: "",
+        kind: MetricKind::Synthetic(0),
+        unit: "Count",
+        alarm: None,
+    };
+    let mut out = [BLANK; MAX_SYNTHETIC_METRICS];
+    let mut i = 0;
+    while i < MAX_SYNTHETIC_METRICS {
+        out[i].name = SYNTHETIC_NAMES[i];
+        out[i].kind = MetricKind::Synthetic(i as u8 + 1);
+        i += 1;
+    }
+    out
+}
+
+/// A static home for the filler metrics, so they are `&'static` like the
+/// catalog's.
+static SYNTHETIC: [MetricDef; MAX_SYNTHETIC_METRICS] = synthetic_defs();
+
+/// How many filler metrics a tenant of `model` gets to reach `metrics` per
+/// tenant-region.
+fn synthetic_count(model: Model, metrics: usize) -> usize {
+    metrics.saturating_sub(metric_defs(model).len()).min(MAX_SYNTHETIC_METRICS)
+}
+
 /// A log group in one account-region and whose lines it holds.
 #[derive(Debug)]
 pub(crate) struct LogGroup {
@@ -233,7 +278,12 @@ pub(crate) struct Fleet {
     pub tenants: Vec<SimTenant>,
     pub shared_account: String,
     pub eks_account: String,
-    pub pooled_account: String,
+    /// The pooled platform's accounts: one in the demo, more in a shaped
+    /// fleet; tenants are spread over them round-robin.
+    pub pooled_accounts: Vec<String>,
+    /// Accounts of the organisation outside the fleet (no tenants, no
+    /// fleetdeck role): (id, Organizations account name).
+    pub other_accounts: Vec<(String, &'static str)>,
     error_spike: Option<(usize, &'static str, i64)>,
     latency_ramp: Option<(usize, &'static str, i64, i64)>,
     cost_jump: Option<(usize, i64)>,
@@ -242,6 +292,7 @@ pub(crate) struct Fleet {
     log_groups: HashMap<(String, String), Vec<LogGroup>>,
 }
 
+#[derive(Clone, Copy)]
 struct Slot {
     model: Model,
     tier: Tier,
@@ -249,6 +300,8 @@ struct Slot {
     extra: &'static [&'static str],
     residency: bool,
     fixed: Option<(&'static str, &'static str)>,
+    /// Which of the pooled accounts a pooled tenant lives in.
+    pool: usize,
 }
 
 const fn slot(
@@ -259,7 +312,7 @@ const fn slot(
     residency: bool,
     fixed: Option<(&'static str, &'static str)>,
 ) -> Slot {
-    Slot { model, tier, home, extra, residency, fixed }
+    Slot { model, tier, home, extra, residency, fixed, pool: 0 }
 }
 
 const US: &str = "us-east-1";
@@ -298,6 +351,55 @@ const PLAN: [Slot; 24] = {
         slot(Pooled, Free, AP, &[], false, None),
     ]
 };
+
+/// For a home region (by index in REGIONS), the regions a tenant expands
+/// to, in order.
+static EXPANSION: [[&str; 2]; 3] = [[EU, AP], [AP, US], [US, EU]];
+
+/// The slots of the tenants to generate.
+fn plan(opts: &SimOptions) -> Vec<Slot> {
+    let Some(shape) = &opts.shape else {
+        return (0..opts.tenants)
+            .map(|i| {
+                let slot = PLAN[i % PLAN.len()];
+                // Fixed names belong to the first round only.
+                Slot { fixed: slot.fixed.filter(|_| i < PLAN.len()), ..slot }
+            })
+            .collect();
+    };
+    use Model::*;
+    use Tier::*;
+    let extra_regions = shape.regions.clamp(1, REGIONS.len()) - 1;
+    let region = |i: usize| (REGIONS[i % REGIONS.len()], &EXPANSION[i % REGIONS.len()][..extra_regions]);
+    let mut out = Vec::with_capacity(shape.tenants());
+    for i in 0..shape.own_account {
+        let (home, extra) = region(i);
+        const TIERS: [Tier; 5] = [Enterprise, Premium, Standard, Premium, Standard];
+        out.push(Slot {
+            model: if i % 5 == 3 { Remote } else { Silo },
+            tier: TIERS[i % TIERS.len()],
+            home,
+            extra,
+            residency: home == EU && i % 2 == 0,
+            fixed: (i == 0).then_some(("globex", "Globex")),
+            pool: 0,
+        });
+    }
+    for j in 0..shape.pooled {
+        let (home, extra) = region(j);
+        const TIERS: [Tier; 3] = [Standard, Free, Free];
+        out.push(Slot {
+            model: Pooled,
+            tier: TIERS[j % TIERS.len()],
+            home,
+            extra,
+            residency: false,
+            fixed: None,
+            pool: j % shape.pooled_accounts.max(1),
+        });
+    }
+    out
+}
 
 /// Names for the tenants the plan does not fix; the seed shuffles them.
 const NAMES: [(&str, &str); 40] = [
@@ -349,7 +451,13 @@ impl Fleet {
         let mut taken: HashSet<String> = HashSet::from([PAYER_ACCOUNT.to_string()]);
         let shared_account = account_id(seed, "shared-vpc", &mut taken);
         let eks_account = account_id(seed, "eks-cluster", &mut taken);
-        let pooled_account = account_id(seed, "pooled-platform", &mut taken);
+        let pools = opts.shape.as_ref().map_or(1, |s| s.pooled_accounts.max(1));
+        let pooled_accounts: Vec<String> = (0..pools)
+            .map(|k| {
+                let label = if k == 0 { "pooled-platform".to_string() } else { format!("pooled-platform-{}", k + 1) };
+                account_id(seed, &label, &mut taken)
+            })
+            .collect();
 
         // Seeded Fisher-Yates over the name pool.
         let mut names: Vec<(&str, &str)> = NAMES.to_vec();
@@ -359,10 +467,10 @@ impl Fleet {
         }
         let mut next_name = 0usize;
 
-        let mut tenants = Vec::with_capacity(opts.tenants);
-        for i in 0..opts.tenants {
-            let slot = &PLAN[i % PLAN.len()];
-            let (id, name) = match slot.fixed.filter(|_| i < PLAN.len()) {
+        let slots = plan(opts);
+        let mut tenants = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            let (id, name) = match slot.fixed {
                 Some((id, name)) => (id.to_string(), name.to_string()),
                 None => {
                     let (id, name) = names[next_name % names.len()];
@@ -381,9 +489,15 @@ impl Fleet {
                 id,
                 name,
                 &mut taken,
-                [&shared_account, &eks_account, &pooled_account],
+                [&shared_account, &eks_account, &pooled_accounts[slot.pool.min(pools - 1)]],
             ));
         }
+
+        // Drawn after the tenants' so adding them moved no tenant account.
+        let other_accounts = ["security-audit", "sandbox"]
+            .into_iter()
+            .map(|label| (account_id(seed, label, &mut taken), label))
+            .collect();
 
         let find = |id: &str| tenants.iter().position(|t| t.id == id);
         let minute_now = opts.now - opts.now.rem_euclid(60);
@@ -397,9 +511,11 @@ impl Fleet {
 
         let mut metrics = HashMap::new();
         let mut log_groups: HashMap<(String, String), Vec<LogGroup>> = HashMap::new();
+        let wanted = opts.shape.as_ref().map_or(0, |s| s.metrics);
         for (i, t) in tenants.iter().enumerate() {
+            let synthetic = &SYNTHETIC[..synthetic_count(t.model, wanted)];
             for region in t.regions() {
-                for def in metric_defs(t.model) {
+                for def in metric_defs(t.model).iter().chain(synthetic) {
                     let key = (t.account.clone(), region.to_string(), def.namespace, def.name, t.dimensions.clone());
                     metrics.insert(key, (i, def));
                 }
@@ -426,7 +542,8 @@ impl Fleet {
             tenants,
             shared_account,
             eks_account,
-            pooled_account,
+            pooled_accounts,
+            other_accounts,
             error_spike,
             latency_ramp,
             cost_jump,
@@ -447,7 +564,7 @@ impl Fleet {
     ) -> Option<(&SimTenant, &'static MetricDef)> {
         // Borrowing lookups on a tuple key need an owned key; resolve the
         // static namespace/name first so unknown ones cost nothing.
-        let def = [&ALB[..], &EKS[..], &POOLED[..]]
+        let def = [&ALB[..], &EKS[..], &POOLED[..], &SYNTHETIC[..]]
             .iter()
             .flat_map(|defs| defs.iter())
             .find(|d| d.namespace == namespace && d.name == name)?;
@@ -503,9 +620,11 @@ impl Fleet {
         self.tenants.iter().find(|t| t.model.owns_account() && t.account == account)
     }
 
-    /// Every account in the organisation, payer first.
+    /// Every account of the fleet, payer first: where fleetdeck's role
+    /// exists. The organisation has [`Fleet::other_accounts`] besides.
     pub(crate) fn accounts(&self) -> Vec<&str> {
-        let mut out = vec![PAYER_ACCOUNT, &self.shared_account, &self.eks_account, &self.pooled_account];
+        let mut out = vec![PAYER_ACCOUNT, &self.shared_account, &self.eks_account];
+        out.extend(self.pooled_accounts.iter().map(String::as_str));
         out.extend(self.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()));
         out
     }
@@ -518,13 +637,53 @@ impl Fleet {
             "Shared VPC tenancy".to_string()
         } else if account == self.eks_account {
             format!("EKS cluster {CLUSTER_NAME}")
-        } else if account == self.pooled_account {
-            "Pooled SaaS platform".to_string()
+        } else if let Some(k) = self.pooled_accounts.iter().position(|a| a == account) {
+            if k == 0 {
+                "Pooled SaaS platform".to_string()
+            } else {
+                format!("Pooled SaaS platform {}", k + 1)
+            }
         } else if let Some(t) = self.account_owner(account) {
             format!("{} (prod)", t.name)
+        } else if let Some((_, label)) = self.other_accounts.iter().find(|(id, _)| id == account) {
+            label.to_string()
         } else {
             account.to_string()
         }
+    }
+
+    /// Catalog entries for the filler metrics, one per (metric, dimension
+    /// set) in use; empty for the demo fleet.
+    pub(crate) fn synthetic_catalog_toml(&self) -> String {
+        let wanted = self.options.shape.as_ref().map_or(0, |s| s.metrics);
+        let mut out = String::new();
+        // Tenants of models that share a dimension set share an entry.
+        let groups: [(&[Model], &[&str]); 3] = [
+            (&[Model::Silo, Model::Remote, Model::Shared], &["LoadBalancer"]),
+            (&[Model::Eks], &["ClusterName", "Namespace"]),
+            (&[Model::Pooled], &["TenantId"]),
+        ];
+        for (models, dimensions) in groups {
+            let present: Vec<Model> =
+                models.iter().copied().filter(|m| self.tenants.iter().any(|t| t.model == *m)).collect();
+            let Some(first) = present.first() else { continue };
+            for def in &SYNTHETIC[..synthetic_count(*first, wanted)] {
+                out.push_str("\n[[metric]]\n");
+                let _ = writeln!(
+                    out,
+                    "key = {}",
+                    toml_str(&def.name.to_ascii_lowercase().replace("synthetic", "synthetic_"))
+                );
+                let _ = writeln!(out, "label = {}", toml_str(def.name));
+                out.push_str("unit = \"count\"\n");
+                let _ = writeln!(out, "models = {}", toml_array(present.iter().map(|m| m.as_str())));
+                let _ = writeln!(out, "namespace = {}", toml_str(def.namespace));
+                let _ = writeln!(out, "name = {}", toml_str(def.name));
+                let _ = writeln!(out, "dimensions = {}", toml_array(dimensions.iter().copied()));
+                out.push_str("stat = \"Average\"\nperiod = 60\n");
+            }
+        }
+        out
     }
 
     /// The fleet file describing this fleet, pointing at `endpoint`.
@@ -700,7 +859,7 @@ mod unit_tests {
     use super::*;
 
     fn fleet(n: usize) -> Fleet {
-        Fleet::generate(&SimOptions { seed: 7, tenants: n, now: 1_795_300_000 })
+        Fleet::generate(&SimOptions { seed: 7, tenants: n, now: 1_795_300_000, shape: None })
     }
 
     #[test]
@@ -731,7 +890,7 @@ mod unit_tests {
         let a = fleet(24);
         let b = fleet(24);
         assert_eq!(a.tenants, b.tenants);
-        let c = Fleet::generate(&SimOptions { seed: 8, tenants: 24, now: 1_795_300_000 });
+        let c = Fleet::generate(&SimOptions { seed: 8, tenants: 24, now: 1_795_300_000, shape: None });
         assert_ne!(a.tenants[3].account, c.tenants[3].account);
     }
 
@@ -747,6 +906,39 @@ mod unit_tests {
             .tenants
             .iter()
             .all(|t| t.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')));
+    }
+
+    #[test]
+    fn the_f200_shape_has_its_accounts_regions_and_metrics() {
+        let f = Fleet::generate(&SimOptions {
+            seed: 7,
+            tenants: 0,
+            now: 1_795_300_000,
+            shape: Some(super::super::SimShape::f200()),
+        });
+        assert_eq!(f.tenants.len(), 200);
+        let own: HashSet<&str> =
+            f.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()).collect();
+        assert_eq!(own.len(), 150, "one account each");
+        assert_eq!(f.tenants[0].id, "globex");
+        assert!(f.error_spike.is_some(), "globex keeps its incident");
+        assert_eq!(f.pooled_accounts.len(), 2);
+        for pool in &f.pooled_accounts {
+            assert_eq!(f.tenants.iter().filter(|t| t.model == Model::Pooled && &t.account == pool).count(), 25);
+        }
+        assert!(f.tenants.iter().all(|t| t.regions().len() == 3));
+        assert_eq!(f.metrics.len(), 200 * 3 * 20);
+        let ids: HashSet<&str> = f.tenants.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids.len(), 200);
+        let pooled = f.tenants.iter().find(|t| t.model == Model::Pooled).expect("a pooled tenant");
+        let hit =
+            f.find_metric(&pooled.account, "ap-southeast-2", SYNTHETIC_NAMESPACE, "Synthetic17", &pooled.dimensions);
+        assert!(hit.is_some());
+        let catalog = f.synthetic_catalog_toml();
+        let doc: toml::Value = toml::from_str(&catalog).expect("valid TOML");
+        let entries = doc["metric"].as_array().expect("[[metric]]");
+        assert_eq!(entries.len(), 2 * 17, "17 fillers for the ALB models and for pooled");
+        assert_eq!(entries[0]["key"].as_str(), Some("synthetic_01"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | CloudWatch | Smithy RPC v2 CBOR | `GetMetricData`, `DescribeAlarms` |
 //! | CloudWatch Logs | AWS JSON 1.1 | `StartQuery`, `GetQueryResults`, `DescribeLogGroups` |
 //! | Cost Explorer | AWS JSON 1.1 | `GetCostAndUsage` |
+//! | Organizations | AWS JSON 1.1 | `ListAccounts`, `ListTagsForResource` |
 //!
 //! Everything else gets that protocol's unknown-operation error, and is
 //! counted like every other request ([`SimFleet::requests`]).
@@ -30,16 +31,19 @@
 //! CloudWatch retention by period, 100 alarms per page, Logs Insights 10,000
 //! rows and 30 concurrent queries, Cost Explorer paging). Optional
 //! [`SimKnobs`] add latency, real per account-region rate limits
-//! (`ThrottlingException` and friends), missing roles and a frozen clock.
+//! (`ThrottlingException` and friends), missing roles, denied actions,
+//! short-lived credentials, injected faults (throttling, 5xx, dropped
+//! connections) and a frozen clock.
 //!
 //! Module map: `fleet` (tenants, catalog resources, TOML), `series` (metric
-//! values), `server` (HTTP, identity, counting, knobs), and one module per
-//! service: `sts`, `cloudwatch`, `logs`, `cost`.
+//! values), `server` (HTTP, identity, counting, knobs, faults), and one
+//! module per service: `sts`, `cloudwatch`, `logs`, `cost`, `organizations`.
 
 mod cloudwatch;
 mod cost;
 mod fleet;
 mod logs;
+mod organizations;
 mod series;
 mod server;
 mod sts;
@@ -49,7 +53,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use fleet::{Model, SimTenant, Tier};
+pub use fleet::{Model, SimTenant, Tier, MAX_SYNTHETIC_METRICS, SYNTHETIC_NAMESPACE};
 
 /// What fleet to simulate. Construct with struct update syntax from
 /// [`Default`] when only some fields matter.
@@ -59,15 +63,53 @@ pub struct SimOptions {
     pub seed: u64,
     /// Number of tenants; the first five cover all five isolation models and
     /// the three incident tenants, the first 24 follow the documented mix.
+    /// Ignored when `shape` is set.
     pub tenants: usize,
     /// Epoch seconds the incidents are placed relative to (the "start" of
     /// the demo). Data is still only served up to the wall clock.
     pub now: i64,
+    /// A benchmark fleet's make-up instead of the demo's documented mix.
+    pub shape: Option<SimShape>,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { seed: 7, tenants: 24, now: server::wall_clock() }
+        SimOptions { seed: 7, tenants: 24, now: server::wall_clock(), shape: None }
+    }
+}
+
+/// The make-up of a benchmark fleet (BENCHMARKS.md), for
+/// [`SimOptions::shape`]. Tenants with an account of their own come first
+/// (the first is `globex`, with its 5xx incident), then the pooled ones;
+/// home regions rotate over the three regions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimShape {
+    /// Tenants with an account of their own: silo, every fifth remote.
+    pub own_account: usize,
+    /// Pooled tenants (`TenantId` dimension, shared log group), spread
+    /// round-robin over `pooled_accounts` shared accounts.
+    pub pooled: usize,
+    /// Shared accounts of the pooled platform (at least one).
+    pub pooled_accounts: usize,
+    /// Regions each tenant runs in, 1..=3: its home and the next ones.
+    pub regions: usize,
+    /// Metrics per tenant-region: the model's catalog metrics (3), then
+    /// filler gauges `SaaS/Bench` `Synthetic01`... with the tenant's
+    /// dimensions, up to [`MAX_SYNTHETIC_METRICS`] of them
+    /// ([`SimFleet::synthetic_catalog_toml`] describes them for the catalog).
+    pub metrics: usize,
+}
+
+impl SimShape {
+    /// Fleet F200: 150 tenants with their own account, 50 pooled in two
+    /// shared accounts, 3 regions each, 20 metrics per tenant-region.
+    pub fn f200() -> SimShape {
+        SimShape { own_account: 150, pooled: 50, pooled_accounts: 2, regions: 3, metrics: 20 }
+    }
+
+    /// Number of tenants.
+    pub fn tenants(&self) -> usize {
+        self.own_account + self.pooled
     }
 }
 
@@ -86,6 +128,36 @@ pub struct SimKnobs {
     pub deny_assume_role: Vec<String>,
     /// Freeze the wall clock at these epoch seconds (deterministic tests).
     pub clock: Option<i64>,
+    /// (account, IAM action) pairs the caller's identity policy does not
+    /// allow, e.g. `("111122223333", "logs:StartQuery")`: the call answers
+    /// the protocol's access-denied error with AWS's message. The action
+    /// may use IAM wildcards (`logs:*`); `sts:GetCallerIdentity` can never
+    /// be denied, as in AWS.
+    pub deny_actions: Vec<(String, String)>,
+    /// Requests answered with an injected failure instead of their answer.
+    pub faults: Faults,
+    /// Lifetime of credentials issued by AssumeRole from now on, instead of
+    /// the requested `DurationSeconds` (the Expiration field says so);
+    /// requests signed with them afterwards get `ExpiredToken`.
+    pub credential_ttl: Option<Duration>,
+}
+
+/// Shares (0.0..=1.0) of requests that fail on purpose, each request drawn
+/// independently: a retry is a new request and may fail again. The draw is
+/// a pure function of the seed and the request's position since the last
+/// [`SimFleet::set_knobs`], so a sequential test replays exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Faults {
+    /// Answered with the protocol's throttling error (CloudWatch
+    /// `Throttling`, Logs `ThrottlingException`, Cost Explorer
+    /// `LimitExceededException`, Organizations `TooManyRequestsException`).
+    pub throttle: f64,
+    /// Answered HTTP 500 `InternalFailure` or 503 `ServiceUnavailable`
+    /// (Organizations: 500 `ServiceException`), half each.
+    pub server_error: f64,
+    /// The connection is closed after the request was read, without a
+    /// response.
+    pub reset: f64,
 }
 
 impl SimKnobs {
@@ -114,7 +186,10 @@ pub struct RequestCount {
     pub account: String,
     pub region: String,
     pub action: String,
+    /// Every request, the faulted ones included.
     pub count: u64,
+    /// Of `count`, those answered with an injected fault ([`Faults`]).
+    pub faulted: u64,
 }
 
 /// A running simulated fleet. Dropping it stops the server.
@@ -157,6 +232,13 @@ impl SimFleet {
         &self.state.fleet.tenants
     }
 
+    /// `[[metric]]` entries for the query catalog (to append to
+    /// `queries/metrics.toml`) describing the synthetic metrics of a
+    /// [`SimShape`] fleet; empty when it has none.
+    pub fn synthetic_catalog_toml(&self) -> String {
+        self.state.fleet.synthetic_catalog_toml()
+    }
+
     /// The options the fleet was generated from.
     pub fn options(&self) -> &SimOptions {
         &self.state.fleet.options
@@ -168,9 +250,21 @@ impl SimFleet {
         self.state.request_counts()
     }
 
-    /// Replace the runtime knobs; applies to the next request.
+    /// Replace the runtime knobs; applies to the next request. Restarts the
+    /// rate limiters' buckets and the fault draw sequence.
     pub fn set_knobs(&self, knobs: SimKnobs) {
         self.state.set_knobs(knobs);
+    }
+
+    /// The knobs in force.
+    pub fn knobs(&self) -> SimKnobs {
+        self.state.knobs().as_ref().clone()
+    }
+
+    /// Faults injected since the server started ([`SimKnobs::faults`]),
+    /// every kind together; per action in [`RequestCount::faulted`].
+    pub fn faults_injected(&self) -> u64 {
+        self.state.faults_injected()
     }
 }
 

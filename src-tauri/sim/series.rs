@@ -138,6 +138,9 @@ pub(crate) enum MetricKind {
     Latency,
     PodCpu,
     PodRestarts,
+    /// The n-th filler gauge of a benchmark fleet ([`super::SimShape`]):
+    /// a level of its own that follows the traffic shape, with noise.
+    Synthetic(u8),
 }
 
 impl MetricKind {
@@ -148,6 +151,7 @@ impl MetricKind {
             MetricKind::Latency => 3,
             MetricKind::PodCpu => 4,
             MetricKind::PodRestarts => 5,
+            MetricKind::Synthetic(n) => 0x100 + u64::from(n),
         }
     }
 }
@@ -293,6 +297,11 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
         MetricKind::PodRestarts => {
             let restarts = if unit(h(1)) < 0.002 { 1.0 } else { 0.0 };
             Some(Sample::point(restarts))
+        }
+        MetricKind::Synthetic(n) => {
+            let level = 10.0 + 990.0 * unit(mix(&[tenant.key, 0x5e, u64::from(n)]));
+            let v = level * region_factor * (0.3 + 0.7 * load(minute)) * (1.0 + 0.05 * gauss(h(1)));
+            Some(Sample::point(v.max(0.0)))
         }
     }
 }

@@ -1,14 +1,14 @@
 //! The simulator's HTTP front: accepts connections, tells the protocols
 //! apart, establishes who is calling from the SigV4 `Authorization` header,
-//! counts every request, applies the knobs (latency, rate limits) and the
-//! caller's session policy, then hands the call to the service module and
-//! renders its answer or error in that service's wire protocol.
+//! counts every request, applies the knobs (injected faults, latency, rate
+//! limits, denied actions) and the caller's session policy, then hands the
+//! call to the service module and renders its answer or error in that
+//! service's wire protocol.
 //!
 //! Signatures are parsed, never verified: the simulator cares about *who*
 //! (access key, signing region), the real SDK takes care of *how*.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -24,9 +24,9 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::fleet::{Fleet, PAYER_ACCOUNT};
-use super::series::mix;
-use super::sts::{Policy, Sessions};
-use super::{cloudwatch, cost, logs, sts, RequestCount, SimFleet, SimKnobs};
+use super::series::{mix, unit};
+use super::sts::{glob, Policy, Sessions};
+use super::{cloudwatch, cost, logs, organizations, sts, RequestCount, SimFleet, SimKnobs};
 
 /// Largest request body accepted (a 500-query GetMetricData is ~100 KB).
 const MAX_BODY: usize = 8 << 20;
@@ -42,27 +42,41 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Requests of one (account, region, action).
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    count: u64,
+    faulted: u64,
+}
+
 /// Everything the server shares between connections.
 pub(crate) struct State {
     pub fleet: Fleet,
-    knobs: RwLock<SimKnobs>,
-    counts: Mutex<HashMap<(String, String, String), u64>>,
+    /// Behind an `Arc` so a request takes a snapshot for the price of a
+    /// reference count, however long the knobs' lists are.
+    knobs: RwLock<Arc<SimKnobs>>,
+    counts: Mutex<HashMap<(String, String, String), Tally>>,
     pub sessions: Mutex<Sessions>,
     pub queries: Mutex<logs::Queries>,
     buckets: Mutex<HashMap<(String, String, String), Bucket>>,
     seq: AtomicU64,
+    /// Requests drawn for faults since the knobs were last set.
+    fault_seq: AtomicU64,
+    faults: AtomicU64,
 }
 
 impl State {
     pub(crate) fn new(fleet: Fleet) -> State {
         State {
             fleet,
-            knobs: RwLock::new(SimKnobs::default()),
+            knobs: RwLock::new(Arc::new(SimKnobs::default())),
             counts: Mutex::new(HashMap::new()),
             sessions: Mutex::new(Sessions::default()),
             queries: Mutex::new(logs::Queries::default()),
             buckets: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
+            fault_seq: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
         }
     }
 
@@ -71,13 +85,44 @@ impl State {
         self.knobs().clock.unwrap_or_else(wall_clock)
     }
 
-    pub(crate) fn knobs(&self) -> SimKnobs {
+    pub(crate) fn knobs(&self) -> Arc<SimKnobs> {
         self.knobs.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub(crate) fn set_knobs(&self, knobs: SimKnobs) {
-        *self.knobs.write().unwrap_or_else(|e| e.into_inner()) = knobs;
+        *self.knobs.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(knobs);
         lock(&self.buckets).clear();
+        self.fault_seq.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn faults_injected(&self) -> u64 {
+        self.faults.load(Ordering::Relaxed)
+    }
+
+    /// Draws the fate of the next request from the seed and its position
+    /// since the knobs were set: a pure function, so a sequential client
+    /// meets the same faults on every run.
+    fn draw_fault(&self, knobs: &SimKnobs) -> Option<Fault> {
+        let f = &knobs.faults;
+        if f.throttle <= 0.0 && f.server_error <= 0.0 && f.reset <= 0.0 {
+            return None;
+        }
+        let n = self.fault_seq.fetch_add(1, Ordering::Relaxed);
+        let h = mix(&[self.fleet.options.seed, n, 0xfa17]);
+        let u = unit(h);
+        let share = |x: f64| if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+        let reset = share(f.reset);
+        let server_error = reset + share(f.server_error);
+        let throttle = server_error + share(f.throttle);
+        if u < reset {
+            Some(Fault::Reset)
+        } else if u < server_error {
+            Some(if h & 1 == 0 { Fault::InternalError } else { Fault::Unavailable })
+        } else if u < throttle {
+            Some(Fault::Throttle)
+        } else {
+            None
+        }
     }
 
     /// A fresh id, UUID-shaped like AWS request and query ids; unique per
@@ -96,18 +141,25 @@ impl State {
         )
     }
 
-    fn count(&self, account: &str, region: &str, action: &str) {
-        *lock(&self.counts).entry((account.to_string(), region.to_string(), action.to_string())).or_insert(0) += 1;
+    fn count(&self, account: &str, region: &str, action: &str, faulted: bool) {
+        let mut counts = lock(&self.counts);
+        let tally = counts.entry((account.to_string(), region.to_string(), action.to_string())).or_default();
+        tally.count += 1;
+        if faulted {
+            tally.faulted += 1;
+            self.faults.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn request_counts(&self) -> Vec<RequestCount> {
         let mut out: Vec<RequestCount> = lock(&self.counts)
             .iter()
-            .map(|((account, region, action), count)| RequestCount {
+            .map(|((account, region, action), tally)| RequestCount {
                 account: account.clone(),
                 region: region.clone(),
                 action: action.clone(),
-                count: *count,
+                count: tally.count,
+                faulted: tally.faulted,
             })
             .collect();
         out.sort();
@@ -143,6 +195,28 @@ struct Bucket {
     at: Instant,
 }
 
+/// An injected failure ([`super::Faults`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Throttle,
+    InternalError,
+    Unavailable,
+    Reset,
+}
+
+/// Returned by the service to make hyper drop the connection without
+/// writing a response: the client sees the connection close mid-request.
+#[derive(Debug)]
+struct ConnectionReset;
+
+impl std::fmt::Display for ConnectionReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by a fault knob")
+    }
+}
+
+impl std::error::Error for ConnectionReset {}
+
 /// Binds the listener and spawns the accept loop.
 pub(crate) async fn spawn(state: Arc<State>) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -160,7 +234,7 @@ pub(crate) async fn spawn(state: Arc<State>) -> std::io::Result<(SocketAddr, Joi
                         connections.spawn(async move {
                             let service = service_fn(move |req| {
                                 let state = state.clone();
-                                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                                async move { handle(&state, req).await }
                             });
                             if let Err(e) = http1::Builder::new()
                                 .serve_connection(TokioIo::new(stream), service)
@@ -191,7 +265,7 @@ pub(crate) enum Protocol {
     Query,
     /// Smithy RPC v2 CBOR (CloudWatch).
     Cbor,
-    /// AWS JSON 1.1 (Logs, Cost Explorer).
+    /// AWS JSON 1.1 (Logs, Cost Explorer, Organizations).
     Json,
 }
 
@@ -201,11 +275,19 @@ pub(crate) struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Further members of the JSON error body (Organizations' `Reason`,
+    /// `Type`); the other protocols have nowhere to put them.
+    pub fields: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), fields: Vec::new() }
+    }
+
+    pub(crate) fn with(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
+        self.fields.push((name, value.into()));
+        self
     }
 }
 
@@ -237,11 +319,13 @@ pub(crate) struct Call<'a> {
     pub protocol: Protocol,
 }
 
-enum Service {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
     Sts,
     CloudWatch,
     Logs,
     CostExplorer,
+    Organizations,
     Unknown,
 }
 
@@ -253,12 +337,13 @@ impl Service {
             Service::CloudWatch => "cloudwatch",
             Service::Logs => "logs",
             Service::CostExplorer => "ce",
+            Service::Organizations => "organizations",
             Service::Unknown => "unknown",
         }
     }
 }
 
-async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ConnectionReset> {
     let request_id = state.uuid();
     let (parts, body) = req.into_parts();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
@@ -278,6 +363,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         match target.split_once('.') {
             Some(("Logs_20140328", op)) => (Protocol::Json, Service::Logs, op.to_string()),
             Some(("AWSInsightsIndexService", op)) => (Protocol::Json, Service::CostExplorer, op.to_string()),
+            Some(("AWSOrganizationsV20161128", op)) => (Protocol::Json, Service::Organizations, op.to_string()),
             Some((_, op)) => (Protocol::Json, Service::Unknown, op.to_string()),
             None => (Protocol::Json, Service::Unknown, target.clone()),
         }
@@ -289,7 +375,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             let err = ApiError::new(413, "RequestEntityTooLarge", "request body too large");
-            return render(protocol, &request_id, Err(err));
+            return Ok(render(protocol, &request_id, Err(err)));
         }
     };
 
@@ -315,26 +401,38 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
     };
     let account = caller.as_ref().map(|c| c.account.clone()).unwrap_or_default();
-    state.count(&account, &region, &action);
 
+    // Injected faults hit any request, authenticated or not, before it does
+    // anything: the front end failed, not the service behind it.
     let knobs = state.knobs();
-    let result = match caller {
-        Err(e) => Err(e),
-        Ok(caller) => {
+    let fault = state.draw_fault(&knobs);
+    state.count(&account, &region, &action, fault.is_some());
+    let result = match (fault, caller) {
+        (Some(Fault::Reset), _) => {
+            if !knobs.latency.is_zero() {
+                tokio::time::sleep(knobs.latency).await;
+            }
+            return Err(ConnectionReset);
+        }
+        (Some(Fault::Throttle), _) => Err(throttled(protocol, service)),
+        (Some(Fault::InternalError), _) => Err(server_error(service, false)),
+        (Some(Fault::Unavailable), _) => Err(server_error(service, true)),
+        (None, Err(e)) => Err(e),
+        (None, Ok(caller)) => {
             let call = Call { state, caller, region, now, request_id: request_id.clone(), protocol };
-            dispatch(&call, &knobs, &service, &operation, &form, &body)
+            dispatch(&call, &knobs, service, &operation, &form, &body)
         }
     };
     if !knobs.latency.is_zero() {
         tokio::time::sleep(knobs.latency).await;
     }
-    render(protocol, &request_id, result)
+    Ok(render(protocol, &request_id, result))
 }
 
 fn dispatch(
     call: &Call<'_>,
     knobs: &SimKnobs,
-    service: &Service,
+    service: Service,
     operation: &str,
     form: &[(String, String)],
     body: &[u8],
@@ -343,15 +441,25 @@ fn dispatch(
         return Err(throttled(call.protocol, service));
     }
     // GetCallerIdentity needs no permission in AWS; everything else must be
-    // allowed by the caller's session policy, when it has one.
+    // allowed by the caller's identity policy (the deny_actions knob) and
+    // by its session policy, when it has one.
     let iam_action = format!("{}:{}", service.iam_prefix(), operation);
-    if let Some(policy) = &call.caller.policy {
-        if operation != "GetCallerIdentity" && !policy.allows(&iam_action) {
-            let message = format!(
-                "User: {} is not authorized to perform: {iam_action} because no session policy allows the {iam_action} action",
-                call.caller.arn
-            );
-            return Err(access_denied(call.protocol, message));
+    if operation != "GetCallerIdentity" {
+        let denied_by_identity = knobs
+            .deny_actions
+            .iter()
+            .any(|(account, action)| *account == call.caller.account && glob(action, &iam_action));
+        let denied_by_session = call.caller.policy.as_ref().is_some_and(|p| !p.allows(&iam_action));
+        let policy = if denied_by_identity {
+            Some(DeniedBy::IdentityPolicy)
+        } else if denied_by_session {
+            Some(DeniedBy::SessionPolicy)
+        } else {
+            None
+        };
+        if let Some(policy) = policy {
+            let resource = action_resource(call, service, operation, form);
+            return Err(not_authorized(call, service, &iam_action, resource.as_deref(), Some(policy)));
         }
     }
     match service {
@@ -359,8 +467,63 @@ fn dispatch(
         Service::CloudWatch => cloudwatch::handle(call, operation, body),
         Service::Logs => logs::handle(call, operation, body),
         Service::CostExplorer => cost::handle(call, operation, body),
+        Service::Organizations => organizations::handle(call, operation, body),
         Service::Unknown => Err(unknown_operation(call.protocol, operation)),
     }
+}
+
+/// Which policy failed to allow an action, for the error message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeniedBy {
+    IdentityPolicy,
+    SessionPolicy,
+}
+
+/// The resource AWS names in an access-denied message for `operation`, or
+/// `None` for actions without resource-level permissions (AWS then leaves
+/// the "on resource" part out).
+fn action_resource(call: &Call<'_>, service: Service, operation: &str, form: &[(String, String)]) -> Option<String> {
+    let (region, account) = (&call.region, &call.caller.account);
+    match service {
+        Service::Logs => Some(format!("arn:aws:logs:{region}:{account}:log-group:*")),
+        // Cost Explorer is global and billed from us-east-1.
+        Service::CostExplorer => Some(format!("arn:aws:ce:us-east-1:{account}:/{operation}")),
+        Service::Sts if operation == "AssumeRole" => form.iter().find(|(k, _)| k == "RoleArn").map(|(_, v)| v.clone()),
+        _ => None,
+    }
+}
+
+/// AWS's access-denied error for `action`, in the protocol of `service`.
+/// The one message builder for every denial the simulator produces
+/// (identity policy, session policy, trust policy), so collectors see one
+/// shape: `User: <arn> is not authorized to perform: <action>[ on resource:
+/// <arn>][ because no <identity-based|session> policy allows the <action>
+/// action]`. Organizations words every denial its own way.
+pub(crate) fn not_authorized(
+    call: &Call<'_>,
+    service: Service,
+    action: &str,
+    resource: Option<&str>,
+    denied_by: Option<DeniedBy>,
+) -> ApiError {
+    if service == Service::Organizations {
+        return access_denied(call.protocol, organizations::ACCESS_DENIED.to_string());
+    }
+    let mut message = format!("User: {} is not authorized to perform: {action}", call.caller.arn);
+    if let Some(resource) = resource {
+        message.push_str(" on resource: ");
+        message.push_str(resource);
+    }
+    match denied_by {
+        Some(DeniedBy::IdentityPolicy) => {
+            message.push_str(&format!(" because no identity-based policy allows the {action} action"))
+        }
+        Some(DeniedBy::SessionPolicy) => {
+            message.push_str(&format!(" because no session policy allows the {action} action"))
+        }
+        None => {}
+    }
+    access_denied(call.protocol, message)
 }
 
 /// The protocol's answer to an operation the simulator does not serve.
@@ -381,13 +544,38 @@ pub(crate) fn access_denied(protocol: Protocol, message: String) -> ApiError {
     }
 }
 
-fn throttled(protocol: Protocol, service: &Service) -> ApiError {
+fn throttled(protocol: Protocol, service: Service) -> ApiError {
     match (protocol, service) {
         (Protocol::Json, Service::CostExplorer) => {
             ApiError::new(400, "LimitExceededException", "You have exceeded the rate limit. Try again later.")
         }
+        (Protocol::Json, Service::Organizations) => ApiError::new(
+            400,
+            "TooManyRequestsException",
+            "You have sent too many requests in too short a period of time. The quota helps protect against denial-of-service attacks. Try again later.",
+        )
+        .with("Type", "TooManyRequests"),
         (Protocol::Json, _) => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
         _ => ApiError::new(400, "Throttling", "Rate exceeded"),
+    }
+}
+
+/// An injected server-side failure: 500 or 503, which every SDK retries.
+fn server_error(service: Service, unavailable: bool) -> ApiError {
+    match (service, unavailable) {
+        (Service::Organizations, _) => ApiError::new(
+            500,
+            "ServiceException",
+            "AWS Organizations can't complete your request because of an internal service error. Try again later.",
+        ),
+        (_, false) => ApiError::new(
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+        (_, true) => {
+            ApiError::new(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
+        }
     }
 }
 
@@ -514,7 +702,10 @@ fn render(protocol: Protocol, request_id: &str, result: Result<Reply, ApiError>)
                 Protocol::Json => {
                     builder =
                         builder.header("content-type", "application/x-amz-json-1.1").header("x-amzn-errortype", e.code);
-                    let json = serde_json::json!({ "__type": e.code, "message": e.message });
+                    let mut json = serde_json::json!({ "__type": e.code, "message": e.message });
+                    for (name, value) in e.fields {
+                        json[name] = serde_json::Value::String(value);
+                    }
                     (e.status, json.to_string().into_bytes())
                 }
             }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::fleet::{PAYER_ACCOUNT, ROLE_NAME};
 use super::series::{hash_str, mix};
-use super::server::{access_denied, lock, unknown_operation, ApiError, Call, Caller, Reply};
+use super::server::{lock, not_authorized, unknown_operation, ApiError, Call, Caller, Reply, Service};
 
 const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// Sessions kept at most; the oldest are forgotten (as if expired).
@@ -142,7 +142,7 @@ impl Policy {
 }
 
 /// Case-insensitive IAM wildcard match (`*` any run, `?` one character).
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
     let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
@@ -248,12 +248,11 @@ fn assume_role<'a>(call: &Call<'_>, param: &dyn Fn(&str) -> Option<&'a str>) -> 
         Some(expected) => external_id == Some(expected),
         None => true,
     };
-    let missing = call.state.knobs().deny_assume_role.iter().any(|a| a == account);
+    let knobs = call.state.knobs();
+    let missing = knobs.deny_assume_role.iter().any(|a| a == account);
     if !role_exists || !trust_ok || missing {
-        return Err(access_denied(
-            call.protocol,
-            format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", call.caller.arn),
-        ));
+        // The trust policy refuses: AWS names no policy in this message.
+        return Err(not_authorized(call, Service::Sts, "sts:AssumeRole", Some(role_arn), None));
     }
 
     let seed = call.state.fleet.options.seed;
@@ -269,7 +268,13 @@ fn assume_role<'a>(call: &Call<'_>, param: &dyn Fn(&str) -> Option<&'a str>) -> 
         hash_str(session_name)
     );
     let role_id = format!("AROA{}", base32(mix(&[seed, hash_str(account), hash_str(role)]), 17));
-    let expires = call.now + duration;
+    // The knob shortens (or lengthens) what was asked for, honestly: the
+    // Expiration returned is when the simulator starts refusing the keys.
+    let lifetime = knobs.credential_ttl.map_or(duration, |ttl| {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        millis.saturating_add(999) / 1000
+    });
+    let expires = call.now.saturating_add(lifetime);
     let session = Session {
         account: account.to_string(),
         role: role.to_string(),
