@@ -317,6 +317,18 @@ async fn print_sources_and_calls(cache: &crate::cache::Cache) -> anyhow::Result<
             );
         }
     }
+    let today = chrono::DateTime::from_timestamp(crate::session::now(), 0).unwrap_or_default().date_naive();
+    let costs = crate::cost::by_tenant(cache, today).await?;
+    if !costs.is_empty() {
+        let sum = |f: fn(&crate::cost::TenantCost) -> f64| costs.iter().map(f).sum::<f64>();
+        let untagged = costs.iter().find(|c| c.tenant.is_empty()).map(|c| c.month_to_date).unwrap_or(0.0);
+        println!(
+            "\ncost: ${:.2} month to date, ${:.2} forecast for the month, ${:.2} last month (untagged: ${untagged:.2} this month)",
+            sum(|c| c.month_to_date),
+            sum(|c| c.forecast),
+            sum(|c| c.last_month)
+        );
+    }
     let calls = cache.last_sync_calls().await?;
     if !calls.is_empty() {
         let total: i64 = calls.iter().map(|c| c.1).sum();

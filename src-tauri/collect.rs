@@ -8,7 +8,10 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_sdk_cloudwatchlogs::types::QueryStatus;
-use aws_sdk_costexplorer::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+use aws_sdk_costexplorer::types::{
+    DateInterval, Dimension as CostDimension, DimensionValues, Expression, Granularity, GroupDefinition,
+    GroupDefinitionType,
+};
 
 use crate::aws::{classify, AwsAccess, Failure};
 use crate::cache::{AlarmRow, CostRow};
@@ -300,13 +303,30 @@ pub async fn cost(
     end_day: &str,
 ) -> Result<Vec<CostLine>, Failure> {
     let first = match by {
-        CostGrouping::Tag(key) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
+        CostGrouping::Tag(key, _) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
         CostGrouping::LinkedAccount => {
             GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("LINKED_ACCOUNT").build()
         }
     };
     let service = GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("SERVICE").build();
     let interval = DateInterval::builder().start(start_day).end(end_day).build().map_err(failure_from_build)?;
+    let filter = match by {
+        CostGrouping::Tag(_, excluded) if !excluded.is_empty() => Some(
+            Expression::builder()
+                .not(
+                    Expression::builder()
+                        .dimensions(
+                            DimensionValues::builder()
+                                .key(CostDimension::LinkedAccount)
+                                .set_values(Some(excluded.to_vec()))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        ),
+        _ => None,
+    };
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -319,6 +339,7 @@ pub async fn cost(
             .metrics("AmortizedCost")
             .group_by(first.clone())
             .group_by(service.clone())
+            .set_filter(filter.clone())
             .set_next_page_token(token.clone())
             .send()
             .await
@@ -334,7 +355,7 @@ pub async fn cost(
                 let unit = metrics.get("UnblendedCost").and_then(|m| m.unit()).unwrap_or("USD").to_string();
                 let key = match by {
                     // Tag group keys come as "<tag>$<value>"; "" is untagged.
-                    CostGrouping::Tag(tag) => k.strip_prefix(&format!("{tag}$")).unwrap_or(k).to_string(),
+                    CostGrouping::Tag(tag, _) => k.strip_prefix(&format!("{tag}$")).unwrap_or(k).to_string(),
                     CostGrouping::LinkedAccount => k.clone(),
                 };
                 out.push(CostLine {
@@ -358,7 +379,10 @@ pub async fn cost(
 
 #[derive(Debug, Clone, Copy)]
 pub enum CostGrouping<'a> {
-    Tag(&'a str),
+    /// By the tenant tag, leaving out the given linked accounts (tenants
+    /// that own their account are costed by account: their untagged lines
+    /// are not untagged spend).
+    Tag(&'a str, &'a [String]),
     LinkedAccount,
 }
 

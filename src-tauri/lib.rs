@@ -14,6 +14,7 @@
 //!   [`cache`] (SQLite via sqlx).
 //! - [`redact`] strips personal data and secrets from text cached for
 //!   data-residency tenants.
+//! - [`cost`] sums per-tenant cost and forecasts the month end.
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
 //! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
@@ -26,6 +27,7 @@ pub mod catalog;
 pub mod chart;
 pub mod cli;
 pub mod collect;
+pub mod cost;
 pub mod discover;
 pub mod fleet;
 pub mod health;

@@ -120,6 +120,17 @@ impl Run<'_> {
     }
 }
 
+fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> SourceState {
+    SourceState {
+        tenant_id: tenant.into(),
+        region: region.into(),
+        source: source.into(),
+        status: f.status.into(),
+        error: Some(format!("not read: no credentials ({})", f.message)),
+        remediation: Some(f.remediation.clone()),
+    }
+}
+
 fn target(t: &Tenant, region: &str) -> Target {
     Target {
         account: t.account.clone(),
@@ -172,6 +183,15 @@ pub async fn run(
     for (key, provider, result) in checked {
         for t in &roles[&key] {
             run.record(&t.id, "*", "credentials", result.as_ref().map(|_| ())).await?;
+            // Without credentials nothing else of this tenant was read: its
+            // sources say so instead of keeping an earlier sync's "ok".
+            if let Err(f) = &result {
+                for region in t.regions() {
+                    for source in ["metrics", "alarms", "logs"] {
+                        run.cache.put_source(&failed_source(&t.id, region, source, f), run.now_ms()).await?;
+                    }
+                }
+            }
         }
         if result.is_ok() {
             creds.insert(key, provider);
@@ -532,7 +552,11 @@ async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, 
     let (start, end) =
         (from.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
 
-    let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag), &start, &end).await;
+    let mut owned: Vec<String> =
+        fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.clone()).collect();
+    owned.sort();
+    owned.dedup();
+    let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag, &owned), &start, &end).await;
     run.step("cost", format!("by tenant tag from {start}"));
     let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
     run.step("cost", format!("by linked account from {start}"));

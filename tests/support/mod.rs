@@ -75,11 +75,14 @@ pub fn free_port() -> u16 {
 
 /// POST JSON to moto's control API.
 pub fn moto_api(moto: &Moto, path: &str, body: &str) {
+    moto_api_at(&moto.url, path, body)
+}
+
+/// POST JSON to the control API of the moto at `url` (for code that holds
+/// only its address, such as a proxy stage).
+pub fn moto_api_at(url: &str, path: &str, body: &str) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let resp = agent
-        .post(&format!("{}{path}", moto.url))
-        .header("content-type", "application/json")
-        .send(body)
-        .expect("moto api");
+    let resp =
+        agent.post(&format!("{url}{path}")).header("content-type", "application/json").send(body).expect("moto api");
     assert!(resp.status().is_success(), "moto {path}: {}", resp.status());
 }

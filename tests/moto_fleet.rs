@@ -1,0 +1,1182 @@
+//! A whole fleet against moto, an AWS emulator nobody on this team wrote:
+//! one tenant of every isolation model spread over three accounts and two
+//! regions, synced by fleetdeck through the real SDK, signing, AssumeRole and
+//! wire protocols. A recording, fault-injecting proxy in front of moto
+//! (`support::cbor_proxy`) translates CloudWatch's CBOR, tells the test
+//! what fleetdeck sent, and refuses chosen calls with AWS's own
+//! access-denied errors.
+//!
+//! Each story seeds its accounts the way the tenants' own applications
+//! would, through the SDK's write APIs, as that account (AssumeRole into it),
+//! and uses names that collide on purpose across accounts, regions and
+//! tenants, so only account, region and dimension scoping keeps tenants
+//! apart. What moto cannot do (percentile statistics, Logs Insights `filter`
+//! and `stats`, Cost Explorer forecasts, throttling) is covered by the
+//! simulated fleet's tests; each story says which part.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+use fleetdeck::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
+use fleetdeck::cache::Cache;
+use fleetdeck::catalog::Catalog;
+use fleetdeck::fleet::Fleet;
+use fleetdeck::model::SyncSummary;
+use fleetdeck::sync::{self, SyncOptions};
+use serde_json::{json, Value as Json};
+use sqlx::Row;
+use support::cbor_proxy::{self, Proxy, Record};
+
+/// Acme's own account (silo).
+const SILO: &str = "111111111111";
+/// Globex runs our application in its own account (remote application plane).
+const REMOTE: &str = "222222222222";
+/// Our shared account: Initech's VPC, Hooli's EKS namespace, Umbrella's pooled tenancy.
+const SHARED: &str = "333333333333";
+/// Stark's account, where our role was never created.
+const NO_ROLE: &str = "444444444444";
+/// The management account, where Cost Explorer is read.
+const PAYER: &str = "999999999999";
+
+const US: &str = "us-east-1";
+const EU: &str = "eu-west-1";
+
+/// The same load balancer name in several accounts and regions, on purpose.
+const LB: &str = "app/web/50dc6c495c0c9188";
+const INITECH_LB: &str = "app/shared-initech/0a1b2c3d4e5f6071";
+const CLUSTER: &str = "prod-eks";
+
+/// Long-term keys: the test's own seeding and fleetdeck's base identity are
+/// different callers, so the proxy's record tells them apart.
+const SEEDER_KEY: &str = "AKIDSEEDER";
+const FLEETDECK_KEY: &str = "AKIDFLEETDECK";
+
+/// The catalog these fleets use: the built-in one minus p99 latency, which
+/// moto answers with HTTP 500 (the simulated fleet covers percentiles).
+const METRICS: &str = r#"
+[[metric]]
+key = "requests"
+label = "Requests"
+unit = "count"
+models = ["silo", "remote", "shared"]
+namespace = "AWS/ApplicationELB"
+name = "RequestCount"
+dimensions = ["LoadBalancer"]
+stat = "Sum"
+period = 60
+
+[[metric]]
+key = "errors"
+label = "5xx errors"
+unit = "count"
+models = ["silo", "remote", "shared"]
+namespace = "AWS/ApplicationELB"
+name = "HTTPCode_Target_5XX_Count"
+dimensions = ["LoadBalancer"]
+stat = "Sum"
+period = 60
+
+[[metric]]
+key = "cpu"
+label = "Pod CPU"
+unit = "percent"
+models = ["eks"]
+namespace = "ContainerInsights"
+name = "pod_cpu_utilization"
+dimensions = ["ClusterName", "Namespace"]
+stat = "Average"
+period = 60
+
+[[metric]]
+key = "restarts"
+label = "Container restarts"
+unit = "count"
+models = ["eks"]
+namespace = "ContainerInsights"
+name = "pod_number_of_container_restarts"
+dimensions = ["ClusterName", "Namespace"]
+stat = "Sum"
+period = 60
+
+[[metric]]
+key = "requests"
+label = "Requests"
+unit = "count"
+models = ["pooled"]
+namespace = "SaaS/App"
+name = "Requests"
+dimensions = ["TenantId"]
+stat = "Sum"
+period = 60
+
+[[metric]]
+key = "errors"
+label = "Errors"
+unit = "count"
+models = ["pooled"]
+namespace = "SaaS/App"
+name = "Errors"
+dimensions = ["TenantId"]
+stat = "Sum"
+period = 60
+"#;
+
+/// moto's Logs Insights understands `fields`, `sort` and `limit` only (it
+/// ignores `filter` and `stats`), so this is the one triage query it can
+/// answer truthfully.
+const LOGS: &str = r#"
+[[query]]
+key = "recent_errors"
+label = "Latest error lines"
+raw_lines = true
+query = "fields @timestamp, @message | sort @timestamp desc | limit 50"
+"#;
+
+// ---------------------------------------------------------------------------
+// The fleet file of these stories.
+
+fn acme(regions: &str) -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "acme"
+name = "Acme Corp"
+tier = "enterprise"
+model = "silo"
+account = "{SILO}"
+external_id = "fleetdeck-acme-7f3a"
+home_region = "{US}"
+extra_regions = [{regions}]
+selector.dimensions = {{ LoadBalancer = "{LB}" }}
+selector.log_groups = ["/app/web"]
+"#
+    )
+}
+
+fn globex() -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "globex"
+name = "Globex"
+tier = "premium"
+model = "remote"
+account = "{REMOTE}"
+role_arn = "arn:aws:iam::{REMOTE}:role/GlobexVendorReadOnly"
+external_id = "fleetdeck-globex-19c2"
+home_region = "{EU}"
+selector.dimensions = {{ LoadBalancer = "{LB}" }}
+selector.log_groups = ["/app/*"]
+"#
+    )
+}
+
+fn initech() -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "initech"
+name = "Initech"
+tier = "standard"
+model = "shared"
+account = "{SHARED}"
+home_region = "{US}"
+selector.dimensions = {{ LoadBalancer = "{INITECH_LB}" }}
+selector.log_groups = ["/shared/initech"]
+"#
+    )
+}
+
+fn hooli() -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "hooli"
+name = "Hooli"
+tier = "standard"
+model = "eks"
+account = "{SHARED}"
+home_region = "{US}"
+selector.dimensions = {{ ClusterName = "{CLUSTER}" }}
+"#
+    )
+}
+
+fn umbrella(regions: &str) -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "umbrella"
+name = "Umbrella"
+tier = "free"
+model = "pooled"
+account = "{SHARED}"
+home_region = "{US}"
+extra_regions = [{regions}]
+"#
+    )
+}
+
+fn stark() -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "stark"
+name = "Stark Industries"
+tier = "enterprise"
+model = "silo"
+account = "{NO_ROLE}"
+external_id = "fleetdeck-stark-0b1d"
+home_region = "{US}"
+selector.dimensions = {{ LoadBalancer = "{LB}" }}
+"#
+    )
+}
+
+/// `[fleet]` pointing at the proxy, plus any extra lines, then the tenants.
+fn fleet_file(proxy: &Proxy, fleet_lines: &str, tenants: &[String]) -> String {
+    format!(
+        "[fleet]\nname = \"moto fleet\"\nregion = \"{US}\"\nrole_name = \"FleetdeckReadOnly\"\nendpoint_url = \"{}\"\n{fleet_lines}\n{}",
+        proxy.url,
+        tenants.concat()
+    )
+}
+
+fn payer_lines() -> String {
+    format!("payer_account = \"{PAYER}\"\npayer_role_arn = \"arn:aws:iam::{PAYER}:role/FleetdeckCostReader\"\n")
+}
+
+// ---------------------------------------------------------------------------
+// moto, the proxy, and the tenants' own applications writing into it.
+
+struct World {
+    moto: support::Moto,
+    proxy: Proxy,
+    /// Half a minute into the current minute: the last complete minute is
+    /// `now - 30`.
+    now: i64,
+}
+
+impl World {
+    async fn start() -> World {
+        let moto = support::moto();
+        let proxy = cbor_proxy::start(&moto.url).await;
+        let now = fleetdeck::session::now() / 60 * 60 + 30;
+        World { moto, proxy, now }
+    }
+
+    /// The last complete minute, where fleetdeck's reads end.
+    fn end(&self) -> i64 {
+        fleetdeck::plan::end_for(self.now)
+    }
+
+    /// Act as `account`'s own application in `region`: AssumeRole into the
+    /// account through the proxy, as the seeder.
+    async fn as_account(&self, account: &str, region: &str) -> Account {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(&self.proxy.url)
+            .credentials_provider(Credentials::new(SEEDER_KEY, "secret", None, None, "seeder"))
+            .load()
+            .await;
+        let assumed = aws_sdk_sts::Client::new(&base)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/Seeder"))
+            .role_session_name("seeder")
+            .send()
+            .await
+            .expect("assume role for seeding");
+        let c = assumed.credentials().expect("credentials");
+        let creds = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "seeded",
+        );
+        let cw = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&base).credentials_provider(creds.clone()).build(),
+        );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&base).credentials_provider(creds).build(),
+        );
+        Account { cw, logs }
+    }
+
+    /// What fleetdeck itself sent (not the seeding), in order.
+    fn sent_by_fleetdeck(&self) -> Vec<Record> {
+        self.proxy.records().into_iter().filter(|r| r.origin == FLEETDECK_KEY).collect()
+    }
+}
+
+/// One account-region, written to as its own application would.
+struct Account {
+    cw: aws_sdk_cloudwatch::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl Account {
+    async fn metric(&self, namespace: &str, name: &str, dims: &[(&str, &str)], points: &[(i64, f64)]) {
+        let dims: Vec<Dimension> = dims.iter().map(|(k, v)| Dimension::builder().name(*k).value(*v).build()).collect();
+        let data: Vec<MetricDatum> = points
+            .iter()
+            .map(|(ts, v)| {
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .set_dimensions(Some(dims.clone()))
+                    .timestamp(DateTime::from_secs(*ts))
+                    .value(*v)
+                    .build()
+            })
+            .collect();
+        self.cw
+            .put_metric_data()
+            .namespace(namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .expect("put metric data");
+    }
+
+    async fn alarm(&self, name: &str, metric: (&str, &str), dims: &[(&str, &str)], state: StateValue, reason: &str) {
+        let dims: Vec<Dimension> = dims.iter().map(|(k, v)| Dimension::builder().name(*k).value(*v).build()).collect();
+        self.cw
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace(metric.0)
+            .metric_name(metric.1)
+            .set_dimensions(Some(dims))
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(10.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .expect("put metric alarm");
+        self.cw
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(state)
+            .state_reason(reason)
+            .send()
+            .await
+            .expect("set alarm state");
+    }
+
+    /// A log group with one stream holding `lines` (epoch ms, message).
+    async fn log_group(&self, group: &str, lines: &[(i64, &str)]) {
+        self.logs.create_log_group().log_group_name(group).send().await.expect("create log group");
+        self.logs.create_log_stream().log_group_name(group).log_stream_name("app").send().await.expect("create stream");
+        let events: Vec<InputLogEvent> = lines
+            .iter()
+            .map(|(ts, m)| InputLogEvent::builder().timestamp(*ts).message(*m).build().expect("log event"))
+            .collect();
+        self.logs
+            .put_log_events()
+            .log_group_name(group)
+            .log_stream_name("app")
+            .set_log_events(Some(events))
+            .send()
+            .await
+            .expect("put log events");
+    }
+}
+
+/// `n` one-minute points ending before `end`, valued `base + k` (k = 1 is
+/// the newest): every series of a story gets its own base, so a point in
+/// the wrong tenant's cache shows which series it leaked from.
+fn minutes(end: i64, base: f64, n: i64) -> Vec<(i64, f64)> {
+    let mut p: Vec<(i64, f64)> = (1..=n).map(|k| (end - 60 * k, base + k as f64)).collect();
+    p.sort_by_key(|(ts, _)| *ts);
+    p
+}
+
+// ---------------------------------------------------------------------------
+// fleetdeck, pointed at the proxy.
+
+struct Deck {
+    fleet: Fleet,
+    catalog: Catalog,
+    aws: AwsAccess,
+    cache: Cache,
+    _dir: tempfile::TempDir,
+}
+
+impl Deck {
+    async fn new(fleet_toml: &str, metrics: &str, logs: &str) -> Deck {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("metrics.toml"), metrics).unwrap();
+        std::fs::write(dir.path().join("logs.toml"), logs).unwrap();
+        let catalog = Catalog::load(Some(dir.path())).unwrap_or_else(|e| panic!("{e}"));
+        let fleet = Fleet::parse(Path::new("fleet.toml"), fleet_toml, &catalog).unwrap_or_else(|e| panic!("{e}"));
+        let aws = AwsAccess::new(&AwsSettings {
+            region: US.into(),
+            endpoint_url: fleet.endpoint_url.clone(),
+            static_credentials: Some((FLEETDECK_KEY.into(), "secret".into())),
+            // moto answers what it lacks with 500; retrying that only waits.
+            max_attempts: 1,
+            ..Default::default()
+        })
+        .await;
+        let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+        Deck { fleet, catalog, aws, cache, _dir: dir }
+    }
+
+    async fn sync(&self, now: i64) -> SyncSummary {
+        sync::run(&self.fleet, &self.catalog, &self.aws, &self.cache, &SyncOptions::at(now), &|_| {})
+            .await
+            .expect("a sync returns Ok even when sources fail")
+    }
+
+    /// (tenant, region, metric key) -> its points, oldest first.
+    async fn points(&self) -> BTreeMap<(String, String, String), Vec<(i64, f64)>> {
+        let rows = sqlx::query(
+            "SELECT s.tenant_id, s.region, s.metric_key, d.ts, d.value FROM datapoint d
+             JOIN series s ON s.id = d.series_id ORDER BY 1, 2, 3, 4",
+        )
+        .fetch_all(self.cache.pool())
+        .await
+        .unwrap();
+        let mut out: BTreeMap<(String, String, String), Vec<(i64, f64)>> = BTreeMap::new();
+        for r in rows {
+            out.entry((r.get(0), r.get(1), r.get(2))).or_default().push((r.get(3), r.get(4)));
+        }
+        out
+    }
+
+    /// Every cached alarm as (tenant, region, arn, state, reason).
+    async fn alarms(&self) -> BTreeSet<(String, String, String, String, String)> {
+        sqlx::query("SELECT tenant_id, region, arn, state, reason FROM alarm")
+            .fetch_all(self.cache.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect()
+    }
+
+    /// (tenant, region) -> the `@message` of every cached log row.
+    async fn log_messages(&self) -> BTreeMap<(String, String), BTreeSet<String>> {
+        let rows =
+            sqlx::query("SELECT tenant_id, region, rows FROM log_result").fetch_all(self.cache.pool()).await.unwrap();
+        let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for r in rows {
+            let lines: Json = serde_json::from_str(r.get::<&str, _>(2)).unwrap();
+            let messages = out.entry((r.get(0), r.get(1))).or_default();
+            for line in lines.as_array().unwrap() {
+                messages.insert(line["@message"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        out
+    }
+
+    /// (tenant, region, source) -> (status, error, remediation).
+    async fn sources(&self) -> BTreeMap<(String, String, String), (String, String, String)> {
+        sqlx::query("SELECT tenant_id, region, source, status, error, remediation FROM source_status")
+            .fetch_all(self.cache.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let text = |i: usize| r.get::<Option<String>, _>(i).unwrap_or_default();
+                ((r.get(0), r.get(1), r.get(2)), (r.get(3), text(4), text(5)))
+            })
+            .collect()
+    }
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+// ---------------------------------------------------------------------------
+// The stories.
+
+/// What the five tenants' applications wrote, and so what each tenant's
+/// cache must hold after a sync: exactly this, and nothing else.
+struct Seeded {
+    points: BTreeMap<(String, String, String), Vec<(i64, f64)>>,
+    alarms: BTreeSet<(String, String, String, String, String)>,
+    logs: BTreeMap<(String, String), BTreeSet<String>>,
+}
+
+/// The five tenants' applications at work: acme (silo, two regions) and
+/// globex (remote, eu-west-1) in their own accounts, initech (shared VPC),
+/// hooli (EKS namespace) and umbrella (pooled, two regions) in the shared
+/// account. Alongside, data nobody in the fleet owns, named to collide:
+/// acme's load balancer name in globex's other region and in the shared
+/// account, a pooled `TenantId=acme`, an EKS namespace called `umbrella`, a
+/// log group whose name starts with initech's.
+async fn seed_five_tenants(w: &World) -> Seeded {
+    let end = w.end();
+    let now_ms = w.now * 1000;
+    let mut points = BTreeMap::new();
+    let mut alarms = BTreeSet::new();
+    let mut logs = BTreeMap::new();
+    let alb = "AWS/ApplicationELB";
+    let (req, e5xx) = ("RequestCount", "HTTPCode_Target_5XX_Count");
+    let ci = "ContainerInsights";
+    let (cpu, restarts) = ("pod_cpu_utilization", "pod_number_of_container_restarts");
+    let arn = |region: &str, account: &str, name: &str| format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}");
+    let n = 12;
+    let mut own = |tenant: &str, region: &str, key: &str, base: f64| {
+        let p = minutes(end, base, n);
+        points.insert((s(tenant), s(region), s(key)), p.clone());
+        p
+    };
+
+    let acme_us = w.as_account(SILO, US).await;
+    acme_us.metric(alb, req, &[("LoadBalancer", LB)], &own("acme", US, "requests", 1000.0)).await;
+    acme_us.metric(alb, e5xx, &[("LoadBalancer", LB)], &own("acme", US, "errors", 1100.0)).await;
+    acme_us.alarm("5xx-high", (alb, e5xx), &[("LoadBalancer", LB)], StateValue::Alarm, "acme us 5xx above 10").await;
+    // No dimensions at all: still acme's, since acme owns the whole account.
+    acme_us.alarm("budget-guard", ("AWS/Billing", "EstimatedCharges"), &[], StateValue::Ok, "acme budget ok").await;
+    alarms.insert((s("acme"), s(US), arn(US, SILO, "5xx-high"), s("ALARM"), s("acme us 5xx above 10")));
+    alarms.insert((s("acme"), s(US), arn(US, SILO, "budget-guard"), s("OK"), s("acme budget ok")));
+    let lines = [(now_ms - 180_000, "acme us checkout failed 1"), (now_ms - 120_000, "acme us checkout failed 2")];
+    acme_us.log_group("/app/web", &lines).await;
+    logs.insert((s("acme"), s(US)), lines.iter().map(|(_, m)| s(m)).collect::<BTreeSet<_>>());
+
+    let acme_eu = w.as_account(SILO, EU).await;
+    acme_eu.metric(alb, req, &[("LoadBalancer", LB)], &own("acme", EU, "requests", 2000.0)).await;
+    acme_eu.metric(alb, e5xx, &[("LoadBalancer", LB)], &own("acme", EU, "errors", 2100.0)).await;
+    acme_eu.alarm("5xx-high", (alb, e5xx), &[("LoadBalancer", LB)], StateValue::Ok, "acme eu 5xx fine").await;
+    alarms.insert((s("acme"), s(EU), arn(EU, SILO, "5xx-high"), s("OK"), s("acme eu 5xx fine")));
+    let lines = [(now_ms - 240_000, "acme eu checkout failed 1")];
+    acme_eu.log_group("/app/web", &lines).await;
+    logs.insert((s("acme"), s(EU)), lines.iter().map(|(_, m)| s(m)).collect::<BTreeSet<_>>());
+
+    let globex_eu = w.as_account(REMOTE, EU).await;
+    globex_eu.metric(alb, req, &[("LoadBalancer", LB)], &own("globex", EU, "requests", 3000.0)).await;
+    globex_eu.metric(alb, e5xx, &[("LoadBalancer", LB)], &own("globex", EU, "errors", 3100.0)).await;
+    globex_eu
+        .alarm("5xx-high", (alb, e5xx), &[("LoadBalancer", LB)], StateValue::Alarm, "globex eu 5xx above 10")
+        .await;
+    alarms.insert((s("globex"), s(EU), arn(EU, REMOTE, "5xx-high"), s("ALARM"), s("globex eu 5xx above 10")));
+    let web = [(now_ms - 300_000, "globex eu web timeout 1"), (now_ms - 60_000, "globex eu web timeout 2")];
+    let worker = [(now_ms - 200_000, "globex eu worker crashed 1")];
+    globex_eu.log_group("/app/web", &web).await;
+    globex_eu.log_group("/app/worker", &worker).await;
+    logs.insert((s("globex"), s(EU)), web.iter().chain(&worker).map(|(_, m)| s(m)).collect::<BTreeSet<_>>());
+
+    // Globex's account in a region globex does not use: nobody's.
+    let globex_us = w.as_account(REMOTE, US).await;
+    globex_us.metric(alb, req, &[("LoadBalancer", LB)], &minutes(end, 3500.0, n)).await;
+    globex_us.alarm("5xx-high", (alb, e5xx), &[("LoadBalancer", LB)], StateValue::Alarm, "nobody's").await;
+    globex_us.log_group("/app/web", &[(now_ms - 60_000, "globex us is not in the fleet")]).await;
+
+    let shared_us = w.as_account(SHARED, US).await;
+    shared_us.metric(alb, req, &[("LoadBalancer", INITECH_LB)], &own("initech", US, "requests", 4000.0)).await;
+    shared_us.metric(alb, e5xx, &[("LoadBalancer", INITECH_LB)], &own("initech", US, "errors", 4100.0)).await;
+    shared_us.metric(alb, req, &[("LoadBalancer", LB)], &minutes(end, 4500.0, n)).await;
+    let hooli_dims = [("ClusterName", CLUSTER), ("Namespace", "hooli")];
+    shared_us.metric(ci, cpu, &hooli_dims, &own("hooli", US, "cpu", 5000.0)).await;
+    shared_us.metric(ci, restarts, &hooli_dims, &own("hooli", US, "restarts", 5100.0)).await;
+    shared_us.metric(ci, cpu, &[("ClusterName", CLUSTER), ("Namespace", "umbrella")], &minutes(end, 5500.0, n)).await;
+    shared_us
+        .metric("SaaS/App", "Requests", &[("TenantId", "umbrella")], &own("umbrella", US, "requests", 6000.0))
+        .await;
+    shared_us.metric("SaaS/App", "Errors", &[("TenantId", "umbrella")], &own("umbrella", US, "errors", 6100.0)).await;
+    shared_us.metric("SaaS/App", "Requests", &[("TenantId", "acme")], &minutes(end, 6500.0, n)).await;
+
+    let firing = || StateValue::Alarm;
+    shared_us.alarm("initech-5xx", (alb, e5xx), &[("LoadBalancer", INITECH_LB)], firing(), "initech 5xx").await;
+    shared_us.alarm("hooli-restarts", (ci, restarts), &hooli_dims, firing(), "hooli restarts").await;
+    let umbrella_dims = [("TenantId", "umbrella")];
+    shared_us.alarm("umbrella-errors", ("SaaS/App", "Errors"), &umbrella_dims, firing(), "umbrella errors").await;
+    // Alarms of the shared account that name no tenant of the fleet, or
+    // name one tenant's dimension with another's value.
+    shared_us.alarm("neighbour-5xx", (alb, e5xx), &[("LoadBalancer", LB)], firing(), "nobody's").await;
+    shared_us.alarm("pooled-acme", ("SaaS/App", "Errors"), &[("TenantId", "acme")], firing(), "nobody's").await;
+    let other_ns = [("ClusterName", CLUSTER), ("Namespace", "umbrella")];
+    shared_us.alarm("ns-umbrella-cpu", (ci, cpu), &other_ns, firing(), "nobody's").await;
+    alarms.insert((s("initech"), s(US), arn(US, SHARED, "initech-5xx"), s("ALARM"), s("initech 5xx")));
+    alarms.insert((s("hooli"), s(US), arn(US, SHARED, "hooli-restarts"), s("ALARM"), s("hooli restarts")));
+    alarms.insert((s("umbrella"), s(US), arn(US, SHARED, "umbrella-errors"), s("ALARM"), s("umbrella errors")));
+
+    let lines = [(now_ms - 90_000, "initech us db error 1"), (now_ms - 30_000, "initech us db error 2")];
+    shared_us.log_group("/shared/initech", &lines).await;
+    logs.insert((s("initech"), s(US)), lines.iter().map(|(_, m)| s(m)).collect::<BTreeSet<_>>());
+    shared_us.log_group("/shared/initech-staging", &[(now_ms - 60_000, "staging is nobody's")]).await;
+    shared_us.log_group("/app/web", &[(now_ms - 60_000, "shared web is nobody's")]).await;
+
+    let shared_eu = w.as_account(SHARED, EU).await;
+    shared_eu
+        .metric("SaaS/App", "Requests", &[("TenantId", "umbrella")], &own("umbrella", EU, "requests", 7000.0))
+        .await;
+    shared_eu.metric("SaaS/App", "Errors", &[("TenantId", "umbrella")], &own("umbrella", EU, "errors", 7100.0)).await;
+    shared_eu.metric("SaaS/App", "Requests", &[("TenantId", "initech")], &minutes(end, 7500.0, n)).await;
+    let quiet = StateValue::Ok;
+    shared_eu
+        .alarm("umbrella-errors", ("SaaS/App", "Errors"), &[("TenantId", "umbrella")], quiet, "umbrella eu ok")
+        .await;
+    alarms.insert((s("umbrella"), s(EU), arn(EU, SHARED, "umbrella-errors"), s("OK"), s("umbrella eu ok")));
+
+    Seeded { points, alarms, logs }
+}
+
+fn five_tenants(w: &World, fleet_lines: &str) -> String {
+    let eu = format!("\"{EU}\"");
+    fleet_file(&w.proxy, fleet_lines, &[acme(&eu), globex(), initech(), hooli(), umbrella(&eu)])
+}
+
+/// An on-call engineer syncs a fleet with one tenant of every isolation
+/// model (acme silo and globex remote plane in their own accounts; initech
+/// shared VPC, hooli EKS namespace and umbrella pooled in one shared
+/// account; us-east-1 and eu-west-1, acme and umbrella in both) and opens
+/// each tenant: it holds exactly the datapoints, alarms and log lines its
+/// own application wrote, and nothing of another tenant's, although load
+/// balancer names, metric names, alarm names and log group names collide
+/// across accounts and regions on purpose.
+///
+/// moto cannot run Logs Insights `filter` or `stats`, so only tenants with
+/// their own log group (silo, remote, shared) prove log isolation here;
+/// filtering a pooled or EKS tenant's lines out of a shared log group by
+/// its tenant field is covered by the simulated fleet. p99 is left out of
+/// the catalog (moto fails it with HTTP 500); the simulated fleet covers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_isolation_model_sees_only_its_own_metrics_alarms_and_logs() {
+    let w = World::start().await;
+    let seeded = seed_five_tenants(&w).await;
+    let deck = Deck::new(&five_tenants(&w, ""), METRICS, LOGS).await;
+
+    let summary = deck.sync(w.now).await;
+    assert_eq!(summary.sources_failed, 0, "{:?}", summary.errors);
+
+    let cached = deck.points().await;
+    for (key, want) in &seeded.points {
+        assert_eq!(cached.get(key), Some(want), "{key:?} holds other points than its application wrote");
+    }
+    let extra: Vec<_> = cached.keys().filter(|k| !seeded.points.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "series nobody in the fleet owns were cached: {extra:?}");
+
+    let alarms = deck.alarms().await;
+    let missing: Vec<_> = seeded.alarms.difference(&alarms).collect();
+    let leaked: Vec<_> = alarms.difference(&seeded.alarms).collect();
+    assert!(missing.is_empty() && leaked.is_empty(), "alarms missing: {missing:#?}\nalarms misattributed: {leaked:#?}");
+
+    assert_eq!(deck.log_messages().await, seeded.logs, "each tenant's log lines, from its own log groups only");
+
+    for ((tenant, region, source), (status, error, _)) in deck.sources().await {
+        assert_eq!(status, "ok", "{tenant} {region} {source}: {error}");
+    }
+}
+
+/// An on-call engineer syncs, the tenant's application keeps publishing
+/// (and one datapoint of an already-synced minute arrives late), and the
+/// engineer syncs again ten minutes later: the second GetMetricData asks
+/// only from the committed watermark minus the 10-minute overlap (the
+/// proxy's record of the request shows its StartTime), not for another
+/// 24-hour backfill; the new points and the late one are in the cache, and
+/// no (series, minute) is stored twice.
+///
+/// moto does not page GetMetricData (no NextToken); paging is covered by the
+/// simulated fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_reads_only_since_the_watermark_and_never_duplicates() {
+    let w = World::start().await;
+    let end1 = w.end();
+    let app = w.as_account(SHARED, US).await;
+    let dims = [("TenantId", "umbrella")];
+    app.metric("SaaS/App", "Requests", &dims, &minutes(end1, 100.0, 20)).await;
+    app.metric("SaaS/App", "Errors", &dims, &minutes(end1, 200.0, 20)).await;
+    let deck = Deck::new(&fleet_file(&w.proxy, "", &[umbrella("")]), METRICS, LOGS).await;
+
+    deck.sync(w.now).await;
+    let first: Vec<Record> =
+        w.sent_by_fleetdeck().into_iter().filter(|r| r.name() == "monitoring:GetMetricData").collect();
+    assert!(!first.is_empty(), "the first sync read no metrics");
+    for r in &first {
+        let start = r.params["StartTime"].as_f64().unwrap() as i64;
+        assert!(start <= end1 - 24 * 3600 + 60, "a first sync backfills a day, this one started at {start}");
+    }
+    let watermarks: Vec<(String, Option<i64>)> =
+        sqlx::query("SELECT metric_key, watermark FROM series WHERE tenant_id = 'umbrella' ORDER BY metric_key")
+            .fetch_all(deck.cache.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    assert_eq!(watermarks, vec![(s("errors"), Some(end1)), (s("requests"), Some(end1))]);
+
+    // Ten more minutes of traffic, and a late datapoint for a minute already synced.
+    let later: Vec<(i64, f64)> = (0..10).map(|k| (end1 + 60 * k, 300.0 + k as f64)).collect();
+    let later_errors: Vec<(i64, f64)> = (0..10).map(|k| (end1 + 60 * k, 400.0 + k as f64)).collect();
+    app.metric("SaaS/App", "Requests", &dims, &later).await;
+    app.metric("SaaS/App", "Errors", &dims, &later_errors).await;
+    let late_minute = end1 - 3 * 60;
+    app.metric("SaaS/App", "Requests", &dims, &[(late_minute, 0.5)]).await;
+
+    let sent_before = w.sent_by_fleetdeck().len();
+    let now2 = w.now + 600;
+    deck.sync(now2).await;
+    let second: Vec<Record> = w.sent_by_fleetdeck()[sent_before..]
+        .iter()
+        .filter(|r| r.name() == "monitoring:GetMetricData")
+        .cloned()
+        .collect();
+    assert!(!second.is_empty(), "the second sync read no metrics");
+    for r in &second {
+        let start = r.params["StartTime"].as_f64().unwrap() as i64;
+        let end = r.params["EndTime"].as_f64().unwrap() as i64;
+        assert!(
+            start >= end1 - 600 && start < end1,
+            "the re-sync asked from {start}, the watermark is {end1}: want [watermark - 10 min, watermark)"
+        );
+        assert_eq!(end, fleetdeck::plan::end_for(now2));
+    }
+
+    let points = deck.points().await;
+    let requests = &points[&(s("umbrella"), s(US), s("requests"))];
+    let errors = &points[&(s("umbrella"), s(US), s("errors"))];
+    let mut want = minutes(end1, 100.0, 20);
+    want.extend(&later);
+    for p in want.iter_mut().filter(|(ts, _)| *ts == late_minute) {
+        p.1 += 0.5; // Sum of the minute now includes the late datapoint
+    }
+    assert_eq!(requests, &want, "requests after the re-sync: every minute once, the late one updated");
+    let mut want_errors = minutes(end1, 200.0, 20);
+    want_errors.extend(&later_errors);
+    assert_eq!(errors, &want_errors);
+
+    let (rows, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT printf('%d/%d', series_id, ts)) FROM datapoint")
+            .fetch_one(deck.cache.pool())
+            .await
+            .unwrap();
+    assert_eq!((rows, distinct), (60, 60), "30 minutes of two series, each stored once");
+}
+
+/// An on-call engineer syncs a fleet where three tenants are misconfigured
+/// in different ways: acme's role lacks cloudwatch:GetMetricData, globex's
+/// customer-owned role lacks logs:StartQuery, and stark's role does not
+/// exist at all (AssumeRole is refused). The proxy refuses those calls with
+/// AWS's own access-denied errors in each protocol. The sync still returns
+/// Ok; each failing source is recorded as `access_denied` with the AWS
+/// error and a remediation naming what to grant (the missing action, or
+/// the role and its ExternalId); every other source, including the
+/// misconfigured tenants' other sources and initech's, is `ok` with its data.
+///
+/// moto itself only enforces IAM when switched on and ignores session
+/// policies, so the denials are the proxy's; throttling and expired tokens
+/// are covered by the simulated fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_calls_are_denied_is_marked_so_and_the_others_sync() {
+    let w = World::start().await;
+    let (end, now_ms) = (w.end(), w.now * 1000);
+    let alb = "AWS/ApplicationELB";
+    let acme_app = w.as_account(SILO, US).await;
+    acme_app.metric(alb, "RequestCount", &[("LoadBalancer", LB)], &minutes(end, 100.0, 5)).await;
+    acme_app.log_group("/app/web", &[(now_ms - 60_000, "acme us checkout failed")]).await;
+    let globex_app = w.as_account(REMOTE, EU).await;
+    globex_app.metric(alb, "RequestCount", &[("LoadBalancer", LB)], &minutes(end, 200.0, 5)).await;
+    globex_app.log_group("/app/web", &[(now_ms - 60_000, "globex eu web timeout")]).await;
+    let shared_app = w.as_account(SHARED, US).await;
+    shared_app.metric(alb, "RequestCount", &[("LoadBalancer", INITECH_LB)], &minutes(end, 300.0, 5)).await;
+    shared_app.log_group("/shared/initech", &[(now_ms - 60_000, "initech us db error")]).await;
+
+    w.proxy.deny(SILO, "cloudwatch:GetMetricData");
+    w.proxy.deny(REMOTE, "logs:StartQuery");
+    w.proxy.deny(NO_ROLE, "sts:AssumeRole");
+    let deck = Deck::new(&fleet_file(&w.proxy, "", &[acme(""), globex(), initech(), stark()]), METRICS, LOGS).await;
+
+    let summary = deck.sync(w.now).await;
+
+    let refused: BTreeSet<(String, String)> =
+        w.sent_by_fleetdeck().iter().filter(|r| r.denied).map(|r| (r.account.clone(), r.iam_action())).collect();
+    assert_eq!(
+        refused,
+        BTreeSet::from([
+            (s(SILO), s("cloudwatch:GetMetricData")),
+            (s(REMOTE), s("logs:StartQuery")),
+            (s(cbor_proxy::DEFAULT_ACCOUNT), s("sts:AssumeRole")),
+        ]),
+        "the calls the proxy refused"
+    );
+
+    let sources = deck.sources().await;
+    // The tenants whose role works but lacks one action.
+    let lacking = [(("acme", US, "metrics"), "cloudwatch:GetMetricData"), (("globex", EU, "logs"), "logs:StartQuery")];
+    for ((tenant, region, source), action) in lacking {
+        let Some((status, error, remediation)) = sources.get(&(s(tenant), s(region), s(source))) else {
+            panic!("no {source} status for {tenant} {region}: {sources:#?}");
+        };
+        assert_eq!(status, "access_denied", "{tenant} {region} {source}: {error}");
+        assert!(error.contains(&format!("not authorized to perform: {action}")), "the AWS error is kept: {error:?}");
+        assert!(
+            remediation.contains(action),
+            "{tenant} {source}: the remediation should name {action}: {remediation:?}"
+        );
+    }
+
+    // Everything else of theirs, and all of initech's, is ok.
+    let stark = (s("stark"), s("*"), s("credentials"));
+    for ((tenant, region, source), (status, error, _)) in &sources {
+        let key = (tenant.as_str(), region.as_str(), source.as_str());
+        if tenant == "stark" || lacking.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        assert_eq!(status, "ok", "{tenant} {region} {source} should be unaffected: {error}");
+    }
+    for (tenant, region, source) in [
+        ("acme", US, "alarms"),
+        ("acme", US, "logs"),
+        ("globex", EU, "metrics"),
+        ("globex", EU, "alarms"),
+        ("initech", US, "metrics"),
+        ("initech", US, "alarms"),
+        ("initech", US, "logs"),
+    ] {
+        assert!(sources.contains_key(&(s(tenant), s(region), s(source))), "{tenant} {region} {source} not recorded");
+    }
+    assert_eq!(summary.sources_failed, 3, "{:?}", summary.errors);
+
+    let points = deck.points().await;
+    let owners: BTreeSet<&str> = points.keys().map(|(t, _, _)| t.as_str()).collect();
+    assert_eq!(owners, BTreeSet::from(["globex", "initech"]), "the tenants that could be read were");
+    let logs = deck.log_messages().await;
+    let with_logs: BTreeSet<&str> = logs.keys().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(with_logs, BTreeSet::from(["acme", "initech"]));
+
+    // Stark: no role to assume. What to fix is the role in stark's account
+    // (create it, trust fleetdeck, require the ExternalId), not an action.
+    let Some((status, error, remediation)) = sources.get(&stark) else { panic!("no credentials status for stark") };
+    assert_eq!(status, "access_denied", "{error}");
+    assert!(error.contains("not authorized to perform: sts:AssumeRole"), "the AWS error is kept: {error:?}");
+    let role = format!("arn:aws:iam::{NO_ROLE}:role/FleetdeckReadOnly");
+    assert!(
+        remediation.contains(&role) && remediation.contains("fleetdeck-stark-0b1d"),
+        "stark's remediation should name the role {role} and its ExternalId: {remediation:?}"
+    );
+    for ((tenant, region, source), (status, _, _)) in &sources {
+        assert!(tenant != "stark" || status != "ok", "stark has no credentials, yet {region} {source} is ok");
+    }
+}
+
+/// An account manager opens the cost view after a sync. Cost Explorer,
+/// read from the payer account through its own role, answers both of
+/// fleetdeck's groupings ([TAG tenant-id, SERVICE] and [LINKED_ACCOUNT,
+/// SERVICE]) in several pages joined by NextPageToken. Every page's amount
+/// lands in cost_daily: tag-costed tenants (shared, pooled) by their tag,
+/// whole-account tenants (silo, remote) by their account, spend with an
+/// empty tag under tenant '' (untagged), and nothing anyone else's; the
+/// shared account's and the payer's own account lines belong to no tenant.
+///
+/// moto has no cost data of its own: the pages are the test's, queued in
+/// moto through its API (`/moto-api/static/ce/cost-and-usage-results`) just
+/// before the request they answer, keyed by grouping and page token, so
+/// moto serves each page to the request it belongs to whatever order the
+/// engine asks in. moto lacks GetCostForecast; forecasts are covered by the
+/// simulated fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kept() {
+    let w = World::start().await;
+    let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap().date_naive();
+    let (d1, d2, d3) = (today - chrono::Days::new(2), today - chrono::Days::new(1), today);
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let ec2 = "Amazon Elastic Compute Cloud - Compute";
+    let (rds, s3, lambda) = ("Amazon Relational Database Service", "Amazon Simple Storage Service", "AWS Lambda");
+    // No reservations or savings plans here: amortised equals unblended.
+    let group = |key: &str, service: &str, amount: &str| {
+        let cost = json!({"Amount": amount, "Unit": "USD"});
+        json!({"Keys": [key, service], "Metrics": {"UnblendedCost": cost, "AmortizedCost": cost}})
+    };
+    let on = |d: chrono::NaiveDate, estimated: bool, groups: Vec<Json>| {
+        json!({"TimePeriod": {"Start": day(d), "End": day(d + chrono::Days::new(1))}, "Total": {},
+               "Groups": groups, "Estimated": estimated})
+    };
+    let page = |results: Vec<Json>, next: Option<&str>| {
+        let mut p = json!({"ResultsByTime": results, "DimensionValueAttributes": [], "GroupDefinitions": []});
+        if let Some(token) = next {
+            p["NextPageToken"] = json!(token);
+        }
+        p
+    };
+    let by_tag = "TAG:tenant-id";
+    let by_account = "DIMENSION:LINKED_ACCOUNT";
+    let pages: HashMap<(&str, Option<&str>), Json> = HashMap::from([
+        (
+            (by_tag, None),
+            page(
+                vec![on(
+                    d1,
+                    false,
+                    vec![
+                        group("tenant-id$initech", ec2, "12.5"),
+                        group("tenant-id$", ec2, "7.25"),
+                        // Acme tags its resources too, but acme owns its
+                        // account and is costed by it: not untagged spend.
+                        group("tenant-id$acme", s3, "3"),
+                    ],
+                )],
+                Some("tag-page-2"),
+            ),
+        ),
+        (
+            (by_tag, Some("tag-page-2")),
+            page(
+                vec![
+                    on(d1, false, vec![group("tenant-id$umbrella", rds, "4.5")]),
+                    on(
+                        d2,
+                        false,
+                        vec![
+                            group("tenant-id$initech", lambda, "0.75"),
+                            group("tenant-id$", lambda, "1.5"),
+                            group("tenant-id$initech", ec2, "13"),
+                        ],
+                    ),
+                ],
+                Some("tag-page-3"),
+            ),
+        ),
+        ((by_tag, Some("tag-page-3")), page(vec![on(d3, true, vec![group("tenant-id$umbrella", rds, "4.75")])], None)),
+        (
+            (by_account, None),
+            page(vec![on(d1, false, vec![group(SILO, ec2, "20"), group(SHARED, ec2, "50")])], Some("acct-page-2")),
+        ),
+        (
+            (by_account, Some("acct-page-2")),
+            page(
+                vec![
+                    on(d1, false, vec![group(REMOTE, ec2, "30")]),
+                    on(d2, false, vec![group(SILO, ec2, "21"), group(REMOTE, s3, "2.25")]),
+                    on(d3, true, vec![group(PAYER, "AWS Cost Explorer", "0.05")]),
+                ],
+                None,
+            ),
+        ),
+    ]);
+    let pages: HashMap<(String, Option<String>), Json> =
+        pages.into_iter().map(|((g, t), p)| ((g.to_string(), t.map(str::to_string)), p)).collect();
+    let moto_url = w.moto.url.clone();
+    let answered: Mutex<HashSet<String>> = Mutex::default();
+    w.proxy.before_forward(Box::new(move |r: &Record| {
+        // moto keeps the answer it gave a request body; only a new body
+        // takes the next queued page.
+        if r.name() != "ce:GetCostAndUsage" || !answered.lock().unwrap().insert(r.params.to_string()) {
+            return;
+        }
+        let g = &r.params["GroupBy"][0];
+        let grouping = format!("{}:{}", g["Type"].as_str().unwrap_or(""), g["Key"].as_str().unwrap_or(""));
+        let key = (grouping, r.param("NextPageToken").map(str::to_string));
+        if let Some(page) = pages.get(&key) {
+            let body = json!({"account_id": r.account, "results": [page]});
+            support::moto_api_at(&moto_url, "/moto-api/static/ce/cost-and-usage-results", &body.to_string());
+        }
+    }));
+
+    let tenants = [acme(""), globex(), initech(), umbrella("")];
+    let deck = Deck::new(&fleet_file(&w.proxy, &payer_lines(), &tenants), "", "").await;
+    deck.sync(w.now).await;
+    let sources = deck.sources().await;
+    let (status, error, _) = &sources[&(s("*"), s("*"), s("cost"))];
+    assert_eq!(status, "ok", "{error}");
+
+    let calls: Vec<(String, Option<String>)> = w
+        .sent_by_fleetdeck()
+        .iter()
+        .filter(|r| r.name() == "ce:GetCostAndUsage")
+        .map(|r| {
+            assert_eq!((r.account.as_str(), r.region.as_str()), (PAYER, US), "Cost Explorer is read as the payer");
+            let g = &r.params["GroupBy"];
+            let grouping = format!("{}:{}", g[0]["Type"].as_str().unwrap_or(""), g[0]["Key"].as_str().unwrap_or(""));
+            assert_eq!(g[1], json!({"Type": "DIMENSION", "Key": "SERVICE"}), "second grouping is SERVICE");
+            if grouping == "TAG:tenant-id" {
+                // Whole-account tenants are costed by account: the tag query
+                // leaves their accounts out, or their untagged lines would be
+                // counted again as untagged spend (moto ignores filters, so
+                // the request itself is what can be checked).
+                let mut excluded: Vec<&str> = r.params["Filter"]["Not"]["Dimensions"]["Values"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(|x| x.as_str()).collect())
+                    .unwrap_or_default();
+                excluded.sort();
+                assert_eq!(r.params["Filter"]["Not"]["Dimensions"]["Key"], "LINKED_ACCOUNT", "{}", r.params);
+                assert_eq!(excluded, vec![SILO, REMOTE], "{}", r.params);
+            }
+            (grouping, r.param("NextPageToken").map(str::to_string))
+        })
+        .collect();
+    let mut followed: Vec<_> = calls.clone();
+    followed.sort();
+    let mut want: Vec<(String, Option<String>)> = vec![
+        (s(by_account), None),
+        (s(by_account), Some(s("acct-page-2"))),
+        (s(by_tag), None),
+        (s(by_tag), Some(s("tag-page-2"))),
+        (s(by_tag), Some(s("tag-page-3"))),
+    ];
+    want.sort();
+    assert_eq!(followed, want, "each grouping read once, every page followed to the end: {calls:?}");
+
+    let rows: Vec<(String, String, String, String, f64)> =
+        sqlx::query("SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4")
+            .fetch_all(deck.cache.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+    let want: Vec<(String, String, String, String, f64)> = [
+        ("", d1, ec2, "tag", 7.25),
+        ("", d2, lambda, "tag", 1.5),
+        ("acme", d1, ec2, "account", 20.0),
+        ("acme", d2, ec2, "account", 21.0),
+        ("globex", d1, ec2, "account", 30.0),
+        ("globex", d2, s3, "account", 2.25),
+        ("initech", d1, ec2, "tag", 12.5),
+        ("initech", d2, lambda, "tag", 0.75),
+        ("initech", d2, ec2, "tag", 13.0),
+        ("umbrella", d1, rds, "tag", 4.5),
+        ("umbrella", d3, rds, "tag", 4.75),
+    ]
+    .into_iter()
+    .map(|(t, d, svc, src, amount)| (s(t), day(d), s(svc), s(src), amount))
+    .collect();
+    let missing: Vec<_> = want.iter().filter(|w| !rows.contains(w)).collect();
+    assert!(missing.is_empty(), "lines of the pages missing from cost_daily: {missing:#?}\ncached: {rows:#?}");
+    let misattributed: Vec<_> = rows.iter().filter(|r| !want.contains(r)).collect();
+    assert!(misattributed.is_empty(), "cost_daily rows no page line justifies: {misattributed:#?}");
+    let estimated: i64 = sqlx::query_scalar("SELECT count(*) FROM cost_daily WHERE estimated = 1")
+        .fetch_one(deck.cache.pool())
+        .await
+        .unwrap();
+    assert_eq!(estimated, 1, "only the open day's line is an estimate");
+    let amortized_off: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM cost_daily WHERE amortized IS NULL OR amortized != amount")
+            .fetch_one(deck.cache.pool())
+            .await
+            .unwrap();
+    assert_eq!(amortized_off, 0, "amortised cost comes from the same pages as unblended");
+}
+
+/// A security reviewer at a tenant asks what fleetdeck does in their
+/// account. The recording proxy shows every request fleetdeck (not the
+/// test's seeding, whose writes the proxy also saw) sent during a full sync
+/// of the five-tenant fleet with cost: each is a read on a fixed allowlist,
+/// and each succeeded; every AssumeRole carried the tenant's ExternalId
+/// (when the fleet gives one), a RoleSessionName naming the viewer
+/// (`fleetdeck-...`) and an inline session policy allowing exactly
+/// `READ_ACTIONS`, which covers every call fleetdeck then made; each role
+/// was assumed once for the whole sync; and fleetdeck's own count of its
+/// calls agrees with the proxy's, call for call.
+///
+/// moto accepts and ignores session policies and ExternalId, so what they
+/// contain is checked on the wire, not enforced; Organizations (discover)
+/// is not part of a sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleetdeck_only_reads_through_least_privilege_sessions() {
+    let w = World::start().await;
+    seed_five_tenants(&w).await;
+    let deck = Deck::new(&five_tenants(&w, &payer_lines()), METRICS, LOGS).await;
+    let summary = deck.sync(w.now).await;
+    assert_eq!(summary.sources_failed, 0, "{:?}", summary.errors);
+
+    let all = w.proxy.records();
+    let writes: BTreeSet<String> = all.iter().filter(|r| r.origin == SEEDER_KEY).map(Record::name).collect();
+    assert!(
+        writes.contains("monitoring:PutMetricData") && writes.contains("logs:PutLogEvents"),
+        "the proxy saw the seeding's writes, so it would see fleetdeck's: {writes:?}"
+    );
+
+    const ALLOWED: &[&str] = &[
+        "sts:AssumeRole",
+        "monitoring:GetMetricData",
+        "monitoring:DescribeAlarms",
+        "logs:DescribeLogGroups",
+        "logs:StartQuery",
+        "logs:GetQueryResults",
+        "logs:StopQuery",
+        "ce:GetCostAndUsage",
+        "organizations:ListAccounts",
+        "organizations:ListTagsForResource",
+    ];
+    let sent = w.sent_by_fleetdeck();
+    assert!(sent.len() > 10, "fleetdeck's requests went through the proxy");
+    for r in &sent {
+        assert!(ALLOWED.contains(&r.name().as_str()), "fleetdeck sent {} to {} {}", r.name(), r.account, r.region);
+        assert!((200..300).contains(&r.status), "{} in {} {} failed with {}", r.name(), r.account, r.region, r.status);
+    }
+    let used: BTreeSet<String> = sent.iter().map(Record::name).collect();
+    for needed in ["monitoring:GetMetricData", "monitoring:DescribeAlarms", "logs:DescribeLogGroups", "logs:StartQuery"]
+    {
+        assert!(used.contains(needed), "the sync never called {needed}: {used:?}");
+    }
+    assert!(used.contains("ce:GetCostAndUsage"), "{used:?}");
+
+    // The roles of the fleet, with the ExternalId the fleet gives each.
+    let mut roles: BTreeMap<String, Option<String>> =
+        deck.fleet.tenants.iter().map(|t| (t.role_arn.clone(), t.external_id.clone())).collect();
+    roles.insert(format!("arn:aws:iam::{PAYER}:role/FleetdeckCostReader"), None);
+    let read_actions: BTreeSet<&str> = READ_ACTIONS.iter().copied().collect();
+    let mut assumed: BTreeMap<String, usize> = BTreeMap::new();
+    for r in sent.iter().filter(|r| r.name() == "sts:AssumeRole") {
+        let arn = r.param("RoleArn").unwrap_or_default().to_string();
+        let Some(external_id) = roles.get(&arn) else { panic!("fleetdeck assumed {arn}, which is in no fleet entry") };
+        assert_eq!(r.param("ExternalId"), external_id.as_deref(), "ExternalId sent with {arn}");
+        let session = r.param("RoleSessionName").unwrap_or_default();
+        assert!(session.starts_with("fleetdeck-"), "{arn} assumed as session {session:?}");
+        let policy: Json = serde_json::from_str(r.param("Policy").expect("a session policy")).expect("policy JSON");
+        assert_eq!(policy_allows(&policy), read_actions, "the session policy for {arn}");
+        *assumed.entry(arn).or_default() += 1;
+    }
+    let want: BTreeMap<String, usize> = roles.keys().map(|arn| (arn.clone(), 1)).collect();
+    assert_eq!(assumed, want, "each role assumed exactly once in the sync");
+
+    for r in sent.iter().filter(|r| r.service != "sts") {
+        assert!(
+            read_actions.contains(r.iam_action().as_str()),
+            "{} is not allowed by the session policy, yet fleetdeck called it",
+            r.iam_action()
+        );
+        let session = r.session.as_deref().unwrap_or("(base identity)");
+        assert!(session.starts_with("fleetdeck-"), "{} in {} signed by {session}", r.name(), r.account);
+    }
+
+    // fleetdeck counts its own calls per sync (and prices them); the proxy agrees.
+    let mut on_the_wire: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for r in &sent {
+        let account = if r.action == "AssumeRole" { r.role_account().unwrap_or_default() } else { &r.account };
+        *on_the_wire.entry((account.to_string(), r.region.clone(), r.iam_action())).or_default() += 1;
+    }
+    let counted: BTreeMap<(String, String, String), i64> = sqlx::query(
+        "SELECT account, region, action, calls FROM api_call WHERE sync_id = (SELECT max(id) FROM sync_run)",
+    )
+    .fetch_all(deck.cache.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
+    .collect();
+    assert_eq!(counted, on_the_wire, "the sync's recorded calls per account, region and action");
+    assert_eq!(summary.api_calls as usize, sent.len(), "the sync summary's call count");
+}
+
+/// The actions an IAM policy document allows.
+fn policy_allows(policy: &Json) -> BTreeSet<&str> {
+    let statements: Vec<&Json> = match &policy["Statement"] {
+        Json::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    let mut out = BTreeSet::new();
+    for st in statements.into_iter().filter(|st| st["Effect"] == "Allow") {
+        match &st["Action"] {
+            Json::String(a) => {
+                out.insert(a.as_str());
+            }
+            Json::Array(a) => out.extend(a.iter().filter_map(Json::as_str)),
+            _ => {}
+        }
+    }
+    out
+}
