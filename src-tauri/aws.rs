@@ -25,6 +25,7 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 pub const READ_ACTIONS: &[&str] = &[
     "cloudwatch:GetMetricData",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
     "logs:DescribeLogGroups",
     "logs:StartQuery",
     "logs:GetQueryResults",
@@ -247,6 +248,12 @@ impl AwsAccess {
             cached: tokio::sync::Mutex::new(None),
         });
         self.roles.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(provider).clone()
+    }
+
+    /// The credentials of a role already assumed this session, if any.
+    pub fn known_role(&self, role_arn: &str, external_id: Option<&str>) -> Option<SharedCredentialsProvider> {
+        let roles = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+        roles.get(&(role_arn.to_string(), external_id.map(str::to_string))).cloned()
     }
 
     /// Resolve credentials now, so a missing role is reported as such once

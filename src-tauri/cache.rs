@@ -272,6 +272,31 @@ impl Cache {
         Ok(())
     }
 
+    /// Add state changes of an alarm (already known ones are kept once).
+    pub async fn put_alarm_history(
+        &self,
+        tenant: &str,
+        region: &str,
+        alarm: &str,
+        items: &[(i64, String)],
+    ) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        for (at, summary) in items {
+            sqlx::query(
+                "INSERT OR REPLACE INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(tenant)
+            .bind(region)
+            .bind(alarm)
+            .bind(at)
+            .bind(summary)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn alarms(&self, tenant: &str, region: &str) -> Result<Vec<AlarmRow>, CacheError> {
         let rows = sqlx::query(
             "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold

@@ -135,6 +135,32 @@ pub async fn alarms(
     Ok(out)
 }
 
+/// State changes of one alarm since `since` (epoch s), newest first:
+/// (epoch ms, summary).
+pub async fn alarm_history(
+    client: &aws_sdk_cloudwatch::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    alarm: &str,
+    since: i64,
+) -> Result<Vec<(i64, String)>, Failure> {
+    aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
+    let resp = client
+        .describe_alarm_history()
+        .alarm_name(alarm)
+        .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
+        .start_date(DateTime::from_secs(since))
+        .max_records(20)
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(resp
+        .alarm_history_items()
+        .iter()
+        .filter_map(|i| Some((i.timestamp()?.to_millis().ok()?, i.history_summary().unwrap_or_default().to_string())))
+        .collect())
+}
+
 /// An alarm as read, before it is attributed to tenants: the cache row
 /// (tenant and region still empty) and the dimensions that decide whose it is.
 #[derive(Debug, Clone)]

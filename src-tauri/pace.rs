@@ -18,6 +18,7 @@ pub fn rate_for(action: &str) -> f64 {
     let quota = match action {
         "cloudwatch:GetMetricData" => 50.0,
         "cloudwatch:DescribeAlarms" => 9.0,
+        "cloudwatch:DescribeAlarmHistory" => 5.0,
         "logs:StartQuery" | "logs:GetQueryResults" | "logs:StopQuery" => 5.0,
         "logs:DescribeLogGroups" => 10.0,
         "ce:GetCostAndUsage" => 5.0,

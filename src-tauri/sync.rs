@@ -324,6 +324,7 @@ pub async fn run(
                 }
                 let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
                 cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
+                history(run, &rows).await?;
                 for (t, region) in tenants {
                     run.record(&t.id, region, "alarms", Ok(())).await?;
                 }
@@ -397,6 +398,24 @@ pub async fn run(
         message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed),
     });
     Ok(summary)
+}
+
+/// The last day's state changes of every alarm in ALARM, where the API is
+/// available: an emulator without DescribeAlarmHistory, or a role without
+/// the permission, costs the timeline its history, not the alarms source.
+async fn history(run: &Run<'_>, rows: &[crate::cache::AlarmRow]) -> Result<(), CacheError> {
+    let tenants: HashMap<&str, &Tenant> = run.fleet.tenants.iter().map(|t| (t.id.as_str(), t)).collect();
+    for a in rows.iter().filter(|a| a.state == "ALARM") {
+        let Some(t) = tenants.get(a.tenant_id.as_str()) else { continue };
+        let target = target(t, &a.region);
+        let Some(creds) = run.aws.known_role(&target.role_arn, target.external_id.as_deref()) else { continue };
+        let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
+        match collect::alarm_history(&client, run.aws, &target, &a.name, run.opts.now - 86_400).await {
+            Ok(items) => run.cache.put_alarm_history(&a.tenant_id, &a.region, &a.name, &items).await?,
+            Err(f) => tracing::debug!("alarm history of {} unavailable: {}", a.name, f.message),
+        }
+    }
+    Ok(())
 }
 
 async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {

@@ -68,6 +68,17 @@ async fn sync_then_status_shows_every_simulated_tenant_with_its_health() {
     let ok = rows.iter().filter(|r| r["health"] == "ok").count();
     assert!(ok * 2 > rows.len(), "only {ok} of {} rows ok", rows.len());
 
+    // When the alarm fired is on record (DescribeAlarmHistory).
+    let c = fleetdeck::cache::Cache::open(&cache).await.unwrap();
+    let fired: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM alarm_history WHERE tenant_id = 'globex' AND region = 'us-east-1' ORDER BY at DESC",
+    )
+    .fetch_all(c.pool())
+    .await
+    .unwrap();
+    assert_eq!(fired.first().map(String::as_str), Some("Alarm updated from OK to ALARM"), "{fired:?}");
+    drop(c);
+
     // A re-sync reads only what is new and duplicates nothing.
     let points_before = count_points(&cache).await;
     let again = fleetdeck(&cache, &["sync", "--demo"]);

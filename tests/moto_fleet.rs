@@ -1093,6 +1093,7 @@ async fn fleetdeck_only_reads_through_least_privilege_sessions() {
         "sts:AssumeRole",
         "monitoring:GetMetricData",
         "monitoring:DescribeAlarms",
+        "monitoring:DescribeAlarmHistory",
         "logs:DescribeLogGroups",
         "logs:StartQuery",
         "logs:GetQueryResults",
@@ -1101,11 +1102,23 @@ async fn fleetdeck_only_reads_through_least_privilege_sessions() {
         "organizations:ListAccounts",
         "organizations:ListTagsForResource",
     ];
+    // moto has no DescribeAlarmHistory (it answers 500); fleetdeck asks for
+    // it only "where available" and goes on without it.
+    const MOTO_LACKS: &[&str] = &["monitoring:DescribeAlarmHistory"];
     let sent = w.sent_by_fleetdeck();
     assert!(sent.len() > 10, "fleetdeck's requests went through the proxy");
     for r in &sent {
         assert!(ALLOWED.contains(&r.name().as_str()), "fleetdeck sent {} to {} {}", r.name(), r.account, r.region);
-        assert!((200..300).contains(&r.status), "{} in {} {} failed with {}", r.name(), r.account, r.region, r.status);
+        if !MOTO_LACKS.contains(&r.name().as_str()) {
+            assert!(
+                (200..300).contains(&r.status),
+                "{} in {} {} failed with {}",
+                r.name(),
+                r.account,
+                r.region,
+                r.status
+            );
+        }
     }
     let used: BTreeSet<String> = sent.iter().map(Record::name).collect();
     for needed in ["monitoring:GetMetricData", "monitoring:DescribeAlarms", "logs:DescribeLogGroups", "logs:StartQuery"]

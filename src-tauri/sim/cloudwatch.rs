@@ -43,6 +43,7 @@ pub(crate) fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Re
     match operation {
         "GetMetricData" => get_metric_data(call, &input),
         "DescribeAlarms" => describe_alarms(call, &input),
+        "DescribeAlarmHistory" => describe_alarm_history(call, &input),
         _ => Err(unknown_operation(call.protocol, operation)),
     }
 }
@@ -591,6 +592,51 @@ fn reason_data(alarm: &AlarmDef, points: &[(i64, f64)], at: i64) -> String {
         })).collect::<Vec<_>>(),
     })
     .to_string()
+}
+
+/// State transitions of one alarm (or of every alarm of the account-region),
+/// newest first: the last change `evaluate` reconstructs, and the change
+/// before it, which CloudWatch would also have recorded.
+fn describe_alarm_history(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
+    let name = get(input, "AlarmName").map(|v| text(v, "AlarmName")).transpose()?;
+    let kind = get(input, "HistoryItemType").map(|v| text(v, "HistoryItemType")).transpose()?;
+    let start = get(input, "StartDate").map(|v| time(v, "StartDate")).transpose()?.unwrap_or(i64::MIN);
+    let end = get(input, "EndDate").map(|v| time(v, "EndDate")).transpose()?.unwrap_or(i64::MAX);
+    let max = match get(input, "MaxRecords").map(|v| int(v, "MaxRecords")).transpose()? {
+        None => 100,
+        Some(n) if (1..=100).contains(&n) => n as usize,
+        Some(n) => return Err(validation(format!("MaxRecords {n} must be between 1 and 100"))),
+    };
+    let mut items: Vec<(i64, Value)> = Vec::new();
+    if kind.is_none_or(|k| k == "StateUpdate") {
+        for a in alarms(call).into_iter().filter(|a| name.is_none_or(|n| n == a.name)) {
+            let (from, to) = if a.state == "ALARM" { ("OK", "ALARM") } else { ("ALARM", "OK") };
+            // The transition before the current one, a day earlier.
+            let earlier = a.updated - DAY;
+            for (at, from, to) in [(a.updated, from, to), (earlier, to, from)] {
+                if at < start || at > end {
+                    continue;
+                }
+                let data = format!(
+                    "{{\"version\":\"1.0\",\"oldState\":{{\"stateValue\":\"{from}\"}},\"newState\":{{\"stateValue\":\"{to}\"}}}}"
+                );
+                items.push((
+                    at,
+                    map(vec![
+                        ("AlarmName", key(&a.name)),
+                        ("AlarmType", key("MetricAlarm")),
+                        ("Timestamp", ts(at)),
+                        ("HistoryItemType", key("StateUpdate")),
+                        ("HistorySummary", key(&format!("Alarm updated from {from} to {to}"))),
+                        ("HistoryData", key(&data)),
+                    ]),
+                ));
+            }
+        }
+    }
+    items.sort_by(|a, b| b.0.cmp(&a.0));
+    let page: Vec<Value> = items.into_iter().take(max).map(|(_, v)| v).collect();
+    Ok(Reply::Cbor(map(vec![("AlarmHistoryItems", Value::Array(page))])))
 }
 
 fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {

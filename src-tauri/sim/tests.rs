@@ -1194,3 +1194,48 @@ async fn the_f200_benchmark_fleet_serves_full_pages_of_its_twenty_metrics() {
     assert!(out.next_token().is_some());
     assert_eq!(out.metric_data_results()[3].values().len(), 1440, "a synthetic metric has every minute");
 }
+
+/// The on-call engineer's timeline needs to know when globex's alarm fired:
+/// DescribeAlarmHistory answers with its OK -> ALARM transition.
+#[tokio::test]
+async fn alarm_history_shows_when_globex_went_into_alarm() {
+    let sim = SimFleet::start(SimOptions::default()).await.unwrap();
+    let globex = sim.tenants().iter().find(|t| t.id == "globex").unwrap().clone();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sim.endpoint())
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            SimFleet::ACCESS_KEY_ID,
+            SimFleet::SECRET_ACCESS_KEY,
+            None,
+            None,
+            "t",
+        ))
+        .load()
+        .await;
+    let sts = aws_sdk_sts::Client::new(&conf);
+    let role = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{}:role/FleetdeckReadOnly", globex.account))
+        .role_session_name("fleetdeck-test")
+        .set_external_id(globex.external_id.clone())
+        .send()
+        .await
+        .unwrap();
+    let c = role.credentials().unwrap();
+    let creds = aws_sdk_sts::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().into()),
+        None,
+        "r",
+    );
+    let cw = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&conf).credentials_provider(creds).build(),
+    );
+    let h = cw.describe_alarm_history().alarm_name("globex-5xx-errors-critical").send().await.unwrap();
+    let items = h.alarm_history_items();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0].history_summary(), Some("Alarm updated from OK to ALARM"));
+    assert!(items[0].timestamp().unwrap().secs() > items[1].timestamp().unwrap().secs(), "newest first");
+}
