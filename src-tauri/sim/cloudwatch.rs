@@ -634,7 +634,7 @@ fn describe_alarm_history(call: &Call<'_>, input: &Value) -> Result<Reply, ApiEr
             }
         }
     }
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|i| std::cmp::Reverse(i.0));
     let page: Vec<Value> = items.into_iter().take(max).map(|(_, v)| v).collect();
     Ok(Reply::Cbor(map(vec![("AlarmHistoryItems", Value::Array(page))])))
 }
