@@ -25,6 +25,23 @@ pub enum CacheError {
     Migrate { path: String, source: sqlx::migrate::MigrateError },
     #[error("cache query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("cache {path} was written by a newer fleetdeck (schema version {version}): use that version, or pass --cache with another file")]
+    Newer { path: String, version: i64 },
+}
+
+/// SQLite's own verdicts on a file that is not a usable database: "file is
+/// not a database" (26) and "database disk image is malformed" (11).
+fn is_corrupt(e: &CacheError) -> bool {
+    let db = |e: &sqlx::Error| match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("26") | Some("11")),
+        _ => false,
+    };
+    match e {
+        CacheError::Open { source, .. } => db(source),
+        CacheError::Migrate { source: sqlx::migrate::MigrateError::Execute(inner), .. } => db(inner),
+        CacheError::Migrate { source: sqlx::migrate::MigrateError::ExecuteMigration(inner, _), .. } => db(inner),
+        _ => false,
+    }
 }
 
 /// The cache and its connection pool. Cheap to clone.
@@ -32,6 +49,15 @@ pub enum CacheError {
 pub struct Cache {
     pool: SqlitePool,
     path: Option<PathBuf>,
+    /// Set when the file found at `path` was unreadable and was moved here.
+    recovered: Option<Recovered>,
+}
+
+/// A cache file that could not be used, and where it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovered {
+    pub moved_to: PathBuf,
+    pub reason: String,
 }
 
 /// One row of a source's state, as the sync records it.
@@ -113,8 +139,42 @@ pub struct SeriesKey<'a> {
 }
 
 impl Cache {
-    /// Open (creating if needed) the cache file at `path`.
+    /// Open (creating if needed) the cache file at `path`. A file that is
+    /// not a database or is corrupt is moved aside (with its WAL) and a
+    /// fresh cache is built, so a bad file never stops fleetdeck from
+    /// starting, and nothing is deleted: see [`Cache::recovered`].
     pub async fn open(path: &Path) -> Result<Cache, CacheError> {
+        match Cache::open_once(path).await {
+            Err(e) if is_corrupt(&e) => {
+                let reason = e.to_string();
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let moved_to = path.with_extension(format!("corrupt-{stamp}.sqlite"));
+                let shown = path.display().to_string();
+                std::fs::rename(path, &moved_to).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
+                for suffix in ["-wal", "-shm"] {
+                    let side = PathBuf::from(format!("{}{suffix}", path.display()));
+                    if side.exists() {
+                        let _ = std::fs::rename(&side, format!("{}{suffix}", moved_to.display()));
+                    }
+                }
+                tracing::warn!("cache {shown} was unreadable ({reason}); moved to {}", moved_to.display());
+                let mut cache = Cache::open_once(path).await?;
+                cache.recovered = Some(Recovered { moved_to, reason });
+                Ok(cache)
+            }
+            other => other,
+        }
+    }
+
+    /// The unreadable file this open moved aside, if it did.
+    pub fn recovered(&self) -> Option<&Recovered> {
+        self.recovered.as_ref()
+    }
+
+    async fn open_once(path: &Path) -> Result<Cache, CacheError> {
         let shown = path.display().to_string();
         create_private(path).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
         let options = SqliteConnectOptions::new()
@@ -129,8 +189,16 @@ impl Cache {
             .connect_with(options)
             .await
             .map_err(|source| CacheError::Open { path: shown.clone(), source })?;
-        MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: shown, source })?;
-        Ok(Cache { pool, path: Some(path.to_path_buf()) })
+        MIGRATOR.run(&pool).await.map_err(|source| match source {
+            // A newer fleetdeck wrote this cache: not corrupt, and not ours
+            // to move aside or rewrite.
+            sqlx::migrate::MigrateError::VersionMissing(v) => CacheError::Newer { path: shown.clone(), version: v },
+            source => CacheError::Migrate { path: shown.clone(), source },
+        })?;
+        // A damaged page often opens fine; a quick look at the schema and
+        // the header catches the common cases cheaply.
+        sqlx::query("SELECT count(*) FROM sqlite_schema").execute(&pool).await.map_err(|source| CacheError::Open { path: shown, source })?;
+        Ok(Cache { pool, path: Some(path.to_path_buf()), recovered: None })
     }
 
     /// A private in-memory cache with the schema applied (tests).
@@ -139,7 +207,7 @@ impl Cache {
         // One connection: every in-memory connection would be its own database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
-        Ok(Cache { pool, path: None })
+        Ok(Cache { pool, path: None, recovered: None })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -660,6 +728,39 @@ mod tests {
             assert_eq!(mode(&dir.path().join("sub/cache.sqlite-wal")), 0o600);
         }
         assert_eq!(cache.meta("k").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_cache_is_moved_aside_and_a_fresh_one_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let garbage = b"this is not a database, it is a shopping list: eggs, milk".repeat(200);
+        std::fs::write(&path, &garbage).unwrap();
+        let cache = Cache::open(&path).await.expect("a fresh cache instead of a crash");
+        let r = cache.recovered().expect("the bad file was noticed").clone();
+        assert_eq!(std::fs::read(&r.moved_to).unwrap(), garbage, "nothing lost: the bad file is kept as it was");
+        assert!(r.reason.contains("not a database"), "{}", r.reason);
+        cache.set_meta("k", "v").await.unwrap();
+        drop(cache);
+        // And the next start is a normal one: no loop of moving aside.
+        let again = Cache::open(&path).await.unwrap();
+        assert!(again.recovered().is_none());
+        assert_eq!(again.meta("k").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn a_cache_from_a_newer_fleetdeck_is_refused_not_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let cache = Cache::open(&path).await.unwrap();
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'future', 1, x'00', 0)")
+            .execute(cache.pool())
+            .await
+            .unwrap();
+        drop(cache);
+        let err = Cache::open(&path).await.unwrap_err();
+        assert!(err.to_string().contains("written by a newer fleetdeck (schema version 9999)"), "{err}");
+        assert!(path.exists(), "the newer cache stays where it is");
     }
 
     #[tokio::test]

@@ -81,6 +81,9 @@ pub struct FleetOverview {
     /// Finish time of the last sync that committed anything.
     #[ts(type = "number | null")]
     pub last_sync: Option<i64>,
+    /// Things the user must know that are not a tenant's health, e.g. "the
+    /// cache file was unreadable and was moved aside".
+    pub notices: Vec<String>,
 }
 
 /// A chart rendered by plotters in Rust. `svg` is a complete SVG document in

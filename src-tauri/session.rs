@@ -104,6 +104,13 @@ impl Session {
         let catalog = Catalog::load(opts.queries.as_deref()).map_err(SessionError::Catalog)?;
         let source = opts.fleet_source()?;
         let cache = Cache::open(&opts.cache_path(&source)).await?;
+        if let Some(r) = cache.recovered() {
+            eprintln!(
+                "fleetdeck: warning: the cache file was unreadable ({}); it was moved to {} and a fresh cache started",
+                r.reason,
+                r.moved_to.display()
+            );
+        }
         let (fleet, aws, sim) = match &source {
             FleetSource::Demo => {
                 // The simulator places its incidents relative to its start;

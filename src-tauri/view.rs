@@ -76,6 +76,16 @@ pub async fn fleet_overview(cache: &Cache, catalog: &Catalog, demo: bool) -> Res
         counts,
         rows: out,
         last_sync: cache.last_sync().await?.map(|s| s.finished_at),
+        notices: cache
+            .recovered()
+            .map(|r| {
+                vec![format!(
+                    "The cache file was unreadable ({}), so it was moved to {} and a fresh cache was started.",
+                    r.reason,
+                    r.moved_to.display()
+                )]
+            })
+            .unwrap_or_default(),
     })
 }
 

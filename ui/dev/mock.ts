@@ -229,6 +229,7 @@ mockIPC(async (cmd, payload) => {
         counts: countTenants(rows),
         rows,
         last_sync: lastSync,
+        notices: scenario === 'recovered' ? ['The cache file was unreadable (file is not a database), so it was moved to cache.corrupt-1795337331.sqlite and a fresh cache was started.'] : [],
       };
       return overview;
     }

@@ -40,6 +40,15 @@ export function App() {
         <SyncControls state={state} />
       </header>
       <Notices notices={state.notices} dismiss={state.dismiss} />
+      {state.overview && state.overview.notices.length > 0 && (
+        <section id="cache-notices" class="notices" role="status" aria-label="Notices">
+          {state.overview.notices.map((text) => (
+            <div class="notice" key={text}>
+              <span class="notice-message">{text}</span>
+            </div>
+          ))}
+        </section>
+      )}
       <main class="view" id={`view-${route.id}`}>
         <View state={state} />
       </main>

@@ -17,4 +17,9 @@ counts: HealthCounts, rows: Array<TenantHealth>,
 /**
  * Finish time of the last sync that committed anything.
  */
-last_sync: number | null, };
+last_sync: number | null, 
+/**
+ * Things the user must know that are not a tenant's health, e.g. "the
+ * cache file was unreadable and was moved aside".
+ */
+notices: Array<string>, };
