@@ -158,7 +158,7 @@ pub struct SyncState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct IpcError {
-    /// bad_request | not_found | sync_running | cache | internal
+    /// bad_request | not_found | sync_running | cache | setup | internal
     pub code: String,
     pub message: String,
 }

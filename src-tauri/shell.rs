@@ -14,8 +14,17 @@ use crate::sync::SyncOptions;
 use crate::view::{self, ViewError};
 
 struct AppState {
-    session: Arc<Session>,
+    /// Why the session could not open (bad fleet file, catalog, cache): the
+    /// window still opens and says so, rather than the app exiting silently
+    /// when started from a desktop menu.
+    session: Result<Arc<Session>, String>,
     sync: Mutex<SyncState>,
+}
+
+impl AppState {
+    fn session(&self) -> Result<&Arc<Session>, IpcError> {
+        self.session.as_ref().map_err(|e| err("setup", e))
+    }
 }
 
 fn err(code: &str, message: impl ToString) -> IpcError {
@@ -35,13 +44,13 @@ impl From<ViewError> for IpcError {
 
 #[tauri::command]
 async fn fleet_overview(state: State<'_, AppState>) -> Result<FleetOverview, IpcError> {
-    let s = &state.session;
+    let s = state.session()?;
     Ok(view::fleet_overview(&s.cache, &s.catalog, s.demo).await?)
 }
 
 #[tauri::command]
 async fn tenant_chart(state: State<'_, AppState>, request: ChartRequest) -> Result<Chart, IpcError> {
-    let s = &state.session;
+    let s = state.session()?;
     Ok(view::tenant_chart(&s.cache, &s.catalog, &request, crate::session::now()).await?)
 }
 
@@ -52,6 +61,7 @@ async fn sync_state(state: State<'_, AppState>) -> Result<SyncState, IpcError> {
 
 #[tauri::command]
 async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgress>) -> Result<SyncSummary, IpcError> {
+    let s = state.session()?.clone();
     {
         let mut st = state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?;
         if st.running {
@@ -60,7 +70,6 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
         st.running = true;
         st.progress = None;
     }
-    let s = state.session.clone();
     let report = |p: SyncProgress| {
         if let Ok(mut st) = state.sync.lock() {
             st.progress = Some(p.clone());
@@ -86,10 +95,10 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
 pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
     tauri::Builder::default()
         .setup(move |app| {
-            let session = tauri::async_runtime::block_on(Session::open(&opts))?;
-            if session.demo {
-                tracing::info!("running on the simulated fleet (DEMO)");
-            }
+            let session = tauri::async_runtime::block_on(Session::open(&opts)).map_err(|e| {
+                eprintln!("fleetdeck: {e}");
+                e.to_string()
+            });
             app.manage(AppState { session, sync: Mutex::new(SyncState::default()) });
             Ok(())
         })

@@ -64,44 +64,86 @@ impl WebDriver {
     }
 }
 
-#[test]
-fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
-    let (_x, display) = xvfb();
-    let port = support::free_port();
-    let native = support::free_port();
-    let mut driver = Command::new(tauri_driver());
-    driver
-        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-        .env("DISPLAY", &display)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _driver = Guard(driver.spawn().expect("start tauri-driver (cargo install tauri-driver --locked)"));
-    let wd = WebDriver {
-        base: format!("http://127.0.0.1:{port}"),
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into(),
-    };
-    // tauri-driver has no readiness signal: wait for its status endpoint.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while wd.call("GET", "/status", None).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not come up");
-        // A readiness poll, not a synchronisation: each try is instant.
-        std::thread::sleep(Duration::from_millis(25));
+/// The console's real window on a display of its own, driven over WebDriver.
+struct Console {
+    wd: WebDriver,
+    sid: String,
+    _driver: Guard,
+    _x: Guard,
+}
+
+impl Console {
+    fn open(args: &[&str]) -> Console {
+        let (x, display) = xvfb();
+        let port = support::free_port();
+        let native = support::free_port();
+        let mut driver = Command::new(tauri_driver());
+        driver
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("DISPLAY", &display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let driver = Guard(driver.spawn().expect("start tauri-driver (cargo install tauri-driver --locked)"));
+        let wd = WebDriver {
+            base: format!("http://127.0.0.1:{port}"),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(120)))
+                .build()
+                .into(),
+        };
+        // tauri-driver has no readiness signal: wait for its status endpoint.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while wd.call("GET", "/status", None).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not come up");
+            // A readiness poll, not a synchronisation: each try is instant.
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+            "application": env!("CARGO_BIN_EXE_fleetdeck"),
+            "args": args,
+        }}}});
+        let session = wd.call("POST", "/session", Some(caps)).expect("new session");
+        let sid = session["sessionId"].as_str().expect("session id").to_string();
+        let console = Console { wd, sid, _driver: driver, _x: x };
+        console.call("POST", "/timeouts", Some(json!({"script": 90_000}))).unwrap();
+        console
     }
 
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        self.wd.call(method, &format!("/session/{}{path}", self.sid), body)
+    }
+
+    /// Run a script in the page; `wait` scripts call their last argument.
+    fn script(&self, wait: bool, script: &str) -> Value {
+        let kind = if wait { "/execute/async" } else { "/execute/sync" };
+        self.call("POST", kind, Some(json!({"script": script, "args": []}))).expect(script)
+    }
+
+    fn screenshot(&self, name: &str) {
+        // The DOM may be ahead of the pixels: wait for two frames to be
+        // painted, so the picture shows what the assertions just saw.
+        self.script(true, "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));");
+        let png = self.call("GET", "/screenshot", None).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"));
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screenshots");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join(name), &bytes).unwrap();
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.call("DELETE", "", None);
+    }
+}
+
+#[test]
+fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("demo.sqlite");
-    let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
-        "application": env!("CARGO_BIN_EXE_fleetdeck"),
-        "args": ["--demo", "--cache", cache.to_str().unwrap()],
-    }}}});
-    let session = wd.call("POST", "/session", Some(caps)).expect("new session");
-    let sid = session["sessionId"].as_str().expect("session id").to_string();
-    let s = |p: &str| format!("/session/{sid}{p}");
-    wd.call("POST", &s("/timeouts"), Some(json!({"script": 90_000}))).unwrap();
+    let console = Console::open(&["--demo", "--cache", cache.to_str().unwrap()]);
 
     // Wait, inside the page, until the first sync has filled the table: a
     // MutationObserver resolves as soon as the rows are there.
@@ -118,12 +160,11 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
         obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
         check();
     "#;
-    let n =
-        wd.call("POST", &s("/execute/async"), Some(json!({"script": wait, "args": []}))).expect("fleet table filled");
+    let n = console.script(true, wait);
     assert!(n.as_u64().unwrap() >= 24, "{n}");
 
     let read = r#"return Array.from(document.querySelectorAll('#fleet-table tr[data-tenant]')).map(r => [r.dataset.tenant, r.dataset.region, r.dataset.health, r.textContent]);"#;
-    let rows = wd.call("POST", &s("/execute/sync"), Some(json!({"script": read, "args": []}))).unwrap();
+    let rows = console.script(false, read);
     let rows = rows.as_array().unwrap();
     let tenants: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str().unwrap()).collect();
     assert_eq!(tenants.len(), 24, "{tenants:?}");
@@ -133,10 +174,14 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
     assert_eq!(rows[0][2], "critical", "worst first: {}", rows[0]);
     assert!(rows.iter().any(|r| r[0] == "globex" && r[1] == "us-east-1" && r[2] == "critical"));
 
-    let banner = wd.call("POST", &s("/execute/sync"), Some(json!({"script": "const b = document.getElementById('demo-banner'); return b ? b.textContent : null;", "args": []}))).unwrap();
+    let banner =
+        console.script(false, "const b = document.getElementById('demo-banner'); return b ? b.textContent : null;");
     assert!(banner.as_str().unwrap_or("").contains("DEMO"), "{banner}");
     // Untrusted names are shown as text, never as markup.
-    let injected = wd.call("POST", &s("/execute/sync"), Some(json!({"script": "return document.querySelectorAll('#fleet-table script, #fleet-table b, #fleet-table img').length;", "args": []}))).unwrap();
+    let injected = console.script(
+        false,
+        "return document.querySelectorAll('#fleet-table script, #fleet-table b, #fleet-table img').length;",
+    );
     assert_eq!(injected, 0);
 
     // The chart of the selected (worst) tenant is drawn.
@@ -149,14 +194,32 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
           document.addEventListener('load', () => { if (ok()) done(true); }, true);
         }
     "#;
-    assert_eq!(wd.call("POST", &s("/execute/async"), Some(json!({"script": chart, "args": []}))).unwrap(), true);
+    assert_eq!(console.script(true, chart), true);
+    console.screenshot("fleet-view.png");
+}
 
-    let png = wd.call("GET", &s("/screenshot"), None).unwrap();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screenshots");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("fleet-view.png"), &bytes).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG"));
-
-    let _ = wd.call("DELETE", &s(""), None);
+/// Started from a desktop menu with a broken fleet file, fleetdeck does not
+/// vanish: the window opens and says which file, line and field to fix.
+#[test]
+fn a_broken_fleet_file_is_explained_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(
+        &fleet,
+        "[fleet]\nregion = \"us-east-1\"\nrole_name = \"R\"\n\n[[tenant]]\nid = \"acme\"\ntier = \"gold\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"mars-north-1\"\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache.sqlite");
+    let console = Console::open(&["--fleet", fleet.to_str().unwrap(), "--cache", cache.to_str().unwrap()]);
+    let wait = r#"
+        const done = arguments[arguments.length - 1];
+        const text = () => { const e = document.getElementById('setup-failed'); return e ? e.textContent : null; };
+        if (text()) { done(text()); return; }
+        const obs = new MutationObserver(() => { const t = text(); if (t) { obs.disconnect(); done(t); } });
+        obs.observe(document.documentElement, {subtree: true, childList: true, characterData: true});
+    "#;
+    let shown = console.script(true, wait);
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains(":10: tenant[0].home_region: unknown region \"mars-north-1\""), "{shown}");
+    console.screenshot("broken-fleet-file.png");
 }

@@ -19,6 +19,8 @@ export const ErrorCode = {
   SyncRunning: 'sync_running',
   Cache: 'cache',
   Internal: 'internal',
+  /** The fleet file, catalog or cache could not be opened: nothing works until fixed. */
+  Setup: 'setup',
 } as const;
 
 export function isIpcError(value: unknown): value is IpcError {

@@ -74,8 +74,16 @@ export function useConsoleState(): ConsoleState {
   const ops = useMemo(() => {
     let nextNoticeId = 1;
 
+    // Set once the backend says it could not open the fleet at all: nothing
+    // can sync until the user fixes it, and the main panel already says why.
+    let setupFailed = false;
+
     const report = (context: string, error: unknown) => {
       const { code, message } = asIpcError(error);
+      if (code === ErrorCode.Setup) {
+        setupFailed = true;
+        return;
+      }
       setNotices((list) =>
         list.some((n) => n.context === context && n.code === code && n.message === message)
           ? list
@@ -125,7 +133,7 @@ export function useConsoleState(): ConsoleState {
     };
 
     const start = async () => {
-      if (busy.current) return;
+      if (busy.current || setupFailed) return;
       busy.current = true;
       setSync((s) => ({ ...s, running: true, progress: null }));
       try {

@@ -3,6 +3,7 @@
  * where and why. KPIs on top, the tenant-region table (filterable, driven by
  * the keyboard) and the selected row's chart beside it.
  */
+import { ErrorCode } from '../../ipc';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Health } from '../../bindings/Health';
 import type { TenantHealth } from '../../bindings/TenantHealth';
@@ -159,13 +160,21 @@ export function FleetView({ state }: ViewProps) {
           </div>
           {overview === null ? (
             state.overviewError ? (
-              <div class="empty" id="load-failed">
-                <p class="empty-title">The fleet could not be read from the cache.</p>
-                <p class="muted">{state.overviewError.message}</p>
-                <button type="button" id="retry" class="button" onClick={state.reload}>
-                  Try again
-                </button>
-              </div>
+              state.overviewError.code === ErrorCode.Setup ? (
+                <div class="empty" id="setup-failed">
+                  <p class="empty-title">fleetdeck could not start on this fleet.</p>
+                  <pre class="setup-error">{state.overviewError.message}</pre>
+                  <p class="muted">Fix the file and start fleetdeck again, or run it with --demo.</p>
+                </div>
+              ) : (
+                <div class="empty" id="load-failed">
+                  <p class="empty-title">The fleet could not be read from the cache.</p>
+                  <p class="muted">{state.overviewError.message}</p>
+                  <button type="button" id="retry" class="button" onClick={state.reload}>
+                    Try again
+                  </button>
+                </div>
+              )
             ) : (
               <p class="empty" id="loading-state">
                 Loading the fleet…
