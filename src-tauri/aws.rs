@@ -35,6 +35,11 @@ pub const READ_ACTIONS: &[&str] = &[
     "organizations:ListTagsForResource",
 ];
 
+/// Attempts per call, the first included. A brownout (a fifth of calls
+/// throttled, some 5xx and dropped connections) leaves a call failing all
+/// ten at about two in a million; the SDK backs off with jitter in between.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
 /// The inline session policy sent with every AssumeRole.
 pub fn session_policy() -> String {
     serde_json::json!({
@@ -146,7 +151,8 @@ struct AssumedRole {
     account: String,
     region: String,
     ledger: Arc<Ledger>,
-    cached: tokio::sync::Mutex<Option<Credentials>>,
+    /// The credentials and when they were asked for.
+    cached: tokio::sync::Mutex<Option<(Credentials, SystemTime)>>,
 }
 
 impl ProvideCredentials for AssumedRole {
@@ -157,16 +163,23 @@ impl ProvideCredentials for AssumedRole {
         future::ProvideCredentials::new(async move {
             // One AssumeRole at a time per role: concurrent callers wait for it.
             let mut slot = self.cached.lock().await;
-            if let Some(c) = slot.as_ref() {
-                let fresh = c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_BEFORE);
+            if let Some((c, obtained)) = slot.as_ref() {
+                // Renew ahead of expiry by 5 minutes, or by a quarter of the
+                // session's life when sessions are shorter than that, so a
+                // short session is renewed once in a while, not per call.
+                let fresh = c.expiry().is_none_or(|e| {
+                    let life = e.duration_since(*obtained).unwrap_or_default();
+                    e > SystemTime::now() + REFRESH_BEFORE.min(life / 4)
+                });
                 if fresh {
                     return Ok(c.clone());
                 }
             }
             self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
+            let obtained = SystemTime::now();
             let creds: Result<Credentials, CredentialsError> = self.inner.provide_credentials().await;
             let creds = creds?;
-            *slot = Some(creds.clone());
+            *slot = Some((creds.clone(), obtained));
             Ok(creds)
         })
     }
@@ -284,6 +297,7 @@ impl AwsAccess {
                 let conf = aws_sdk_cloudwatch::config::Builder::from(&self.base)
                     .credentials_provider(creds.clone())
                     .region(Region::new(region.to_string()))
+                    .retry_partition(partition("cloudwatch", role_key, region))
                     .build();
                 aws_sdk_cloudwatch::Client::from_conf(conf)
             })
@@ -303,6 +317,7 @@ impl AwsAccess {
                 let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.base)
                     .credentials_provider(creds.clone())
                     .region(Region::new(region.to_string()))
+                    .retry_partition(partition("logs", role_key, region))
                     .build();
                 aws_sdk_cloudwatchlogs::Client::from_conf(conf)
             })
@@ -326,6 +341,14 @@ impl AwsAccess {
             .build();
         aws_sdk_costexplorer::Client::from_conf(conf)
     }
+}
+
+/// A retry budget of its own per service, role and region: the SDK's
+/// standard retry spends from a token bucket shared by every client of a
+/// partition, and one account in a brownout must not use up the retries of
+/// the rest of the fleet.
+fn partition(service: &str, role_key: &str, region: &str) -> aws_sdk_cloudwatch::config::retry::RetryPartition {
+    aws_sdk_cloudwatch::config::retry::RetryPartition::new(format!("fleetdeck-{service}-{role_key}-{region}"))
 }
 
 fn viewer_session_name() -> String {

@@ -134,7 +134,7 @@ impl Session {
                     region: fleet.region.clone(),
                     endpoint_url: Some(sim.endpoint()),
                     static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-                    max_attempts: 3,
+                    max_attempts: crate::aws::DEFAULT_MAX_ATTEMPTS,
                 })
                 .await;
                 (fleet, aws, Some(sim))
@@ -146,7 +146,7 @@ impl Session {
                     region: opts.region.clone().unwrap_or_else(|| fleet.region.clone()),
                     endpoint_url: fleet.endpoint_url.clone(),
                     static_credentials: None,
-                    max_attempts: std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3),
+                    max_attempts: std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
                 })
                 .await;
                 (fleet, aws, None)

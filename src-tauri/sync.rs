@@ -42,7 +42,10 @@ impl SyncOptions {
             backfill_secs: 24 * 3600,
             overlap_secs: 10 * 60,
             logs_window_secs: 3600,
-            concurrency: 8,
+            // Calls in flight across the fleet. Each account-region is
+            // paced under its own quotas, so this bounds only our sockets
+            // and memory (a GetMetricData answer is up to ~2 MB).
+            concurrency: 32,
             cost_every_secs: 6 * 3600,
         }
     }

@@ -266,6 +266,12 @@ impl SimFleet {
     pub fn faults_injected(&self) -> u64 {
         self.state.faults_injected()
     }
+
+    /// Requests refused for exceeding a rate limit of `SimKnobs::rate_limits`
+    /// (the ThrottlingExceptions a well-paced client never sees).
+    pub fn rate_limited(&self) -> u64 {
+        self.state.rate_limited.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for SimFleet {

@@ -63,6 +63,8 @@ pub(crate) struct State {
     /// Requests drawn for faults since the knobs were last set.
     fault_seq: AtomicU64,
     faults: AtomicU64,
+    /// Requests refused because they exceeded a rate limit (quota throttling).
+    pub(crate) rate_limited: AtomicU64,
 }
 
 impl State {
@@ -77,6 +79,7 @@ impl State {
             seq: AtomicU64::new(0),
             fault_seq: AtomicU64::new(0),
             faults: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
         }
     }
 
@@ -438,6 +441,7 @@ fn dispatch(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     if !call.state.admit(knobs, &call.caller.account, &call.region, operation) {
+        call.state.rate_limited.fetch_add(1, Ordering::Relaxed);
         return Err(throttled(call.protocol, service));
     }
     // GetCallerIdentity needs no permission in AWS; everything else must be

@@ -1,0 +1,277 @@
+//! `cargo bench --bench sync`: fleet F200 (shared/BENCHMARKS.md, sync) served
+//! by the simulated fleet with 30 ms added latency and AWS's per
+//! account-region quotas enforced. A 24 h backfill into an empty cache, then
+//! a re-sync 5 minutes later (the simulator's clock is frozen, so both see
+//! exactly the data a real fleet would have shown). Every figure is printed
+//! beside its bound computed in the same run; the last line is JSON.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use fleetdeck::aws::{AwsAccess, AwsSettings};
+use fleetdeck::cache::{Cache, PointBatch, SeriesKey};
+use fleetdeck::catalog::Catalog;
+use fleetdeck::fleet::Fleet;
+use fleetdeck::plan::{self, SeriesRead, Target};
+use fleetdeck::sim::{SimFleet, SimKnobs, SimOptions, SimShape};
+
+// (The child process serves the simulator; see `serve`.)
+use fleetdeck::sync::{self, SyncOptions};
+
+const LATENCY: Duration = Duration::from_millis(30);
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    // The simulated fleet runs in a child process (this same binary), so the
+    // peak memory measured is fleetdeck's, not the simulator's.
+    match std::env::var("FLEETDECK_BENCH_SIM") {
+        Ok(dir) => rt.block_on(serve(std::path::PathBuf::from(dir))),
+        Err(_) => rt.block_on(run()),
+    }
+}
+
+/// Child: serve F200, write its fleet file and catalog additions into
+/// `dir`, print `ready <endpoint>`, then obey `clock <epoch>` and `stats`
+/// lines on stdin until it closes.
+async fn serve(dir: std::path::PathBuf) {
+    use std::io::BufRead;
+    let t0: i64 = std::env::var("FLEETDECK_BENCH_T0").ok().and_then(|v| v.parse().ok()).expect("T0");
+    let sim = SimFleet::start(SimOptions { seed: 7, shape: Some(SimShape::f200()), now: t0, ..SimOptions::default() })
+        .await
+        .expect("sim");
+    sim.set_knobs(SimKnobs { latency: LATENCY, clock: Some(t0), ..SimKnobs::aws_quotas() });
+    std::fs::write(dir.join("fleet.toml"), sim.fleet_toml()).unwrap();
+    std::fs::write(dir.join("synthetic.toml"), sim.synthetic_catalog_toml()).unwrap();
+    println!("ready {}", sim.endpoint());
+    let lines = tokio::task::spawn_blocking(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if let Some(t) = line.strip_prefix("clock ").and_then(|t| t.parse::<i64>().ok()) {
+                sim.set_knobs(SimKnobs { latency: LATENCY, clock: Some(t), ..SimKnobs::aws_quotas() });
+                println!("ok");
+            } else if line == "stats" {
+                println!("rate_limited {}", sim.rate_limited());
+            }
+        }
+    });
+    let _ = lines.await;
+}
+
+/// The parent's handle on the simulator child.
+struct SimChild {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl SimChild {
+    fn ask(&mut self, line: &str) -> String {
+        use std::io::Write;
+        writeln!(self.input, "{line}").unwrap();
+        self.input.flush().unwrap();
+        self.output.next().expect("simulator answers").unwrap()
+    }
+}
+
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident set of this process so far (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// The fewest calls and dollars any client could spend on the same sync:
+/// GetMetricData packed to both limits, one AssumeRole per role, one
+/// DescribeAlarms page per account-region, StartQuery and one
+/// GetQueryResults per query, and the Cost Explorer pages of both groupings.
+fn minimum(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    now: i64,
+    backfill: i64,
+    starts: &BTreeMap<(String, String, String), i64>,
+    ce_pages: u64,
+) -> (u64, f64) {
+    let end = plan::end_for(now);
+    let mut reads = Vec::new();
+    let mut roles = std::collections::BTreeSet::new();
+    let mut account_regions = std::collections::BTreeSet::new();
+    let mut queries = 0u64;
+    let mut metrics = 0u64;
+    for t in &fleet.tenants {
+        roles.insert((t.role_arn.clone(), t.external_id.clone()));
+        for region in t.regions() {
+            account_regions.insert((t.role_arn.clone(), region.to_string()));
+            if !t.selector.log_groups.is_empty() {
+                queries += catalog.logs.len() as u64;
+            }
+            for spec in catalog.metrics_for(t.model) {
+                let start = starts
+                    .get(&(t.id.clone(), region.to_string(), spec.key.clone()))
+                    .copied()
+                    .unwrap_or(plan::start_for(None, now, backfill, 0, spec.period));
+                let target = Target {
+                    account: t.account.clone(),
+                    role_arn: t.role_arn.clone(),
+                    external_id: None,
+                    region: region.into(),
+                };
+                reads.push(SeriesRead { target, series_id: 0, period: spec.period, start });
+                metrics += 1;
+            }
+        }
+    }
+    let gmd = plan::minimum_calls(&reads, end);
+    let others = roles.len() as u64 + account_regions.len() as u64 + 2 * queries;
+    let ce = if fleet.payer_account.is_some() { ce_pages } else { 0 };
+    let calls = gmd + others + ce;
+    // Each GetMetricData call bills its metrics; with one call per group the
+    // bound is one billing per series.
+    let dollars = metrics as f64 * 0.01 / 1000.0 + ce as f64 * 0.01 + others as f64 * 0.01 / 1000.0;
+    (calls, dollars)
+}
+
+async fn run() {
+    use std::io::BufRead;
+    let t0 = fleetdeck::session::now() / 60 * 60;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("FLEETDECK_BENCH_SIM", dir.path())
+        .env("FLEETDECK_BENCH_T0", t0.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the simulator");
+    let input = child.stdin.take().unwrap();
+    let mut output = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = output.next().expect("simulator started").unwrap();
+    let endpoint = ready.strip_prefix("ready ").expect("ready line").to_string();
+    let mut sim = SimChild { child, input, output };
+
+    // The catalog: the built-in metrics plus the simulator's filler gauges
+    // (20 per tenant-region), one triage query per tenant-region.
+    let builtin = include_str!("../queries/metrics.toml");
+    let synthetic = std::fs::read_to_string(dir.path().join("synthetic.toml")).unwrap();
+    std::fs::write(dir.path().join("metrics.toml"), format!("{builtin}\n{synthetic}")).unwrap();
+    let logs = include_str!("../queries/logs.toml");
+    let first_query: String = logs.split("[[query]]").take(2).collect::<Vec<_>>().join("[[query]]");
+    std::fs::write(dir.path().join("logs.toml"), first_query).unwrap();
+    let catalog = Catalog::load(Some(dir.path())).expect("catalog");
+    let fleet_text = std::fs::read_to_string(dir.path().join("fleet.toml")).unwrap();
+    let fleet = Fleet::parse(std::path::Path::new("<F200>"), &fleet_text, &catalog).expect("fleet");
+    let aws = AwsAccess::new(&AwsSettings {
+        region: fleet.region.clone(),
+        endpoint_url: Some(endpoint),
+        static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
+        max_attempts: fleetdeck::aws::DEFAULT_MAX_ATTEMPTS,
+        ..Default::default()
+    })
+    .await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.expect("cache");
+    let series: u64 =
+        fleet.tenants.iter().map(|t| t.regions().count() as u64 * catalog.metrics_for(t.model).count() as u64).sum();
+    eprintln!(
+        "F200: {} tenants, {series} series, {} log queries",
+        fleet.tenants.len(),
+        fleet.tenants.iter().map(|t| t.regions().count()).sum::<usize>()
+    );
+
+    let opts = SyncOptions::at(t0);
+    let started = Instant::now();
+    let backfill = sync::run(&fleet, &catalog, &aws, &cache, &opts, &|_| {}).await.expect("backfill");
+    let backfill_s = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mb();
+    // Cost Explorer decides its page size: every page it returned was needed
+    // once, so the bound counts the pages this sync read (a page read twice
+    // would show as a second sync's calls, which the re-sync must not make).
+    let ce_pages: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(calls), 0) FROM api_call WHERE action = 'ce:GetCostAndUsage' AND sync_id = (SELECT min(id) FROM sync_run)",
+    )
+    .fetch_one(cache.pool())
+    .await
+    .unwrap();
+    let (min_calls, min_dollars) =
+        minimum(&fleet, &catalog, t0, opts.backfill_secs, &BTreeMap::new(), ce_pages.max(2) as u64);
+
+    // Five minutes later.
+    let t1 = t0 + 300;
+    assert_eq!(sim.ask(&format!("clock {t1}")), "ok");
+    let started = Instant::now();
+    let resync = sync::run(&fleet, &catalog, &aws, &cache, &SyncOptions::at(t1), &|_| {}).await.expect("resync");
+    let resync_s = started.elapsed().as_secs_f64();
+    let throttled: u64 = sim.ask("stats").strip_prefix("rate_limited ").and_then(|n| n.parse().ok()).expect("stats");
+    let rows = cache.datapoint_count().await.unwrap();
+    let expected = series as i64 * (24 * 60 + 5);
+
+    // The commit path alone: a million points through the same upsert.
+    let commit_cache = Cache::open(&dir.path().join("commit.sqlite")).await.unwrap();
+    sqlx::query("INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('b','b','t','silo','111111111111','us-east-1','[]')")
+        .execute(commit_cache.pool())
+        .await
+        .unwrap();
+    let mut batch = Vec::new();
+    for s in 0..70 {
+        let key = SeriesKey {
+            tenant_id: "b",
+            region: "us-east-1",
+            metric_key: "m",
+            namespace: "N",
+            metric_name: &format!("M{s}"),
+            dimensions: "{}",
+            stat: "Sum",
+            period: 60,
+            unit: "count",
+        };
+        let (id, _) = commit_cache.series(&key).await.unwrap();
+        batch.push(PointBatch {
+            series_id: id,
+            points: (0..1440).map(|i| (t0 - 86_400 + i * 60, i as f64)).collect(),
+            watermark: t0,
+        });
+    }
+    let commit_points = 70 * 1440 * 10;
+    let started = Instant::now();
+    for _ in 0..10 {
+        commit_cache.commit_points(&batch).await.unwrap();
+    }
+    let commit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
+    let points_per_s = backfill.datapoints as f64 / backfill_s;
+
+    let calls_ratio = backfill.api_calls as f64 / min_calls as f64;
+    let bound_s = LATENCY.as_secs_f64() * min_calls as f64 / opts.concurrency as f64;
+    println!("figure          value          bound / baseline (same run)");
+    println!("calls_ratio     {calls_ratio:<14.3} <= 1.05   ({} calls, minimum {min_calls})", backfill.api_calls);
+    println!("dollars         {:<14.4} = {min_dollars:.4} (minimum)", backfill.dollars);
+    println!("backfill_s      {backfill_s:<14.2} <= 60     (latency x minimum calls / concurrency = {bound_s:.2} s)");
+    println!(
+        "resync_s        {resync_s:<14.2} <= 5      ({} calls, {} new points)",
+        resync.api_calls, resync.datapoints
+    );
+    println!("points_per_s    {points_per_s:<14.0} >= 1e6    (end to end; commit path alone: {commit_per_s:.0}/s)");
+    println!("throttled       {throttled:<14} = 0");
+    println!("peak_rss_mb     {rss:<14.1} <= 300");
+    println!("rows            {rows:<14} = {expected} (24 h + 5 min of every series, no duplicates)");
+    println!("failed_sources  {:<14} = 0", backfill.sources_failed + resync.sources_failed);
+    println!(
+        "{}",
+        serde_json::json!({
+            "calls_ratio": calls_ratio, "calls": backfill.api_calls, "min_calls": min_calls,
+            "dollars": backfill.dollars, "min_dollars": min_dollars,
+            "backfill_s": backfill_s, "backfill_bound_s": bound_s,
+            "resync_s": resync_s, "points_per_s": points_per_s, "commit_points_per_s": commit_per_s,
+            "throttled": throttled, "peak_rss_mb": rss, "rows": rows, "expected_rows": expected,
+            "failed_sources": backfill.sources_failed + resync.sources_failed,
+        })
+    );
+}
