@@ -6,6 +6,6 @@
  */
 export type IpcError = { 
 /**
- * bad_request | not_found | sync_running | cache | internal
+ * bad_request | not_found | sync_running | cache | setup | internal
  */
 code: string, message: string, };
