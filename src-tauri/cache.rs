@@ -494,17 +494,7 @@ impl Cache {
         .bind(region)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| SourceState {
-                tenant_id: r.get(0),
-                region: r.get(1),
-                source: r.get(2),
-                status: r.get(3),
-                error: r.get(4),
-                remediation: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(source_state).collect())
     }
 
     /// Record a finished sync and the calls it made, in one transaction.
@@ -567,17 +557,7 @@ impl Cache {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| SourceState {
-                tenant_id: r.get(0),
-                region: r.get(1),
-                source: r.get(2),
-                status: r.get(3),
-                error: r.get(4),
-                remediation: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(source_state).collect())
     }
 
     /// The last sync that committed anything.
@@ -650,6 +630,19 @@ impl Cache {
     /// Rows in the datapoint table (for summaries and tests).
     pub async fn datapoint_count(&self) -> Result<i64, CacheError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM datapoint").fetch_one(&self.pool).await?)
+    }
+}
+
+/// A `source_status` row selected as (tenant_id, region, source, status,
+/// error, remediation).
+fn source_state(r: &sqlx::sqlite::SqliteRow) -> SourceState {
+    SourceState {
+        tenant_id: r.get(0),
+        region: r.get(1),
+        source: r.get(2),
+        status: r.get(3),
+        error: r.get(4),
+        remediation: r.get(5),
     }
 }
 
