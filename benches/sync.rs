@@ -248,6 +248,15 @@ async fn run() {
     let commit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
     let points_per_s = backfill.datapoints as f64 / backfill_s;
 
+    // Where the re-sync's calls go, by action: the start of a profile.
+    let by_action: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT action, sum(calls) FROM api_call WHERE sync_id = (SELECT max(id) FROM sync_run) GROUP BY action ORDER BY 2 DESC",
+    )
+    .fetch_all(cache.pool())
+    .await
+    .unwrap();
+    eprintln!("re-sync calls by action: {by_action:?}");
+
     let calls_ratio = backfill.api_calls as f64 / min_calls as f64;
     let bound_s = LATENCY.as_secs_f64() * min_calls as f64 / opts.concurrency as f64;
     println!("figure          value          bound / baseline (same run)");
