@@ -379,12 +379,7 @@ fn parse_date(v: Option<&Value>, name: &str) -> Result<NaiveDate, ApiError> {
 }
 
 pub(crate) fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Reply, ApiError> {
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::new(400, "SerializationException", format!("invalid JSON body: {e}")))?
-    };
+    let input = super::server::json_input(body)?;
     match operation {
         "GetCostAndUsage" => get_cost_and_usage(call, &input),
         _ => Err(unknown_operation(call.protocol, operation)),

@@ -61,15 +61,7 @@ impl StoredQuery {
 }
 
 pub(crate) fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Reply, ApiError> {
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::new(400, "SerializationException", format!("invalid JSON body: {e}")))?
-    };
-    if !input.is_object() {
-        return Err(ApiError::new(400, "SerializationException", "request body must be a JSON object"));
-    }
+    let input = super::server::json_input(body)?;
     match operation {
         "StartQuery" => start_query(call, &input),
         "GetQueryResults" => get_query_results(call, &input),

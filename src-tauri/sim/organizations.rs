@@ -118,15 +118,7 @@ pub(crate) fn handle(call: &Call<'_>, operation: &str, body: &[u8]) -> Result<Re
     if call.caller.account != PAYER_ACCOUNT {
         return Err(access_denied(call.protocol, ACCESS_DENIED.to_string()));
     }
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::new(400, "SerializationException", format!("invalid JSON body: {e}")))?
-    };
-    if !input.is_object() {
-        return Err(ApiError::new(400, "SerializationException", "request body must be a JSON object"));
-    }
+    let input = super::server::json_input(body)?;
     match operation {
         "ListAccounts" => list_accounts(call, &input),
         "ListTagsForResource" => list_tags_for_resource(call, &input),

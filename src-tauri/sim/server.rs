@@ -725,6 +725,21 @@ fn render(protocol: Protocol, request_id: &str, result: Result<Reply, ApiError>)
     })
 }
 
+/// The body of an AWS JSON 1.1 request: a JSON object (an empty body is
+/// `{}`), or the protocol's SerializationException.
+pub(crate) fn json_input(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let input: serde_json::Value = if body.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(400, "SerializationException", format!("invalid JSON body: {e}")))?
+    };
+    if !input.is_object() {
+        return Err(ApiError::new(400, "SerializationException", "request body must be a JSON object"));
+    }
+    Ok(input)
+}
+
 #[cfg(test)]
 mod unit_tests {
     use super::*;
