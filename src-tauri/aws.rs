@@ -136,6 +136,8 @@ pub struct AwsAccess {
     logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
     pub ledger: Arc<Ledger>,
     pub pacer: crate::pace::Pacer,
+    /// Trips when AWS stops accepting connections; reset by each sync.
+    pub reach: Arc<crate::reach::Reachability>,
 }
 
 /// Refresh this long before a session expires, so no call carries a token
@@ -196,6 +198,8 @@ impl AwsAccess {
                     .operation_attempt_timeout(Duration::from_secs(30))
                     .build(),
             );
+        let reach = Arc::new(crate::reach::Reachability::default());
+        loader = loader.http_client(crate::reach::client(reach.clone()));
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
@@ -218,6 +222,7 @@ impl AwsAccess {
             logs: Mutex::default(),
             ledger: Arc::new(Ledger::default()),
             pacer: crate::pace::Pacer::default(),
+            reach,
         }
     }
 
@@ -402,7 +407,9 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         }
         (None, r) => role_only_hint(r),
     };
-    let (status, remediation) = if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
+    let (status, remediation) = if has(&[crate::reach::UNREACHABLE]) {
+        ("unreachable", "check the network, VPN, proxy or endpoint_url; the next sync tries again".to_string())
+    } else if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
         ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
     } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
         ("access_denied", role_hint())

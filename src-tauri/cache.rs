@@ -69,6 +69,9 @@ pub struct SourceState {
     pub status: String,
     pub error: Option<String>,
     pub remediation: Option<String>,
+    /// Epoch ms of the last sync that read this source without error; set
+    /// by the cache from `status`, ignored when writing.
+    pub last_ok: Option<i64>,
 }
 
 /// One cached alarm.
@@ -487,7 +490,7 @@ impl Cache {
 
     pub async fn sources(&self, tenant: &str, region: &str) -> Result<Vec<SourceState>, CacheError> {
         let rows = sqlx::query(
-            "SELECT tenant_id, region, source, status, error, remediation FROM source_status
+            "SELECT tenant_id, region, source, status, error, remediation, last_ok FROM source_status
              WHERE tenant_id = ?1 AND (region = ?2 OR region = '*') ORDER BY source",
         )
         .bind(tenant)
@@ -550,7 +553,7 @@ impl Cache {
     /// status, error, remediation).
     pub async fn failing_sources(&self) -> Result<Vec<SourceState>, CacheError> {
         let rows = sqlx::query(
-            "SELECT s.tenant_id, s.region, s.source, s.status, s.error, s.remediation
+            "SELECT s.tenant_id, s.region, s.source, s.status, s.error, s.remediation, s.last_ok
              FROM source_status s LEFT JOIN tenant t ON t.id = s.tenant_id
              WHERE s.status != 'ok' AND (t.active = 1 OR s.tenant_id = '*')
              ORDER BY s.tenant_id, s.region, s.source",
@@ -577,6 +580,7 @@ impl Cache {
             api_calls: r.get(5),
             dollars: r.get(6),
             errors: serde_json::from_str(r.get::<&str, _>(7)).unwrap_or_default(),
+            unreachable: false,
         }))
     }
 
@@ -634,7 +638,7 @@ impl Cache {
 }
 
 /// A `source_status` row selected as (tenant_id, region, source, status,
-/// error, remediation).
+/// error, remediation, last_ok).
 fn source_state(r: &sqlx::sqlite::SqliteRow) -> SourceState {
     SourceState {
         tenant_id: r.get(0),
@@ -643,6 +647,7 @@ fn source_state(r: &sqlx::sqlite::SqliteRow) -> SourceState {
         status: r.get(3),
         error: r.get(4),
         remediation: r.get(5),
+        last_ok: r.get(6),
     }
 }
 

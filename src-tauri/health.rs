@@ -39,6 +39,11 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
         if let Some(fix) = &s.remediation {
             text.push_str(&format!("; fix: {fix}"));
         }
+        // What the cache shows for it is as old as its last good read.
+        match s.last_ok {
+            Some(ms) => text.push_str(&format!("; last good read {}", day_hhmm(ms / 1000))),
+            None => text.push_str("; never read"),
+        }
         // Logs are evidence for triage, not for health.
         let sev = if s.source == "logs" { Health::Ok } else { Health::Unknown };
         found.push((sev, text, None));
@@ -123,6 +128,10 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
 
 fn hhmm(epoch_s: i64) -> String {
     Utc.timestamp_opt(epoch_s, 0).single().map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default()
+}
+
+fn day_hhmm(epoch_s: i64) -> String {
+    Utc.timestamp_opt(epoch_s, 0).single().map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
 /// A value with its unit, for sentences.
@@ -241,6 +250,7 @@ mod tests {
             status: "access_denied".into(),
             error: Some("AccessDenied".into()),
             remediation: Some("check the role".into()),
+            last_ok: None,
         };
         let (h, reasons, _) =
             assess(&Facts { sources: vec![denied], metrics: vec![(req, vec![])], ..Default::default() }, now);

@@ -8,7 +8,8 @@
 //!   the views' SQL.
 //! - [`aws`] builds clients and credentials (AssumeRole with ExternalId and a
 //!   read-only session policy) and classifies AWS errors.
-//! - [`pace`] keeps every account-region under its AWS quotas.
+//! - [`pace`] keeps every account-region under its AWS quotas; [`reach`]
+//!   stops a sync from retrying every call when AWS is unreachable.
 //! - [`plan`] packs metric reads into the fewest GetMetricData calls;
 //!   [`collect`] makes the calls; [`sync`] runs a whole sync into the
 //!   [`cache`] (SQLite via sqlx).
@@ -35,6 +36,7 @@ pub mod input;
 pub mod model;
 pub mod pace;
 pub mod plan;
+pub mod reach;
 pub mod redact;
 pub mod session;
 #[cfg(feature = "desktop")]

@@ -143,6 +143,10 @@ pub struct SyncSummary {
     pub dollars: f64,
     /// One line per failed source: "acme us-east-1 metrics: access denied (...)".
     pub errors: Vec<String>,
+    /// AWS could not be reached at all (no connection): the console tries
+    /// again soon instead of at the usual interval. Not stored.
+    #[serde(default)]
+    pub unreachable: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]

@@ -100,6 +100,7 @@ impl Run<'_> {
                     status: "ok".into(),
                     error: None,
                     remediation: None,
+                    last_ok: None,
                 }
             }
             Err(f) => {
@@ -116,6 +117,7 @@ impl Run<'_> {
                     status: f.status.into(),
                     error: Some(f.message.clone()),
                     remediation: Some(f.remediation.clone()),
+                    last_ok: None,
                 }
             }
         };
@@ -131,6 +133,7 @@ fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> Sourc
         status: f.status.into(),
         error: Some(format!("not read: no credentials ({})", f.message)),
         remediation: Some(f.remediation.clone()),
+        last_ok: None,
     }
 }
 
@@ -154,6 +157,8 @@ pub async fn run(
 ) -> Result<SyncSummary, CacheError> {
     // Calls made between syncs (none, normally) are not this sync's.
     aws.ledger.drain();
+    // An outage seen by the last sync is this one's to find again, or not.
+    aws.reach.reset();
     let run = Run {
         fleet,
         catalog,
@@ -391,6 +396,7 @@ pub async fn run(
         api_calls: calls.iter().map(|c| c.calls).sum::<u64>() as u32,
         dollars: calls.iter().map(crate::aws::CallCount::dollars).sum(),
         errors: std::mem::take(&mut *run.errors.lock().unwrap_or_else(|e| e.into_inner())),
+        unreachable: aws.reach.down().is_some(),
     };
     cache.record_sync(&summary, &calls).await?;
     let total = run.total.load(Ordering::Relaxed);

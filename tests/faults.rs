@@ -757,3 +757,75 @@ async fn a_sync_killed_twenty_times_at_random_points_loses_and_duplicates_nothin
     let cache = Cache::open(&path).await.unwrap();
     assert_same_content(&Content::of(&cache).await, &calm, "after 20 kills");
 }
+
+// ---------------------------------------------------------------------------
+// 5. AWS unreachable
+
+/// The laptop loses its route to AWS (VPN down, proxy gone) while the
+/// console is open. The next sync neither hangs nor fails the app: every
+/// source is marked unreachable and says when it was last read; the fleet
+/// view goes on serving what the cache holds; and when AWS answers again
+/// the next scheduled sync, with the same long-lived session, brings every
+/// source back to ok without anyone restarting anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut world = World::start(epoch_now()).await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    // One AwsAccess for the whole story, as the console keeps one.
+    let aws = world.aws().await;
+    let good = world.sync_with(&aws, &cache, world.epoch, &|_| {}).await;
+    assert_eq!(good.sources_failed, 0, "the first sync failed: {:#?}", good.errors);
+    let before = Content::of(&cache).await;
+    let overview_before = fleetdeck::view::fleet_overview(&cache, &world.catalog, false).await.unwrap();
+
+    world.sim.go_dark().await;
+    let started = Instant::now();
+    let dark = world.sync_with(&aws, &cache, world.epoch + 300, &|_| {}).await;
+    let took = started.elapsed();
+    eprintln!("the sync with AWS unreachable took {took:?}");
+    // Nothing was read; credentials held in memory stay ok, and cost was
+    // not due (it is read every 6 hours).
+    let read_ok: Vec<_> = statuses(&cache)
+        .await
+        .into_iter()
+        .filter(|s| !["credentials", "cost"].contains(&s.2.as_str()) && s.3 == "ok")
+        .collect();
+    assert!(read_ok.is_empty(), "sources read fine with AWS unreachable: {read_ok:?}");
+    assert!(dark.sources_failed > 0);
+    // Not minutes of retries per call: the on-call engineer learns of it at once.
+    assert!(took < Duration::from_secs(60), "the sync took {took:?} to find AWS unreachable");
+    let sources: Vec<_> = sqlx::query(
+        "SELECT tenant_id, region, source, status, last_ok FROM source_status WHERE source NOT IN ('cost', 'credentials')",
+    )
+    .fetch_all(cache.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<String, _>(3), r.get::<Option<i64>, _>(4)))
+    .collect();
+    assert!(!sources.is_empty());
+    for (tenant, region, source, status, last_ok) in &sources {
+        assert_eq!(status, "unreachable", "{tenant} {region} {source}");
+        assert_eq!(*last_ok, Some(world.epoch * 1000), "{tenant} {region} {source}: last good sync lost");
+    }
+
+    // The cache still serves everything it had, and says how old it is.
+    assert_same_content(&Content::of(&cache).await, &before, "while AWS is unreachable");
+    let overview = fleetdeck::view::fleet_overview(&cache, &world.catalog, false).await.unwrap();
+    assert_eq!(overview.rows.len(), overview_before.rows.len(), "tenants vanished from the fleet view");
+    for row in &overview.rows {
+        assert!(
+            row.reasons.iter().any(|r| r.contains("unreachable") && r.contains("last good read")),
+            "{} {}: the fleet view does not say the data is stale: {:?}",
+            row.tenant,
+            row.region,
+            row.reasons
+        );
+    }
+
+    world.sim.come_back().await.expect("the simulator listens again on its port");
+    let back = world.sync_with(&aws, &cache, world.epoch + 600, &|_| {}).await;
+    assert_eq!(back.sources_failed, 0, "the sync after the outage still failed: {:#?}", back.errors);
+    assert!(not_ok(&statuses(&cache).await).is_empty(), "{:#?}", not_ok(&statuses(&cache).await));
+}

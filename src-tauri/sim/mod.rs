@@ -212,7 +212,7 @@ impl SimFleet {
     /// tokio runtime.
     pub async fn start(opts: SimOptions) -> std::io::Result<SimFleet> {
         let state = Arc::new(server::State::new(fleet::Fleet::generate(&opts)));
-        let (addr, task) = server::spawn(state.clone()).await?;
+        let (addr, task) = server::spawn(state.clone(), None).await?;
         Ok(SimFleet { state, addr, task })
     }
 
@@ -259,6 +259,25 @@ impl SimFleet {
     /// The knobs in force.
     pub fn knobs(&self) -> SimKnobs {
         self.state.knobs().as_ref().clone()
+    }
+
+    /// An outage: stops listening and drops every open connection, so that
+    /// calls fail as they do when AWS is unreachable (connection refused).
+    pub async fn go_dark(&mut self) {
+        if self.task.is_finished() {
+            return; // already dark
+        }
+        self.task.abort();
+        // Once the aborted task is reaped, the listener and connections are closed.
+        let _ = (&mut self.task).await;
+    }
+
+    /// The end of an outage: listens again on the same address.
+    pub async fn come_back(&mut self) -> std::io::Result<()> {
+        self.go_dark().await;
+        let (_, task) = server::spawn(self.state.clone(), Some(self.addr)).await?;
+        self.task = task;
+        Ok(())
     }
 
     /// Faults injected since the server started ([`SimKnobs::faults`]),

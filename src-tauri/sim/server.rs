@@ -220,9 +220,16 @@ impl std::fmt::Display for ConnectionReset {
 
 impl std::error::Error for ConnectionReset {}
 
-/// Binds the listener and spawns the accept loop.
-pub(crate) async fn spawn(state: Arc<State>) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+/// Binds the listener (on `addr`, or a free loopback port) and spawns the
+/// accept loop.
+pub(crate) async fn spawn(
+    state: Arc<State>,
+    addr: Option<SocketAddr>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = match addr {
+        Some(addr) => TcpListener::bind(addr).await?,
+        None => TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?,
+    };
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         // Connections live in this set so that aborting the loop (on drop of

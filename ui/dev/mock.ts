@@ -119,6 +119,7 @@ function summary(started: number, finished: number): SyncSummary {
     finished_at: finished,
     sources_ok: 94,
     sources_failed: 3,
+    unreachable: false,
     datapoints: 182_344,
     api_calls: 311,
     dollars: 0.0311,

@@ -7,4 +7,9 @@ export type SyncSummary = { started_at: number, finished_at: number, sources_ok:
 /**
  * One line per failed source: "acme us-east-1 metrics: access denied (...)".
  */
-errors: Array<string>, };
+errors: Array<string>, 
+/**
+ * AWS could not be reached at all (no connection): the console tries
+ * again soon instead of at the usual interval. Not stored.
+ */
+unreachable: boolean, };

@@ -87,12 +87,14 @@ function SyncErrors({ summary }: { summary: SyncSummary }) {
         <span class="glyph" aria-hidden="true">
           ▲
         </span>{' '}
-        {plural(count, 'source')} failed
+        {summary.unreachable ? 'AWS unreachable' : `${plural(count, 'source')} failed`}
       </summary>
       <div class="popover">
         <p class="muted">
-          The last sync could not read {count === 1 ? 'this source' : 'these sources'}; their data may be
-          stale.
+          {summary.unreachable
+            ? 'The last sync could not connect to AWS. What you see is the cache as of the last good sync; ' +
+              'fleetdeck tries again every minute until AWS answers.'
+            : `The last sync could not read ${count === 1 ? 'this source' : 'these sources'}; their data may be stale.`}
         </p>
         <ul>
           {summary.errors.map((line, i) => (

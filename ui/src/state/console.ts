@@ -18,6 +18,8 @@ import { asIpcError, ErrorCode, fleetOverview, startSync, syncState } from '../i
 export const TICK_MS = 30_000;
 /** A sync starts by itself when the last one ended this long ago. */
 export const AUTO_SYNC_MS = 5 * 60_000;
+/** ...or this long, when the last one could not reach AWS at all. */
+export const RETRY_UNREACHABLE_MS = 60_000;
 /** How often `sync_state` is polled while following someone else's sync. */
 export const POLL_MS = 1_000;
 
@@ -69,6 +71,8 @@ export function useConsoleState(): ConsoleState {
   // guards against starting a second one from the button or the timer.
   const busy = useRef(false);
   const lastEnded = useRef(Date.now());
+  // The last sync found AWS unreachable: try again sooner.
+  const lastUnreachable = useRef(false);
   const alive = useRef(true);
 
   const ops = useMemo(() => {
@@ -140,6 +144,7 @@ export function useConsoleState(): ConsoleState {
         const summary = await startSync((progress) => {
           if (alive.current) setSync((s) => ({ ...s, progress }));
         });
+        lastUnreachable.current = summary.unreachable;
         setSync((s) => ({ ...s, last: summary }));
       } catch (error) {
         const failure = asIpcError(error);
@@ -185,7 +190,8 @@ export function useConsoleState(): ConsoleState {
     const timer = setInterval(() => {
       const t = Date.now();
       setNow(t);
-      if (!busy.current && t - lastEnded.current >= AUTO_SYNC_MS) void ops.start();
+      const every = lastUnreachable.current ? RETRY_UNREACHABLE_MS : AUTO_SYNC_MS;
+      if (!busy.current && t - lastEnded.current >= every) void ops.start();
     }, TICK_MS);
     return () => {
       alive.current = false;
