@@ -68,6 +68,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score a `timestamp,value` CSV file for anomalies (no AWS calls):
+    /// writes `timestamp,value,anomaly_score`, one row per input row.
+    Detect {
+        /// The series: a header, then `timestamp,value` rows (timestamps like
+        /// 2014-04-01 00:00:00, ISO 8601, or unix seconds; UTC).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Where to write the scores [default: stdout]. Written whole or not at all.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 impl Common {
@@ -101,6 +112,10 @@ pub fn main() -> ExitCode {
                     Command::Sync => run_sync(&cli.common).await,
                     Command::Status { json } => run_status(&cli.common, json).await,
                     Command::Discover { merge } => run_discover(&cli.common, merge).await,
+                    Command::Detect { input, output } => {
+                        crate::detect::csv::detect_file(&input, output.as_deref(), &Default::default())?;
+                        Ok(ExitCode::SUCCESS)
+                    }
                 }
             });
             match result {

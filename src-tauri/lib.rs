@@ -16,6 +16,8 @@
 //! - [`redact`] strips personal data and secrets from text cached for
 //!   data-residency tenants.
 //! - [`cost`] sums per-tenant cost and forecasts the month end.
+//! - [`detect`] scores metric points for anomalies, online, one series at a
+//!   time, and folds the scores into explained anomaly episodes.
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
 //! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
@@ -29,6 +31,7 @@ pub mod chart;
 pub mod cli;
 pub mod collect;
 pub mod cost;
+pub mod detect;
 pub mod discover;
 pub mod fleet;
 pub mod health;

@@ -1,0 +1,153 @@
+//! `cargo bench --bench detect`: the anomaly detector's throughput on one
+//! thread over a long series, beside a trivial pass (summing the same
+//! values) timed in the same run; then its NAB scores at the fixed
+//! threshold, when the labelled corpus is present (`FLEETDECK_NAB`, else
+//! `../shared/nab` beside the repository). The last line is JSON.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use fleetdeck::detect::nab::{self, Corpus};
+use fleetdeck::detect::{Config, Detector, ANOMALY_THRESHOLD};
+
+/// Points in the long series.
+const POINTS: usize = 20_000_000;
+const MIN_POINTS_PER_S: f64 = 5_000_000.0;
+/// Published NAB standard scores on the same 41 files, with NAB's in-sample
+/// optimised threshold (shared/nab/README.md).
+const NUMENTA_HTM: f64 = 68.9;
+const ARTIME: f64 = 76.7;
+
+fn main() {
+    let dir = std::env::var_os("FLEETDECK_NAB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/nab"));
+    let corpus = if dir.join("windows.json").exists() {
+        Some(Corpus::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())))
+    } else {
+        println!("no NAB corpus at {} (set FLEETDECK_NAB): NAB scores skipped", dir.display());
+        None
+    };
+
+    // The long series: NAB's files end to end, repeated, each continuing in
+    // time from the last; without the corpus, a synthetic daily pattern.
+    let (timestamps, values) = long_series(corpus.as_ref());
+    let points = values.len();
+
+    let mut baseline_s = f64::MAX;
+    let mut detector_s = f64::MAX;
+    let mut alarms = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let sum: f64 = black_box(&values).iter().sum();
+        black_box(sum);
+        baseline_s = baseline_s.min(started.elapsed().as_secs_f64());
+
+        let started = Instant::now();
+        let mut detector = Detector::new(Config::default());
+        alarms = 0;
+        for (&t, &v) in black_box(&timestamps).iter().zip(black_box(&values)) {
+            alarms += usize::from(detector.score(t, v) >= ANOMALY_THRESHOLD);
+        }
+        black_box(&detector);
+        detector_s = detector_s.min(started.elapsed().as_secs_f64());
+    }
+    let points_per_s = points as f64 / detector_s;
+    let baseline_points_per_s = points as f64 / baseline_s;
+    let state_bytes = {
+        let mut d = Detector::new(Config::default());
+        for (&t, &v) in timestamps.iter().zip(&values).take(100_000) {
+            d.score(t, v);
+        }
+        d.to_bytes().len()
+    };
+
+    println!("figure              value          bound / baseline (same run)");
+    println!(
+        "points_per_s        {points_per_s:<14.0} >= {MIN_POINTS_PER_S:.0} (one thread, {points} points, {alarms} alarms)"
+    );
+    println!("baseline_points_s   {baseline_points_per_s:<14.0} (summing the same values)");
+    println!("state_bytes         {state_bytes:<14} (one series' saved state)");
+
+    let mut nab_scores = [None; 3];
+    if let Some(corpus) = &corpus {
+        let started = Instant::now();
+        let scores = corpus.detect(&Config::default());
+        let took = started.elapsed().as_secs_f64();
+        for (slot, profile) in nab_scores.iter_mut().zip(&nab::PROFILES) {
+            *slot = Some(corpus.score(&scores, ANOMALY_THRESHOLD, profile));
+        }
+        let (mut windows, mut detected, mut false_positives) = (0, 0, 0);
+        for (file, s) in corpus.files.iter().zip(&scores) {
+            let f = nab::score_file(s, ANOMALY_THRESHOLD, &file.windows, &nab::STANDARD);
+            (windows, detected, false_positives) =
+                (windows + f.windows, detected + f.detected, false_positives + f.false_positives);
+        }
+        let [standard, low_fp, low_fn] = nab_scores.map(Option::unwrap_or_default);
+        println!(
+            "nab_standard        {standard:<14.1} (numenta HTM {NUMENTA_HTM}, ARTime {ARTIME}, with NAB's optimised threshold)"
+        );
+        println!("nab_low_fp          {low_fp:<14.1} (numenta HTM 62.2, ARTime 67.7)");
+        println!("nab_low_fn          {low_fn:<14.1} (numenta HTM 73.5, ARTime 82.2)");
+        println!(
+            "nab_detail          {detected}/{windows} windows found, {false_positives} false positives, threshold {ANOMALY_THRESHOLD} fixed; {} files in {took:.2} s",
+            corpus.files.len()
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "points_per_s": points_per_s,
+            "baseline_points_per_s": baseline_points_per_s,
+            "points": points,
+            "state_bytes": state_bytes,
+            "nab_standard": nab_scores[0],
+            "nab_low_fp": nab_scores[1],
+            "nab_low_fn": nab_scores[2],
+            "threshold": ANOMALY_THRESHOLD,
+            "bars": {
+                "points_per_s": MIN_POINTS_PER_S,
+                "nab_standard_numenta_htm": NUMENTA_HTM,
+                "nab_standard_artime": ARTIME,
+            },
+        })
+    );
+}
+
+fn long_series(corpus: Option<&Corpus>) -> (Vec<i64>, Vec<f64>) {
+    let mut timestamps = Vec::with_capacity(POINTS);
+    let mut values = Vec::with_capacity(POINTS);
+    match corpus {
+        Some(corpus) => {
+            let mut offset = 0;
+            'fill: loop {
+                for file in &corpus.files {
+                    let ts = &file.series.timestamps;
+                    let shift = offset - ts[0];
+                    for (&t, &v) in ts.iter().zip(&file.series.values) {
+                        if values.len() == POINTS {
+                            break 'fill;
+                        }
+                        timestamps.push(t + shift);
+                        values.push(v);
+                    }
+                    offset = ts[ts.len() - 1] + shift + 300;
+                }
+            }
+        }
+        None => {
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            for i in 0..POINTS as i64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let t = 1_396_310_400 + i * 60;
+                let office = (9..18).contains(&(t.rem_euclid(86_400) / 3600));
+                timestamps.push(t);
+                values.push(if office { 80.0 } else { 20.0 } + (state >> 40) as f64 / (1u64 << 24) as f64);
+            }
+        }
+    }
+    (timestamps, values)
+}
