@@ -23,17 +23,20 @@
 //!    one spike barely moves the level, the shapes or the spread.
 //! 3. **How unusual that is for this series.** Some series spike all the
 //!    time. The bar a miss must clear is the largest of 7 usual misses, 1.5
-//!    times the series' own 99.5th percentile miss (tracked online), and the
-//!    largest miss of about the last thousand points (decaying by half every
-//!    thousand). A miss at the bar scores 0.5; the score rises smoothly
-//!    towards 1 above it and falls towards 0 below.
+//!    times the series' own 99.5th percentile miss (tracked online), and 1.2
+//!    times the largest miss of about the last thousand points (decaying by
+//!    half every thousand): a spike no bigger than the last one is not news.
+//!    That largest miss is tracked only from the 500th point on, so outliers
+//!    while the forecasts are still settling do not hide later ones. A miss
+//!    at the bar scores 0.5; the score rises smoothly towards 1 above it and
+//!    falls towards 0 below.
 //! 4. **Sustained shifts.** Small misses in one direction add up in a
-//!    two-sided CUSUM. When it crosses its limit (12 usual misses, or twice
+//!    two-sided CUSUM. When it crosses its limit (16 usual misses, or twice
 //!    what this series' CUSUM commonly reaches) the point scores at least 0.5
 //!    and every forecast's level moves by its own mean miss since the shift
 //!    began: a level shift is reported once, then becomes the new normal.
 //! 5. **One alarm per episode.** After a point scores at or above the
-//!    threshold, the next 150 points score just below it, whatever they do:
+//!    threshold, the next 100 points score just below it, whatever they do:
 //!    an ongoing episode is not news again, and alerting on every point of it
 //!    would bury the next one.
 //!
@@ -83,6 +86,13 @@ const TAIL_QUANTILE: f64 = 0.995;
 const TAIL_STEP: f64 = 0.05;
 /// The largest recent miss halves every 1000 points: 0.5^(1/1000) a point.
 const RECORD_DECAY: f64 = 0.999_307_092_990_452_5;
+/// A miss must beat the largest recent miss by this factor to be news again:
+/// a series that repeats the same spike is not alarming at every repeat.
+const RECORD_MARGIN: f64 = 1.2;
+/// The largest recent miss is tracked only from this point on, so that the
+/// rough first days (the forecasts still settling, outliers in what little
+/// history there is) do not set the bar for the weeks after.
+const RECORD_FROM: u64 = 500;
 /// Learning rates per point: the level of the shapeless forecast, the slow
 /// level under a shape, a shape's slot, and the usual miss.
 const ALPHA: f64 = 0.05;
@@ -94,13 +104,13 @@ const CLIP: f64 = 4.0;
 /// CUSUM: allowance and per-point cap (in usual misses), and limit.
 const CUSUM_K: f64 = 1.0;
 const CUSUM_CAP: f64 = 4.0;
-const CUSUM_H: f64 = 12.0;
+const CUSUM_H: f64 = 16.0;
 /// The CUSUM limit is also this many times its 98th percentile.
 const CUSUM_KAPPA: f64 = 2.0;
 const CUSUM_QUANTILE: f64 = 0.98;
 const CUSUM_STEP: f64 = 0.01;
 /// Points after an alarm that score just below the threshold.
-const QUIET: u32 = 150;
+const QUIET: u32 = 100;
 /// A shaped forecast is chosen only when its squared error is below this
 /// fraction of the simpler one's.
 const PREFER_SIMPLE: f64 = 0.9;
@@ -316,13 +326,13 @@ impl Detector {
         }
 
         // How unusual the miss is for this series.
-        let bar = Z_ALARM.max(TAIL_KAPPA * self.tail).max(self.record);
+        let bar = Z_ALARM.max(TAIL_KAPPA * self.tail).max(RECORD_MARGIN * self.record);
         let point = tail_score(z.abs() / bar);
         if n > 10 {
             let above = if z.abs() > self.tail { 1.0 } else { 0.0 };
             self.tail *= 1.0 + TAIL_STEP * (above - (1.0 - TAIL_QUANTILE));
         }
-        if n > WARM_UP {
+        if n > RECORD_FROM {
             self.record = (self.record * RECORD_DECAY).max(z.abs());
         }
 
@@ -644,6 +654,28 @@ mod tests {
         let mut points = flat_with_noise(2000, 7);
         points[1500].1 = 160.0;
         assert_eq!(alarms(&points, &mut Detector::new(Config::default())), [1500]);
+    }
+
+    #[test]
+    fn a_spike_that_keeps_coming_back_is_news_only_the_first_time() {
+        let mut points = flat_with_noise(3000, 17);
+        for i in (1000..3000).step_by(100) {
+            points[i].1 = 160.0;
+        }
+        assert_eq!(alarms(&points, &mut Detector::new(Config::default())), [1000]);
+    }
+
+    /// Outliers while the detector is still settling do not raise the bar
+    /// for the weeks after: a smaller spike later is still flagged.
+    #[test]
+    fn early_outliers_do_not_hide_a_later_spike() {
+        let mut points = flat_with_noise(2000, 19);
+        for i in [200, 300, 400] {
+            points[i].1 = 400.0;
+        }
+        points[1500].1 = 200.0;
+        let found = alarms(&points, &mut Detector::new(Config::default()));
+        assert_eq!(found.last(), Some(&1500), "{found:?}");
     }
 
     #[test]
