@@ -81,6 +81,42 @@ impl Drop for SimChild {
     }
 }
 
+/// When each phase of a sync was first and last reported (phases overlap).
+#[derive(Default)]
+struct Phases(std::sync::Mutex<Vec<(String, Instant, Instant)>>);
+
+impl Phases {
+    fn see(&self, phase: &str) {
+        let now = Instant::now();
+        let mut seen = self.0.lock().unwrap();
+        match seen.iter_mut().find(|(p, _, _)| p == phase) {
+            Some(entry) => entry.2 = now,
+            None => seen.push((phase.to_string(), now, now)),
+        }
+    }
+
+    /// "metrics 0.01-2.10, ..." in seconds from the first report, and start
+    /// afresh.
+    fn take(&self, started: Instant) -> String {
+        let seen = std::mem::take(&mut *self.0.lock().unwrap());
+        let at = |t: Instant| (t - started).as_secs_f64();
+        seen.iter().map(|(p, a, b)| format!("{p} {:.2}-{:.2}", at(*a), at(*b))).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// CPU seconds (user + system, every thread) used so far by process `pid`
+/// ("self" for this one), from /proc (USER_HZ is 100 on Linux).
+fn cpu_s(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses.
+            let rest = s.rsplit_once(") ")?.1.split_whitespace().collect::<Vec<_>>();
+            Some((rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// Peak resident set of this process so far (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -165,9 +201,11 @@ async fn run() {
     let synthetic = std::fs::read_to_string(dir.path().join("synthetic.toml")).unwrap();
     std::fs::write(dir.path().join("metrics.toml"), format!("{builtin}\n{synthetic}")).unwrap();
     let logs = include_str!("../queries/logs.toml");
-    let first_query: String = logs.split("[[query]]").take(2).collect::<Vec<_>>().join("[[query]]");
+    // Up to the second query (the header's comments name `[[query]]` too).
+    let first_query: String = logs.split("\n[[query]]").take(2).collect::<Vec<_>>().join("\n[[query]]");
     std::fs::write(dir.path().join("logs.toml"), first_query).unwrap();
     let catalog = Catalog::load(Some(dir.path())).expect("catalog");
+    assert_eq!(catalog.logs.len(), 1, "the benchmark runs one Logs Insights query per tenant-region");
     let fleet_text = std::fs::read_to_string(dir.path().join("fleet.toml")).unwrap();
     let fleet = Fleet::parse(std::path::Path::new("<F200>"), &fleet_text, &catalog).expect("fleet");
     let aws = AwsAccess::new(&AwsSettings {
@@ -189,7 +227,12 @@ async fn run() {
 
     let opts = SyncOptions::at(t0);
     let started = Instant::now();
-    let backfill = sync::run(&fleet, &catalog, &aws, &cache, &opts, &|_| {}).await.expect("backfill");
+    let phases = Phases::default();
+    let sim_pid = sim.child.id().to_string();
+    let (own_cpu0, sim_cpu0) = (cpu_s("self"), cpu_s(&sim_pid));
+    let backfill = sync::run(&fleet, &catalog, &aws, &cache, &opts, &|p| phases.see(&p.phase)).await.expect("backfill");
+    let backfill_phases = phases.take(started);
+    let (own_cpu, sim_cpu) = (cpu_s("self") - own_cpu0, cpu_s(&sim_pid) - sim_cpu0);
     let backfill_s = started.elapsed().as_secs_f64();
     let rss = peak_rss_mb();
     // Cost Explorer decides its page size: every page it returned was needed
@@ -208,8 +251,11 @@ async fn run() {
     let t1 = t0 + 300;
     assert_eq!(sim.ask(&format!("clock {t1}")), "ok");
     let started = Instant::now();
-    let resync = sync::run(&fleet, &catalog, &aws, &cache, &SyncOptions::at(t1), &|_| {}).await.expect("resync");
+    let resync = sync::run(&fleet, &catalog, &aws, &cache, &SyncOptions::at(t1), &|p| phases.see(&p.phase))
+        .await
+        .expect("resync");
     let resync_s = started.elapsed().as_secs_f64();
+    let resync_phases = phases.take(started);
     let throttled: u64 = sim.ask("stats").strip_prefix("rate_limited ").and_then(|n| n.parse().ok()).expect("stats");
     let rows = cache.datapoint_count().await.unwrap();
     let expected = series as i64 * (24 * 60 + 5);
@@ -256,6 +302,19 @@ async fn run() {
     .await
     .unwrap();
     eprintln!("re-sync calls by action: {by_action:?}");
+    eprintln!("backfill phases (s from start, first-last report): {backfill_phases}");
+    eprintln!("re-sync phases (s from start, first-last report):  {resync_phases}");
+    // Series holding fewer rows than 24 h + 5 min: CloudWatch (and the
+    // simulator) emit no datapoint for a period without samples.
+    let short: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT s.metric_name, count(*), sum(1445 - n) FROM series s
+         JOIN (SELECT series_id, count(*) AS n FROM datapoint GROUP BY series_id) d ON d.series_id = s.id
+         WHERE n < 1445 GROUP BY s.metric_name ORDER BY 3 DESC LIMIT 5",
+    )
+    .fetch_all(cache.pool())
+    .await
+    .unwrap();
+    eprintln!("series short of 1445 rows (metric, series, rows missing): {short:?}");
 
     let calls_ratio = backfill.api_calls as f64 / min_calls as f64;
     let bound_s = LATENCY.as_secs_f64() * min_calls as f64 / opts.concurrency as f64;
@@ -268,6 +327,11 @@ async fn run() {
         resync.api_calls, resync.datapoints
     );
     println!("points_per_s    {points_per_s:<14.0} >= 1e6    (end to end; commit path alone: {commit_per_s:.0}/s)");
+    let per_cpu_s = backfill.datapoints as f64 / own_cpu.max(1e-9);
+    println!(
+        "points_per_cpu_s {per_cpu_s:<13.0} (backfill: fleetdeck used {own_cpu:.1} CPU-s, the simulator {sim_cpu:.1}, of {:.1} available on 2 cores)",
+        2.0 * backfill_s
+    );
     println!("throttled       {throttled:<14} = 0");
     println!("peak_rss_mb     {rss:<14.1} <= 300");
     println!("rows            {rows:<14} = {expected} (24 h + 5 min of every series, no duplicates)");
@@ -279,6 +343,7 @@ async fn run() {
             "dollars": backfill.dollars, "min_dollars": min_dollars,
             "backfill_s": backfill_s, "backfill_bound_s": bound_s,
             "resync_s": resync_s, "points_per_s": points_per_s, "commit_points_per_s": commit_per_s,
+            "points_per_cpu_s": per_cpu_s, "backfill_cpu_s": own_cpu, "backfill_sim_cpu_s": sim_cpu,
             "throttled": throttled, "peak_rss_mb": rss, "rows": rows, "expected_rows": expected,
             "failed_sources": backfill.sources_failed + resync.sources_failed,
         })

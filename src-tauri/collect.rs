@@ -238,6 +238,9 @@ pub async fn log_group_names(
     Ok(names)
 }
 
+/// How long after StartQuery the first GetQueryResults is sent.
+pub const FIRST_POLL: Duration = Duration::from_secs(1);
+
 /// Start a Logs Insights query and poll it with backoff until it ends.
 pub async fn insights(
     client: &aws_sdk_cloudwatchlogs::Client,
@@ -263,8 +266,11 @@ pub async fn insights(
         .await
         .map_err(|e| classify(&e))?;
     let id = started.query_id().unwrap_or_default().to_string();
-    let mut delay = Duration::from_millis(100);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    // A query over an hour of logs takes a second or so: polling sooner
+    // only spends GetQueryResults quota on "Running".
+    tokio::time::sleep(FIRST_POLL).await;
+    let mut delay = Duration::from_millis(500);
     loop {
         aws.call(&target.account, &target.region, "logs:GetQueryResults").await;
         let r = client.get_query_results().query_id(&id).send().await.map_err(|e| classify(&e))?;

@@ -147,17 +147,31 @@ pub fn value(v: f64, unit: &str) -> String {
 }
 
 /// Assess every tenant-region of the fleet from the cache and store it.
+/// Three reads of the whole cache, not three per tenant-region: on F200
+/// (600 tenant-regions, 12,000 series) per-series reads took 2.5 s.
 pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) -> Result<Vec<HealthRow>, CacheError> {
+    let max_window = catalog.metrics.iter().map(|m| m.window.max(1)).max().unwrap_or(1);
+    let mut latest = cache.latest_points_all(max_window).await?;
+    let sources = cache.all_sources().await?;
+    let alarms = cache.all_alarms().await?;
     let mut rows = Vec::new();
     for t in &fleet.tenants {
         for region in t.regions() {
+            let mut own: Vec<SourceState> = sources
+                .iter()
+                .filter(|s| s.tenant_id == t.id && (s.region == region || s.region == "*"))
+                .cloned()
+                .collect();
+            own.sort_by(|a, b| a.source.cmp(&b.source));
             let mut facts = Facts {
-                sources: cache.sources(&t.id, region).await?,
-                alarms: cache.alarms(&t.id, region).await?,
+                sources: own,
+                alarms: alarms.iter().filter(|a| a.tenant_id == t.id && a.region == region).cloned().collect(),
                 metrics: Vec::new(),
             };
             for spec in catalog.metrics_for(t.model) {
-                let points = cache.latest_points(&t.id, region, &spec.key, spec.window.max(1)).await?;
+                let key = (t.id.clone(), region.to_string(), spec.key.clone());
+                let mut points = latest.remove(&key).unwrap_or_default();
+                points.truncate(spec.window.max(1) as usize);
                 facts.metrics.push((spec, points));
             }
             let fresh_at = facts.metrics.iter().filter_map(|(_, p)| p.first().map(|(ts, _)| ts * 1000)).max();

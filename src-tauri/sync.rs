@@ -33,6 +33,12 @@ pub struct SyncOptions {
     /// Cost Explorer costs $0.01 a request and refreshes its data about once
     /// a day: read it at most this often.
     pub cost_every_secs: i64,
+    /// A healthy tenant-region's triage queries are re-run this often; an
+    /// unhealthy one's on every sync (see `logs_due`).
+    pub logs_every_secs: i64,
+    /// Logs Insights jobs in flight at once: each mostly waits for its
+    /// query to finish, so far more than `concurrency`.
+    pub logs_concurrency: usize,
 }
 
 impl SyncOptions {
@@ -47,6 +53,8 @@ impl SyncOptions {
             // beat 32, whose answers queue for the CPU instead (55 s vs 70 s).
             concurrency: 8,
             cost_every_secs: 6 * 3600,
+            logs_every_secs: 15 * 60,
+            logs_concurrency: 64,
         }
     }
 }
@@ -69,6 +77,8 @@ struct Run<'a> {
     failed: AtomicU32,
     points: AtomicU64,
     errors: Mutex<Vec<String>>,
+    /// Source statuses recorded and not yet written ([`Run::flush`]).
+    pending: Mutex<Vec<SourceState>>,
     /// The newest Cost Explorer day fetched that can no longer change.
     closed_through: Mutex<Option<String>>,
 }
@@ -121,7 +131,15 @@ impl Run<'_> {
                 }
             }
         };
-        self.cache.put_source(&state, self.now_ms()).await
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(state);
+        Ok(())
+    }
+
+    /// Write the statuses recorded so far, in one transaction. Each phase
+    /// ends with one.
+    async fn flush(&self) -> Result<(), CacheError> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        self.cache.put_sources(&pending, self.now_ms()).await
     }
 }
 
@@ -172,6 +190,7 @@ pub async fn run(
         failed: AtomicU32::new(0),
         points: AtomicU64::new(0),
         errors: Mutex::default(),
+        pending: Mutex::default(),
         closed_through: Mutex::default(),
     };
     let run = &run;
@@ -196,7 +215,10 @@ pub async fn run(
             if let Err(f) = &result {
                 for region in t.regions() {
                     for source in ["metrics", "alarms", "logs"] {
-                        run.cache.put_source(&failed_source(&t.id, region, source, f), run.now_ms()).await?;
+                        run.pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(failed_source(&t.id, region, source, f));
                     }
                 }
             }
@@ -205,6 +227,7 @@ pub async fn run(
             creds.insert(key, provider);
         }
     }
+    run.flush().await?;
     let reachable: Vec<&Tenant> =
         fleet.tenants.iter().filter(|t| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()))).collect();
     let creds = &creds;
@@ -279,10 +302,11 @@ pub async fn run(
     // Alarm and log jobs, so the progress total is known up front.
     let mut alarm_targets: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
     let mut log_jobs: Vec<(&Tenant, String)> = Vec::new();
+    let logs_fresh = cache.logs_fresh(opts.now - opts.logs_every_secs, catalog.logs.len()).await?;
     for t in &reachable {
         for region in t.regions() {
             alarm_targets.entry(target(t, region)).or_default().push((t, region.to_string()));
-            if !t.selector.log_groups.is_empty() {
+            if !t.selector.log_groups.is_empty() && !logs_fresh.contains(&(t.id.clone(), region.to_string())) {
                 log_jobs.push((t, region.to_string()));
             }
         }
@@ -294,88 +318,18 @@ pub async fn run(
     let cost_calls = if fleet.payer_account.is_some() && cost_due { 2 } else { 0 };
     run.total.fetch_add((calls.len() + alarm_targets.len() + log_jobs.len() + cost_calls) as u32, Ordering::Relaxed);
 
-    // 3. Metrics: each packed call commits its own points and watermarks.
-    let jobs: Vec<_> =
-        calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
-    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
-    // A tenant-region's metrics are ok only if every call covering it was.
-    let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
-    for (scope, result) in metric_results {
-        for key in scope {
-            let slot = metric_state.entry(key).or_insert(Ok(()));
-            if let Err(f) = &result {
-                *slot = Err(f.clone());
-            }
-        }
-    }
-    for ((tenant, region), result) in &metric_state {
-        run.record(tenant, region, "metrics", result.as_ref().map(|_| ())).await?;
-    }
-    for ((tenant, region), failure) in &unconfigured {
-        if !metric_state.contains_key(&(tenant.clone(), region.clone())) {
-            run.record(tenant, region, "metrics", Err(failure)).await?;
-        }
-    }
-
-    // 4. Alarms: one paged read per account-region, shared out to tenants.
-    let jobs: Vec<_> =
-        alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
-    let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
-    for (tenants, result) in alarm_results {
-        match result {
-            Ok(alarms) => {
-                let mut rows = Vec::new();
-                for (t, region) in tenants {
-                    for a in alarms.iter().filter(|a| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)) {
-                        rows.push(a.clone().into_row(&t.id, region));
-                    }
-                }
-                let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
-                cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
-                history(run, &rows).await?;
-                for (t, region) in tenants {
-                    run.record(&t.id, region, "alarms", Ok(())).await?;
-                }
-            }
-            Err(f) => {
-                for (t, region) in tenants {
-                    run.record(&t.id, region, "alarms", Err(&f)).await?;
-                }
-            }
-        }
-    }
-
-    // 5. Logs Insights triage queries per tenant-region.
-    let jobs: Vec<_> =
-        log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
-    let log_results: Vec<_> = stream::iter(jobs).buffer_unordered(opts.concurrency).collect().await;
-    for (t, region, result) in log_results {
-        match result {
-            Ok(results) => {
-                for r in &results {
-                    cache.put_log_result(r, run.now_ms()).await?;
-                }
-                run.record(&t.id, &region, "logs", Ok(())).await?;
-            }
-            Err(f) => run.record(&t.id, &region, "logs", Err(&f)).await?,
-        }
-    }
-
-    // 6. Cost from the payer account.
-    if let Some(payer) = fleet.payer_account.as_ref().filter(|_| cost_due) {
-        let result = cost(run, payer).await;
-        run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
-        if let Ok(rows) = result {
-            cache.put_costs(&rows).await?;
-            cache.set_meta("cost_synced_at", &opts.now.to_string()).await?;
-            // Only once the rows are stored: a crash before this line
-            // re-fetches those days rather than losing them.
-            let closed = run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(day) = closed {
-                cache.set_meta("cost_closed_through", &day).await?;
-            }
-        }
-    }
+    // 3-6. Metrics, alarms, logs and cost at once: they wait on different
+    // quotas, and logs mostly on queries running in AWS.
+    let (m, a, l, c) = tokio::join!(
+        metrics_phase(run, &calls, reads, specs, &provider_for, &unconfigured),
+        alarms_phase(run, &alarm_targets, &provider_for),
+        logs_phase(run, &log_jobs, &provider_for),
+        cost_phase(run, cost_due),
+    );
+    m?;
+    a?;
+    l?;
+    c?;
 
     // 7. Health from what is now in the cache.
     (progress)(SyncProgress {
@@ -407,6 +361,116 @@ pub async fn run(
         message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed),
     });
     Ok(summary)
+}
+
+/// Packed GetMetricData calls, each committing its own points and
+/// watermarks; then each tenant-region's metrics source.
+async fn metrics_phase(
+    run: &Run<'_>,
+    calls: &[plan::MetricCall],
+    reads: &[SeriesRead],
+    specs: &[(QuerySpec, &Tenant, String)],
+    provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
+    unconfigured: &BTreeMap<(String, String), Failure>,
+) -> Result<(), CacheError> {
+    let jobs: Vec<_> =
+        calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
+    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(run.opts.concurrency).collect().await;
+    // A tenant-region's metrics are ok only if every call covering it was.
+    let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
+    for (scope, result) in metric_results {
+        for key in scope {
+            let slot = metric_state.entry(key).or_insert(Ok(()));
+            if let Err(f) = &result {
+                *slot = Err(f.clone());
+            }
+        }
+    }
+    for ((tenant, region), result) in &metric_state {
+        run.record(tenant, region, "metrics", result.as_ref().map(|_| ())).await?;
+    }
+    for ((tenant, region), failure) in unconfigured {
+        if !metric_state.contains_key(&(tenant.clone(), region.clone())) {
+            run.record(tenant, region, "metrics", Err(failure)).await?;
+        }
+    }
+    run.flush().await
+}
+
+/// One paged DescribeAlarms per account-region, shared out to its tenants.
+async fn alarms_phase(
+    run: &Run<'_>,
+    alarm_targets: &BTreeMap<Target, Vec<(&Tenant, String)>>,
+    provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
+) -> Result<(), CacheError> {
+    let jobs: Vec<_> =
+        alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
+    let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.concurrency).collect().await;
+    for (tenants, result) in alarm_results {
+        match result {
+            Ok(alarms) => {
+                let mut rows = Vec::new();
+                for (t, region) in tenants {
+                    for a in alarms.iter().filter(|a| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)) {
+                        rows.push(a.clone().into_row(&t.id, region));
+                    }
+                }
+                let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
+                run.cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
+                history(run, &rows).await?;
+                for (t, region) in tenants {
+                    run.record(&t.id, region, "alarms", Ok(())).await?;
+                }
+            }
+            Err(f) => {
+                for (t, region) in tenants {
+                    run.record(&t.id, region, "alarms", Err(&f)).await?;
+                }
+            }
+        }
+    }
+    run.flush().await
+}
+
+/// The triage queries of each tenant-region due for them.
+async fn logs_phase(
+    run: &Run<'_>,
+    log_jobs: &[(&Tenant, String)],
+    provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
+) -> Result<(), CacheError> {
+    let jobs: Vec<_> =
+        log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
+    let log_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.logs_concurrency).collect().await;
+    for (t, region, result) in log_results {
+        match result {
+            Ok(results) => {
+                for r in &results {
+                    run.cache.put_log_result(r, run.now_ms()).await?;
+                }
+                run.record(&t.id, &region, "logs", Ok(())).await?;
+            }
+            Err(f) => run.record(&t.id, &region, "logs", Err(&f)).await?,
+        }
+    }
+    run.flush().await
+}
+
+/// Cost from the payer account, when due.
+async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), CacheError> {
+    let Some(payer) = run.fleet.payer_account.as_ref().filter(|_| cost_due) else { return Ok(()) };
+    let result = cost(run, payer).await;
+    run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
+    if let Ok(rows) = result {
+        run.cache.put_costs(&rows).await?;
+        run.cache.set_meta("cost_synced_at", &run.opts.now.to_string()).await?;
+        // Only once the rows are stored: a crash before this line
+        // re-fetches those days rather than losing them.
+        let closed = run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(day) = closed {
+            run.cache.set_meta("cost_closed_through", &day).await?;
+        }
+    }
+    run.flush().await
 }
 
 /// The last day's state changes of every alarm in ALARM, where the API is

@@ -784,27 +784,40 @@ async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself()
     let dark = world.sync_with(&aws, &cache, world.epoch + 300, &|_| {}).await;
     let took = started.elapsed();
     eprintln!("the sync with AWS unreachable took {took:?}");
-    // Nothing was read; credentials held in memory stay ok, and cost was
-    // not due (it is read every 6 hours).
-    let read_ok: Vec<_> = statuses(&cache)
-        .await
-        .into_iter()
-        .filter(|s| !["credentials", "cost"].contains(&s.2.as_str()) && s.3 == "ok")
-        .collect();
-    assert!(read_ok.is_empty(), "sources read fine with AWS unreachable: {read_ok:?}");
     assert!(dark.sources_failed > 0);
     // Not minutes of retries per call: the on-call engineer learns of it at once.
     assert!(took < Duration::from_secs(60), "the sync took {took:?} to find AWS unreachable");
+    // Every source this sync tried is unreachable and keeps its last good
+    // read. Not tried: credentials still held in memory, cost (read every
+    // 6 hours) and the triage logs of healthy tenants (every 15 minutes).
     let sources: Vec<_> = sqlx::query(
-        "SELECT tenant_id, region, source, status, last_ok FROM source_status WHERE source NOT IN ('cost', 'credentials')",
+        "SELECT tenant_id, region, source, status, last_ok FROM source_status
+         WHERE source NOT IN ('cost', 'credentials') AND last_attempt = ?1",
     )
+    .bind((world.epoch + 300) * 1000)
     .fetch_all(cache.pool())
     .await
     .unwrap()
     .iter()
-    .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2), r.get::<String, _>(3), r.get::<Option<i64>, _>(4)))
+    .map(|r| {
+        (
+            r.get::<String, _>(0),
+            r.get::<String, _>(1),
+            r.get::<String, _>(2),
+            r.get::<String, _>(3),
+            r.get::<Option<i64>, _>(4),
+        )
+    })
     .collect();
-    assert!(!sources.is_empty());
+    let tried: BTreeSet<(&str, &str, &str)> =
+        sources.iter().map(|s| (s.0.as_str(), s.1.as_str(), s.2.as_str())).collect();
+    for t in &world.fleet.tenants {
+        for region in t.regions() {
+            for source in ["metrics", "alarms"] {
+                assert!(tried.contains(&(t.id.as_str(), region, source)), "{} {region} {source} was not tried", t.id);
+            }
+        }
+    }
     for (tenant, region, source, status, last_ok) in &sources {
         assert_eq!(status, "unreachable", "{tenant} {region} {source}");
         assert_eq!(*last_ok, Some(world.epoch * 1000), "{tenant} {region} {source}: last good sync lost");
@@ -828,4 +841,61 @@ async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself()
     let back = world.sync_with(&aws, &cache, world.epoch + 600, &|_| {}).await;
     assert_eq!(back.sources_failed, 0, "the sync after the outage still failed: {:#?}", back.errors);
     assert!(not_ok(&statuses(&cache).await).is_empty(), "{:#?}", not_ok(&statuses(&cache).await));
+}
+
+// ---------------------------------------------------------------------------
+// 6. Triage logs: fresh where on-call looks, not re-run for the quiet
+
+/// Logs Insights bills by data scanned and its 30 concurrent queries are
+/// shared with the tenant's own engineers. Five minutes after a sync, only
+/// the tenant-regions that were not healthy run their triage queries again;
+/// fifteen minutes after, every tenant-region does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_queries_rerun_every_sync_for_unhealthy_tenants_and_every_15_minutes_for_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(epoch_now()).await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    let aws = world.aws().await;
+    let synced_at = |cache: &Cache| {
+        let pool = cache.pool().clone();
+        async move {
+            sqlx::query_as::<_, (String, String, i64)>(
+                "SELECT l.tenant_id, l.region, max(l.synced_at) FROM log_result l GROUP BY 1, 2 ORDER BY 1, 2",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let health = |cache: &Cache| {
+        let pool = cache.pool().clone();
+        async move {
+            sqlx::query_as::<_, (String, String, String)>("SELECT tenant_id, region, health FROM health")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(t, r, h)| ((t, r), h))
+                .collect::<BTreeMap<_, _>>()
+        }
+    };
+
+    let first = world.sync_with(&aws, &cache, world.epoch, &|_| {}).await;
+    assert_eq!(first.sources_failed, 0, "{:#?}", first.errors);
+    let before = health(&cache).await;
+    let unhealthy: BTreeSet<_> = before.iter().filter(|(_, h)| *h != "ok").map(|(k, _)| k.clone()).collect();
+    assert!(!unhealthy.is_empty(), "the simulated incidents make some tenant-region unhealthy");
+    assert!(unhealthy.len() < before.len(), "some tenant-regions are healthy");
+
+    world.sync_with(&aws, &cache, world.epoch + 300, &|_| {}).await;
+    for (tenant, region, at) in synced_at(&cache).await {
+        let rerun = at == (world.epoch + 300) * 1000;
+        let key = (tenant.clone(), region.clone());
+        assert_eq!(rerun, unhealthy.contains(&key), "{tenant} {region} ({}): rerun = {rerun}", before[&key]);
+    }
+
+    world.sync_with(&aws, &cache, world.epoch + 900, &|_| {}).await;
+    for (tenant, region, at) in synced_at(&cache).await {
+        assert_eq!(at, (world.epoch + 900) * 1000, "{tenant} {region}: not rerun after 15 minutes");
+    }
 }

@@ -31,8 +31,10 @@ const MAX_GROUPS: usize = 50;
 const RETENTION_DAYS: i64 = 30;
 /// Queries remembered for GetQueryResults; the oldest are forgotten.
 const MAX_STORED: usize = 10_000;
-/// A query nobody polls finishes on its own after this many seconds.
-const RUN_SECONDS: i64 = 60;
+/// How long a query runs, in real time (the simulated clock may be frozen):
+/// from `QUERY_RUNTIME_MS` to twice that, drawn from its id. Logs Insights
+/// over an hour of a small log group takes about this long.
+const QUERY_RUNTIME_MS: u64 = 400;
 
 /// Started queries by id.
 #[derive(Debug, Default)]
@@ -45,8 +47,8 @@ pub(crate) struct Queries {
 struct StoredQuery {
     account: String,
     region: String,
-    started: i64,
-    polls: u32,
+    /// When it completes (real time).
+    ready_at: std::time::Instant,
     cancelled: bool,
     rows: Vec<Vec<(String, String)>>,
     matched: u64,
@@ -55,8 +57,8 @@ struct StoredQuery {
 }
 
 impl StoredQuery {
-    fn running(&self, now: i64) -> bool {
-        !self.cancelled && self.polls == 0 && now < self.started + RUN_SECONDS
+    fn running(&self) -> bool {
+        !self.cancelled && std::time::Instant::now() < self.ready_at
     }
 }
 
@@ -415,13 +417,12 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
         }
     }
 
-    let now = call.now;
     {
         let queries = lock(&call.state.queries);
         let running = queries
             .by_id
             .values()
-            .filter(|q| q.account == call.caller.account && q.region == call.region && q.running(now))
+            .filter(|q| q.account == call.caller.account && q.region == call.region && q.running())
             .count();
         if running >= MAX_CONCURRENT {
             return Err(ApiError::new(
@@ -447,8 +448,11 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
         StoredQuery {
             account: call.caller.account.clone(),
             region: call.region.clone(),
-            started: now,
-            polls: 0,
+            ready_at: std::time::Instant::now()
+                + std::time::Duration::from_millis(
+                    QUERY_RUNTIME_MS
+                        + id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)) % QUERY_RUNTIME_MS,
+                ),
             cancelled: false,
             rows: result.rows,
             matched: result.matched,
@@ -623,11 +627,9 @@ fn get_query_results(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> 
         .get_mut(id)
         .filter(|q| q.account == call.caller.account && q.region == call.region)
         .ok_or_else(|| not_found(format!("Query {id} does not exist.")))?;
-    q.polls = q.polls.saturating_add(1);
     let status = if q.cancelled {
         "Cancelled"
-    } else if q.polls == 1 {
-        // Real queries take a moment: the first poll always sees Running.
+    } else if q.running() {
         "Running"
     } else {
         "Complete"
@@ -657,14 +659,13 @@ fn get_query_results(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> 
 
 fn stop_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let id = str_field(input, "queryId")?.ok_or_else(|| invalid("queryId is required."))?;
-    let now = call.now;
     let mut queries = lock(&call.state.queries);
     let q = queries
         .by_id
         .get_mut(id)
         .filter(|q| q.account == call.caller.account && q.region == call.region)
         .ok_or_else(|| not_found(format!("Query {id} does not exist.")))?;
-    let success = q.running(now);
+    let success = q.running();
     if success {
         q.cancelled = true;
     }
