@@ -387,8 +387,10 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
     let missing_action = text
         .split("not authorized to perform: ")
         .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(|a| a.trim_end_matches([',', '.', ';']));
+        // An action is letters, digits and ':' (a body the SDK could not
+        // parse may follow it with markup, e.g. `</Message>`).
+        .and_then(|rest| rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '*')).next())
+        .filter(|a| !a.is_empty());
     let role_only_hint = |r: Option<(&str, Option<&str>)>| match r {
         Some((arn, Some(x))) => {
             format!("check that {arn} exists, trusts this identity and requires ExternalId {x:?}")
@@ -425,7 +427,7 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         ("throttled", "another client is using this account's quota; the next sync retries".to_string())
     } else if has(&["dispatch failure", "timed out", "timeout", "connection", "io error", "dns error"]) {
         ("unreachable", "check the network, proxy or endpoint_url; the next sync retries".to_string())
-    } else if has(&["OptInRequired", "not enabled", "InvalidRegion"]) {
+    } else if has(&["OptInRequired", "not enabled", "InvalidRegion", "RegionDisabled"]) {
         ("unreachable", "enable the region in the account or remove it from the tenant".to_string())
     } else {
         ("error", "see the error; the next sync retries".to_string())
@@ -488,6 +490,20 @@ mod tests {
         );
         assert_eq!(classify_text("dispatch failure: io error: Connection refused", None).status, "unreachable");
         assert_eq!(classify_text("InternalFailure", None).status, "error");
+        assert_eq!(
+            classify_text("RegionDisabledException: STS is not activated in this region for account:1", None).status,
+            "unreachable"
+        );
+    }
+
+    #[test]
+    fn the_action_named_in_an_unparsed_error_body_stops_at_the_markup() {
+        let f = classify_text(
+            "unhandled error (403): <Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/ops is not \
+             authorized to perform: logs:DescribeLogGroups</Message></Error>",
+            None,
+        );
+        assert!(f.remediation.starts_with("add \"logs:DescribeLogGroups\" to"), "{}", f.remediation);
     }
 
     #[test]

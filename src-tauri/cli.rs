@@ -79,6 +79,69 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Check that fleetdeck can read every tenant: validates the fleet file,
+    /// then per tenant assumes its role and makes one cheap read per service
+    /// in each of its regions, and prints each failure with its fix.
+    #[command(long_about = "Check that fleetdeck can read every tenant, before a sync needs to.\n\n\
+        Validates the fleet file (errors name file, line and field), then for each tenant (or only --tenant): \
+        AssumeRole into its role with its ExternalId, and in each of its regions one CloudWatch GetMetricData \
+        (one metric, ten minutes) and one Logs DescribeLogGroups (limit 1) per log group selector. Cost Explorer \
+        is checked only with --cost: AWS bills $0.01 per GetCostAndUsage request.\n\n\
+        Each failure says what is wrong (missing trust relationship or wrong ExternalId, missing IAM action and \
+        the policy line to add, region not enabled, no matching log group, endpoint unreachable) and how to fix it.\n\n\
+        Exit status: 0 when every check is ok (or skipped), 1 when any failed, 2 when the fleet file is invalid.")]
+    Check {
+        /// Only this tenant (its id in the fleet file).
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
+        /// Also check Cost Explorer from the payer account: one GetCostAndUsage
+        /// request, which AWS bills at $0.01.
+        #[arg(long)]
+        cost: bool,
+        /// Print JSON: [{"tenant", "region", "check", "result", "problem", "status", "message", "fix"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the IAM policies a tenant creates for fleetdeck's role: the
+    /// permissions policy (exactly the read actions fleetdeck calls) and the
+    /// trust policy (your account, with the tenant's ExternalId). No AWS calls.
+    #[command(long_about = "Print the IAM policies a tenant creates for fleetdeck's role. No AWS calls.\n\n\
+        stdout is always one valid JSON document: by default an object with two keys, \
+        \"permissions_policy\" (attach it to the role: exactly the read actions fleetdeck calls in a tenant \
+        account, generated from the list fleetdeck itself is limited to; --payer gives the management account's \
+        Cost Explorer and Organizations reads instead) and \"trust_policy\" (the role's trust policy: the trusted \
+        account may assume the role only with the tenant's ExternalId); with --only, that one policy document, \
+        bare, ready for `aws iam ... file://`. A note on each goes to stderr.\n\n\
+        Without --trusted-account the principal is the placeholder <YOUR-FLEETDECK-ACCOUNT-ID> (fleetdeck does not \
+        look itself up: sts:GetCallerIdentity is not among the actions it calls); without --external-id, \
+        <TENANT-EXTERNAL-ID>. Replace them before pasting.")]
+    Policy {
+        /// The tenant's ExternalId (its external_id in the fleet file).
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+        // `help` rather than a doc comment: rustdoc would read the placeholder as an HTML tag.
+        #[arg(
+            long,
+            value_name = "ACCOUNT",
+            help = "The account fleetdeck runs as (12 digits; the trust policy names its root), or the ARN of the \
+                    one IAM role or user to trust [default: the placeholder <YOUR-FLEETDECK-ACCOUNT-ID>]"
+        )]
+        trusted_account: Option<String>,
+        /// Print only this policy document, bare.
+        #[arg(long, value_enum, value_name = "POLICY")]
+        only: Option<PolicyDoc>,
+        /// The permissions for the management (payer) account's role instead:
+        /// Cost Explorer and Organizations reads, which tenants never grant.
+        #[arg(long)]
+        payer: bool,
+    },
+}
+
+/// One of the two documents `fleetdeck policy` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyDoc {
+    Permissions,
+    Trust,
 }
 
 impl Common {
@@ -115,6 +178,11 @@ pub fn main() -> ExitCode {
                     Command::Detect { input, output } => {
                         crate::detect::csv::detect_file(&input, output.as_deref(), &Default::default())?;
                         Ok(ExitCode::SUCCESS)
+                    }
+                    Command::Check { tenant, cost, json } => run_check(&cli.common, tenant, cost, json).await,
+                    Command::Policy { external_id, trusted_account, only, payer } => {
+                        let grantor = if payer { crate::check::Grantor::Payer } else { crate::check::Grantor::Tenant };
+                        run_policy(external_id.as_deref(), trusted_account.as_deref(), only, grantor)
                     }
                 }
             });
@@ -312,6 +380,152 @@ async fn run_status(common: &Common, json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     print_sources_and_calls(&cache).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_check(common: &Common, tenant: Option<String>, cost: bool, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::check::{self, CheckOptions, Verdict};
+    let opts = common.session_options();
+    let catalog =
+        crate::catalog::Catalog::load(opts.queries.as_deref()).map_err(|e| anyhow::anyhow!("query catalog:\n{e}"))?;
+    // As Session::open sets up AWS, without opening the cache: a check
+    // reads nothing from it and writes nothing to disk.
+    let (fleet, settings, sim) = match opts.fleet_source()? {
+        crate::session::FleetSource::Demo => {
+            let sim = crate::sim::SimFleet::start(crate::sim::SimOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the simulated fleet: {e}"))?;
+            let fleet =
+                crate::fleet::Fleet::parse(std::path::Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
+                    .map_err(|e| anyhow::anyhow!("the simulated fleet's own fleet file is invalid (a bug):\n{e}"))?;
+            let settings = crate::aws::AwsSettings {
+                profile: None,
+                region: fleet.region.clone(),
+                endpoint_url: Some(sim.endpoint()),
+                static_credentials: Some((
+                    crate::sim::SimFleet::ACCESS_KEY_ID.into(),
+                    crate::sim::SimFleet::SECRET_ACCESS_KEY.into(),
+                )),
+                max_attempts: crate::aws::DEFAULT_MAX_ATTEMPTS,
+            };
+            (fleet, settings, Some(sim))
+        }
+        crate::session::FleetSource::File(path) => {
+            let fleet = crate::fleet::Fleet::load(&path, &catalog)?;
+            let settings = crate::aws::AwsSettings {
+                profile: opts.profile.clone().or_else(|| fleet.profile.clone()),
+                region: opts.region.clone().unwrap_or_else(|| fleet.region.clone()),
+                endpoint_url: fleet.endpoint_url.clone(),
+                static_credentials: None,
+                max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
+            };
+            (fleet, settings, None)
+        }
+    };
+    let aws = crate::aws::AwsAccess::new(&settings).await;
+    let options = CheckOptions { tenant, cost, ..CheckOptions::at(crate::session::now()) };
+    let rows = check::run(&fleet, &aws, &options).await?;
+    let demo = sim.is_some();
+    drop(sim);
+    let failed = rows.iter().filter(|r| r.is_failed()).count();
+    let code = if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(code);
+    }
+    let calls = aws.ledger.drain();
+    let checked =
+        rows.iter().map(|r| r.tenant.as_str()).filter(|t| *t != "*").collect::<std::collections::BTreeSet<_>>();
+    println!(
+        "{}{}: checking {} tenant{}",
+        if demo { "[DEMO] " } else { "" },
+        clean(&fleet.name),
+        checked.len(),
+        if checked.len() == 1 { "" } else { "s" }
+    );
+    println!("{:<24} {:<15} {:<12} RESULT", "TENANT", "REGION", "CHECK");
+    for r in &rows {
+        let result = match r.result {
+            Verdict::Ok => format!("ok: {}", clean(&r.message)),
+            Verdict::Skipped => format!("skipped: {}", clean(&r.message)),
+            Verdict::Failed => format!("FAILED: {}", r.problem.map(|p| p.label()).unwrap_or("error")),
+        };
+        println!("{:<24} {:<15} {:<12} {result}", clean(&r.tenant), clean(&r.region), r.check.as_str());
+        if r.is_failed() {
+            println!("    error: {}", clean(&r.message));
+            println!("    fix: {}", clean(r.fix.as_deref().unwrap_or("-")));
+        }
+    }
+    let count = |v: Verdict| rows.iter().filter(|r| r.result == v).count();
+    println!(
+        "\n{} checks: {} ok, {failed} failed, {} skipped; {} API calls (${:.4} at list prices)",
+        rows.len(),
+        count(Verdict::Ok),
+        count(Verdict::Skipped),
+        calls.iter().map(|c| c.calls).sum::<u64>(),
+        calls.iter().map(crate::aws::CallCount::dollars).sum::<f64>()
+    );
+    Ok(code)
+}
+
+fn run_policy(
+    external_id: Option<&str>,
+    trusted_account: Option<&str>,
+    only: Option<PolicyDoc>,
+    grantor: crate::check::Grantor,
+) -> anyhow::Result<ExitCode> {
+    use crate::check::{self, ACCOUNT_PLACEHOLDER, EXTERNAL_ID_PLACEHOLDER};
+    if let Some(x) = external_id.filter(|x| !check::valid_external_id(x)) {
+        anyhow::bail!("--external-id {x:?} must be 2-1224 characters of letters, digits and +=,.@:/-_");
+    }
+    let principal = check::trusted_principal(trusted_account).map_err(|e| anyhow::anyhow!("--trusted-account: {e}"))?;
+    let permissions = check::permissions_policy(grantor);
+    let trust = check::trust_policy(&principal, external_id);
+    let (doc, notes) = match only {
+        Some(PolicyDoc::Permissions) => (permissions, vec![PolicyDoc::Permissions]),
+        Some(PolicyDoc::Trust) => (trust, vec![PolicyDoc::Trust]),
+        None => (
+            serde_json::json!({ "permissions_policy": permissions, "trust_policy": trust }),
+            vec![PolicyDoc::Permissions, PolicyDoc::Trust],
+        ),
+    };
+    for n in notes {
+        match n {
+            PolicyDoc::Permissions => eprintln!(
+                "# permissions_policy: attach to the tenant's role, e.g. `aws iam put-role-policy --role-name \
+                 FleetdeckReadOnly --policy-name FleetdeckReadOnly --policy-document file://permissions.json`; \
+                 the {} read actions fleetdeck calls in {}, none that writes",
+                grantor.actions().len(),
+                match grantor {
+                    check::Grantor::Tenant => "a tenant account (CloudWatch, Logs); the payer's are under --payer",
+                    check::Grantor::Payer => "the management account (Cost Explorer, Organizations)",
+                }
+            ),
+            PolicyDoc::Trust => {
+                eprintln!(
+                    "# trust_policy: the role's trust policy, e.g. `aws iam create-role --role-name FleetdeckReadOnly \
+                     --assume-role-policy-document file://trust.json`; lets {principal} assume the role, only with \
+                     the tenant's ExternalId"
+                );
+                if trusted_account.is_none() {
+                    eprintln!(
+                        "# replace {ACCOUNT_PLACEHOLDER} with the 12-digit account fleetdeck runs as \
+                         (`aws sts get-caller-identity` shows it), or pass --trusted-account"
+                    );
+                }
+                if external_id.is_none() {
+                    eprintln!(
+                        "# replace {EXTERNAL_ID_PLACEHOLDER} with the tenant's external_id from the fleet file, \
+                         or pass --external-id"
+                    );
+                }
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,6 +21,8 @@
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
 //! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
+//! - [`check`] tries each tenant's role and one cheap read per service, and
+//!   generates the IAM policies a tenant grants fleetdeck.
 //! - [`sim`] is the built-in simulated fleet, speaking AWS wire protocols.
 //! - [`session`] ties a run together; [`cli`] is the command line.
 
@@ -28,6 +30,7 @@ pub mod aws;
 pub mod cache;
 pub mod catalog;
 pub mod chart;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod cost;

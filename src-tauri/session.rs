@@ -146,7 +146,10 @@ impl Session {
                     region: opts.region.clone().unwrap_or_else(|| fleet.region.clone()),
                     endpoint_url: fleet.endpoint_url.clone(),
                     static_credentials: None,
-                    max_attempts: std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
+                    max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
                 })
                 .await;
                 (fleet, aws, None)
