@@ -316,6 +316,33 @@ fn policy_prints_json_granting_tenants_and_the_payer_their_share_of_the_read_onl
     assert_eq!(fleetdeck(&["policy", "--external-id", "x"]).status.code(), Some(2), "AWS needs 2+ characters");
 }
 
+/// The README's "Granting fleetdeck read-only access" shows the policies a
+/// customer pastes; they must be what `fleetdeck policy` prints, or the
+/// manual lies about what fleetdeck needs.
+#[test]
+fn the_readme_policies_are_the_ones_fleetdeck_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Granting fleetdeck read-only access").nth(1).expect("the README section");
+    let blocks: Vec<serde_json::Value> = section
+        .split("```json")
+        .skip(1)
+        .take(3)
+        .map(|b| serde_json::from_str(b.split("```").next().unwrap()).expect("a JSON block"))
+        .collect();
+    let printed = |args: &[&str]| -> serde_json::Value {
+        let out = fleetdeck(args);
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(blocks[0], printed(&["policy", "--only", "permissions"]), "tenant permissions");
+    assert_eq!(
+        blocks[1],
+        printed(&["policy", "--only", "trust", "--external-id", "fleetdeck-acme-7f3a"]),
+        "trust policy"
+    );
+    assert_eq!(blocks[2], printed(&["policy", "--payer", "--only", "permissions"]), "payer permissions");
+}
+
 // ---------------------------------------------------------------------------
 // moto
 
