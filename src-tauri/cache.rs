@@ -11,8 +11,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::detect::{AnomalyEvent, Direction, Season};
 use crate::fleet::Fleet;
-use crate::model::{Health, SyncSummary};
+use crate::model::{Health, Incident, SyncSummary};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src-tauri/migrations");
 
@@ -125,6 +126,41 @@ pub struct PointBatch {
     pub points: Vec<(i64, f64)>,
     /// Epoch seconds (exclusive) up to which the series is now complete.
     pub watermark: i64,
+}
+
+/// A series' saved anomaly detector and its ongoing episode, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedDetector {
+    pub series_id: i64,
+    /// [`crate::detect::Detector::to_bytes`].
+    pub state: Vec<u8>,
+    /// Epoch seconds of the last point the detector scored.
+    pub through_ts: i64,
+    pub open: Option<AnomalyEvent>,
+}
+
+/// A series' detector after scoring new points, and the episodes to store:
+/// new ones, and the ongoing one extended or closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredSeries {
+    pub series_id: i64,
+    pub state: Vec<u8>,
+    pub through_ts: i64,
+    /// Points scored.
+    pub points: u64,
+    pub episodes: Vec<AnomalyRow>,
+}
+
+/// One anomaly episode of a tenant-region's metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyRow {
+    pub series_id: i64,
+    pub tenant_id: String,
+    pub region: String,
+    pub metric_key: String,
+    /// Times in epoch seconds.
+    pub event: AnomalyEvent,
+    pub explanation: String,
 }
 
 /// Identity of a metric series.
@@ -295,6 +331,13 @@ impl Cache {
     /// Upsert a batch of series' points and advance their watermarks, in one
     /// transaction: a crash leaves either all of it or none.
     pub async fn commit_points(&self, batch: &[PointBatch]) -> Result<u64, CacheError> {
+        self.commit_points_scored(batch, &[]).await
+    }
+
+    /// Upsert a batch of series' points and advance their watermarks, and
+    /// store what their detectors made of them, in one transaction: the
+    /// detectors' `through_ts` never runs ahead of or behind the points.
+    pub async fn commit_points_scored(&self, batch: &[PointBatch], scored: &[ScoredSeries]) -> Result<u64, CacheError> {
         let mut tx = self.pool.begin().await?;
         let mut written = 0u64;
         for PointBatch { series_id, points, watermark } in batch {
@@ -305,8 +348,138 @@ impl Cache {
                 .execute(&mut *tx)
                 .await?;
         }
+        put_detectors(&mut tx, scored).await?;
+        let episodes: Vec<&AnomalyRow> = scored.iter().flat_map(|s| &s.episodes).collect();
+        put_anomalies(&mut tx, &episodes).await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// The saved detectors of these series (those that have one), each with
+    /// its ongoing episode. Two statements per thousand series.
+    pub async fn saved_detectors(&self, series: &[i64]) -> Result<HashMap<i64, SavedDetector>, CacheError> {
+        let mut out: HashMap<i64, SavedDetector> = HashMap::with_capacity(series.len());
+        // Within SQLite's bound-parameter limit with room to spare.
+        for chunk in series.chunks(1000) {
+            let ids = placeholders(chunk.len(), "?");
+            let sql = format!("SELECT series_id, state, through_ts FROM detector_state WHERE series_id IN ({ids})");
+            // Built only from placeholders; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: i64 = r.get(0);
+                out.insert(id, SavedDetector { series_id: id, state: r.get(1), through_ts: r.get(2), open: None });
+            }
+            let sql = format!("SELECT {ANOMALY_COLUMNS} FROM anomaly WHERE \"end\" IS NULL AND series_id IN ({ids})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            // A series has at most one ongoing episode; should two ever be
+            // found (a crash between versions), the newest is continued.
+            let mut rows: Vec<AnomalyRow> = q.fetch_all(&self.pool).await?.iter().map(anomaly_row).collect();
+            rows.sort_by_key(|a| (a.series_id, a.event.start));
+            for a in rows {
+                if let Some(saved) = out.get_mut(&a.series_id) {
+                    saved.open = Some(a.event);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Anomaly episodes of the whole fleet whose latest point is at or after
+    /// `since` (epoch s): ongoing ones, and those that ended since. One
+    /// statement, by tenant, region, metric and start.
+    pub async fn recent_anomalies(&self, since: i64) -> Result<Vec<AnomalyRow>, CacheError> {
+        let sql = format!(
+            "SELECT {ANOMALY_COLUMNS} FROM anomaly WHERE through_ts >= ?1 ORDER BY tenant_id, region, metric_key, start"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(anomaly_row).collect())
+    }
+
+    /// The incident timeline between `since` and `until` (epoch s): anomaly
+    /// episodes and alarm episodes (from the alarms' state changes) that
+    /// overlap it, newest first.
+    ///
+    /// An alarm episode runs from a change into ALARM to the next change out
+    /// of it; one still in ALARM has no end. A change out of ALARM whose
+    /// start is older than the history kept is shown as that change alone.
+    pub async fn incidents(&self, since: i64, until: i64) -> Result<Vec<Incident>, CacheError> {
+        let mut out = Vec::new();
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, metric_key, start, \"end\", through_ts, explanation FROM anomaly
+             WHERE start <= ?2 AND through_ts >= ?1",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            out.push(Incident {
+                tenant: r.get(0),
+                region: r.get(1),
+                kind: "anomaly".into(),
+                subject: r.get(2),
+                start: r.get::<i64, _>(3) * 1000,
+                end: r.get::<Option<i64>, _>(4).map(|t| t * 1000),
+                title: r.get(6),
+            });
+        }
+
+        let history = sqlx::query(
+            "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE at <= ?1
+             ORDER BY tenant_id, region, alarm_name, at",
+        )
+        .bind(until.saturating_mul(1000))
+        .fetch_all(&self.pool)
+        .await?;
+        let changes: Vec<(String, String, String, i64, String)> =
+            history.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+        for alarm in changes.chunk_by(|a, b| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2)) {
+            let (tenant, region, name) = (&alarm[0].0, &alarm[0].1, &alarm[0].2);
+            let mut open: Option<(i64, &str)> = None;
+            let mut episodes: Vec<(i64, Option<i64>, &str)> = Vec::new();
+            for (_, _, _, at, summary) in alarm {
+                let (from, to) = state_change(summary);
+                if to == Some("ALARM") {
+                    if let Some((start, s)) = open.take() {
+                        episodes.push((start, Some(*at), s));
+                    }
+                    open = Some((*at, summary));
+                } else if from == Some("ALARM") || open.is_some() {
+                    match open.take() {
+                        Some((start, s)) => episodes.push((start, Some(*at), s)),
+                        None => episodes.push((*at, Some(*at), summary)),
+                    }
+                }
+            }
+            if let Some((start, s)) = open {
+                episodes.push((start, None, s));
+            }
+            for (start, end, summary) in episodes {
+                if end.is_some_and(|e| e < since.saturating_mul(1000)) {
+                    continue;
+                }
+                out.push(Incident {
+                    tenant: tenant.clone(),
+                    region: region.clone(),
+                    kind: "alarm".into(),
+                    subject: name.clone(),
+                    start,
+                    end,
+                    title: format!("alarm {name}: {summary}"),
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (b.start, &a.tenant, &a.region, &a.kind, &a.subject)
+                .cmp(&(a.start, &b.tenant, &b.region, &b.kind, &b.subject))
+        });
+        Ok(out)
     }
 
     /// Replace the alarms of the given tenant-regions with what was read.
@@ -754,6 +927,127 @@ pub struct HealthRow {
     pub fresh_at: Option<i64>,
 }
 
+/// The columns [`anomaly_row`] reads, in its order.
+const ANOMALY_COLUMNS: &str = "series_id, tenant_id, region, metric_key, start, \"end\", through_ts, peak_score, \
+     direction, peak_ts, peak_value, expected, season, explanation";
+
+fn anomaly_row(r: &sqlx::sqlite::SqliteRow) -> AnomalyRow {
+    let direction = match r.get::<&str, _>(8) {
+        "down" => Direction::Down,
+        _ => Direction::Up,
+    };
+    let season = match r.get::<&str, _>(12) {
+        "daily" => Season::Daily,
+        "weekly" => Season::Weekly,
+        _ => Season::None,
+    };
+    AnomalyRow {
+        series_id: r.get(0),
+        tenant_id: r.get(1),
+        region: r.get(2),
+        metric_key: r.get(3),
+        event: AnomalyEvent {
+            start: r.get(4),
+            end: r.get(5),
+            through: r.get(6),
+            peak_score: r.get(7),
+            direction,
+            peak_ts: r.get(9),
+            peak_value: r.get(10),
+            expected: r.get(11),
+            season,
+        },
+        explanation: r.get(13),
+    }
+}
+
+/// (from, to) of an alarm history summary, "Alarm updated from OK to ALARM".
+fn state_change(summary: &str) -> (Option<&str>, Option<&str>) {
+    let Some(rest) = summary.split_once(" from ").map(|(_, r)| r) else { return (None, None) };
+    match rest.split_once(" to ") {
+        Some((from, to)) => (Some(from.trim()), Some(to.trim())),
+        None => (Some(rest.trim()), None),
+    }
+}
+
+/// `n` copies of `one` separated by commas.
+fn placeholders(n: usize, one: &str) -> String {
+    let mut s = String::with_capacity(n * (one.len() + 1));
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(one);
+    }
+    s
+}
+
+/// Save detectors, 200 a statement. A state never replaces a newer one.
+async fn put_detectors(tx: &mut Transaction<'_, Sqlite>, scored: &[ScoredSeries]) -> Result<(), CacheError> {
+    for chunk in scored.chunks(200) {
+        let sql = format!(
+            "INSERT INTO detector_state (series_id, state, through_ts) VALUES {}
+             ON CONFLICT (series_id) DO UPDATE SET state = excluded.state, through_ts = excluded.through_ts
+             WHERE excluded.through_ts > detector_state.through_ts",
+            placeholders(chunk.len(), "(?,?,?)")
+        );
+        // Built only from placeholders; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in chunk {
+            q = q.bind(s.series_id).bind(&s.state).bind(s.through_ts);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Upsert anomaly episodes on (tenant, region, metric, start), 50 a
+/// statement: an ongoing episode is updated in place.
+async fn put_anomalies(tx: &mut Transaction<'_, Sqlite>, episodes: &[&AnomalyRow]) -> Result<(), CacheError> {
+    for chunk in episodes.chunks(50) {
+        let sql = format!(
+            "INSERT INTO anomaly (tenant_id, region, metric_key, start, \"end\", peak_score, direction, peak_ts,
+               peak_value, expected, explanation, through_ts, season, series_id) VALUES {}
+             ON CONFLICT (tenant_id, region, metric_key, start) DO UPDATE SET \"end\" = excluded.\"end\",
+               peak_score = excluded.peak_score, direction = excluded.direction, peak_ts = excluded.peak_ts,
+               peak_value = excluded.peak_value, expected = excluded.expected, explanation = excluded.explanation,
+               through_ts = excluded.through_ts, season = excluded.season, series_id = excluded.series_id",
+            placeholders(chunk.len(), "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        );
+        // Built only from placeholders; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in chunk {
+            let e = &a.event;
+            let direction = match e.direction {
+                Direction::Up => "up",
+                Direction::Down => "down",
+            };
+            let season = match e.season {
+                Season::None => "none",
+                Season::Daily => "daily",
+                Season::Weekly => "weekly",
+            };
+            q = q
+                .bind(&a.tenant_id)
+                .bind(&a.region)
+                .bind(&a.metric_key)
+                .bind(e.start)
+                .bind(e.end)
+                .bind(e.peak_score)
+                .bind(direction)
+                .bind(e.peak_ts)
+                .bind(e.peak_value)
+                .bind(e.expected)
+                .bind(&a.explanation)
+                .bind(e.through)
+                .bind(season)
+                .bind(a.series_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Multi-row upserts, 500 rows (1,500 bound values) a statement: far fewer
 /// statements than one per point. (Measured on F200 against a json_each
 /// variant with one statement per series: 974k vs 550k points/s.)
@@ -856,6 +1150,95 @@ mod tests {
         let err = Cache::open(&path).await.unwrap_err();
         assert!(err.to_string().contains("written by a newer fleetdeck (schema version 9999)"), "{err}");
         assert!(path.exists(), "the newer cache stays where it is");
+    }
+
+    /// A cache written by each earlier release (schema versions 1 to 3, as
+    /// that release's migrations left it, with data in it) opens in this
+    /// one: the missing migrations are applied and nothing is lost.
+    #[tokio::test]
+    async fn a_cache_from_each_earlier_schema_is_migrated_and_keeps_its_data() {
+        let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+        assert!(latest >= 4);
+        for version in 1..latest {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("old.sqlite");
+            {
+                let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+                let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+                MIGRATOR.run_to(version, &pool).await.unwrap();
+                for sql in [
+                    "INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('a','A','t','silo','111111111111','us-east-1','[\"us-east-1\"]')",
+                    "INSERT INTO series (id, tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, unit, watermark)
+                     VALUES (7, 'a', 'us-east-1', 'errors', 'N', 'M', '{}', 'Sum', 60, 'count', 180)",
+                    "INSERT INTO datapoint (series_id, ts, value) VALUES (7, 60, 1.5), (7, 120, 2.5)",
+                    "INSERT INTO alarm (tenant_id, region, arn, name, state, reason, synced_at) VALUES ('a','us-east-1','arn:x','a-errors','ALARM','r',1)",
+                ] {
+                    sqlx::query(sql).execute(&pool).await.unwrap();
+                }
+                if version >= 3 {
+                    sqlx::query("INSERT INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES ('a','us-east-1','a-errors',1000,'Alarm updated from OK to ALARM')")
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+                pool.close().await;
+            }
+            let cache = Cache::open(&path).await.unwrap_or_else(|e| panic!("schema {version}: {e}"));
+            assert!(cache.recovered().is_none(), "schema {version}: the old cache was moved aside");
+            let applied: i64 =
+                sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations").fetch_one(cache.pool()).await.unwrap();
+            assert_eq!(applied, latest, "schema {version}");
+            assert_eq!(cache.latest_points("a", "us-east-1", "errors", 5).await.unwrap(), vec![(120, 2.5), (60, 1.5)]);
+            assert_eq!(cache.alarms("a", "us-east-1").await.unwrap().len(), 1, "schema {version}");
+            // The new tables are there and usable.
+            let (id, wm) = cache
+                .series(&SeriesKey {
+                    tenant_id: "a",
+                    region: "us-east-1",
+                    metric_key: "errors",
+                    namespace: "N",
+                    metric_name: "M",
+                    dimensions: "{}",
+                    stat: "Sum",
+                    period: 60,
+                    unit: "count",
+                })
+                .await
+                .unwrap();
+            assert_eq!((id, wm), (7, Some(180)), "schema {version}");
+            let event = AnomalyEvent {
+                start: 120,
+                end: None,
+                through: 120,
+                peak_score: 0.9,
+                direction: Direction::Up,
+                peak_ts: 120,
+                peak_value: 2.5,
+                expected: 1.0,
+                season: Season::None,
+            };
+            let scored = ScoredSeries {
+                series_id: 7,
+                state: vec![1, 2, 3],
+                through_ts: 120,
+                points: 2,
+                episodes: vec![AnomalyRow {
+                    series_id: 7,
+                    tenant_id: "a".into(),
+                    region: "us-east-1".into(),
+                    metric_key: "errors".into(),
+                    event: event.clone(),
+                    explanation: "errors 2.5x".into(),
+                }],
+            };
+            cache.commit_points_scored(&[], &[scored]).await.unwrap();
+            let saved = cache.saved_detectors(&[7]).await.unwrap();
+            assert_eq!(saved[&7].open.as_ref(), Some(&event), "schema {version}");
+            let incidents = cache.incidents(0, 1_000).await.unwrap();
+            let kinds: Vec<&str> = incidents.iter().map(|i| i.kind.as_str()).collect();
+            let want: &[&str] = if version >= 3 { &["anomaly", "alarm"] } else { &["anomaly"] };
+            assert_eq!(kinds, want, "schema {version}: {incidents:?}");
+        }
     }
 
     #[tokio::test]

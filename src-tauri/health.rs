@@ -1,17 +1,25 @@
-//! Health per tenant and region: alarms in ALARM, catalog thresholds, data
-//! freshness and access state, folded into ok / degraded / critical /
-//! unknown, always with the reasons. The folding is pure (`assess`); `compute`
-//! gathers its facts from the cache.
+//! Health per tenant and region: alarms in ALARM, catalog thresholds, metric
+//! anomalies, data freshness and access state, folded into ok / degraded /
+//! critical / unknown, always with the reasons. The folding is pure
+//! (`assess`); `compute` gathers its facts from the cache.
 
 use chrono::{TimeZone, Utc};
 
-use crate::cache::{AlarmRow, Cache, CacheError, HealthRow, SourceState};
+use crate::cache::{AlarmRow, AnomalyRow, Cache, CacheError, HealthRow, SourceState};
 use crate::catalog::{Catalog, MetricSpec};
+use crate::detect::Direction;
 use crate::fleet::Fleet;
 use crate::model::Health;
 
 /// Data older than this is not evidence of health.
 pub const STALE_AFTER_SECS: i64 = 15 * 60;
+
+/// An anomaly episode counts for health while ongoing and for this long
+/// after its last surprising point. The detector absorbs a sustained shift
+/// into its new normal within tens of minutes (and then calls the episode
+/// over) while the incident behind it may well go on: an hour keeps it in
+/// view for the engineer who opens the tenant next.
+pub const ANOMALY_RECENT_SECS: i64 = 60 * 60;
 
 /// What is known about one tenant-region.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +28,9 @@ pub struct Facts<'a> {
     pub alarms: Vec<AlarmRow>,
     /// Per catalog metric: its spec and its newest points, newest first.
     pub metrics: Vec<(&'a MetricSpec, Vec<(i64, f64)>)>,
+    /// Anomaly episodes of this tenant-region's metrics; those older than
+    /// [`ANOMALY_RECENT_SECS`] are ignored.
+    pub anomalies: Vec<AnomalyRow>,
 }
 
 /// Fold the facts into a health state with reasons, worst first.
@@ -64,6 +75,8 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
 
     let mut newest: Option<i64> = None;
     let mut judged = 0;
+    // Metrics over a threshold now, for the anomalies below.
+    let mut breached: Vec<&str> = Vec::new();
     for (spec, points) in &facts.metrics {
         if let Some((ts, _)) = points.first() {
             newest = Some(newest.map_or(*ts, |n: i64| n.max(*ts)));
@@ -85,6 +98,7 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
             (None, Some(l)) => (Health::Degraded, l, "warning"),
             _ => continue,
         };
+        breached.push(&spec.key);
         found.push((
             sev,
             format!(
@@ -96,6 +110,25 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
             ),
             Some(spec.key.clone()),
         ));
+    }
+
+    // Anomalies: the detector says a metric is unusual for this series, not
+    // that it is harmful, so an anomaly alone degrades; when the metric is
+    // also over its catalog threshold (warning or critical) the two agree
+    // and it is critical. A metric with thresholds is one where higher is
+    // worse: its fall (fewer errors, faster responses) is no health reason.
+    for a in facts.anomalies.iter().filter(|a| now - a.event.through <= ANOMALY_RECENT_SECS) {
+        let spec = facts.metrics.iter().map(|(s, _)| *s).find(|s| s.key == a.metric_key);
+        let higher_is_worse = spec.is_some_and(|s| s.warn_above.is_some() || s.critical_above.is_some());
+        if a.event.direction == Direction::Down && higher_is_worse {
+            continue;
+        }
+        let sev = if breached.contains(&a.metric_key.as_str()) { Health::Critical } else { Health::Degraded };
+        let mut text = format!("anomaly: {}", a.explanation);
+        if let Some(end) = a.event.end {
+            text.push_str(&format!(" (ended {})", hhmm(end)));
+        }
+        found.push((sev, text, Some(a.metric_key.clone())));
     }
 
     match newest {
@@ -147,13 +180,14 @@ pub fn value(v: f64, unit: &str) -> String {
 }
 
 /// Assess every tenant-region of the fleet from the cache and store it.
-/// Three reads of the whole cache, not three per tenant-region: on F200
+/// Four reads of the whole cache, not four per tenant-region: on F200
 /// (600 tenant-regions, 12,000 series) per-series reads took 2.5 s.
 pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) -> Result<Vec<HealthRow>, CacheError> {
     let max_window = catalog.metrics.iter().map(|m| m.window.max(1)).max().unwrap_or(1);
     let mut latest = cache.latest_points_all(max_window).await?;
     let sources = cache.all_sources().await?;
     let alarms = cache.all_alarms().await?;
+    let anomalies = cache.recent_anomalies(now - ANOMALY_RECENT_SECS).await?;
     let mut rows = Vec::new();
     for t in &fleet.tenants {
         for region in t.regions() {
@@ -167,6 +201,7 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
                 sources: own,
                 alarms: alarms.iter().filter(|a| a.tenant_id == t.id && a.region == region).cloned().collect(),
                 metrics: Vec::new(),
+                anomalies: anomalies.iter().filter(|a| a.tenant_id == t.id && a.region == region).cloned().collect(),
             };
             for spec in catalog.metrics_for(t.model) {
                 let key = (t.id.clone(), region.to_string(), spec.key.clone());
@@ -227,6 +262,7 @@ mod tests {
                 (requests, series(now, &[1000.0; 5])),
                 (errors, series(now, &[120.0, 80.0, 90.0, 100.0, 110.0])),
             ],
+            anomalies: vec![],
         };
         let (h, reasons, focus) = assess(&facts, now);
         assert_eq!(h, Health::Critical);
@@ -249,6 +285,90 @@ mod tests {
         assert_eq!(reasons, vec!["p99 latency 1.50 s over the last 5 min (warning above 1.00 s)"]);
         let (h, reasons, _) =
             assess(&Facts { metrics: vec![(lat, series(now, &[0.2; 5]))], ..Default::default() }, now);
+        assert_eq!((h, reasons[0].as_str()), (Health::Ok, "1 metrics within thresholds, 0 alarms OK"));
+    }
+
+    fn anomaly(metric: &str, now: i64, direction: Direction, end: Option<i64>) -> AnomalyRow {
+        let event = crate::detect::AnomalyEvent {
+            start: now - 1200,
+            end,
+            through: end.unwrap_or(now - 60),
+            peak_score: 0.9,
+            direction,
+            peak_ts: now - 600,
+            peak_value: 0.9,
+            expected: 0.3,
+            season: crate::detect::Season::None,
+        };
+        let explanation = event.explain("p99 latency", "s");
+        AnomalyRow {
+            series_id: 1,
+            tenant_id: "a".into(),
+            region: "us-east-1".into(),
+            metric_key: metric.into(),
+            event,
+            explanation,
+        }
+    }
+
+    /// An on-call engineer opens a tenant whose latency tripled but is
+    /// still under every threshold: degraded, the anomaly says why, and the
+    /// chart to open is latency, not traffic.
+    #[test]
+    fn an_anomaly_alone_degrades_and_points_at_its_metric() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let req = c.metric(Model::Silo, "requests").unwrap();
+        let lat = c.metric(Model::Silo, "latency_p99").unwrap();
+        let facts = Facts {
+            metrics: vec![(req, series(now, &[100.0; 5])), (lat, series(now, &[0.9; 5]))],
+            anomalies: vec![anomaly("latency_p99", now, Direction::Up, None)],
+            ..Default::default()
+        };
+        let (h, reasons, focus) = assess(&facts, now);
+        assert_eq!(h, Health::Degraded);
+        assert_eq!(
+            reasons,
+            vec!["anomaly: p99 latency 3x its usual level (0.9 s against 0.3 s) for 19 minutes so far"]
+        );
+        assert_eq!(focus.as_deref(), Some("latency_p99"));
+    }
+
+    #[test]
+    fn an_anomaly_on_a_metric_over_its_threshold_is_critical() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let lat = c.metric(Model::Silo, "latency_p99").unwrap();
+        let facts = Facts {
+            metrics: vec![(lat, series(now, &[1.5; 5]))],
+            anomalies: vec![anomaly("latency_p99", now, Direction::Up, Some(now - 300))],
+            ..Default::default()
+        };
+        let (h, reasons, _) = assess(&facts, now);
+        assert_eq!(h, Health::Critical);
+        assert!(
+            reasons[0].starts_with("anomaly: p99 latency 3x") && reasons[0].ends_with("(ended 07:55 UTC)"),
+            "{reasons:?}"
+        );
+        assert_eq!(reasons[1], "p99 latency 1.50 s over the last 5 min (warning above 1.00 s)");
+    }
+
+    /// Latency falling, or an episode that ended hours ago, is no reason
+    /// for concern today.
+    #[test]
+    fn a_fall_where_higher_is_worse_and_an_old_episode_leave_health_ok() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let lat = c.metric(Model::Silo, "latency_p99").unwrap();
+        let facts = Facts {
+            metrics: vec![(lat, series(now, &[0.2; 5]))],
+            anomalies: vec![
+                anomaly("latency_p99", now, Direction::Down, None),
+                anomaly("latency_p99", now, Direction::Up, Some(now - ANOMALY_RECENT_SECS - 60)),
+            ],
+            ..Default::default()
+        };
+        let (h, reasons, _) = assess(&facts, now);
         assert_eq!((h, reasons[0].as_str()), (Health::Ok, "1 metrics within thresholds, 0 alarms OK"));
     }
 

@@ -17,7 +17,8 @@
 //!   data-residency tenants.
 //! - [`cost`] sums per-tenant cost and forecasts the month end.
 //! - [`detect`] scores metric points for anomalies, online, one series at a
-//!   time, and folds the scores into explained anomaly episodes.
+//!   time, and folds the scores into explained anomaly episodes;
+//!   [`analysis`] runs each series' detector on the points a sync commits.
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
 //! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
@@ -26,6 +27,7 @@
 //! - [`sim`] is the built-in simulated fleet, speaking AWS wire protocols.
 //! - [`session`] ties a run together; [`cli`] is the command line.
 
+pub mod analysis;
 pub mod aws;
 pub mod cache;
 pub mod catalog;

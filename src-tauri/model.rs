@@ -116,6 +116,30 @@ pub struct ChartRequest {
     pub dark: bool,
 }
 
+/// One entry of the incident timeline: an anomaly episode of a metric, or
+/// an alarm's time in ALARM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Incident {
+    pub tenant: String,
+    pub region: String,
+    /// anomaly | alarm
+    pub kind: String,
+    /// The catalog metric key of an anomaly (`errors`), the alarm's name.
+    pub subject: String,
+    /// Epoch ms.
+    #[ts(type = "number")]
+    pub start: i64,
+    /// Epoch ms; None while it is still going on (for an alarm: no change
+    /// out of ALARM seen yet).
+    #[ts(type = "number | null")]
+    pub end: Option<i64>,
+    /// One line for people: the anomaly's explanation ("5xx errors 45x its
+    /// usual level ..."), or the alarm's state change. Untrusted text for
+    /// alarms (their names come from the tenant's account): escape it.
+    pub title: String,
+}
+
 /// Streamed while a sync runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -166,3 +190,4 @@ pub struct IpcError {
     pub code: String,
     pub message: String,
 }
+

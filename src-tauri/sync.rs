@@ -1,7 +1,8 @@
 //! One sync: credentials -> metrics -> alarms -> logs -> cost -> health.
 //! Every step is idempotent (upserts on natural keys, watermarks committed
 //! with the points they cover) and a failed source is recorded with its
-//! classified error while the rest carries on.
+//! classified error while the rest carries on. Each series' anomaly
+//! detector scores its new points as they are committed ([`crate::analysis`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -10,9 +11,10 @@ use std::sync::Mutex;
 use aws_sdk_sts::config::SharedCredentialsProvider;
 use futures::stream::{self, StreamExt};
 
+use crate::analysis::{self, SeriesMeta};
 use crate::aws::{AwsAccess, Failure};
-use crate::cache::{Cache, CacheError, LogResult, PointBatch, SeriesKey, SourceState};
-use crate::catalog::Catalog;
+use crate::cache::{Cache, CacheError, LogResult, PointBatch, ScoredSeries, SeriesKey, SourceState};
+use crate::catalog::{Catalog, MetricSpec};
 use crate::collect::{self, CostGrouping, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
 use crate::model::{SyncProgress, SyncSummary};
@@ -64,6 +66,10 @@ pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 /// The tenant-regions a call covered, and how it went.
 type Scoped = (Vec<(String, String)>, Result<(), Failure>);
 
+/// What a metric read asks CloudWatch for, whose it is, and the catalog
+/// entry it answers (for the anomalies found in it).
+type ReadSpec<'a> = (QuerySpec, &'a Tenant, String, &'a MetricSpec);
+
 struct Run<'a> {
     fleet: &'a Fleet,
     catalog: &'a Catalog,
@@ -76,6 +82,10 @@ struct Run<'a> {
     ok: AtomicU32,
     failed: AtomicU32,
     points: AtomicU64,
+    /// Points and series scored for anomalies, and episodes new or updated.
+    scored_points: AtomicU64,
+    scored_series: AtomicU64,
+    episodes: AtomicU64,
     errors: Mutex<Vec<String>>,
     /// Source statuses recorded and not yet written ([`Run::flush`]).
     pending: Mutex<Vec<SourceState>>,
@@ -189,6 +199,9 @@ pub async fn run(
         ok: AtomicU32::new(0),
         failed: AtomicU32::new(0),
         points: AtomicU64::new(0),
+        scored_points: AtomicU64::new(0),
+        scored_series: AtomicU64::new(0),
+        episodes: AtomicU64::new(0),
         errors: Mutex::default(),
         pending: Mutex::default(),
         closed_through: Mutex::default(),
@@ -237,7 +250,7 @@ pub async fn run(
     let end = plan::end_for(opts.now);
     let mut reads: Vec<SeriesRead> = Vec::new();
     let mut unconfigured: BTreeMap<(String, String), Failure> = BTreeMap::new();
-    let mut specs: Vec<(QuerySpec, &Tenant, String)> = Vec::new();
+    let mut specs: Vec<ReadSpec> = Vec::new();
     for t in &reachable {
         for region in t.regions() {
             for spec in catalog.metrics_for(t.model) {
@@ -292,6 +305,7 @@ pub async fn run(
                     },
                     t,
                     region.to_string(),
+                    spec,
                 ));
             }
         }
@@ -331,12 +345,18 @@ pub async fn run(
     l?;
     c?;
 
-    // 7. Health from what is now in the cache.
+    // 7. Health from what is now in the cache. The anomalies it reads were
+    // found as the metric calls committed their points.
     (progress)(SyncProgress {
         phase: "analysis".into(),
         done: run.done.load(Ordering::Relaxed),
         total: run.total.load(Ordering::Relaxed),
-        message: "assessing health".into(),
+        message: format!(
+            "scored {} new points of {} series for anomalies ({} episodes new or continued); assessing health",
+            run.scored_points.load(Ordering::Relaxed),
+            run.scored_series.load(Ordering::Relaxed),
+            run.episodes.load(Ordering::Relaxed)
+        ),
     });
     crate::health::compute(cache, fleet, catalog, opts.now).await?;
 
@@ -369,7 +389,7 @@ async fn metrics_phase(
     run: &Run<'_>,
     calls: &[plan::MetricCall],
     reads: &[SeriesRead],
-    specs: &[(QuerySpec, &Tenant, String)],
+    specs: &[ReadSpec<'_>],
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
     unconfigured: &BTreeMap<(String, String), Failure>,
 ) -> Result<(), CacheError> {
@@ -498,13 +518,13 @@ async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentia
     (creds, result)
 }
 
-/// One packed GetMetricData call; its points and watermarks are committed
-/// together.
+/// One packed GetMetricData call; its points, watermarks, and what the
+/// series' anomaly detectors made of the points are committed together.
 async fn metric_call(
     run: &Run<'_>,
     call: &plan::MetricCall,
     reads: &[SeriesRead],
-    specs: &[(QuerySpec, &Tenant, String)],
+    specs: &[ReadSpec<'_>],
     creds: SharedCredentialsProvider,
 ) -> Scoped {
     let client = run.aws.cloudwatch(&creds, &call.target.role_arn, &call.target.region);
@@ -519,9 +539,16 @@ async fn metric_call(
                 .zip(points)
                 .map(|(&i, points)| PointBatch { series_id: reads[i].series_id, points, watermark: call.end })
                 .collect();
-            match run.cache.commit_points(&batch).await {
-                Ok(n) => {
+            let committed = match detect_anomalies(run, call, specs, &batch).await {
+                Ok(scored) => run.cache.commit_points_scored(&batch, &scored).await.map(|n| (n, scored)),
+                Err(e) => Err(e),
+            };
+            match committed {
+                Ok((n, scored)) => {
                     run.points.fetch_add(n, Ordering::Relaxed);
+                    run.scored_series.fetch_add(scored.len() as u64, Ordering::Relaxed);
+                    run.scored_points.fetch_add(scored.iter().map(|s| s.points).sum(), Ordering::Relaxed);
+                    run.episodes.fetch_add(scored.iter().map(|s| s.episodes.len() as u64).sum(), Ordering::Relaxed);
                     Ok(())
                 }
                 Err(e) => Err(Failure {
@@ -535,6 +562,29 @@ async fn metric_call(
     };
     run.step("metrics", format!("{} {}: {} series", call.target.account, call.target.region, queries.len()));
     (scope, result)
+}
+
+/// Run the detectors of a call's series over their new points: one read of
+/// their saved states, then memory only (the detector does millions of
+/// points a second; a call carries at most 100,800).
+async fn detect_anomalies(
+    run: &Run<'_>,
+    call: &plan::MetricCall,
+    specs: &[ReadSpec<'_>],
+    batch: &[PointBatch],
+) -> Result<Vec<ScoredSeries>, CacheError> {
+    let ids: Vec<i64> = batch.iter().map(|b| b.series_id).collect();
+    let saved = run.cache.saved_detectors(&ids).await?;
+    Ok(call
+        .reads
+        .iter()
+        .zip(batch)
+        .filter_map(|(&i, b)| {
+            let (_, t, region, spec) = &specs[i];
+            let meta = SeriesMeta::new(b.series_id, &t.id, region, spec);
+            analysis::score(&meta, saved.get(&b.series_id), &b.points)
+        })
+        .collect())
 }
 
 async fn alarm_call<'t, 'f>(
