@@ -6,8 +6,15 @@ fn main() {
         // Declaring the app's commands makes each one a permission that the
         // capability in tauri.conf.json must grant explicitly: a command not
         // listed there cannot be invoked from the window.
-        let manifest =
-            tauri_build::AppManifest::new().commands(&["fleet_overview", "tenant_chart", "start_sync", "sync_state"]);
+        let manifest = tauri_build::AppManifest::new().commands(&[
+            "fleet_overview",
+            "tenant_chart",
+            "sources",
+            "cost_overview",
+            "export_csv",
+            "start_sync",
+            "sync_state",
+        ]);
         tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)).expect("tauri build step failed");
     }
 }

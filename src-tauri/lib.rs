@@ -21,6 +21,7 @@
 //!   [`analysis`] runs each series' detector on the points a sync commits.
 //! - [`health`] folds alarms, thresholds and freshness into tenant health;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
+//! - [`export`] escapes cells of exported CSV (formula injection included).
 //! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
 //! - [`check`] tries each tenant's role and one cheap read per service, and
 //!   generates the IAM policies a tenant grants fleetdeck.
@@ -38,6 +39,7 @@ pub mod collect;
 pub mod cost;
 pub mod detect;
 pub mod discover;
+pub mod export;
 pub mod fleet;
 pub mod health;
 pub mod input;

@@ -191,3 +191,89 @@ pub struct IpcError {
     pub message: String,
 }
 
+/// The Sources view: every source of every tenant-region with its status, and
+/// what the last sync cost. Tenant names and AWS errors are untrusted text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourcesView {
+    pub rows: Vec<SourceRow>,
+    /// The last sync's API calls and list-price dollars, per service.
+    pub calls: Vec<ServiceCalls>,
+    pub last_sync: Option<SyncSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourceRow {
+    /// `*` for the fleet-wide cost source.
+    pub tenant: String,
+    pub name: String,
+    /// `*` when the source is per account (credentials) or fleet-wide (cost).
+    pub region: String,
+    /// credentials | metrics | alarms | logs | cost
+    pub source: String,
+    /// ok | access_denied | throttled | expired | unreachable | not_configured | error
+    pub status: String,
+    pub error: Option<String>,
+    pub remediation: Option<String>,
+    /// Epoch ms of the last sync that read it without error.
+    #[ts(type = "number | null")]
+    pub last_ok: Option<i64>,
+    /// Epoch ms of the last sync that tried.
+    #[ts(type = "number | null")]
+    pub last_attempt: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ServiceCalls {
+    /// cloudwatch, logs, ce, sts...
+    pub service: String,
+    pub calls: u32,
+    pub dollars: f64,
+}
+
+/// The Cost view: per tenant, this month against last month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CostView {
+    /// The day "month to date" runs to (UTC, YYYY-MM-DD).
+    pub today: String,
+    pub rows: Vec<TenantCostRow>,
+    /// Spend no tenant tag or account claims.
+    pub untagged: CostFigures,
+    pub total: CostFigures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantCostRow {
+    pub tenant: String,
+    /// Untrusted text.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    pub cost: CostFigures,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CostFigures {
+    pub month_to_date: f64,
+    pub last_month: f64,
+    /// Month-end forecast from the last 7 closed days' run rate.
+    pub forecast: f64,
+    /// Forecast against last month, as a fraction (0.25 = +25 %); null
+    /// without a last month.
+    pub change: Option<f64>,
+}
+
+/// A table the UI wants saved as CSV: its name (for the file name), header
+/// and rows, all as text. Validated: bounded size, one cell per column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CsvExport {
+    pub name: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}

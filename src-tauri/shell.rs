@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
 
-use crate::model::{Chart, ChartRequest, FleetOverview, IpcError, SyncProgress, SyncState, SyncSummary};
+use crate::model::{
+    Chart, ChartRequest, CostView, CsvExport, FleetOverview, IpcError, SourcesView, SyncProgress, SyncState,
+    SyncSummary,
+};
 use crate::session::{Session, SessionOptions};
 use crate::sync::SyncOptions;
 use crate::view::{self, ViewError};
@@ -52,6 +55,26 @@ async fn fleet_overview(state: State<'_, AppState>) -> Result<FleetOverview, Ipc
 async fn tenant_chart(state: State<'_, AppState>, request: ChartRequest) -> Result<Chart, IpcError> {
     let s = state.session()?;
     Ok(view::tenant_chart(&s.cache, &s.catalog, &request, crate::session::now()).await?)
+}
+
+#[tauri::command]
+async fn sources(state: State<'_, AppState>) -> Result<SourcesView, IpcError> {
+    let s = state.session()?;
+    Ok(view::sources(&s.cache).await?)
+}
+
+#[tauri::command]
+async fn cost_overview(state: State<'_, AppState>) -> Result<CostView, IpcError> {
+    let s = state.session()?;
+    let today = chrono::DateTime::from_timestamp(crate::session::now(), 0).unwrap_or_default().date_naive();
+    Ok(view::cost(&s.cache, today).await?)
+}
+
+/// Saves a table as CSV in the Downloads folder; returns where.
+#[tauri::command]
+async fn export_csv(table: CsvExport) -> Result<String, IpcError> {
+    let path = view::save_csv(&table, &view::export_dir(), crate::session::now())?;
+    Ok(path.display().to_string())
 }
 
 #[tauri::command]
@@ -102,7 +125,15 @@ pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
             app.manage(AppState { session, sync: Mutex::new(SyncState::default()) });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![fleet_overview, tenant_chart, start_sync, sync_state])
+        .invoke_handler(tauri::generate_handler![
+            fleet_overview,
+            tenant_chart,
+            sources,
+            cost_overview,
+            export_csv,
+            start_sync,
+            sync_state
+        ])
         .run(tauri::generate_context!())?;
     Ok(())
 }

@@ -68,6 +68,8 @@ impl WebDriver {
 struct Console {
     wd: WebDriver,
     sid: String,
+    /// Where the app saves CSV exports (`FLEETDECK_EXPORT_DIR`).
+    exports: tempfile::TempDir,
     _driver: Guard,
     _x: Guard,
 }
@@ -77,10 +79,12 @@ impl Console {
         let (x, display) = xvfb();
         let port = support::free_port();
         let native = support::free_port();
+        let exports = tempfile::tempdir().unwrap();
         let mut driver = Command::new(tauri_driver());
         driver
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
+            .env("FLEETDECK_EXPORT_DIR", exports.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let driver = Guard(driver.spawn().expect("start tauri-driver (cargo install tauri-driver --locked)"));
@@ -105,7 +109,7 @@ impl Console {
         }}}});
         let session = wd.call("POST", "/session", Some(caps)).expect("new session");
         let sid = session["sessionId"].as_str().expect("session id").to_string();
-        let console = Console { wd, sid, _driver: driver, _x: x };
+        let console = Console { wd, sid, exports, _driver: driver, _x: x };
         console.call("POST", "/timeouts", Some(json!({"script": 90_000}))).unwrap();
         console
     }
@@ -118,6 +122,22 @@ impl Console {
     fn script(&self, wait: bool, script: &str) -> Value {
         let kind = if wait { "/execute/async" } else { "/execute/sync" };
         self.call("POST", kind, Some(json!({"script": script, "args": []}))).expect(script)
+    }
+
+    /// Wait, inside the page, until `condition` (a JS expression) holds: a
+    /// MutationObserver re-checks it on every DOM change.
+    fn wait_for(&self, condition: &str) {
+        let script = format!(
+            r#"
+            const done = arguments[arguments.length - 1];
+            const ok = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
+            if (ok()) {{ done(true); }} else {{
+              const obs = new MutationObserver(() => {{ if (ok()) {{ obs.disconnect(); done(true); }} }});
+              obs.observe(document.documentElement, {{subtree: true, childList: true, attributes: true, characterData: true}});
+            }}
+            "#
+        );
+        assert_eq!(self.script(true, &script), true, "{condition}");
     }
 
     fn screenshot(&self, name: &str) {
@@ -196,6 +216,63 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
     "#;
     assert_eq!(console.script(true, chart), true);
     console.screenshot("fleet-view.png");
+
+    // The account manager: Cost, sorted by change, biggest rise first.
+    console.script(false, "location.hash = '#/cost';");
+    console.wait_for("document.querySelectorAll('#cost-table tr[data-tenant]').length >= 24");
+    console.script(false, "document.getElementById('sort-change').click();");
+    console.wait_for("document.querySelector('#cost-table th[aria-sort=descending] #sort-change') !== null");
+    let changes = console.script(
+        false,
+        "return Array.from(document.querySelectorAll('#cost-table tr[data-tenant]')).map(r => [r.dataset.tenant, r.dataset.change]);",
+    );
+    let changes: Vec<(String, Option<f64>)> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().parse::<f64>().ok()))
+        .collect();
+    let known: Vec<f64> = changes.iter().filter_map(|(_, c)| *c).collect();
+    assert!(known.len() >= 20, "most tenants have a last month to compare with: {changes:?}");
+    assert!(known.windows(2).all(|w| w[0] >= w[1]), "sorted by change, descending: {changes:?}");
+    // The simulated cost jump (hooli, 3 days ago) is among the top movers.
+    let movers = console
+        .script(false, "return Array.from(document.querySelectorAll('#top-movers li')).map(l => l.dataset.tenant);");
+    assert!(movers.as_array().unwrap().iter().any(|t| t == "hooli"), "top movers: {movers}");
+    // ...and exports it: the file has the table's rows in the order shown.
+    console.script(false, "document.getElementById('export-cost').click();");
+    console.wait_for("document.getElementById('export-cost-status')?.dataset.ok === 'true'");
+    let saved: Vec<_> = std::fs::read_dir(console.exports.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let csv = std::fs::read_to_string(&saved[0]).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "tenant,name,tier,month_to_date,last_month,forecast,change");
+    assert_eq!(lines.len(), 1 + changes.len());
+    let exported: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    let shown: Vec<&str> = changes.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(exported, shown, "exported in the order shown");
+    console.screenshot("cost-view.png");
+
+    // Sources: every tenant-region's metrics, alarms and logs, read fine.
+    console.script(false, "location.hash = '#/sources';");
+    console.wait_for("document.querySelectorAll('#sources-table tr[data-source]').length > 0");
+    let sources = console.script(
+        false,
+        "return Array.from(document.querySelectorAll('#sources-table tr[data-source]')).map(r => [r.dataset.tenant, r.dataset.region, r.dataset.source, r.dataset.status]);",
+    );
+    let sources = sources.as_array().unwrap();
+    let metrics: BTreeSet<(&str, &str)> = sources
+        .iter()
+        .filter(|s| s[2] == "metrics")
+        .map(|s| (s[0].as_str().unwrap(), s[1].as_str().unwrap()))
+        .collect();
+    let tenant_regions: BTreeSet<(&str, &str)> =
+        rows.iter().map(|r| (r[0].as_str().unwrap(), r[1].as_str().unwrap())).collect();
+    assert_eq!(metrics, tenant_regions, "one metrics source per tenant-region of the fleet view");
+    assert!(sources.iter().all(|s| s[3] == "ok"), "the simulated fleet reads cleanly: {sources:?}");
+    let calls = console.script(false, "return document.getElementById('kpi-last-calls').textContent;");
+    assert!(calls.as_str().unwrap().chars().next().is_some_and(|c| c.is_ascii_digit()), "{calls}");
+    console.screenshot("sources-view.png");
 }
 
 /// Started from a desktop menu with a broken fleet file, fleetdeck does not

@@ -13,6 +13,8 @@
  */
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { Chart } from '../src/bindings/Chart';
+import type { CostView } from '../src/bindings/CostView';
+import type { SourcesView } from '../src/bindings/SourcesView';
 import type { FleetOverview } from '../src/bindings/FleetOverview';
 import type { Health } from '../src/bindings/Health';
 import type { HealthCounts } from '../src/bindings/HealthCounts';
@@ -250,6 +252,49 @@ mockIPC(async (cmd, payload) => {
       };
       if (tenant === 'hooli') throw fail('not_found', `no datapoints for ${metric} in ${region} yet`);
       return chartFor(tenant, region, metric, width, height);
+    }
+    case 'sources': {
+      const view: SourcesView = {
+        rows: rows.flatMap((r) =>
+          ['metrics', 'alarms', 'logs'].map((source) => ({
+            tenant: r.tenant,
+            name: r.name,
+            region: r.region,
+            source,
+            status: r.health === 'unknown' ? 'access_denied' : 'ok',
+            error: r.health === 'unknown' ? 'AccessDenied: not authorized to perform: sts:AssumeRole' : null,
+            remediation: r.health === 'unknown' ? 'check the role trusts this identity' : null,
+            last_ok: r.health === 'unknown' ? null : lastSync,
+            last_attempt: lastSync,
+          })),
+        ),
+        calls: [
+          { service: 'cloudwatch', calls: 212, dollars: 0.0212 },
+          { service: 'logs', calls: 96, dollars: 0.00096 },
+        ],
+        last_sync: state.last,
+      };
+      return view;
+    }
+    case 'cost_overview': {
+      const tenants = [...new Map(rows.map((r) => [r.tenant, r])).values()];
+      const view: CostView = {
+        today: new Date().toISOString().slice(0, 10),
+        rows: tenants.map((r, i) => {
+          const last = 400 + ((i * 7919) % 3000);
+          const forecast = last * (0.8 + ((i * 31) % 60) / 100);
+          return {
+            tenant: r.tenant,
+            name: r.name,
+            tier: r.tier,
+            model: r.model,
+            cost: { month_to_date: forecast * 0.7, last_month: last, forecast, change: forecast / last - 1 },
+          };
+        }),
+        untagged: { month_to_date: 310.2, last_month: 402.5, forecast: 441.9, change: 0.098 },
+        total: { month_to_date: 21_450.1, last_month: 29_880.4, forecast: 30_612.9, change: 0.0245 },
+      };
+      return view;
     }
     default:
       throw fail('not_found', `unknown command ${cmd}`);

@@ -6,8 +6,11 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Chart } from './bindings/Chart';
 import type { ChartRequest } from './bindings/ChartRequest';
+import type { CostView } from './bindings/CostView';
+import type { CsvExport } from './bindings/CsvExport';
 import type { FleetOverview } from './bindings/FleetOverview';
 import type { IpcError } from './bindings/IpcError';
+import type { SourcesView } from './bindings/SourcesView';
 import type { SyncProgress } from './bindings/SyncProgress';
 import type { SyncState } from './bindings/SyncState';
 import type { SyncSummary } from './bindings/SyncSummary';
@@ -55,6 +58,19 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export function fleetOverview(): Promise<FleetOverview> {
   return call<FleetOverview>('fleet_overview');
+}
+
+export function sources(): Promise<SourcesView> {
+  return call<SourcesView>('sources');
+}
+
+export function costOverview(): Promise<CostView> {
+  return call<CostView>('cost_overview');
+}
+
+/** Saves a table as CSV (cells escaped by the Rust side); resolves with the file's path. */
+export function exportCsv(table: CsvExport): Promise<string> {
+  return call<string>('export_csv', { table });
 }
 
 export function tenantChart(request: ChartRequest): Promise<Chart> {

@@ -6,7 +6,9 @@
 import type { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ConsoleState } from './state/console';
+import { CostView } from './views/cost/CostView';
 import { FleetView } from './views/fleet/FleetView';
+import { SourcesView } from './views/sources/SourcesView';
 
 export interface ViewProps {
   state: ConsoleState;
@@ -19,7 +21,11 @@ export interface ViewRoute {
   component: FunctionComponent<ViewProps>;
 }
 
-export const VIEWS: readonly [ViewRoute, ...ViewRoute[]] = [{ id: 'fleet', label: 'Fleet', component: FleetView }];
+export const VIEWS: readonly [ViewRoute, ...ViewRoute[]] = [
+  { id: 'fleet', label: 'Fleet', component: FleetView },
+  { id: 'cost', label: 'Cost', component: CostView },
+  { id: 'sources', label: 'Sources', component: SourcesView },
+];
 
 function fromHash(hash: string): ViewRoute {
   const id = hash.replace(/^#\/?/, '').split('/')[0];

@@ -7,6 +7,7 @@ import { ErrorCode } from '../../ipc';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Health } from '../../bindings/Health';
 import type { TenantHealth } from '../../bindings/TenantHealth';
+import { ExportButton } from '../../components/ExportButton';
 import { HEALTH_GLYPH, HEALTHS } from '../../components/HealthBadge';
 import type { ViewProps } from '../../routes';
 import { ChartPanel } from './ChartPanel';
@@ -157,6 +158,14 @@ export function FleetView({ state }: ViewProps) {
             <span id="row-count" class="row-count muted">
               {visible.length === rows.length ? `${rows.length} rows` : `${visible.length} of ${rows.length} rows`}
             </span>
+            <ExportButton
+              id="export-fleet"
+              table={() => ({
+                name: 'fleet-health',
+                header: ['tenant', 'name', 'tier', 'model', 'region', 'health', 'reasons'],
+                rows: visible.map((r) => [r.tenant, r.name, r.tier, r.model, r.region, r.health, r.reasons.join('; ')]),
+              })}
+            />
           </div>
           {overview === null ? (
             state.overviewError ? (
