@@ -411,6 +411,14 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
     };
     let (status, remediation) = if has(&[crate::reach::UNREACHABLE]) {
         ("unreachable", "check the network, VPN, proxy or endpoint_url; the next sync tries again".to_string())
+    } else if has(&["RequestTimeTooSkewed", "RequestInTheFuture", "Signature expired", "Signature not yet current"]) {
+        // SigV4 signatures carry the laptop's time; AWS refuses those more
+        // than 5 minutes from its own. Before "expired": the fix differs.
+        (
+            "clock_skew",
+            "this machine's clock is off by more than 5 minutes; fix the clock (timedatectl / NTP) and sync again"
+                .to_string(),
+        )
     } else if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
         ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
     } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
@@ -504,6 +512,22 @@ mod tests {
             None,
         );
         assert!(f.remediation.starts_with("add \"logs:DescribeLogGroups\" to"), "{}", f.remediation);
+    }
+
+    #[test]
+    fn a_skewed_clock_is_named_with_its_fix() {
+        for text in [
+            "RequestTimeTooSkewed: The difference between the request time and the current time is too large.",
+            "InvalidSignatureException: Signature expired: 20261122T080000Z is now earlier than 20261122T081000Z",
+        ] {
+            let f = classify_text(text, Some(("arn:aws:iam::111111111111:role/r", None)));
+            assert_eq!(f.status, "clock_skew", "{text}");
+            assert!(
+                f.remediation.starts_with("this machine's clock is off by more than 5 minutes"),
+                "{}",
+                f.remediation
+            );
+        }
     }
 
     #[test]

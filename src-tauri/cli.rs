@@ -201,6 +201,12 @@ fn init_logging(verbose: bool) {
     let default = if verbose { "fleetdeck=debug,info" } else { "fleetdeck=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETDECK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The SDK logs access key ids at debug and trace (the resolved identity,
+    // "obtained assumed credentials"): never, whatever FLEETDECK_LOG asks for.
+    let filter = ["aws_smithy_runtime::client::orchestrator=info", "aws_config=info"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, |f, cap| f.add_directive(cap));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

@@ -52,6 +52,7 @@ pub async fn metric_data(
     }
     let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); queries.len()];
     let mut token: Option<String> = None;
+    let mut skipped = 0usize;
     loop {
         aws.call(&target.account, &target.region, "cloudwatch:GetMetricData").await;
         aws.ledger.count_metrics(&target.account, &target.region, queries.len() as u64);
@@ -70,22 +71,59 @@ pub async fn metric_data(
                 continue;
             };
             let Some(points) = out.get_mut(idx) else { continue };
-            for (ts, v) in r.timestamps().iter().zip(r.values()) {
-                if v.is_finite() {
-                    points.push((ts.secs(), *v));
-                }
-            }
+            skipped += push_finite(points, r.timestamps().iter().map(|t| t.secs()).zip(r.values().iter().copied()));
         }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
             break;
         }
     }
+    if skipped > 0 {
+        tracing::warn!(
+            "{} {}: skipped {skipped} datapoints that were not finite numbers (NaN or infinite)",
+            target.account,
+            target.region
+        );
+    }
     for p in &mut out {
-        p.sort_by_key(|(ts, _)| *ts);
-        p.dedup_by_key(|(ts, _)| *ts);
+        sort_points(p);
     }
     Ok(out)
+}
+
+/// Keep the finite points of an answer (CloudWatch values are finite; NaN
+/// or infinity can only come from a broken answer, and SQLite would store a
+/// NaN as NULL). Returns how many were skipped.
+pub fn push_finite(into: &mut Vec<(i64, f64)>, points: impl Iterator<Item = (i64, f64)>) -> usize {
+    let mut skipped = 0;
+    for (ts, v) in points {
+        if v.is_finite() {
+            into.push((ts, v));
+        } else {
+            skipped += 1;
+        }
+    }
+    skipped
+}
+
+/// Oldest first, one point per timestamp (the first one received), whatever
+/// order and repetition the answer came in.
+pub fn sort_points(points: &mut Vec<(i64, f64)>) {
+    points.sort_by_key(|(ts, _)| *ts);
+    points.dedup_by_key(|(ts, _)| *ts);
+}
+
+/// Longest text kept of one Logs Insights field value. AWS caps a log event
+/// at 1 MB; a longer value is a broken answer, and the cache, the UI and
+/// redaction should not carry megabytes of one line.
+pub const MAX_FIELD_CHARS: usize = 16 * 1024;
+
+/// A field value cut to [`MAX_FIELD_CHARS`] characters, saying so.
+pub fn bounded_field(value: &str) -> String {
+    match value.char_indices().nth(MAX_FIELD_CHARS) {
+        None => value.to_string(),
+        Some((cut, _)) => format!("{}… [cut: {} bytes in all]", &value[..cut], value.len()),
+    }
 }
 
 /// Every metric alarm in one account-region.
@@ -116,7 +154,7 @@ pub async fn alarms(
                 state_changed_at: a.state_updated_timestamp().and_then(|t| t.to_millis().ok()),
                 namespace: a.namespace().map(str::to_string),
                 metric_name: a.metric_name().map(str::to_string),
-                threshold: a.threshold(),
+                threshold: a.threshold().filter(|t| t.is_finite()),
             };
             out.push(RawAlarm {
                 row,
@@ -282,7 +320,7 @@ pub async fn insights(
                     .map(|fields| {
                         fields
                             .iter()
-                            .filter_map(|f| Some((f.field()?.to_string(), f.value()?.to_string())))
+                            .filter_map(|f| Some((f.field()?.to_string(), bounded_field(f.value()?))))
                             .filter(|(k, _)| k != "@ptr")
                             .collect()
                     })
@@ -382,7 +420,10 @@ pub async fn cost(
                 let keys = g.keys();
                 let (Some(k), Some(svc)) = (keys.first(), keys.get(1)) else { continue };
                 let Some(metrics) = g.metrics() else { continue };
-                let amount = |name: &str| -> Option<f64> { metrics.get(name)?.amount()?.parse().ok() };
+                // "NaN" and "inf" parse as f64: a broken amount is skipped, not summed.
+                let amount = |name: &str| -> Option<f64> {
+                    metrics.get(name)?.amount()?.parse().ok().filter(|a: &f64| a.is_finite())
+                };
                 let Some(unblended) = amount("UnblendedCost") else { continue };
                 let unit = metrics.get("UnblendedCost").and_then(|m| m.unit()).unwrap_or("USD").to_string();
                 let key = match by {
@@ -472,6 +513,24 @@ mod tests {
             "an alarm naming no tenant dimension is nobody's"
         );
         assert!(alarm(&[("QueueName", "jobs")]).belongs_to(true, &mine), "a silo tenant owns its whole account");
+    }
+
+    #[test]
+    fn non_finite_values_are_skipped_and_counted_and_points_come_out_ordered() {
+        let mut points = Vec::new();
+        let answer = [(180, 3.0), (60, f64::NAN), (120, 2.0), (60, 1.0), (240, f64::INFINITY), (120, 2.0)];
+        assert_eq!(push_finite(&mut points, answer.into_iter()), 2);
+        sort_points(&mut points);
+        assert_eq!(points, vec![(60, 1.0), (120, 2.0), (180, 3.0)]);
+    }
+
+    #[test]
+    fn a_huge_field_value_is_cut_and_says_so() {
+        let huge = "é".repeat(MAX_FIELD_CHARS + 10);
+        let cut = bounded_field(&huge);
+        assert!(cut.starts_with(&"é".repeat(MAX_FIELD_CHARS)));
+        assert!(cut.ends_with(&format!("[cut: {} bytes in all]", huge.len())), "{}", &cut[cut.len() - 40..]);
+        assert_eq!(bounded_field("short"), "short");
     }
 
     #[test]

@@ -95,22 +95,26 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 
 /// The `[table]` or `[[array]]` header in force at a byte offset, if any.
 fn enclosing_table(text: &str, offset: usize) -> Option<String> {
-    let end = offset.min(text.len());
+    // A header names something; a bare `[` (a syntax error) names nothing,
+    // and an empty field would make `file:line: : message`.
+    let header = |line: &str| {
+        let t = line.trim();
+        let name = t.trim_matches(|c| c == '[' || c == ']').trim();
+        (t.starts_with('[') && !name.is_empty()).then(|| name.to_string())
+    };
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
     let mut current = None;
     for line in text[..end].lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            current = Some(t.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        if let Some(name) = header(line) {
+            current = Some(name);
         }
     }
     // The span of a shape error often begins at the header itself.
-    if let Some(rest) = text.get(end..) {
-        if let Some(first) = rest.lines().next() {
-            let t = first.trim();
-            if t.starts_with('[') {
-                current = Some(t.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-            }
-        }
+    if let Some(name) = text[end..].lines().next().and_then(header) {
+        current = Some(name);
     }
     current
 }
@@ -118,6 +122,17 @@ fn enclosing_table(text: &str, offset: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by tests/fuzz.rs: `𐖗[` made a problem with an empty field.
+    #[test]
+    fn a_bare_bracket_is_no_table_name() {
+        let text = "𐖗[";
+        let err = toml::from_str::<toml::Table>(text).unwrap_err();
+        let e = Problems::from_toml(Path::new("logs.toml"), text, &err);
+        assert_eq!(e.problems[0].field, "(file)");
+        assert_eq!(enclosing_table("[a]\nx = 1\n[\n", 11), Some("a".to_string()));
+        assert_eq!(enclosing_table("é", 1), None, "an offset inside a character");
+    }
 
     #[test]
     fn lines_count_from_one() {

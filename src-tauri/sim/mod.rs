@@ -33,7 +33,11 @@
 //! [`SimKnobs`] add latency, real per account-region rate limits
 //! (`ThrottlingException` and friends), missing roles, denied actions,
 //! short-lived credentials, injected faults (throttling, 5xx, dropped
-//! connections) and a frozen clock.
+//! connections), a frozen clock, answers garbled on purpose
+//! ([`Malformed`]) and a SigV4 request-time check ([`SimKnobs::check_request_time`]).
+//! It records every AssumeRole it receives, with the session policy and the
+//! credentials it issued ([`SimFleet::assume_role_requests`]), so tests can
+//! check the policy and look for the secrets wherever they must not be.
 //!
 //! Module map: `fleet` (tenants, catalog resources, TOML), `series` (metric
 //! values), `server` (HTTP, identity, counting, knobs, faults), and one
@@ -43,6 +47,7 @@ mod cloudwatch;
 mod cost;
 mod fleet;
 mod logs;
+mod malformed;
 mod organizations;
 mod series;
 mod server;
@@ -140,6 +145,83 @@ pub struct SimKnobs {
     /// the requested `DurationSeconds` (the Expiration field says so);
     /// requests signed with them afterwards get `ExpiredToken`.
     pub credential_ttl: Option<Duration>,
+    /// Successful answers garbled on purpose (truncated, wrong types,
+    /// non-finite numbers...) for one account and/or one operation.
+    pub malformed: Option<Malformed>,
+    /// Check each request's SigV4 time (`X-Amz-Date`) against the
+    /// simulator's clock, as AWS does: more than [`MAX_CLOCK_SKEW_SECS`] off
+    /// and the request is refused with `RequestTimeTooSkewed`. Off by
+    /// default, because tests freeze the simulator's clock at any moment;
+    /// set it with [`SimKnobs::clock`] some hours away from the laptop's
+    /// clock to play a laptop whose clock is wrong.
+    pub check_request_time: bool,
+}
+
+/// How far a request's signing time may be from AWS's clock.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 5 * 60;
+
+/// Which answers to garble, and how ([`SimKnobs::malformed`]). Errors are
+/// never garbled, only successful answers; requests that match neither
+/// filter are answered normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// Only requests acting in this account (the caller's account; `None`: any).
+    pub account: Option<String>,
+    /// Only this operation, e.g. `GetMetricData` (`None`: any).
+    pub action: Option<String>,
+    pub kind: MalformedKind,
+}
+
+/// The ways an answer is garbled. Each applies where the answer has
+/// something to garble and leaves it intact otherwise (e.g. `HugeLogLine`
+/// only touches Logs Insights results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// The body cut in half: JSON, CBOR or XML that ends mid-value.
+    Truncated,
+    /// Every member of the answer's top level has the wrong type (lists
+    /// become strings, strings numbers, numbers strings...).
+    WrongTypes,
+    /// Numbers that are not numbers: of every four CBOR doubles (metric
+    /// values, alarm thresholds) three become NaN, +Inf and -Inf; Cost
+    /// Explorer amounts likewise become `"NaN"`, `"Infinity"`, `"-Infinity"`.
+    NonFinite,
+    /// Datapoints newest first although oldest first was asked for, with
+    /// every timestamp sent twice; JSON lists reversed.
+    Unordered,
+    /// A Logs Insights result whose first row carries a 10 MB `@message`.
+    HugeLogLine,
+    /// A string of the answer carries bytes that are not UTF-8.
+    NonUtf8,
+}
+
+/// One AssumeRole request the simulator received, and what it issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRoleRequest {
+    /// The caller's account (the base identity's); empty when unknown.
+    pub caller_account: String,
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    /// The inline session policy (the `Policy` parameter), exactly as received.
+    pub policy: Option<String>,
+    /// The session credentials issued, when the role was assumed.
+    pub issued: Option<IssuedCredentials>,
+}
+
+/// Session credentials the simulator issued. `Debug` shows the key id
+/// only, so a failing assertion never prints the secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+impl std::fmt::Debug for IssuedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
 }
 
 /// Shares (0.0..=1.0) of requests that fail on purpose, each request drawn
@@ -190,6 +272,9 @@ pub struct RequestCount {
     pub count: u64,
     /// Of `count`, those answered with an injected fault ([`Faults`]).
     pub faulted: u64,
+    /// The IAM action, e.g. `cloudwatch:GetMetricData` (`unknown:<Op>` for
+    /// a service the simulator does not know).
+    pub iam_action: String,
 }
 
 /// A running simulated fleet. Dropping it stops the server.
@@ -248,6 +333,12 @@ impl SimFleet {
     /// sorted.
     pub fn requests(&self) -> Vec<RequestCount> {
         self.state.request_counts()
+    }
+
+    /// Every AssumeRole request received (the latest 50,000), in order of
+    /// arrival, with its session policy and the credentials issued.
+    pub fn assume_role_requests(&self) -> Vec<AssumeRoleRequest> {
+        self.state.assume_role_requests()
     }
 
     /// Replace the runtime knobs; applies to the next request. Restarts the

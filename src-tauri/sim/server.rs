@@ -26,7 +26,13 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::fleet::{Fleet, PAYER_ACCOUNT};
 use super::series::{mix, unit};
 use super::sts::{glob, Policy, Sessions};
-use super::{cloudwatch, cost, logs, organizations, sts, RequestCount, SimFleet, SimKnobs};
+use super::{
+    cloudwatch, cost, logs, malformed, organizations, sts, AssumeRoleRequest, RequestCount, SimFleet, SimKnobs,
+    MAX_CLOCK_SKEW_SECS,
+};
+
+/// AssumeRole requests remembered at most; the oldest are forgotten.
+const MAX_ASSUME_ROLE_RECORDS: usize = 50_000;
 
 /// Largest request body accepted (a 500-query GetMetricData is ~100 KB).
 const MAX_BODY: usize = 8 << 20;
@@ -55,7 +61,9 @@ pub(crate) struct State {
     /// Behind an `Arc` so a request takes a snapshot for the price of a
     /// reference count, however long the knobs' lists are.
     knobs: RwLock<Arc<SimKnobs>>,
-    counts: Mutex<HashMap<(String, String, String), Tally>>,
+    /// (account, region, operation, IAM action) -> requests.
+    counts: Mutex<HashMap<(String, String, String, String), Tally>>,
+    assume_roles: Mutex<std::collections::VecDeque<AssumeRoleRequest>>,
     pub sessions: Mutex<Sessions>,
     pub queries: Mutex<logs::Queries>,
     buckets: Mutex<HashMap<(String, String, String), Bucket>>,
@@ -73,6 +81,7 @@ impl State {
             fleet,
             knobs: RwLock::new(Arc::new(SimKnobs::default())),
             counts: Mutex::new(HashMap::new()),
+            assume_roles: Mutex::new(std::collections::VecDeque::new()),
             sessions: Mutex::new(Sessions::default()),
             queries: Mutex::new(logs::Queries::default()),
             buckets: Mutex::new(HashMap::new()),
@@ -144,9 +153,10 @@ impl State {
         )
     }
 
-    fn count(&self, account: &str, region: &str, action: &str, faulted: bool) {
+    fn count(&self, account: &str, region: &str, action: &str, iam_action: &str, faulted: bool) {
         let mut counts = lock(&self.counts);
-        let tally = counts.entry((account.to_string(), region.to_string(), action.to_string())).or_default();
+        let key = (account.to_string(), region.to_string(), action.to_string(), iam_action.to_string());
+        let tally = counts.entry(key).or_default();
         tally.count += 1;
         if faulted {
             tally.faulted += 1;
@@ -157,16 +167,29 @@ impl State {
     pub(crate) fn request_counts(&self) -> Vec<RequestCount> {
         let mut out: Vec<RequestCount> = lock(&self.counts)
             .iter()
-            .map(|((account, region, action), tally)| RequestCount {
+            .map(|((account, region, action, iam_action), tally)| RequestCount {
                 account: account.clone(),
                 region: region.clone(),
                 action: action.clone(),
                 count: tally.count,
                 faulted: tally.faulted,
+                iam_action: iam_action.clone(),
             })
             .collect();
         out.sort();
         out
+    }
+
+    pub(crate) fn record_assume_role(&self, request: AssumeRoleRequest) {
+        let mut records = lock(&self.assume_roles);
+        while records.len() >= MAX_ASSUME_ROLE_RECORDS {
+            records.pop_front();
+        }
+        records.push_back(request);
+    }
+
+    pub(crate) fn assume_role_requests(&self) -> Vec<AssumeRoleRequest> {
+        lock(&self.assume_roles).iter().cloned().collect()
     }
 
     /// Token bucket per (account, region, action): `true` when the call may
@@ -306,6 +329,13 @@ pub(crate) enum Reply {
     Xml(String),
     Cbor(ciborium::Value),
     Json(serde_json::Value),
+    /// Bytes sent as they are (a garbled answer, [`super::Malformed`]);
+    /// `cbor` adds the RPC v2 CBOR protocol header.
+    Raw {
+        content_type: &'static str,
+        cbor: bool,
+        body: Vec<u8>,
+    },
 }
 
 /// The authenticated principal of a request.
@@ -360,6 +390,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
     let target = header("x-amz-target").map(str::to_string);
     let authorization = header("authorization").map(str::to_string);
     let security_token = header("x-amz-security-token").map(str::to_string);
+    let signed_at = header("x-amz-date").and_then(parse_amz_date);
     let path = parts.uri.path().to_string();
 
     // Which protocol and operation, from the routing the SDKs use.
@@ -404,8 +435,17 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
     let signing = authorization.as_deref().and_then(parse_authorization);
     let region = signing.as_ref().map(|s| s.region.clone()).unwrap_or_default();
 
+    let knobs = state.knobs();
+    // AWS refuses a signature made too far from its own clock before it
+    // looks at who signed it.
+    let skewed = knobs.check_request_time && signed_at.is_some_and(|t| (t - now).abs() > MAX_CLOCK_SKEW_SECS);
     let caller = match &signing {
         None => Err(auth_error(protocol, AuthFailure::Missing)),
+        Some(_) if skewed => Err(ApiError::new(
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        )),
         Some(s) => {
             resolve_caller(state, &s.access_key_id, security_token.as_deref(), now).map_err(|f| auth_error(protocol, f))
         }
@@ -414,9 +454,9 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
 
     // Injected faults hit any request, authenticated or not, before it does
     // anything: the front end failed, not the service behind it.
-    let knobs = state.knobs();
     let fault = state.draw_fault(&knobs);
-    state.count(&account, &region, &action, fault.is_some());
+    let iam_action = format!("{}:{}", service.iam_prefix(), action);
+    state.count(&account, &region, &action, &iam_action, fault.is_some());
     let result = match (fault, caller) {
         (Some(Fault::Reset), _) => {
             if !knobs.latency.is_zero() {
@@ -430,7 +470,16 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
         (None, Err(e)) => Err(e),
         (None, Ok(caller)) => {
             let call = Call { state, caller, region, now, request_id: request_id.clone(), protocol };
-            dispatch(&call, &knobs, service, &operation, &form, &body)
+            let answer = dispatch(&call, &knobs, service, &operation, &form, &body);
+            match (&knobs.malformed, answer) {
+                (Some(m), Ok(reply))
+                    if m.account.as_ref().is_none_or(|a| *a == account)
+                        && m.action.as_ref().is_none_or(|a| *a == operation) =>
+                {
+                    Ok(malformed::garble(m.kind, reply))
+                }
+                (_, answer) => answer,
+            }
         }
     };
     if !knobs.latency.is_zero() {
@@ -651,6 +700,11 @@ pub(crate) struct Signing {
     pub service: String,
 }
 
+/// Epoch seconds of a SigV4 `X-Amz-Date` (`20261122T080000Z`).
+fn parse_amz_date(value: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc().timestamp())
+}
+
 /// Parses `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
 pub(crate) fn parse_authorization(header: &str) -> Option<Signing> {
     let rest = header.trim().strip_prefix("AWS4-HMAC-SHA256")?;
@@ -680,6 +734,13 @@ fn render(protocol: Protocol, request_id: &str, result: Result<Reply, ApiError>)
         Ok(Reply::Json(value)) => {
             builder = builder.header("content-type", "application/x-amz-json-1.1");
             (200, value.to_string().into_bytes())
+        }
+        Ok(Reply::Raw { content_type, cbor, body }) => {
+            builder = builder.header("content-type", content_type);
+            if cbor {
+                builder = builder.header("smithy-protocol", "rpc-v2-cbor");
+            }
+            (200, body)
         }
         Err(e) => {
             let fault = if e.status >= 500 { "Receiver" } else { "Sender" };

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::fleet::{PAYER_ACCOUNT, ROLE_NAME};
 use super::series::{hash_str, mix};
 use super::server::{lock, not_authorized, unknown_operation, ApiError, Call, Caller, Reply, Service};
+use super::{AssumeRoleRequest, IssuedCredentials};
 
 const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// Sessions kept at most; the oldest are forgotten (as if expired).
@@ -175,7 +176,21 @@ pub(crate) fn handle(call: &Call<'_>, operation: &str, form: &[(String, String)]
             xml_escape(&call.caller.account),
             xml_escape(&call.request_id)
         ))),
-        "AssumeRole" => assume_role(call, &param),
+        "AssumeRole" => {
+            // Every AssumeRole is remembered, refused or not, with the
+            // session policy it carried and what it was issued.
+            let mut issued = None;
+            let answer = assume_role(call, &param, &mut issued);
+            call.state.record_assume_role(AssumeRoleRequest {
+                caller_account: call.caller.account.clone(),
+                role_arn: param("RoleArn").unwrap_or_default().to_string(),
+                external_id: param("ExternalId").map(str::to_string),
+                session_name: param("RoleSessionName").unwrap_or_default().to_string(),
+                policy: param("Policy").map(str::to_string),
+                issued,
+            });
+            answer
+        }
         _ => Err(unknown_operation(call.protocol, operation)),
     }
 }
@@ -184,7 +199,11 @@ fn validation(message: impl Into<String>) -> ApiError {
     ApiError::new(400, "ValidationError", message)
 }
 
-fn assume_role<'a>(call: &Call<'_>, param: &dyn Fn(&str) -> Option<&'a str>) -> Result<Reply, ApiError> {
+fn assume_role<'a>(
+    call: &Call<'_>,
+    param: &dyn Fn(&str) -> Option<&'a str>,
+    issued: &mut Option<IssuedCredentials>,
+) -> Result<Reply, ApiError> {
     let fleet = &call.state.fleet;
     let role_arn = param("RoleArn").ok_or_else(|| validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"))?;
     let session_name = param("RoleSessionName").ok_or_else(|| validation("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"))?;
@@ -287,6 +306,11 @@ fn assume_role<'a>(call: &Call<'_>, param: &dyn Fn(&str) -> Option<&'a str>) -> 
     let caller = session.caller();
     sessions.insert(access_key_id.clone(), session);
     drop(sessions);
+    *issued = Some(IssuedCredentials {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret.clone(),
+        session_token: token.clone(),
+    });
 
     let expiration = chrono::DateTime::from_timestamp(expires, 0)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
