@@ -178,6 +178,53 @@ pub struct SeriesKey<'a> {
     pub unit: &'a str,
 }
 
+/// What identifies a series (its unique key in the table): tenant, region,
+/// metric key, namespace, metric name, dimensions, stat, period.
+pub type SeriesIdentity = (String, String, String, String, String, String, String, u32);
+
+/// A [`SeriesKey`] that owns its text.
+#[derive(Debug, Clone)]
+pub struct OwnedSeriesKey {
+    identity: SeriesIdentity,
+    unit: String,
+}
+
+impl OwnedSeriesKey {
+    pub fn as_key(&self) -> SeriesKey<'_> {
+        let (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period) = &self.identity;
+        SeriesKey {
+            tenant_id,
+            region,
+            metric_key,
+            namespace,
+            metric_name,
+            dimensions,
+            stat,
+            period: *period,
+            unit: &self.unit,
+        }
+    }
+}
+
+impl SeriesKey<'_> {
+    pub fn to_owned(&self) -> OwnedSeriesKey {
+        OwnedSeriesKey { identity: self.identity(), unit: self.unit.into() }
+    }
+
+    pub fn identity(&self) -> SeriesIdentity {
+        (
+            self.tenant_id.into(),
+            self.region.into(),
+            self.metric_key.into(),
+            self.namespace.into(),
+            self.metric_name.into(),
+            self.dimensions.into(),
+            self.stat.into(),
+            self.period,
+        )
+    }
+}
+
 impl Cache {
     /// Open (creating if needed) the cache file at `path`. A file that is
     /// not a database or is corrupt is moved aside (with its WAL) and a
@@ -306,26 +353,61 @@ impl Cache {
     }
 
     /// The id of a series, created on first sight; and its watermark.
-    pub async fn series(&self, key: &SeriesKey<'_>) -> Result<(i64, Option<i64>), CacheError> {
-        let row = sqlx::query(
-            "INSERT INTO series (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, unit)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period)
-             DO UPDATE SET unit = excluded.unit
-             RETURNING id, watermark",
+    /// Every series already in the cache by [`SeriesKey::identity`]: (id,
+    /// unit, watermark). One read instead of one upsert per series (12,000
+    /// on F200: 1.7 s of a re-sync).
+    pub async fn known_series(&self) -> Result<HashMap<SeriesIdentity, (i64, String, Option<i64>)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, id, unit, watermark
+             FROM series",
         )
-        .bind(key.tenant_id)
-        .bind(key.region)
-        .bind(key.metric_key)
-        .bind(key.namespace)
-        .bind(key.metric_name)
-        .bind(key.dimensions)
-        .bind(key.stat)
-        .bind(key.period)
-        .bind(key.unit)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok((row.get(0), row.get(1)))
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let identity = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7));
+                (identity, (r.get(8), r.get(9), r.get(10)))
+            })
+            .collect())
+    }
+
+    pub async fn series(&self, key: &SeriesKey<'_>) -> Result<(i64, Option<i64>), CacheError> {
+        Ok(self.series_batch(std::slice::from_ref(key)).await?.remove(0))
+    }
+
+    /// Identify series (created if new, unit updated): (id, watermark) per
+    /// key, in order, in one transaction (12,000 one-row commits took 3 s
+    /// of an F200 backfill).
+    pub async fn series_batch(&self, keys: &[SeriesKey<'_>]) -> Result<Vec<(i64, Option<i64>)>, CacheError> {
+        let mut out = Vec::with_capacity(keys.len());
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            let row = sqlx::query(
+                "INSERT INTO series (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, unit)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period)
+                 DO UPDATE SET unit = excluded.unit
+                 RETURNING id, watermark",
+            )
+            .bind(key.tenant_id)
+            .bind(key.region)
+            .bind(key.metric_key)
+            .bind(key.namespace)
+            .bind(key.metric_name)
+            .bind(key.dimensions)
+            .bind(key.stat)
+            .bind(key.period)
+            .bind(key.unit)
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push((row.get(0), row.get(1)));
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Upsert a batch of series' points and advance their watermarks, in one

@@ -249,6 +249,8 @@ pub async fn run(
     // 2. Plan the metric reads.
     let end = plan::end_for(opts.now);
     let mut reads: Vec<SeriesRead> = Vec::new();
+    let known = cache.known_series().await?;
+    let mut new_series: Vec<(usize, crate::cache::OwnedSeriesKey)> = Vec::new();
     let mut unconfigured: BTreeMap<(String, String), Failure> = BTreeMap::new();
     let mut specs: Vec<ReadSpec> = Vec::new();
     for t in &reachable {
@@ -276,19 +278,26 @@ pub async fn run(
                     continue;
                 }
                 let dims_json = serde_json::to_string(&dims).unwrap_or_default();
-                let (series_id, watermark) = cache
-                    .series(&SeriesKey {
-                        tenant_id: &t.id,
-                        region,
-                        metric_key: &spec.key,
-                        namespace: &spec.namespace,
-                        metric_name: &spec.name,
-                        dimensions: &dims_json,
-                        stat: &spec.stat,
-                        period: spec.period,
-                        unit: &spec.unit,
-                    })
-                    .await?;
+                let key = SeriesKey {
+                    tenant_id: &t.id,
+                    region,
+                    metric_key: &spec.key,
+                    namespace: &spec.namespace,
+                    metric_name: &spec.name,
+                    dimensions: &dims_json,
+                    stat: &spec.stat,
+                    period: spec.period,
+                    unit: &spec.unit,
+                };
+                // Known series from one read; new ones (or a changed unit)
+                // are written below, together.
+                let (series_id, watermark) = match known.get(&key.identity()) {
+                    Some((id, unit, watermark)) if unit == &spec.unit => (*id, *watermark),
+                    _ => {
+                        new_series.push((reads.len(), key.to_owned()));
+                        (0, None)
+                    }
+                };
                 reads.push(SeriesRead {
                     target: target(t, region),
                     series_id,
@@ -309,6 +318,11 @@ pub async fn run(
                 ));
             }
         }
+    }
+    let keys: Vec<SeriesKey<'_>> = new_series.iter().map(|(_, k)| k.as_key()).collect();
+    for ((i, _), (id, watermark)) in new_series.iter().zip(cache.series_batch(&keys).await?) {
+        reads[*i].series_id = id;
+        reads[*i].start = plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, reads[*i].period);
     }
     let calls = plan::pack(&reads, end);
     let (reads, specs) = (&reads, &specs);
