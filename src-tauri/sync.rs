@@ -61,6 +61,10 @@ impl SyncOptions {
     }
 }
 
+/// Below this many points per GetMetricData call on average, the metrics
+/// phase runs twice `concurrency` calls at once.
+const SMALL_CALL_POINTS: u64 = 20_000;
+
 pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 
 /// The tenant-regions a call covered, and how it went.
@@ -407,9 +411,18 @@ async fn metrics_phase(
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
     unconfigured: &BTreeMap<(String, String), Failure>,
 ) -> Result<(), CacheError> {
+    // Small calls (a re-sync's few minutes per series) wait on latency, big
+    // ones (a backfill's) on the CPU committing them: more of the former in
+    // flight. Measured on F200 (2 cores): 8 beat 32 for the backfill.
+    let points: u64 = calls.iter().map(|c| c.points(reads)).sum();
+    let in_flight = if points / (calls.len() as u64).max(1) < SMALL_CALL_POINTS {
+        run.opts.concurrency * 2
+    } else {
+        run.opts.concurrency
+    };
     let jobs: Vec<_> =
         calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
-    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(run.opts.concurrency).collect().await;
+    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(in_flight).collect().await;
     // A tenant-region's metrics are ok only if every call covering it was.
     let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
     for (scope, result) in metric_results {
