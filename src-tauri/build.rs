@@ -11,6 +11,7 @@ fn main() {
             "tenant_chart",
             "sources",
             "cost_overview",
+            "incidents",
             "export_csv",
             "start_sync",
             "sync_state",

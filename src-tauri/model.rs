@@ -277,3 +277,18 @@ pub struct CsvExport {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
+
+/// The Incidents view: one timeline of anomalies and alarm episodes across
+/// the fleet, newest first, with tenant names to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IncidentsView {
+    /// Epoch ms: the window shown.
+    #[ts(type = "number")]
+    pub since: i64,
+    #[ts(type = "number")]
+    pub until: i64,
+    pub incidents: Vec<Incident>,
+    /// Tenant id -> display name (untrusted text).
+    pub names: std::collections::BTreeMap<String, String>,
+}

@@ -9,8 +9,8 @@ use tauri::ipc::Channel;
 use tauri::{Manager, State};
 
 use crate::model::{
-    Chart, ChartRequest, CostView, CsvExport, FleetOverview, IpcError, SourcesView, SyncProgress, SyncState,
-    SyncSummary,
+    Chart, ChartRequest, CostView, CsvExport, FleetOverview, IncidentsView, IpcError, SourcesView, SyncProgress,
+    SyncState, SyncSummary,
 };
 use crate::session::{Session, SessionOptions};
 use crate::sync::SyncOptions;
@@ -68,6 +68,12 @@ async fn cost_overview(state: State<'_, AppState>) -> Result<CostView, IpcError>
     let s = state.session()?;
     let today = chrono::DateTime::from_timestamp(crate::session::now(), 0).unwrap_or_default().date_naive();
     Ok(view::cost(&s.cache, today).await?)
+}
+
+#[tauri::command]
+async fn incidents(state: State<'_, AppState>, hours: u32) -> Result<IncidentsView, IpcError> {
+    let s = state.session()?;
+    Ok(view::incidents(&s.cache, hours, crate::session::now()).await?)
 }
 
 /// Saves a table as CSV in the Downloads folder; returns where.
@@ -130,6 +136,7 @@ pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
             tenant_chart,
             sources,
             cost_overview,
+            incidents,
             export_csv,
             start_sync,
             sync_state

@@ -8,8 +8,8 @@ use crate::catalog::Catalog;
 use crate::chart::{self, ChartSpec, Line};
 use crate::fleet::Model;
 use crate::model::{
-    Chart, ChartRequest, CostFigures, CostView, CsvExport, FleetOverview, Health, HealthCounts, ServiceCalls,
-    SourceRow, SourcesView, TenantCostRow, TenantHealth,
+    Chart, ChartRequest, CostFigures, CostView, CsvExport, FleetOverview, Health, HealthCounts, IncidentsView,
+    ServiceCalls, SourceRow, SourcesView, TenantCostRow, TenantHealth,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +225,25 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
     let sum = |f: fn(&crate::cost::TenantCost) -> f64| costs.iter().map(f).sum::<f64>();
     let total = figures(sum(|c| c.month_to_date), sum(|c| c.last_month), sum(|c| c.forecast));
     Ok(CostView { today: today.format("%Y-%m-%d").to_string(), rows, untagged, total })
+}
+
+/// The longest window the Incidents view may ask for.
+pub const MAX_INCIDENT_HOURS: u32 = 24 * 30;
+
+/// The Incidents view: anomaly and alarm episodes of the last `hours` (1 to
+/// 30 days) before `now` (epoch s), newest first.
+pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsView, ViewError> {
+    if !(1..=MAX_INCIDENT_HOURS).contains(&hours) {
+        return Err(ViewError::BadRequest(format!("the incident window is 1 to {MAX_INCIDENT_HOURS} hours")));
+    }
+    let since = now - i64::from(hours) * 3600;
+    let incidents = cache.incidents(since, now).await?;
+    let names = sqlx::query_as::<_, (String, String)>("SELECT id, name FROM tenant")
+        .fetch_all(cache.pool())
+        .await?
+        .into_iter()
+        .collect();
+    Ok(IncidentsView { since: since * 1000, until: now * 1000, incidents, names })
 }
 
 /// Bounds on what the window may ask to export.

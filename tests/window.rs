@@ -273,6 +273,35 @@ fn the_fleet_view_lists_every_simulated_tenant_with_its_health() {
     let calls = console.script(false, "return document.getElementById('kpi-last-calls').textContent;");
     assert!(calls.as_str().unwrap().chars().next().is_some_and(|c| c.is_ascii_digit()), "{calls}");
     console.screenshot("sources-view.png");
+
+    // The on-call engineer: Incidents shows globex's error spike (found by
+    // the detector) and its alarm; the anomaly opens its evidence, globex
+    // us-east-1 picked on the Fleet view with its chart.
+    console.script(false, "location.hash = '#/incidents';");
+    console.wait_for("document.querySelector('#incidents-table tr[data-tenant=globex][data-kind=anomaly]') !== null");
+    let kinds = console.script(
+        false,
+        "return Array.from(document.querySelectorAll('#incidents-table tr[data-tenant=globex]')).map(r => r.dataset.kind + ' ' + r.dataset.subject);",
+    );
+    let kinds: Vec<&str> = kinds.as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(kinds.iter().any(|k| k.starts_with("alarm")), "globex's alarm episode is on the timeline: {kinds:?}");
+    let injected = console
+        .script(false, "return document.querySelectorAll('#incidents-table script, #incidents-table img').length;");
+    assert_eq!(injected, 0);
+    console.screenshot("incidents-view.png");
+    console.script(
+        false,
+        "document.querySelector('#incidents-table tr[data-tenant=globex][data-kind=anomaly] a.evidence').click();",
+    );
+    console.wait_for(
+        "location.hash.startsWith('#/fleet/globex/') && document.querySelector('#fleet-table tr.is-selected')?.dataset.tenant === 'globex'",
+    );
+    let picked = console.script(false, "return document.querySelector('#fleet-table tr.is-selected').dataset.region;");
+    assert_eq!(picked, "us-east-1");
+    console.wait_for(
+        "(() => { const i = document.getElementById('focus-chart'); return i && i.complete && i.naturalWidth > 0; })()",
+    );
+    console.screenshot("incident-evidence.png");
 }
 
 /// Started from a desktop menu with a broken fleet file, fleetdeck does not

@@ -9,6 +9,7 @@ import type { ChartRequest } from './bindings/ChartRequest';
 import type { CostView } from './bindings/CostView';
 import type { CsvExport } from './bindings/CsvExport';
 import type { FleetOverview } from './bindings/FleetOverview';
+import type { IncidentsView } from './bindings/IncidentsView';
 import type { IpcError } from './bindings/IpcError';
 import type { SourcesView } from './bindings/SourcesView';
 import type { SyncProgress } from './bindings/SyncProgress';
@@ -62,6 +63,11 @@ export function fleetOverview(): Promise<FleetOverview> {
 
 export function sources(): Promise<SourcesView> {
   return call<SourcesView>('sources');
+}
+
+/** Anomaly and alarm episodes of the last `hours` (1 to 720), newest first. */
+export function incidents(hours: number): Promise<IncidentsView> {
+  return call<IncidentsView>('incidents', { hours });
 }
 
 export function costOverview(): Promise<CostView> {

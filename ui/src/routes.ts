@@ -8,6 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ConsoleState } from './state/console';
 import { CostView } from './views/cost/CostView';
 import { FleetView } from './views/fleet/FleetView';
+import { IncidentsView } from './views/incidents/IncidentsView';
 import { SourcesView } from './views/sources/SourcesView';
 
 export interface ViewProps {
@@ -23,6 +24,7 @@ export interface ViewRoute {
 
 export const VIEWS: readonly [ViewRoute, ...ViewRoute[]] = [
   { id: 'fleet', label: 'Fleet', component: FleetView },
+  { id: 'incidents', label: 'Incidents', component: IncidentsView },
   { id: 'cost', label: 'Cost', component: CostView },
   { id: 'sources', label: 'Sources', component: SourcesView },
 ];

@@ -13,7 +13,8 @@ export interface Cached<T> {
   error: IpcError | null;
 }
 
-export function useCached<T>(state: ConsoleState, load: () => Promise<T>): Cached<T> {
+/** `deps`: what else `load` reads (a time window...): a change reloads too. */
+export function useCached<T>(state: ConsoleState, load: () => Promise<T>, deps: readonly unknown[] = []): Cached<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   useEffect(() => {
@@ -32,6 +33,6 @@ export function useCached<T>(state: ConsoleState, load: () => Promise<T>): Cache
       alive = false;
     };
     // `overview` is a new object after every sync and every reload.
-  }, [state.overview]);
+  }, [state.overview, ...deps]);
   return { data, error };
 }

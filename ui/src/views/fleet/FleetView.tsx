@@ -28,6 +28,21 @@ export function FleetView({ state }: ViewProps) {
   const [cursorKey, setCursorKey] = useState<string | null>(null);
   const filterInput = useRef<HTMLInputElement>(null);
 
+  // `#/fleet/<tenant>/<region>` (a link from Incidents) picks that row.
+  useEffect(() => {
+    const pickFromHash = () => {
+      const [, tenant, region] = location.hash.replace(/^#\/?/, '').split('/');
+      if (tenant && region) {
+        const key = rowKey({ tenant: decodeURIComponent(tenant), region: decodeURIComponent(region) });
+        setSelectedKey(key);
+        setCursorKey(key);
+      }
+    };
+    pickFromHash();
+    window.addEventListener('hashchange', pickFromHash);
+    return () => window.removeEventListener('hashchange', pickFromHash);
+  }, []);
+
   const visible = useMemo(() => filterRows(rows, { text, healths }), [rows, text, healths]);
   const perHealth = useMemo(() => countByHealth(rows), [rows]);
 

@@ -1,0 +1,193 @@
+/**
+ * Incidents: one timeline of what went wrong across the fleet — anomaly
+ * episodes found by the detector and alarm episodes from CloudWatch —
+ * newest first, ongoing ones marked. Each opens its evidence: the tenant's
+ * row on the Fleet view, with its chart and reasons.
+ */
+import { useMemo, useState } from 'preact/hooks';
+import type { Incident } from '../../bindings/Incident';
+import { ExportButton } from '../../components/ExportButton';
+import { useCached } from '../../components/useCached';
+import { ago, plural, timestamp } from '../../format';
+import { incidents } from '../../ipc';
+import type { ViewProps } from '../../routes';
+
+const WINDOWS: readonly { hours: number; label: string }[] = [
+  { hours: 24, label: '24 h' },
+  { hours: 24 * 7, label: '7 days' },
+  { hours: 24 * 30, label: '30 days' },
+];
+
+const KINDS = ['anomaly', 'alarm'] as const;
+
+/** "25 min", "3 h 10 min", "2 d 4 h". */
+function duration(ms: number): string {
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+  return `${Math.floor(hours / 24)} d${hours % 24 ? ` ${hours % 24} h` : ''}`;
+}
+
+export function IncidentsView({ state }: ViewProps) {
+  const [hours, setHours] = useState(24);
+  const { data, error } = useCached(state, () => incidents(hours), [hours]);
+  const [text, setText] = useState('');
+  const [kinds, setKinds] = useState<ReadonlySet<string>>(new Set());
+  const list = data?.incidents ?? [];
+  const name = (tenant: string) => data?.names[tenant] ?? tenant;
+  const visible = useMemo(() => {
+    const needle = text.trim().toLowerCase();
+    return list.filter(
+      (i) =>
+        (kinds.size === 0 || kinds.has(i.kind)) &&
+        (needle === '' ||
+          [i.tenant, name(i.tenant), i.region, i.subject, i.title].some((f) => f.toLowerCase().includes(needle))),
+    );
+  }, [list, kinds, text, data]);
+  const ongoing = list.filter((i) => i.end === null).length;
+  const toggle = (kind: string) =>
+    setKinds((current) => {
+      const next = new Set(current);
+      if (next.has(kind)) next.delete(kind);
+      else next.add(kind);
+      return next;
+    });
+
+  return (
+    <div class="incidents-view">
+      <section class="kpis" aria-label="Incidents">
+        <div id="kpi-incidents-ongoing" class={`kpi health-critical${ongoing > 0 ? ' lit' : ''}`} data-count={ongoing}>
+          <span class="kpi-value">{data ? ongoing : '–'}</span>
+          <span class="kpi-label">Ongoing</span>
+        </div>
+        {KINDS.map((kind) => (
+          <div key={kind} id={`kpi-incidents-${kind}`} class="kpi">
+            <span class="kpi-value">{data ? list.filter((i) => i.kind === kind).length : '–'}</span>
+            <span class="kpi-label">{kind === 'anomaly' ? 'Anomalies' : 'Alarm episodes'}</span>
+          </div>
+        ))}
+      </section>
+      {error && (
+        <p id="error-banner" class="notice" role="alert">
+          Could not read the incidents: {error.message}
+        </p>
+      )}
+      <section class="table-pane" aria-label="Incident timeline">
+        <div class="toolbar">
+          <input
+            id="incidents-filter"
+            class="filter"
+            type="search"
+            placeholder="Filter by tenant, region, metric, text"
+            aria-label="Filter incidents"
+            autocomplete="off"
+            spellcheck={false}
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
+          <div class="chips" role="group" aria-label="Show only">
+            {KINDS.map((kind) => (
+              <button
+                type="button"
+                key={kind}
+                id={`chip-${kind}`}
+                class="chip"
+                aria-pressed={kinds.has(kind)}
+                onClick={() => toggle(kind)}
+              >
+                {kind}
+              </button>
+            ))}
+          </div>
+          <div class="chips" role="group" aria-label="Window">
+            {WINDOWS.map((w) => (
+              <button
+                type="button"
+                key={w.hours}
+                id={`window-${w.hours}`}
+                class="chip"
+                aria-pressed={hours === w.hours}
+                onClick={() => setHours(w.hours)}
+              >
+                {w.label}
+              </button>
+            ))}
+          </div>
+          <span class="row-count">{plural(visible.length, 'incident')}</span>
+          <ExportButton
+            id="export-incidents"
+            table={() => ({
+              name: 'incidents',
+              header: ['start', 'end', 'tenant', 'region', 'kind', 'subject', 'title'],
+              rows: visible.map((i) => [
+                new Date(i.start).toISOString(),
+                i.end === null ? '' : new Date(i.end).toISOString(),
+                i.tenant,
+                i.region,
+                i.kind,
+                i.subject,
+                i.title,
+              ]),
+            })}
+          />
+        </div>
+        <div class="table-scroll" tabIndex={0}>
+          <table id="incidents-table" class="fleet-table">
+            <thead>
+              <tr>
+                <th scope="col" class="col-when">Started</th>
+                <th scope="col" class="col-for">For</th>
+                <th scope="col" class="col-kind">Kind</th>
+                <th scope="col" class="col-tenant">Tenant</th>
+                <th scope="col" class="col-what">What</th>
+              </tr>
+            </thead>
+            <tbody>
+              {visible.map((i) => (
+                <IncidentLine key={`${i.kind}/${i.tenant}/${i.region}/${i.subject}/${i.start}`} incident={i} name={name(i.tenant)} now={state.now} />
+              ))}
+              {data && visible.length === 0 && (
+                <tr class="no-match">
+                  <td colSpan={5}>{list.length === 0 ? 'Nothing happened in this window.' : 'No incident matches.'}</td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </div>
+  );
+}
+
+function IncidentLine({ incident: i, name, now }: { incident: Incident; name: string; now: number }) {
+  const evidence = `#/fleet/${encodeURIComponent(i.tenant)}/${encodeURIComponent(i.region)}`;
+  return (
+    <tr
+      class={`row ${i.end === null ? 'health-critical' : 'health-degraded'}`}
+      data-tenant={i.tenant}
+      data-region={i.region}
+      data-kind={i.kind}
+      data-subject={i.subject}
+      data-ongoing={i.end === null}
+    >
+      <td title={timestamp(i.start)}>{ago(i.start, now)}</td>
+      <td>{i.end === null ? <strong>ongoing, {duration(now - i.start)}</strong> : duration(i.end - i.start)}</td>
+      <td>
+        <span class={`badge ${i.kind === 'alarm' ? 'health-critical' : 'health-degraded'}`}>{i.kind}</span>
+      </td>
+      <td>
+        <a class="evidence" href={evidence} title="Open on the Fleet view">
+          <div class="tenant-name">{name}</div>
+          <div class="tenant-id muted">
+            {i.tenant} · {i.region}
+          </div>
+        </a>
+      </td>
+      <td class="col-what">
+        <div class="error-line">{i.title}</div>
+        <div class="muted mono">{i.subject}</div>
+      </td>
+    </tr>
+  );
+}
