@@ -459,7 +459,14 @@ async fn alarms_phase(
                 let mut rows = Vec::new();
                 for (t, region) in tenants {
                     for a in alarms.iter().filter(|a| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)) {
-                        rows.push(a.clone().into_row(&t.id, region));
+                        let mut row = a.clone().into_row(&t.id, region);
+                        // Alarm reasons quote datapoints and can quote
+                        // dimension values: residency tenants' are redacted
+                        // like any other cached text.
+                        if t.residency {
+                            row.reason = crate::redact::redact(&row.reason);
+                        }
+                        rows.push(row);
                     }
                 }
                 let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
@@ -531,7 +538,14 @@ async fn history(run: &Run<'_>, rows: &[crate::cache::AlarmRow]) -> Result<(), C
         let Some(creds) = run.aws.known_role(&target.role_arn, target.external_id.as_deref()) else { continue };
         let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
         match collect::alarm_history(&client, run.aws, &target, &a.name, run.opts.now - 86_400).await {
-            Ok(items) => run.cache.put_alarm_history(&a.tenant_id, &a.region, &a.name, &items).await?,
+            Ok(mut items) => {
+                if t.residency {
+                    for (_, summary) in &mut items {
+                        *summary = crate::redact::redact(summary);
+                    }
+                }
+                run.cache.put_alarm_history(&a.tenant_id, &a.region, &a.name, &items).await?
+            }
             Err(f) => tracing::debug!("alarm history of {} unavailable: {}", a.name, f.message),
         }
     }
