@@ -9,49 +9,24 @@
 //! clock frozen, and syncs it into a cache file of its own.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Mutex;
 
-use fleetdeck::aws::{AwsAccess, AwsSettings};
 use fleetdeck::cache::Cache;
 use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::Fleet;
 use fleetdeck::model::{SyncProgress, SyncSummary};
-use fleetdeck::sim::{SimFleet, SimKnobs, SimOptions};
+use fleetdeck::sim::SimKnobs;
 use fleetdeck::sync::{self, SyncOptions};
 use sqlx::Row;
 
+mod support;
+use support::world::{epoch_now, World};
+
 const TENANTS: usize = 24;
-const SEED: u64 = 20_261_122;
-
-/// Seconds since the epoch, floored to the minute. The simulated clock is
-/// frozen at an epoch taken from the real clock (not a constant) because
-/// the SDK judges credentials' freshness against the laptop's clock; see
-/// tests/faults.rs.
-fn epoch_now() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs();
-    now as i64 - now as i64 % 60
-}
-
-/// The simulated fleet placed at `epoch`, with its fleet file and catalog
-/// (a copy of the helper in tests/faults.rs).
-struct World {
-    sim: SimFleet,
-    fleet: Fleet,
-    catalog: Catalog,
-    epoch: i64,
-}
 
 impl World {
+    /// [`TENANTS`] tenants placed at `epoch`, with the built-in catalog.
     async fn start(epoch: i64) -> World {
-        let sim = SimFleet::start(SimOptions { seed: SEED, tenants: TENANTS, now: epoch, shape: None })
-            .await
-            .expect("the simulated fleet starts");
-        sim.set_knobs(SimKnobs { clock: Some(epoch), ..SimKnobs::default() });
-        let catalog = Catalog::builtin().expect("built-in catalog");
-        let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
-            .expect("the simulated fleet file is valid");
-        World { sim, fleet, catalog, epoch }
+        World::start_with(TENANTS, Catalog::builtin().expect("built-in catalog"), epoch).await
     }
 
     /// One whole sync at `now` (the simulator's clock moved there too),
@@ -62,14 +37,7 @@ impl World {
 
     async fn sync_with(&self, cache: &Cache, opts: &SyncOptions) -> (SyncSummary, Vec<SyncProgress>) {
         self.sim.set_knobs(SimKnobs { clock: Some(opts.now), ..SimKnobs::default() });
-        let aws = AwsAccess::new(&AwsSettings {
-            profile: None,
-            region: self.fleet.region.clone(),
-            endpoint_url: Some(self.sim.endpoint()),
-            static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-            max_attempts: fleetdeck::aws::DEFAULT_MAX_ATTEMPTS,
-        })
-        .await;
+        let aws = self.aws().await;
         let seen = Mutex::new(Vec::new());
         let summary = sync::run(&self.fleet, &self.catalog, &aws, cache, opts, &|p| seen.lock().unwrap().push(p))
             .await

@@ -13,6 +13,7 @@
 //! a missing role or wrong ExternalId is tested on the simulator only.
 
 mod support;
+use support::world::{epoch_now, World};
 
 use std::path::Path;
 use std::process::Command;
@@ -21,36 +22,16 @@ use fleetdeck::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
 use fleetdeck::catalog::Catalog;
 use fleetdeck::check::{self, CheckOptions, CheckRow, Probe, Problem, Verdict};
 use fleetdeck::fleet::{Fleet, Model};
-use fleetdeck::sim::{SimFleet, SimKnobs, SimOptions};
+use fleetdeck::sim::{SimFleet, SimKnobs};
 
-const SEED: u64 = 20_261_122;
 /// The first five tenants cover every isolation model; eight add two more
 /// silo tenants, each with an account of its own.
 const TENANTS: usize = 8;
 
-fn epoch_now() -> i64 {
-    let now = fleetdeck::session::now();
-    now - now % 60
-}
-
-/// A simulated fleet with its clock frozen, and the fleet file fleetdeck
-/// reads for it.
-struct World {
-    sim: SimFleet,
-    fleet: Fleet,
-    epoch: i64,
-}
-
 impl World {
+    /// [`TENANTS`] tenants placed now, with the built-in catalog.
     async fn start() -> World {
-        let epoch = epoch_now();
-        let sim = SimFleet::start(SimOptions { seed: SEED, tenants: TENANTS, now: epoch, shape: None })
-            .await
-            .expect("the simulated fleet starts");
-        sim.set_knobs(SimKnobs { clock: Some(epoch), ..SimKnobs::default() });
-        let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &Catalog::builtin().unwrap())
-            .expect("the simulated fleet file is valid");
-        World { sim, fleet, epoch }
+        World::start_with(TENANTS, Catalog::builtin().unwrap(), epoch_now()).await
     }
 
     /// Knobs on top of the frozen clock.
@@ -60,14 +41,7 @@ impl World {
 
     /// `fleetdeck check` as the CLI sets it up for this fleet.
     async fn check(&self, opts: CheckOptions) -> Vec<CheckRow> {
-        let aws = AwsAccess::new(&AwsSettings {
-            profile: None,
-            region: self.fleet.region.clone(),
-            endpoint_url: Some(self.sim.endpoint()),
-            static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-            max_attempts: fleetdeck::aws::DEFAULT_MAX_ATTEMPTS,
-        })
-        .await;
+        let aws = self.aws().await;
         check::run(&self.fleet, &aws, &opts).await.expect("known tenants")
     }
 

@@ -16,57 +16,26 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use fleetdeck::aws::{AwsAccess, AwsSettings};
+use fleetdeck::aws::AwsAccess;
 use fleetdeck::cache::Cache;
 use fleetdeck::catalog::Catalog;
 use fleetdeck::fleet::{Fleet, Model};
 use fleetdeck::model::{SyncProgress, SyncSummary};
-use fleetdeck::sim::{Faults, SimFleet, SimKnobs, SimOptions};
+use fleetdeck::sim::{Faults, SimFleet, SimKnobs};
 use fleetdeck::sync::{self, SyncOptions};
 use sqlx::{Connection, Row};
+
+mod support;
+use support::world::{epoch_now, sim_settings as settings, World, SEED};
 
 /// A small fleet: the first five tenants cover all five isolation models
 /// and the three incidents; the rest follow the documented mix.
 const TENANTS: usize = 8;
-const SEED: u64 = 20_261_122;
-
-/// Seconds since the epoch, floored to the minute.
-///
-/// The simulated clock is frozen at an epoch taken from the real clock once
-/// per test, not at a constant: the SDK (and fleetdeck's `AssumedRole`)
-/// judges whether credentials are fresh against the laptop's clock, while
-/// the simulator writes their `Expiration` on its own. An epoch far from the
-/// real clock would make every credential look expired (re-assumed before
-/// every call) or immortal, which is not how AWS behaves.
-fn epoch_now() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs();
-    now as i64 - now as i64 % 60
-}
-
-/// A simulated fleet of [`TENANTS`] tenants placed at `epoch`, with the
-/// fleet file and query catalog fleetdeck reads for it.
-struct World {
-    sim: SimFleet,
-    fleet: Fleet,
-    catalog: Catalog,
-    epoch: i64,
-}
 
 impl World {
+    /// [`TENANTS`] tenants placed at `epoch`, with the built-in catalog.
     async fn start(epoch: i64) -> World {
-        let sim = SimFleet::start(SimOptions { seed: SEED, tenants: TENANTS, now: epoch, shape: None })
-            .await
-            .expect("the simulated fleet starts");
-        sim.set_knobs(SimKnobs { clock: Some(epoch), ..SimKnobs::default() });
-        let catalog = Catalog::builtin().expect("built-in catalog");
-        let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
-            .expect("the simulated fleet file is valid");
-        World { sim, fleet, catalog, epoch }
-    }
-
-    /// AWS access as a fresh fleetdeck process sets it up for this fleet.
-    async fn aws(&self) -> AwsAccess {
-        AwsAccess::new(&settings(&self.sim.endpoint(), &self.fleet.region)).await
+        World::start_with(TENANTS, Catalog::builtin().expect("built-in catalog"), epoch).await
     }
 
     /// One whole sync at `now` into `cache`, with a fresh [`AwsAccess`].
@@ -94,21 +63,6 @@ impl World {
         let summary = self.sync(&cache, self.epoch).await;
         assert_eq!(summary.sources_failed, 0, "the fault-free sync itself failed: {:#?}", summary.errors);
         cache
-    }
-}
-
-/// The settings fleetdeck uses for the simulated fleet (`Session::open`,
-/// demo branch): the simulator's static base keys, its endpoint, and the
-/// product's retry budget (`aws::DEFAULT_MAX_ATTEMPTS`, shared with it).
-/// Kept identical to the product on purpose: these tests are
-/// about what the product survives, not what a tuned client does.
-fn settings(endpoint: &str, region: &str) -> AwsSettings {
-    AwsSettings {
-        profile: None,
-        region: region.to_string(),
-        endpoint_url: Some(endpoint.to_string()),
-        static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-        max_attempts: fleetdeck::aws::DEFAULT_MAX_ATTEMPTS,
     }
 }
 

@@ -19,6 +19,7 @@
 //! own cache.
 
 mod support;
+use support::world::{epoch_now, World};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,57 +32,23 @@ use fleetdeck::chart::{self, ChartSpec, Line};
 use fleetdeck::export::csv_field;
 use fleetdeck::fleet::Fleet;
 use fleetdeck::model::{ChartRequest, Health, SyncSummary};
-use fleetdeck::sim::{Malformed, MalformedKind, Model as SimModel, SimFleet, SimKnobs, SimOptions};
+use fleetdeck::sim::{Malformed, MalformedKind, Model as SimModel, SimFleet, SimKnobs};
 use fleetdeck::sync::{self, SyncOptions};
 use fleetdeck::view::{self, ViewError};
 use proptest::prelude::*;
 use sqlx::{Connection, Row};
 
-const SEED: u64 = 20_261_122;
-
-/// Seconds since the epoch, floored to the minute: the simulator's clock is
-/// frozen near the laptop's, so credentials expire as they would.
-fn epoch_now() -> i64 {
-    let now = fleetdeck::session::now();
-    now - now % 60
-}
-
-/// A simulated fleet with the fleet file and catalog fleetdeck reads for it.
-struct World {
-    sim: SimFleet,
-    fleet: Fleet,
-    catalog: Catalog,
-    epoch: i64,
-}
-
 impl World {
+    /// `tenants` tenants placed now.
     async fn start(tenants: usize, catalog: Catalog) -> World {
-        let epoch = epoch_now();
-        let sim = SimFleet::start(SimOptions { seed: SEED, tenants, now: epoch, shape: None })
-            .await
-            .expect("the simulated fleet starts");
-        sim.set_knobs(SimKnobs { clock: Some(epoch), ..SimKnobs::default() });
-        let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
-            .expect("the simulated fleet file is valid");
-        World { sim, fleet, catalog, epoch }
+        World::start_with(tenants, catalog, epoch_now()).await
     }
 
     async fn sync(&self, cache: &Cache, now: i64) -> SyncSummary {
-        let aws = AwsAccess::new(&settings(&self.sim.endpoint(), &self.fleet.region)).await;
+        let aws = self.aws().await;
         sync::run(&self.fleet, &self.catalog, &aws, cache, &SyncOptions::at(now), &|_| {})
             .await
             .expect("sync::run returns Ok: a failing source never fails the sync")
-    }
-}
-
-/// The product's settings for the simulated fleet (its static base keys).
-fn settings(endpoint: &str, region: &str) -> AwsSettings {
-    AwsSettings {
-        profile: None,
-        region: region.to_string(),
-        endpoint_url: Some(endpoint.to_string()),
-        static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-        max_attempts: aws::DEFAULT_MAX_ATTEMPTS,
     }
 }
 

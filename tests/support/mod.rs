@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cbor_proxy;
+pub mod world;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
