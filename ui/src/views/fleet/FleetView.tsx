@@ -8,6 +8,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Health } from '../../bindings/Health';
 import type { TenantHealth } from '../../bindings/TenantHealth';
 import { ExportButton } from '../../components/ExportButton';
+import { FilterBox } from '../../components/FilterBox';
 import { HEALTH_GLYPH, HEALTHS } from '../../components/HealthBadge';
 import type { ViewProps } from '../../routes';
 import { ChartPanel } from './ChartPanel';
@@ -140,17 +141,13 @@ export function FleetView({ state }: ViewProps) {
       <div class={selected ? 'fleet-body' : 'fleet-body no-panel'}>
         <section class="table-pane" aria-label="Tenant-regions">
           <div class="toolbar">
-            <input
-              ref={filterInput}
+            <FilterBox
+              inputRef={filterInput}
               id="filter"
-              class="filter"
-              type="search"
               placeholder="Filter by name, id, region, tier, model   ( / )"
-              aria-label="Filter tenants"
-              autocomplete="off"
-              spellcheck={false}
+              label="Filter tenants"
               value={text}
-              onInput={(e) => setText(e.currentTarget.value)}
+              onInput={setText}
             />
             <div class="chips" role="group" aria-label="Show only">
               {HEALTHS.map((health) => (

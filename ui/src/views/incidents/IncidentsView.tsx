@@ -7,6 +7,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { Incident } from '../../bindings/Incident';
 import { ExportButton } from '../../components/ExportButton';
+import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
 import { ago, plural, timestamp } from '../../format';
 import { incidents } from '../../ipc';
@@ -75,16 +76,12 @@ export function IncidentsView({ state }: ViewProps) {
       )}
       <section class="table-pane" aria-label="Incident timeline">
         <div class="toolbar">
-          <input
+          <FilterBox
             id="incidents-filter"
-            class="filter"
-            type="search"
             placeholder="Filter by tenant, region, metric, text"
-            aria-label="Filter incidents"
-            autocomplete="off"
-            spellcheck={false}
+            label="Filter incidents"
             value={text}
-            onInput={(e) => setText(e.currentTarget.value)}
+            onInput={setText}
           />
           <div class="chips" role="group" aria-label="Show only">
             {KINDS.map((kind) => (

@@ -7,6 +7,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { SourceRow } from '../../bindings/SourceRow';
 import { ExportButton } from '../../components/ExportButton';
+import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
 import { ago, plural, timestamp } from '../../format';
 import { sources } from '../../ipc';
@@ -73,16 +74,12 @@ export function SourcesView({ state }: ViewProps) {
       )}
       <section class="table-pane" aria-label="Sources">
         <div class="toolbar">
-          <input
+          <FilterBox
             id="sources-filter"
-            class="filter"
-            type="search"
             placeholder="Filter by tenant, region, source, status"
-            aria-label="Filter sources"
-            autocomplete="off"
-            spellcheck={false}
+            label="Filter sources"
             value={text}
-            onInput={(e) => setText(e.currentTarget.value)}
+            onInput={setText}
           />
           <div class="chips" role="group" aria-label="Show only">
             <button
