@@ -130,3 +130,135 @@ mod tests {
         assert_eq!(costs[1].tenant, "");
     }
 }
+
+/// A tenant's daily spend on one service well above its own recent
+/// baseline, for one or more days in a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostAnomaly {
+    pub tenant: String,
+    pub service: String,
+    /// First and last day above the baseline; `last` is the newest day with
+    /// data when it is still going on.
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    pub ongoing: bool,
+    /// The day's cost at the episode's worst, and the usual daily cost.
+    pub peak: f64,
+    pub baseline: f64,
+    /// Dollars above the baseline over the whole episode.
+    pub impact: f64,
+}
+
+impl CostAnomaly {
+    /// "Amazon EC2 $412.50 a day against a usual $120.10 (+$876.20 over 3
+    /// days)".
+    pub fn explain(&self) -> String {
+        let days = (self.last - self.first).num_days() + 1;
+        format!(
+            "{} ${:.2} a day against a usual ${:.2} (+${:.2} over {} day{})",
+            self.service,
+            self.peak,
+            self.baseline,
+            self.impact,
+            days,
+            if days == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Days of history a day's cost is compared with.
+const COST_BASELINE_DAYS: usize = 14;
+/// A day is anomalous when it is this many robust deviations above the
+/// baseline (median of the previous days; deviation = 1.4826 x MAD)...
+const COST_Z: f64 = 4.0;
+/// ...and at least this share above it...
+const COST_MIN_RISE: f64 = 0.25;
+/// ...and at least this many dollars above it: pennies are not news.
+const COST_MIN_DOLLARS: f64 = 10.0;
+
+/// Cost anomalies per tenant and service among the days up to `today`: each
+/// day against the median of the 14 days before it, consecutive anomalous
+/// days folded into one episode with its dollar impact. Computed from the
+/// cached daily cost (tag and account lines summed), newest first.
+pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> Result<Vec<CostAnomaly>, CacheError> {
+    let from = today - Duration::days(look_back_days + COST_BASELINE_DAYS as i64);
+    let rows = sqlx::query(
+        "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
+         WHERE day >= ?1 AND day <= ?2 AND tenant_id != ''
+         GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
+    )
+    .bind(from.format("%Y-%m-%d").to_string())
+    .bind(today.format("%Y-%m-%d").to_string())
+    .fetch_all(cache.pool())
+    .await?;
+    let mut series: Vec<((String, String), Vec<(NaiveDate, f64)>)> = Vec::new();
+    for r in &rows {
+        let key: (String, String) = (r.get(0), r.get(1));
+        let Ok(day) = NaiveDate::parse_from_str(&r.get::<String, _>(2), "%Y-%m-%d") else { continue };
+        let amount: f64 = r.get(3);
+        match series.last_mut() {
+            Some((k, days)) if *k == key => days.push((day, amount)),
+            _ => series.push((key, vec![(day, amount)])),
+        }
+    }
+    let first_reported = today - Duration::days(look_back_days);
+    let newest = rows.iter().filter_map(|r| NaiveDate::parse_from_str(&r.get::<String, _>(2), "%Y-%m-%d").ok()).max();
+    let mut out = Vec::new();
+    for ((tenant, service), days) in series {
+        let mut open: Option<CostAnomaly> = None;
+        for (i, &(day, amount)) in days.iter().enumerate() {
+            let before: Vec<f64> = days[..i]
+                .iter()
+                .rev()
+                .filter(|(d, _)| (day - *d).num_days() <= COST_BASELINE_DAYS as i64)
+                .map(|(_, v)| *v)
+                .collect();
+            // A baseline wants most of its two weeks.
+            let unusual = before.len() >= COST_BASELINE_DAYS / 2 && {
+                let baseline = median(&before);
+                let deviation = 1.4826 * median(&before.iter().map(|v| (v - baseline).abs()).collect::<Vec<_>>());
+                let rise = amount - baseline;
+                rise > COST_Z * deviation && rise > COST_MIN_RISE * baseline && rise >= COST_MIN_DOLLARS
+            };
+            if unusual && day >= first_reported {
+                // The baseline of an episode is the one before it began.
+                let baseline = open.as_ref().map_or_else(|| median(&before), |a| a.baseline);
+                let a = open.get_or_insert_with(|| CostAnomaly {
+                    tenant: tenant.clone(),
+                    service: service.clone(),
+                    first: day,
+                    last: day,
+                    ongoing: false,
+                    peak: amount,
+                    baseline,
+                    impact: 0.0,
+                });
+                a.last = day;
+                a.peak = a.peak.max(amount);
+                a.impact += amount - baseline;
+            } else if let Some(a) = open.take() {
+                out.push(a);
+            }
+        }
+        if let Some(mut a) = open.take() {
+            a.ongoing = Some(a.last) == newest;
+            out.push(a);
+        }
+    }
+    out.sort_by(|a, b| b.first.cmp(&a.first).then_with(|| b.impact.total_cmp(&a.impact)));
+    Ok(out)
+}
+
+fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}

@@ -123,9 +123,10 @@ pub struct ChartRequest {
 pub struct Incident {
     pub tenant: String,
     pub region: String,
-    /// anomaly | alarm
+    /// anomaly | alarm | cost
     pub kind: String,
-    /// The catalog metric key of an anomaly (`errors`), the alarm's name.
+    /// The catalog metric key of an anomaly (`errors`), the alarm's name, the
+    /// AWS service of a cost anomaly.
     pub subject: String,
     /// Epoch ms.
     #[ts(type = "number")]

@@ -230,14 +230,33 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
 /// The longest window the Incidents view may ask for.
 pub const MAX_INCIDENT_HOURS: u32 = 24 * 30;
 
-/// The Incidents view: anomaly and alarm episodes of the last `hours` (1 to
-/// 30 days) before `now` (epoch s), newest first.
+/// The Incidents view: anomaly, alarm and cost-anomaly episodes of the last
+/// `hours` (1 to 30 days) before `now` (epoch s), newest first.
 pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsView, ViewError> {
     if !(1..=MAX_INCIDENT_HOURS).contains(&hours) {
         return Err(ViewError::BadRequest(format!("the incident window is 1 to {MAX_INCIDENT_HOURS} hours")));
     }
     let since = now - i64::from(hours) * 3600;
-    let incidents = cache.incidents(since, now).await?;
+    let mut incidents = cache.incidents(since, now).await?;
+    // Cost anomalies are days: each day that overlaps the window counts.
+    let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
+    let day_ms = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
+    for a in crate::cost::anomalies(cache, today, i64::from(hours) / 24 + 1).await? {
+        let end = day_ms(a.last + chrono::Duration::days(1));
+        if end <= since * 1000 {
+            continue;
+        }
+        incidents.push(crate::model::Incident {
+            tenant: a.tenant.clone(),
+            region: "*".into(),
+            kind: "cost".into(),
+            subject: a.service.clone(),
+            start: day_ms(a.first),
+            end: (!a.ongoing).then_some(end),
+            title: a.explain(),
+        });
+    }
+    incidents.sort_by(|a, b| b.start.cmp(&a.start));
     let names = sqlx::query_as::<_, (String, String)>("SELECT id, name FROM tenant")
         .fetch_all(cache.pool())
         .await?

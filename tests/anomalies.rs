@@ -348,3 +348,29 @@ async fn the_incident_timeline_merges_anomalies_and_alarms_newest_first() {
     assert!(recent.iter().any(|i| i == alarm), "the alarm still in ALARM is in the last ten minutes: {recent:#?}");
     assert!(recent.len() < day.len(), "nothing was narrowed away: {recent:#?}");
 }
+
+/// The account manager's cost spike: hooli's compute spend jumped three
+/// days ago (the simulator's injected cost incident). It is on the incident
+/// timeline as one ongoing cost episode with its dollar impact, and no other
+/// tenant's steady spend raises one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_daily_cost_jumped_shows_one_cost_incident_and_nobody_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(epoch_now()).await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    let (summary, _) = world.sync(&cache, world.epoch).await;
+    assert_eq!(summary.sources_failed, 0, "{:#?}", summary.errors);
+
+    let view = fleetdeck::view::incidents(&cache, 24 * 7, world.epoch).await.unwrap();
+    let cost: Vec<_> = view.incidents.iter().filter(|i| i.kind == "cost").collect();
+    let hooli: Vec<_> = cost.iter().filter(|i| i.tenant == "hooli").collect();
+    assert_eq!(hooli.len(), 1, "one cost episode for hooli: {cost:#?}");
+    let jump = hooli[0];
+    let day = world.epoch.div_euclid(86_400) - 3;
+    assert_eq!(jump.start, day * 86_400_000, "it starts the day the spend jumped: {jump:?}");
+    assert_eq!(jump.end, None, "still going on: {jump:?}");
+    assert!(jump.subject.contains("Compute"), "{jump:?}");
+    assert!(jump.title.contains("a day against a usual $") && jump.title.contains("over"), "{}", jump.title);
+    let others: Vec<_> = cost.iter().filter(|i| i.tenant != "hooli").collect();
+    assert!(others.is_empty(), "steady tenants raised cost anomalies: {others:#?}");
+}

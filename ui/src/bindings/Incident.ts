@@ -6,11 +6,12 @@
  */
 export type Incident = { tenant: string, region: string, 
 /**
- * anomaly | alarm
+ * anomaly | alarm | cost
  */
 kind: string, 
 /**
- * The catalog metric key of an anomaly (`errors`), the alarm's name.
+ * The catalog metric key of an anomaly (`errors`), the alarm's name, the
+ * AWS service of a cost anomaly.
  */
 subject: string, 
 /**

@@ -1,6 +1,7 @@
 /**
  * Incidents: one timeline of what went wrong across the fleet — anomaly
- * episodes found by the detector and alarm episodes from CloudWatch —
+ * episodes found by the detector, alarm episodes from CloudWatch and cost
+ * anomalies (a tenant's daily spend on a service far above its own usual) —
  * newest first, ongoing ones marked. Each opens its evidence: the tenant's
  * row on the Fleet view, with its chart and reasons.
  */
@@ -19,7 +20,13 @@ const WINDOWS: readonly { hours: number; label: string }[] = [
   { hours: 24 * 30, label: '30 days' },
 ];
 
-const KINDS = ['anomaly', 'alarm'] as const;
+const KINDS = ['anomaly', 'alarm', 'cost'] as const;
+
+const KIND_LABEL: Record<(typeof KINDS)[number], string> = {
+  anomaly: 'Anomalies',
+  alarm: 'Alarm episodes',
+  cost: 'Cost anomalies',
+};
 
 /** "25 min", "3 h 10 min", "2 d 4 h". */
 function duration(ms: number): string {
@@ -65,7 +72,7 @@ export function IncidentsView({ state }: ViewProps) {
         {KINDS.map((kind) => (
           <div key={kind} id={`kpi-incidents-${kind}`} class="kpi">
             <span class="kpi-value">{data ? list.filter((i) => i.kind === kind).length : '–'}</span>
-            <span class="kpi-label">{kind === 'anomaly' ? 'Anomalies' : 'Alarm episodes'}</span>
+            <span class="kpi-label">{KIND_LABEL[kind]}</span>
           </div>
         ))}
       </section>
@@ -158,7 +165,9 @@ export function IncidentsView({ state }: ViewProps) {
 }
 
 function IncidentLine({ incident: i, name, now }: { incident: Incident; name: string; now: number }) {
-  const evidence = `#/fleet/${encodeURIComponent(i.tenant)}/${encodeURIComponent(i.region)}`;
+  // A cost anomaly's evidence is the Cost view; the others', the tenant-region.
+  const evidence =
+    i.kind === 'cost' ? '#/cost' : `#/fleet/${encodeURIComponent(i.tenant)}/${encodeURIComponent(i.region)}`;
   return (
     <tr
       class={`row ${i.end === null ? 'health-critical' : 'health-degraded'}`}
@@ -171,13 +180,15 @@ function IncidentLine({ incident: i, name, now }: { incident: Incident; name: st
       <td title={timestamp(i.start)}>{ago(i.start, now)}</td>
       <td>{i.end === null ? <strong>ongoing, {duration(now - i.start)}</strong> : duration(i.end - i.start)}</td>
       <td>
-        <span class={`badge ${i.kind === 'alarm' ? 'health-critical' : 'health-degraded'}`}>{i.kind}</span>
+        <span class={`badge ${i.kind === 'alarm' ? 'health-critical' : i.kind === 'cost' ? 'health-unknown' : 'health-degraded'}`}>
+          {i.kind}
+        </span>
       </td>
       <td>
         <a class="evidence" href={evidence} title="Open on the Fleet view">
           <div class="tenant-name">{name}</div>
           <div class="tenant-id muted">
-            {i.tenant} · {i.region}
+            {i.tenant} · {i.region === '*' ? 'all regions' : i.region}
           </div>
         </a>
       </td>
