@@ -31,14 +31,13 @@ pub const REPORT_FROM_POINT: u64 = 120;
 /// On a count summed per period (errors, restarts), a point less than this
 /// many events from the detector's expectation raises no anomaly.
 ///
-/// A sync-side rule, not the detector's: on a sparse count (a tenant with
-/// a few 5xx an hour, container restarts) the detector's usual miss decays
-/// towards zero through each run of zeros, so one or two events score as
-/// "40,000x its usual level". On the simulated fleet, scoring every series,
-/// 73 of 75 episodes in 85 series-days were such blips (61 on errors, 12 on
-/// restarts). Two more errors than usual are never news to on-call; the
-/// globex outage (140+ a minute) and any burst that matters clear five with
-/// room to spare, whatever its hour.
+/// The detector itself no longer finds one or two events on a mostly-zero
+/// count unusual (its usual miss never falls below the series' smallest
+/// step: one event on a count). This rule stays as the on-call judgement
+/// it encodes: fewer than five more errors or restarts than usual are not
+/// worth an incident, whatever the detector makes of them. The globex
+/// outage (140+ a minute) and any burst that matters clear it with room to
+/// spare, whatever its hour.
 pub const MIN_COUNT_EXCESS: f64 = 5.0;
 
 /// Which series a detector runs on and how its anomalies read.
@@ -271,9 +270,9 @@ mod tests {
     }
 
     /// A sparse count: no errors most minutes, one or two now and then.
-    /// Each blip is hugely "unusual" for a detector whose usual miss has
-    /// shrunk through the zeros; none is an anomaly to report, and an
-    /// outage on the same series still is.
+    /// None is an anomaly to report, with the rule or without it (the
+    /// detector's usual miss never falls below one event), and an outage on
+    /// the same series still is.
     #[test]
     fn blips_on_a_sparse_count_are_not_anomalies_but_an_outage_is() {
         let blips: Vec<(i64, f64)> =
@@ -281,7 +280,7 @@ mod tests {
         let s = score(&meta(), None, &blips).unwrap();
         assert!(s.episodes.is_empty(), "{:?}", s.episodes);
         let raw = score(&SeriesMeta { min_excess: 0.0, ..meta() }, None, &blips).unwrap();
-        assert!(!raw.episodes.is_empty(), "the premise: without the rule the blips are anomalies");
+        assert!(raw.episodes.is_empty(), "the detector alone: {:?}", raw.episodes);
 
         let mut outage = blips.clone();
         outage.extend((1400..1410).map(|i| (T0 + i * 60, 140.0)));

@@ -19,6 +19,11 @@
 //!    10% preference for the simpler one.
 //! 2. **How far off.** The miss is measured in units of the forecast's usual
 //!    miss (an exponentially weighted mean absolute error), a robust z-score.
+//!    The usual miss is never taken below one grain of the series: the
+//!    smallest step it has taken, or 1 for whole numbers that have not moved
+//!    yet. A count of errors that sits at 0 for hours would otherwise have a
+//!    usual miss of almost nothing, and a single error would be billions of
+//!    usual misses; with the floor it is one, and a burst of 50 is 50.
 //!    Learning is robust too: a miss counts for at most four usual misses, so
 //!    one spike barely moves the level, the shapes or the spread.
 //! 3. **How unusual that is for this series.** Some series spike all the
@@ -101,6 +106,9 @@ const GAMMA: f64 = 0.1;
 const BETA: f64 = 0.02;
 /// Misses count for at most this many usual misses when learning.
 const CLIP: f64 = 4.0;
+/// The usual miss is never taken below this many grains of the series (see
+/// [`Detector::grain`]).
+const GRAIN_FLOOR: f64 = 1.0;
 /// CUSUM: allowance and per-point cap (in usual misses), and limit.
 const CUSUM_K: f64 = 1.0;
 const CUSUM_CAP: f64 = 4.0;
@@ -121,6 +129,10 @@ const COUNTER_RISE: u32 = 10;
 const COUNTER_FALL: f64 = 0.5;
 /// Scores below this end an episode in [`events`].
 const RELEASE_SCORE: f64 = 0.2;
+/// An expectation below this fraction of the value is 0 at the three
+/// significant figures explanations show, and a factor would say nothing:
+/// "1 per minute against 0.0000000000021" is "about 0", not "476750060210x".
+const NEGLIGIBLE_BASELINE: f64 = 1e-3;
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
@@ -129,7 +141,7 @@ const DAY_SLOT: i64 = 15 * 60;
 /// 1970-01-01 was a Thursday: shifting by 3 days starts weeks on Monday.
 const MONDAY: i64 = 3 * DAY;
 /// Bumped whenever the state's meaning changes: older state is relearned.
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 /// Which learned shape an expectation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +236,10 @@ pub struct Detector {
     quiet: u32,
     /// Consecutive rising steps (a counter?).
     rising: u32,
+    /// The smallest non-zero step between consecutive values so far (0
+    /// before the first), and whether every value so far was a whole number.
+    min_step: f64,
+    integral: bool,
 }
 
 /// Detector state that cannot be restored.
@@ -263,6 +279,8 @@ impl Detector {
             record: 0.0,
             quiet: 0,
             rising: 0,
+            min_step: 0.0,
+            integral: true,
         }
     }
 
@@ -293,6 +311,7 @@ impl Detector {
                 t.level = x;
             }
             (self.first_ts, self.last_ts, self.last_value) = (ts, ts, x);
+            self.integral = x.fract() == 0.0;
             return Observation { score: 0.0, surprise: 0.0, expected: x, spread: 0.0, z: 0.0, season: Season::None };
         }
 
@@ -312,8 +331,10 @@ impl Detector {
             }
         }
         let s = self.selected;
-        // A floor keeps a perfectly flat series from dividing by zero.
-        let floor = 1e-9 + 1e-6 * flat.abs();
+        // A floor keeps a perfectly flat series from dividing by zero, and a
+        // series that moves in whole steps from having a usual miss of a
+        // sliver of one.
+        let floor = (1e-9 + 1e-6 * flat.abs()).max(GRAIN_FLOOR * self.grain());
         let spread = (1.25 * self.tracks[s].error).max(floor);
         let miss = x - expected[s];
         let z = miss / spread;
@@ -386,6 +407,11 @@ impl Detector {
             }
         }
         self.selected = best;
+        let step = (x - self.last_value).abs();
+        if step > 0.0 && (self.min_step == 0.0 || step < self.min_step) {
+            self.min_step = step;
+        }
+        self.integral &= x.fract() == 0.0;
         (self.last_ts, self.last_value) = (ts, x);
         let season = match s {
             1 if own[1] => Season::Daily,
@@ -429,6 +455,24 @@ impl Detector {
         let flat_mse = self.tracks[0].mse;
         for (t, _) in self.tracks.iter_mut().zip(own).filter(|(_, own)| !own) {
             t.mse = flat_mse;
+        }
+    }
+
+    /// The granularity of the series: the smallest step it has taken, or 1
+    /// for whole numbers that have not moved yet; 0 when unknown.
+    ///
+    /// Why it bounds the usual miss: a count of errors that sits at 0 for
+    /// hours has a usual miss that shrinks towards nothing, and then a
+    /// single error would be billions of usual misses. A series cannot miss
+    /// by less than one of its steps, so a miss of one step is one usual
+    /// miss at most; a burst of fifty errors is still fifty.
+    fn grain(&self) -> f64 {
+        if self.min_step > 0.0 {
+            self.min_step
+        } else if self.integral {
+            1.0
+        } else {
+            0.0
         }
     }
 
@@ -545,7 +589,9 @@ pub fn events(points: &[ScoredPoint]) -> Vec<AnomalyEvent> {
 
 impl AnomalyEvent {
     /// One line for people, e.g. `p99 latency 3.1x its usual Tuesday 14:00
-    /// level (930 ms against 300 ms) for 25 minutes`. Times are UTC.
+    /// level (930 ms against 300 ms) for 25 minutes`. Times are UTC. Against
+    /// a baseline of about 0 a factor would be absurd, so none is given:
+    /// `5xx errors far above its usual level (50 per minute against about 0)`.
     pub fn explain(&self, metric: &str, unit: &str) -> String {
         let when = match self.season {
             Season::None => String::new(),
@@ -554,7 +600,9 @@ impl AnomalyEvent {
         };
         let amount = |v: f64| if unit.is_empty() { number(v) } else { format!("{} {unit}", number(v)) };
         let (value, expected) = (self.peak_value, self.expected);
-        let mut line = if expected > 0.0 && value >= 0.0 {
+        let mut line = if value > 0.0 && expected.abs() < NEGLIGIBLE_BASELINE * value {
+            format!("{metric} far above its usual {when}level ({} against about 0)", amount(value))
+        } else if expected > 0.0 && value >= 0.0 {
             let ratio = value / expected;
             let how = match self.direction {
                 Direction::Up => format!("{}x", number(ratio)),
@@ -782,6 +830,117 @@ mod tests {
         d.version = STATE_VERSION + 1;
         assert!(matches!(Detector::from_bytes(&d.to_bytes()), Err(StateError::Version { .. })));
         assert!(matches!(Detector::from_bytes(b"not cbor"), Err(StateError::Decode(_))));
+    }
+
+    /// A sparse count, one point a minute for `days`: 0 most minutes, 1 in
+    /// about one minute of 200, 2 in about one of 700. The first event comes
+    /// well after the warm-up, so the detector has seen nothing but zeros.
+    fn sparse_count(days: i64, seed: u64) -> Vec<(i64, f64)> {
+        let mut noise = Noise(seed);
+        (0..days * DAY / 60)
+            .map(|i| {
+                let u = noise.next();
+                let v = if i < 400 || u < 0.987 {
+                    0.0
+                } else if u < 0.997 {
+                    1.0
+                } else {
+                    2.0
+                };
+                (T0 + i * 60, v)
+            })
+            .collect()
+    }
+
+    /// The bug this pins: through each run of zeros the usual miss shrank
+    /// towards its floor of 1e-9, and a single error scored as an anomaly
+    /// "38959065109571x its usual level".
+    #[test]
+    fn occasional_single_errors_on_a_mostly_zero_count_raise_no_anomaly() {
+        let points = sparse_count(5, 23);
+        assert!(points.iter().filter(|p| p.1 > 0.0).count() > 30, "the premise: some errors");
+        let mut detector = Detector::new(Config::default());
+        for (i, &(t, v)) in points.iter().enumerate() {
+            let o = detector.observe(t, v);
+            assert!(o.score < ANOMALY_THRESHOLD, "point {i} ({v}): {o:?}");
+            assert!(o.z.abs() <= 2.0, "a miss of an event or two is an usual miss or two: {i}: {o:?}");
+        }
+    }
+
+    #[test]
+    fn a_burst_of_errors_on_a_mostly_zero_count_is_flagged_and_explained_against_about_0() {
+        let mut points = sparse_count(5, 29);
+        let burst = 6000;
+        for p in &mut points[burst..burst + 5] {
+            p.1 = 50.0;
+        }
+        let mut detector = Detector::new(Config::default());
+        let scored: Vec<ScoredPoint> = points
+            .iter()
+            .map(|&(ts, value)| ScoredPoint { ts, value, observation: detector.observe(ts, value) })
+            .collect();
+        let alarms: Vec<usize> =
+            (0..scored.len()).filter(|&i| scored[i].observation.score >= ANOMALY_THRESHOLD).collect();
+        assert_eq!(alarms, [burst]);
+        let found = events(&scored);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].start, found[0].through), (points[burst].0, points[burst + 4].0));
+        let line = found[0].explain("5xx errors", "per minute");
+        assert!(line.starts_with("5xx errors far above its usual "), "{line}");
+        assert!(line.contains(" level (50 per minute against about 0) for 4 minutes"), "{line}");
+    }
+
+    #[test]
+    fn explanations_against_a_baseline_of_about_0_give_no_factor() {
+        let e = AnomalyEvent {
+            start: T0,
+            end: Some(T0 + 300),
+            through: T0 + 300,
+            peak_score: 0.9,
+            direction: Direction::Up,
+            peak_ts: T0 + 14 * HOUR,
+            peak_value: 2.0,
+            expected: 5.1e-14,
+            season: Season::None,
+        };
+        assert_eq!(
+            e.explain("5xx errors", "per minute"),
+            "5xx errors far above its usual level (2 per minute against about 0) for 5 minutes"
+        );
+        let exactly_0 = AnomalyEvent { expected: 0.0, season: Season::Daily, end: None, ..e.clone() };
+        assert_eq!(
+            exactly_0.explain("Container restarts", ""),
+            "Container restarts far above its usual 14:00 level (2 against about 0) for 5 minutes so far"
+        );
+        let slightly_below_0 = AnomalyEvent { expected: -1e-9, ..e.clone() };
+        assert!(slightly_below_0
+            .explain("Errors", "")
+            .starts_with("Errors far above its usual level (2 against about 0)"));
+        // A small baseline that still shows at three figures keeps its factor.
+        let night = AnomalyEvent { peak_value: 70.0, expected: 0.28, ..e };
+        assert_eq!(
+            night.explain("5xx errors", "per minute"),
+            "5xx errors 250x its usual level (70 per minute against 0.28 per minute) for 5 minutes"
+        );
+    }
+
+    /// A series of fractions learns its grain from its steps: a move of one
+    /// step is no news, a move of many is.
+    #[test]
+    fn the_grain_is_the_smallest_step_and_whole_numbers_start_at_1() {
+        let mut d = Detector::new(Config::default());
+        d.observe(T0, 3.0);
+        assert_eq!(d.grain(), 1.0, "whole numbers that have not moved");
+        d.observe(T0 + 60, 3.0);
+        assert_eq!(d.grain(), 1.0);
+        d.observe(T0 + 120, 3.25);
+        assert_eq!(d.grain(), 0.25);
+        d.observe(T0 + 180, 3.0);
+        d.observe(T0 + 240, 7.0);
+        assert_eq!(d.grain(), 0.25);
+        let mut d = Detector::new(Config::default());
+        d.observe(T0, 0.3);
+        assert_eq!(d.grain(), 0.0, "fractions that have not moved: unknown");
     }
 
     fn point(ts: i64, value: f64, score: f64, surprise: f64, z: f64) -> ScoredPoint {
