@@ -135,6 +135,38 @@ pub enum Command {
         #[arg(long)]
         payer: bool,
     },
+    /// The cache file: size per table and per tenant (`stats`, the default),
+    /// `compact`, or `drop-tenant ID`. No AWS calls.
+    #[command(long_about = "The cache file: what it holds and what it costs on disk. No AWS calls.\n\n\
+        `fleetdeck cache` (or `cache stats`) prints rows and bytes per table and, per tenant, its series, \
+        datapoints and an estimate of its bytes. `cache compact` rewrites the file without its free pages \
+        (SQLite VACUUM: needs as much free disk as the file, and no sync running) and prints the size before \
+        and after. `cache drop-tenant ID` deletes every row of that tenant in one transaction and prints what \
+        it deleted; a tenant still in the fleet file comes back with the next sync.\n\n\
+        Raw datapoints older than 35 days, ended anomalies, alarm history and sync records older than 180 days, \
+        and daily cost older than 400 days are deleted after each sync; the fleet file's [retention] table \
+        (raw_days, events_days, cost_days) changes those.")]
+    Cache {
+        #[command(subcommand)]
+        action: Option<CacheAction>,
+        /// Print JSON instead of tables.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+}
+
+/// What `fleetdeck cache` does.
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Rows and bytes per table; series, datapoints and bytes per tenant.
+    Stats,
+    /// Rewrite the file without its free pages (VACUUM) and print the size before and after.
+    Compact,
+    /// Delete every row of one tenant (one transaction) and print what was deleted.
+    DropTenant {
+        /// The tenant's id (as `cache stats` lists it).
+        id: String,
+    },
 }
 
 /// One of the two documents `fleetdeck policy` prints.
@@ -180,6 +212,7 @@ pub fn main() -> ExitCode {
                         Ok(ExitCode::SUCCESS)
                     }
                     Command::Check { tenant, cost, json } => run_check(&cli.common, tenant, cost, json).await,
+                    Command::Cache { action, json } => run_cache(&cli.common, action, json).await,
                     Command::Policy { external_id, trusted_account, only, payer } => {
                         let grantor = if payer { crate::check::Grantor::Payer } else { crate::check::Grantor::Tenant };
                         run_policy(external_id.as_deref(), trusted_account.as_deref(), only, grantor)
@@ -532,6 +565,100 @@ fn run_policy(
         }
     }
     println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_cache(common: &Common, action: Option<CacheAction>, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::housekeeping;
+    let opts = common.session_options();
+    let path = opts.cache_path(&opts.fleet_source()?);
+    if !path.exists() {
+        anyhow::bail!(
+            "no cache at {} yet: run `fleetdeck sync{}` first",
+            path.display(),
+            if common.demo { " --demo" } else { "" }
+        );
+    }
+    let cache = crate::cache::Cache::open(&path).await?;
+    let mb = |b: i64| b as f64 / 1_048_576.0;
+    match action.unwrap_or(CacheAction::Stats) {
+        CacheAction::Stats => {
+            let s = housekeeping::stats(&cache).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "cache: {} ({:.1} MB, WAL {:.1} MB; {} pages of {} bytes, {} free)",
+                path.display(),
+                mb(s.file_bytes),
+                mb(s.wal_bytes),
+                s.pages,
+                s.page_size,
+                s.free_pages
+            );
+            println!("\n{:<20} {:>12} {:>12}", "TABLE", "ROWS", "BYTES");
+            for t in &s.tables {
+                let bytes = t.bytes.map(|b| b.to_string()).unwrap_or_else(|| "?".into());
+                println!("{:<20} {:>12} {:>12}", t.table, t.rows, bytes);
+            }
+            if !s.exact {
+                println!("(this SQLite has no dbstat table: bytes per table unknown, per tenant spread evenly)");
+            }
+            println!("\n{:<28} {:<28} {:>7} {:>12} {:>12}", "TENANT", "NAME", "SERIES", "DATAPOINTS", "BYTES (EST)");
+            for t in &s.tenants {
+                let name = clean(&t.name);
+                let name: String =
+                    if name.chars().count() > 27 { name.chars().take(26).chain(['…']).collect() } else { name };
+                println!(
+                    "{:<28} {:<28} {:>7} {:>12} {:>12}{}",
+                    clean(&t.tenant),
+                    name,
+                    t.series,
+                    t.datapoints,
+                    t.bytes_estimate,
+                    if t.active { "" } else { "  (no longer in the fleet)" }
+                );
+            }
+        }
+        CacheAction::Compact => {
+            let c = housekeeping::compact(&cache).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                println!(
+                    "compacted {}: {:.1} MB -> {:.1} MB ({:.1} MB freed)",
+                    path.display(),
+                    mb(c.bytes_before),
+                    mb(c.bytes_after),
+                    mb(c.bytes_before - c.bytes_after)
+                );
+            }
+        }
+        CacheAction::DropTenant { id } => {
+            let deleted = match housekeeping::drop_tenant(&cache, &id).await {
+                Ok(d) => d,
+                Err(housekeeping::DropError::Unknown(_)) => {
+                    eprintln!(
+                        "fleetdeck: no tenant {} in the cache {}: nothing deleted (`fleetdeck cache stats` lists the tenants)",
+                        clean(&format!("{id:?}")),
+                        path.display()
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    deleted.iter().map(|(t, n)| (t.clone(), serde_json::Value::from(*n))).collect();
+                println!("{}", serde_json::json!({ "tenant": id, "deleted": map }));
+            } else {
+                let parts: Vec<String> = deleted.iter().map(|(t, n)| format!("{n} {t}")).collect();
+                println!("dropped tenant {}: deleted {}", clean(&id), parts.join(", "));
+                println!("(a tenant still in the fleet file is read again by the next sync)");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

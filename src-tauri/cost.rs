@@ -43,39 +43,42 @@ pub fn forecast(days: &[(NaiveDate, f64)], today: NaiveDate) -> f64 {
 pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost>, CacheError> {
     let first = today.with_day(1).unwrap_or(today);
     let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
+    // Each tenant's days as one JSON array, from one short range of the
+    // (tenant_id, day, amount) index per tenant; the tenants themselves
+    // found by hopping from one to the next in that index. A plain GROUP BY
+    // tenant_id, day over both months sorted every row first: 0.15 s of
+    // the cost view at 1,000 tenants (benches/cache.rs), this takes ~20 ms.
     let rows = sqlx::query(
-        "SELECT tenant_id, day, sum(amount) FROM cost_daily WHERE day >= ?1 AND day <= ?2
-         GROUP BY tenant_id, day ORDER BY tenant_id, day",
+        "WITH RECURSIVE who(id) AS (
+             SELECT min(tenant_id) FROM cost_daily
+             UNION ALL
+             SELECT (SELECT min(tenant_id) FROM cost_daily WHERE tenant_id > who.id) FROM who WHERE who.id IS NOT NULL
+         )
+         SELECT id, (SELECT json_group_array(json_array(day, total)) FROM (
+                    SELECT day, sum(amount) AS total FROM cost_daily
+                    WHERE tenant_id = who.id AND day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day))
+         FROM who WHERE id IS NOT NULL",
     )
     .bind(first_last.format("%Y-%m-%d").to_string())
     .bind(today.format("%Y-%m-%d").to_string())
     .fetch_all(cache.pool())
     .await?;
     let mut out: Vec<TenantCost> = Vec::new();
-    let mut days: Vec<(NaiveDate, f64)> = Vec::new();
-    let mut current: Option<String> = None;
-    let flush = |tenant: &str, days: &mut Vec<(NaiveDate, f64)>, out: &mut Vec<TenantCost>| {
-        out.push(TenantCost {
-            tenant: tenant.to_string(),
-            month_to_date: days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum(),
-            last_month: days.iter().filter(|(d, _)| *d < first).map(|(_, v)| v).sum(),
-            forecast: forecast(days, today),
-        });
-        days.clear();
-    };
     for r in rows {
         let tenant: String = r.get(0);
-        let Ok(day) = NaiveDate::parse_from_str(r.get::<&str, _>(1), "%Y-%m-%d") else { continue };
-        if current.as_deref() != Some(tenant.as_str()) {
-            if let Some(prev) = current.take() {
-                flush(&prev, &mut days, &mut out);
-            }
-            current = Some(tenant.clone());
+        let json: Option<&str> = r.get(1);
+        let parsed: Vec<(String, f64)> = json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        let days: Vec<(NaiveDate, f64)> =
+            parsed.iter().filter_map(|(d, v)| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().map(|d| (d, *v))).collect();
+        if days.is_empty() {
+            continue;
         }
-        days.push((day, r.get(2)));
-    }
-    if let Some(prev) = current {
-        flush(&prev, &mut days, &mut out);
+        out.push(TenantCost {
+            tenant,
+            month_to_date: days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum(),
+            last_month: days.iter().filter(|(d, _)| *d < first).map(|(_, v)| v).sum(),
+            forecast: forecast(&days, today),
+        });
     }
     out.sort_by(|a, b| b.month_to_date.total_cmp(&a.month_to_date));
     Ok(out)

@@ -119,6 +119,8 @@ pub struct Fleet {
     pub cost_tag: String,
     pub endpoint_url: Option<String>,
     pub tenants: Vec<Tenant>,
+    /// How long the cache keeps each kind of row (`[retention]`).
+    pub retention: crate::housekeeping::Retention,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +160,17 @@ struct RawFile {
     fleet: RawFleet,
     #[serde(default)]
     tenant: Vec<Spanned<RawTenant>>,
+    retention: Option<RawRetention>,
+}
+
+/// `[retention]`: days kept, each optional (defaults in
+/// [`crate::housekeeping::Retention`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    raw_days: Option<Spanned<i64>>,
+    events_days: Option<Spanned<i64>>,
+    cost_days: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -415,6 +428,33 @@ impl Fleet {
             });
         }
 
+        let mut retention = crate::housekeeping::Retention::default();
+        if let Some(r) = &raw.retention {
+            let max = crate::housekeeping::Retention::MAX_DAYS;
+            let fields = [
+                (&r.raw_days, "retention.raw_days", 1, &mut retention.raw_days),
+                (&r.events_days, "retention.events_days", 1, &mut retention.events_days),
+                (
+                    &r.cost_days,
+                    "retention.cost_days",
+                    crate::housekeeping::Retention::MIN_COST_DAYS,
+                    &mut retention.cost_days,
+                ),
+            ];
+            for (value, field, min, into) in fields {
+                let Some(v) = value else { continue };
+                match u32::try_from(*v.get_ref()).ok().filter(|d| (min..=max).contains(d)) {
+                    Some(days) => *into = days,
+                    None if field == "retention.cost_days" => p.add(
+                        v.span(),
+                        field,
+                        format!("must be {min} to {max} days: the cost view reads this month and the last"),
+                    ),
+                    None => p.add(v.span(), field, format!("must be {min} to {max} days")),
+                }
+            }
+        }
+
         let fleet = Fleet {
             name: f.name.unwrap_or_else(|| "fleet".to_string()),
             region: f.region.into_inner(),
@@ -424,6 +464,7 @@ impl Fleet {
             cost_tag: f.cost_tag.map(Spanned::into_inner).unwrap_or_else(|| "tenant-id".to_string()),
             endpoint_url: f.endpoint_url.map(Spanned::into_inner),
             tenants,
+            retention,
         };
         p.finish(fleet)
     }
@@ -599,5 +640,19 @@ mod tests {
             err.to_string().contains("fleet.toml:8: tenant[0].account: \"11111\" is not a 12-digit AWS account id"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn retention_defaults_and_overrides_and_bad_values_name_their_line() {
+        let fleet = parse(HEAD).unwrap();
+        assert_eq!(fleet.retention, crate::housekeeping::Retention::default());
+        let fleet = parse(&format!("{HEAD}[retention]\nraw_days = 14\ncost_days = 800\n")).unwrap();
+        assert_eq!((fleet.retention.raw_days, fleet.retention.events_days, fleet.retention.cost_days), (14, 180, 800));
+        let err = parse(&format!("{HEAD}[retention]\nraw_days = 0\ncost_days = 30\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("fleet.toml:5: retention.raw_days: must be 1 to 3650 days"), "{text}");
+        assert!(text.contains("fleet.toml:6: retention.cost_days: must be 62 to 3650 days"), "{text}");
+        let err = parse(&format!("{HEAD}[retention]\nraw_dayz = 3\n")).unwrap_err();
+        assert!(err.to_string().contains("unknown field `raw_dayz`"), "{err}");
     }
 }

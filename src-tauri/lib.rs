@@ -13,6 +13,8 @@
 //! - [`plan`] packs metric reads into the fewest GetMetricData calls;
 //!   [`collect`] makes the calls; [`sync`] runs a whole sync into the
 //!   [`cache`] (SQLite via sqlx).
+//! - [`housekeeping`] keeps the cache small: retention after each sync, and
+//!   `fleetdeck cache` (sizes per table and tenant, compact, drop a tenant).
 //! - [`redact`] strips personal data and secrets from text cached for
 //!   data-residency tenants.
 //! - [`cost`] sums per-tenant cost and forecasts the month end.
@@ -42,6 +44,7 @@ pub mod discover;
 pub mod export;
 pub mod fleet;
 pub mod health;
+pub mod housekeeping;
 pub mod input;
 pub mod model;
 pub mod pace;

@@ -391,6 +391,11 @@ pub async fn run(
         unreachable: aws.reach.down().is_some(),
     };
     cache.record_sync(&summary, &calls).await?;
+    // Retention last, in small transactions; everything above is committed
+    // already, so a failure here costs only disk and is retried next sync.
+    if let Err(e) = crate::housekeeping::enforce_retention(cache, &fleet.retention, opts.now).await {
+        tracing::warn!("retention pass failed (retried at the next sync): {e}");
+    }
     let total = run.total.load(Ordering::Relaxed);
     (progress)(SyncProgress {
         phase: "done".into(),
