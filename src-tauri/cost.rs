@@ -43,42 +43,63 @@ pub fn forecast(days: &[(NaiveDate, f64)], today: NaiveDate) -> f64 {
 pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost>, CacheError> {
     let first = today.with_day(1).unwrap_or(today);
     let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
-    // Each tenant's days as one JSON array, from one short range of the
-    // (tenant_id, day, amount) index per tenant; the tenants themselves
-    // found by hopping from one to the next in that index. A plain GROUP BY
-    // tenant_id, day over both months sorted every row first: 0.15 s of
-    // the cost view at 1,000 tenants (benches/cache.rs), this takes ~20 ms.
-    let rows = sqlx::query(
-        "WITH RECURSIVE who(id) AS (
-             SELECT min(tenant_id) FROM cost_daily
-             UNION ALL
-             SELECT (SELECT min(tenant_id) FROM cost_daily WHERE tenant_id > who.id) FROM who WHERE who.id IS NOT NULL
-         )
-         SELECT id, (SELECT json_group_array(json_array(day, total)) FROM (
-                    SELECT day, sum(amount) AS total FROM cost_daily
-                    WHERE tenant_id = who.id AND day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day))
-         FROM who WHERE id IS NOT NULL",
+    // Daily totals per tenant, kept by triggers (migration 0006). Last
+    // month is summed in SQL (one row a tenant); only the days the forecast
+    // needs (this month and the 7 before today) come back as rows: each row
+    // through sqlx costs about a microsecond, and the Cost view of 1,000
+    // tenants has a 50 ms budget (benches/cache.rs).
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let last_month: std::collections::HashMap<String, f64> = sqlx::query_as::<_, (String, f64)>(
+        "SELECT tenant_id, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day < ?2 GROUP BY tenant_id",
     )
-    .bind(first_last.format("%Y-%m-%d").to_string())
-    .bind(today.format("%Y-%m-%d").to_string())
+    .bind(day(first_last))
+    .bind(day(first))
+    .fetch_all(cache.pool())
+    .await?
+    .into_iter()
+    .collect();
+    let from = first.min(today - Duration::days(RUN_RATE_DAYS as i64));
+    let rows = sqlx::query(
+        "SELECT tenant_id, day, total FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 ORDER BY tenant_id, day",
+    )
+    .bind(day(from))
+    .bind(day(today))
     .fetch_all(cache.pool())
     .await?;
     let mut out: Vec<TenantCost> = Vec::new();
-    for r in rows {
-        let tenant: String = r.get(0);
-        let json: Option<&str> = r.get(1);
-        let parsed: Vec<(String, f64)> = json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
-        let days: Vec<(NaiveDate, f64)> =
-            parsed.iter().filter_map(|(d, v)| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().map(|d| (d, *v))).collect();
-        if days.is_empty() {
-            continue;
+    let mut days: Vec<(NaiveDate, f64)> = Vec::new();
+    let mut flush = |tenant: &str, days: &mut Vec<(NaiveDate, f64)>| {
+        if !days.is_empty() {
+            out.push(TenantCost {
+                tenant: tenant.to_string(),
+                month_to_date: days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum(),
+                last_month: last_month.get(tenant).copied().unwrap_or(0.0),
+                forecast: forecast(days, today),
+            });
         }
-        out.push(TenantCost {
-            tenant,
-            month_to_date: days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum(),
-            last_month: days.iter().filter(|(d, _)| *d < first).map(|(_, v)| v).sum(),
-            forecast: forecast(&days, today),
-        });
+        days.clear();
+    };
+    let mut current: Option<&str> = None;
+    for r in &rows {
+        let tenant: &str = r.get(0);
+        if current != Some(tenant) {
+            if let Some(t) = current {
+                flush(t, &mut days);
+            }
+            current = Some(tenant);
+        }
+        if let Ok(day) = NaiveDate::parse_from_str(r.get::<&str, _>(1), "%Y-%m-%d") {
+            days.push((day, r.get(2)));
+        }
+    }
+    if let Some(t) = current {
+        flush(t, &mut days);
+    }
+    // Spend last month and none since: nothing to forecast.
+    for (tenant, total) in &last_month {
+        if !out.iter().any(|c| &c.tenant == tenant) {
+            out.push(TenantCost { tenant: tenant.clone(), month_to_date: 0.0, last_month: *total, forecast: 0.0 });
+        }
     }
     out.sort_by(|a, b| b.month_to_date.total_cmp(&a.month_to_date));
     Ok(out)
@@ -108,6 +129,44 @@ mod tests {
         let days = vec![(d("2026-10-30"), 3.0), (d("2026-10-31"), 3.0), (d("2026-11-01"), 1.0)];
         assert_eq!(forecast(&days, d("2026-11-01")), 30.0 * 3.0);
         assert_eq!(forecast(&[(d("2026-11-01"), 2.0)], d("2026-11-01")), 60.0, "no history: today's estimate");
+    }
+
+    /// The daily totals the Cost view reads are kept by triggers: after
+    /// inserts, an upsert that changes an amount, and deletes, they equal a
+    /// sum over cost_daily itself.
+    #[tokio::test]
+    async fn daily_totals_follow_every_write_to_cost_daily() {
+        let cache = Cache::in_memory().await.unwrap();
+        let exec = |sql: &'static str| {
+            let pool = cache.pool().clone();
+            async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+        };
+        exec(
+            "INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated) VALUES
+              ('acme', '2026-11-20', 'EC2', 'tag', 5, 'USD', 1), ('acme', '2026-11-20', 'RDS', 'tag', 2, 'USD', 1),
+              ('acme', '2026-11-21', 'EC2', 'tag', 4, 'USD', 1), ('beta', '2026-11-21', 'EC2', 'tag', 1, 'USD', 1)",
+        )
+        .await;
+        exec(
+            "INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated)
+              VALUES ('acme', '2026-11-20', 'EC2', 'tag', 7.5, 'USD', 0)
+              ON CONFLICT (tenant_id, day, service, source) DO UPDATE SET amount = excluded.amount",
+        )
+        .await;
+        exec("DELETE FROM cost_daily WHERE tenant_id = 'beta'").await;
+        exec("DELETE FROM cost_daily WHERE tenant_id = 'acme' AND day = '2026-11-21'").await;
+        let totals: Vec<(String, String, f64)> =
+            sqlx::query_as("SELECT tenant_id, day, total FROM cost_tenant_day ORDER BY 1, 2")
+                .fetch_all(cache.pool())
+                .await
+                .unwrap();
+        let truth: Vec<(String, String, f64)> =
+            sqlx::query_as("SELECT tenant_id, day, sum(amount) FROM cost_daily GROUP BY 1, 2 ORDER BY 1, 2")
+                .fetch_all(cache.pool())
+                .await
+                .unwrap();
+        assert_eq!(totals, truth);
+        assert_eq!(totals, vec![("acme".to_string(), "2026-11-20".to_string(), 9.5)]);
     }
 
     #[tokio::test]
