@@ -61,6 +61,22 @@ pub struct AwsSettings {
     pub max_attempts: u32,
 }
 
+impl AwsSettings {
+    /// The built-in simulated fleet: its endpoint and static base keys.
+    pub fn simulated(sim: &crate::sim::SimFleet, fleet: &crate::fleet::Fleet) -> AwsSettings {
+        AwsSettings {
+            profile: None,
+            region: fleet.region.clone(),
+            endpoint_url: Some(sim.endpoint()),
+            static_credentials: Some((
+                crate::sim::SimFleet::ACCESS_KEY_ID.into(),
+                crate::sim::SimFleet::SECRET_ACCESS_KEY.into(),
+            )),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
 /// What went wrong reading one source, in the terms the views show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -437,30 +437,12 @@ async fn run_check(common: &Common, tenant: Option<String>, cost: bool, json: bo
             let fleet =
                 crate::fleet::Fleet::parse(std::path::Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
                     .map_err(|e| anyhow::anyhow!("the simulated fleet's own fleet file is invalid (a bug):\n{e}"))?;
-            let settings = crate::aws::AwsSettings {
-                profile: None,
-                region: fleet.region.clone(),
-                endpoint_url: Some(sim.endpoint()),
-                static_credentials: Some((
-                    crate::sim::SimFleet::ACCESS_KEY_ID.into(),
-                    crate::sim::SimFleet::SECRET_ACCESS_KEY.into(),
-                )),
-                max_attempts: crate::aws::DEFAULT_MAX_ATTEMPTS,
-            };
+            let settings = crate::aws::AwsSettings::simulated(&sim, &fleet);
             (fleet, settings, Some(sim))
         }
         crate::session::FleetSource::File(path) => {
             let fleet = crate::fleet::Fleet::load(&path, &catalog)?;
-            let settings = crate::aws::AwsSettings {
-                profile: opts.profile.clone().or_else(|| fleet.profile.clone()),
-                region: opts.region.clone().unwrap_or_else(|| fleet.region.clone()),
-                endpoint_url: fleet.endpoint_url.clone(),
-                static_credentials: None,
-                max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
-            };
+            let settings = opts.aws_settings(&fleet);
             (fleet, settings, None)
         }
     };

@@ -68,6 +68,22 @@ impl SessionOptions {
 
     /// `--cache`, else a file per fleet source in the platform data dir, so
     /// simulated data never mixes with a real fleet's.
+    /// How to reach AWS for a fleet file: `--profile`/`--region` over the
+    /// fleet file's, its endpoint, the default credential chain, and
+    /// `AWS_MAX_ATTEMPTS` if set.
+    pub fn aws_settings(&self, fleet: &Fleet) -> AwsSettings {
+        AwsSettings {
+            profile: self.profile.clone().or_else(|| fleet.profile.clone()),
+            region: self.region.clone().unwrap_or_else(|| fleet.region.clone()),
+            endpoint_url: fleet.endpoint_url.clone(),
+            static_credentials: None,
+            max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
+        }
+    }
+
     pub fn cache_path(&self, source: &FleetSource) -> PathBuf {
         if let Some(c) = &self.cache {
             return c.clone();
@@ -129,29 +145,12 @@ impl Session {
                     .map_err(SessionError::Sim)?;
                 let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
                     .map_err(SessionError::SimFleet)?;
-                let aws = AwsAccess::new(&AwsSettings {
-                    profile: None,
-                    region: fleet.region.clone(),
-                    endpoint_url: Some(sim.endpoint()),
-                    static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-                    max_attempts: crate::aws::DEFAULT_MAX_ATTEMPTS,
-                })
-                .await;
+                let aws = AwsAccess::new(&AwsSettings::simulated(&sim, &fleet)).await;
                 (fleet, aws, Some(sim))
             }
             FleetSource::File(path) => {
                 let fleet = Fleet::load(path, &catalog)?;
-                let aws = AwsAccess::new(&AwsSettings {
-                    profile: opts.profile.clone().or_else(|| fleet.profile.clone()),
-                    region: opts.region.clone().unwrap_or_else(|| fleet.region.clone()),
-                    endpoint_url: fleet.endpoint_url.clone(),
-                    static_credentials: None,
-                    max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(crate::aws::DEFAULT_MAX_ATTEMPTS),
-                })
-                .await;
+                let aws = AwsAccess::new(&opts.aws_settings(&fleet)).await;
                 (fleet, aws, None)
             }
         };
