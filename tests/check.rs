@@ -368,23 +368,7 @@ async fn moto_access(endpoint: &str, key: &str, secret: &str) -> AwsAccess {
 
 /// Create a log group as `account`, the way the tenant's application would.
 async fn create_log_group(endpoint: &str, account: &str, name: &str) {
-    use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDSEEDER", "secret", None, None, "test"))
-        .load()
-        .await;
-    let assumed = aws_sdk_sts::Client::new(&base)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/Seeder"))
-        .role_session_name("seeder")
-        .send()
-        .await
-        .expect("assume role for seeding");
-    let c = assumed.credentials().expect("credentials");
-    let creds =
-        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "seeded");
+    let (base, creds) = support::as_seeder(endpoint, account, "us-east-1").await;
     let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&base).credentials_provider(creds).build();
     aws_sdk_cloudwatchlogs::Client::from_conf(conf).create_log_group().log_group_name(name).send().await.unwrap();
 }

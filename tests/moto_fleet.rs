@@ -23,7 +23,6 @@ use std::sync::Mutex;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use fleetdeck::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
 use fleetdeck::cache::Cache;
 use fleetdeck::catalog::Catalog;
@@ -33,6 +32,7 @@ use fleetdeck::sync::{self, SyncOptions};
 use serde_json::{json, Value as Json};
 use sqlx::Row;
 use support::cbor_proxy::{self, Proxy, Record};
+use support::SEEDER_KEY;
 
 /// Acme's own account (silo).
 const SILO: &str = "111111111111";
@@ -55,7 +55,6 @@ const CLUSTER: &str = "prod-eks";
 
 /// Long-term keys: the test's own seeding and fleetdeck's base identity are
 /// different callers, so the proxy's record tells them apart.
-const SEEDER_KEY: &str = "AKIDSEEDER";
 const FLEETDECK_KEY: &str = "AKIDFLEETDECK";
 
 /// The catalog these fleets use: the built-in one minus p99 latency, which
@@ -280,27 +279,7 @@ impl World {
     /// Act as `account`'s own application in `region`: AssumeRole into the
     /// account through the proxy, as the seeder.
     async fn as_account(&self, account: &str, region: &str) -> Account {
-        let base = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .endpoint_url(&self.proxy.url)
-            .credentials_provider(Credentials::new(SEEDER_KEY, "secret", None, None, "seeder"))
-            .load()
-            .await;
-        let assumed = aws_sdk_sts::Client::new(&base)
-            .assume_role()
-            .role_arn(format!("arn:aws:iam::{account}:role/Seeder"))
-            .role_session_name("seeder")
-            .send()
-            .await
-            .expect("assume role for seeding");
-        let c = assumed.credentials().expect("credentials");
-        let creds = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            None,
-            "seeded",
-        );
+        let (base, creds) = support::as_seeder(&self.proxy.url, account, region).await;
         let cw = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(&base).credentials_provider(creds.clone()).build(),
         );

@@ -87,3 +87,36 @@ pub fn moto_api_at(url: &str, path: &str, body: &str) {
         agent.post(&format!("{url}{path}")).header("content-type", "application/json").send(body).expect("moto api");
     assert!(resp.status().is_success(), "moto {path}: {}", resp.status());
 }
+
+/// The access key the tests' seeding identity signs with (the proxy tells
+/// its requests from fleetdeck's by it).
+pub const SEEDER_KEY: &str = "AKIDSEEDER";
+
+/// Configuration for acting as `account`'s own application in `region`
+/// against moto at `endpoint`: the seeder assumes the account's `Seeder`
+/// role, and service configs built from the returned base take these
+/// credentials.
+pub async fn as_seeder(
+    endpoint: &str,
+    account: &str,
+    region: &str,
+) -> (aws_config::SdkConfig, aws_sdk_sts::config::Credentials) {
+    use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(SEEDER_KEY, "secret", None, None, "seeder"))
+        .load()
+        .await;
+    let assumed = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/Seeder"))
+        .role_session_name("seeder")
+        .send()
+        .await
+        .expect("assume role for seeding");
+    let c = assumed.credentials().expect("credentials");
+    let creds =
+        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), None, "seeded");
+    (base, creds)
+}
