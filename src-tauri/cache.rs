@@ -738,10 +738,6 @@ impl Cache {
         Ok(())
     }
 
-    pub async fn put_source(&self, s: &SourceState, now_ms: i64) -> Result<(), CacheError> {
-        self.put_sources(std::slice::from_ref(s), now_ms).await
-    }
-
     /// Record sources' statuses in one transaction (one commit, not one per
     /// source: on F200 that was 0.8 s of a re-sync).
     pub async fn put_sources(&self, sources: &[SourceState], now_ms: i64) -> Result<(), CacheError> {
@@ -778,18 +774,6 @@ impl Cache {
             "SELECT tenant_id, region, source, status, error, remediation, last_ok FROM source_status
              ORDER BY tenant_id, region, source",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(source_state).collect())
-    }
-
-    pub async fn sources(&self, tenant: &str, region: &str) -> Result<Vec<SourceState>, CacheError> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, region, source, status, error, remediation, last_ok FROM source_status
-             WHERE tenant_id = ?1 AND (region = ?2 OR region = '*') ORDER BY source",
-        )
-        .bind(tenant)
-        .bind(region)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(source_state).collect())
