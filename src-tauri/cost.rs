@@ -191,6 +191,28 @@ mod tests {
         assert_eq!((costs[0].month_to_date, costs[0].last_month), (4.0, 5.0));
         assert_eq!(costs[1].tenant, "");
     }
+
+    /// Regression: before dawn UTC, today's partial estimate (a fraction of
+    /// a day) ended a cost episode that was still going on.
+    #[tokio::test]
+    async fn a_partial_day_does_not_end_a_cost_jump_that_goes_on() {
+        let cache = Cache::in_memory().await.unwrap();
+        let mut days: Vec<(String, f64, i64)> =
+            (1..=20).map(|n| (format!("2026-11-{n:02}"), 100.0 + (n % 3) as f64, 0)).collect();
+        days.extend([("2026-11-21".into(), 400.0, 0), ("2026-11-22".into(), 410.0, 0), ("2026-11-23".into(), 60.0, 1)]);
+        for (day, amount, estimated) in days {
+            sqlx::query("INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated) VALUES ('acme', ?1, 'EC2', 'tag', ?2, 'USD', ?3)")
+                .bind(day)
+                .bind(amount)
+                .bind(estimated)
+                .execute(cache.pool())
+                .await
+                .unwrap();
+        }
+        let found = anomalies(&cache, d("2026-11-23"), 7).await.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].first, found[0].last, found[0].ongoing), (d("2026-11-21"), d("2026-11-22"), true));
+    }
 }
 
 /// A tenant's daily spend on one service well above its own recent
@@ -241,12 +263,14 @@ const COST_MIN_DOLLARS: f64 = 10.0;
 /// Cost anomalies per tenant and service among the days up to `today`: each
 /// day against the median of the 14 days before it, consecutive anomalous
 /// days folded into one episode with its dollar impact. Computed from the
-/// cached daily cost (tag and account lines summed), newest first.
+/// cached daily cost (tag and account lines summed), newest first. Only
+/// closed days are judged: today's partial, estimated spend is a fraction
+/// of a day, so a jump would look over at midnight and back at breakfast.
 pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> Result<Vec<CostAnomaly>, CacheError> {
     let from = today - Duration::days(look_back_days + COST_BASELINE_DAYS as i64);
     let rows = sqlx::query(
         "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
-         WHERE day >= ?1 AND day <= ?2 AND tenant_id != ''
+         WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0
          GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
     )
     .bind(from.format("%Y-%m-%d").to_string())
