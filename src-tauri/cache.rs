@@ -424,6 +424,7 @@ impl Cache {
         let mut written = 0u64;
         for PointBatch { series_id, points, watermark } in batch {
             written += insert_points(&mut tx, *series_id, points).await?;
+            refresh_rollups(&mut tx, *series_id, points).await?;
             sqlx::query("UPDATE series SET watermark = max(coalesce(watermark, 0), ?2) WHERE id = ?1")
                 .bind(series_id)
                 .bind(watermark)
@@ -1142,6 +1143,50 @@ async fn insert_points(
         written += q.execute(&mut **tx).await?.rows_affected();
     }
     Ok(written)
+}
+
+/// Rollup resolutions, seconds: hourly, and daily (built from hourly).
+pub const ROLLUPS: [i64; 2] = [3600, 86_400];
+
+/// Recompute the hourly and daily buckets these points fall in from the
+/// rows beneath them (raw points, then hours), so a re-delivered or
+/// corrected point replaces its old value in the summary instead of being
+/// added twice. A sync's batch touches a few buckets per series.
+async fn refresh_rollups(
+    tx: &mut Transaction<'_, Sqlite>,
+    series_id: i64,
+    points: &[(i64, f64)],
+) -> Result<(), CacheError> {
+    let (Some(first), Some(last)) =
+        (points.iter().map(|p| p.0).min(), points.iter().map(|p| p.0).max())
+    else {
+        return Ok(());
+    };
+    let [hour, day] = ROLLUPS;
+    sqlx::query(
+        "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
+         SELECT ?1, ?2, ts - ts % ?2, count(*), sum(value), min(value), max(value)
+         FROM datapoint WHERE series_id = ?1 AND ts >= ?3 AND ts < ?4 GROUP BY ts - ts % ?2",
+    )
+    .bind(series_id)
+    .bind(hour)
+    .bind(first.div_euclid(hour) * hour)
+    .bind((last.div_euclid(hour) + 1) * hour)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
+         SELECT ?1, ?2, ts - ts % ?2, sum(n), sum(sum), min(lo), max(hi)
+         FROM rollup WHERE series_id = ?1 AND res = ?3 AND ts >= ?4 AND ts < ?5 GROUP BY ts - ts % ?2",
+    )
+    .bind(series_id)
+    .bind(day)
+    .bind(hour)
+    .bind(first.div_euclid(day) * day)
+    .bind((last.div_euclid(day) + 1) * day)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Create the cache's directory (0700) and file (0600) with those modes from

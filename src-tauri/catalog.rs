@@ -18,6 +18,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("logs.toml", include_str!("../queries/logs.toml")),
     ("views/fleet_health.sql", include_str!("../queries/views/fleet_health.sql")),
     ("views/series_points.sql", include_str!("../queries/views/series_points.sql")),
+    ("views/series_rollup.sql", include_str!("../queries/views/series_rollup.sql")),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +60,7 @@ pub struct LogsQuery {
 pub struct ViewSql {
     pub fleet_health: String,
     pub series_points: String,
+    pub series_rollup: String,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +137,7 @@ impl Catalog {
         let views = ViewSql {
             fleet_health: read("views/fleet_health.sql")?.1,
             series_points: read("views/series_points.sql")?.1,
+            series_rollup: read("views/series_rollup.sql")?.1,
         };
         Ok(Catalog { metrics, logs, views })
     }

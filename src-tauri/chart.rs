@@ -19,11 +19,13 @@ fn ensure_font() {
     });
 }
 
-/// One line to draw.
+/// One line to draw, and optionally the band of each bucket's lowest and
+/// highest value around it (time, lo, hi), for summarised data.
 #[derive(Debug, Clone)]
 pub struct Line<'a> {
     pub label: &'a str,
     pub points: &'a [(i64, f64)],
+    pub band: &'a [(i64, f64, f64)],
 }
 
 /// What to draw; thresholds become horizontal rules.
@@ -60,13 +62,24 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
     {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
         root.fill(&bg).map_err(|e| ChartError(e.to_string()))?;
-        let mut y_max = spec.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
+        let mut y_max = spec
+            .lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1).chain(l.band.iter().map(|b| b.2)))
+            .fold(0.0f64, f64::max);
         if let Some(c) = spec.critical {
             y_max = y_max.max(c * 1.1);
         }
         if y_max <= 0.0 {
             y_max = 1.0;
         }
+        // Most metrics are counts and rates (the axis starts at 0); a
+        // negative value widens it downwards rather than being cut off.
+        let y_min = spec
+            .lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1).chain(l.band.iter().map(|b| b.1)))
+            .fold(0.0f64, f64::min);
         let (from, to) = if spec.to > spec.from { (spec.from, spec.to) } else { (spec.from, spec.from + 60) };
         let span = to - from;
         // Ticks on round wall-clock times (every 15 min, hour, 6 h, day...),
@@ -85,7 +98,7 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(56)
-            .build_cartesian_2d((from..to).with_key_points(ticks), 0.0..y_max * 1.05)
+            .build_cartesian_2d((from..to).with_key_points(ticks), y_min * 1.05..y_max * 1.05)
             .map_err(|e| ChartError(e.to_string()))?;
         let label_style = ("sans-serif", 11).into_font().color(&fg);
         chart
@@ -111,6 +124,17 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
         }
         for (i, (line, points)) in spec.lines.iter().zip(&lines).enumerate() {
             let color = palette[i % palette.len()];
+            if !line.band.is_empty() {
+                let outline: Vec<(i64, f64)> = line
+                    .band
+                    .iter()
+                    .map(|b| (b.0, b.2))
+                    .chain(line.band.iter().rev().map(|b| (b.0, b.1)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(outline, color.mix(0.25).filled())))
+                    .map_err(|e| ChartError(e.to_string()))?;
+            }
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
                 .map_err(|e| ChartError(e.to_string()))?
@@ -196,7 +220,10 @@ mod tests {
         let doc = svg(&ChartSpec {
             title: "Tyrell <script>alert(1)</script> & \"Sons\"",
             unit: "count",
-            lines: vec![Line { label: "<b>x</b>", points: &points }, Line { label: "fleet median", points: &points }],
+            lines: vec![
+                Line { label: "<b>x</b>", points: &points, band: &[] },
+                Line { label: "fleet median", points: &points, band: &[(0, 0.5, 3.0)] },
+            ],
             warn: Some(1.5),
             critical: None,
             from: 0,

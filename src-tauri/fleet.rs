@@ -169,6 +169,8 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawRetention {
     raw_days: Option<Spanned<i64>>,
+    hourly_days: Option<Spanned<i64>>,
+    daily_days: Option<Spanned<i64>>,
     events_days: Option<Spanned<i64>>,
     cost_days: Option<Spanned<i64>>,
 }
@@ -433,6 +435,8 @@ impl Fleet {
             let max = crate::housekeeping::Retention::MAX_DAYS;
             let fields = [
                 (&r.raw_days, "retention.raw_days", 1, &mut retention.raw_days),
+                (&r.hourly_days, "retention.hourly_days", 1, &mut retention.hourly_days),
+                (&r.daily_days, "retention.daily_days", 1, &mut retention.daily_days),
                 (&r.events_days, "retention.events_days", 1, &mut retention.events_days),
                 (
                     &r.cost_days,

@@ -24,6 +24,10 @@ pub const BATCH_ROWS: i64 = 5_000;
 pub struct Retention {
     /// Raw metric datapoints.
     pub raw_days: u32,
+    /// Hourly summaries (min, max, mean) of each series: charts over weeks.
+    pub hourly_days: u32,
+    /// Daily summaries: charts over months and years.
+    pub daily_days: u32,
     /// Ended anomaly episodes, alarm state changes, Logs Insights results
     /// of tenant-regions no longer read, and past syncs' records.
     pub events_days: u32,
@@ -40,7 +44,7 @@ impl Retention {
 
 impl Default for Retention {
     fn default() -> Retention {
-        Retention { raw_days: 35, events_days: 180, cost_days: 400 }
+        Retention { raw_days: 35, hourly_days: 180, daily_days: 800, events_days: 180, cost_days: 400 }
     }
 }
 
@@ -48,6 +52,8 @@ impl Default for Retention {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Pruned {
     pub datapoints: u64,
+    /// Hourly and daily summaries.
+    pub rollups: u64,
     pub anomalies: u64,
     pub alarm_history: u64,
     pub log_results: u64,
@@ -65,7 +71,13 @@ pub struct Pruned {
 pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -> Result<Pruned, CacheError> {
     let day = 86_400;
     let mut out = Pruned::default();
-    prune_datapoints(cache, now - retention.raw_days as i64 * day, &mut out).await?;
+    out.datapoints = prune_points(cache, Points::Raw, now - retention.raw_days as i64 * day, &mut out.transactions).await?;
+    // A summary goes once all of its bucket is older than the cut: the day
+    // the cut falls in keeps its bucket, with the hours still in retention.
+    for (res, days) in [(3600, retention.hourly_days), (86_400, retention.daily_days)] {
+        let cut = now - days as i64 * day - res + 1;
+        out.rollups += prune_points(cache, Points::Rollup(res), cut, &mut out.transactions).await?;
+    }
 
     let events_cut = now - retention.events_days as i64 * day;
     out.anomalies = prune_rows(
@@ -142,29 +154,49 @@ async fn prune_rows(
     }
 }
 
-/// Datapoints older than `cut` (epoch s). The (series_id, ts) primary key
-/// makes each series' old points one range: series with a few old points
-/// (the usual case, a sync's worth) are grouped into one statement of up
-/// to [`BATCH_ROWS`]; a series with more (the first pass after lowering
-/// `raw_days`) is cut at its 5,000th old point, statement after statement.
-async fn prune_datapoints(cache: &Cache, cut: i64, out: &mut Pruned) -> Result<(), CacheError> {
-    let old: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, n FROM (SELECT s.id, (SELECT count(*) FROM datapoint d WHERE d.series_id = s.id AND d.ts < ?1) AS n
-         FROM series s) WHERE n > 0 ORDER BY id",
-    )
-    .bind(cut)
-    .fetch_all(cache.pool())
-    .await?;
+/// Which clustered points a pass cuts: raw datapoints, or one resolution
+/// of the rollups. Both are keyed (series, [resolution,] time).
+#[derive(Debug, Clone, Copy)]
+enum Points {
+    Raw,
+    Rollup(i64),
+}
+
+impl Points {
+    /// The table, and the condition that picks this kind's rows of one
+    /// series (`?1`) older than the cut (`?2`). Constants, never input.
+    fn table_and_rows(self) -> (&'static str, String) {
+        match self {
+            Points::Raw => ("datapoint", "series_id = ?1 AND ts < ?2".into()),
+            Points::Rollup(res) => ("rollup", format!("series_id = ?1 AND res = {res} AND ts < ?2")),
+        }
+    }
+}
+
+/// Points older than `cut` (epoch s). The primary key makes each series'
+/// old points one range: series with a few old points (the usual case, a
+/// sync's worth) are grouped into one statement of up to [`BATCH_ROWS`];
+/// a series with more (the first pass after lowering a retention) is cut
+/// at its 5,000th old point, statement after statement.
+async fn prune_points(cache: &Cache, kind: Points, cut: i64, transactions: &mut u64) -> Result<u64, CacheError> {
+    let (table, rows) = kind.table_and_rows();
+    let count = format!(
+        "SELECT id, n FROM (SELECT s.id AS id, (SELECT count(*) FROM {table} WHERE {}) AS n FROM series s)
+         WHERE n > 0 ORDER BY id",
+        rows.replace("?1", "s.id").replace("?2", "?1")
+    );
+    let old: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(count)).bind(cut).fetch_all(cache.pool()).await?;
+    let mut deleted = 0;
     let mut group: Vec<i64> = Vec::new();
     let mut in_group = 0i64;
     for (id, n) in old {
         if n > BATCH_ROWS {
-            out.datapoints += prune_series(cache, id, cut, &mut out.transactions).await?;
+            deleted += prune_series(cache, kind, id, cut, transactions).await?;
             continue;
         }
         if in_group + n > BATCH_ROWS {
-            out.datapoints += delete_group(cache, &group, cut).await?;
-            out.transactions += 1;
+            deleted += delete_group(cache, kind, &group, cut).await?;
+            *transactions += 1;
             group.clear();
             in_group = 0;
         }
@@ -172,37 +204,46 @@ async fn prune_datapoints(cache: &Cache, cut: i64, out: &mut Pruned) -> Result<(
         in_group += n;
     }
     if !group.is_empty() {
-        out.datapoints += delete_group(cache, &group, cut).await?;
-        out.transactions += 1;
+        deleted += delete_group(cache, kind, &group, cut).await?;
+        *transactions += 1;
     }
-    Ok(())
+    Ok(deleted)
 }
 
-async fn delete_group(cache: &Cache, series: &[i64], cut: i64) -> Result<u64, CacheError> {
-    let ids = vec!["?"; series.len()].join(",");
-    // At most BATCH_ROWS series (each has an old point): within SQLite's
-    // bound-parameter limit (32,766).
-    let sql = format!("DELETE FROM datapoint WHERE series_id IN ({ids}) AND ts < ?");
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+async fn delete_group(cache: &Cache, kind: Points, series: &[i64], cut: i64) -> Result<u64, CacheError> {
+    let (table, rows) = kind.table_and_rows();
+    // The cut is ?1, the series ?2 onwards: at most BATCH_ROWS of them
+    // (each has an old point), within SQLite's limit of 32,766.
+    let ids: Vec<String> = (0..series.len()).map(|i| format!("?{}", i + 2)).collect();
+    let rows = rows.replace("?2", "?1").replace("series_id = ?1 ", &format!("series_id IN ({}) ", ids.join(",")));
+    let sql = format!("DELETE FROM {table} WHERE {rows}");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(cut);
     for id in series {
         q = q.bind(id);
     }
-    Ok(q.bind(cut).execute(cache.pool()).await?.rows_affected())
+    Ok(q.execute(cache.pool()).await?.rows_affected())
 }
 
-async fn prune_series(cache: &Cache, series: i64, cut: i64, transactions: &mut u64) -> Result<u64, CacheError> {
+async fn prune_series(
+    cache: &Cache,
+    kind: Points,
+    series: i64,
+    cut: i64,
+    transactions: &mut u64,
+) -> Result<u64, CacheError> {
+    let (table, rows) = kind.table_and_rows();
+    let find = format!("SELECT ts FROM {table} WHERE {rows} ORDER BY ts LIMIT 1 OFFSET ?3");
+    let delete = format!("DELETE FROM {table} WHERE {rows}");
     let mut deleted = 0;
     loop {
-        let bound: Option<i64> = sqlx::query_scalar(
-            "SELECT ts FROM datapoint WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
-        )
-        .bind(series)
-        .bind(cut)
-        .bind(BATCH_ROWS - 1)
-        .fetch_optional(cache.pool())
-        .await?;
+        let bound: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(find.clone()))
+            .bind(series)
+            .bind(cut)
+            .bind(BATCH_ROWS - 1)
+            .fetch_optional(cache.pool())
+            .await?;
         let upto = bound.map(|ts| ts + 1).unwrap_or(cut);
-        let n = sqlx::query("DELETE FROM datapoint WHERE series_id = ?1 AND ts < ?2")
+        let n = sqlx::query(sqlx::AssertSqlSafe(delete.clone()))
             .bind(series)
             .bind(upto)
             .execute(cache.pool())
@@ -391,6 +432,7 @@ pub async fn drop_tenant(cache: &Cache, tenant: &str) -> Result<Vec<(String, u64
     let of_series = "series_id IN (SELECT id FROM series WHERE tenant_id = ?1)";
     let mut steps: Vec<(&str, String)> = vec![
         ("datapoint", format!("DELETE FROM datapoint WHERE {of_series}")),
+        ("rollup", format!("DELETE FROM rollup WHERE {of_series}")),
         ("detector_state", format!("DELETE FROM detector_state WHERE {of_series}")),
     ];
     // Children before what they reference (foreign keys are on).
@@ -501,6 +543,27 @@ mod tests {
         // A second pass finds nothing more to do.
         let again = enforce_retention(&cache, &Retention::default(), NOW).await.unwrap();
         assert_eq!(again, Pruned::default());
+
+        // The summaries outlive the raw points: 60 days of hours and days
+        // are still there, until their own retention is lowered.
+        let cache = &cache;
+        let rollups = |res: i64| async move {
+            sqlx::query_as::<_, (i64, i64)>("SELECT count(*), min(ts) FROM rollup WHERE series_id = ?1 AND res = ?2")
+                .bind(busy)
+                .bind(res)
+                .fetch_one(cache.pool())
+                .await
+                .unwrap()
+        };
+        assert_eq!(rollups(3600).await, (60 * 24, NOW - 60 * DAY));
+        assert_eq!(rollups(86_400).await.0, 61, "60 days from 08:00 touch 61 UTC days");
+        let shorter = Retention { hourly_days: 40, daily_days: 50, ..Retention::default() };
+        let pruned = enforce_retention(cache, &shorter, NOW).await.unwrap();
+        assert_eq!(rollups(3600).await, (40 * 24, NOW - 40 * DAY));
+        assert_eq!(rollups(86_400).await.0, 51);
+        // busy: 20 days of hours and 10 days; quiet: the hour of its point 50
+        // days ago (its day holds the cut, so it stays).
+        assert_eq!(pruned.rollups, 20 * 24 + 10 + 1);
     }
 
     #[tokio::test]
@@ -561,7 +624,13 @@ mod tests {
         let deleted = drop_tenant(&cache, "acme").await.unwrap();
         assert_eq!(
             deleted,
-            vec![("datapoint".into(), 2), ("cost_daily".into(), 1), ("series".into(), 1), ("tenant".into(), 1)]
+            vec![
+                ("datapoint".into(), 2),
+                ("rollup".into(), 2),
+                ("cost_daily".into(), 1),
+                ("series".into(), 1),
+                ("tenant".into(), 1)
+            ]
         );
         let left: Vec<String> = sqlx::query_scalar(
             "SELECT tenant_id FROM series UNION ALL SELECT tenant_id FROM cost_daily UNION ALL SELECT id FROM tenant",

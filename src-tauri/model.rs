@@ -95,6 +95,10 @@ pub struct Chart {
     pub unit: String,
     pub svg: String,
     pub points: u32,
+    /// Seconds per drawn point when the chart shows hourly or daily
+    /// summaries (a band from each bucket's lowest to highest value around
+    /// its mean); 0 for raw points.
+    pub resolution: u32,
 }
 
 /// What a chart request asks for. Validated by the engine: the range is

@@ -122,22 +122,21 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
     let spec = catalog
         .metric(model, metric)
         .ok_or_else(|| ViewError::NotFound(format!("no metric {metric:?} for {model} tenants in the catalog")))?;
-    let points: Vec<(i64, f64)> = sqlx::query(sqlx::AssertSqlSafe(catalog.views.series_points.as_str()))
-        .bind(tenant.as_str())
-        .bind(region.as_str())
-        .bind(metric.as_str())
-        .bind(from)
-        .bind(to)
-        .fetch_all(cache.pool())
-        .await?
-        .iter()
-        .map(|r| (r.get::<i64, _>(0), r.get::<f64, _>(1)))
-        .collect();
+    // A pixel column of the plot (its frame and axis labels take ~80 px).
+    let columns = width.saturating_sub(80).max(50) as i64;
+    let data = chart_data(cache, catalog, tenant, region, metric, (from, to), columns).await?;
+    // The bucket holding `from` starts before it: drawn at the left edge.
+    let points: Vec<(i64, f64)> = data.buckets.iter().map(|b| (b.ts.max(from), b.mean)).collect();
+    let band: Vec<(i64, f64, f64)> = if data.summarised() {
+        data.buckets.iter().map(|b| (b.ts.max(from), b.lo, b.hi)).collect()
+    } else {
+        Vec::new()
+    };
     let title = format!("{} · {tenant} · {region}", spec.label);
     let svg = chart::svg(&ChartSpec {
         title: &title,
         unit: &spec.unit,
-        lines: vec![Line { label: &spec.label, points: &points }],
+        lines: vec![Line { label: &spec.label, points: &points, band: &band }],
         warn: spec.warn_above,
         critical: spec.critical_above,
         from,
@@ -146,7 +145,117 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
         height,
         dark,
     })?;
-    Ok(Chart { title, unit: spec.unit.clone(), svg, points: points.len() as u32 })
+    Ok(Chart {
+        title,
+        unit: spec.unit.clone(),
+        svg,
+        points: points.len() as u32,
+        resolution: data.resolution.unwrap_or(0) as u32,
+    })
+}
+
+/// One point of a chart: a raw datapoint (lo = hi = mean = its value) or
+/// an hourly or daily bucket's extremes and mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub ts: i64,
+    pub lo: f64,
+    pub hi: f64,
+    pub mean: f64,
+}
+
+/// What a chart draws: raw points (`resolution` None) or rollup buckets of
+/// `resolution` seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartData {
+    pub resolution: Option<i64>,
+    pub buckets: Vec<Bucket>,
+}
+
+impl ChartData {
+    pub fn summarised(&self) -> bool {
+        self.resolution.is_some()
+    }
+}
+
+/// The points of one metric of one tenant-region over `[from, to)`, at the
+/// resolution that fits `columns` pixel columns: raw points while a column
+/// spans less than an hour, else the hourly rollup, and the daily one once
+/// a column spans a day. When retention has deleted the chosen
+/// resolution's rows back to `from` (raw points are kept 35 days, hours
+/// 180), the next coarser one that still has them is used instead. Raw ranges with more points than the
+/// pixels can show are reduced to each column's extremes (M4) when drawn.
+pub async fn chart_data(
+    cache: &Cache,
+    catalog: &Catalog,
+    tenant: &str,
+    region: &str,
+    metric: &str,
+    (from, to): (i64, i64),
+    columns: i64,
+) -> Result<ChartData, ViewError> {
+    let column = (to - from) / columns.max(1);
+    let wanted = if column >= 86_400 {
+        2
+    } else if column >= 3600 {
+        1
+    } else {
+        0
+    };
+    // The oldest row of each resolution: one primary-key probe each.
+    let oldest: (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT min(d.ts) FROM datapoint d WHERE d.series_id = s.id),
+                (SELECT min(r.ts) FROM rollup r WHERE r.series_id = s.id AND r.res = 3600),
+                (SELECT min(r.ts) FROM rollup r WHERE r.series_id = s.id AND r.res = 86400)
+         FROM series s WHERE s.tenant_id = ?1 AND s.region = ?2 AND s.metric_key = ?3
+         ORDER BY s.id LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(region)
+    .bind(metric)
+    .fetch_optional(cache.pool())
+    .await?
+    .unwrap_or((None, None, None));
+    let oldest = [oldest.0, oldest.1, oldest.2];
+    let width = [0, crate::cache::ROLLUPS[0], crate::cache::ROLLUPS[1]];
+    // Summaries are made from the finer rows, so a coarser level starts a
+    // whole bucket before a finer one only where retention has deleted the
+    // finer rows: a series that simply began late is still read raw.
+    let pruned_below = |i: usize, o: i64| (i + 1..3).any(|j| oldest[j].is_some_and(|c| c + width[j] <= o));
+    let level = (wanted..3)
+        .find(|&i| oldest[i].is_some_and(|o| o <= from || !pruned_below(i, o)))
+        .unwrap_or(wanted);
+    if level == 0 {
+        let buckets = sqlx::query(sqlx::AssertSqlSafe(catalog.views.series_points.as_str()))
+            .bind(tenant)
+            .bind(region)
+            .bind(metric)
+            .bind(from)
+            .bind(to)
+            .fetch_all(cache.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                let v: f64 = r.get(1);
+                Bucket { ts: r.get(0), lo: v, hi: v, mean: v }
+            })
+            .collect();
+        return Ok(ChartData { resolution: None, buckets });
+    }
+    let res = crate::cache::ROLLUPS[level - 1];
+    let buckets = sqlx::query(sqlx::AssertSqlSafe(catalog.views.series_rollup.as_str()))
+        .bind(tenant)
+        .bind(region)
+        .bind(metric)
+        .bind(from)
+        .bind(to)
+        .bind(res)
+        .fetch_all(cache.pool())
+        .await?
+        .iter()
+        .map(|r| Bucket { ts: r.get(0), lo: r.get(1), hi: r.get(2), mean: r.get(3) })
+        .collect();
+    Ok(ChartData { resolution: Some(res), buckets })
 }
 
 /// The Sources view: every source of every active tenant-region (and the
@@ -366,5 +475,140 @@ mod export_tests {
             assert!(matches!(save_csv(&t, dir.path(), 0), Err(ViewError::BadRequest(_))), "{t:?}");
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod chart_tests {
+    use super::*;
+    use crate::cache::{PointBatch, SeriesKey};
+
+    const DAY: i64 = 86_400;
+    /// 2027-01-15 08:00 UTC.
+    const NOW: i64 = 1_800_000_000;
+
+    async fn cache_with_series(points: &[(i64, f64)], batch: usize) -> Cache {
+        let cache = Cache::in_memory().await.unwrap();
+        sqlx::query(
+            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
+             VALUES ('acme', 'Acme', 'premium', 'silo', '111111111111', 'us-east-1', '[\"us-east-1\"]')",
+        )
+        .execute(cache.pool())
+        .await
+        .unwrap();
+        let key = SeriesKey {
+            tenant_id: "acme",
+            region: "us-east-1",
+            metric_key: "errors",
+            namespace: "AWS/ApplicationELB",
+            metric_name: "HTTPCode_Target_5XX_Count",
+            dimensions: "{}",
+            stat: "Sum",
+            period: 60,
+            unit: "count",
+        };
+        let (id, _) = cache.series(&key).await.unwrap();
+        // Committed the way syncs commit: a few hours at a time, each sync
+        // reading its last five minutes again for late datapoints.
+        for at in (0..points.len()).step_by(batch) {
+            let chunk = &points[at.saturating_sub(5)..(at + batch).min(points.len())];
+            let watermark = chunk.last().unwrap().0 + 60;
+            cache.commit_points(&[PointBatch { series_id: id, points: chunk.to_vec(), watermark }]).await.unwrap();
+        }
+        cache
+    }
+
+    /// What the raw points say about `[start, start + width)`.
+    async fn raw_extremes(cache: &Cache, start: i64, width: i64) -> (f64, f64) {
+        sqlx::query_as("SELECT min(value), max(value) FROM datapoint WHERE ts >= ?1 AND ts < ?2")
+            .bind(start)
+            .bind(start + width)
+            .fetch_one(cache.pool())
+            .await
+            .unwrap()
+    }
+
+    /// 30 days of one-minute points, with a one-minute spike and a dip: the
+    /// 30-day chart reads hourly buckets, and each bucket's lowest and
+    /// highest value is exactly the raw data's, so the spike is drawn.
+    #[tokio::test]
+    async fn a_30_day_chart_keeps_each_buckets_raw_min_and_max() {
+        let start = NOW - 30 * DAY;
+        let (spike, dip) = (start + 17 * DAY + 7_380, start + 23 * DAY + 41_160);
+        let points: Vec<(i64, f64)> = (0..30 * 1440)
+            .map(|m| {
+                let ts = start + m * 60;
+                let daily = ((ts % DAY) as f64 / DAY as f64 * std::f64::consts::TAU).sin();
+                let v = match ts {
+                    t if t == spike => 900.0,
+                    t if t == dip => -50.0,
+                    _ => 20.0 + 8.0 * daily + ((m * 7919) % 13) as f64,
+                };
+                (ts, v)
+            })
+            .collect();
+        // Overlapping batches, as a sync re-reads its last minutes: the
+        // re-delivered points must not be counted twice.
+        let cache = cache_with_series(&points, 180).await;
+        let catalog = Catalog::builtin().unwrap();
+        let data = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (start, NOW), 600).await.unwrap();
+        assert_eq!(data.resolution, Some(3600), "720 h over 600 columns is more than an hour a column");
+        assert_eq!(data.buckets.len(), 720);
+        for b in &data.buckets {
+            let (lo, hi) = raw_extremes(&cache, b.ts, 3600).await;
+            assert_eq!((b.lo, b.hi), (lo, hi), "bucket {}", b.ts);
+            assert!(b.lo <= b.mean && b.mean <= b.hi);
+        }
+        let spiked = data.buckets.iter().find(|b| b.ts <= spike && spike < b.ts + 3600).unwrap();
+        assert_eq!(spiked.hi, 900.0);
+        assert!(data.buckets.iter().any(|b| b.lo == -50.0));
+
+        // The drawn chart says so: summarised, 720 points, a band.
+        let req = ChartRequest {
+            tenant: "acme".into(),
+            region: "us-east-1".into(),
+            metric: "errors".into(),
+            hours: Some(720),
+            width: 680,
+            height: 240,
+            dark: false,
+        };
+        let chart = tenant_chart(&cache, &catalog, &req, NOW).await.unwrap();
+        assert_eq!((chart.resolution, chart.points), (3600, 720));
+        assert!(chart.svg.contains("<polygon"), "no min-max band drawn");
+
+        // A year at 200 columns (44 h a column) reads days; six hours
+        // reads raw minutes.
+        let year = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (NOW - 365 * DAY, NOW), 200).await;
+        let year = year.unwrap();
+        assert_eq!(year.resolution, Some(86_400));
+        let day = year.buckets.iter().find(|b| b.ts <= spike && spike < b.ts + DAY).unwrap();
+        assert_eq!((day.lo, day.hi), raw_extremes(&cache, day.ts, DAY).await);
+        let six = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (NOW - 6 * 3600, NOW), 600).await;
+        let six = six.unwrap();
+        assert_eq!((six.resolution, six.buckets.len()), (None, 360));
+    }
+
+    /// Once retention has deleted a range's raw points, a chart that would
+    /// read them reads the hourly buckets instead, which are still there.
+    #[tokio::test]
+    async fn a_chart_past_raw_retention_falls_back_to_the_rollup() {
+        let start = NOW - 10 * DAY;
+        let points: Vec<(i64, f64)> = (0..10 * 1440).map(|m| (start + m * 60, (m % 97) as f64)).collect();
+        let cache = cache_with_series(&points, 1440).await;
+        let retention = crate::housekeeping::Retention { raw_days: 2, ..Default::default() };
+        crate::housekeeping::enforce_retention(&cache, &retention, NOW).await.unwrap();
+        let catalog = Catalog::builtin().unwrap();
+        // 10 days over 2,000 columns: raw would fit, but raw reaches back 2 days only.
+        let data = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (start, NOW), 2000).await.unwrap();
+        assert_eq!(data.resolution, Some(3600));
+        assert_eq!(data.buckets.len(), 240);
+        for b in &data.buckets {
+            let hour: Vec<f64> = points.iter().filter(|p| p.0 >= b.ts && p.0 < b.ts + 3600).map(|p| p.1).collect();
+            let lo = hour.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = hour.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mean = hour.iter().sum::<f64>() / hour.len() as f64;
+            assert_eq!((b.lo, b.hi, b.mean), (lo, hi, mean), "hours of every age are whole: {}", b.ts);
+        }
     }
 }

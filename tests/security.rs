@@ -511,7 +511,10 @@ proptest! {
         let doc = chart::svg(&ChartSpec {
             title: &title,
             unit: &unit,
-            lines: vec![Line { label: &label, points: &points }, Line { label: &label, points: &points }],
+            lines: vec![
+                Line { label: &label, points: &points, band: &[] },
+                Line { label: &label, points: &points, band: &[] },
+            ],
             warn: Some(1.2),
             critical: Some(1.8),
             from: 0,

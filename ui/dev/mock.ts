@@ -206,7 +206,7 @@ function chartFor(tenant: string, region: string, metric: string, width: number,
     `<polyline points="${line}" fill="none" stroke="#5aa7ff" stroke-width="1.5"/>` +
     `<text x="${pad.l}" y="${height - 6}" fill="#8793a3" font-size="10">-3 h</text>` +
     `<text x="${width - pad.r}" y="${height - 6}" fill="#8793a3" font-size="10" text-anchor="end">now</text></svg>`;
-  return { title, unit: metric === 'latency_p99' ? 'seconds' : 'count', svg, points: n };
+  return { title, unit: metric === 'latency_p99' ? 'seconds' : 'count', svg, points: n, resolution: 0 };
 }
 
 // ---- The IPC -------------------------------------------------------------------

@@ -4,4 +4,10 @@
  * A chart rendered by plotters in Rust. `svg` is a complete SVG document in
  * which every piece of text is escaped; the UI shows it as an image.
  */
-export type Chart = { title: string, unit: string, svg: string, points: number, };
+export type Chart = { title: string, unit: string, svg: string, points: number, 
+/**
+ * Seconds per drawn point when the chart shows hourly or daily
+ * summaries (a band from each bucket's lowest to highest value around
+ * its mean); 0 for raw points.
+ */
+resolution: number, };
