@@ -143,9 +143,10 @@ pub enum Command {
         (SQLite VACUUM: needs as much free disk as the file, and no sync running) and prints the size before \
         and after. `cache drop-tenant ID` deletes every row of that tenant in one transaction and prints what \
         it deleted; a tenant still in the fleet file comes back with the next sync.\n\n\
-        Raw datapoints older than 35 days, ended anomalies, alarm history and sync records older than 180 days, \
-        and daily cost older than 400 days are deleted after each sync; the fleet file's [retention] table \
-        (raw_days, events_days, cost_days) changes those.")]
+        Raw datapoints older than 35 days, hourly summaries older than 180 days, daily summaries older than 800 \
+        days, ended anomalies, alarm history and sync records older than 180 days, and daily cost older than 400 \
+        days are deleted after each sync; the fleet file's [retention] table (raw_days, hourly_days, daily_days, \
+        events_days, cost_days) changes those.")]
     Cache {
         #[command(subcommand)]
         action: Option<CacheAction>,
@@ -153,6 +154,8 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Write the executive summary (or one tenant's report) as one self-contained file. No AWS calls.
+    Report(crate::report::ReportArgs),
 }
 
 /// What `fleetdeck cache` does.
@@ -177,7 +180,7 @@ pub enum PolicyDoc {
 }
 
 impl Common {
-    fn session_options(&self) -> SessionOptions {
+    pub(crate) fn session_options(&self) -> SessionOptions {
         SessionOptions {
             demo: self.demo,
             fleet: self.fleet.clone(),
@@ -191,7 +194,7 @@ impl Common {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.common.verbose);
+    crate::logging::init(cli.common.verbose);
     match cli.command {
         None => open_console(&cli.common),
         Some(cmd) => {
@@ -213,6 +216,7 @@ pub fn main() -> ExitCode {
                     }
                     Command::Check { tenant, cost, json } => run_check(&cli.common, tenant, cost, json).await,
                     Command::Cache { action, json } => run_cache(&cli.common, action, json).await,
+                    Command::Report(args) => crate::report::run(&cli.common.session_options(), args).await,
                     Command::Policy { external_id, trusted_account, only, payer } => {
                         let grantor = if payer { crate::check::Grantor::Payer } else { crate::check::Grantor::Tenant };
                         run_policy(external_id.as_deref(), trusted_account.as_deref(), only, grantor)
@@ -228,19 +232,6 @@ pub fn main() -> ExitCode {
             }
         }
     }
-}
-
-fn init_logging(verbose: bool) {
-    let default = if verbose { "fleetdeck=debug,info" } else { "fleetdeck=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETDECK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // The SDK logs access key ids at debug and trace (the resolved identity,
-    // "obtained assumed credentials"): never, whatever FLEETDECK_LOG asks for.
-    let filter = ["aws_smithy_runtime::client::orchestrator=info", "aws_config=info"]
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(filter, |f, cap| f.add_directive(cap));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 #[cfg(feature = "desktop")]

@@ -46,11 +46,13 @@ pub mod fleet;
 pub mod health;
 pub mod housekeeping;
 pub mod input;
+pub mod logging;
 pub mod model;
 pub mod pace;
 pub mod plan;
 pub mod reach;
 pub mod redact;
+pub mod report;
 pub mod session;
 #[cfg(feature = "desktop")]
 pub mod shell;
