@@ -1,16 +1,20 @@
-# fleetdeck's two commands. Both install what is missing first (.ci/setup)
-# and build once into $(CARGO_TARGET_DIR).
+# fleetdeck's commands. Each installs what is missing first (.ci/setup)
+# and builds once into $(CARGO_TARGET_DIR).
 #
 #   make run    the console on the built-in simulated fleet
 #   make test   the whole test suite
+#   make deb    the Debian package of the console (release build; prints
+#               where the .deb is). `make deb DEB_PROFILE=debug` is quicker.
 
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export FLEETDECK_VENV ?= $(HOME)/.cache/fleetdeck/venv
 BIN := $(CARGO_TARGET_DIR)/debug/fleetdeck
+DEB_PROFILE ?= release
+TAURI := ui/node_modules/.bin/tauri
 
-.PHONY: run test setup ui build
+.PHONY: run test setup ui build deb
 
 setup:
 	@.ci/setup
@@ -37,3 +41,15 @@ test: ui
 	    git status --short ui/src/bindings; echo "ui/src/bindings differs from the Rust types: commit the regenerated files"; exit 1; fi; fi
 	cargo test --locked --test window
 	@echo "screenshots: $(CARGO_TARGET_DIR)/screenshots/"
+
+# The Tauri bundler (the CLI from ui/node_modules, its own binary) builds the
+# desktop binary and packs it with the .desktop entry and the icons; a deb
+# needs no download (only AppImage would fetch tools). `ui` has built
+# ui/dist already, so the config's beforeBuildCommand is dropped (null
+# removes a key when the CLI merges -c); --locked goes to cargo.
+deb: ui
+	$(TAURI) build --ci --bundles deb $(if $(filter debug,$(DEB_PROFILE)),--debug) \
+	  --config '{"build":{"beforeBuildCommand":null}}' -- --locked
+	@deb=$$(ls -t $(CARGO_TARGET_DIR)/$(DEB_PROFILE)/bundle/deb/fleetdeck_*.deb | head -n 1); \
+	  echo "deb: $$deb ($$(du -h "$$deb" | cut -f1))"; \
+	  echo "install: sudo apt install $$deb   (or: sudo dpkg -i $$deb && sudo apt-get install -f)"
