@@ -331,11 +331,11 @@ impl Cache {
         for t in &fleet.tenants {
             let regions: Vec<&str> = t.regions().collect();
             sqlx::query(
-                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions, residency, active)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions, residency, active, role_arn)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier, model = excluded.model,
                    account = excluded.account, home_region = excluded.home_region, regions = excluded.regions,
-                   residency = excluded.residency, active = 1",
+                   residency = excluded.residency, active = 1, role_arn = excluded.role_arn",
             )
             .bind(&t.id)
             .bind(&t.name)
@@ -345,11 +345,21 @@ impl Cache {
             .bind(&t.home_region)
             .bind(serde_json::to_string(&regions).unwrap_or_default())
             .bind(t.residency)
+            .bind(&t.role_arn)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        self.set_meta("fleet_name", &fleet.name).await
+        self.set_meta("fleet_name", &fleet.name).await?;
+        // The views read how pooled spend is shared out from here: they
+        // read the cache only, and a report has no fleet file at hand.
+        match &fleet.apportion {
+            Some(a) => self.set_meta("apportion", &serde_json::to_string(a).unwrap_or_default()).await,
+            None => {
+                sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
     }
 
     /// The id of a series, created on first sight; and its watermark.
@@ -938,7 +948,7 @@ impl Cache {
         // Two series of one metric (its dimensions changed in the fleet
         // file) interleave: newest first across both.
         for points in out.values_mut() {
-            points.sort_by(|a, b| b.0.cmp(&a.0));
+            points.sort_by_key(|p| std::cmp::Reverse(p.0));
         }
         Ok(out)
     }
@@ -1157,9 +1167,7 @@ async fn refresh_rollups(
     series_id: i64,
     points: &[(i64, f64)],
 ) -> Result<(), CacheError> {
-    let (Some(first), Some(last)) =
-        (points.iter().map(|p| p.0).min(), points.iter().map(|p| p.0).max())
-    else {
+    let (Some(first), Some(last)) = (points.iter().map(|p| p.0).min(), points.iter().map(|p| p.0).max()) else {
         return Ok(());
     };
     let [hour, day] = ROLLUPS;

@@ -28,19 +28,42 @@ pub struct Line<'a> {
     pub band: &'a [(i64, f64, f64)],
 }
 
-/// What to draw; thresholds become horizontal rules.
+/// A horizontal rule at `value` with its own legend entry: an alarm's
+/// threshold (dashed, so it is not mistaken for the catalog's).
 #[derive(Debug, Clone)]
+pub struct Rule<'a> {
+    pub value: f64,
+    pub label: &'a str,
+}
+
+/// What to draw; thresholds become horizontal rules.
+#[derive(Debug, Clone, Default)]
 pub struct ChartSpec<'a> {
     pub title: &'a str,
     pub unit: &'a str,
     pub lines: Vec<Line<'a>>,
     pub warn: Option<f64>,
     pub critical: Option<f64>,
+    /// Alarm thresholds, dashed.
+    pub rules: Vec<Rule<'a>>,
+    /// Time spans shaded behind the lines (anomaly episodes), epoch s.
+    pub spans: &'a [(i64, i64)],
     pub from: i64,
     pub to: i64,
     pub width: u32,
     pub height: u32,
     pub dark: bool,
+    /// The time axis' offset from UTC, seconds (0: UTC).
+    pub utc_offset_secs: i32,
+}
+
+/// A drawn chart: the SVG document, and where its plot area lies in it
+/// (pixels from the left), so a brushed span maps back to times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drawn {
+    pub svg: String,
+    pub plot_left: u32,
+    pub plot_right: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +72,11 @@ pub struct ChartError(String);
 
 /// Render to a complete SVG document.
 pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
+    draw(spec).map(|d| d.svg)
+}
+
+/// Render to a complete SVG document, with the plot area's position.
+pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
     ensure_font();
     let (bg, fg, grid) = if spec.dark {
         (RGBColor(22, 27, 34), RGBColor(201, 209, 217), RGBColor(48, 54, 61))
@@ -59,6 +87,7 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
     let width = spec.width.clamp(200, 4000);
     let height = spec.height.clamp(120, 2000);
     let mut out = String::new();
+    let plot_x;
     {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
         root.fill(&bg).map_err(|e| ChartError(e.to_string()))?;
@@ -69,6 +98,12 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
             .fold(0.0f64, f64::max);
         if let Some(c) = spec.critical {
             y_max = y_max.max(c * 1.1);
+        }
+        // An alarm threshold near the data is drawn; one far above it
+        // would flatten the lines into the floor, so it is named instead.
+        let data_max = y_max;
+        for r in spec.rules.iter().filter(|r| r.value.is_finite() && r.value <= data_max.max(1e-9) * 3.0) {
+            y_max = y_max.max(r.value * 1.1);
         }
         if y_max <= 0.0 {
             y_max = 1.0;
@@ -110,11 +145,31 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
             .y_labels(5)
             .x_label_formatter(&|t| {
                 let fmt = if span > 2 * 86_400 { "%m-%d %H:%M" } else { "%H:%M" };
-                Utc.timestamp_opt(*t, 0).single().map(|d| d.format(fmt).to_string()).unwrap_or_default()
+                let local = *t + i64::from(spec.utc_offset_secs);
+                Utc.timestamp_opt(local, 0).single().map(|d| d.format(fmt).to_string()).unwrap_or_default()
             })
+            .x_desc(zone_label(spec.utc_offset_secs))
             .y_label_formatter(&|v| short(*v))
             .draw()
             .map_err(|e| ChartError(e.to_string()))?;
+        plot_x = chart.plotting_area().get_pixel_range().0;
+        // Anomaly episodes: a translucent band over their time, behind all.
+        let (y_lo, y_hi) = (y_min * 1.05, y_max * 1.05);
+        let shade = RGBColor(248, 81, 73).mix(if spec.dark { 0.22 } else { 0.14 });
+        for &(a, b) in spec.spans {
+            let (a, b) = (a.clamp(from, to), b.clamp(from, to).max(a.clamp(from, to) + span / 400 + 1));
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(a, y_lo), (b.min(to), y_hi)], shade.filled())))
+                .map_err(|e| ChartError(e.to_string()))?;
+        }
+        let alarm_color = RGBColor(219, 109, 40);
+        for r in spec.rules.iter().filter(|r| r.value.is_finite() && r.value <= y_max) {
+            chart
+                .draw_series(DashedLineSeries::new([(from, r.value), (to, r.value)], 6, 4, alarm_color.stroke_width(1)))
+                .map_err(|e| ChartError(e.to_string()))?
+                .label(r.label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], alarm_color.stroke_width(1)));
+        }
         for (limit, color) in [(spec.warn, RGBColor(210, 153, 34)), (spec.critical, RGBColor(248, 81, 73))] {
             if let Some(l) = limit {
                 chart
@@ -125,12 +180,8 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
         for (i, (line, points)) in spec.lines.iter().zip(&lines).enumerate() {
             let color = palette[i % palette.len()];
             if !line.band.is_empty() {
-                let outline: Vec<(i64, f64)> = line
-                    .band
-                    .iter()
-                    .map(|b| (b.0, b.2))
-                    .chain(line.band.iter().rev().map(|b| (b.0, b.1)))
-                    .collect();
+                let outline: Vec<(i64, f64)> =
+                    line.band.iter().map(|b| (b.0, b.2)).chain(line.band.iter().rev().map(|b| (b.0, b.1))).collect();
                 chart
                     .draw_series(std::iter::once(Polygon::new(outline, color.mix(0.25).filled())))
                     .map_err(|e| ChartError(e.to_string()))?;
@@ -141,7 +192,7 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
                 .label(line.label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
         }
-        if spec.lines.len() > 1 {
+        if spec.lines.len() + spec.rules.len() > 1 {
             chart
                 .configure_series_labels()
                 .background_style(bg.mix(0.8))
@@ -152,7 +203,131 @@ pub fn svg(spec: &ChartSpec) -> Result<String, ChartError> {
         }
         root.present().map_err(|e| ChartError(e.to_string()))?;
     }
-    Ok(out)
+    Ok(Drawn { svg: out, plot_left: plot_x.start.max(0) as u32, plot_right: plot_x.end.max(0) as u32 })
+}
+
+/// "UTC", or "UTC+02:00" for a local time axis.
+pub fn zone_label(offset_secs: i32) -> String {
+    if offset_secs == 0 {
+        return "UTC".into();
+    }
+    let sign = if offset_secs < 0 { '-' } else { '+' };
+    let m = offset_secs.unsigned_abs() / 60;
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// A chart's SVG as PNG at `scale` (2 for a sharp image on a HiDPI screen
+/// or in a slide), drawn by resvg with the bundled font: the same pixels
+/// on every machine, no system fonts.
+pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, ChartError> {
+    use resvg::tiny_skia::{Pixmap, Transform};
+    let mut opt = resvg::usvg::Options { font_family: "DejaVu Sans".into(), ..Default::default() };
+    opt.fontdb_mut().load_font_data(FONT.to_vec());
+    // plotters names the family it was given ("sans-serif"): map it to the
+    // bundled face so text is drawn, not dropped.
+    opt.fontdb_mut().set_sans_serif_family("DejaVu Sans");
+    let tree = resvg::usvg::Tree::from_str(svg, &opt).map_err(|e| ChartError(format!("chart SVG: {e}")))?;
+    let size = tree.size().to_int_size().scale_by(scale).ok_or_else(|| ChartError("empty chart".into()))?;
+    let mut pixmap =
+        Pixmap::new(size.width(), size.height()).ok_or_else(|| ChartError("chart too large for a PNG".into()))?;
+    resvg::render(&tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| ChartError(format!("PNG encoding: {e}")))
+}
+
+/// Daily values stacked by series (cost per day by service): one bar a
+/// day, each series a colour, a legend naming them.
+#[derive(Debug, Clone, Default)]
+pub struct StackedSpec<'a> {
+    pub title: &'a str,
+    pub unit: &'a str,
+    /// The series' names, bottom of the stack first.
+    pub series: Vec<&'a str>,
+    /// Per day (its midnight, epoch s): one value per series.
+    pub days: Vec<(i64, Vec<f64>)>,
+    pub width: u32,
+    pub height: u32,
+    pub dark: bool,
+}
+
+/// Render stacked daily bars to an SVG document.
+pub fn stacked(spec: &StackedSpec) -> Result<Drawn, ChartError> {
+    ensure_font();
+    let (bg, fg, grid) = if spec.dark {
+        (RGBColor(22, 27, 34), RGBColor(201, 209, 217), RGBColor(48, 54, 61))
+    } else {
+        (RGBColor(255, 255, 255), RGBColor(36, 41, 47), RGBColor(216, 222, 228))
+    };
+    let palette = [
+        RGBColor(88, 166, 255),
+        RGBColor(163, 113, 247),
+        RGBColor(63, 185, 80),
+        RGBColor(219, 109, 40),
+        RGBColor(210, 153, 34),
+        RGBColor(139, 148, 158),
+    ];
+    let width = spec.width.clamp(200, 4000);
+    let height = spec.height.clamp(120, 2000);
+    let day = 86_400;
+    let from = spec.days.first().map_or(0, |d| d.0);
+    let to = spec.days.last().map_or(day, |d| d.0 + day);
+    let top = spec.days.iter().map(|(_, v)| v.iter().sum::<f64>()).fold(0.0f64, f64::max).max(1.0);
+    let mut out = String::new();
+    let plot_x;
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        root.fill(&bg).map_err(|e| ChartError(e.to_string()))?;
+        let span = to - from;
+        let step =
+            [day, 7 * day, 14 * day, 30 * day, 91 * day].into_iter().find(|s| span / s <= 8).unwrap_or(182 * day);
+        let ticks: Vec<i64> = (from.div_euclid(step) + 1..=to.div_euclid(step)).map(|k| k * step).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{} ({})", spec.title, spec.unit), ("sans-serif", 15).into_font().color(&fg))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(56)
+            .build_cartesian_2d((from..to).with_key_points(ticks), 0.0..top * 1.08)
+            .map_err(|e| ChartError(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .light_line_style(grid.mix(0.4))
+            .bold_line_style(grid)
+            .axis_style(grid)
+            .label_style(("sans-serif", 11).into_font().color(&fg))
+            .y_labels(5)
+            .x_label_formatter(&|t| {
+                Utc.timestamp_opt(*t, 0).single().map(|d| d.format("%m-%d").to_string()).unwrap_or_default()
+            })
+            .y_label_formatter(&|v| short(*v))
+            .draw()
+            .map_err(|e| ChartError(e.to_string()))?;
+        plot_x = chart.plotting_area().get_pixel_range().0;
+        let gap = (day / 10).max(1);
+        for (i, name) in spec.series.iter().enumerate() {
+            let color = palette[i % palette.len()];
+            let bars = spec.days.iter().map(|(d, values)| {
+                let below: f64 = values.iter().take(i).sum();
+                let v = values.get(i).copied().unwrap_or(0.0);
+                Rectangle::new([(d + gap, below), (d + day - gap, below + v)], color.filled())
+            });
+            chart
+                .draw_series(bars)
+                .map_err(|e| ChartError(e.to_string()))?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], color.filled()));
+        }
+        if !spec.series.is_empty() {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(bg.mix(0.85))
+                .border_style(grid)
+                .label_font(("sans-serif", 11).into_font().color(&fg))
+                .draw()
+                .map_err(|e| ChartError(e.to_string()))?;
+        }
+        root.present().map_err(|e| ChartError(e.to_string()))?;
+    }
+    Ok(Drawn { svg: out, plot_left: plot_x.start.max(0) as u32, plot_right: plot_x.end.max(0) as u32 })
 }
 
 /// Reduce a sorted series to at most ~4 points per pixel column (first, min,
@@ -225,18 +400,57 @@ mod tests {
                 Line { label: "fleet median", points: &points, band: &[(0, 0.5, 3.0)] },
             ],
             warn: Some(1.5),
-            critical: None,
+            rules: vec![Rule { value: 2.5, label: "alarm <img src=x onerror=alert(1)>" }],
             from: 0,
             to: 60,
             width: 600,
             height: 240,
             dark: true,
+            ..ChartSpec::default()
         })
         .unwrap();
         assert!(doc.starts_with("<svg"), "{}", &doc[..40]);
         assert!(!doc.contains("<script"), "raw markup leaked into the SVG");
         assert!(!doc.contains("<b>"));
+        assert!(!doc.contains("<img"));
         assert!(doc.contains("Tyrell &lt;script&gt;"));
+        assert!(doc.contains("alarm &lt;img"), "the alarm's rule is in the legend");
+    }
+
+    /// An anomaly is a shaded band over its minutes; the plot area's edges
+    /// are reported so the window can map a dragged span back to times; the
+    /// PNG export draws the same chart with the bundled font.
+    #[test]
+    fn anomalies_are_shaded_and_the_plot_area_is_known() {
+        let points: Vec<(i64, f64)> = (0..60).map(|m| (m * 60, (m % 7) as f64)).collect();
+        let spec = ChartSpec {
+            title: "errors",
+            unit: "count",
+            lines: vec![Line { label: "errors", points: &points, band: &[] }],
+            spans: &[(1200, 1800)],
+            from: 0,
+            to: 3600,
+            width: 600,
+            height: 240,
+            utc_offset_secs: 3600,
+            ..ChartSpec::default()
+        };
+        let plain = draw(&ChartSpec { spans: &[], ..spec.clone() }).unwrap();
+        let shaded = draw(&spec).unwrap();
+        assert_eq!(shaded.svg.matches("<rect").count(), plain.svg.matches("<rect").count() + 1);
+        assert!(shaded.plot_left > 40 && shaded.plot_right > shaded.plot_left && shaded.plot_right < 600, "{shaded:?}");
+        assert!(shaded.svg.contains("UTC+01:00"), "the axis says which time it is in");
+        assert!(shaded.svg.contains("\n01:15\n"), "ticks in local time: {}", shaded.svg);
+        let png = png(&shaded.svg, 2.0).unwrap();
+        let img = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        assert_eq!((img.width(), img.height()), (1200, 480));
+    }
+
+    #[test]
+    fn zones_are_named_by_their_offset() {
+        assert_eq!(zone_label(0), "UTC");
+        assert_eq!(zone_label(19_800), "UTC+05:30");
+        assert_eq!(zone_label(-18_000), "UTC-05:00");
     }
 
     #[test]

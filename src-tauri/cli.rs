@@ -49,6 +49,14 @@ pub struct Common {
     /// More log output on stderr.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Open the console on the cache as it is: no sync, no AWS call (on a
+    /// plane, in a postmortem).
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Tenants in the simulated fleet (with --demo): 24 by default; up to
+    /// 2,000 to see fleetdeck at scale (a cache of its own, demo-N.sqlite).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub demo_tenants: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +191,8 @@ impl Common {
     pub(crate) fn session_options(&self) -> SessionOptions {
         SessionOptions {
             demo: self.demo,
+            demo_tenants: self.demo_tenants.map(usize::from),
+            offline: self.offline,
             fleet: self.fleet.clone(),
             cache: self.cache.clone(),
             queries: self.queries.clone(),
@@ -260,6 +270,9 @@ fn open_console(_common: &Common) -> ExitCode {
 }
 
 async fn run_sync(common: &Common) -> anyhow::Result<ExitCode> {
+    if common.offline {
+        anyhow::bail!("--offline never calls AWS, so there is nothing to sync; leave it out");
+    }
     let session = Session::open(&common.session_options()).await?;
     let started = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -375,7 +388,7 @@ async fn run_status(common: &Common, json: bool) -> anyhow::Result<ExitCode> {
         crate::catalog::Catalog::load(opts.queries.as_deref()).map_err(|e| anyhow::anyhow!("query catalog:\n{e}"))?;
     let cache = crate::cache::Cache::open(&path).await?;
     let demo = cache.meta("demo").await?.as_deref() == Some("1");
-    let overview = crate::view::fleet_overview(&cache, &catalog, demo).await?;
+    let overview = crate::view::fleet_overview(&cache, &catalog, demo, crate::session::now()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&overview.rows)?);
         return Ok(ExitCode::SUCCESS);

@@ -121,6 +121,20 @@ pub struct Fleet {
     pub tenants: Vec<Tenant>,
     /// How long the cache keeps each kind of row (`[retention]`).
     pub retention: crate::housekeeping::Retention,
+    /// How shared spend no tag can split is shared out (`[apportion]`).
+    pub apportion: Option<Apportion>,
+}
+
+/// Pooled infrastructure (a shared cluster, its load balancer) carries no
+/// tenant's tag: its cost is shared out to tenants in proportion to a usage
+/// metric of theirs, e.g. requests served this month.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Apportion {
+    /// A catalog metric key measuring each tenant's use (summed per month).
+    pub metric: String,
+    /// The untagged services that are shared infrastructure; empty means
+    /// all untagged spend is.
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +175,16 @@ struct RawFile {
     #[serde(default)]
     tenant: Vec<Spanned<RawTenant>>,
     retention: Option<RawRetention>,
+    apportion: Option<RawApportion>,
+}
+
+/// `[apportion]`: which usage metric shares out untagged spend.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApportion {
+    metric: Spanned<String>,
+    #[serde(default)]
+    services: Vec<Spanned<String>>,
 }
 
 /// `[retention]`: days kept, each optional (defaults in
@@ -459,6 +483,25 @@ impl Fleet {
             }
         }
 
+        let apportion = raw.apportion.map(|a| {
+            let key = a.metric.get_ref();
+            if !catalog.metrics.iter().any(|m| &m.key == key) {
+                let known: Vec<&str> = catalog.metrics.iter().map(|m| m.key.as_str()).collect();
+                p.add(
+                    a.metric.span(),
+                    "apportion.metric",
+                    format!("{key:?} is not a catalog metric key (one of: {})", known.join(", ")),
+                );
+            }
+            for s in a.services.iter().filter(|s| s.get_ref().trim().is_empty()) {
+                p.add(s.span(), "apportion.services", "a service name must not be empty");
+            }
+            Apportion {
+                metric: a.metric.into_inner(),
+                services: a.services.into_iter().map(Spanned::into_inner).collect(),
+            }
+        });
+
         let fleet = Fleet {
             name: f.name.unwrap_or_else(|| "fleet".to_string()),
             region: f.region.into_inner(),
@@ -469,6 +512,7 @@ impl Fleet {
             endpoint_url: f.endpoint_url.map(Spanned::into_inner),
             tenants,
             retention,
+            apportion,
         };
         p.finish(fleet)
     }

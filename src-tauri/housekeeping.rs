@@ -52,7 +52,7 @@ impl Default for Retention {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Pruned {
     pub datapoints: u64,
-    /// Hourly and daily summaries.
+    /// Hourly and daily summaries, and the fleet's median lines made of them.
     pub rollups: u64,
     pub anomalies: u64,
     pub alarm_history: u64,
@@ -71,12 +71,14 @@ pub struct Pruned {
 pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -> Result<Pruned, CacheError> {
     let day = 86_400;
     let mut out = Pruned::default();
-    out.datapoints = prune_points(cache, Points::Raw, now - retention.raw_days as i64 * day, &mut out.transactions).await?;
+    out.datapoints =
+        prune_points(cache, Points::Raw, now - retention.raw_days as i64 * day, &mut out.transactions).await?;
     // A summary goes once all of its bucket is older than the cut: the day
     // the cut falls in keeps its bucket, with the hours still in retention.
     for (res, days) in [(3600, retention.hourly_days), (86_400, retention.daily_days)] {
         let cut = now - days as i64 * day - res + 1;
         out.rollups += prune_points(cache, Points::Rollup(res), cut, &mut out.transactions).await?;
+        out.rollups += crate::fleet_median::prune(cache, res, cut).await?;
     }
 
     let events_cut = now - retention.events_days as i64 * day;

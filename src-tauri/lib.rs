@@ -43,6 +43,7 @@ pub mod detect;
 pub mod discover;
 pub mod export;
 pub mod fleet;
+pub mod fleet_median;
 pub mod health;
 pub mod housekeeping;
 pub mod input;
@@ -54,6 +55,7 @@ pub mod reach;
 pub mod redact;
 pub mod report;
 pub mod session;
+pub mod settings;
 #[cfg(feature = "desktop")]
 pub mod shell;
 pub mod sim;

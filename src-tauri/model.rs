@@ -84,6 +84,51 @@ pub struct FleetOverview {
     /// Things the user must know that are not a tenant's health, e.g. "the
     /// cache file was unreadable and was moved aside".
     pub notices: Vec<String>,
+    /// Tenants per health state within each tier and each region (a tenant
+    /// counts once per group, at its worst region in it).
+    pub by_tier: Vec<GroupHealth>,
+    pub by_region: Vec<GroupHealth>,
+    /// Alarms in ALARM now, across the fleet.
+    pub open_alarms: u32,
+    /// Anomaly episodes that began in the last 24 hours.
+    pub anomalies_24h: u32,
+    /// The whole fleet's cost (untagged spend included).
+    pub cost: CostFigures,
+}
+
+/// Health counts of one tier or region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct GroupHealth {
+    pub group: String,
+    pub counts: HealthCounts,
+}
+
+/// The Fleet view's heatmap: each tenant-region's health over time, one
+/// cell per bucket, from the cache's evidence (alarms in ALARM, anomaly
+/// episodes, hourly means over the catalog's thresholds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Heatmap {
+    /// Epoch ms: the first bucket's start, and the end of the last.
+    #[ts(type = "number")]
+    pub since: i64,
+    #[ts(type = "number")]
+    pub until: i64,
+    #[ts(type = "number")]
+    pub bucket_ms: i64,
+    pub rows: Vec<HeatmapRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HeatmapRow {
+    pub tenant: String,
+    pub region: String,
+    /// One character per bucket, oldest first: `.` no data, `o` ok, `u`
+    /// unknown, `d` degraded, `c` critical. Compact: 1,000 tenants x 3
+    /// regions x 48 buckets cross IPC as 144 KB.
+    pub cells: String,
 }
 
 /// A chart rendered by plotters in Rust. `svg` is a complete SVG document in
@@ -99,11 +144,25 @@ pub struct Chart {
     /// summaries (a band from each bucket's lowest to highest value around
     /// its mean); 0 for raw points.
     pub resolution: u32,
+    /// The time range drawn, epoch ms, and where it lies in the image: the
+    /// plot area's left and right edges in image pixels. The UI maps a
+    /// brushed span of pixels back to times with these.
+    #[ts(type = "number")]
+    pub from: i64,
+    #[ts(type = "number")]
+    pub to: i64,
+    pub plot_left: u32,
+    pub plot_right: u32,
+    /// Anomaly episodes shaded in the range.
+    pub anomalies: u32,
+    /// What the lines and rules are, for people ("fleet median: premium
+    /// tenants in eu-west-1, hourly").
+    pub notes: Vec<String>,
 }
 
 /// What a chart request asks for. Validated by the engine: the range is
 /// bounded, and so is the size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ChartRequest {
     pub tenant: String,
@@ -113,11 +172,53 @@ pub struct ChartRequest {
     /// CSS pixels; the series is downsampled to this width.
     pub width: u32,
     pub height: u32,
-    /// How far back from now, in hours (default 6).
+    /// How far back from now, in hours (default 6). Ignored when `from`
+    /// and `to` are given.
     #[ts(optional)]
     pub hours: Option<u32>,
+    /// An explicit range, epoch ms (a brushed span).
+    #[ts(optional, type = "number")]
+    pub from: Option<i64>,
+    #[ts(optional, type = "number")]
+    pub to: Option<i64>,
     /// Draw for a dark background (the chart is an image; CSS cannot restyle it).
     pub dark: bool,
+    /// Time axis offset from UTC in minutes (the viewer's local time);
+    /// absent or 0 labels it UTC.
+    #[ts(optional)]
+    pub utc_offset_min: Option<i32>,
+    /// Draw the median of the same metric across the tenant's tier in that
+    /// region beside it.
+    #[ts(optional)]
+    pub fleet_median: Option<bool>,
+}
+
+/// The daily cost chart: one tenant's, or the whole fleet's, stacked by
+/// service (the largest five, the rest as "other").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CostChartRequest {
+    /// None for the whole fleet.
+    pub tenant: Option<String>,
+    /// Days back from yesterday (closed days): 7 to 400.
+    pub days: u32,
+    pub width: u32,
+    pub height: u32,
+    pub dark: bool,
+}
+
+/// A chart the UI wants saved as a file: which chart, and PNG or SVG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChartExport {
+    /// A metric chart, or...
+    #[ts(optional)]
+    pub metric: Option<ChartRequest>,
+    /// ...a cost chart.
+    #[ts(optional)]
+    pub cost: Option<CostChartRequest>,
+    /// png | svg
+    pub format: String,
 }
 
 /// One entry of the incident timeline: an anomaly episode of a metric, or
@@ -181,6 +282,8 @@ pub struct SyncSummary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct SyncState {
+    /// Started with --offline: the console never syncs.
+    pub offline: bool,
     pub running: bool,
     pub progress: Option<SyncProgress>,
     pub last: Option<SyncSummary>,
@@ -248,6 +351,14 @@ pub struct CostView {
     /// Spend no tenant tag or account claims.
     pub untagged: CostFigures,
     pub total: CostFigures,
+    /// The whole fleet's spend per AWS service, largest this month first.
+    pub services: Vec<ServiceCost>,
+    /// Cost anomalies of the last 14 days, newest first.
+    pub anomalies: Vec<Incident>,
+    /// How pooled infrastructure is shared out, when the fleet file says.
+    pub apportion: Option<ApportionView>,
+    /// The usage metric cost per unit is measured in (`requests`).
+    pub usage_metric: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -258,7 +369,28 @@ pub struct TenantCostRow {
     pub name: String,
     pub tier: String,
     pub model: String,
+    /// What the tenant's own tag or account carries.
     pub cost: CostFigures,
+    /// Its share of pooled infrastructure this month (untagged spend
+    /// apportioned by usage); 0 without `[apportion]`.
+    pub apportioned: f64,
+    /// Its use this month of the usage metric, where measured.
+    pub usage: Option<f64>,
+    /// (Month to date + apportioned) per million units of usage.
+    pub cost_per_million: Option<f64>,
+}
+
+/// `[apportion]` at work this month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ApportionView {
+    pub metric: String,
+    /// The untagged services shared out; empty means all untagged spend.
+    pub services: Vec<String>,
+    /// The untagged spend shared out, month to date.
+    pub shared_month_to_date: f64,
+    /// Tenants that share it (those in shared accounts with usage).
+    pub tenants: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -296,4 +428,189 @@ pub struct IncidentsView {
     pub incidents: Vec<Incident>,
     /// Tenant id -> display name (untrusted text).
     pub names: std::collections::BTreeMap<String, String>,
+}
+
+/// The Tenant view: everything about one tenant an on-call engineer or an
+/// account manager opens it for. Names, alarm reasons and log lines are
+/// untrusted text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantView {
+    pub tenant: TenantInfo,
+    /// Health in each region the tenant runs in, home region first.
+    pub regions: Vec<TenantHealth>,
+    /// The catalog metrics charted for this tenant's isolation model.
+    pub metrics: Vec<MetricInfo>,
+    pub alarms: Vec<AlarmInfo>,
+    /// The triage queries' latest results per region.
+    pub logs: Vec<LogPanel>,
+    /// The catalog's triage queries, runnable on demand.
+    pub log_queries: Vec<LogQueryInfo>,
+    /// This tenant's incidents of the last 7 days, newest first.
+    pub incidents: Vec<Incident>,
+    pub cost: CostFigures,
+    /// Month to date and last month per AWS service, largest first.
+    pub cost_services: Vec<ServiceCost>,
+    /// Cost per million requests this month, where requests are measured.
+    pub cost_per_million_requests: Option<f64>,
+    /// AWS console links that switch into the tenant's role and region.
+    pub console: Vec<ConsoleLink>,
+    /// Epoch ms of the newest datapoint of any region.
+    #[ts(type = "number | null")]
+    pub fresh_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantInfo {
+    pub id: String,
+    /// Untrusted text.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    pub account: String,
+    pub home_region: String,
+    pub regions: Vec<String>,
+    /// Data-residency rules apply: raw log lines are not cached.
+    pub residency: bool,
+    /// False once the tenant has left the fleet file (its history stays).
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MetricInfo {
+    pub key: String,
+    pub label: String,
+    pub unit: String,
+    pub warn_above: Option<f64>,
+    pub critical_above: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AlarmInfo {
+    pub region: String,
+    /// Untrusted text (from the tenant's account), as is `reason`.
+    pub name: String,
+    /// OK | ALARM | INSUFFICIENT_DATA
+    pub state: String,
+    pub reason: String,
+    #[ts(type = "number | null")]
+    pub since: Option<i64>,
+    /// The catalog metric the alarm watches, when it watches one.
+    pub metric: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+/// One triage query's result for one region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogPanel {
+    pub region: String,
+    pub query: String,
+    pub label: String,
+    /// Epoch ms: the window the query ran over.
+    #[ts(type = "number")]
+    pub window_start: i64,
+    #[ts(type = "number")]
+    pub window_end: i64,
+    pub columns: Vec<String>,
+    /// Untrusted text.
+    pub rows: Vec<Vec<String>>,
+    pub records_matched: f64,
+    /// Logs Insights cut the result (10,000 rows, or the query's limit).
+    pub truncated: bool,
+    /// Raw lines were not kept (data residency): only the count is.
+    pub withheld: bool,
+    /// Epoch ms the result was read.
+    #[ts(type = "number")]
+    pub read_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogQueryInfo {
+    pub key: String,
+    pub label: String,
+}
+
+/// Run one triage query now, over the last `hours` (1 to 168) or an
+/// explicit range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogsRequest {
+    pub tenant: String,
+    pub region: String,
+    pub query: String,
+    pub hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ServiceCost {
+    pub service: String,
+    pub month_to_date: f64,
+    pub last_month: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConsoleLink {
+    pub region: String,
+    /// What the link opens ("CloudWatch alarms", "Logs Insights").
+    pub label: String,
+    pub url: String,
+}
+
+/// The viewer's own preferences, kept on this machine (not in the fleet
+/// file, which a team shares).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct Settings {
+    /// Minutes between automatic syncs, 1 to 60.
+    pub sync_minutes: u32,
+    /// system | light | dark
+    pub theme: String,
+    /// utc | local: the charts' and tables' time zone.
+    pub time_zone: String,
+    /// A desktop notification when a tenant turns critical. Off unless
+    /// asked for: on-call already has a pager, and a console that pings on
+    /// every blip is muted by the second day.
+    pub notify_critical: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { sync_minutes: 5, theme: "system".into(), time_zone: "utc".into(), notify_critical: false }
+    }
+}
+
+/// The Settings view: the preferences, and where everything lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SettingsView {
+    pub settings: Settings,
+    /// Where the preferences are saved.
+    pub settings_path: String,
+    /// The fleet file, or "built-in simulated fleet".
+    pub fleet_source: String,
+    pub fleet_name: String,
+    pub tenants: u32,
+    pub cache_path: String,
+    #[ts(type = "number")]
+    pub cache_bytes: u64,
+    pub log_dir: Option<String>,
+    /// The fleet file's [retention], in days.
+    pub retention: Vec<RetentionLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RetentionLine {
+    /// The fleet file key, e.g. `raw_days`.
+    pub key: String,
+    pub what: String,
+    pub days: u32,
 }

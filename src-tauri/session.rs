@@ -24,6 +24,10 @@ pub enum FleetSource {
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
     pub demo: bool,
+    /// Tenants in the simulated fleet; None for the usual 24.
+    pub demo_tenants: Option<usize>,
+    /// Never sync: the console shows the cache as it is.
+    pub offline: bool,
     pub fleet: Option<PathBuf>,
     pub cache: Option<PathBuf>,
     pub queries: Option<PathBuf>,
@@ -58,6 +62,9 @@ impl SessionOptions {
             return Ok(FleetSource::Demo);
         }
         if let Some(f) = &self.fleet {
+            if self.demo_tenants.is_some() {
+                return Err(SessionError::Usage("--demo-tenants sizes the simulated fleet, not a fleet file".into()));
+            }
             return Ok(FleetSource::File(f.clone()));
         }
         match default_fleet_path() {
@@ -90,7 +97,10 @@ impl SessionOptions {
         }
         let dir = dirs::data_local_dir().unwrap_or_else(|| PathBuf::from(".")).join("fleetdeck");
         match source {
-            FleetSource::Demo => dir.join("demo.sqlite"),
+            FleetSource::Demo => match self.demo_tenants.filter(|n| *n != SimOptions::default().tenants) {
+                Some(n) => dir.join(format!("demo-{n}.sqlite")),
+                None => dir.join("demo.sqlite"),
+            },
             FleetSource::File(_) => dir.join("cache.sqlite"),
         }
     }
@@ -111,6 +121,9 @@ pub struct Session {
     pub cache: Cache,
     pub aws: AwsAccess,
     pub demo: bool,
+    /// The fleet file read; None on the simulated fleet.
+    pub fleet_file: Option<PathBuf>,
+    pub offline: bool,
     /// Kept alive as long as the session: dropping it stops the server.
     _sim: Option<SimFleet>,
 }
@@ -140,7 +153,8 @@ impl Session {
                         e
                     }
                 };
-                let sim = SimFleet::start(SimOptions { now: epoch, ..SimOptions::default() })
+                let tenants = opts.demo_tenants.unwrap_or(SimOptions::default().tenants);
+                let sim = SimFleet::start(SimOptions { now: epoch, tenants, ..SimOptions::default() })
                     .await
                     .map_err(SessionError::Sim)?;
                 let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
@@ -156,7 +170,20 @@ impl Session {
         };
         cache.set_meta("demo", if sim.is_some() { "1" } else { "0" }).await?;
         cache.record_fleet(&fleet).await?;
-        Ok(Arc::new(Session { fleet, catalog, cache, aws, demo: sim.is_some(), _sim: sim }))
+        let fleet_file = match source {
+            FleetSource::File(p) => Some(p),
+            FleetSource::Demo => None,
+        };
+        Ok(Arc::new(Session {
+            fleet,
+            catalog,
+            cache,
+            aws,
+            demo: sim.is_some(),
+            fleet_file,
+            offline: opts.offline,
+            _sim: sim,
+        }))
     }
 }
 

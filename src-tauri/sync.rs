@@ -377,6 +377,13 @@ pub async fn run(
         ),
     });
     crate::health::compute(cache, fleet, catalog, opts.now).await?;
+    // The fleet's median lines for the buckets this sync's points fell in:
+    // from the previous sync's window (or the backfill) on.
+    let since = match cache.last_sync().await? {
+        Some(last) => last.started_at / 1000 - opts.overlap_secs,
+        None => opts.now - opts.backfill_secs,
+    };
+    crate::fleet_median::refresh(cache, since.min(opts.now - opts.overlap_secs)).await?;
 
     let calls = aws.ledger.drain();
     let summary = SyncSummary {
@@ -669,7 +676,25 @@ async fn logs_for(
     t: &Tenant,
     region: &str,
 ) -> Result<Vec<LogResult>, Failure> {
-    let groups = collect::log_group_names(client, run.aws, target, &t.selector.log_groups).await?;
+    let end = run.opts.now;
+    let window = (end - run.opts.logs_window_secs, end);
+    triage_queries(run.aws, client, target, t, region, &run.catalog.logs, window).await
+}
+
+/// Run triage queries for one tenant-region over `window` (epoch s) in its
+/// log groups, as the sync does and as the console does on demand. Data
+/// residency: raw lines never reach the caller (nor the disk), only their
+/// count, and whatever text is kept for them is redacted first.
+pub async fn triage_queries(
+    aws: &AwsAccess,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    target: &Target,
+    t: &Tenant,
+    region: &str,
+    queries: &[crate::catalog::LogsQuery],
+    (start, end): (i64, i64),
+) -> Result<Vec<LogResult>, Failure> {
+    let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups).await?;
     if groups.is_empty() {
         return Err(Failure {
             status: "not_configured",
@@ -677,14 +702,10 @@ async fn logs_for(
             remediation: "fix selector.log_groups in the fleet file".into(),
         });
     }
-    let end = run.opts.now;
-    let start = end - run.opts.logs_window_secs;
     let mut out = Vec::new();
-    for q in &run.catalog.logs {
+    for q in queries {
         let text = q.render(t.selector.log_tenant_field.as_deref(), &t.id);
-        let r = collect::insights(client, run.aws, target, groups.clone(), &text, start, end).await?;
-        // Data residency: raw lines never reach the disk, only their count,
-        // and whatever text is cached for them is redacted first.
+        let r = collect::insights(client, aws, target, groups.clone(), &text, start, end).await?;
         let withheld = q.raw_lines && t.residency;
         let rows = if withheld {
             serde_json::Value::Array(vec![])
@@ -708,6 +729,42 @@ async fn logs_for(
         });
     }
     Ok(out)
+}
+
+/// One triage query of one tenant-region run now, on demand (the Tenant
+/// view's "run" button): the tenant's role is assumed (or reused from the
+/// session), the query runs over `window`, and the result comes back to
+/// the caller; the cache keeps the sync's own results. Read-only, like
+/// every call fleetdeck makes.
+pub async fn triage_now(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    aws: &AwsAccess,
+    tenant: &str,
+    region: &str,
+    query: &str,
+    window: (i64, i64),
+) -> Result<LogResult, Failure> {
+    let unknown = |what: String| Failure { status: "not_configured", message: what, remediation: String::new() };
+    let t = fleet.tenant(tenant).ok_or_else(|| unknown(format!("no tenant {tenant:?} in the fleet file")))?;
+    if !t.regions().any(|r| r == region) {
+        return Err(unknown(format!("tenant {tenant} does not run in {region}")));
+    }
+    let q =
+        catalog.logs.iter().find(|q| q.key == query).ok_or_else(|| unknown(format!("no triage query {query:?}")))?;
+    if t.selector.log_groups.is_empty() {
+        return Err(Failure {
+            status: "not_configured",
+            message: format!("tenant {tenant} has no log groups in the fleet file"),
+            remediation: "add selector.log_groups to the tenant in the fleet file".into(),
+        });
+    }
+    let target = target(t, region);
+    let creds = aws.role(&target.role_arn, target.external_id.as_deref()).await;
+    aws.check(&creds, &target.role_arn, target.external_id.as_deref()).await?;
+    let client = aws.logs(&creds, &target.role_arn, region);
+    let mut results = triage_queries(aws, &client, &target, t, region, std::slice::from_ref(q), window).await?;
+    results.pop().ok_or_else(|| unknown("the query returned nothing".into()))
 }
 
 /// Daily cost by tenant tag and by linked account, from the first day not

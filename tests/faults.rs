@@ -731,7 +731,7 @@ async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself()
     let good = world.sync_with(&aws, &cache, world.epoch, &|_| {}).await;
     assert_eq!(good.sources_failed, 0, "the first sync failed: {:#?}", good.errors);
     let before = Content::of(&cache).await;
-    let overview_before = fleetdeck::view::fleet_overview(&cache, &world.catalog, false).await.unwrap();
+    let overview_before = fleetdeck::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
 
     world.sim.go_dark().await;
     let started = Instant::now();
@@ -779,7 +779,7 @@ async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself()
 
     // The cache still serves everything it had, and says how old it is.
     assert_same_content(&Content::of(&cache).await, &before, "while AWS is unreachable");
-    let overview = fleetdeck::view::fleet_overview(&cache, &world.catalog, false).await.unwrap();
+    let overview = fleetdeck::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
     assert_eq!(overview.rows.len(), overview_before.rows.len(), "tenants vanished from the fleet view");
     for row in &overview.rows {
         assert!(

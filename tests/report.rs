@@ -111,7 +111,7 @@ async fn the_weekly_summary_shows_the_consoles_own_numbers() {
     let html = s.html(None).await;
     assert_inert(&html);
 
-    let overview = view::fleet_overview(&s.cache, &s.catalog, false).await.unwrap();
+    let overview = view::fleet_overview(&s.cache, &s.catalog, false, s.now).await.unwrap();
     let c = &overview.counts;
     for (id, want) in [
         ("fig-tenants-ok", c.ok),

@@ -175,7 +175,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
     let demo = cache.meta("demo").await?.as_deref() == Some("1");
     let since = now - period.secs();
     let today = day_of(now);
-    let overview = view::fleet_overview(cache, catalog, demo).await?;
+    let overview = view::fleet_overview(cache, catalog, demo, now).await?;
     let cost_view = view::cost(cache, today).await?;
     let incidents = view::incidents(cache, period.hours, now).await?;
 
@@ -487,7 +487,7 @@ pub async fn tenant_detail(
                 width: 680,
                 height: 220,
                 hours: Some(hours),
-                dark: false,
+                ..ChartRequest::default()
             };
             charts.push((region.clone(), view::tenant_chart(cache, catalog, &req, f.now).await?));
         }

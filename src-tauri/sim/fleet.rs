@@ -698,6 +698,9 @@ impl Fleet {
         let _ = writeln!(out, "cost_tag = {}", toml_str(COST_TAG));
         let _ = writeln!(out, "role_name = {}", toml_str(ROLE_NAME));
         let _ = writeln!(out, "endpoint_url = {}", toml_str(endpoint));
+        // The shared accounts' platform spend (no tenant's tag) is shared
+        // out to the tenants living on it by the requests they served.
+        out.push_str("\n[apportion]\nmetric = \"requests\"\n");
         for t in &self.tenants {
             out.push_str("\n[[tenant]]\n");
             let _ = writeln!(out, "id = {}", toml_str(&t.id));

@@ -43,6 +43,7 @@
 //! values), `server` (HTTP, identity, counting, knobs, faults), and one
 //! module per service: `sts`, `cloudwatch`, `logs`, `cost`, `organizations`.
 
+pub mod bulk;
 mod cloudwatch;
 mod cost;
 mod fleet;

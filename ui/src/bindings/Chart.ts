@@ -10,4 +10,19 @@ export type Chart = { title: string, unit: string, svg: string, points: number,
  * summaries (a band from each bucket's lowest to highest value around
  * its mean); 0 for raw points.
  */
-resolution: number, };
+resolution: number, 
+/**
+ * The time range drawn, epoch ms, and where it lies in the image: the
+ * plot area's left and right edges in image pixels. The UI maps a
+ * brushed span of pixels back to times with these.
+ */
+from: number, to: number, plot_left: number, plot_right: number, 
+/**
+ * Anomaly episodes shaded in the range.
+ */
+anomalies: number, 
+/**
+ * What the lines and rules are, for people ("fleet median: premium
+ * tenants in eu-west-1, hourly").
+ */
+notes: Array<string>, };

@@ -14,10 +14,25 @@ metric: string,
  */
 width: number, height: number, 
 /**
- * How far back from now, in hours (default 6).
+ * How far back from now, in hours (default 6). Ignored when `from`
+ * and `to` are given.
  */
 hours?: number, 
 /**
+ * An explicit range, epoch ms (a brushed span).
+ */
+from?: number, to?: number, 
+/**
  * Draw for a dark background (the chart is an image; CSS cannot restyle it).
  */
-dark: boolean, };
+dark: boolean, 
+/**
+ * Time axis offset from UTC in minutes (the viewer's local time);
+ * absent or 0 labels it UTC.
+ */
+utc_offset_min?: number, 
+/**
+ * Draw the median of the same metric across the tenant's tier in that
+ * region beside it.
+ */
+fleet_median?: boolean, };

@@ -2,4 +2,8 @@
 import type { SyncProgress } from "./SyncProgress";
 import type { SyncSummary } from "./SyncSummary";
 
-export type SyncState = { running: boolean, progress: SyncProgress | null, last: SyncSummary | null, };
+export type SyncState = { 
+/**
+ * Started with --offline: the console never syncs.
+ */
+offline: boolean, running: boolean, progress: SyncProgress | null, last: SyncSummary | null, };

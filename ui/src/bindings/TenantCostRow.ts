@@ -5,4 +5,21 @@ export type TenantCostRow = { tenant: string,
 /**
  * Untrusted text.
  */
-name: string, tier: string, model: string, cost: CostFigures, };
+name: string, tier: string, model: string, 
+/**
+ * What the tenant's own tag or account carries.
+ */
+cost: CostFigures, 
+/**
+ * Its share of pooled infrastructure this month (untagged spend
+ * apportioned by usage); 0 without `[apportion]`.
+ */
+apportioned: number, 
+/**
+ * Its use this month of the usage metric, where measured.
+ */
+usage: number | null, 
+/**
+ * (Month to date + apportioned) per million units of usage.
+ */
+cost_per_million: number | null, };

@@ -1,0 +1,176 @@
+//! The fleet's median of each catalog metric, per tier and region, by hour
+//! and by day (migration 0009): the line a tenant's chart is drawn against,
+//! so an on-call engineer sees at once whether a tenant is alone in its
+//! trouble. Each bucket is the median, across the tier's tenants in that
+//! region, of their own mean for the bucket, read from the rollups; the
+//! sync recomputes the buckets it touched ([`refresh`]), and a chart reads
+//! one primary-key range ([`read`]) instead of every peer's points.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use crate::cache::{Cache, CacheError, ROLLUPS};
+
+/// Recompute the hourly and daily medians of every bucket from `since`
+/// (epoch s) on: the buckets a sync's points fell in. One read of the
+/// rollups per resolution (a seek per series into its range) and one
+/// transaction of upserts.
+pub async fn refresh(cache: &Cache, since: i64) -> Result<u64, CacheError> {
+    let mut written = 0;
+    for res in ROLLUPS {
+        let from = since.div_euclid(res) * res;
+        // The series drive the loop (CROSS JOIN keeps SQLite from scanning
+        // the whole rollup table by resolution): each one seeks its range.
+        let rows = sqlx::query(
+            "SELECT s.metric_key, t.tier, s.region, r.ts, r.sum / r.n
+             FROM series s CROSS JOIN rollup r JOIN tenant t ON t.id = s.tenant_id
+             WHERE r.series_id = s.id AND r.res = ?1 AND r.ts >= ?2 AND t.active = 1 AND r.n > 0",
+        )
+        .bind(res)
+        .bind(from)
+        .fetch_all(cache.pool())
+        .await?;
+        // Several series of one tenant-region can share a metric key (a
+        // whole-account tenant with two load balancers): each is a voice.
+        let mut groups: HashMap<(String, String, String, i64), Vec<f64>> = HashMap::new();
+        for r in &rows {
+            let mean: f64 = r.get(4);
+            if mean.is_finite() {
+                groups.entry((r.get(0), r.get(1), r.get(2), r.get(3))).or_default().push(mean);
+            }
+        }
+        let mut tx = cache.pool().begin().await?;
+        for ((metric, tier, region, ts), mut values) in groups {
+            let n = values.len() as i64;
+            sqlx::query(
+                "INSERT INTO fleet_median (metric_key, tier, region, res, ts, median, tenants)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (metric_key, tier, region, res, ts)
+                 DO UPDATE SET median = excluded.median, tenants = excluded.tenants",
+            )
+            .bind(&metric)
+            .bind(&tier)
+            .bind(&region)
+            .bind(res)
+            .bind(ts)
+            .bind(median(&mut values))
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(written)
+}
+
+/// The median line of `metric` for `tier` in `region` over `[from, to)` at
+/// `res` seconds a bucket: (bucket start, median, tenants).
+pub async fn read(
+    cache: &Cache,
+    metric: &str,
+    tier: &str,
+    region: &str,
+    res: i64,
+    (from, to): (i64, i64),
+) -> Result<Vec<(i64, f64, i64)>, CacheError> {
+    Ok(sqlx::query_as(
+        "SELECT ts, median, tenants FROM fleet_median
+         WHERE metric_key = ?1 AND tier = ?2 AND region = ?3 AND res = ?4 AND ts >= ?5 - ?4 + 1 AND ts < ?6
+         ORDER BY ts",
+    )
+    .bind(metric)
+    .bind(tier)
+    .bind(region)
+    .bind(res)
+    .bind(from)
+    .bind(to)
+    .fetch_all(cache.pool())
+    .await?)
+}
+
+/// Delete medians older than `cut` (epoch s) at resolution `res`: they
+/// follow their rollups' retention.
+pub async fn prune(cache: &Cache, res: i64, cut: i64) -> Result<u64, CacheError> {
+    Ok(sqlx::query("DELETE FROM fleet_median WHERE res = ?1 AND ts < ?2")
+        .bind(res)
+        .bind(cut)
+        .execute(cache.pool())
+        .await?
+        .rows_affected())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{PointBatch, SeriesKey};
+
+    const H: i64 = 3600;
+    /// 2027-01-15 08:00 UTC, on the hour.
+    const NOW: i64 = 1_800_000_000;
+
+    async fn tenant(cache: &Cache, id: &str, tier: &str, level: f64, hours: i64) {
+        sqlx::query(
+            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
+             VALUES (?1, ?1, ?2, 'silo', '111111111111', 'us-east-1', '[\"us-east-1\"]')",
+        )
+        .bind(id)
+        .bind(tier)
+        .execute(cache.pool())
+        .await
+        .unwrap();
+        let key = SeriesKey {
+            tenant_id: id,
+            region: "us-east-1",
+            metric_key: "latency_p99",
+            namespace: "AWS/ApplicationELB",
+            metric_name: "TargetResponseTime",
+            dimensions: "{}",
+            stat: "p99",
+            period: 60,
+            unit: "seconds",
+        };
+        let (series, _) = cache.series(&key).await.unwrap();
+        let points: Vec<(i64, f64)> = (0..hours * 60).map(|m| (NOW - hours * H + m * 60, level)).collect();
+        cache.commit_points(&[PointBatch { series_id: series, points, watermark: NOW }]).await.unwrap();
+    }
+
+    /// Three premium tenants at 0.2 s, 0.3 s and 5 s (the one in trouble)
+    /// and a standard one at 9 s: the premium median is 0.3 s every hour,
+    /// whatever the outlier does, and the standard tier is its own line.
+    #[tokio::test]
+    async fn the_median_is_per_tier_and_shrugs_off_the_tenant_in_trouble() {
+        let cache = Cache::in_memory().await.unwrap();
+        for (id, tier, level) in
+            [("a", "premium", 0.2), ("b", "premium", 0.3), ("c", "premium", 5.0), ("d", "standard", 9.0)]
+        {
+            tenant(&cache, id, tier, level, 3).await;
+        }
+        let written = refresh(&cache, NOW - 3 * H).await.unwrap();
+        assert_eq!(written, 2 * 3 + 2, "3 hours and 1 day for each of two tiers");
+        let line = read(&cache, "latency_p99", "premium", "us-east-1", H, (NOW - 3 * H, NOW)).await.unwrap();
+        assert_eq!(line, vec![(NOW - 3 * H, 0.3, 3), (NOW - 2 * H, 0.3, 3), (NOW - H, 0.3, 3)]);
+        let standard = read(&cache, "latency_p99", "standard", "us-east-1", H, (NOW - 3 * H, NOW)).await.unwrap();
+        assert!(standard.iter().all(|(_, m, n)| (*m, *n) == (9.0, 1)), "{standard:?}");
+
+        // A later refresh of the last hour only rewrites that hour.
+        sqlx::query("UPDATE tenant SET active = 0 WHERE id = 'a'").execute(cache.pool()).await.unwrap();
+        refresh(&cache, NOW - H).await.unwrap();
+        let line = read(&cache, "latency_p99", "premium", "us-east-1", H, (NOW - 3 * H, NOW)).await.unwrap();
+        assert_eq!(line[0], (NOW - 3 * H, 0.3, 3));
+        assert_eq!(line[2], (NOW - H, (0.3 + 5.0) / 2.0, 2), "an inactive tenant is no longer a peer");
+
+        assert_eq!(prune(&cache, H, NOW - 2 * H).await.unwrap(), 2, "one premium and one standard hour");
+    }
+}
