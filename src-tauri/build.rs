@@ -8,11 +8,22 @@ fn main() {
         // listed there cannot be invoked from the window.
         let manifest = tauri_build::AppManifest::new().commands(&[
             "fleet_overview",
+            "heatmap",
+            "tenant_view",
             "tenant_chart",
+            "cost_chart",
+            "export_chart",
             "sources",
             "cost_overview",
             "incidents",
             "export_csv",
+            "export_report",
+            "run_triage",
+            "open_console",
+            "settings",
+            "settings_problem",
+            "save_settings",
+            "ui_ready",
             "start_sync",
             "sync_state",
         ]);

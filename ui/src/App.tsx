@@ -1,4 +1,6 @@
 /** The window: DEMO banner, header (fleet, views, sync), errors, the view. */
+import { useEffect } from 'preact/hooks';
+import { CommandPalette } from './components/CommandPalette';
 import { Notices } from './components/Notices';
 import { SyncControls } from './components/SyncControls';
 import { useRoute, VIEWS } from './routes';
@@ -9,6 +11,22 @@ export function App() {
   const route = useRoute();
   const { overview } = state;
   const View = route.component;
+
+  // `/` focuses the current view's filter, wherever the focus is (but in a field).
+  useEffect(() => {
+    const listener = (event: KeyboardEvent) => {
+      if (event.key !== '/' || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+      const target = event.target instanceof HTMLElement ? event.target : null;
+      if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
+      const filter = document.querySelector<HTMLInputElement>('main input.filter');
+      if (filter === null) return;
+      event.preventDefault();
+      filter.focus();
+      filter.select();
+    };
+    document.addEventListener('keydown', listener);
+    return () => document.removeEventListener('keydown', listener);
+  }, []);
 
   return (
     <div class="app">
@@ -37,8 +55,12 @@ export function App() {
             </a>
           ))}
         </nav>
+        <button type="button" id="open-palette" class="link-button palette-hint-button" title="Command palette (Ctrl+K)" onClick={() => document.dispatchEvent(new KeyboardEvent('keydown', { key: 'k', ctrlKey: true }))}>
+          Ctrl+K
+        </button>
         <SyncControls state={state} />
       </header>
+      <CommandPalette state={state} />
       <Notices notices={state.notices} dismiss={state.dismiss} />
       {state.overview && state.overview.notices.length > 0 && (
         <section id="cache-notices" class="notices" role="status" aria-label="Notices">

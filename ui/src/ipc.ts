@@ -5,16 +5,24 @@
  */
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Chart } from './bindings/Chart';
+import type { ChartExport } from './bindings/ChartExport';
 import type { ChartRequest } from './bindings/ChartRequest';
+import type { CostChartRequest } from './bindings/CostChartRequest';
 import type { CostView } from './bindings/CostView';
 import type { CsvExport } from './bindings/CsvExport';
 import type { FleetOverview } from './bindings/FleetOverview';
+import type { Heatmap } from './bindings/Heatmap';
 import type { IncidentsView } from './bindings/IncidentsView';
 import type { IpcError } from './bindings/IpcError';
+import type { LogPanel } from './bindings/LogPanel';
+import type { LogsRequest } from './bindings/LogsRequest';
+import type { Settings } from './bindings/Settings';
+import type { SettingsView } from './bindings/SettingsView';
 import type { SourcesView } from './bindings/SourcesView';
 import type { SyncProgress } from './bindings/SyncProgress';
 import type { SyncState } from './bindings/SyncState';
 import type { SyncSummary } from './bindings/SyncSummary';
+import type { TenantView } from './bindings/TenantView';
 
 /** The `code`s the Rust side documents on `IpcError`. */
 export const ErrorCode = {
@@ -25,6 +33,10 @@ export const ErrorCode = {
   Internal: 'internal',
   /** The fleet file, catalog or cache could not be opened: nothing works until fixed. */
   Setup: 'setup',
+  /** Started with --offline: no sync, no AWS call. */
+  Offline: 'offline',
+  /** An on-demand AWS read failed (the message says why and how to fix it). */
+  Aws: 'aws',
 } as const;
 
 export function isIpcError(value: unknown): value is IpcError {
@@ -96,4 +108,56 @@ export function startSync(onProgress: (progress: SyncProgress) => void): Promise
 
 export function syncState(): Promise<SyncState> {
   return call<SyncState>('sync_state');
+}
+
+export function heatmap(hours: number): Promise<Heatmap> {
+  return call<Heatmap>('heatmap', { hours });
+}
+
+export function tenantView(tenant: string): Promise<TenantView> {
+  return call<TenantView>('tenant_view', { tenant });
+}
+
+export function costChart(request: CostChartRequest): Promise<Chart> {
+  return call<Chart>('cost_chart', { request });
+}
+
+/** Saves a chart as PNG or SVG (drawn by the Rust side); resolves with the file's path. */
+export function exportChart(exportRequest: ChartExport): Promise<string> {
+  return call<string>('export_chart', { export: exportRequest });
+}
+
+export type ReportFormat = 'html' | 'pdf' | 'png' | 'csv';
+
+/** Writes the executive summary (or one tenant's report) like `fleetdeck report`; resolves with the path. */
+export function exportReport(tenant: string | null, days: number, format: ReportFormat): Promise<string> {
+  return call<string>('export_report', { tenant, days, format });
+}
+
+/** Runs one triage query now (read-only, in the tenant's account); code `offline` or `aws` on failure. */
+export function runTriage(request: LogsRequest): Promise<LogPanel> {
+  return call<LogPanel>('run_triage', { request });
+}
+
+/** Opens the tenant's `link`-th AWS console link for `region` in the browser; resolves with the URL. */
+export function openConsole(tenant: string, region: string, link: number): Promise<string> {
+  return call<string>('open_console', { tenant, region, link });
+}
+
+export function settings(): Promise<SettingsView> {
+  return call<SettingsView>('settings');
+}
+
+/** Why the settings file could not be read, if it could not (defaults are in use). */
+export function settingsProblem(): Promise<string | null> {
+  return call<string | null>('settings_problem');
+}
+
+export function saveSettings(value: Settings): Promise<Settings> {
+  return call<Settings>('save_settings', { settings: value });
+}
+
+/** Tells the Rust side the Fleet view has drawn (it logs the cold-start time once). */
+export function uiReady(rows: number): Promise<void> {
+  return call<void>('ui_ready', { rows });
 }

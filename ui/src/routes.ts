@@ -1,7 +1,7 @@
 /**
  * The console's views and the hash route that picks one (`#/fleet`). A view
- * is a component over the shared `ConsoleState`; adding Incidents, Tenant,
- * Cost, Sources or Settings is one entry here.
+ * is a component over the shared `ConsoleState`; adding one is one entry
+ * here. `#/tenant/<id>/<region>` carries its tenant in the hash.
  */
 import type { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -9,7 +9,9 @@ import type { ConsoleState } from './state/console';
 import { CostView } from './views/cost/CostView';
 import { FleetView } from './views/fleet/FleetView';
 import { IncidentsView } from './views/incidents/IncidentsView';
+import { SettingsView } from './views/settings/SettingsView';
 import { SourcesView } from './views/sources/SourcesView';
+import { TenantView } from './views/tenant/TenantView';
 
 export interface ViewProps {
   state: ConsoleState;
@@ -25,8 +27,10 @@ export interface ViewRoute {
 export const VIEWS: readonly [ViewRoute, ...ViewRoute[]] = [
   { id: 'fleet', label: 'Fleet', component: FleetView },
   { id: 'incidents', label: 'Incidents', component: IncidentsView },
+  { id: 'tenant', label: 'Tenant', component: TenantView },
   { id: 'cost', label: 'Cost', component: CostView },
   { id: 'sources', label: 'Sources', component: SourcesView },
+  { id: 'settings', label: 'Settings', component: SettingsView },
 ];
 
 function fromHash(hash: string): ViewRoute {

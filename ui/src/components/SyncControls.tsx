@@ -46,8 +46,15 @@ export function SyncControls({ state }: { state: ConsoleState }) {
           </span>
         </div>
       )}
-      <button type="button" id="sync-now" class="button primary" disabled={sync.running} onClick={state.startSync}>
-        {sync.running ? 'Syncing…' : 'Sync now'}
+      <button
+        type="button"
+        id="sync-now"
+        class="button primary"
+        disabled={sync.running || state.offline}
+        title={state.offline ? 'Started with --offline: the cache as it is, no AWS call' : undefined}
+        onClick={state.startSync}
+      >
+        {state.offline ? 'Offline' : sync.running ? 'Syncing…' : 'Sync now'}
       </button>
     </div>
   );

@@ -9,15 +9,27 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { FleetOverview } from '../bindings/FleetOverview';
 import type { IpcError } from '../bindings/IpcError';
+import type { Settings } from '../bindings/Settings';
 import type { SyncProgress } from '../bindings/SyncProgress';
 import type { SyncState } from '../bindings/SyncState';
 import type { SyncSummary } from '../bindings/SyncSummary';
-import { asIpcError, ErrorCode, fleetOverview, startSync, syncState } from '../ipc';
+import { setTimeZone } from '../format';
+import {
+  asIpcError,
+  ErrorCode,
+  fleetOverview,
+  saveSettings as saveSettingsCall,
+  settings as settingsCall,
+  settingsProblem,
+  startSync,
+  syncState,
+} from '../ipc';
+import { applyTheme, type Effective } from '../theme';
 
 /** How often relative times ("2 min ago") are refreshed. */
 export const TICK_MS = 30_000;
-/** A sync starts by itself when the last one ended this long ago. */
-export const AUTO_SYNC_MS = 5 * 60_000;
+/** What the viewer sees until their settings are read. */
+export const DEFAULT_SETTINGS: Settings = { sync_minutes: 5, theme: 'system', time_zone: 'utc', notify_critical: false };
 /** ...or this long, when the last one could not reach AWS at all. */
 export const RETRY_UNREACHABLE_MS = 60_000;
 /** How often `sync_state` is polled while following someone else's sync. */
@@ -43,6 +55,14 @@ export interface SyncView {
 export interface ConsoleState {
   /** Null until the first `fleet_overview` answers. */
   overview: FleetOverview | null;
+  /** The viewer's preferences (defaults until read). */
+  settings: Settings;
+  /** The theme in effect (charts are drawn for it). */
+  theme: Effective;
+  /** Started with --offline: no sync, ever. */
+  offline: boolean;
+  /** Saves new preferences; resolves once they are on disk. */
+  saveSettings(next: Settings): Promise<void>;
   /** Why the last `fleet_overview` failed; null once one succeeds. */
   overviewError: IpcError | null;
   sync: SyncView;
@@ -66,6 +86,12 @@ export function useConsoleState(): ConsoleState {
   const [sync, setSync] = useState<SyncView>({ running: false, progress: null, last: null });
   const [notices, setNotices] = useState<readonly Notice[]>([]);
   const [now, setNow] = useState(Date.now);
+  const [settings, setSettings] = useState<Settings>(DEFAULT_SETTINGS);
+  const [theme, setTheme] = useState<Effective>('dark');
+  const [offline, setOffline] = useState(false);
+  // The timer reads the interval through a ref: it is set up once.
+  const syncEvery = useRef(DEFAULT_SETTINGS.sync_minutes * 60_000);
+  const isOffline = useRef(false);
 
   // True while a sync, ours or another window's, is being run or followed:
   // guards against starting a second one from the button or the timer.
@@ -137,7 +163,7 @@ export function useConsoleState(): ConsoleState {
     };
 
     const start = async () => {
-      if (busy.current || setupFailed) return;
+      if (busy.current || setupFailed || isOffline.current) return;
       busy.current = true;
       setSync((s) => ({ ...s, running: true, progress: null }));
       try {
@@ -163,9 +189,21 @@ export function useConsoleState(): ConsoleState {
       await finish();
     };
 
+    const loadSettings = async () => {
+      try {
+        const view = await settingsCall();
+        if (!alive.current) return;
+        setSettings(view.settings);
+        const problem = await settingsProblem();
+        if (problem !== null) report('Reading your settings', { code: ErrorCode.BadRequest, message: problem });
+      } catch (error) {
+        report('Reading your settings', error);
+      }
+    };
+
     /** Show what the cache holds at once, then bring it up to date. */
     const boot = async () => {
-      await reload();
+      await Promise.all([reload(), loadSettings()]);
       let state: SyncState;
       try {
         state = await syncState();
@@ -173,6 +211,9 @@ export function useConsoleState(): ConsoleState {
         report('Reading the sync state', error);
         return;
       }
+      isOffline.current = state.offline;
+      setOffline(state.offline);
+      if (state.offline) return;
       if (state.last !== null) lastEnded.current = state.last.finished_at;
       if (state.running) await follow(state);
       else {
@@ -190,7 +231,7 @@ export function useConsoleState(): ConsoleState {
     const timer = setInterval(() => {
       const t = Date.now();
       setNow(t);
-      const every = lastUnreachable.current ? RETRY_UNREACHABLE_MS : AUTO_SYNC_MS;
+      const every = lastUnreachable.current ? RETRY_UNREACHABLE_MS : syncEvery.current;
       if (!busy.current && t - lastEnded.current >= every) void ops.start();
     }, TICK_MS);
     return () => {
@@ -199,9 +240,24 @@ export function useConsoleState(): ConsoleState {
     };
   }, [ops]);
 
+  // Settings take effect at once: the theme on the document, the time
+  // zone for every formatted time, the interval for the next auto-sync.
+  useEffect(() => {
+    syncEvery.current = settings.sync_minutes * 60_000;
+    setTimeZone(settings.time_zone);
+    return applyTheme(settings.theme, setTheme);
+  }, [settings]);
+
   return {
     overview,
     overviewError,
+    settings,
+    theme,
+    offline,
+    saveSettings: async (next) => {
+      const saved = await saveSettingsCall(next);
+      setSettings(saved);
+    },
     sync,
     notices,
     now,

@@ -1,36 +1,34 @@
 /**
  * Cost: what each tenant costs this month against last month, the
- * month-end forecast and the change, sortable by any column; untagged spend
- * and the fleet total beside it. For the account manager's "what does acme
- * cost us, and who moved?".
+ * month-end forecast and the change, its share of pooled infrastructure
+ * and its cost per million units of usage, sortable by any column; the
+ * fleet's spend by service, its top movers, its cost anomalies and its
+ * untagged spend beside it. For the account manager's "what does acme cost
+ * us, and who moved?".
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useMemo, useRef, useState } from 'preact/hooks';
 import type { TenantCostRow } from '../../bindings/TenantCostRow';
+import { CostChart } from '../../components/CostChart';
 import { ExportButton } from '../../components/ExportButton';
+import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
-import { plural } from '../../format';
+import { useTableKeys } from '../../components/useTableKeys';
+import { dollars as money, percentChange as change, plural, shortTime } from '../../format';
 import { costOverview } from '../../ipc';
 import type { ViewProps } from '../../routes';
 
-type Key = 'tenant' | 'tier' | 'month_to_date' | 'last_month' | 'forecast' | 'change';
+type Key = 'tenant' | 'tier' | 'month_to_date' | 'last_month' | 'forecast' | 'change' | 'apportioned' | 'cost_per_million';
 
-const COLUMNS: readonly { key: Key; label: string; numeric: boolean }[] = [
+const COLUMNS: readonly { key: Key; label: string; numeric: boolean; title?: string }[] = [
   { key: 'tenant', label: 'Tenant', numeric: false },
   { key: 'tier', label: 'Tier', numeric: false },
-  { key: 'month_to_date', label: 'Month to date', numeric: true },
+  { key: 'month_to_date', label: 'Month to date', numeric: true, title: "What the tenant's own tag or account carries" },
+  { key: 'apportioned', label: 'Shared infra', numeric: true, title: 'Its share of pooled infrastructure, by usage' },
   { key: 'last_month', label: 'Last month', numeric: true },
   { key: 'forecast', label: 'Forecast', numeric: true },
   { key: 'change', label: 'Change', numeric: true },
+  { key: 'cost_per_million', label: 'Per M units', numeric: true, title: '(Month to date + shared) per million units of usage' },
 ];
-
-/** "$12,345.67": grouped by hand, as the webview may have no locale data. */
-export function money(v: number): string {
-  const [whole, cents] = Math.abs(v).toFixed(2).split('.');
-  const grouped = (whole ?? '0').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${v < 0 ? '−' : ''}$${grouped}.${cents ?? '00'}`;
-}
-
-export const change = (c: number | null) => (c === null ? '–' : `${c >= 0 ? '+' : '−'}${Math.abs(c * 100).toFixed(1)} %`);
 
 function value(row: TenantCostRow, key: Key): string | number {
   switch (key) {
@@ -40,6 +38,10 @@ function value(row: TenantCostRow, key: Key): string | number {
       return row.tier;
     case 'change':
       return row.cost.change ?? Number.NEGATIVE_INFINITY;
+    case 'apportioned':
+      return row.apportioned;
+    case 'cost_per_million':
+      return row.cost_per_million ?? Number.NEGATIVE_INFINITY;
     default:
       return row.cost[key];
   }
@@ -48,15 +50,20 @@ function value(row: TenantCostRow, key: Key): string | number {
 export function CostView({ state }: ViewProps) {
   const { data, error } = useCached(state, costOverview);
   const [sort, setSort] = useState<{ key: Key; descending: boolean }>({ key: 'forecast', descending: true });
+  const [text, setText] = useState('');
   const rows = useMemo(() => {
-    const out = [...(data?.rows ?? [])];
+    const terms = text.toLowerCase().split(/\s+/).filter((t) => t.length > 0);
+    const out = (data?.rows ?? []).filter((r) => {
+      const hay = `${r.name}\n${r.tenant}\n${r.tier}\n${r.model}`.toLowerCase();
+      return terms.every((t) => hay.includes(t));
+    });
     out.sort((a, b) => {
       const [x, y] = [value(a, sort.key), value(b, sort.key)];
       const order = x < y ? -1 : x > y ? 1 : a.tenant.localeCompare(b.tenant);
       return sort.descending ? -order : order;
     });
     return out;
-  }, [data, sort]);
+  }, [data, sort, text]);
   const movers = useMemo(
     () =>
       [...(data?.rows ?? [])]
@@ -67,6 +74,12 @@ export function CostView({ state }: ViewProps) {
   );
   const pick = (key: Key) =>
     setSort((s) => (s.key === key ? { key, descending: !s.descending } : { key, descending: COLUMNS.find((c) => c.key === key)?.numeric ?? false }));
+  const box = useRef<HTMLDivElement>(null);
+  const cursor = useTableKeys(box, rows.length, (i) => {
+    const r = rows[i];
+    if (r) location.hash = `#/tenant/${encodeURIComponent(r.tenant)}`;
+  });
+  const unit = data?.usage_metric ?? 'requests';
 
   return (
     <div class="cost-view">
@@ -75,6 +88,13 @@ export function CostView({ state }: ViewProps) {
         <Figure id="kpi-cost-forecast" label="Forecast, month end" value={data?.total.forecast} note={data ? change(data.total.change) : ''} />
         <Figure id="kpi-cost-last" label="Last month" value={data?.total.last_month} />
         <Figure id="kpi-cost-untagged" label="Untagged (no tenant)" value={data?.untagged.month_to_date} />
+        {data?.apportion && (
+          <Figure
+            id="kpi-cost-shared"
+            label={`Shared out by ${data.apportion.metric} to ${plural(data.apportion.tenants, 'tenant')}`}
+            value={data.apportion.shared_month_to_date}
+          />
+        )}
       </section>
       {error && (
         <p id="error-banner" class="notice" role="alert">
@@ -84,26 +104,32 @@ export function CostView({ state }: ViewProps) {
       <div class="cost-body">
         <section class="table-pane" aria-label="Cost per tenant">
           <div class="toolbar">
+            <FilterBox id="cost-filter" placeholder="Filter tenants   ( / )" label="Filter tenants" value={text} onInput={setText} />
             <span class="row-count">{plural(rows.length, 'tenant')}</span>
             <ExportButton
               id="export-cost"
               table={() => ({
                 name: 'cost',
-                header: ['tenant', 'name', 'tier', 'month_to_date', 'last_month', 'forecast', 'change'],
+                header: ['tenant', 'name', 'tier', 'month_to_date', 'apportioned', 'last_month', 'forecast', 'change', `cost_per_million_${unit}`],
                 rows: rows.map((r) => [
                   r.tenant,
                   r.name,
                   r.tier,
                   r.cost.month_to_date.toFixed(2),
+                  r.apportioned.toFixed(2),
                   r.cost.last_month.toFixed(2),
                   r.cost.forecast.toFixed(2),
                   r.cost.change === null ? '' : r.cost.change.toFixed(4),
+                  r.cost_per_million === null ? '' : r.cost_per_million.toFixed(4),
                 ]),
               })}
             />
-            <span class="muted">Forecast: the last 7 closed days' run rate to month end. Change: forecast against last month.</span>
+            <span class="muted small">
+              Forecast: the last 7 closed days' run rate to month end. Change: forecast against last month. Per M units: per
+              million {unit}.
+            </span>
           </div>
-          <div class="table-scroll" tabIndex={0}>
+          <div class="table-scroll" tabIndex={0} ref={box} aria-label="Cost per tenant. Arrow keys move, Enter opens the tenant.">
             <table id="cost-table" class="fleet-table">
               <thead>
                 <tr>
@@ -112,6 +138,7 @@ export function CostView({ state }: ViewProps) {
                       scope="col"
                       key={c.key}
                       class={c.numeric ? 'num' : ''}
+                      title={c.title}
                       aria-sort={sort.key === c.key ? (sort.descending ? 'descending' : 'ascending') : 'none'}
                     >
                       <button type="button" id={`sort-${c.key}`} class="sort" onClick={() => pick(c.key)}>
@@ -125,35 +152,68 @@ export function CostView({ state }: ViewProps) {
                 </tr>
               </thead>
               <tbody>
-                {rows.map((r) => (
-                  <tr key={r.tenant} class="row" data-tenant={r.tenant} data-change={r.cost.change ?? ''}>
+                {rows.map((r, i) => (
+                  <tr
+                    key={r.tenant}
+                    class={i === cursor ? 'row is-cursor' : 'row'}
+                    data-cursor={i === cursor ? 'true' : undefined}
+                    data-tenant={r.tenant}
+                    data-change={r.cost.change ?? ''}
+                    onDblClick={() => (location.hash = `#/tenant/${encodeURIComponent(r.tenant)}`)}
+                  >
                     <td>
                       <div class="tenant-name">{r.name}</div>
                       <div class="tenant-id muted">{r.tenant}</div>
                     </td>
                     <td>{r.tier}</td>
                     <td class="num">{money(r.cost.month_to_date)}</td>
+                    <td class="num">{r.apportioned > 0 ? money(r.apportioned) : <span class="muted">–</span>}</td>
                     <td class="num">{money(r.cost.last_month)}</td>
                     <td class="num">{money(r.cost.forecast)}</td>
                     <td class={`num ${(r.cost.change ?? 0) > 0.2 ? 'up' : ''}`}>{change(r.cost.change)}</td>
+                    <td class="num">{r.cost_per_million === null ? <span class="muted">–</span> : money(r.cost_per_million)}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
         </section>
-        <section class="chart-pane" aria-label="Top movers">
-          <h2 class="pane-head">Top movers</h2>
+        <section class="chart-pane cost-side" aria-label="Fleet spend">
+          <h2 class="pane-title">Spend by service</h2>
+          <CostChart id="fleet-cost-chart" tenant={null} state={state} />
+          <h2 class="pane-title">Top movers</h2>
           <ol id="top-movers" class="movers">
             {movers.map((r) => (
               <li key={r.tenant} data-tenant={r.tenant}>
-                <span class="tenant-name">{r.name}</span> <span class="mono">{change(r.cost.change)}</span>{' '}
+                <a href={`#/tenant/${encodeURIComponent(r.tenant)}`} class="tenant-name">
+                  {r.name}
+                </a>{' '}
+                <span class="mono">{change(r.cost.change)}</span>{' '}
                 <span class="muted">
                   {money(r.cost.last_month)} → {money(r.cost.forecast)}
                 </span>
               </li>
             ))}
           </ol>
+          <h2 class="pane-title">Cost anomalies, 14 days</h2>
+          <ul id="cost-anomalies" class="incident-list">
+            {(data?.anomalies ?? []).map((a) => (
+              <li key={`${a.tenant}/${a.subject}/${a.start}`} data-tenant={a.tenant}>
+                <a href={`#/tenant/${encodeURIComponent(a.tenant)}`}>{data?.rows.find((r) => r.tenant === a.tenant)?.name ?? a.tenant}</a>{' '}
+                <span class="muted">since {shortTime(a.start)}</span>{' '}
+                {a.end === null ? <span class="ongoing">ongoing</span> : <span class="muted">to {shortTime(a.end)}</span>}
+                <div class="incident-title">{a.title}</div>
+              </li>
+            ))}
+            {data && data.anomalies.length === 0 && <li class="muted">None: every tenant's daily spend is within its usual range.</li>}
+          </ul>
+          {data?.apportion && (
+            <p class="muted small" id="apportion-note">
+              Untagged spend of {data.apportion.services.length === 0 ? 'every service' : data.apportion.services.join(', ')} (
+              {money(data.apportion.shared_month_to_date)} this month) is shared out to the tenants living in shared accounts,
+              in proportion to their {data.apportion.metric}.
+            </p>
+          )}
         </section>
       </div>
     </div>

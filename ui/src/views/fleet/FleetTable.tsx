@@ -3,7 +3,7 @@
  * cursor (moved by the arrow keys) and the selection (what the chart shows)
  * are separate, so browsing with the keyboard does not reload charts.
  */
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { TenantHealth } from '../../bindings/TenantHealth';
 import { HealthBadge } from '../../components/HealthBadge';
 import { ago, timestamp } from '../../format';
@@ -13,6 +13,12 @@ import { rowKey } from './filter';
 const STALE_MS = 15 * 60_000;
 /** Reasons shown in the row; the rest are counted as "+N more". */
 const SHOWN_REASONS = 2;
+/**
+ * Rows drawn at first; more as the list is scrolled to its end or the
+ * cursor moves past them. 3,000 tenant-regions drawn at once would cost
+ * the first paint a few hundred milliseconds for rows nobody sees yet.
+ */
+const PAGE = 150;
 
 interface Props {
   rows: readonly TenantHealth[];
@@ -22,13 +28,28 @@ interface Props {
   selected: string | null;
   now: number;
   onPick(row: TenantHealth): void;
+  /** Double-click: open the tenant's view. */
+  onOpen(row: TenantHealth): void;
 }
 
-export function FleetTable({ rows, total, cursor, selected, now, onPick }: Props) {
+export function FleetTable({ rows, total, cursor, selected, now, onPick, onOpen }: Props) {
   const cursorRow = useRef<HTMLTableRowElement>(null);
+  const sentinel = useRef<HTMLTableRowElement>(null);
+  const [limit, setLimit] = useState(PAGE);
+  const cursorIndex = cursor === null ? -1 : rows.findIndex((r) => rowKey(r) === cursor);
+  const drawn = Math.max(limit, cursorIndex + PAGE);
   useEffect(() => {
     cursorRow.current?.scrollIntoView({ block: 'nearest' });
   }, [cursor]);
+  useEffect(() => {
+    const end = sentinel.current;
+    if (end === null) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) setLimit((l) => l + PAGE);
+    });
+    observer.observe(end);
+    return () => observer.disconnect();
+  }, [drawn < rows.length]);
 
   return (
     <div class="table-scroll" tabIndex={0} aria-label="Tenant-regions, worst first. Arrow keys move, Enter selects.">
@@ -45,7 +66,7 @@ export function FleetTable({ rows, total, cursor, selected, now, onPick }: Props
           </tr>
         </thead>
         <tbody>
-          {rows.map((row) => {
+          {rows.slice(0, drawn).map((row) => {
             const key = rowKey(row);
             const isCursor = key === cursor;
             const isSelected = key === selected;
@@ -61,6 +82,7 @@ export function FleetTable({ rows, total, cursor, selected, now, onPick }: Props
                 data-selected={isSelected ? 'true' : undefined}
                 aria-selected={isSelected}
                 onClick={() => onPick(row)}
+                onDblClick={() => onOpen(row)}
               >
                 <td class="col-health">
                   <HealthBadge health={row.health} />
@@ -81,6 +103,11 @@ export function FleetTable({ rows, total, cursor, selected, now, onPick }: Props
               </tr>
             );
           })}
+          {drawn < rows.length && (
+            <tr ref={sentinel} id="more-rows" class="no-match">
+              <td colSpan={7}>{rows.length - drawn} more rows…</td>
+            </tr>
+          )}
           {rows.length === 0 && (
             <tr id="no-match" class="no-match">
               <td colSpan={7}>No tenant-region matches the filter ({total} hidden).</td>

@@ -1,9 +1,11 @@
 /**
  * The landing view: is the fleet healthy, and if not, which tenant is broken,
- * where and why. KPIs on top, the tenant-region table (filterable, driven by
- * the keyboard) and the selected row's chart beside it.
+ * where and why. KPIs on top (with health by tier and region), the
+ * tenant-region table or the health heatmap over time (both filtered by
+ * text, health, tier, region and model, driven by the keyboard), and the
+ * selected row's chart beside them.
  */
-import { ErrorCode } from '../../ipc';
+import { ErrorCode, uiReady } from '../../ipc';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Health } from '../../bindings/Health';
 import type { TenantHealth } from '../../bindings/TenantHealth';
@@ -12,8 +14,9 @@ import { FilterBox } from '../../components/FilterBox';
 import { HEALTH_GLYPH, HEALTHS } from '../../components/HealthBadge';
 import type { ViewProps } from '../../routes';
 import { ChartPanel } from './ChartPanel';
-import { countByHealth, filterRows, rowKey } from './filter';
+import { countByHealth, distinct, filterRows, rowKey } from './filter';
 import { FleetTable } from './FleetTable';
+import { Heatmap } from './Heatmap';
 import { KpiStrip } from './KpiStrip';
 
 const PAGE_ROWS = 10;
@@ -24,6 +27,10 @@ export function FleetView({ state }: ViewProps) {
 
   const [text, setText] = useState('');
   const [healths, setHealths] = useState<ReadonlySet<Health>>(new Set());
+  const [tier, setTier] = useState('');
+  const [region, setRegion] = useState('');
+  const [model, setModel] = useState('');
+  const [mode, setMode] = useState<'table' | 'heatmap'>('table');
   // Null selection follows the worst row, which can change with each sync.
   const [selectedKey, setSelectedKey] = useState<string | null>(null);
   const [cursorKey, setCursorKey] = useState<string | null>(null);
@@ -44,7 +51,29 @@ export function FleetView({ state }: ViewProps) {
     return () => window.removeEventListener('hashchange', pickFromHash);
   }, []);
 
-  const visible = useMemo(() => filterRows(rows, { text, healths }), [rows, text, healths]);
+  const visible = useMemo(
+    () => filterRows(rows, { text, healths, tier, region, model }),
+    [rows, text, healths, tier, region, model],
+  );
+  const choices = useMemo(
+    () => ({
+      tiers: distinct(rows, (r) => r.tier),
+      regions: distinct(rows, (r) => r.region),
+      models: distinct(rows, (r) => r.model),
+    }),
+    [rows],
+  );
+  const open = (row: TenantHealth) => {
+    location.hash = `#/tenant/${encodeURIComponent(row.tenant)}/${encodeURIComponent(row.region)}`;
+  };
+
+  // The first drawn rows end the cold start: the Rust side logs how long it took.
+  const told = useRef(false);
+  useEffect(() => {
+    if (told.current || overview === null) return;
+    told.current = true;
+    requestAnimationFrame(() => requestAnimationFrame(() => void uiReady(rows.length).catch(() => undefined)));
+  }, [overview]);
   const perHealth = useMemo(() => countByHealth(rows), [rows]);
 
   const selected: TenantHealth | null = rows.find((r) => rowKey(r) === selectedKey) ?? rows[0] ?? null;
@@ -120,7 +149,9 @@ export function FleetView({ state }: ViewProps) {
         moveTo(visible.length - 1);
         break;
       case 'Enter':
-        if (cursorRow) pick(cursorRow);
+        // Enter on the row already charted opens its tenant.
+        if (cursorRow && rowKey(cursorRow) === selectedRowKey) open(cursorRow);
+        else if (cursorRow) pick(cursorRow);
         break;
       default:
         return;
@@ -137,7 +168,7 @@ export function FleetView({ state }: ViewProps) {
 
   return (
     <div class="fleet-view">
-      <KpiStrip counts={overview?.counts ?? null} />
+      <KpiStrip overview={overview} onHealth={(h) => setHealths(new Set([h]))} />
       <div class={selected ? 'fleet-body' : 'fleet-body no-panel'}>
         <section class="table-pane" aria-label="Tenant-regions">
           <div class="toolbar">
@@ -167,9 +198,20 @@ export function FleetView({ state }: ViewProps) {
                 </button>
               ))}
             </div>
+            <Select id="filter-tier" label="Tier" value={tier} options={choices.tiers} onChange={setTier} />
+            <Select id="filter-region" label="Region" value={region} options={choices.regions} onChange={setRegion} />
+            <Select id="filter-model" label="Model" value={model} options={choices.models} onChange={setModel} />
             <span id="row-count" class="row-count muted">
               {visible.length === rows.length ? `${rows.length} rows` : `${visible.length} of ${rows.length} rows`}
             </span>
+            <div class="segmented" role="group" aria-label="Show as">
+              <button type="button" id="show-table" aria-pressed={mode === 'table'} onClick={() => setMode('table')}>
+                Table
+              </button>
+              <button type="button" id="show-heatmap" aria-pressed={mode === 'heatmap'} onClick={() => setMode('heatmap')}>
+                Heatmap
+              </button>
+            </div>
             <ExportButton
               id="export-fleet"
               table={() => ({
@@ -203,6 +245,8 @@ export function FleetView({ state }: ViewProps) {
             )
           ) : rows.length === 0 ? (
             <EmptyState neverSynced={neverSynced} syncing={sync.running} />
+          ) : mode === 'heatmap' ? (
+            <Heatmap state={state} rows={visible} fold={region === ''} selected={selectedRowKey} onPick={pick} onOpen={open} />
           ) : (
             <FleetTable
               rows={visible}
@@ -211,10 +255,11 @@ export function FleetView({ state }: ViewProps) {
               selected={selectedRowKey}
               now={now}
               onPick={pick}
+              onOpen={open}
             />
           )}
         </section>
-        {selected && <ChartPanel row={selected} version={overview?.last_sync ?? null} />}
+        {selected && <ChartPanel row={selected} state={state} version={overview?.last_sync ?? null} />}
       </div>
     </div>
   );
@@ -249,5 +294,30 @@ function EmptyState({ neverSynced, syncing }: { neverSynced: boolean; syncing: b
         </>
       )}
     </div>
+  );
+}
+
+function Select({
+  id,
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  options: readonly string[];
+  onChange(value: string): void;
+}) {
+  return (
+    <select id={id} class="select" aria-label={label} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+      <option value="">{`Any ${label.toLowerCase()}`}</option>
+      {options.map((o) => (
+        <option key={o} value={o}>
+          {o}
+        </option>
+      ))}
+    </select>
   );
 }

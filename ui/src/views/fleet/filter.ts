@@ -7,6 +7,10 @@ export interface RowFilter {
   text: string;
   /** Healths to show; empty shows all. */
   healths: ReadonlySet<Health>;
+  /** Exact tier, region and isolation model; '' shows all. */
+  tier?: string;
+  region?: string;
+  model?: string;
 }
 
 /** A tenant-region is the row's identity: one tenant spans several regions. */
@@ -18,6 +22,9 @@ export function filterRows(rows: readonly TenantHealth[], filter: RowFilter): Te
   const terms = filter.text.toLowerCase().split(/\s+/).filter((t) => t.length > 0);
   return rows.filter((row) => {
     if (filter.healths.size > 0 && !filter.healths.has(row.health)) return false;
+    if (filter.tier && row.tier !== filter.tier) return false;
+    if (filter.region && row.region !== filter.region) return false;
+    if (filter.model && row.model !== filter.model) return false;
     if (terms.length === 0) return true;
     const haystack = [row.name, row.tenant, row.region, row.tier, row.model].join('\n').toLowerCase();
     return terms.every((term) => haystack.includes(term));
@@ -28,4 +35,9 @@ export function countByHealth(rows: readonly TenantHealth[]): Record<Health, num
   const counts: Record<Health, number> = { critical: 0, degraded: 0, unknown: 0, ok: 0 };
   for (const row of rows) counts[row.health] += 1;
   return counts;
+}
+
+/** The distinct values of a column, sorted: the choices of a filter menu. */
+export function distinct(rows: readonly TenantHealth[], pick: (row: TenantHealth) => string): string[] {
+  return [...new Set(rows.map(pick))].sort();
 }

@@ -2,14 +2,16 @@
  * Incidents: one timeline of what went wrong across the fleet — anomaly
  * episodes found by the detector, alarm episodes from CloudWatch and cost
  * anomalies (a tenant's daily spend on a service far above its own usual) —
- * newest first, ongoing ones marked. Each opens its evidence: the tenant's
- * row on the Fleet view, with its chart and reasons.
+ * and peer and fleet-wide departures — newest first, ongoing ones marked.
+ * Each opens its evidence: the tenant's view in that region, with its
+ * charts, alarms and logs (arrow keys and Enter work too).
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useMemo, useRef, useState } from 'preact/hooks';
 import type { Incident } from '../../bindings/Incident';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
+import { useTableKeys } from '../../components/useTableKeys';
 import { ago, plural, timestamp } from '../../format';
 import { incidents } from '../../ipc';
 import type { ViewProps } from '../../routes';
@@ -20,13 +22,22 @@ const WINDOWS: readonly { hours: number; label: string }[] = [
   { hours: 24 * 30, label: '30 days' },
 ];
 
-const KINDS = ['anomaly', 'alarm', 'cost'] as const;
+const KINDS = ['anomaly', 'alarm', 'cost', 'peer', 'fleet'] as const;
 
 const KIND_LABEL: Record<(typeof KINDS)[number], string> = {
   anomaly: 'Anomalies',
   alarm: 'Alarm episodes',
   cost: 'Cost anomalies',
+  peer: 'Apart from peers',
+  fleet: 'Fleet-wide',
 };
+
+/** Where an incident's evidence is: its tenant in its region (cost: the tenant). */
+export function evidenceOf(i: Incident): string {
+  if (i.tenant === '*') return '#/fleet';
+  const tenant = `#/tenant/${encodeURIComponent(i.tenant)}`;
+  return i.region === '*' ? tenant : `${tenant}/${encodeURIComponent(i.region)}`;
+}
 
 /** "25 min", "3 h 10 min", "2 d 4 h". */
 function duration(ms: number): string {
@@ -54,6 +65,11 @@ export function IncidentsView({ state }: ViewProps) {
     );
   }, [list, kinds, text, data]);
   const ongoing = list.filter((i) => i.end === null).length;
+  const box = useRef<HTMLDivElement>(null);
+  const cursor = useTableKeys(box, visible.length, (at) => {
+    const i = visible[at];
+    if (i) location.hash = evidenceOf(i);
+  });
   const toggle = (kind: string) =>
     setKinds((current) => {
       const next = new Set(current);
@@ -136,7 +152,7 @@ export function IncidentsView({ state }: ViewProps) {
             })}
           />
         </div>
-        <div class="table-scroll" tabIndex={0}>
+        <div class="table-scroll" tabIndex={0} ref={box} aria-label="Incidents, newest first. Arrow keys move, Enter opens the evidence.">
           <table id="incidents-table" class="fleet-table">
             <thead>
               <tr>
@@ -148,8 +164,14 @@ export function IncidentsView({ state }: ViewProps) {
               </tr>
             </thead>
             <tbody>
-              {visible.map((i) => (
-                <IncidentLine key={`${i.kind}/${i.tenant}/${i.region}/${i.subject}/${i.start}`} incident={i} name={name(i.tenant)} now={state.now} />
+              {visible.map((i, at) => (
+                <IncidentLine
+                  key={`${i.kind}/${i.tenant}/${i.region}/${i.subject}/${i.start}`}
+                  incident={i}
+                  name={i.tenant === '*' ? 'Whole fleet' : name(i.tenant)}
+                  now={state.now}
+                  cursor={at === cursor}
+                />
               ))}
               {data && visible.length === 0 && (
                 <tr class="no-match">
@@ -164,13 +186,12 @@ export function IncidentsView({ state }: ViewProps) {
   );
 }
 
-function IncidentLine({ incident: i, name, now }: { incident: Incident; name: string; now: number }) {
-  // A cost anomaly's evidence is the Cost view; the others', the tenant-region.
-  const evidence =
-    i.kind === 'cost' ? '#/cost' : `#/fleet/${encodeURIComponent(i.tenant)}/${encodeURIComponent(i.region)}`;
+function IncidentLine({ incident: i, name, now, cursor }: { incident: Incident; name: string; now: number; cursor: boolean }) {
+  const evidence = evidenceOf(i);
   return (
     <tr
-      class={`row ${i.end === null ? 'health-critical' : 'health-degraded'}`}
+      class={`row ${i.end === null ? 'health-critical' : 'health-degraded'}${cursor ? ' is-cursor' : ''}`}
+      data-cursor={cursor ? 'true' : undefined}
       data-tenant={i.tenant}
       data-region={i.region}
       data-kind={i.kind}
@@ -185,7 +206,7 @@ function IncidentLine({ incident: i, name, now }: { incident: Incident; name: st
         </span>
       </td>
       <td>
-        <a class="evidence" href={evidence} title="Open on the Fleet view">
+        <a class="evidence" href={evidence} title="Open the evidence: the tenant's charts, alarms and logs">
           <div class="tenant-name">{name}</div>
           <div class="tenant-id muted">
             {i.tenant} · {i.region === '*' ? 'all regions' : i.region}

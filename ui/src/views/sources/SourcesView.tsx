@@ -4,11 +4,12 @@
  * first, each with the AWS error, its fix and when it was last read fine;
  * and what the last sync cost in calls and dollars.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useMemo, useRef, useState } from 'preact/hooks';
 import type { SourceRow } from '../../bindings/SourceRow';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
+import { useTableKeys } from '../../components/useTableKeys';
 import { ago, plural, timestamp } from '../../format';
 import { sources } from '../../ipc';
 import type { ViewProps } from '../../routes';
@@ -39,6 +40,11 @@ export function SourcesView({ state }: ViewProps) {
     );
   }, [rows, failingOnly, text]);
   const last = data?.last_sync ?? null;
+  const box = useRef<HTMLDivElement>(null);
+  const cursor = useTableKeys(box, visible.length, (at) => {
+    const r = visible[at];
+    if (r && r.tenant !== '*') location.hash = `#/tenant/${encodeURIComponent(r.tenant)}${r.region === '*' ? '' : `/${encodeURIComponent(r.region)}`}`;
+  });
   const dollars = (data?.calls ?? []).reduce((sum, c) => sum + c.dollars, 0);
 
   return (
@@ -110,7 +116,7 @@ export function SourcesView({ state }: ViewProps) {
             })}
           />
         </div>
-        <div class="table-scroll" tabIndex={0}>
+        <div class="table-scroll" tabIndex={0} ref={box} aria-label="Sources. Arrow keys move, Enter opens the tenant.">
           <table id="sources-table" class="fleet-table">
             <thead>
               <tr>
@@ -123,8 +129,8 @@ export function SourcesView({ state }: ViewProps) {
               </tr>
             </thead>
             <tbody>
-              {visible.map((r) => (
-                <SourceLine key={`${r.tenant}/${r.region}/${r.source}`} row={r} now={state.now} />
+              {visible.map((r, at) => (
+                <SourceLine key={`${r.tenant}/${r.region}/${r.source}`} row={r} now={state.now} cursor={at === cursor} />
               ))}
             </tbody>
           </table>
@@ -134,11 +140,12 @@ export function SourcesView({ state }: ViewProps) {
   );
 }
 
-function SourceLine({ row, now }: { row: SourceRow; now: number }) {
+function SourceLine({ row, now, cursor }: { row: SourceRow; now: number; cursor: boolean }) {
   const ok = row.status === 'ok';
   return (
     <tr
-      class={`row ${ok ? 'health-ok' : 'health-critical'}`}
+      class={`row ${ok ? 'health-ok' : 'health-critical'}${cursor ? ' is-cursor' : ''}`}
+      data-cursor={cursor ? 'true' : undefined}
       data-tenant={row.tenant}
       data-region={row.region}
       data-source={row.source}
