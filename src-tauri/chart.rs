@@ -64,6 +64,8 @@ pub struct Drawn {
     pub svg: String,
     pub plot_left: u32,
     pub plot_right: u32,
+    /// Per [`ChartSpec::rules`]: drawn, or left out as far above the data.
+    pub rules_drawn: Vec<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +90,12 @@ pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
     let height = spec.height.clamp(120, 2000);
     let mut out = String::new();
     let plot_x;
+    let drawn_rules;
     {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
         root.fill(&bg).map_err(|e| ChartError(e.to_string()))?;
+        let alarm_color = RGBColor(219, 109, 40);
+        let (warn_color, critical_color) = (RGBColor(210, 153, 34), RGBColor(248, 81, 73));
         let mut y_max = spec
             .lines
             .iter()
@@ -100,14 +105,33 @@ pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
             y_max = y_max.max(c * 1.1);
         }
         // An alarm threshold near the data is drawn; one far above it
-        // would flatten the lines into the floor, so it is named instead.
-        let data_max = y_max;
-        for r in spec.rules.iter().filter(|r| r.value.is_finite() && r.value <= data_max.max(1e-9) * 3.0) {
+        // would flatten the lines into the floor, so it is left out (and
+        // the caller says so in words).
+        let data_max = y_max.max(1e-9);
+        let rules_drawn: Vec<bool> =
+            spec.rules.iter().map(|r| r.value.is_finite() && r.value <= data_max * 3.0).collect();
+        for (r, _) in spec.rules.iter().zip(&rules_drawn).filter(|(_, shown)| **shown) {
             y_max = y_max.max(r.value * 1.1);
         }
         if y_max <= 0.0 {
             y_max = 1.0;
         }
+        let mut entries: Vec<(String, RGBColor, Swatch)> = spec
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.label.to_string(), palette[i % palette.len()], Swatch::Line))
+            .collect();
+        for (limit, word, color) in [(spec.warn, "warning", warn_color), (spec.critical, "critical", critical_color)] {
+            if let Some(l) = limit {
+                entries.push((format!("{word} above {}", short(l)), color, Swatch::Line));
+            }
+        }
+        for (r, _) in spec.rules.iter().zip(&rules_drawn).filter(|(_, shown)| **shown) {
+            entries.push((r.label.to_string(), alarm_color, Swatch::Dashed));
+        }
+        let legend = Legend::new(entries, width);
+        let (root, legend_area) = root.split_vertically(height.saturating_sub(legend.height()));
         // Most metrics are counts and rates (the axis starts at 0); a
         // negative value widens it downwards rather than being cut off.
         let y_min = spec
@@ -162,15 +186,12 @@ pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
                 .draw_series(std::iter::once(Rectangle::new([(a, y_lo), (b.min(to), y_hi)], shade.filled())))
                 .map_err(|e| ChartError(e.to_string()))?;
         }
-        let alarm_color = RGBColor(219, 109, 40);
-        for r in spec.rules.iter().filter(|r| r.value.is_finite() && r.value <= y_max) {
+        for (r, _) in spec.rules.iter().zip(&rules_drawn).filter(|(_, shown)| **shown) {
             chart
                 .draw_series(DashedLineSeries::new([(from, r.value), (to, r.value)], 6, 4, alarm_color.stroke_width(1)))
-                .map_err(|e| ChartError(e.to_string()))?
-                .label(r.label)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], alarm_color.stroke_width(1)));
+                .map_err(|e| ChartError(e.to_string()))?;
         }
-        for (limit, color) in [(spec.warn, RGBColor(210, 153, 34)), (spec.critical, RGBColor(248, 81, 73))] {
+        for (limit, color) in [(spec.warn, warn_color), (spec.critical, critical_color)] {
             if let Some(l) = limit {
                 chart
                     .draw_series(LineSeries::new([(from, l), (to, l)], color.stroke_width(1)))
@@ -188,22 +209,95 @@ pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
             }
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
-                .map_err(|e| ChartError(e.to_string()))?
-                .label(line.label)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
-        }
-        if spec.lines.len() + spec.rules.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(bg.mix(0.8))
-                .border_style(grid)
-                .label_font(("sans-serif", 11).into_font().color(&fg))
-                .draw()
                 .map_err(|e| ChartError(e.to_string()))?;
         }
+        legend.draw(&legend_area, fg)?;
         root.present().map_err(|e| ChartError(e.to_string()))?;
+        drawn_rules = rules_drawn;
     }
-    Ok(Drawn { svg: out, plot_left: plot_x.start.max(0) as u32, plot_right: plot_x.end.max(0) as u32 })
+    Ok(Drawn {
+        svg: out,
+        plot_left: plot_x.start.max(0) as u32,
+        plot_right: plot_x.end.max(0) as u32,
+        rules_drawn: drawn_rules,
+    })
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy)]
+enum Swatch {
+    Line,
+    Dashed,
+    Box,
+}
+
+/// A legend under the plot, not over it: entries left to right, wrapped
+/// into as many rows as the width needs. Returns the strip's height for a
+/// width, and draws it.
+struct Legend {
+    entries: Vec<(String, RGBColor, Swatch)>,
+    rows: Vec<Vec<usize>>,
+}
+
+impl Legend {
+    const ROW: u32 = 15;
+
+    fn new(entries: Vec<(String, RGBColor, Swatch)>, width: u32) -> Legend {
+        // The bundled font at 11 px: about 6.3 px a character.
+        let wide = |label: &str| 18 + (label.chars().count() as f64 * 6.3) as u32 + 14;
+        let mut rows: Vec<Vec<usize>> = Vec::new();
+        let mut used = u32::MAX;
+        for (i, (label, _, _)) in entries.iter().enumerate() {
+            let w = wide(label);
+            if used.saturating_add(w) > width.saturating_sub(20) {
+                rows.push(Vec::new());
+                used = 0;
+            }
+            if let Some(row) = rows.last_mut() {
+                row.push(i);
+            }
+            used += w;
+        }
+        Legend { entries, rows }
+    }
+
+    fn height(&self) -> u32 {
+        if self.rows.is_empty() {
+            0
+        } else {
+            self.rows.len() as u32 * Self::ROW + 6
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, plotters::coord::Shift>,
+        fg: RGBColor,
+    ) -> Result<(), ChartError> {
+        let font = ("sans-serif", 11).into_font().color(&fg);
+        for (r, row) in self.rows.iter().enumerate() {
+            let y = 2 + r as i32 * Self::ROW as i32;
+            let mut x = 12i32;
+            for &i in row {
+                let (label, color, swatch) = &self.entries[i];
+                let mid = y + 6;
+                let drawn = match swatch {
+                    Swatch::Line => area.draw(&PathElement::new([(x, mid), (x + 14, mid)], color.stroke_width(2))),
+                    Swatch::Dashed => {
+                        area.draw(&PathElement::new([(x, mid), (x + 5, mid)], color.stroke_width(1))).and_then(|_| {
+                            area.draw(&PathElement::new([(x + 9, mid), (x + 14, mid)], color.stroke_width(1)))
+                        })
+                    }
+                    Swatch::Box => area.draw(&Rectangle::new([(x + 1, y + 1), (x + 12, y + 11)], color.filled())),
+                };
+                drawn.map_err(|e| ChartError(e.to_string()))?;
+                area.draw(&Text::new(label.clone(), (x + 18, y), font.clone()))
+                    .map_err(|e| ChartError(e.to_string()))?;
+                x += 18 + (label.chars().count() as f64 * 6.3) as i32 + 14;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// "UTC", or "UTC+02:00" for a local time axis.
@@ -276,6 +370,15 @@ pub fn stacked(spec: &StackedSpec) -> Result<Drawn, ChartError> {
     {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
         root.fill(&bg).map_err(|e| ChartError(e.to_string()))?;
+        let legend = Legend::new(
+            spec.series
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.to_string(), palette[i % palette.len()], Swatch::Box))
+                .collect(),
+            width,
+        );
+        let (root, legend_area) = root.split_vertically(height.saturating_sub(legend.height()));
         let span = to - from;
         let step =
             [day, 7 * day, 14 * day, 30 * day, 91 * day].into_iter().find(|s| span / s <= 8).unwrap_or(182 * day);
@@ -302,32 +405,24 @@ pub fn stacked(spec: &StackedSpec) -> Result<Drawn, ChartError> {
             .map_err(|e| ChartError(e.to_string()))?;
         plot_x = chart.plotting_area().get_pixel_range().0;
         let gap = (day / 10).max(1);
-        for (i, name) in spec.series.iter().enumerate() {
+        for i in 0..spec.series.len() {
             let color = palette[i % palette.len()];
             let bars = spec.days.iter().map(|(d, values)| {
                 let below: f64 = values.iter().take(i).sum();
                 let v = values.get(i).copied().unwrap_or(0.0);
                 Rectangle::new([(d + gap, below), (d + day - gap, below + v)], color.filled())
             });
-            chart
-                .draw_series(bars)
-                .map_err(|e| ChartError(e.to_string()))?
-                .label(*name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], color.filled()));
+            chart.draw_series(bars).map_err(|e| ChartError(e.to_string()))?;
         }
-        if !spec.series.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(bg.mix(0.85))
-                .border_style(grid)
-                .label_font(("sans-serif", 11).into_font().color(&fg))
-                .draw()
-                .map_err(|e| ChartError(e.to_string()))?;
-        }
+        legend.draw(&legend_area, fg)?;
         root.present().map_err(|e| ChartError(e.to_string()))?;
     }
-    Ok(Drawn { svg: out, plot_left: plot_x.start.max(0) as u32, plot_right: plot_x.end.max(0) as u32 })
+    Ok(Drawn {
+        svg: out,
+        plot_left: plot_x.start.max(0) as u32,
+        plot_right: plot_x.end.max(0) as u32,
+        rules_drawn: vec![],
+    })
 }
 
 /// Reduce a sorted series to at most ~4 points per pixel column (first, min,

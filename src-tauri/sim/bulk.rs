@@ -56,6 +56,19 @@ pub async fn synthetic_cache(cache: &Cache, catalog: &Catalog, tenants: i64, now
     .await?;
     let series: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM series").fetch_one(cache.pool()).await?;
     let from = now - DAYS * 86_400;
+    // A metric with thresholds runs at a fifth of its warning level, and
+    // the 5% critical tenants' first one is at three times its critical
+    // level for their last 45 minutes (their incident); the rest is noise
+    // around 100 to 150.
+    let levels: Vec<String> = catalog
+        .metrics_for(Model::Silo)
+        .map(|m| {
+            let base = m.warn_above.map_or(100.0, |w| w * 0.2);
+            let incident = m.critical_above.map_or(-1.0, |c| c * 3.0);
+            format!("('{}', {base}, {incident})", m.key)
+        })
+        .collect();
+    let levels = levels.join(",");
     let chunk = 250;
     let mut first = 1;
     while first <= series {
@@ -63,10 +76,15 @@ pub async fn synthetic_cache(cache: &Cache, catalog: &Catalog, tenants: i64, now
         exec(
             cache,
             &format!(
-                "WITH RECURSIVE t(ts) AS (SELECT {from} UNION ALL SELECT ts + {PERIOD} FROM t WHERE ts + {PERIOD} < {now})
+                "WITH RECURSIVE t(ts) AS (SELECT {from} UNION ALL SELECT ts + {PERIOD} FROM t WHERE ts + {PERIOD} < {now}),
+                      k(key, base, incident) AS (SELECT column1, column2, column3 FROM (VALUES {levels}))
                  INSERT INTO datapoint (series_id, ts, value)
-                 SELECT s.id, t.ts, 100.0 + (s.id % 50) + (abs(random()) % 1000) / 100.0
-                 FROM series s CROSS JOIN t WHERE s.id BETWEEN {first} AND {last} ORDER BY s.id, t.ts"
+                 SELECT s.id, t.ts,
+                        CASE WHEN k.incident > 0 AND x.rowid % 20 = 0 AND t.ts >= {now} - 2700 THEN k.incident
+                             WHEN k.base < 100 THEN k.base * (0.6 + (abs(random()) % 800) / 1000.0)
+                             ELSE k.base + (s.id % 50) + (abs(random()) % 1000) / 100.0 END
+                 FROM series s JOIN k ON k.key = s.metric_key JOIN tenant x ON x.id = s.tenant_id CROSS JOIN t
+                 WHERE s.id BETWEEN {first} AND {last} ORDER BY s.id, t.ts"
             ),
         )
         .await?;

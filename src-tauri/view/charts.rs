@@ -121,13 +121,6 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
     if !spans.is_empty() {
         notes.push(format!("{} anomaly episode{} shaded.", spans.len(), if spans.len() == 1 { "" } else { "s" }));
     }
-    for (name, state, threshold) in alarms.iter().filter(|a| !rules_drawn(&points, a.2)) {
-        notes.push(format!(
-            "Alarm {name} ({}) is at {}, far above the data.",
-            state.to_lowercase(),
-            short_value(*threshold)
-        ));
-    }
 
     let title = format!("{} · {tenant} · {region}", spec.label);
     let median_label = format!("{tier} median");
@@ -150,6 +143,13 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
         dark,
         utc_offset_secs: offset * 60,
     })?;
+    for ((name, state, threshold), _) in alarms.iter().zip(&drawn.rules_drawn).filter(|(_, shown)| !**shown) {
+        notes.push(format!(
+            "Alarm {name} ({}) is at {}, far above the data.",
+            state.to_lowercase(),
+            short_value(*threshold)
+        ));
+    }
     Ok(Chart {
         title,
         unit: spec.unit.clone(),
@@ -184,12 +184,6 @@ pub fn chart_range(req: &ChartRequest, now: i64) -> Result<(i64, i64), ViewError
         )));
     }
     Ok((from, to))
-}
-
-/// Whether a rule at `value` is drawn (see chart::draw: within 3x the data).
-fn rules_drawn(points: &[(i64, f64)], value: f64) -> bool {
-    let max = points.iter().map(|p| p.1).fold(0.0f64, f64::max);
-    value <= max.max(1e-9) * 3.0
 }
 
 fn short_value(v: f64) -> String {

@@ -14,7 +14,7 @@ const DAYS: readonly number[] = [30, 90, 395];
 
 export function CostChart({ id, tenant, state }: { id: string; tenant: string | null; state: ConsoleState }) {
   const box = useRef<HTMLDivElement>(null);
-  const size = useBoxSize(box, 0.34);
+  const size = useBoxSize(box, 0.62);
   const [days, setDays] = useState(30);
   const [chart, setChart] = useState<{ chart: Chart; url: string } | null>(null);
   const [error, setError] = useState<string | null>(null);

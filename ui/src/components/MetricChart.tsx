@@ -60,7 +60,7 @@ interface Loaded {
   url: string;
 }
 
-export function MetricChart({ id, subject, state, version, hours: initialHours = 6, fleetMedian = true, aspect = 0.42 }: Props) {
+export function MetricChart({ id, subject, state, version, hours: initialHours = 6, fleetMedian = true, aspect = 0.62 }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const size = useBoxSize(box, aspect);
   const [hours, setHours] = useState(initialHours);
@@ -298,7 +298,7 @@ export function useBoxSize(ref: RefObject<HTMLElement | null>, aspect = 0.42): {
       const stepped = Math.floor(element.clientWidth / WIDTH_STEP) * WIDTH_STEP;
       if (stepped <= 0) return; // hidden or not laid out yet
       const width = Math.max(240, stepped);
-      const height = Math.min(360, Math.max(170, Math.round(width * aspect)));
+      const height = Math.min(380, Math.max(200, Math.round(width * aspect)));
       setSize((s) => (s && s.width === width && s.height === height ? s : { width, height }));
     };
     measure();

@@ -164,7 +164,7 @@ function Tenant({ data, region: asked, state, version }: { data: TenantData; reg
                 subject={{ tenant: t.id, region, metric: m.key }}
                 state={state}
                 version={version}
-                aspect={0.5}
+                aspect={0.58}
               />
             ))}
             {metrics.length === 0 && <p class="muted">The catalog charts no metric for {t.model} tenants.</p>}
