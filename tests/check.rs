@@ -2,8 +2,9 @@
 //! sync: every tenant that granted the read-only role passes; a tenant whose
 //! role is gone fails at credentials with the trust policy to fix; one whose
 //! role lacks `logs:DescribeLogGroups` fails at logs with that exact policy
-//! line; a selector naming no existing log group is caught; an endpoint that
-//! is down is called unreachable. `fleetdeck policy` prints the policies to
+//! line; a selector naming no existing log group is caught; a region the
+//! account has not enabled is named as such; an endpoint that is down is
+//! called unreachable. `fleetdeck policy` prints the policies to
 //! hand the tenant, generated from the list fleetdeck is limited to.
 //!
 //! The simulated fleet plays the tenants' accounts (its knobs remove roles
@@ -141,6 +142,35 @@ async fn a_deleted_role_fails_at_credentials_and_a_missing_action_at_logs_with_t
         assert!(fix.starts_with("add \"logs:DescribeLogGroups\" to the role's permissions policy"), "{fix}");
     }
     assert!(mine.iter().any(|r| r.check == Probe::Cloudwatch && r.result == Verdict::Ok));
+}
+
+/// A tenant added a region that its account has not enabled (an opt-in
+/// region): its home region passes, that region fails for CloudWatch and
+/// Logs as "region not enabled", with how to enable it or drop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_the_account_has_not_enabled_is_named_with_its_fix() {
+    let w = World::start().await;
+    let t = w
+        .fleet
+        .tenants
+        .iter()
+        .find(|t| t.model == Model::Silo && t.regions().count() > 1)
+        .expect("a silo tenant in two regions")
+        .clone();
+    let off = t.extra_regions[0].clone();
+    w.knobs(SimKnobs { disabled_regions: vec![(t.account.clone(), off.clone())], ..SimKnobs::default() });
+    let rows = w.check(CheckOptions::at(w.epoch)).await;
+    let mine = rows_of(&rows, &t.id);
+    let failed: Vec<&&CheckRow> = mine.iter().filter(|r| r.is_failed()).collect();
+    assert_eq!(failed.len(), 2, "CloudWatch and Logs in {off}: {mine:#?}");
+    for r in &failed {
+        assert_eq!(r.region, off);
+        assert_eq!(r.problem, Some(Problem::RegionNotEnabled), "{r:#?}");
+        let fix = r.fix.as_deref().unwrap();
+        assert!(fix.starts_with(&format!("enable {off} in account {}", t.account)), "{fix}");
+    }
+    assert!(mine.iter().any(|r| r.region == t.home_region && r.check == Probe::Cloudwatch && r.result == Verdict::Ok));
+    assert_all_ok(&rows, &w.fleet, &[&t.id]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,6 +156,11 @@ pub struct SimKnobs {
     /// set it with [`SimKnobs::clock`] some hours away from the laptop's
     /// clock to play a laptop whose clock is wrong.
     pub check_request_time: bool,
+    /// (account, region) pairs where the region is an opt-in region the
+    /// account has not enabled: every request there but STS's is refused
+    /// as AWS refuses it, the credentials unrecognised ("The security token
+    /// included in the request is invalid").
+    pub disabled_regions: Vec<(String, String)>,
 }
 
 /// How far a request's signing time may be from AWS's clock.

@@ -500,6 +500,16 @@ fn dispatch(
         call.state.rate_limited.fetch_add(1, Ordering::Relaxed);
         return Err(throttled(call.protocol, service));
     }
+    // An opt-in region the account has not enabled does not know its
+    // credentials at all (STS answers from the base region).
+    if service != Service::Sts
+        && knobs
+            .disabled_regions
+            .iter()
+            .any(|(account, region)| *account == call.caller.account && *region == call.region)
+    {
+        return Err(unrecognized_client(call.protocol));
+    }
     // GetCallerIdentity needs no permission in AWS; everything else must be
     // allowed by the caller's identity policy (the deny_actions knob) and
     // by its session policy, when it has one.
@@ -601,6 +611,16 @@ pub(crate) fn access_denied(protocol: Protocol, message: String) -> ApiError {
     match protocol {
         Protocol::Query | Protocol::Cbor => ApiError::new(403, "AccessDenied", message),
         Protocol::Json => ApiError::new(400, "AccessDeniedException", message),
+    }
+}
+
+/// What AWS answers when the request's credentials mean nothing to the
+/// region (an opt-in region not enabled for the account).
+fn unrecognized_client(protocol: Protocol) -> ApiError {
+    let message = "The security token included in the request is invalid.";
+    match protocol {
+        Protocol::Json => ApiError::new(400, "UnrecognizedClientException", message),
+        Protocol::Query | Protocol::Cbor => ApiError::new(403, "InvalidClientTokenId", message),
     }
 }
 
