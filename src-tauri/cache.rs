@@ -1309,6 +1309,15 @@ mod tests {
             assert_eq!(applied, latest, "schema {version}");
             assert_eq!(cache.latest_points("a", "us-east-1", "errors", 5).await.unwrap(), vec![(120, 2.5), (60, 1.5)]);
             assert_eq!(cache.alarms("a", "us-east-1").await.unwrap().len(), 1, "schema {version}");
+            // The points written before rollups existed are summarised (0007).
+            let hours: Vec<(i64, i64, f64, f64)> =
+                sqlx::query_as("SELECT res, n, lo, hi FROM rollup WHERE series_id = 7 ORDER BY res")
+                    .fetch_all(cache.pool())
+                    .await
+                    .unwrap();
+            if version < 7 {
+                assert_eq!(hours, vec![(3600, 2, 1.5, 2.5), (86_400, 2, 1.5, 2.5)], "schema {version}");
+            }
             // The new tables are there and usable.
             let (id, wm) = cache
                 .series(&SeriesKey {
