@@ -180,10 +180,12 @@ pub async fn daily_by_service(
         .collect())
 }
 
-/// Each tenant's use this month of a usage metric (its daily rollups
-/// summed: requests served, say), for the tenants that have it; one
-/// tenant's with `Some`.
-pub async fn usage_this_month(
+/// Each tenant's use per day of a usage metric (requests served, say) at
+/// the rate measured this month: the metric's daily rollups summed, over
+/// the time their points cover (points x period). A cache that holds one
+/// day of a six-day-old month still gives a day's rate, not a sixth of it.
+/// Tenants without the metric are left out; one tenant's with `Some`.
+pub async fn usage_per_day(
     cache: &Cache,
     metric: &str,
     tenant: Option<&str>,
@@ -191,8 +193,8 @@ pub async fn usage_this_month(
 ) -> Result<Vec<(String, f64)>, CacheError> {
     let first = today.with_day(1).unwrap_or(today);
     let since = first.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
-    Ok(sqlx::query_as(
-        "SELECT s.tenant_id, sum(r.sum) FROM series s CROSS JOIN rollup r
+    let rows: Vec<(String, f64, i64)> = sqlx::query_as(
+        "SELECT s.tenant_id, sum(r.sum), sum(r.n * s.period) FROM series s CROSS JOIN rollup r
          WHERE s.metric_key = ?1 AND r.series_id = s.id AND r.res = 86400 AND r.ts >= ?2 AND (?3 IS NULL OR s.tenant_id = ?3)
          GROUP BY s.tenant_id",
     )
@@ -200,7 +202,42 @@ pub async fn usage_this_month(
     .bind(since)
     .bind(tenant)
     .fetch_all(cache.pool())
-    .await?)
+    .await?;
+    // Several series of a tenant (regions) run side by side: their sums
+    // add up, their coverage is that of one of them on average.
+    let series: std::collections::HashMap<String, i64> = sqlx::query_as(
+        "SELECT tenant_id, count(*) FROM series WHERE metric_key = ?1 AND (?2 IS NULL OR tenant_id = ?2) GROUP BY tenant_id",
+    )
+    .bind(metric)
+    .bind(tenant)
+    .fetch_all(cache.pool())
+    .await?
+    .into_iter()
+    .collect();
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, covered)| *covered > 0)
+        .map(|(t, sum, covered)| {
+            let n = series.get(&t).copied().unwrap_or(1).max(1) as f64;
+            let per_day = sum / (covered as f64 / n) * 86_400.0;
+            (t, per_day)
+        })
+        .collect())
+}
+
+/// Days in `today`'s month.
+pub fn days_in_month(today: NaiveDate) -> f64 {
+    let first = today.with_day(1).unwrap_or(today);
+    let next = (first + Duration::days(32)).with_day(1).unwrap_or(first);
+    (next - first).num_days() as f64
+}
+
+/// Cost per million units of usage: the month's forecast over the month's
+/// usage at the measured daily rate. Both are run rates, so a partly cached
+/// month still compares like with like.
+pub fn per_million(forecast: f64, usage_per_day: f64, today: NaiveDate) -> Option<f64> {
+    let month = usage_per_day * days_in_month(today);
+    (month > 0.0).then(|| forecast / month * 1_000_000.0)
 }
 
 #[cfg(test)]
@@ -288,6 +325,46 @@ mod tests {
         assert_eq!(costs[0].tenant, "acme");
         assert_eq!((costs[0].month_to_date, costs[0].last_month), (4.0, 5.0));
         assert_eq!(costs[1].tenant, "");
+    }
+
+    /// A cache that holds the last 24 hours of a month six days old: the
+    /// usage rate is a day's requests, not a sixth of them, and the cost
+    /// per million is the month's forecast over the month's requests at
+    /// that rate.
+    #[tokio::test]
+    async fn usage_is_a_daily_rate_over_what_the_cache_covers() {
+        use crate::cache::{PointBatch, SeriesKey};
+        let cache = Cache::in_memory().await.unwrap();
+        sqlx::query(
+            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
+             VALUES ('acme', 'Acme', 'premium', 'silo', '111111111111', 'us-east-1', '[\"us-east-1\"]')",
+        )
+        .execute(cache.pool())
+        .await
+        .unwrap();
+        let key = SeriesKey {
+            tenant_id: "acme",
+            region: "us-east-1",
+            metric_key: "requests",
+            namespace: "AWS/ApplicationELB",
+            metric_name: "RequestCount",
+            dimensions: "{}",
+            stat: "Sum",
+            period: 60,
+            unit: "count",
+        };
+        let (id, _) = cache.series(&key).await.unwrap();
+        // 2026-12-05 06:00 to 2026-12-06 06:00 UTC, 100 requests a minute.
+        let start = d("2026-12-05").and_hms_opt(6, 0, 0).unwrap().and_utc().timestamp();
+        let points: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * 60, 100.0)).collect();
+        cache.commit_points(&[PointBatch { series_id: id, points, watermark: start + 86_400 }]).await.unwrap();
+        let today = d("2026-12-06");
+        let usage = usage_per_day(&cache, "requests", None, today).await.unwrap();
+        assert_eq!(usage, vec![("acme".to_string(), 144_000.0)]);
+        assert_eq!(usage_per_day(&cache, "requests", Some("other"), today).await.unwrap(), vec![]);
+        let per_m = per_million(310.0, 144_000.0, today).unwrap();
+        assert!((per_m - 310.0 / (144_000.0 * 31.0) * 1e6).abs() < 1e-9, "{per_m}");
+        assert_eq!(per_million(310.0, 0.0, today), None);
     }
 
     /// Regression: before dawn UTC, today's partial estimate (a fraction of

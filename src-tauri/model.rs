@@ -372,11 +372,13 @@ pub struct TenantCostRow {
     /// What the tenant's own tag or account carries.
     pub cost: CostFigures,
     /// Its share of pooled infrastructure this month (untagged spend
-    /// apportioned by usage); 0 without `[apportion]`.
+    /// apportioned by its share of the daily usage); 0 without `[apportion]`.
     pub apportioned: f64,
-    /// Its use this month of the usage metric, where measured.
+    /// Its use of the usage metric per day at this month's measured rate,
+    /// where measured.
     pub usage: Option<f64>,
-    /// (Month to date + apportioned) per million units of usage.
+    /// The month's forecast (its share of pooled infrastructure included)
+    /// per million units of the month's usage at that rate.
     pub cost_per_million: Option<f64>,
 }
 
@@ -451,7 +453,8 @@ pub struct TenantView {
     pub cost: CostFigures,
     /// Month to date and last month per AWS service, largest first.
     pub cost_services: Vec<ServiceCost>,
-    /// Cost per million requests this month, where requests are measured.
+    /// The month's forecast per million of the month's requests at the
+    /// rate measured so far, where requests are measured.
     pub cost_per_million_requests: Option<f64>,
     /// AWS console links that switch into the tenant's role and region.
     pub console: Vec<ConsoleLink>,

@@ -28,7 +28,7 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
     let apportion: Option<Apportion> = cache.meta("apportion").await?.and_then(|json| serde_json::from_str(&json).ok());
     let usage_metric = apportion.as_ref().map_or("requests", |a| a.metric.as_str()).to_string();
     let usage: HashMap<String, f64> =
-        crate::cost::usage_this_month(cache, &usage_metric, None, today).await?.into_iter().collect();
+        crate::cost::usage_per_day(cache, &usage_metric, None, today).await?.into_iter().collect();
     let untagged_services = crate::cost::by_service(cache, Some(""), today).await?;
 
     let tenants = sqlx::query("SELECT id, name, tier, model FROM tenant WHERE active = 1 ORDER BY id")
@@ -74,8 +74,11 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         ApportionView { metric: a.metric, services: a.services, shared_month_to_date: shared, tenants }
     });
     for r in rows.iter_mut() {
+        // The shared part at the month's run rate too: month to date scaled like the forecast.
+        let shared_forecast =
+            if r.cost.month_to_date > 0.0 { r.apportioned * r.cost.forecast / r.cost.month_to_date } else { 0.0 };
         r.cost_per_million =
-            r.usage.filter(|u| *u > 0.0).map(|u| (r.cost.month_to_date + r.apportioned) / u * 1_000_000.0);
+            r.usage.and_then(|u| crate::cost::per_million(r.cost.forecast + shared_forecast, u, today));
     }
     rows.sort_by(|a, b| b.cost.forecast.total_cmp(&a.cost.forecast).then_with(|| a.tenant.cmp(&b.tenant)));
 

@@ -160,9 +160,9 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         .into_iter()
         .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
         .collect();
-    let requests = crate::cost::usage_this_month(cache, "requests", Some(id), today).await?;
+    let requests = crate::cost::usage_per_day(cache, "requests", Some(id), today).await?;
     let cost_per_million_requests =
-        requests.first().map(|r| r.1).filter(|r| *r > 0.0).map(|r| month_to_date / r * 1_000_000.0);
+        requests.first().and_then(|(_, per_day)| crate::cost::per_million(forecast, *per_day, today));
 
     let console = match &role_arn {
         Some(arn) => regions.iter().flat_map(|r| console_links(arn, &info.account, r, &info.id)).collect(),

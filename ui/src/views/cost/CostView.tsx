@@ -27,7 +27,7 @@ const COLUMNS: readonly { key: Key; label: string; numeric: boolean; title?: str
   { key: 'last_month', label: 'Last month', numeric: true },
   { key: 'forecast', label: 'Forecast', numeric: true },
   { key: 'change', label: 'Change', numeric: true },
-  { key: 'cost_per_million', label: 'Per M units', numeric: true, title: '(Month to date + shared) per million units of usage' },
+  { key: 'cost_per_million', label: 'Per M units', numeric: true, title: "The month's forecast (shared part included) per million units of the month's usage at the rate measured so far" },
 ];
 
 function value(row: TenantCostRow, key: Key): string | number {
@@ -125,8 +125,8 @@ export function CostView({ state }: ViewProps) {
               })}
             />
             <span class="muted small">
-              Forecast: the last 7 closed days' run rate to month end. Change: forecast against last month. Per M units: per
-              million {unit}.
+              Forecast: the last 7 closed days' run rate to month end. Change: forecast against last month. Per M units: the
+              forecast per million {unit} of the month at the rate measured so far.
             </span>
           </div>
           <div class="table-scroll" tabIndex={0} ref={box} aria-label="Cost per tenant. Arrow keys move, Enter opens the tenant.">
