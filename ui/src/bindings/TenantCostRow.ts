@@ -12,14 +12,16 @@ name: string, tier: string, model: string,
 cost: CostFigures, 
 /**
  * Its share of pooled infrastructure this month (untagged spend
- * apportioned by usage); 0 without `[apportion]`.
+ * apportioned by its share of the daily usage); 0 without `[apportion]`.
  */
 apportioned: number, 
 /**
- * Its use this month of the usage metric, where measured.
+ * Its use of the usage metric per day at this month's measured rate,
+ * where measured.
  */
 usage: number | null, 
 /**
- * (Month to date + apportioned) per million units of usage.
+ * The month's forecast (its share of pooled infrastructure included)
+ * per million units of the month's usage at that rate.
  */
 cost_per_million: number | null, };

@@ -41,7 +41,8 @@ incidents: Array<Incident>, cost: CostFigures,
  */
 cost_services: Array<ServiceCost>, 
 /**
- * Cost per million requests this month, where requests are measured.
+ * The month's forecast per million of the month's requests at the
+ * rate measured so far, where requests are measured.
  */
 cost_per_million_requests: number | null, 
 /**
