@@ -28,8 +28,9 @@ pub struct Retention {
     pub hourly_days: u32,
     /// Daily summaries: charts over months and years.
     pub daily_days: u32,
-    /// Ended anomaly episodes, alarm state changes, Logs Insights results
-    /// of tenant-regions no longer read, and past syncs' records.
+    /// Ended anomaly episodes (each series' own, peer departures and fleet
+    /// shifts), alarm state changes, Logs Insights results of tenant-regions
+    /// no longer read, and past syncs' records.
     pub events_days: u32,
     /// Daily cost: 400 days covers a year-on-year comparison.
     pub cost_days: u32,
@@ -55,6 +56,8 @@ pub struct Pruned {
     /// Hourly and daily summaries.
     pub rollups: u64,
     pub anomalies: u64,
+    /// Ended peer departures and fleet shifts (with their members).
+    pub peer_anomalies: u64,
     pub alarm_history: u64,
     pub log_results: u64,
     pub cost_days: u64,
@@ -71,7 +74,8 @@ pub struct Pruned {
 pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -> Result<Pruned, CacheError> {
     let day = 86_400;
     let mut out = Pruned::default();
-    out.datapoints = prune_points(cache, Points::Raw, now - retention.raw_days as i64 * day, &mut out.transactions).await?;
+    out.datapoints =
+        prune_points(cache, Points::Raw, now - retention.raw_days as i64 * day, &mut out.transactions).await?;
     // A summary goes once all of its bucket is older than the cut: the day
     // the cut falls in keeps its bucket, with the hours still in retention.
     for (res, days) in [(3600, retention.hourly_days), (86_400, retention.daily_days)] {
@@ -83,6 +87,14 @@ pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -
     out.anomalies = prune_rows(
         cache,
         "anomaly",
+        "\"end\" IS NOT NULL AND through_ts < ?1",
+        Cut::Int(events_cut),
+        &mut out.transactions,
+    )
+    .await?;
+    out.peer_anomalies = prune_rows(
+        cache,
+        "peer_anomaly",
         "\"end\" IS NOT NULL AND through_ts < ?1",
         Cut::Int(events_cut),
         &mut out.transactions,
@@ -295,9 +307,19 @@ pub struct CacheStats {
 }
 
 /// Tables with tenant rows, and the column naming the tenant. (Datapoints
-/// and detectors are a tenant's through its series.)
-const TENANT_TABLES: &[&str] =
-    &["anomaly", "alarm", "alarm_history", "log_result", "cost_daily", "source_status", "health"];
+/// and detectors are a tenant's through its series; a fleet shift's own row
+/// is the fleet's, tenant `*`, and its members name their tenants.)
+const TENANT_TABLES: &[&str] = &[
+    "anomaly",
+    "alarm",
+    "alarm_history",
+    "log_result",
+    "cost_daily",
+    "source_status",
+    "health",
+    "fleet_member",
+    "peer_anomaly",
+];
 
 /// Sizes per table and per tenant. Reads the whole cache once (a second
 /// or two at a million points): for `fleetdeck cache`, not the views.
