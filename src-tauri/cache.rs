@@ -1193,9 +1193,11 @@ impl Cache {
         if buckets.is_empty() {
             return Ok(out);
         }
+        // CROSS JOIN keeps series the outer loop: left to itself the planner
+        // scanned the whole rollup table (0.7 s on F200's week).
         let sql = format!(
             "SELECT r.series_id, r.ts, r.sum / r.n FROM series s
-             JOIN rollup r ON r.series_id = s.id AND r.res = 3600 AND r.ts IN ({})
+             CROSS JOIN rollup r ON r.series_id = s.id AND r.res = 3600 AND r.ts IN ({})
              WHERE r.n * s.period * 4 >= 3600",
             placeholders(buckets.len(), "?")
         );

@@ -172,13 +172,17 @@ fn subject_of(s: (PeerKind, &str, &str, &str, &str)) -> Subject {
     (s.0, s.1.to_string(), s.2.to_string(), s.3.to_string(), s.4.to_string())
 }
 
+/// The median, by selection (linear time: it runs once per series of the
+/// fleet on its tier's peers). Reorders `v`.
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
     let n = v.len();
+    let (below, upper, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let upper = *upper;
     if n % 2 == 1 {
-        v[n / 2]
+        upper
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
     }
 }
 
@@ -215,8 +219,21 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
             groups.entry((l.metric_key.clone(), region.to_string(), tier.to_string())).or_default().push((i, x));
         }
     }
-    let tenants =
-        |members: &[(usize, f64)]| members.iter().map(|(i, _)| &levels[*i].tenant_id).collect::<HashSet<_>>().len();
+    // Whether the series come from at least MIN_TENANTS tenants (stops
+    // counting there: it runs once per series on its tier's peers).
+    let enough_tenants = |members: &[(usize, f64)]| {
+        let mut seen: Vec<&str> = Vec::with_capacity(MIN_TENANTS);
+        for (i, _) in members {
+            let t = levels[*i].tenant_id.as_str();
+            if !seen.contains(&t) {
+                seen.push(t);
+                if seen.len() >= MIN_TENANTS {
+                    return true;
+                }
+            }
+        }
+        false
+    };
 
     // Fleet-wide shifts, largest groups first so that a region inside a
     // whole-fleet shift is that shift.
@@ -224,7 +241,7 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
     let mut order: Vec<_> = groups.iter().collect();
     order.sort_by_key(|((_, region, tier), members)| (std::cmp::Reverse(members.len()), region != "*", tier != "*"));
     for ((metric, region, tier), members) in order {
-        if members.len() < MIN_GROUP || tenants(members) < MIN_TENANTS {
+        if members.len() < MIN_GROUP || !enough_tenants(members) {
             continue;
         }
         if members.iter().any(|(i, _)| !levels[*i].like_days) {
@@ -306,7 +323,7 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
             .filter(|(j, _)| levels[*j].tenant_id != l.tenant_id && !explained.contains(j))
             .copied()
             .collect();
-        if peers.len() < MIN_GROUP || tenants(&peers) < MIN_TENANTS {
+        if peers.len() < MIN_GROUP || !enough_tenants(&peers) {
             continue;
         }
         let mut xs: Vec<f64> = peers.iter().map(|(_, x)| *x).collect();
