@@ -44,8 +44,12 @@
 //!
 //! - A **group** is the series of one metric key in one region, in one
 //!   tier, or in the whole fleet, with at least [`MIN_GROUP`] series from
-//!   at least [`MIN_TENANTS`] tenants. Its changes are judged only when
-//!   every member's usual level comes from days of the same kind.
+//!   at least [`MIN_TENANTS`] tenants. Its changes are judged against 1x
+//!   when its members' usual levels come from days of the same kind; when
+//!   some come from another kind (a cache younger than a week, on a
+//!   Saturday or a Monday: every tenant moves with the day alike), against
+//!   the whole fleet's median change on that metric, and the whole fleet is
+//!   then not judged at all.
 //! - It **shifted** when its median change is at least [`SHIFT_FACTOR`]
 //!   (or at most its inverse) and at least [`SHIFT_SHARE`] of its series
 //!   moved that far in that direction. A shift whose movers are all movers
@@ -235,18 +239,43 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
         false
     };
 
+    // A group's reference change, and whether it is relative. Against
+    // usual levels from the same kind of day it is 1x (log 0). When some
+    // come from another kind of day (a cache younger than a week, on a
+    // Saturday or a Monday), every series moved with the day alike, so a
+    // group is judged against the median change of the whole fleet on
+    // that metric (robust to the group's own move, and to another group's);
+    // the whole fleet itself is then not judged.
+    let mut fleet_median: HashMap<&str, f64> = HashMap::new();
+    for ((metric, region, tier), members) in &groups {
+        if region == "*" && tier == "*" {
+            let mut xs: Vec<f64> = members.iter().map(|(_, x)| *x).collect();
+            fleet_median.insert(metric.as_str(), median(&mut xs));
+        }
+    }
+    let reference = |metric: &str, members: &[(usize, f64)], whole: bool| {
+        if members.iter().all(|(i, _)| levels[*i].like_days) {
+            Some((0.0, false))
+        } else if whole {
+            None
+        } else {
+            fleet_median.get(metric).map(|m| (*m, true))
+        }
+    };
+
     // Fleet-wide shifts, largest groups first so that a region inside a
     // whole-fleet shift is that shift.
     let mut shifts: Vec<(Finding, HashSet<usize>)> = Vec::new();
     let mut order: Vec<_> = groups.iter().collect();
-    order.sort_by_key(|((_, region, tier), members)| (std::cmp::Reverse(members.len()), region != "*", tier != "*"));
+    // On a tie a region goes first: a region's tenants moving together is
+    // the likelier story (its AWS region) than one tier's all being there.
+    order.sort_by_key(|((_, region, tier), members)| (std::cmp::Reverse(members.len()), tier != "*", region != "*"));
     for ((metric, region, tier), members) in order {
         if members.len() < MIN_GROUP || !enough_tenants(members) {
             continue;
         }
-        if members.iter().any(|(i, _)| !levels[*i].like_days) {
-            continue;
-        }
+        let Some((base, relative)) = reference(metric, members, region == "*" && tier == "*") else { continue };
+        let members: Vec<(usize, f64)> = members.iter().map(|&(i, x)| (i, x - base)).collect();
         let mut xs: Vec<f64> = members.iter().map(|(_, x)| *x).collect();
         let m = median(&mut xs);
         let direction = if m >= 0.0 { Direction::Up } else { Direction::Down };
@@ -279,8 +308,9 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
             (r, "*") => r.to_string(),
             (_, t) => format!("the {t} tier"),
         };
+        let against = if relative { "the fleet's median change" } else { "its usual level" };
         let title = format!(
-            "{} {} its usual level across {scope}: {} of {} tenant-regions moved together (median over {minutes} min)",
+            "{} {} {against} across {scope}: {} of {} tenant-regions moved together (median over {minutes} min)",
             first.label,
             factor(change),
             movers.len(),
@@ -310,7 +340,9 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
     // Series a shift explains, per metric.
     let explained: HashSet<usize> = shifts.iter().flat_map(|(_, m)| m.iter().copied()).collect();
 
-    // Departures from the tier's peers.
+    // Departures from the tier's peers. Each tier's reference (see above)
+    // once per metric.
+    let mut tier_reference: HashMap<(&str, &str), Option<f64>> = HashMap::new();
     let mut found: Vec<Finding> = Vec::new();
     for &(i, x) in &judged {
         if explained.contains(&i) {
@@ -328,7 +360,12 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
         }
         let mut xs: Vec<f64> = peers.iter().map(|(_, x)| *x).collect();
         let m = median(&mut xs);
-        if m.abs() >= SHIFT_FACTOR.ln() {
+        // Steady: within a shift of the reference (without one, not known:
+        // the departure from the peers is judged all the same).
+        let base = *tier_reference
+            .entry((l.metric_key.as_str(), l.tier.as_str()))
+            .or_insert_with(|| reference(&l.metric_key, tier, false).map(|(base, _)| base));
+        if base.is_some_and(|b| (m - b).abs() >= SHIFT_FACTOR.ln()) {
             continue;
         }
         let mut deviations: Vec<f64> = xs.iter().map(|v| (v - m).abs()).collect();
@@ -341,10 +378,11 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
             continue;
         }
         let (change, peer_change) = (x.exp(), m.exp());
-        let tier_moved = if peer_change.max(1.0 / peer_change) < STEADY_FACTOR {
+        let moved = (m - base.unwrap_or(0.0)).exp();
+        let tier_moved = if moved.max(1.0 / moved) < STEADY_FACTOR {
             "the tier is steady".to_string()
         } else {
-            format!("the tier moved {}", factor(peer_change))
+            format!("the tier moved {}", factor(moved))
         };
         let mut title = format!(
             "{} {} the {} tier's median change over {minutes} min while {tier_moved} ({} against a usual {}",
@@ -719,15 +757,30 @@ mod tests {
     }
 
     /// Usual levels from days of another kind (a Monday judged against a
-    /// Sunday): no shift is claimed from them.
+    /// Sunday): everybody moving with the day is no shift, but a region
+    /// moving against the rest of the fleet still is.
     #[test]
-    fn no_shift_is_judged_against_another_kind_of_day() {
+    fn against_another_kind_of_day_a_group_is_judged_against_the_rest() {
         let mut levels = steady_tier();
         for l in &mut levels {
             l.recent *= 1.6;
             l.like_days = false;
         }
         assert_eq!(find(&levels, &none_open()), vec![]);
+
+        for i in 0..5 {
+            let mut l = level(&format!("ap{i}"), "ap-southeast-2", "standard", 1.6 * 2.0);
+            l.like_days = false;
+            levels.push(l);
+        }
+        let found = find(&levels, &none_open());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!((found[0].region.as_str(), found[0].moved), ("ap-southeast-2", 5));
+        assert!(
+            found[0].title.starts_with("p99 latency 1.94x the fleet's median change across ap-southeast-2"),
+            "{}",
+            found[0].title
+        );
     }
 
     /// Too few peers to know what "usual for the tier" is.

@@ -463,8 +463,9 @@ async fn a_tenant_whose_errors_depart_from_its_tier_is_named_and_nobody_else_is(
     assert!(d.start > injected.deploy_start * 1000, "{d:?}");
     // "5xx errors 7.62x the premium tier's median change over 20 min while
     // the tier is steady (3.7 per minute against a usual 0.109 per minute
-    // in eu-west-1; 5 peers)"
-    let tier_phrase = format!("x the {tier} tier's median change over 20 min while the tier is steady (");
+    // in eu-west-1; 5 peers)"; with a few peers the tier's median may read
+    // "while the tier moved 0.848x" (within the 1.5x a departure allows).
+    let tier_phrase = format!("x the {tier} tier's median change over 20 min while the tier ");
     assert!(d.title.starts_with("5xx errors ") && d.title.contains(&tier_phrase), "{}", d.title);
 
     // Only the incidents that really depart from their tiers do.
@@ -507,10 +508,12 @@ async fn a_regional_slowdown_is_one_fleet_incident_not_one_alert_per_tenant() {
     assert_eq!((shift.tenant.as_str(), &shift.region, shift.subject.as_str()), ("*", region, "latency_p99"));
     assert!(shift.end.is_none(), "{shift:?}");
     // "p99 latency 2.16x its usual level across ap-southeast-2: 5 of 5
-    // tenant-regions moved together (median over 20 min)"
+    // tenant-regions moved together (median over 20 min)" ("x the fleet's
+    // median change" on a Saturday or a Monday, against a Friday's or a
+    // Sunday's usual level).
     assert!(
         shift.title.starts_with("p99 latency ")
-            && shift.title.contains(&format!("x its usual level across {region}: "))
+            && shift.title.contains(&format!(" across {region}: "))
             && shift.title.contains(" tenant-regions moved together"),
         "{}",
         shift.title
