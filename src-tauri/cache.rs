@@ -572,23 +572,27 @@ impl Cache {
     /// Peer departures and fleet shifts whose latest window ended at or
     /// after `since` (epoch s), ongoing or not, with their members.
     pub async fn recent_peer_anomalies(&self, since: i64) -> Result<Vec<PeerRow>, CacheError> {
-        self.peer_rows("through_ts >= ?1", since).await
+        self.peer_rows("through_ts >= ?1", Some(since)).await
     }
 
     /// The ongoing peer departures and fleet shifts, for the next sync to
     /// continue or close.
     pub async fn open_peer_anomalies(&self) -> Result<Vec<PeerRow>, CacheError> {
-        self.peer_rows("\"end\" IS NULL AND ?1 = ?1", 0).await
+        self.peer_rows("\"end\" IS NULL", None).await
     }
 
-    async fn peer_rows(&self, condition: &str, bound: i64) -> Result<Vec<PeerRow>, CacheError> {
+    async fn peer_rows(&self, condition: &str, bound: Option<i64>) -> Result<Vec<PeerRow>, CacheError> {
         // `condition` is one of this module's constants, never input.
         let sql = format!(
             "SELECT id, kind, tenant_id, region, tier, metric_key, direction, start, \"end\", through_ts, change,
                     peer_change, moved, compared, title
              FROM peer_anomaly WHERE {condition} ORDER BY kind, tenant_id, region, tier, metric_key, start"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bound).fetch_all(&self.pool).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(bound) = bound {
+            q = q.bind(bound);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         let mut out: Vec<(i64, PeerRow)> = rows
             .iter()
             .map(|r| {
