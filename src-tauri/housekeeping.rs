@@ -588,6 +588,41 @@ mod tests {
         assert_eq!(pruned.rollups, 20 * 24 + 10 + 1);
     }
 
+    /// Ended peer departures and fleet shifts go with the other events,
+    /// a shift's members with it; ongoing ones stay whatever their age.
+    #[tokio::test]
+    async fn retention_prunes_ended_peer_anomalies_with_their_members() {
+        use crate::cache::{PeerKind, PeerRow};
+        use crate::detect::Direction;
+        let cache = cache_with_tenant("acme").await;
+        let shift = |start: i64, end: Option<i64>| PeerRow {
+            kind: PeerKind::Fleet,
+            tenant_id: "*".into(),
+            region: "us-east-1".into(),
+            tier: "*".into(),
+            metric_key: "errors".into(),
+            direction: Direction::Up,
+            start,
+            end,
+            through: end.unwrap_or(start + 1200),
+            change: 2.0,
+            peer_change: 2.0,
+            moved: 4,
+            compared: 5,
+            title: "errors 2x".into(),
+            members: vec![("acme".into(), "us-east-1".into())],
+        };
+        let old = NOW - 200 * DAY;
+        cache.put_peer_anomalies(&[shift(old, Some(old + 1200)), shift(old + 3600, None)]).await.unwrap();
+        let pruned = enforce_retention(&cache, &Retention::default(), NOW).await.unwrap();
+        assert_eq!(pruned.peer_anomalies, 1);
+        let left = cache.recent_peer_anomalies(0).await.unwrap();
+        assert_eq!(left, vec![shift(old + 3600, None)], "the ongoing one stays");
+        let members: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM fleet_member").fetch_one(cache.pool()).await.unwrap();
+        assert_eq!(members, 1, "the pruned shift's members went with it");
+    }
+
     #[tokio::test]
     async fn retention_keeps_the_last_state_of_each_alarm_and_cost_for_its_own_period() {
         let cache = cache_with_tenant("acme").await;
