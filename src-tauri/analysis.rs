@@ -20,7 +20,7 @@
 
 use crate::cache::{AnomalyRow, SavedDetector, ScoredSeries};
 use crate::catalog::MetricSpec;
-use crate::detect::{self, AnomalyEvent, Config, Detector, Direction, Observation, ScoredPoint, ANOMALY_THRESHOLD};
+use crate::detect::{self, Config, Detector, ScoredPoint, ANOMALY_THRESHOLD};
 
 /// Anomalies are not reported from a series' first this-many points (the
 /// detector itself is silent for its first 50): its usual miss and its tail
@@ -99,12 +99,7 @@ pub fn score(meta: &SeriesMeta, saved: Option<&SavedDetector>, points: &[(i64, f
         })
         .unwrap_or_else(|| Detector::new(Config::default()));
 
-    let open = saved.and_then(|s| s.open.as_ref());
-    let mut scored: Vec<ScoredPoint> = Vec::with_capacity(points.len() + 1);
-    if let Some(e) = open {
-        scored.push(seed(e));
-    }
-    let before = scored.len();
+    let mut scored: Vec<ScoredPoint> = Vec::with_capacity(points.len());
     for &(ts, value) in points {
         if last.is_some_and(|l| ts <= l) {
             continue;
@@ -118,27 +113,17 @@ pub fn score(meta: &SeriesMeta, saved: Option<&SavedDetector>, points: &[(i64, f
         scored.push(ScoredPoint { ts, value, observation });
         last = Some(ts);
     }
-    let fed = scored.len() - before;
-    if fed == 0 {
+    if scored.is_empty() {
         return None;
     }
 
-    let mut events = detect::events(&scored);
-    if let (Some(open), Some(first)) = (open, events.first_mut()) {
-        // The seed stood in for the ongoing episode: give back what it
-        // could not carry (see `seed`).
-        debug_assert_eq!(first.start, open.start);
-        if first.peak_ts == open.start {
-            first.peak_ts = open.peak_ts;
-        }
-        if first.through == open.start {
-            first.through = open.through;
-            first.end = first.end.map(|_| open.through);
-        }
-    }
-    let episodes = events
+    // The ongoing episode is continued exactly as one pass would.
+    let open = saved.and_then(|s| s.open.clone().map(|e| (e, s.hold)));
+    let found = detect::episodes(open, &scored);
+    let hold = found.last().filter(|(e, _)| e.end.is_none()).and_then(|(_, h)| *h);
+    let episodes = found
         .into_iter()
-        .map(|event| AnomalyRow {
+        .map(|(event, _)| AnomalyRow {
             series_id: meta.series_id,
             tenant_id: meta.tenant_id.to_string(),
             region: meta.region.to_string(),
@@ -151,34 +136,10 @@ pub fn score(meta: &SeriesMeta, saved: Option<&SavedDetector>, points: &[(i64, f
         series_id: meta.series_id,
         state: detector.to_bytes(),
         through_ts: last.unwrap_or_default(),
-        points: fed as u64,
+        points: scored.len() as u64,
         episodes,
+        hold,
     })
-}
-
-/// A scored point that makes [`detect::events`] reopen `open` as it was:
-/// an alarm at its start with its peak's surprise, value, expectation and
-/// direction. Points that continue the episode then extend it, and a
-/// surprise above its peak replaces the peak, exactly as within one run.
-/// What a single point cannot carry (the peak's own time, the episode's
-/// latest point) is restored from `open` afterwards.
-fn seed(open: &AnomalyEvent) -> ScoredPoint {
-    let z = match open.direction {
-        Direction::Up => 1.0,
-        Direction::Down => -1.0,
-    };
-    ScoredPoint {
-        ts: open.start,
-        value: open.peak_value,
-        observation: Observation {
-            score: 1.0,
-            surprise: open.peak_score,
-            expected: open.expected,
-            spread: 0.0,
-            z,
-            season: open.season,
-        },
-    }
 }
 
 #[cfg(test)]
@@ -215,6 +176,7 @@ mod tests {
             state: s.state.clone(),
             through_ts: s.through_ts,
             open: s.episodes.iter().find(|e| e.event.end.is_none()).map(|e| e.event.clone()),
+            hold: s.hold,
         }
     }
 
@@ -238,6 +200,30 @@ mod tests {
         assert_eq!(second.state, once.state);
         assert!(second.episodes[0].explanation.starts_with("5xx errors "), "{}", second.episodes[0].explanation);
         assert!(second.episodes[0].explanation.contains("per minute"), "{}", second.episodes[0].explanation);
+    }
+
+    /// Errors at 400 a minute from minute 900 on, synced every five
+    /// minutes: long after the detector learned the new level, the episode
+    /// is still the one ongoing episode, continued by every sync with what
+    /// holds it open, exactly as one pass would have it.
+    #[test]
+    fn a_sustained_spike_stays_one_ongoing_episode_across_syncs() {
+        let all = series(0, 1200, 900);
+        let once = score(&meta(), None, &all).unwrap();
+        assert_eq!(once.episodes.len(), 1, "{:?}", once.episodes);
+        assert_eq!((once.episodes[0].event.start, once.episodes[0].event.end), (T0 + 900 * 60, None));
+        assert_eq!(once.episodes[0].event.through, T0 + 1199 * 60);
+        assert!(once.hold.is_some());
+
+        let mut last = score(&meta(), None, &all[..905]).unwrap();
+        for to in (910..=1200).step_by(5) {
+            let from = to - 15;
+            last = score(&meta(), Some(&saved(&last)), &all[from..to]).unwrap();
+            assert_eq!(last.episodes.len(), 1, "sync to minute {to}: {:?}", last.episodes);
+            assert_eq!(last.episodes[0].event.end, None, "sync to minute {to}");
+        }
+        assert_eq!(last.episodes[0].event, once.episodes[0].event);
+        assert_eq!(last.hold, once.hold);
     }
 
     #[test]

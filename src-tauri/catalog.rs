@@ -1,7 +1,8 @@
 //! The query catalog (`queries/`): which CloudWatch metrics make up a
-//! tenant's health per isolation model, the Logs Insights triage queries, and
-//! the SQL the views read. A built-in copy is compiled in; `--queries DIR`
-//! replaces any of its files with the user's own, read at run time.
+//! tenant's health per isolation model, how health folds its reasons
+//! (`health.toml`), the Logs Insights triage queries, and the SQL the views
+//! read. A built-in copy is compiled in; `--queries DIR` replaces any of its
+//! files with the user's own, read at run time.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -11,11 +12,13 @@ use serde_spanned::Spanned;
 
 use crate::fleet::Model;
 use crate::input::{InputError, Problem, Problems};
+use crate::model::Health;
 
 /// The built-in catalog, file name -> text.
 const BUILTIN: &[(&str, &str)] = &[
     ("metrics.toml", include_str!("../queries/metrics.toml")),
     ("logs.toml", include_str!("../queries/logs.toml")),
+    ("health.toml", include_str!("../queries/health.toml")),
     ("views/fleet_health.sql", include_str!("../queries/views/fleet_health.sql")),
     ("views/series_points.sql", include_str!("../queries/views/series_points.sql")),
     ("views/series_rollup.sql", include_str!("../queries/views/series_rollup.sql")),
@@ -25,6 +28,7 @@ const BUILTIN: &[(&str, &str)] = &[
 pub struct Catalog {
     pub metrics: Vec<MetricSpec>,
     pub logs: Vec<LogsQuery>,
+    pub health: HealthRules,
     pub views: ViewSql,
 }
 
@@ -134,12 +138,18 @@ impl Catalog {
         let metrics = parse_metrics(&mpath, &mtext)?;
         let (lpath, ltext) = read("logs.toml")?;
         let logs = parse_logs(&lpath, &ltext)?;
+        let (hpath, htext) = read("health.toml")?;
+        let health = if hpath.starts_with("<built-in>") {
+            HealthRules::builtin().clone()
+        } else {
+            parse_health(&hpath, &htext, Some(HealthRules::builtin()))?
+        };
         let views = ViewSql {
             fleet_health: read("views/fleet_health.sql")?.1,
             series_points: read("views/series_points.sql")?.1,
             series_rollup: read("views/series_rollup.sql")?.1,
         };
-        Ok(Catalog { metrics, logs, views })
+        Ok(Catalog { metrics, logs, health, views })
     }
 
     pub fn metrics_for(&self, model: Model) -> impl Iterator<Item = &MetricSpec> {
@@ -271,6 +281,256 @@ fn parse_logs(path: &Path, text: &str) -> Result<Vec<LogsQuery>, InputError> {
     p.finish(out)
 }
 
+/// How health folds what is known about a tenant-region into ok /
+/// degraded / critical / unknown (`queries/health.toml`, commented there).
+/// An outcome of [`Health::Ok`] means the reason is not listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthRules {
+    pub source: SourceRules,
+    pub alarm_in_alarm: Health,
+    pub threshold_warning: Health,
+    pub threshold_critical: Health,
+    /// The tenant-region's own anomaly episodes.
+    pub anomaly: SignalRules,
+    /// Its departures from its tier's peers.
+    pub peer: SignalRules,
+    pub fleet: FleetRules,
+    /// Data older than this is no evidence of health.
+    pub stale_after_secs: i64,
+    pub stale: Health,
+    pub no_data: Health,
+}
+
+/// The outcome of a source that could not be read, per source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRules {
+    pub credentials: Health,
+    pub metrics: Health,
+    pub alarms: Health,
+    pub logs: Health,
+    pub other: Health,
+}
+
+/// An unusual metric (the series' own detector, or its peers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRules {
+    pub alone: Health,
+    /// When the metric is also over a threshold.
+    pub over_threshold: Health,
+    /// A fall on a metric with thresholds (where higher is worse).
+    pub fall_where_higher_is_worse: Health,
+    /// Counts while ongoing and this long after its latest point.
+    pub recent_secs: i64,
+}
+
+/// A tenant-region that moved with a fleet-wide shift.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRules {
+    pub member: Health,
+    pub fall_where_higher_is_worse: Health,
+    pub recent_secs: i64,
+}
+
+impl HealthRules {
+    /// The built-in `queries/health.toml`, parsed once.
+    pub fn builtin() -> &'static HealthRules {
+        static RULES: std::sync::OnceLock<HealthRules> = std::sync::OnceLock::new();
+        RULES.get_or_init(|| {
+            let text = BUILTIN.iter().find(|(n, _)| *n == "health.toml").map(|(_, t)| *t).unwrap_or_default();
+            // A unit test parses the same text: a release cannot ship one
+            // that fails here.
+            parse_health(Path::new("<built-in>/queries/health.toml"), text, None)
+                .unwrap_or_else(|e| panic!("the built-in health rules are invalid: {e}"))
+        })
+    }
+
+    /// The longest any anomaly, peer or fleet reason stays recent.
+    pub fn longest_recent_secs(&self) -> i64 {
+        self.anomaly.recent_secs.max(self.peer.recent_secs).max(self.fleet.recent_secs)
+    }
+}
+
+type RawOutcome = Option<Spanned<String>>;
+type RawMinutes = Option<Spanned<i64>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    #[serde(default)]
+    source: RawSourceRules,
+    #[serde(default)]
+    alarm: RawAlarmRules,
+    #[serde(default)]
+    threshold: RawThresholdRules,
+    #[serde(default)]
+    anomaly: RawSignalRules,
+    #[serde(default)]
+    peer: RawSignalRules,
+    #[serde(default)]
+    fleet: RawFleetRules,
+    #[serde(default)]
+    freshness: RawFreshness,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSourceRules {
+    credentials: RawOutcome,
+    metrics: RawOutcome,
+    alarms: RawOutcome,
+    logs: RawOutcome,
+    other: RawOutcome,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlarmRules {
+    in_alarm: RawOutcome,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawThresholdRules {
+    warning: RawOutcome,
+    critical: RawOutcome,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSignalRules {
+    alone: RawOutcome,
+    over_threshold: RawOutcome,
+    fall_where_higher_is_worse: RawOutcome,
+    recent_minutes: RawMinutes,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFleetRules {
+    member: RawOutcome,
+    fall_where_higher_is_worse: RawOutcome,
+    recent_minutes: RawMinutes,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFreshness {
+    stale_after_minutes: RawMinutes,
+    stale: RawOutcome,
+    no_data: RawOutcome,
+}
+
+/// Reads rules into a [`HealthRules`], counting the keys it found.
+struct RuleReader<'a> {
+    problems: Problems<'a>,
+    found: usize,
+}
+
+impl RuleReader<'_> {
+    fn outcome(&mut self, raw: &RawOutcome, field: &str, into: &mut Health) {
+        let Some(v) = raw else { return };
+        self.found += 1;
+        match v.get_ref().as_str() {
+            "ok" => *into = Health::Ok,
+            "degraded" => *into = Health::Degraded,
+            "critical" => *into = Health::Critical,
+            "unknown" => *into = Health::Unknown,
+            other => self.problems.add(
+                v.span(),
+                field,
+                format!("unknown outcome {other:?}; use critical, degraded, unknown or ok"),
+            ),
+        }
+    }
+
+    /// Minutes, 1 to a week, into seconds.
+    fn minutes(&mut self, raw: &RawMinutes, field: &str, into: &mut i64) {
+        let Some(v) = raw else { return };
+        self.found += 1;
+        let m = *v.get_ref();
+        if (1..=7 * 24 * 60).contains(&m) {
+            *into = m * 60;
+        } else {
+            self.problems.add(v.span(), field, format!("{m} is not 1 to 10080 minutes (a week)"));
+        }
+    }
+
+    fn signal(&mut self, raw: &RawSignalRules, section: &str, into: &mut SignalRules) {
+        self.outcome(&raw.alone, &format!("{section}.alone"), &mut into.alone);
+        self.outcome(&raw.over_threshold, &format!("{section}.over_threshold"), &mut into.over_threshold);
+        self.outcome(
+            &raw.fall_where_higher_is_worse,
+            &format!("{section}.fall_where_higher_is_worse"),
+            &mut into.fall_where_higher_is_worse,
+        );
+        self.minutes(&raw.recent_minutes, &format!("{section}.recent_minutes"), &mut into.recent_secs);
+    }
+}
+
+/// Every key of `health.toml`: the built-in file sets them all.
+const HEALTH_KEYS: usize = 22;
+
+/// Parse `health.toml`. A user's file (`base` the built-in rules) may leave
+/// keys out, which keep `base`'s rule; the built-in one (`base` None) must
+/// set every rule.
+fn parse_health(path: &Path, text: &str, base: Option<&HealthRules>) -> Result<HealthRules, InputError> {
+    let raw: RawHealth = toml::from_str(text).map_err(|e| Problems::from_toml(path, text, &e))?;
+    let signal = || SignalRules {
+        alone: Health::Unknown,
+        over_threshold: Health::Unknown,
+        fall_where_higher_is_worse: Health::Unknown,
+        recent_secs: 0,
+    };
+    let mut rules = base.cloned().unwrap_or_else(|| HealthRules {
+        source: SourceRules {
+            credentials: Health::Unknown,
+            metrics: Health::Unknown,
+            alarms: Health::Unknown,
+            logs: Health::Unknown,
+            other: Health::Unknown,
+        },
+        alarm_in_alarm: Health::Unknown,
+        threshold_warning: Health::Unknown,
+        threshold_critical: Health::Unknown,
+        anomaly: signal(),
+        peer: signal(),
+        fleet: FleetRules { member: Health::Unknown, fall_where_higher_is_worse: Health::Unknown, recent_secs: 0 },
+        stale_after_secs: 0,
+        stale: Health::Unknown,
+        no_data: Health::Unknown,
+    });
+    let mut r = RuleReader { problems: Problems::new(path, text), found: 0 };
+    let s = &raw.source;
+    r.outcome(&s.credentials, "source.credentials", &mut rules.source.credentials);
+    r.outcome(&s.metrics, "source.metrics", &mut rules.source.metrics);
+    r.outcome(&s.alarms, "source.alarms", &mut rules.source.alarms);
+    r.outcome(&s.logs, "source.logs", &mut rules.source.logs);
+    r.outcome(&s.other, "source.other", &mut rules.source.other);
+    r.outcome(&raw.alarm.in_alarm, "alarm.in_alarm", &mut rules.alarm_in_alarm);
+    r.outcome(&raw.threshold.warning, "threshold.warning", &mut rules.threshold_warning);
+    r.outcome(&raw.threshold.critical, "threshold.critical", &mut rules.threshold_critical);
+    r.signal(&raw.anomaly, "anomaly", &mut rules.anomaly);
+    r.signal(&raw.peer, "peer", &mut rules.peer);
+    r.outcome(&raw.fleet.member, "fleet.member", &mut rules.fleet.member);
+    r.outcome(
+        &raw.fleet.fall_where_higher_is_worse,
+        "fleet.fall_where_higher_is_worse",
+        &mut rules.fleet.fall_where_higher_is_worse,
+    );
+    r.minutes(&raw.fleet.recent_minutes, "fleet.recent_minutes", &mut rules.fleet.recent_secs);
+    r.minutes(&raw.freshness.stale_after_minutes, "freshness.stale_after_minutes", &mut rules.stale_after_secs);
+    r.outcome(&raw.freshness.stale, "freshness.stale", &mut rules.stale);
+    r.outcome(&raw.freshness.no_data, "freshness.no_data", &mut rules.no_data);
+    if base.is_none() && r.found != HEALTH_KEYS {
+        r.problems.add(
+            0..0,
+            "(file)",
+            format!("sets {} of the {HEALTH_KEYS} rules; the built-in file sets all", r.found),
+        );
+    }
+    r.problems.finish(rules)
+}
+
 /// Escape a value for a double-quoted Logs Insights string literal.
 pub fn logs_string_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -329,6 +589,29 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("metrics.toml:8: metric[0].stat: unknown statistic \"p100x\""), "{text}");
         assert!(text.contains("metrics.toml:9: metric[0].period: 90 is not a positive multiple of 60"), "{text}");
+    }
+
+    #[test]
+    fn bad_health_rules_are_reported_with_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("health.toml"),
+            "# ours\n[peer]\nalone = \"severe\"\nrecent_minutes = 0\n\n[fleet]\nmember = \"degraded\"\n",
+        )
+        .unwrap();
+        let text = Catalog::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            text.contains(
+                "health.toml:3: peer.alone: unknown outcome \"severe\"; use critical, degraded, unknown or ok"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("health.toml:4: peer.recent_minutes: 0 is not 1 to 10080 minutes"), "{text}");
+
+        // A key that is no rule: named, with its table and line.
+        std::fs::write(dir.path().join("health.toml"), "[anomaly]\nalone = \"ok\"\nover_treshold = \"ok\"\n").unwrap();
+        let text = Catalog::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(text.contains("health.toml:3: anomaly: unknown field `over_treshold`"), "{text}");
     }
 
     #[test]

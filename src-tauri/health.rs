@@ -1,24 +1,28 @@
 //! Health per tenant and region: alarms in ALARM, catalog thresholds, metric
-//! anomalies, data freshness and access state, folded into ok / degraded /
-//! critical / unknown, always with the reasons. The folding is pure
-//! (`assess`); `compute` gathers its facts from the cache.
+//! anomalies, peer departures and fleet-wide shifts, data freshness and
+//! access state, folded into ok / degraded / critical / unknown by the rules
+//! of `queries/health.toml` ([`HealthRules`]), always with the reasons. The
+//! folding is pure ([`assess_with`]); [`compute`] gathers its facts from the
+//! cache.
 
 use chrono::{TimeZone, Utc};
 
-use crate::cache::{AlarmRow, AnomalyRow, Cache, CacheError, HealthRow, SourceState};
-use crate::catalog::{Catalog, MetricSpec};
+use crate::cache::{AlarmRow, AnomalyRow, Cache, CacheError, HealthRow, PeerKind, PeerRow, SourceState};
+use crate::catalog::{Catalog, HealthRules, MetricSpec};
 use crate::detect::Direction;
 use crate::fleet::Fleet;
 use crate::model::Health;
 
-/// Data older than this is not evidence of health.
+/// Data older than this is not evidence of health: the built-in
+/// `health.toml`'s `freshness.stale_after_minutes` (a unit test keeps them
+/// equal).
 pub const STALE_AFTER_SECS: i64 = 15 * 60;
 
 /// An anomaly episode counts for health while ongoing and for this long
-/// after its last surprising point. The detector absorbs a sustained shift
-/// into its new normal within tens of minutes (and then calls the episode
-/// over) while the incident behind it may well go on: an hour keeps it in
-/// view for the engineer who opens the tenant next.
+/// after its latest point: the built-in `health.toml`'s
+/// `anomaly.recent_minutes` (a unit test keeps them equal). An hour keeps
+/// an episode that just ended in view for the engineer who opens the
+/// tenant next.
 pub const ANOMALY_RECENT_SECS: i64 = 60 * 60;
 
 /// What is known about one tenant-region.
@@ -29,21 +33,47 @@ pub struct Facts<'a> {
     /// Per catalog metric: its spec and its newest points, newest first.
     pub metrics: Vec<(&'a MetricSpec, Vec<(i64, f64)>)>,
     /// Anomaly episodes of this tenant-region's metrics; those older than
-    /// [`ANOMALY_RECENT_SECS`] are ignored.
+    /// the rules' `anomaly.recent_minutes` are ignored.
     pub anomalies: Vec<AnomalyRow>,
 }
 
-/// Fold the facts into a health state with reasons, worst first.
+/// What the fleet says about one tenant-region ([`crate::peers`]).
+#[derive(Debug, Clone, Default)]
+pub struct PeerFacts {
+    /// Its own departures from its tier's peers (kind `peer`).
+    pub departures: Vec<PeerRow>,
+    /// Fleet-wide shifts it moved with (kind `fleet`, it among the members).
+    pub shifts: Vec<PeerRow>,
+}
+
+/// [`assess_with`] by the built-in rules, with nothing from the peers.
 pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) {
+    assess_with(facts, &PeerFacts::default(), HealthRules::builtin(), now)
+}
+
+/// Fold the facts into a health state with reasons, worst first, and the
+/// metric to look at first.
+pub fn assess_with(
+    facts: &Facts,
+    peers: &PeerFacts,
+    rules: &HealthRules,
+    now: i64,
+) -> (Health, Vec<String>, Option<String>) {
     let mut found: Vec<(Health, String, Option<String>)> = Vec::new();
+    // An outcome of "ok" is no reason at all: not listed, and no focus.
+    let mut push = |sev: Health, text: String, focus: Option<String>| {
+        if sev != Health::Ok {
+            found.push((sev, text, focus));
+        }
+    };
 
     for s in facts.sources.iter().filter(|s| s.status != "ok") {
-        let what = match s.source.as_str() {
-            "credentials" => "no access to the account",
-            "metrics" => "metrics not read",
-            "alarms" => "alarms not read",
-            "logs" => "logs not read",
-            _ => "source not read",
+        let (what, sev) = match s.source.as_str() {
+            "credentials" => ("no access to the account", rules.source.credentials),
+            "metrics" => ("metrics not read", rules.source.metrics),
+            "alarms" => ("alarms not read", rules.source.alarms),
+            "logs" => ("logs not read", rules.source.logs),
+            _ => ("source not read", rules.source.other),
         };
         let mut text =
             format!("{what}: {} ({})", s.status.replace('_', " "), s.error.as_deref().unwrap_or("no detail"));
@@ -55,9 +85,7 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
             Some(ms) => text.push_str(&format!("; last good read {}", day_hhmm(ms / 1000))),
             None => text.push_str("; never read"),
         }
-        // Logs are evidence for triage, not for health.
-        let sev = if s.source == "logs" { Health::Ok } else { Health::Unknown };
-        found.push((sev, text, None));
+        push(sev, text, None);
     }
 
     for a in facts.alarms.iter().filter(|a| a.state == "ALARM") {
@@ -70,7 +98,7 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
                     && Some(spec.namespace.as_str()) == a.namespace.as_deref()
             })
             .map(|(spec, _)| spec.key.clone());
-        found.push((Health::Critical, format!("alarm {} in ALARM{since}: {}", a.name, a.reason), focus));
+        push(rules.alarm_in_alarm, format!("alarm {} in ALARM{since}: {}", a.name, a.reason), focus);
     }
 
     let mut newest: Option<i64> = None;
@@ -84,7 +112,7 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
         let recent: Vec<f64> = points
             .iter()
             .take(spec.window as usize)
-            .filter(|(ts, _)| now - ts <= STALE_AFTER_SECS + spec.period as i64)
+            .filter(|(ts, _)| now - ts <= rules.stale_after_secs + spec.period as i64)
             .map(|(_, v)| *v)
             .collect();
         if recent.is_empty() {
@@ -94,12 +122,12 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
         let mean = recent.iter().sum::<f64>() / recent.len() as f64;
         let over = |limit: Option<f64>| limit.filter(|l| mean > *l);
         let (sev, limit, word) = match (over(spec.critical_above), over(spec.warn_above)) {
-            (Some(l), _) => (Health::Critical, l, "critical"),
-            (None, Some(l)) => (Health::Degraded, l, "warning"),
+            (Some(l), _) => (rules.threshold_critical, l, "critical"),
+            (None, Some(l)) => (rules.threshold_warning, l, "warning"),
             _ => continue,
         };
         breached.push(&spec.key);
-        found.push((
+        push(
             sev,
             format!(
                 "{} {} over the last {} min ({word} above {})",
@@ -109,35 +137,67 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
                 value(limit, &spec.unit)
             ),
             Some(spec.key.clone()),
-        ));
+        );
     }
+    // A metric with thresholds is one where higher is worse: its fall
+    // (fewer errors, faster responses) has a rule of its own.
+    let higher_is_worse = |key: &str| {
+        facts.metrics.iter().any(|(s, _)| s.key == key && (s.warn_above.is_some() || s.critical_above.is_some()))
+    };
+
+    // Fleet-wide shifts this tenant-region moved with: one reason each,
+    // standing for its own anomalies on that metric at the time.
+    let shifts: Vec<&PeerRow> = peers.shifts.iter().filter(|f| now - f.through <= rules.fleet.recent_secs).collect();
+    for f in &shifts {
+        let sev = if f.direction == Direction::Down && higher_is_worse(&f.metric_key) {
+            rules.fleet.fall_where_higher_is_worse
+        } else {
+            rules.fleet.member
+        };
+        push(sev, format!("fleet-wide: {}{}", f.title, ended(f.end)), Some(f.metric_key.clone()));
+    }
+    let explained = |a: &AnomalyRow| {
+        shifts.iter().any(|f| {
+            f.metric_key == a.metric_key
+                && f.direction == a.event.direction
+                && a.event.start <= f.through
+                && a.event.through >= f.start
+        })
+    };
 
     // Anomalies: the detector says a metric is unusual for this series, not
-    // that it is harmful, so an anomaly alone degrades; when the metric is
-    // also over its catalog threshold (warning or critical) the two agree
-    // and it is critical. A metric with thresholds is one where higher is
-    // worse: its fall (fewer errors, faster responses) is no health reason.
-    for a in facts.anomalies.iter().filter(|a| now - a.event.through <= ANOMALY_RECENT_SECS) {
-        let spec = facts.metrics.iter().map(|(s, _)| *s).find(|s| s.key == a.metric_key);
-        let higher_is_worse = spec.is_some_and(|s| s.warn_above.is_some() || s.critical_above.is_some());
-        if a.event.direction == Direction::Down && higher_is_worse {
+    // that it is harmful (see health.toml).
+    for a in facts.anomalies.iter().filter(|a| now - a.event.through <= rules.anomaly.recent_secs) {
+        if explained(a) {
             continue;
         }
-        let sev = if breached.contains(&a.metric_key.as_str()) { Health::Critical } else { Health::Degraded };
-        let mut text = format!("anomaly: {}", a.explanation);
-        if let Some(end) = a.event.end {
-            text.push_str(&format!(" (ended {})", hhmm(end)));
-        }
-        found.push((sev, text, Some(a.metric_key.clone())));
+        let sev = if a.event.direction == Direction::Down && higher_is_worse(&a.metric_key) {
+            rules.anomaly.fall_where_higher_is_worse
+        } else if breached.contains(&a.metric_key.as_str()) {
+            rules.anomaly.over_threshold
+        } else {
+            rules.anomaly.alone
+        };
+        push(sev, format!("anomaly: {}{}", a.explanation, ended(a.event.end)), Some(a.metric_key.clone()));
+    }
+
+    // Departures from the tier's peers, likewise.
+    for d in peers.departures.iter().filter(|d| now - d.through <= rules.peer.recent_secs) {
+        let sev = if d.direction == Direction::Down && higher_is_worse(&d.metric_key) {
+            rules.peer.fall_where_higher_is_worse
+        } else if breached.contains(&d.metric_key.as_str()) {
+            rules.peer.over_threshold
+        } else {
+            rules.peer.alone
+        };
+        push(sev, format!("peer: {}{}", d.title, ended(d.end)), Some(d.metric_key.clone()));
     }
 
     match newest {
-        None if !facts.metrics.is_empty() => found.push((Health::Unknown, "no datapoints collected yet".into(), None)),
-        Some(ts) if now - ts > STALE_AFTER_SECS => found.push((
-            Health::Unknown,
-            format!("no datapoints since {} ({} min ago)", hhmm(ts), (now - ts) / 60),
-            None,
-        )),
+        None if !facts.metrics.is_empty() => push(rules.no_data, "no datapoints collected yet".into(), None),
+        Some(ts) if now - ts > rules.stale_after_secs => {
+            push(rules.stale, format!("no datapoints since {} ({} min ago)", hhmm(ts), (now - ts) / 60), None)
+        }
         _ => {}
     }
 
@@ -148,7 +208,7 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
         .find_map(|(_, _, f)| f.clone())
         .or_else(|| facts.metrics.iter().find(|(s, _)| s.key == "requests").map(|(s, _)| s.key.clone()))
         .or_else(|| facts.metrics.first().map(|(s, _)| s.key.clone()));
-    let mut reasons: Vec<String> = found.into_iter().filter(|(h, _, _)| *h != Health::Ok).map(|(_, r, _)| r).collect();
+    let mut reasons: Vec<String> = found.into_iter().map(|(_, r, _)| r).collect();
     if health == Health::Ok {
         let alarms = facts.alarms.len();
         reasons.push(format!(
@@ -157,6 +217,11 @@ pub fn assess(facts: &Facts, now: i64) -> (Health, Vec<String>, Option<String>) 
         ));
     }
     (health, reasons, focus)
+}
+
+/// " (ended 07:55 UTC)" for an episode that ended, nothing for an ongoing one.
+fn ended(end: Option<i64>) -> String {
+    end.map(|e| format!(" (ended {})", hhmm(e))).unwrap_or_default()
 }
 
 fn hhmm(epoch_s: i64) -> String {
@@ -180,14 +245,16 @@ pub fn value(v: f64, unit: &str) -> String {
 }
 
 /// Assess every tenant-region of the fleet from the cache and store it.
-/// Four reads of the whole cache, not four per tenant-region: on F200
+/// Five reads of the whole cache, not five per tenant-region: on F200
 /// (600 tenant-regions, 12,000 series) per-series reads took 2.5 s.
 pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) -> Result<Vec<HealthRow>, CacheError> {
+    let rules = &catalog.health;
     let max_window = catalog.metrics.iter().map(|m| m.window.max(1)).max().unwrap_or(1);
     let mut latest = cache.latest_points_all(max_window).await?;
     let sources = cache.all_sources().await?;
     let alarms = cache.all_alarms().await?;
-    let anomalies = cache.recent_anomalies(now - ANOMALY_RECENT_SECS).await?;
+    let anomalies = cache.recent_anomalies(now - rules.longest_recent_secs()).await?;
+    let peer_rows = cache.recent_peer_anomalies(now - rules.peer.recent_secs.max(rules.fleet.recent_secs)).await?;
     let mut rows = Vec::new();
     for t in &fleet.tenants {
         for region in t.regions() {
@@ -203,6 +270,18 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
                 metrics: Vec::new(),
                 anomalies: anomalies.iter().filter(|a| a.tenant_id == t.id && a.region == region).cloned().collect(),
             };
+            let peers = PeerFacts {
+                departures: peer_rows
+                    .iter()
+                    .filter(|p| p.kind == PeerKind::Peer && p.tenant_id == t.id && p.region == region)
+                    .cloned()
+                    .collect(),
+                shifts: peer_rows
+                    .iter()
+                    .filter(|p| p.kind == PeerKind::Fleet && p.members.iter().any(|(m, r)| *m == t.id && r == region))
+                    .cloned()
+                    .collect(),
+            };
             for spec in catalog.metrics_for(t.model) {
                 let key = (t.id.clone(), region.to_string(), spec.key.clone());
                 let mut points = latest.remove(&key).unwrap_or_default();
@@ -210,7 +289,7 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
                 facts.metrics.push((spec, points));
             }
             let fresh_at = facts.metrics.iter().filter_map(|(_, p)| p.first().map(|(ts, _)| ts * 1000)).max();
-            let (health, reasons, focus_metric) = assess(&facts, now);
+            let (health, reasons, focus_metric) = assess_with(&facts, &peers, rules, now);
             rows.push(HealthRow {
                 tenant_id: t.id.clone(),
                 region: region.to_string(),
@@ -397,5 +476,116 @@ mod tests {
             assess(&Facts { metrics: vec![(req, vec![(now - 3600, 5.0)])], ..Default::default() }, now);
         assert_eq!(h, Health::Unknown);
         assert!(reasons[0].contains("(60 min ago)"), "{reasons:?}");
+    }
+
+    /// The constants other code reads are the built-in file's rules.
+    #[test]
+    fn the_builtin_rules_are_what_health_always_did() {
+        let r = HealthRules::builtin();
+        assert_eq!((r.stale_after_secs, r.anomaly.recent_secs), (STALE_AFTER_SECS, ANOMALY_RECENT_SECS));
+        assert_eq!(r.alarm_in_alarm, Health::Critical);
+        assert_eq!((r.threshold_warning, r.threshold_critical), (Health::Degraded, Health::Critical));
+        assert_eq!((r.anomaly.alone, r.anomaly.over_threshold), (Health::Degraded, Health::Critical));
+        assert_eq!((r.source.credentials, r.source.logs), (Health::Unknown, Health::Ok));
+        assert_eq!((r.stale, r.no_data), (Health::Unknown, Health::Unknown));
+    }
+
+    fn shift(now: i64, metric: &str) -> PeerRow {
+        PeerRow {
+            kind: PeerKind::Fleet,
+            tenant_id: "*".into(),
+            region: "us-east-1".into(),
+            tier: "*".into(),
+            metric_key: metric.into(),
+            direction: Direction::Up,
+            start: now - 1500,
+            end: None,
+            through: now,
+            change: 2.2,
+            peer_change: 2.2,
+            moved: 5,
+            compared: 5,
+            title: "p99 latency 2.2x its usual level across us-east-1: 5 of 5 tenant-regions moved together".into(),
+            members: vec![("a".into(), "us-east-1".into())],
+        }
+    }
+
+    /// A regional slowdown: the tenant's own latency anomaly is the shift's
+    /// doing, so health names the shift once, as fleet-wide, instead.
+    #[test]
+    fn an_anomaly_a_fleet_wide_shift_explains_is_named_as_fleet_wide() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let lat = c.metric(Model::Silo, "latency_p99").unwrap();
+        let facts = Facts {
+            metrics: vec![(lat, series(now, &[0.9; 5]))],
+            anomalies: vec![anomaly("latency_p99", now, Direction::Up, None)],
+            ..Default::default()
+        };
+        let peers = PeerFacts { shifts: vec![shift(now, "latency_p99")], ..Default::default() };
+        let (h, reasons, focus) = assess_with(&facts, &peers, HealthRules::builtin(), now);
+        assert_eq!(h, Health::Degraded);
+        assert_eq!(
+            reasons,
+            vec!["fleet-wide: p99 latency 2.2x its usual level across us-east-1: 5 of 5 tenant-regions moved together"]
+        );
+        assert_eq!(focus.as_deref(), Some("latency_p99"));
+        // A shift on another metric explains nothing here.
+        let other = PeerFacts { shifts: vec![shift(now, "errors")], ..Default::default() };
+        let (_, reasons, _) = assess_with(&facts, &other, HealthRules::builtin(), now);
+        assert!(reasons.iter().any(|r| r.starts_with("anomaly: p99 latency")), "{reasons:?}");
+    }
+
+    /// A peer departure degrades; over a threshold as well, it is critical;
+    /// fewer errors than the peers is no reason at all.
+    #[test]
+    fn a_peer_departure_degrades_and_is_critical_over_a_threshold() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let errors = c.metric(Model::Silo, "errors").unwrap();
+        let departure = PeerRow {
+            kind: PeerKind::Peer,
+            tenant_id: "a".into(),
+            tier: "premium".into(),
+            title: "5xx errors 6.2x the premium tier's median change over 20 min while the tier is steady".into(),
+            members: vec![],
+            metric_key: "errors".into(),
+            ..shift(now, "errors")
+        };
+        let peers = PeerFacts { departures: vec![departure.clone()], ..Default::default() };
+        let quiet = Facts { metrics: vec![(errors, series(now, &[6.0; 5]))], ..Default::default() };
+        let (h, reasons, _) = assess_with(&quiet, &peers, HealthRules::builtin(), now);
+        assert_eq!(h, Health::Degraded);
+        assert_eq!(reasons, vec![format!("peer: {}", departure.title)]);
+        let over = Facts { metrics: vec![(errors, series(now, &[12.0; 5]))], ..Default::default() };
+        let (h, reasons, _) = assess_with(&over, &peers, HealthRules::builtin(), now);
+        assert_eq!(h, Health::Critical, "{reasons:?}");
+        let fewer =
+            PeerFacts { departures: vec![PeerRow { direction: Direction::Down, ..departure }], ..Default::default() };
+        let (h, _, _) = assess_with(&quiet, &fewer, HealthRules::builtin(), now);
+        assert_eq!(h, Health::Ok);
+    }
+
+    /// An on-call team that wants every anomaly to page changes one line of
+    /// its health.toml, and the same facts fold differently.
+    #[test]
+    fn a_rule_changed_in_the_users_health_toml_changes_the_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("health.toml"), "[anomaly]\nalone = \"critical\"\n").unwrap();
+        let theirs = Catalog::load(Some(dir.path())).unwrap();
+        let c = catalog();
+        let now = 1_800_000_000;
+        let lat = c.metric(Model::Silo, "latency_p99").unwrap();
+        let facts = Facts {
+            metrics: vec![(lat, series(now, &[0.9; 5]))],
+            anomalies: vec![anomaly("latency_p99", now, Direction::Up, None)],
+            ..Default::default()
+        };
+        let (builtin, _, _) = assess_with(&facts, &PeerFacts::default(), &c.health, now);
+        let (changed, _, _) = assess_with(&facts, &PeerFacts::default(), &theirs.health, now);
+        assert_eq!((builtin, changed), (Health::Degraded, Health::Critical));
+        // Every rule the file leaves out is the built-in one.
+        assert_eq!(theirs.health.peer, c.health.peer);
+        assert_eq!(theirs.health.stale_after_secs, c.health.stale_after_secs);
     }
 }

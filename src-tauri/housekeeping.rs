@@ -28,8 +28,9 @@ pub struct Retention {
     pub hourly_days: u32,
     /// Daily summaries: charts over months and years.
     pub daily_days: u32,
-    /// Ended anomaly episodes, alarm state changes, Logs Insights results
-    /// of tenant-regions no longer read, and past syncs' records.
+    /// Ended anomaly episodes (each series' own, peer departures and fleet
+    /// shifts), alarm state changes, Logs Insights results of tenant-regions
+    /// no longer read, and past syncs' records.
     pub events_days: u32,
     /// Daily cost: 400 days covers a year-on-year comparison.
     pub cost_days: u32,
@@ -55,6 +56,8 @@ pub struct Pruned {
     /// Hourly and daily summaries, and the fleet's median lines made of them.
     pub rollups: u64,
     pub anomalies: u64,
+    /// Ended peer departures and fleet shifts (with their members).
+    pub peer_anomalies: u64,
     pub alarm_history: u64,
     pub log_results: u64,
     pub cost_days: u64,
@@ -85,6 +88,14 @@ pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -
     out.anomalies = prune_rows(
         cache,
         "anomaly",
+        "\"end\" IS NOT NULL AND through_ts < ?1",
+        Cut::Int(events_cut),
+        &mut out.transactions,
+    )
+    .await?;
+    out.peer_anomalies = prune_rows(
+        cache,
+        "peer_anomaly",
         "\"end\" IS NOT NULL AND through_ts < ?1",
         Cut::Int(events_cut),
         &mut out.transactions,
@@ -297,9 +308,19 @@ pub struct CacheStats {
 }
 
 /// Tables with tenant rows, and the column naming the tenant. (Datapoints
-/// and detectors are a tenant's through its series.)
-const TENANT_TABLES: &[&str] =
-    &["anomaly", "alarm", "alarm_history", "log_result", "cost_daily", "source_status", "health"];
+/// and detectors are a tenant's through its series; a fleet shift's own row
+/// is the fleet's, tenant `*`, and its members name their tenants.)
+const TENANT_TABLES: &[&str] = &[
+    "anomaly",
+    "alarm",
+    "alarm_history",
+    "log_result",
+    "cost_daily",
+    "source_status",
+    "health",
+    "fleet_member",
+    "peer_anomaly",
+];
 
 /// Sizes per table and per tenant. Reads the whole cache once (a second
 /// or two at a million points): for `fleetdeck cache`, not the views.
@@ -566,6 +587,41 @@ mod tests {
         // busy: 20 days of hours and 10 days; quiet: the hour of its point 50
         // days ago (its day holds the cut, so it stays).
         assert_eq!(pruned.rollups, 20 * 24 + 10 + 1);
+    }
+
+    /// Ended peer departures and fleet shifts go with the other events,
+    /// a shift's members with it; ongoing ones stay whatever their age.
+    #[tokio::test]
+    async fn retention_prunes_ended_peer_anomalies_with_their_members() {
+        use crate::cache::{PeerKind, PeerRow};
+        use crate::detect::Direction;
+        let cache = cache_with_tenant("acme").await;
+        let shift = |start: i64, end: Option<i64>| PeerRow {
+            kind: PeerKind::Fleet,
+            tenant_id: "*".into(),
+            region: "us-east-1".into(),
+            tier: "*".into(),
+            metric_key: "errors".into(),
+            direction: Direction::Up,
+            start,
+            end,
+            through: end.unwrap_or(start + 1200),
+            change: 2.0,
+            peer_change: 2.0,
+            moved: 4,
+            compared: 5,
+            title: "errors 2x".into(),
+            members: vec![("acme".into(), "us-east-1".into())],
+        };
+        let old = NOW - 200 * DAY;
+        cache.put_peer_anomalies(&[shift(old, Some(old + 1200)), shift(old + 3600, None)]).await.unwrap();
+        let pruned = enforce_retention(&cache, &Retention::default(), NOW).await.unwrap();
+        assert_eq!(pruned.peer_anomalies, 1);
+        let left = cache.recent_peer_anomalies(0).await.unwrap();
+        assert_eq!(left, vec![shift(old + 3600, None)], "the ongoing one stays");
+        let members: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM fleet_member").fetch_one(cache.pool()).await.unwrap();
+        assert_eq!(members, 1, "the pruned shift's members went with it");
     }
 
     #[tokio::test]

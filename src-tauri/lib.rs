@@ -4,8 +4,8 @@
 //! The engine (everything but [`shell`]) builds and tests without Tauri:
 //!
 //! - [`fleet`] reads the fleet file: tenants, isolation models, selectors.
-//! - [`catalog`] reads `queries/`: metrics per model, Logs Insights queries,
-//!   the views' SQL.
+//! - [`catalog`] reads `queries/`: metrics per model, health rules, Logs
+//!   Insights queries, the views' SQL.
 //! - [`aws`] builds clients and credentials (AssumeRole with ExternalId and a
 //!   read-only session policy) and classifies AWS errors.
 //! - [`pace`] keeps every account-region under its AWS quotas; [`reach`]
@@ -21,7 +21,10 @@
 //! - [`detect`] scores metric points for anomalies, online, one series at a
 //!   time, and folds the scores into explained anomaly episodes;
 //!   [`analysis`] runs each series' detector on the points a sync commits.
-//! - [`health`] folds alarms, thresholds and freshness into tenant health;
+//! - [`peers`] compares each series' recent change with its tier's and
+//!   region's: a tenant departing from its peers, a fleet-wide shift.
+//! - [`health`] folds alarms, thresholds, anomalies, peers and freshness
+//!   into tenant health by the rules of `queries/health.toml`;
 //!   [`view`] reads the views from the cache; [`chart`] draws SVG charts.
 //! - [`export`] escapes cells of exported CSV (formula injection included).
 //! - [`discover`] drafts fleet-file entries from AWS Organizations tags.
@@ -50,6 +53,7 @@ pub mod input;
 pub mod logging;
 pub mod model;
 pub mod pace;
+pub mod peers;
 pub mod plan;
 pub mod reach;
 pub mod redact;

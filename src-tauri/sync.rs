@@ -1,4 +1,5 @@
-//! One sync: credentials -> metrics -> alarms -> logs -> cost -> health.
+//! One sync: credentials -> metrics -> alarms -> logs -> cost -> peers ->
+//! health.
 //! Every step is idempotent (upserts on natural keys, watermarks committed
 //! with the points they cover) and a failed source is recorded with its
 //! classified error while the rest carries on. Each series' anomaly
@@ -376,6 +377,15 @@ pub async fn run(
             run.episodes.load(Ordering::Relaxed)
         ),
     });
+    // The fleet's series against each other (peer departures, fleet-wide
+    // shifts), which health then reads.
+    let peers = crate::peers::compute(cache, fleet, catalog, opts.now).await?;
+    tracing::debug!(
+        "peers: {} series compared, {} departures and {} fleet-wide shifts ongoing",
+        peers.series,
+        peers.departures,
+        peers.shifts
+    );
     crate::health::compute(cache, fleet, catalog, opts.now).await?;
     // The fleet's median lines for the buckets this sync's points fell in:
     // from the previous sync's window (or the backfill) on.

@@ -169,6 +169,33 @@ pub struct Observation {
     /// `(value - expected) / spread`.
     pub z: f64,
     pub season: Season,
+    /// How many usual misses off a point had to be to score 0.5: the fixed
+    /// bar or this series' own tail, whichever is larger.
+    pub bar: f64,
+    /// The forecast behind `expected` (0 the recent level, 1 the daily
+    /// shape, 2 the weekly one), and each forecast's shape offset at this
+    /// point's slot (0 where it has none). With these, [`episodes`] measures
+    /// later points against the level from before an episode, moved along
+    /// its shape, after the detector itself has learned the new level.
+    pub track: u8,
+    pub offsets: [f64; 3],
+}
+
+impl Observation {
+    /// What a point that taught nothing (warm-up, not a number) reports.
+    fn blank(expected: f64) -> Observation {
+        Observation {
+            score: 0.0,
+            surprise: 0.0,
+            expected,
+            spread: 0.0,
+            z: 0.0,
+            season: Season::None,
+            bar: Z_ALARM,
+            track: 0,
+            offsets: [0.0; 3],
+        }
+    }
 }
 
 /// A learned shape: one running offset from the level per slot.
@@ -301,8 +328,7 @@ impl Detector {
     /// Scores the next point, then learns from it.
     pub fn observe(&mut self, ts: i64, x: f64) -> Observation {
         if !x.is_finite() {
-            let expected = self.tracks[self.selected].level;
-            return Observation { score: 0.0, surprise: 0.0, expected, spread: 0.0, z: 0.0, season: Season::None };
+            return Observation::blank(self.tracks[self.selected].level);
         }
         self.seen += 1;
         let n = self.seen;
@@ -312,7 +338,7 @@ impl Detector {
             }
             (self.first_ts, self.last_ts, self.last_value) = (ts, ts, x);
             self.integral = x.fract() == 0.0;
-            return Observation { score: 0.0, surprise: 0.0, expected: x, spread: 0.0, z: 0.0, season: Season::None };
+            return Observation::blank(x);
         }
 
         // What each forecast expected. A shape speaks only for slots it has
@@ -322,11 +348,13 @@ impl Detector {
         let flat = self.tracks[0].level;
         let mut own = [true, false, false];
         let mut expected = [flat; 3];
+        let mut offsets = [0.0; 3];
         for (i, t) in self.tracks.iter().enumerate().skip(1) {
             if let Some(shape) = &t.shape {
                 own[i] = shape.visits[slots[i]] > 0 && elapsed >= t.period + t.slot;
                 if own[i] {
-                    expected[i] = t.level + shape.offset[slots[i]];
+                    offsets[i] = shape.offset[slots[i]];
+                    expected[i] = t.level + offsets[i];
                 }
             }
         }
@@ -418,7 +446,7 @@ impl Detector {
             2 if own[2] => Season::Weekly,
             _ => Season::None,
         };
-        Observation { score, surprise, expected: expected[s], spread, z, season }
+        Observation { score, surprise, expected: expected[s], spread, z, season, bar, track: s as u8, offsets }
     }
 
     /// Every forecast learns from the point.
@@ -549,39 +577,106 @@ pub struct AnomalyEvent {
 ///
 /// An episode starts at a point scoring at or above [`ANOMALY_THRESHOLD`]
 /// and lasts while its points stay surprising (surprise at least 0.2) in the
-/// same direction.
+/// same direction, or stay far from the level before it (see [`Hold`]).
 pub fn events(points: &[ScoredPoint]) -> Vec<AnomalyEvent> {
-    let mut out: Vec<AnomalyEvent> = Vec::new();
-    let mut open = false;
+    episodes(None, points).into_iter().map(|(e, _)| e).collect()
+}
+
+/// An episode is held open at most this long by [`Hold`] alone: a level
+/// that has stayed put for a day is the series' new normal (an alarm on it,
+/// if any, keeps saying otherwise).
+pub const HOLD_AT_MOST: i64 = DAY;
+
+/// What keeps an episode open after the detector has learned its new level.
+///
+/// The bug this fixes: a sustained spike (errors at 400 a minute instead of
+/// 100) stops being surprising within minutes, because the CUSUM moves the
+/// forecast's level up to it on purpose (a level shift is news once); the
+/// episode then "ended" while the alarm behind it stayed open. So an episode
+/// remembers the forecast it was measured against at its alarm: that
+/// forecast's level then, its usual miss and its bar. A later point that the
+/// old level, moved along the forecast's shape to the point's slot, would
+/// still find surprising (score at least 0.2, in the episode's direction)
+/// keeps the episode open; one back near the old level closes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hold {
+    /// [`Observation::track`] at the alarm.
+    pub track: u8,
+    /// That forecast's level at the alarm, without its shape's offset.
+    pub level: f64,
+    pub spread: f64,
+    pub bar: f64,
+}
+
+impl Hold {
+    fn at(o: &Observation) -> Hold {
+        let track = o.track.min(2);
+        Hold { track, level: o.expected - o.offsets[track as usize], spread: o.spread, bar: o.bar }
+    }
+
+    /// Whether `p` is still far from the level before the episode, in `direction`.
+    fn holds(&self, p: &ScoredPoint, direction: Direction) -> bool {
+        if !(self.spread > 0.0 && self.bar > 0.0) {
+            return false;
+        }
+        let before = self.level + p.observation.offsets[self.track.min(2) as usize];
+        let z = (p.value - before) / self.spread;
+        let z = match direction {
+            Direction::Up => z,
+            Direction::Down => -z,
+        };
+        z > 0.0 && tail_score(z / self.bar) >= RELEASE_SCORE
+    }
+}
+
+/// [`events`], continuing `open` (the series' ongoing episode and what
+/// holds it, from an earlier call) exactly as one pass over all the points
+/// would; each episode comes with its [`Hold`].
+pub fn episodes(
+    open: Option<(AnomalyEvent, Option<Hold>)>,
+    points: &[ScoredPoint],
+) -> Vec<(AnomalyEvent, Option<Hold>)> {
+    let mut out: Vec<(AnomalyEvent, Option<Hold>)> = Vec::new();
+    let mut is_open = false;
+    if let Some((event, hold)) = open.filter(|(e, _)| e.end.is_none()) {
+        out.push((event, hold));
+        is_open = true;
+    }
     for p in points {
         let o = &p.observation;
         let direction = if o.z >= 0.0 { Direction::Up } else { Direction::Down };
-        if open {
-            let e = out.last_mut().expect("an open episode");
-            if o.surprise >= RELEASE_SCORE && direction == e.direction {
+        if is_open {
+            let (e, hold) = out.last_mut().expect("an open episode");
+            let surprising = o.surprise >= RELEASE_SCORE && direction == e.direction;
+            let held = hold.is_some_and(|h| p.ts - e.start <= HOLD_AT_MOST && h.holds(p, e.direction));
+            if surprising || held {
                 e.through = p.ts;
-                if o.surprise > e.peak_score {
+                if o.surprise > e.peak_score && direction == e.direction {
                     (e.peak_score, e.peak_ts, e.peak_value, e.expected, e.season) =
                         (o.surprise, p.ts, p.value, o.expected, o.season);
                 }
                 continue;
             }
             e.end = Some(e.through);
-            open = false;
+            *hold = None;
+            is_open = false;
         }
         if o.score >= ANOMALY_THRESHOLD {
-            out.push(AnomalyEvent {
-                start: p.ts,
-                end: None,
-                through: p.ts,
-                peak_score: o.surprise,
-                direction,
-                peak_ts: p.ts,
-                peak_value: p.value,
-                expected: o.expected,
-                season: o.season,
-            });
-            open = true;
+            out.push((
+                AnomalyEvent {
+                    start: p.ts,
+                    end: None,
+                    through: p.ts,
+                    peak_score: o.surprise,
+                    direction,
+                    peak_ts: p.ts,
+                    peak_value: p.value,
+                    expected: o.expected,
+                    season: o.season,
+                },
+                Some(Hold::at(o)),
+            ));
+            is_open = true;
         }
     }
     out
@@ -628,7 +723,7 @@ impl AnomalyEvent {
 }
 
 /// Three significant figures at most, no trailing zeros.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     let digits = if v == 0.0 { 0 } else { (2 - v.abs().log10().floor() as i32).max(0) as usize };
     let s = format!("{v:.digits$}");
     if s.contains('.') {
@@ -944,7 +1039,17 @@ mod tests {
     }
 
     fn point(ts: i64, value: f64, score: f64, surprise: f64, z: f64) -> ScoredPoint {
-        let observation = Observation { score, surprise, expected: 300.0, spread: 20.0, z, season: Season::Weekly };
+        let observation = Observation {
+            score,
+            surprise,
+            expected: 300.0,
+            spread: 20.0,
+            z,
+            season: Season::Weekly,
+            bar: Z_ALARM,
+            track: 2,
+            offsets: [0.0; 3],
+        };
         ScoredPoint { ts, value, observation }
     }
 
@@ -973,6 +1078,81 @@ mod tests {
             ongoing.explain("requests", ""),
             "requests 67% below its usual Tuesday 14:00 level (100 against 300)"
         );
+    }
+
+    fn scored(points: &[(i64, f64)]) -> Vec<ScoredPoint> {
+        let mut detector = Detector::new(Config::default());
+        points.iter().map(|&(ts, value)| ScoredPoint { ts, value, observation: detector.observe(ts, value) }).collect()
+    }
+
+    /// The bug this pins: errors at 400 a minute instead of 100 for ten
+    /// hours made an episode that "ended" minutes in, once the detector had
+    /// learned the new level (on purpose: a level shift is news once),
+    /// while the alarm behind it stayed open. Now the episode stays open
+    /// while the series stays far from where it was before, and ends when
+    /// it returns.
+    #[test]
+    fn a_sustained_spike_is_one_ongoing_episode_until_the_level_returns() {
+        let mut noise = Noise(37);
+        let (from, to) = (1500, 2100);
+        let points: Vec<(i64, f64)> = (0..3000)
+            .map(|i| (T0 + i * 60, 100.0 + 3.0 * noise.next() + if (from..to).contains(&i) { 300.0 } else { 0.0 }))
+            .collect();
+        let scored = scored(&points);
+        let surprising = scored[from as usize..].iter().position(|p| p.observation.surprise < RELEASE_SCORE);
+        assert!(surprising.is_some_and(|n| n < 30), "the premise: the surprise fades within minutes ({surprising:?})");
+        let up: Vec<AnomalyEvent> = events(&scored).into_iter().filter(|e| e.direction == Direction::Up).collect();
+        assert_eq!(up.len(), 1, "{up:#?}");
+        assert_eq!((up[0].start, up[0].end), (points[from as usize].0, Some(points[to as usize - 1].0)));
+        assert!(up[0].explain("5xx errors", "per minute").contains(" for 10 hours"), "{:?}", up[0]);
+
+        // Cut anywhere, continued from what was open, it is the same episode.
+        for cut in [from as usize + 3, from as usize + 200, to as usize - 1] {
+            let first = episodes(None, &scored[..cut]);
+            let open = first.last().cloned().filter(|(e, _)| e.end.is_none());
+            assert!(open.as_ref().is_some_and(|(_, hold)| hold.is_some()), "open at {cut}: {first:?}");
+            let second = episodes(open, &scored[cut..]);
+            assert_eq!(second[0].0, up[0], "cut at {cut}");
+        }
+    }
+
+    /// Held against the old level moved along the daily shape: a shift of
+    /// +50 at 15:00 on a series of office hours (80 by day, 20 at night)
+    /// stays open through the evening's fall to 70, which is still 50 over
+    /// the night's 20, and ends when the shift does.
+    #[test]
+    fn a_sustained_shift_is_held_along_the_daily_shape() {
+        let mut noise = Noise(41);
+        let day = DAY / STEP;
+        let shift = (8 * day + 15 * HOUR / STEP, 9 * day + 3 * HOUR / STEP);
+        let points: Vec<(i64, f64)> = (0..10 * day)
+            .map(|i| {
+                let t = T0 + i * STEP;
+                let up = if (shift.0..shift.1).contains(&i) { 50.0 } else { 0.0 };
+                (t, office_hours(t, &mut noise) + up)
+            })
+            .collect();
+        let found: Vec<AnomalyEvent> = events(&scored(&points))
+            .into_iter()
+            .filter(|e| e.direction == Direction::Up && e.start >= points[(2 * day) as usize].0)
+            .collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].start, points[shift.0 as usize].0, "{found:#?}");
+        assert_eq!(found[0].end, Some(points[shift.1 as usize - 1].0), "{found:#?}");
+    }
+
+    /// A level that has stayed put for a day is the series' new normal.
+    #[test]
+    fn a_shift_that_stays_is_held_for_a_day_at_most() {
+        let mut noise = Noise(43);
+        let points: Vec<(i64, f64)> = (0..4000)
+            .map(|i| (T0 + i * 60, 100.0 + 3.0 * noise.next() + if i >= 1500 { 300.0 } else { 0.0 }))
+            .collect();
+        let up: Vec<AnomalyEvent> =
+            events(&scored(&points)).into_iter().filter(|e| e.direction == Direction::Up).collect();
+        assert_eq!(up.len(), 1, "{up:#?}");
+        let end = up[0].end.expect("ended");
+        assert!(end - up[0].start <= HOLD_AT_MOST && end - up[0].start > HOLD_AT_MOST - 3600, "{up:?}");
     }
 
     #[test]

@@ -2,6 +2,17 @@
 //! generated from the seed, the CloudWatch metrics and log groups each one
 //! owns, the injected incidents, and the fleet file that describes it all.
 //!
+//! The injected incidents, all placed relative to `SimOptions::now` and
+//! deterministic from the seed and the time:
+//!
+//! | incident | where | what |
+//! |---|---|---|
+//! | 5xx spike | `globex`, us-east-1 | from 45 min before `now`, ~8 % of requests fail (at least 140 a minute), its alarm fires |
+//! | latency regression | `initech`, eu-west-1 | p99 climbs from 0.3 s to ~3 s over the 2 hours before `now` |
+//! | cost jump | `hooli` | compute spend (and pods) 3x from 3 days before `now` |
+//! | broken deploy (peer departure) | the tenant of plan slot 9, its home region | from 3 hours before `now`, 3 % of its requests fail (at least 3 a minute) while its tier's peers stay steady |
+//! | regional slowdown (fleet-wide shift) | every tenant in ap-southeast-2 | p99 latency 2.2x from 25 min before `now` for 40 minutes |
+//!
 //! The first 24 tenants follow a fixed plan (the documented mix of isolation
 //! models, tiers and regions; the first five cover every model and the three
 //! incident tenants), the seed picks their names, account ids and traffic
@@ -22,6 +33,9 @@ pub(crate) const ROLE_NAME: &str = "FleetdeckReadOnly";
 /// The base region of the fleet (STS, Cost Explorer).
 pub(crate) const BASE_REGION: &str = "us-east-1";
 pub(crate) const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+/// p99 latency during the regional slowdown, relative to usual.
+pub(crate) const REGION_SLOWDOWN: f64 = 2.2;
 
 /// Service that carries hooli's cost jump.
 pub(crate) const JUMP_SERVICE: &str = "Amazon Elastic Compute Cloud - Compute";
@@ -287,6 +301,8 @@ pub(crate) struct Fleet {
     error_spike: Option<(usize, &'static str, i64)>,
     latency_ramp: Option<(usize, &'static str, i64, i64)>,
     cost_jump: Option<(usize, i64)>,
+    peer_departure: Option<(usize, &'static str, i64)>,
+    region_shift: Option<(&'static str, i64, i64)>,
     metrics: HashMap<MetricKey, (usize, &'static MetricDef)>,
     /// (account, region) -> log groups sorted by name.
     log_groups: HashMap<(String, String), Vec<LogGroup>>,
@@ -504,6 +520,14 @@ impl Fleet {
         let error_spike = find("globex").map(|i| (i, US, minute_now - 45 * 60));
         let latency_ramp = find("initech").map(|i| (i, EU, minute_now - 2 * 3600, minute_now));
         let cost_jump = find("hooli").map(|i| (i, opts.now.div_euclid(86_400) - 3));
+        // A broken deploy at the tenant of plan slot 9 (a premium silo tenant
+        // of eu-west-1 in the demo; its name is drawn from the seed) three
+        // hours ago: its errors depart from its tier's peers, which stay
+        // steady.
+        let peer_departure = tenants.get(9).map(|t| (9, t.home_region, minute_now - 3 * 3600));
+        // A regional slowdown in ap-southeast-2 from 25 minutes before `now`
+        // for 40 minutes: every tenant's p99 there moves together.
+        let region_shift = Some((AP, minute_now - 25 * 60, minute_now + 15 * 60));
         if let Some((i, _, _, _)) = latency_ramp {
             // The regression starts from a normal ~0.3 s.
             tenants[i].p99 = 0.3;
@@ -547,6 +571,8 @@ impl Fleet {
             error_spike,
             latency_ramp,
             cost_jump,
+            peer_departure,
+            region_shift,
             metrics,
             log_groups,
         }
@@ -600,6 +626,32 @@ impl Fleet {
         self.latency_ramp
             .filter(|(i, r, _, _)| self.tenants[*i].key == tenant.key && *r == region)
             .map(|(_, _, start, end)| (start, end))
+    }
+
+    /// Start of the broken deploy, when `tenant` has it in `region`.
+    pub(crate) fn peer_departure_start(&self, tenant: &SimTenant, region: &str) -> Option<i64> {
+        self.peer_departure
+            .filter(|(i, r, _)| self.tenants[*i].key == tenant.key && *r == region)
+            .map(|(_, _, start)| start)
+    }
+
+    /// The tenant, region and start of the broken deploy.
+    pub(crate) fn peer_departure(&self) -> Option<(&SimTenant, &'static str, i64)> {
+        self.peer_departure.map(|(i, r, start)| (&self.tenants[i], r, start))
+    }
+
+    /// (region, start, end) of the regional slowdown.
+    pub(crate) fn region_shift(&self) -> Option<(&'static str, i64, i64)> {
+        self.region_shift
+    }
+
+    /// How much the regional slowdown multiplies p99 latency in `region`
+    /// during `minute`: 1 outside it.
+    pub(crate) fn region_slowdown(&self, region: &str, minute: i64) -> f64 {
+        match self.region_shift {
+            Some((r, start, end)) if r == region && (start..end).contains(&minute) => REGION_SLOWDOWN,
+            _ => 1.0,
+        }
     }
 
     /// First day (days since the epoch) of the cost jump of `tenant`.

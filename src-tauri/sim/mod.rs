@@ -19,8 +19,10 @@
 //!
 //! The fleet itself ([`SimTenant`], [`SimFleet::fleet_toml`]) is generated from
 //! [`SimOptions::seed`]: all five isolation models, three regions, four tiers,
-//! and three ongoing incidents placed relative to [`SimOptions::now`]
-//! (`globex` 5xx spike, `initech` p99 regression, `hooli` cost jump). Every
+//! and five incidents placed relative to [`SimOptions::now`] (`globex` 5xx
+//! spike, `initech` p99 regression, `hooli` cost jump, a broken deploy at
+//! one premium tenant and a regional slowdown in ap-southeast-2; see
+//! `fleet.rs`). Every
 //! value served is a pure function of (seed, tenant, metric, time): nothing is
 //! stored per datapoint, so any fleet size and any time range cost the same
 //! memory. The only state is what AWS itself keeps between calls: issued
@@ -328,6 +330,18 @@ impl SimFleet {
     /// [`SimShape`] fleet; empty when it has none.
     pub fn synthetic_catalog_toml(&self) -> String {
         self.state.fleet.synthetic_catalog_toml()
+    }
+
+    /// The injected broken deploy: the tenant whose errors depart from its
+    /// tier's peers, the region, and when it started (epoch s).
+    pub fn peer_departure(&self) -> Option<(&SimTenant, &'static str, i64)> {
+        self.state.fleet.peer_departure()
+    }
+
+    /// The injected regional slowdown: region, start and end (epoch s) of
+    /// the fleet-wide shift of p99 latency.
+    pub fn region_shift(&self) -> Option<(&'static str, i64, i64)> {
+        self.state.fleet.region_shift()
     }
 
     /// The options the fleet was generated from.

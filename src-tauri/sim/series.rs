@@ -254,10 +254,16 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
                     lambda = (reqs * 0.08).max(140.0) * ramp * (1.0 + 0.08 * gauss(h(1)));
                 }
             }
+            let deploy = fleet.peer_departure_start(tenant, region).is_some_and(|start| minute >= start);
+            if deploy {
+                // The broken deploy: 3 % of requests fail, and at least 3 a
+                // minute, so it stands out from its peers at night too.
+                lambda = (reqs * 0.03).max(3.0);
+            }
             let errors = poisson(lambda, h(2));
             // Healthy tenants never reach the catalog's warn level (10/min):
-            // the demo's only error incident is the injected one.
-            let errors = if lambda > 20.0 { errors } else { errors.min(7.0) };
+            // the demo's only error incidents are the injected ones.
+            let errors = if lambda > 20.0 || deploy { errors } else { errors.min(7.0) };
             Some(Sample::point(errors))
         }
         MetricKind::Latency => {
@@ -274,7 +280,8 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
                     p99 = (tenant.p99 + (3.05 - tenant.p99) * frac) * (1.0 + 0.03 * gauss(h(1)));
                 }
             }
-            let p99 = p99.max(0.01);
+            // The regional slowdown moves every tenant of the region alike.
+            let p99 = (p99 * fleet.region_slowdown(region, minute)).max(0.01);
             let sigma = LATENCY_TAIL.ln() / probit(0.99);
             let mu = (p99 / LATENCY_TAIL).ln();
             let mean = (mu + sigma * sigma / 2.0).exp();
