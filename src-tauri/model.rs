@@ -228,7 +228,8 @@ pub struct ChartExport {
 pub struct Incident {
     pub tenant: String,
     pub region: String,
-    /// anomaly | alarm | cost
+    /// anomaly | alarm | cost | peer (a tenant apart from its tier) |
+    /// fleet (a shift of a whole region, tier or fleet: tenant `*`)
     pub kind: String,
     /// The catalog metric key of an anomaly (`errors`), the alarm's name, the
     /// AWS service of a cost anomaly.

@@ -6,7 +6,8 @@
  */
 export type Incident = { tenant: string, region: string, 
 /**
- * anomaly | alarm | cost
+ * anomaly | alarm | cost | peer (a tenant apart from its tier) |
+ * fleet (a shift of a whole region, tier or fleet: tenant `*`)
  */
 kind: string, 
 /**
