@@ -28,5 +28,10 @@ fn main() {
             "sync_state",
         ]);
         tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)).expect("tauri build step failed");
+        // `generate_context!` embeds ui/dist when the crate compiles, and
+        // nothing tells cargo the assets changed: a UI-only change in a
+        // reused target directory (CI's) would ship and test the old UI.
+        // Re-running this script on a change recompiles the crate.
+        println!("cargo:rerun-if-changed=ui/dist");
     }
 }

@@ -710,10 +710,21 @@ impl Cache {
     /// of it; one still in ALARM has no end. A change out of ALARM whose
     /// start is older than the history kept is shown as that change alone.
     pub async fn incidents(&self, since: i64, until: i64) -> Result<Vec<Incident>, CacheError> {
+        self.incidents_for(None, since, until).await
+    }
+
+    /// [`Cache::incidents`] of one tenant (`Some`): its own episodes, and
+    /// the fleet-wide shifts it moved with.
+    pub async fn incidents_for(
+        &self,
+        tenant: Option<&str>,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<Incident>, CacheError> {
         let mut out = Vec::new();
         let rows = sqlx::query(
             "SELECT a.tenant_id, a.region, a.metric_key, a.start, a.\"end\", a.through_ts, a.explanation FROM anomaly a
-             WHERE a.start <= ?2 AND a.through_ts >= ?1
+             WHERE a.start <= ?2 AND a.through_ts >= ?1 AND (?3 IS NULL OR a.tenant_id = ?3)
                AND NOT EXISTS (
                  SELECT 1 FROM fleet_member m JOIN peer_anomaly p ON p.id = m.peer_id
                  WHERE m.tenant_id = a.tenant_id AND m.region = a.region AND p.kind = 'fleet'
@@ -722,6 +733,7 @@ impl Cache {
         )
         .bind(since)
         .bind(until)
+        .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
@@ -736,11 +748,14 @@ impl Cache {
             });
         }
         let rows = sqlx::query(
-            "SELECT kind, tenant_id, region, metric_key, start, \"end\", title FROM peer_anomaly
-             WHERE start <= ?2 AND through_ts >= ?1",
+            "SELECT p.kind, p.tenant_id, p.region, p.metric_key, p.start, p.\"end\", p.title FROM peer_anomaly p
+             WHERE p.start <= ?2 AND p.through_ts >= ?1
+               AND (?3 IS NULL OR p.tenant_id = ?3
+                    OR EXISTS (SELECT 1 FROM fleet_member m WHERE m.peer_id = p.id AND m.tenant_id = ?3))",
         )
         .bind(since)
         .bind(until)
+        .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
@@ -756,10 +771,12 @@ impl Cache {
         }
 
         let history = sqlx::query(
-            "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE at <= ?1
+            "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history
+             WHERE at <= ?1 AND (?2 IS NULL OR tenant_id = ?2)
              ORDER BY tenant_id, region, alarm_name, at",
         )
         .bind(until.saturating_mul(1000))
+        .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
         let changes: Vec<(String, String, String, i64, String)> =

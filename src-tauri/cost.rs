@@ -442,14 +442,25 @@ const COST_MIN_DOLLARS: f64 = 10.0;
 /// closed days are judged: today's partial, estimated spend is a fraction
 /// of a day, so a jump would look over at midnight and back at breakfast.
 pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> Result<Vec<CostAnomaly>, CacheError> {
+    anomalies_of(cache, None, today, look_back_days).await
+}
+
+/// [`anomalies`] of one tenant (`Some`), read from its rows only.
+pub async fn anomalies_of(
+    cache: &Cache,
+    tenant: Option<&str>,
+    today: NaiveDate,
+    look_back_days: i64,
+) -> Result<Vec<CostAnomaly>, CacheError> {
     let from = today - Duration::days(look_back_days + COST_BASELINE_DAYS as i64);
     let rows = sqlx::query(
         "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
-         WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0
+         WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0 AND (?3 IS NULL OR tenant_id = ?3)
          GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
     )
     .bind(from.format("%Y-%m-%d").to_string())
     .bind(today.format("%Y-%m-%d").to_string())
+    .bind(tenant)
     .fetch_all(cache.pool())
     .await?;
     // (tenant, service) and its days, in the query's order.

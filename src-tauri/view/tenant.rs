@@ -140,10 +140,9 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         order(&a.region).cmp(&order(&b.region)).then_with(|| query_order(&a.query).cmp(&query_order(&b.query)))
     });
 
-    let mut incidents: Vec<_> =
-        cache.incidents(now - INCIDENT_DAYS * 86_400, now).await?.into_iter().filter(|i| i.tenant == info.id).collect();
+    let mut incidents: Vec<_> = cache.incidents_for(Some(id), now - INCIDENT_DAYS * 86_400, now).await?;
     let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
-    for a in crate::cost::anomalies(cache, today, INCIDENT_DAYS).await?.iter().filter(|a| a.tenant == info.id) {
+    for a in crate::cost::anomalies_of(cache, Some(id), today, INCIDENT_DAYS).await?.iter() {
         incidents.push(super::incidents::cost_incident(a));
     }
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));

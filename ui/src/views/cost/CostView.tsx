@@ -12,6 +12,7 @@ import { CostChart } from '../../components/CostChart';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
+import { useProgressive } from '../../components/useProgressive';
 import { useTableKeys } from '../../components/useTableKeys';
 import { dollars as money, percentChange as change, plural, shortTime } from '../../format';
 import { costOverview } from '../../ipc';
@@ -80,6 +81,7 @@ export function CostView({ state }: ViewProps) {
     if (r) location.hash = `#/tenant/${encodeURIComponent(r.tenant)}`;
   });
   const unit = data?.usage_metric ?? 'requests';
+  const { drawn, sentinel } = useProgressive(rows.length, cursor);
 
   return (
     <div class="cost-view">
@@ -105,7 +107,9 @@ export function CostView({ state }: ViewProps) {
         <section class="table-pane" aria-label="Cost per tenant">
           <div class="toolbar">
             <FilterBox id="cost-filter" placeholder="Filter tenants   ( / )" label="Filter tenants" value={text} onInput={setText} />
-            <span class="row-count">{plural(rows.length, 'tenant')}</span>
+            <span class="row-count" id="cost-view-count" data-count={rows.length}>
+              {plural(rows.length, 'tenant')}
+            </span>
             <ExportButton
               id="export-cost"
               table={() => ({
@@ -152,7 +156,7 @@ export function CostView({ state }: ViewProps) {
                 </tr>
               </thead>
               <tbody>
-                {rows.map((r, i) => (
+                {rows.slice(0, drawn).map((r, i) => (
                   <tr
                     key={r.tenant}
                     class={i === cursor ? 'row is-cursor' : 'row'}
@@ -174,6 +178,11 @@ export function CostView({ state }: ViewProps) {
                     <td class="num">{r.cost_per_million === null ? <span class="muted">–</span> : money(r.cost_per_million)}</td>
                   </tr>
                 ))}
+                {drawn < rows.length && (
+                  <tr ref={sentinel} class="no-match">
+                    <td colSpan={8}>{rows.length - drawn} more tenants…</td>
+                  </tr>
+                )}
               </tbody>
             </table>
           </div>

@@ -3,7 +3,8 @@
  * cursor (moved by the arrow keys) and the selection (what the chart shows)
  * are separate, so browsing with the keyboard does not reload charts.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
+import { useProgressive } from '../../components/useProgressive';
 import type { TenantHealth } from '../../bindings/TenantHealth';
 import { HealthBadge } from '../../components/HealthBadge';
 import { ago, timestamp } from '../../format';
@@ -13,12 +14,7 @@ import { rowKey } from './filter';
 const STALE_MS = 15 * 60_000;
 /** Reasons shown in the row; the rest are counted as "+N more". */
 const SHOWN_REASONS = 2;
-/**
- * Rows drawn at first; more as the list is scrolled to its end or the
- * cursor moves past them. 3,000 tenant-regions drawn at once would cost
- * the first paint a few hundred milliseconds for rows nobody sees yet.
- */
-const PAGE = 150;
+
 
 interface Props {
   rows: readonly TenantHealth[];
@@ -34,22 +30,11 @@ interface Props {
 
 export function FleetTable({ rows, total, cursor, selected, now, onPick, onOpen }: Props) {
   const cursorRow = useRef<HTMLTableRowElement>(null);
-  const sentinel = useRef<HTMLTableRowElement>(null);
-  const [limit, setLimit] = useState(PAGE);
   const cursorIndex = cursor === null ? -1 : rows.findIndex((r) => rowKey(r) === cursor);
-  const drawn = Math.max(limit, cursorIndex + PAGE);
+  const { drawn, sentinel } = useProgressive(rows.length, cursorIndex);
   useEffect(() => {
     cursorRow.current?.scrollIntoView({ block: 'nearest' });
   }, [cursor]);
-  useEffect(() => {
-    const end = sentinel.current;
-    if (end === null) return;
-    const observer = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) setLimit((l) => l + PAGE);
-    });
-    observer.observe(end);
-    return () => observer.disconnect();
-  }, [drawn < rows.length]);
 
   return (
     <div class="table-scroll" tabIndex={0} aria-label="Tenant-regions, worst first. Arrow keys move, Enter selects.">

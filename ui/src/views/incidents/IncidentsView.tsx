@@ -11,6 +11,7 @@ import type { Incident } from '../../bindings/Incident';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
+import { useProgressive } from '../../components/useProgressive';
 import { useTableKeys } from '../../components/useTableKeys';
 import { ago, plural, timestamp } from '../../format';
 import { incidents } from '../../ipc';
@@ -70,6 +71,7 @@ export function IncidentsView({ state }: ViewProps) {
     const i = visible[at];
     if (i) location.hash = evidenceOf(i);
   });
+  const { drawn, sentinel } = useProgressive(visible.length, cursor);
   const toggle = (kind: string) =>
     setKinds((current) => {
       const next = new Set(current);
@@ -164,7 +166,7 @@ export function IncidentsView({ state }: ViewProps) {
               </tr>
             </thead>
             <tbody>
-              {visible.map((i, at) => (
+              {visible.slice(0, drawn).map((i, at) => (
                 <IncidentLine
                   key={`${i.kind}/${i.tenant}/${i.region}/${i.subject}/${i.start}`}
                   incident={i}
@@ -173,6 +175,11 @@ export function IncidentsView({ state }: ViewProps) {
                   cursor={at === cursor}
                 />
               ))}
+              {drawn < visible.length && (
+                <tr ref={sentinel} class="no-match">
+                  <td colSpan={5}>{visible.length - drawn} more incidents…</td>
+                </tr>
+              )}
               {data && visible.length === 0 && (
                 <tr class="no-match">
                   <td colSpan={5}>{list.length === 0 ? 'Nothing happened in this window.' : 'No incident matches.'}</td>

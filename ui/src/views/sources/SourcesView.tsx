@@ -9,6 +9,7 @@ import type { SourceRow } from '../../bindings/SourceRow';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
+import { useProgressive } from '../../components/useProgressive';
 import { useTableKeys } from '../../components/useTableKeys';
 import { ago, plural, timestamp } from '../../format';
 import { sources } from '../../ipc';
@@ -45,6 +46,7 @@ export function SourcesView({ state }: ViewProps) {
     const r = visible[at];
     if (r && r.tenant !== '*') location.hash = `#/tenant/${encodeURIComponent(r.tenant)}${r.region === '*' ? '' : `/${encodeURIComponent(r.region)}`}`;
   });
+  const { drawn, sentinel } = useProgressive(visible.length, cursor);
   const dollars = (data?.calls ?? []).reduce((sum, c) => sum + c.dollars, 0);
 
   return (
@@ -129,9 +131,14 @@ export function SourcesView({ state }: ViewProps) {
               </tr>
             </thead>
             <tbody>
-              {visible.map((r, at) => (
+              {visible.slice(0, drawn).map((r, at) => (
                 <SourceLine key={`${r.tenant}/${r.region}/${r.source}`} row={r} now={state.now} cursor={at === cursor} />
               ))}
+              {drawn < visible.length && (
+                <tr ref={sentinel} class="no-match">
+                  <td colSpan={6}>{visible.length - drawn} more sources…</td>
+                </tr>
+              )}
             </tbody>
           </table>
         </div>
