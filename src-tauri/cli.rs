@@ -26,6 +26,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// The doc comments are clap's --help text, where `<config dir>` is meant
+// literally, not as HTML.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Args, Clone)]
 pub struct Common {
     /// Use the built-in simulated fleet (DEMO) instead of a fleet file.

@@ -1,7 +1,7 @@
 //! fleetdeck: a read-only operations console for SaaS providers running many
 //! tenants on AWS.
 //!
-//! The engine (everything but [`shell`]) builds and tests without Tauri:
+//! The engine (everything but `shell`, the Tauri wiring) builds and tests without Tauri:
 //!
 //! - [`fleet`] reads the fleet file: tenants, isolation models, selectors.
 //! - [`catalog`] reads `queries/`: metrics per model, health rules, Logs

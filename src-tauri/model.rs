@@ -606,7 +606,7 @@ pub struct SettingsView {
     #[ts(type = "number")]
     pub cache_bytes: u64,
     pub log_dir: Option<String>,
-    /// The fleet file's [retention], in days.
+    /// The fleet file's `[retention]`, in days.
     pub retention: Vec<RetentionLine>,
 }
 

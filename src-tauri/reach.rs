@@ -5,7 +5,7 @@
 //! eight tenants with the endpoint refusing connections).
 //!
 //! Every HTTP request fleetdeck sends, to every service and to STS for
-//! AssumeRole, goes through [`Breaker`], an [`HttpClient`] wrapping the
+//! AssumeRole, goes through `Breaker`, an [`HttpClient`] wrapping the
 //! SDK's default one. It watches connection attempts: a few in a row that
 //! could not even connect (refused, unreachable network, DNS failure,
 //! connect timeout) trip it, and from then on every request of this sync

@@ -15,6 +15,6 @@ settings_path: string,
  */
 fleet_source: string, fleet_name: string, tenants: number, cache_path: string, cache_bytes: number, log_dir: string | null, 
 /**
- * The fleet file's [retention], in days.
+ * The fleet file's `[retention]`, in days.
  */
 retention: Array<RetentionLine>, };
