@@ -333,27 +333,10 @@ mod tests {
     /// that rate.
     #[tokio::test]
     async fn usage_is_a_daily_rate_over_what_the_cache_covers() {
-        use crate::cache::{PointBatch, SeriesKey};
+        use crate::cache::PointBatch;
         let cache = Cache::in_memory().await.unwrap();
-        sqlx::query(
-            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
-             VALUES ('acme', 'Acme', 'premium', 'silo', '111111111111', 'us-east-1', '[\"us-east-1\"]')",
-        )
-        .execute(cache.pool())
-        .await
-        .unwrap();
-        let key = SeriesKey {
-            tenant_id: "acme",
-            region: "us-east-1",
-            metric_key: "requests",
-            namespace: "AWS/ApplicationELB",
-            metric_name: "RequestCount",
-            dimensions: "{}",
-            stat: "Sum",
-            period: 60,
-            unit: "count",
-        };
-        let (id, _) = cache.series(&key).await.unwrap();
+        crate::testkit::add_tenant(&cache, "acme", "premium").await;
+        let id = crate::testkit::add_series(&cache, "acme", "requests", "RequestCount").await;
         // 2026-12-05 06:00 to 2026-12-06 06:00 UTC, 100 requests a minute.
         let start = d("2026-12-05").and_hms_opt(6, 0, 0).unwrap().and_utc().timestamp();
         let points: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * 60, 100.0)).collect();

@@ -114,34 +114,15 @@ fn median(values: &mut [f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::{PointBatch, SeriesKey};
+    use crate::cache::PointBatch;
 
     const H: i64 = 3600;
     /// 2027-01-15 08:00 UTC, on the hour.
     const NOW: i64 = 1_800_000_000;
 
     async fn tenant(cache: &Cache, id: &str, tier: &str, level: f64, hours: i64) {
-        sqlx::query(
-            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
-             VALUES (?1, ?1, ?2, 'silo', '111111111111', 'us-east-1', '[\"us-east-1\"]')",
-        )
-        .bind(id)
-        .bind(tier)
-        .execute(cache.pool())
-        .await
-        .unwrap();
-        let key = SeriesKey {
-            tenant_id: id,
-            region: "us-east-1",
-            metric_key: "latency_p99",
-            namespace: "AWS/ApplicationELB",
-            metric_name: "TargetResponseTime",
-            dimensions: "{}",
-            stat: "p99",
-            period: 60,
-            unit: "seconds",
-        };
-        let (series, _) = cache.series(&key).await.unwrap();
+        crate::testkit::add_tenant(cache, id, tier).await;
+        let series = crate::testkit::add_series(cache, id, "latency_p99", "TargetResponseTime").await;
         let points: Vec<(i64, f64)> = (0..hours * 60).map(|m| (NOW - hours * H + m * 60, level)).collect();
         cache.commit_points(&[PointBatch { series_id: series, points, watermark: NOW }]).await.unwrap();
     }

@@ -64,4 +64,6 @@ pub mod settings;
 pub mod shell;
 pub mod sim;
 pub mod sync;
+#[cfg(test)]
+mod testkit;
 pub mod view;

@@ -390,7 +390,7 @@ pub async fn chart_data(
 #[cfg(test)]
 mod chart_tests {
     use super::*;
-    use crate::cache::{PointBatch, SeriesKey};
+    use crate::cache::PointBatch;
 
     const DAY: i64 = 86_400;
     /// 2027-01-15 08:00 UTC.
@@ -398,25 +398,8 @@ mod chart_tests {
 
     async fn cache_with_series(points: &[(i64, f64)], batch: usize) -> Cache {
         let cache = Cache::in_memory().await.unwrap();
-        sqlx::query(
-            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
-             VALUES ('acme', 'Acme', 'premium', 'silo', '111111111111', 'us-east-1', '[\"us-east-1\"]')",
-        )
-        .execute(cache.pool())
-        .await
-        .unwrap();
-        let key = SeriesKey {
-            tenant_id: "acme",
-            region: "us-east-1",
-            metric_key: "errors",
-            namespace: "AWS/ApplicationELB",
-            metric_name: "HTTPCode_Target_5XX_Count",
-            dimensions: "{}",
-            stat: "Sum",
-            period: 60,
-            unit: "count",
-        };
-        let (id, _) = cache.series(&key).await.unwrap();
+        crate::testkit::add_tenant(&cache, "acme", "premium").await;
+        let id = crate::testkit::add_series(&cache, "acme", "errors", "HTTPCode_Target_5XX_Count").await;
         // Committed the way syncs commit: a few hours at a time, each sync
         // reading its last five minutes again for late datapoints.
         for at in (0..points.len()).step_by(batch) {
@@ -531,25 +514,8 @@ mod chart_tests {
             (0..1440).map(|m| (start + m * 60, if m >= 1200 { 80.0 } else { 2.0 + (m % 3) as f64 })).collect();
         let cache = cache_with_series(&points, 1440).await;
         // A peer in the same tier, steady at 1 error a minute.
-        sqlx::query(
-            "INSERT INTO tenant (id, name, tier, model, account, home_region, regions)
-             VALUES ('beta', 'Beta', 'premium', 'silo', '222222222222', 'us-east-1', '[\"us-east-1\"]')",
-        )
-        .execute(cache.pool())
-        .await
-        .unwrap();
-        let key = SeriesKey {
-            tenant_id: "beta",
-            region: "us-east-1",
-            metric_key: "errors",
-            namespace: "AWS/ApplicationELB",
-            metric_name: "HTTPCode_Target_5XX_Count",
-            dimensions: "{}",
-            stat: "Sum",
-            period: 60,
-            unit: "count",
-        };
-        let (beta, _) = cache.series(&key).await.unwrap();
+        crate::testkit::add_tenant(&cache, "beta", "premium").await;
+        let beta = crate::testkit::add_series(&cache, "beta", "errors", "HTTPCode_Target_5XX_Count").await;
         let steady: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * 60, 1.0)).collect();
         cache.commit_points(&[PointBatch { series_id: beta, points: steady, watermark: NOW }]).await.unwrap();
         crate::fleet_median::refresh(&cache, start).await.unwrap();

@@ -6,8 +6,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Chart } from '../bindings/Chart';
 import type { CostChartRequest } from '../bindings/CostChartRequest';
 import { svgDataUrl } from '../format';
-import { asIpcError, costChart, exportChart } from '../ipc';
+import { asIpcError, costChart } from '../ipc';
 import type { ConsoleState } from '../state/console';
+import { useChartExport } from './ChartExport';
 import { useBoxSize } from './MetricChart';
 
 const DAYS: readonly number[] = [30, 90, 395];
@@ -18,7 +19,6 @@ export function CostChart({ id, tenant, state }: { id: string; tenant: string | 
   const [days, setDays] = useState(30);
   const [chart, setChart] = useState<{ chart: Chart; url: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
   const dark = state.theme === 'dark';
   const version = state.overview?.last_sync ?? null;
   const request = (width: number, height: number): CostChartRequest => ({ tenant, days, width, height, dark });
@@ -41,15 +41,10 @@ export function CostChart({ id, tenant, state }: { id: string; tenant: string | 
     };
   }, [tenant, days, dark, size?.width, size?.height, version]);
 
-  const save = async (format: 'png' | 'svg') => {
-    if (size === null) return;
-    try {
-      const path = await exportChart({ cost: request(size.width, size.height), format });
-      setSaved({ ok: true, text: `Saved to ${path}` });
-    } catch (e) {
-      setSaved({ ok: false, text: `Not saved: ${asIpcError(e).message}` });
-    }
-  };
+  const exporter = useChartExport({
+    id,
+    request: (format) => (size === null ? null : { cost: request(size.width, size.height), format }),
+  });
 
   return (
     <figure class="metric-chart" id={id}>
@@ -61,14 +56,7 @@ export function CostChart({ id, tenant, state }: { id: string; tenant: string | 
             </button>
           ))}
         </div>
-        <span class="chart-actions">
-          <button type="button" class="link-button" id={`${id}-png`} onClick={() => void save('png')}>
-            PNG
-          </button>
-          <button type="button" class="link-button" id={`${id}-svg`} onClick={() => void save('svg')}>
-            SVG
-          </button>
-        </span>
+        {exporter.buttons}
       </div>
       <div class="chart-box" ref={box}>
         {error ? (
@@ -81,12 +69,7 @@ export function CostChart({ id, tenant, state }: { id: string; tenant: string | 
       </div>
       <figcaption class="chart-caption muted">
         {chart?.chart.notes.join(' ')}
-        {saved && (
-          <span id={`${id}-saved`} class={saved.ok ? 'saved' : 'stale'} role="status" data-ok={saved.ok}>
-            {' '}
-            {saved.text}
-          </span>
-        )}
+        {exporter.status}
       </figcaption>
     </figure>
   );

@@ -15,9 +15,10 @@ import type { Chart } from '../bindings/Chart';
 import type { ChartRequest } from '../bindings/ChartRequest';
 import type { IpcError } from '../bindings/IpcError';
 import { shortTime, svgDataUrl, zoneName } from '../format';
-import { asIpcError, ErrorCode, exportChart, tenantChart } from '../ipc';
+import { asIpcError, ErrorCode, tenantChart } from '../ipc';
 import type { ConsoleState } from '../state/console';
 import { utcOffsetMinutes } from '../theme';
+import { useChartExport } from './ChartExport';
 
 /** Widths are rounded down to this step so a window drag asks for few charts. */
 const WIDTH_STEP = 16;
@@ -69,7 +70,6 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loading, setLoading] = useState(false);
   const [failure, setFailure] = useState<{ key: string; error: IpcError } | null>(null);
-  const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
 
   const offset = utcOffsetMinutes(state.settings);
   const dark = state.theme === 'dark';
@@ -86,9 +86,13 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
   });
   const key = [subject.tenant, subject.region, subject.metric, hours, span?.from, span?.to, dark, offset].join('\u0000');
 
+  const exporter = useChartExport({
+    id,
+    request: (format) => (size === null ? null : { metric: request(size.width, size.height), format }),
+  });
   useEffect(() => {
     setSpan(null);
-    setSaved(null);
+    exporter.reset();
   }, [subject.tenant, subject.region, subject.metric]);
 
   useEffect(() => {
@@ -120,17 +124,6 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
   const error = failure?.key === key ? failure.error : null;
   const shown = chart ?? (loaded && loading ? loaded : null);
 
-  const save = async (format: 'png' | 'svg') => {
-    if (size === null) return;
-    setSaved(null);
-    try {
-      const path = await exportChart({ metric: request(size.width, size.height), format });
-      setSaved({ ok: true, text: `Saved to ${path}` });
-    } catch (e) {
-      setSaved({ ok: false, text: `Not saved: ${asIpcError(e).message}` });
-    }
-  };
-
   return (
     <figure class="metric-chart" id={id} data-tenant={subject.tenant} data-region={subject.region} data-metric={subject.metric}>
       <div class="chart-tools">
@@ -155,14 +148,7 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
             </button>
           )}
         </div>
-        <span class="chart-actions">
-          <button type="button" class="link-button" id={`${id}-png`} onClick={() => void save('png')}>
-            PNG
-          </button>
-          <button type="button" class="link-button" id={`${id}-svg`} onClick={() => void save('svg')}>
-            SVG
-          </button>
-        </span>
+        {exporter.buttons}
       </div>
       <div class="chart-box" ref={box} aria-busy={loading}>
         {error && !loading ? (
@@ -207,12 +193,7 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
             ))}
           </>
         )}
-        {saved && (
-          <span id={`${id}-saved`} class={saved.ok ? 'saved' : 'stale'} role="status" data-ok={saved.ok}>
-            {' '}
-            {saved.text}
-          </span>
-        )}
+        {exporter.status}
       </figcaption>
     </figure>
   );
