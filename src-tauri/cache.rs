@@ -770,13 +770,36 @@ impl Cache {
             });
         }
 
-        let history = sqlx::query(
-            "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history
-             WHERE at <= ?1 AND (?2 IS NULL OR tenant_id = ?2)
-             ORDER BY tenant_id, region, alarm_name, at",
-        )
-        .bind(until.saturating_mul(1000))
-        .bind(tenant)
+        out.extend(self.alarm_episodes(tenant, since, until).await?);
+        out.sort_by(|a, b| {
+            (b.start, &a.tenant, &a.region, &a.kind, &a.subject)
+                .cmp(&(a.start, &b.tenant, &b.region, &b.kind, &b.subject))
+        });
+        Ok(out)
+    }
+
+    /// Alarm episodes (from a change into ALARM to the change out of it,
+    /// open while none is seen) overlapping `[since, until]` (epoch s),
+    /// from the alarm history; one tenant's with `Some`.
+    pub async fn alarm_episodes(
+        &self,
+        tenant: Option<&str>,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<Incident>, CacheError> {
+        let mut out = Vec::new();
+        let order = "ORDER BY tenant_id, region, alarm_name, at";
+        let history = match tenant {
+            Some(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE tenant_id = ?2 AND at <= ?1 {order}"
+            )))
+            .bind(until.saturating_mul(1000))
+            .bind(t),
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE at <= ?1 {order}"
+            )))
+            .bind(until.saturating_mul(1000)),
+        }
         .fetch_all(&self.pool)
         .await?;
         let changes: Vec<(String, String, String, i64, String)> =
@@ -817,10 +840,6 @@ impl Cache {
                 });
             }
         }
-        out.sort_by(|a, b| {
-            (b.start, &a.tenant, &a.region, &a.kind, &a.subject)
-                .cmp(&(a.start, &b.tenant, &b.region, &b.kind, &b.subject))
-        });
         Ok(out)
     }
 

@@ -113,14 +113,21 @@ pub async fn totals(cache: &Cache, tenant: Option<&str>, today: NaiveDate) -> Re
     let first = today.with_day(1).unwrap_or(today);
     let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
     let from = first_last.min(today - Duration::days(RUN_RATE_DAYS as i64));
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let rows: Vec<(String, f64)> = sqlx::query_as(
-        "SELECT day, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 AND (?3 IS NULL OR tenant_id = ?3)
-         GROUP BY day ORDER BY day",
-    )
-    .bind(day(from))
-    .bind(day(today))
-    .bind(tenant)
+    // Two statements, not `?3 IS NULL OR tenant_id = ?3`: SQLite picks its
+    // index before it knows the value, and that OR makes it scan.
+    let rows: Vec<(String, f64)> = match tenant {
+        Some(t) => sqlx::query_as(
+            "SELECT day, total FROM cost_tenant_day WHERE tenant_id = ?3 AND day >= ?1 AND day <= ?2 ORDER BY day",
+        )
+        .bind(day(from))
+        .bind(day(today))
+        .bind(t),
+        None => sqlx::query_as(
+            "SELECT day, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day",
+        )
+        .bind(day(from))
+        .bind(day(today)),
+    }
     .fetch_all(cache.pool())
     .await?;
     let days: Vec<(NaiveDate, f64)> =
@@ -130,9 +137,13 @@ pub async fn totals(cache: &Cache, tenant: Option<&str>, today: NaiveDate) -> Re
     Ok((month_to_date, last_month, forecast(&days, today)))
 }
 
+fn day(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
 /// Spend per AWS service, month to date and last month, largest this
 /// month first: one tenant's (`Some`), untagged spend (`Some("")`), or the
-/// whole fleet's (`None`).
+/// whole fleet's (`None`, from the per-service daily totals of 0010).
 pub async fn by_service(
     cache: &Cache,
     tenant: Option<&str>,
@@ -140,19 +151,23 @@ pub async fn by_service(
 ) -> Result<Vec<(String, f64, f64)>, CacheError> {
     let first = today.with_day(1).unwrap_or(today);
     let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let rows: Vec<(String, f64, f64)> = sqlx::query_as(
-        "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0 END)
-         FROM cost_daily WHERE day >= ?1 AND day <= ?3 AND (?4 IS NULL OR tenant_id = ?4)
-         GROUP BY service ORDER BY 2 DESC, 3 DESC, service",
-    )
-    .bind(day(first_last))
-    .bind(day(first))
-    .bind(day(today))
-    .bind(tenant)
-    .fetch_all(cache.pool())
-    .await?;
-    Ok(rows)
+    let sql = match tenant {
+        Some(_) => {
+            "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0 END)
+             FROM cost_daily WHERE tenant_id = ?4 AND day >= ?1 AND day <= ?3
+             GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
+        }
+        None => {
+            "SELECT service, sum(CASE WHEN day >= ?2 THEN total ELSE 0 END), sum(CASE WHEN day < ?2 THEN total ELSE 0 END)
+             FROM cost_service_day WHERE day >= ?1 AND day <= ?3
+             GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
+        }
+    };
+    let mut q = sqlx::query_as(sql).bind(day(first_last)).bind(day(first)).bind(day(today));
+    if let Some(t) = tenant {
+        q = q.bind(t);
+    }
+    Ok(q.fetch_all(cache.pool()).await?)
 }
 
 /// Daily spend per service over `[from, to]` (one tenant's or the whole
@@ -163,15 +178,20 @@ pub async fn daily_by_service(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(NaiveDate, String, f64)>, CacheError> {
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let rows: Vec<(String, String, f64)> = sqlx::query_as(
-        "SELECT day, service, sum(amount) FROM cost_daily
-         WHERE day >= ?1 AND day <= ?2 AND (?3 IS NULL OR tenant_id = ?3)
-         GROUP BY day, service ORDER BY day, service",
-    )
-    .bind(day(from))
-    .bind(day(to))
-    .bind(tenant)
+    let rows: Vec<(String, String, f64)> = match tenant {
+        Some(t) => sqlx::query_as(
+            "SELECT day, service, sum(amount) FROM cost_daily WHERE tenant_id = ?3 AND day >= ?1 AND day <= ?2
+             GROUP BY day, service ORDER BY day, service",
+        )
+        .bind(day(from))
+        .bind(day(to))
+        .bind(t),
+        None => sqlx::query_as(
+            "SELECT day, service, total FROM cost_service_day WHERE day >= ?1 AND day <= ?2 ORDER BY day, service",
+        )
+        .bind(day(from))
+        .bind(day(to)),
+    }
     .fetch_all(cache.pool())
     .await?;
     Ok(rows
@@ -193,35 +213,24 @@ pub async fn usage_per_day(
 ) -> Result<Vec<(String, f64)>, CacheError> {
     let first = today.with_day(1).unwrap_or(today);
     let since = first.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
-    let rows: Vec<(String, f64, i64)> = sqlx::query_as(
-        "SELECT s.tenant_id, sum(r.sum), sum(r.n * s.period) FROM series s CROSS JOIN rollup r
-         WHERE s.metric_key = ?1 AND r.series_id = s.id AND r.res = 86400 AND r.ts >= ?2 AND (?3 IS NULL OR s.tenant_id = ?3)
-         GROUP BY s.tenant_id",
-    )
-    .bind(metric)
-    .bind(since)
-    .bind(tenant)
+    // Per tenant: the sum, the time covered, and how many series (regions)
+    // ran side by side (their sums add up; their coverage is one's).
+    let select = "SELECT s.tenant_id, sum(r.sum), sum(r.n * s.period), count(DISTINCT s.id)
+                  FROM series s CROSS JOIN rollup r
+                  WHERE s.metric_key = ?1 AND r.series_id = s.id AND r.res = 86400 AND r.ts >= ?2";
+    let rows: Vec<(String, f64, i64, i64)> = match tenant {
+        Some(t) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND s.tenant_id = ?3 GROUP BY s.tenant_id")))
+            .bind(metric)
+            .bind(since)
+            .bind(t),
+        None => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} GROUP BY s.tenant_id"))).bind(metric).bind(since),
+    }
     .fetch_all(cache.pool())
     .await?;
-    // Several series of a tenant (regions) run side by side: their sums
-    // add up, their coverage is that of one of them on average.
-    let series: std::collections::HashMap<String, i64> = sqlx::query_as(
-        "SELECT tenant_id, count(*) FROM series WHERE metric_key = ?1 AND (?2 IS NULL OR tenant_id = ?2) GROUP BY tenant_id",
-    )
-    .bind(metric)
-    .bind(tenant)
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .collect();
     Ok(rows
         .into_iter()
-        .filter(|(_, _, covered)| *covered > 0)
-        .map(|(t, sum, covered)| {
-            let n = series.get(&t).copied().unwrap_or(1).max(1) as f64;
-            let per_day = sum / (covered as f64 / n) * 86_400.0;
-            (t, per_day)
-        })
+        .filter(|(_, _, covered, _)| *covered > 0)
+        .map(|(t, sum, covered, series)| (t, sum / (covered as f64 / series.max(1) as f64) * 86_400.0))
         .collect())
 }
 
@@ -425,25 +434,14 @@ const COST_MIN_DOLLARS: f64 = 10.0;
 /// closed days are judged: today's partial, estimated spend is a fraction
 /// of a day, so a jump would look over at midnight and back at breakfast.
 pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> Result<Vec<CostAnomaly>, CacheError> {
-    anomalies_of(cache, None, today, look_back_days).await
-}
-
-/// [`anomalies`] of one tenant (`Some`), read from its rows only.
-pub async fn anomalies_of(
-    cache: &Cache,
-    tenant: Option<&str>,
-    today: NaiveDate,
-    look_back_days: i64,
-) -> Result<Vec<CostAnomaly>, CacheError> {
     let from = today - Duration::days(look_back_days + COST_BASELINE_DAYS as i64);
     let rows = sqlx::query(
         "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
-         WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0 AND (?3 IS NULL OR tenant_id = ?3)
+         WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0
          GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
     )
-    .bind(from.format("%Y-%m-%d").to_string())
-    .bind(today.format("%Y-%m-%d").to_string())
-    .bind(tenant)
+    .bind(day(from))
+    .bind(day(today))
     .fetch_all(cache.pool())
     .await?;
     // (tenant, service) and its days, in the query's order.
@@ -502,6 +500,85 @@ pub async fn anomalies_of(
             out.push(a);
         }
     }
+    out.sort_by(|a, b| b.first.cmp(&a.first).then_with(|| b.impact.total_cmp(&a.impact)));
+    Ok(out)
+}
+
+/// Days of cost anomalies kept: the longest window a view or report asks
+/// for (30 days) and a day.
+pub const KEPT_ANOMALY_DAYS: i64 = 31;
+
+/// Find the fleet's cost anomalies of the last month again and keep them
+/// (the sync calls this when it has written cost; a view reads them).
+pub async fn refresh_anomalies(cache: &Cache, today: NaiveDate) -> Result<usize, CacheError> {
+    let found = anomalies(cache, today, KEPT_ANOMALY_DAYS).await?;
+    let mut tx = cache.pool().begin().await?;
+    sqlx::query("DELETE FROM cost_anomaly").execute(&mut *tx).await?;
+    for a in &found {
+        sqlx::query(
+            "INSERT INTO cost_anomaly (tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&a.tenant)
+        .bind(&a.service)
+        .bind(day(a.first))
+        .bind(day(a.last))
+        .bind(a.ongoing)
+        .bind(a.peak)
+        .bind(a.baseline)
+        .bind(a.impact)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('cost_anomalies_day', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(day(today))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(found.len())
+}
+
+/// The cost anomalies kept by [`refresh_anomalies`] that reach into the
+/// last `look_back_days` before `today`, one tenant's with `Some`, newest
+/// first. A cache that has cost but was never refreshed (written by an
+/// earlier release) is refreshed first.
+pub async fn kept_anomalies(
+    cache: &Cache,
+    tenant: Option<&str>,
+    today: NaiveDate,
+    look_back_days: i64,
+) -> Result<Vec<CostAnomaly>, CacheError> {
+    if cache.meta("cost_anomalies_day").await?.is_none() {
+        refresh_anomalies(cache, today).await?;
+    }
+    let since = day(today - Duration::days(look_back_days));
+    let select = "SELECT tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact FROM cost_anomaly
+                  WHERE last_day >= ?1";
+    let rows: Vec<(String, String, String, String, bool, f64, f64, f64)> = match tenant {
+        Some(t) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND tenant_id = ?2"))).bind(since).bind(t),
+        None => sqlx::query_as(sqlx::AssertSqlSafe(select.to_string())).bind(since),
+    }
+    .fetch_all(cache.pool())
+    .await?;
+    let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let mut out: Vec<CostAnomaly> = rows
+        .into_iter()
+        .filter_map(|(tenant, service, first, last, ongoing, peak, baseline, impact)| {
+            Some(CostAnomaly {
+                tenant,
+                service,
+                first: date(&first)?,
+                last: date(&last)?,
+                ongoing,
+                peak,
+                baseline,
+                impact,
+            })
+        })
+        .collect();
     out.sort_by(|a, b| b.first.cmp(&a.first).then_with(|| b.impact.total_cmp(&a.impact)));
     Ok(out)
 }

@@ -316,6 +316,7 @@ const TENANT_TABLES: &[&str] = &[
     "alarm_history",
     "log_result",
     "cost_daily",
+    "cost_anomaly",
     "source_status",
     "health",
     "fleet_member",

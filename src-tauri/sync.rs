@@ -539,6 +539,8 @@ async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), CacheError> {
     if let Ok(rows) = result {
         run.cache.put_costs(&rows).await?;
         run.cache.set_meta("cost_synced_at", &run.opts.now.to_string()).await?;
+        let today = chrono::DateTime::from_timestamp(run.opts.now, 0).unwrap_or_default().date_naive();
+        crate::cost::refresh_anomalies(run.cache, today).await?;
         // Only once the rows are stored: a crash before this line
         // re-fetches those days rather than losing them.
         let closed = run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).take();

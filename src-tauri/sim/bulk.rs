@@ -177,6 +177,9 @@ pub async fn synthetic_cache(cache: &Cache, catalog: &Catalog, tenants: i64, now
     )
     .await?;
     crate::fleet_median::refresh(cache, now - DAYS * 86_400).await?;
+    // And the cost anomalies a sync keeps when it writes cost.
+    let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
+    crate::cost::refresh_anomalies(cache, today).await?;
     // No ANALYZE: a real cache has no planner statistics either.
     exec(cache, "PRAGMA wal_checkpoint(TRUNCATE)").await?;
     Ok(())

@@ -96,8 +96,11 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         .into_iter()
         .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
         .collect();
-    let anomalies =
-        crate::cost::anomalies(cache, today, 14).await?.iter().map(super::incidents::cost_incident).collect();
+    let anomalies = crate::cost::kept_anomalies(cache, None, today, 14)
+        .await?
+        .iter()
+        .map(super::incidents::cost_incident)
+        .collect();
     Ok(CostView {
         today: today.format("%Y-%m-%d").to_string(),
         rows,

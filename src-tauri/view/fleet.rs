@@ -192,34 +192,51 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
         }
     };
 
-    // Hourly means of every series: data present (ok), or over a threshold.
+    // Data present (ok) from each tenant-region's first hour in the window:
+    // one primary-key probe per series, not every hour of every series.
+    let hour0 = since.div_euclid(3600) * 3600;
+    let present: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT s.tenant_id, s.region,
+                min((SELECT r.ts FROM rollup r WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ?1 ORDER BY r.ts LIMIT 1))
+         FROM series s GROUP BY s.tenant_id, s.region",
+    )
+    .bind(hour0)
+    .fetch_all(cache.pool())
+    .await?;
+    for (tenant, region, first) in &present {
+        if let Some(first) = first {
+            paint(tenant, region, (*first).max(since), now, b'o');
+        }
+    }
+
+    // Hours whose mean is over a catalog threshold: only the metrics that
+    // have one are read, and SQLite returns only the hours over it.
     let thresholds: HashMap<&str, (Option<f64>, Option<f64>)> = catalog
         .metrics
         .iter()
         .filter(|m| m.warn_above.is_some() || m.critical_above.is_some())
         .map(|m| (m.key.as_str(), (m.warn_above, m.critical_above)))
         .collect();
-    let hourly = sqlx::query(
-        "SELECT s.tenant_id, s.region, s.metric_key, r.ts, r.sum / r.n
-         FROM series s CROSS JOIN rollup r
-         WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ?1 AND r.n > 0",
-    )
-    .bind(since.div_euclid(3600) * 3600)
-    .fetch_all(cache.pool())
-    .await?;
-    for r in &hourly {
-        let (tenant, region, metric): (&str, &str, &str) = (r.get(0), r.get(1), r.get(2));
-        let (ts, mean): (i64, f64) = (r.get(3), r.get(4));
-        let mut c = b'o';
-        if let Some((warn, critical)) = thresholds.get(metric) {
-            if critical.is_some_and(|l| mean > l) {
-                c = b'c';
-            } else if warn.is_some_and(|l| mean > l) {
-                c = b'd';
-            }
+    if !thresholds.is_empty() {
+        // The catalog's keys and numbers, bound as parameters.
+        let values = vec!["(?, ?, ?)"; thresholds.len()].join(", ");
+        let sql = format!(
+            "WITH th(metric_key, warn, crit) AS (VALUES {values})
+             SELECT s.tenant_id, s.region, r.ts,
+                    max(CASE WHEN th.crit IS NOT NULL AND r.sum / r.n > th.crit THEN 2
+                             WHEN th.warn IS NOT NULL AND r.sum / r.n > th.warn THEN 1 ELSE 0 END) AS level
+             FROM th JOIN series s ON s.metric_key = th.metric_key CROSS JOIN rollup r
+             WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ? AND r.n > 0
+             GROUP BY s.tenant_id, s.region, r.ts HAVING level > 0"
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
+        for (key, (warn, crit)) in &thresholds {
+            q = q.bind(*key).bind(*warn).bind(*crit);
         }
-        // An hour that began before `since` still colours the first cells.
-        paint(tenant, region, ts.max(since), (ts + 3599).min(now), c);
+        for (tenant, region, ts, level) in q.bind(hour0).fetch_all(cache.pool()).await? {
+            // An hour that began before `since` still colours the first cells.
+            paint(&tenant, &region, ts.max(since), (ts + 3599).min(now), if level >= 2 { b'c' } else { b'd' });
+        }
     }
 
     // Anomaly episodes; a metric's fall is no health reason where higher
@@ -242,7 +259,7 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
 
     // Alarms: their episodes in ALARM from the history, and those in ALARM
     // now from their last state change (history is not always readable).
-    for i in cache.incidents(since, now).await?.iter().filter(|i| i.kind == "alarm") {
+    for i in cache.alarm_episodes(None, since, now).await? {
         paint(&i.tenant, &i.region, i.start / 1000, i.end.map_or(now, |e| e / 1000), b'c');
     }
     let in_alarm =

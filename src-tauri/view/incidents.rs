@@ -17,7 +17,7 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
     let mut incidents = cache.incidents(since, now).await?;
     // Cost anomalies are days: each day that overlaps the window counts.
     let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
-    for a in crate::cost::anomalies(cache, today, i64::from(hours) / 24 + 1).await? {
+    for a in crate::cost::kept_anomalies(cache, None, today, i64::from(hours) / 24 + 1).await? {
         let incident = cost_incident(&a);
         if incident.end.unwrap_or(i64::MAX) > since * 1000 {
             incidents.push(incident);

@@ -142,7 +142,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
 
     let mut incidents: Vec<_> = cache.incidents_for(Some(id), now - INCIDENT_DAYS * 86_400, now).await?;
     let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
-    for a in crate::cost::anomalies_of(cache, Some(id), today, INCIDENT_DAYS).await?.iter() {
+    for a in crate::cost::kept_anomalies(cache, Some(id), today, INCIDENT_DAYS).await?.iter() {
         incidents.push(super::incidents::cost_incident(a));
     }
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
