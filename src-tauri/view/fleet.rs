@@ -331,4 +331,51 @@ mod tests {
             newly_critical(&before, &after).iter().map(|r| (r.tenant.as_str(), r.region.as_str())).collect();
         assert_eq!(news, [("b", "us"), ("d", "us")], "a was critical already; b once; d is new");
     }
+
+    /// Acme ran fine for 24 hours, then its errors crossed the critical
+    /// level in the last hour; quiet had no data until 6 hours ago. The
+    /// heatmap's cells say exactly that, and the newest cell is the health
+    /// as assessed.
+    #[tokio::test]
+    async fn the_heatmap_paints_data_breaches_and_current_health() {
+        use crate::cache::PointBatch;
+        const NOW: i64 = 1_800_000_000; // 2027-01-15 08:00 UTC
+        let cache = Cache::in_memory().await.unwrap();
+        let catalog = Catalog::builtin().unwrap();
+        for (tenant, hours, spike) in [("acme", 30, true), ("quiet", 6, false)] {
+            crate::testkit::add_tenant(&cache, tenant, "premium").await;
+            let id = crate::testkit::add_series(&cache, tenant, "errors", "HTTPCode_Target_5XX_Count").await;
+            let points: Vec<(i64, f64)> = (0..hours * 60)
+                .map(|m| {
+                    let ts = NOW - hours * 3600 + m * 60;
+                    (ts, if spike && ts >= NOW - 3600 { 120.0 } else { 1.0 })
+                })
+                .collect();
+            cache.commit_points(&[PointBatch { series_id: id, points, watermark: NOW }]).await.unwrap();
+        }
+        let health = |tenant: &str, h: Health| crate::cache::HealthRow {
+            tenant_id: tenant.into(),
+            region: "us-east-1".into(),
+            health: h,
+            reasons: vec![],
+            focus_metric: None,
+            fresh_at: Some(NOW * 1000),
+        };
+        cache
+            .replace_health(&[health("acme", Health::Critical), health("quiet", Health::Ok)], NOW * 1000)
+            .await
+            .unwrap();
+
+        let map = heatmap(&cache, &catalog, 24, NOW).await.unwrap();
+        assert_eq!(map.bucket_ms, 1_800_000, "24 hours in 48 half hours");
+        let cells = |t: &str| map.rows.iter().find(|r| r.tenant == t).unwrap().cells.clone();
+        let acme = cells("acme");
+        assert_eq!(acme.len(), 48);
+        assert!(acme[..44].chars().all(|c| c == 'o'), "fine before its spike: {acme}");
+        assert!(acme.ends_with("cc"), "critical over its last hour: {acme}");
+        let quiet = cells("quiet");
+        assert!(quiet[..35].chars().all(|c| c == '.'), "no data before 6 hours ago: {quiet}");
+        assert!(quiet[36..].chars().all(|c| c == 'o'), "{quiet}");
+        assert!(matches!(heatmap(&cache, &catalog, 0, NOW).await, Err(ViewError::BadRequest(_))));
+    }
 }
