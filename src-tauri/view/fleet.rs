@@ -195,10 +195,12 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
     // Data present (ok) from each tenant-region's first hour in the window:
     // one primary-key probe per series, not every hour of every series.
     let hour0 = since.div_euclid(3600) * 3600;
+    // (Each tenant-region's first series stands for it: a series added
+    // later would only start later.)
     let present: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT s.tenant_id, s.region,
-                min((SELECT r.ts FROM rollup r WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ?1 ORDER BY r.ts LIMIT 1))
-         FROM series s GROUP BY s.tenant_id, s.region",
+        "SELECT f.tenant_id, f.region,
+                (SELECT r.ts FROM rollup r WHERE r.series_id = f.id AND r.res = 3600 AND r.ts >= ?1 ORDER BY r.ts LIMIT 1)
+         FROM (SELECT tenant_id, region, min(id) AS id FROM series GROUP BY tenant_id, region) f",
     )
     .bind(hour0)
     .fetch_all(cache.pool())
