@@ -256,6 +256,18 @@ async fn run() {
         .expect("resync");
     let resync_s = started.elapsed().as_secs_f64();
     let resync_phases = phases.take(started);
+    // What health looks like after the re-sync: unhealthy tenant-regions
+    // re-run their triage queries every sync, so they shape its time.
+    let health: Vec<(String, i64)> =
+        sqlx::query_as("SELECT health, count(*) FROM health GROUP BY health ORDER BY health")
+            .fetch_all(cache.pool())
+            .await
+            .unwrap();
+    let reasons: Vec<(String,)> = sqlx::query_as("SELECT reasons FROM health WHERE health != 'ok' LIMIT 3")
+        .fetch_all(cache.pool())
+        .await
+        .unwrap();
+    eprintln!("health after the re-sync: {health:?}; e.g. {reasons:?}");
     let throttled: u64 = sim.ask("stats").strip_prefix("rate_limited ").and_then(|n| n.parse().ok()).expect("stats");
     let rows = cache.datapoint_count().await.unwrap();
     let expected = series as i64 * (24 * 60 + 5);
@@ -287,11 +299,28 @@ async fn run() {
         });
     }
     let commit_points = 70 * 1440 * 10;
+    // New points, as a backfill commits them: ten days, one after another
+    // (their rollups are summed from the points in hand).
+    let started = Instant::now();
+    for day in 0..10 {
+        let days: Vec<PointBatch> = batch
+            .iter()
+            .map(|b| PointBatch {
+                series_id: b.series_id,
+                points: b.points.iter().map(|(ts, v)| (ts - (10 - day) * 86_400, *v)).collect(),
+                watermark: b.watermark - (9 - day) * 86_400,
+            })
+            .collect();
+        commit_cache.commit_points(&days).await.unwrap();
+    }
+    let commit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
+    // The same points delivered again, as a re-sync's overlap re-reads them
+    // (their hours are recomputed from the rows): the upsert's worst case.
     let started = Instant::now();
     for _ in 0..10 {
         commit_cache.commit_points(&batch).await.unwrap();
     }
-    let commit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
+    let recommit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
     let points_per_s = backfill.datapoints as f64 / backfill_s;
 
     // Where the re-sync's calls go, by action: the start of a profile.
@@ -326,7 +355,9 @@ async fn run() {
         "resync_s        {resync_s:<14.2} <= 5      ({} calls, {} new points)",
         resync.api_calls, resync.datapoints
     );
-    println!("points_per_s    {points_per_s:<14.0} >= 1e6    (end to end; commit path alone: {commit_per_s:.0}/s)");
+    println!(
+        "points_per_s    {points_per_s:<14.0} >= 1e6    (end to end; commit path alone: {commit_per_s:.0}/s new, {recommit_per_s:.0}/s delivered again)"
+    );
     let per_cpu_s = backfill.datapoints as f64 / own_cpu.max(1e-9);
     println!(
         "points_per_cpu_s {per_cpu_s:<13.0} (backfill: fleetdeck used {own_cpu:.1} CPU-s, the simulator {sim_cpu:.1}, of {:.1} available on 2 cores)",
@@ -343,6 +374,7 @@ async fn run() {
             "dollars": backfill.dollars, "min_dollars": min_dollars,
             "backfill_s": backfill_s, "backfill_bound_s": bound_s,
             "resync_s": resync_s, "points_per_s": points_per_s, "commit_points_per_s": commit_per_s,
+            "recommit_points_per_s": recommit_per_s,
             "points_per_cpu_s": per_cpu_s, "backfill_cpu_s": own_cpu, "backfill_sim_cpu_s": sim_cpu,
             "throttled": throttled, "peak_rss_mb": rss, "rows": rows, "expected_rows": expected,
             "failed_sources": backfill.sources_failed + resync.sources_failed,

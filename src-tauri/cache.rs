@@ -3,7 +3,7 @@
 //! in `queries/views/`. The file is created owner-only (0600) in an
 //! owner-only directory (0700), and never holds credentials.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -491,17 +491,34 @@ impl Cache {
     /// store what their detectors made of them, in one transaction: the
     /// detectors' `through_ts` never runs ahead of or behind the points.
     pub async fn commit_points_scored(&self, batch: &[PointBatch], scored: &[ScoredSeries]) -> Result<u64, CacheError> {
+        // Read before the transaction: a deferred transaction that reads
+        // first cannot become the writer once another commit has landed
+        // (SQLite answers "database is locked" at once, busy timeout or
+        // not). Only this call writes these series' watermarks.
+        let mut before = watermarks(&self.pool, batch).await?;
         let mut tx = self.pool.begin().await?;
         let mut written = 0u64;
+        let mut fresh: Vec<(i64, i64, Summary)> = Vec::new();
+        let mut seen: HashSet<i64> = HashSet::with_capacity(batch.len());
         for PointBatch { series_id, points, watermark } in batch {
             written += insert_points(&mut tx, *series_id, points).await?;
-            refresh_rollups(&mut tx, *series_id, points).await?;
+            // A series twice in one batch: its second points are new only
+            // after the first ones, whose hours must be written first.
+            if !seen.insert(*series_id) {
+                put_hours(&mut tx, &fresh).await?;
+                fresh.clear();
+            }
+            let old = before.get(series_id).copied().flatten();
+            refresh_rollups(&mut tx, *series_id, points, old, &mut fresh).await?;
+            before.insert(*series_id, Some(old.unwrap_or(i64::MIN).max(*watermark)));
             sqlx::query("UPDATE series SET watermark = max(coalesce(watermark, 0), ?2) WHERE id = ?1")
                 .bind(series_id)
                 .bind(watermark)
                 .execute(&mut *tx)
                 .await?;
         }
+        put_hours(&mut tx, &fresh).await?;
+        daily_rollups(&mut tx, batch).await?;
         put_detectors(&mut tx, scored).await?;
         // Only an ongoing episode keeps what holds it open.
         let episodes: Vec<(&AnomalyRow, Option<Hold>)> = scored
@@ -955,10 +972,16 @@ impl Cache {
     /// shared with the tenant's own engineers; an unhealthy tenant-region is
     /// always queried afresh, since that is where on-call looks.
     pub async fn logs_fresh(&self, since: i64, queries: usize) -> Result<HashSet<(String, String)>, CacheError> {
+        // A tenant-region that is unhealthy only because it moved with a
+        // fleet-wide shift keeps the healthy cadence: the shift is one
+        // incident, and re-querying every tenant of a region on every sync
+        // would bill the whole region's Logs Insights scans each time.
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT l.tenant_id, l.region FROM log_result l
-             JOIN health h ON h.tenant_id = l.tenant_id AND h.region = l.region AND h.health = 'ok'
+             JOIN health h ON h.tenant_id = l.tenant_id AND h.region = l.region
              WHERE l.window_end > ?1
+               AND (h.health = 'ok' OR NOT EXISTS (
+                     SELECT 1 FROM json_each(h.reasons) WHERE json_each.value NOT LIKE 'fleet-wide: %'))
              GROUP BY l.tenant_id, l.region HAVING count(*) >= ?2",
         )
         .bind(since)
@@ -1477,42 +1500,115 @@ async fn insert_points(
 /// Rollup resolutions, seconds: hourly, and daily (built from hourly).
 pub const ROLLUPS: [i64; 2] = [3600, 86_400];
 
-/// Recompute the hourly and daily buckets these points fall in from the
-/// rows beneath them (raw points, then hours), so a re-delivered or
-/// corrected point replaces its old value in the summary instead of being
-/// added twice. A sync's batch touches a few buckets per series.
+/// One bucket's summary: points, sum, lowest, highest.
+type Summary = (i64, f64, f64, f64);
+
+/// Each batch series' watermark before this commit: everything at or
+/// after it is new to the cache.
+async fn watermarks(pool: &SqlitePool, batch: &[PointBatch]) -> Result<HashMap<i64, Option<i64>>, CacheError> {
+    let mut out = HashMap::with_capacity(batch.len());
+    let ids: Vec<i64> = batch.iter().map(|b| b.series_id).collect();
+    for chunk in ids.chunks(1000) {
+        let sql = format!("SELECT id, watermark FROM series WHERE id IN ({})", placeholders(chunk.len(), "?"));
+        let mut q = sqlx::query_as::<_, (i64, Option<i64>)>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id);
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    Ok(out)
+}
+
+/// Keep the hourly buckets these points fall in true. A bucket that
+/// starts at or after the series' old watermark holds only this batch's
+/// points (nothing there was committed before), so it is summed here from
+/// the points in hand (and written with the batch's others, 100 to a
+/// statement);
+/// one that starts before it may hold earlier points, which a re-delivered
+/// or corrected point replaces, so it is recomputed from the raw rows
+/// (usually the one or two hours of a re-sync's overlap).
 async fn refresh_rollups(
     tx: &mut Transaction<'_, Sqlite>,
     series_id: i64,
     points: &[(i64, f64)],
+    old_watermark: Option<i64>,
+    fresh: &mut Vec<(i64, i64, Summary)>,
 ) -> Result<(), CacheError> {
     let (Some(first), Some(last)) = (points.iter().map(|p| p.0).min(), points.iter().map(|p| p.0).max()) else {
         return Ok(());
     };
+    let hour = ROLLUPS[0];
+    let fresh_from = old_watermark.map_or(i64::MIN, |w| (w + hour - 1).div_euclid(hour) * hour);
+    // Summed as SQLite's sum() sums (Kahan-Babuska-Neumaier), so a bucket
+    // summed here and one recomputed from the rows agree to the last bit.
+    let mut sums: BTreeMap<i64, (i64, f64, f64, f64, f64)> = BTreeMap::new();
+    for &(ts, v) in points.iter().filter(|p| p.0 >= fresh_from) {
+        let b = sums.entry(ts.div_euclid(hour) * hour).or_insert((0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+        let t = b.1 + v;
+        b.2 += if b.1.abs() >= v.abs() { (b.1 - t) + v } else { (v - t) + b.1 };
+        *b = (b.0 + 1, t, b.2, b.3.min(v), b.4.max(v));
+    }
+    fresh.extend(sums.into_iter().map(|(ts, (n, sum, c, lo, hi))| (series_id, ts, (n, sum + c, lo, hi))));
+    let old_end = ((last.div_euclid(hour) + 1) * hour).min(fresh_from);
+    if first < fresh_from {
+        sqlx::query(
+            "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
+             SELECT ?1, ?2, ts - ts % ?2, count(*), sum(value), min(value), max(value)
+             FROM datapoint WHERE series_id = ?1 AND ts >= ?3 AND ts < ?4 GROUP BY ts - ts % ?2",
+        )
+        .bind(series_id)
+        .bind(hour)
+        .bind(first.div_euclid(hour) * hour)
+        .bind(old_end)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Write the hourly buckets summed in hand, 100 to a statement.
+async fn put_hours(tx: &mut Transaction<'_, Sqlite>, hours: &[(i64, i64, Summary)]) -> Result<(), CacheError> {
+    for chunk in hours.chunks(100) {
+        let sql = format!(
+            "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi) VALUES {}",
+            placeholders(chunk.len(), "(?, 3600, ?, ?, ?, ?, ?)")
+        );
+        // Built only from placeholders; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (series, ts, (n, sum, lo, hi)) in chunk {
+            q = q.bind(series).bind(ts).bind(n).bind(sum).bind(lo).bind(hi);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The daily buckets of the days these points fall in, from their hours:
+/// one statement per thousand series of the batch.
+async fn daily_rollups(tx: &mut Transaction<'_, Sqlite>, batch: &[PointBatch]) -> Result<(), CacheError> {
     let [hour, day] = ROLLUPS;
-    sqlx::query(
-        "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
-         SELECT ?1, ?2, ts - ts % ?2, count(*), sum(value), min(value), max(value)
-         FROM datapoint WHERE series_id = ?1 AND ts >= ?3 AND ts < ?4 GROUP BY ts - ts % ?2",
-    )
-    .bind(series_id)
-    .bind(hour)
-    .bind(first.div_euclid(hour) * hour)
-    .bind((last.div_euclid(hour) + 1) * hour)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
-         SELECT ?1, ?2, ts - ts % ?2, sum(n), sum(sum), min(lo), max(hi)
-         FROM rollup WHERE series_id = ?1 AND res = ?3 AND ts >= ?4 AND ts < ?5 GROUP BY ts - ts % ?2",
-    )
-    .bind(series_id)
-    .bind(day)
-    .bind(hour)
-    .bind(first.div_euclid(day) * day)
-    .bind((last.div_euclid(day) + 1) * day)
-    .execute(&mut **tx)
-    .await?;
+    let span = batch.iter().flat_map(|b| b.points.iter().map(|p| p.0));
+    let (Some(first), Some(last)) = (span.clone().min(), span.max()) else { return Ok(()) };
+    let ids: Vec<i64> = batch.iter().filter(|b| !b.points.is_empty()).map(|b| b.series_id).collect();
+    for chunk in ids.chunks(1000) {
+        let sql = format!(
+            "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
+             SELECT series_id, ?1, ts - ts % ?1, sum(n), sum(sum), min(lo), max(hi)
+             FROM rollup WHERE res = ?2 AND ts >= ?3 AND ts < ?4 AND series_id IN ({})
+             GROUP BY series_id, ts - ts % ?1",
+            (5..5 + chunk.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",")
+        );
+        // Built only from placeholders; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(day)
+            .bind(hour)
+            .bind(first.div_euclid(day) * day)
+            .bind((last.div_euclid(day) + 1) * day);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -1763,5 +1859,44 @@ mod tests {
         let (same, wm) = cache.series(&key).await.unwrap();
         assert_eq!((same, wm), (id, Some(240)));
         assert_eq!(cache.latest_points("a", "us-east-1", "errors", 2).await.unwrap(), vec![(180, 3.0), (120, 5.0)]);
+    }
+
+    /// A sync re-reads its last minutes: a point delivered again with a
+    /// corrected value replaces the old one in its hour's summary (the
+    /// hour is recomputed from the rows), while the new hours are summed
+    /// from the points in hand, and both agree with the raw rows.
+    #[tokio::test]
+    async fn a_corrected_point_replaces_its_old_value_in_the_hours_summary() {
+        let cache = Cache::in_memory().await.unwrap();
+        crate::testkit::add_tenant(&cache, "acme", "premium").await;
+        let id = crate::testkit::add_series(&cache, "acme", "errors", "HTTPCode_Target_5XX_Count").await;
+        let t0 = 1_800_000_000; // on the hour
+        let first: Vec<(i64, f64)> = (0..90).map(|m| (t0 + m * 60, 1.0)).collect();
+        cache.commit_points(&[PointBatch { series_id: id, points: first, watermark: t0 + 90 * 60 }]).await.unwrap();
+        // The next sync: minute 85 corrected to 50, then 60 new minutes.
+        let second: Vec<(i64, f64)> = (80..150).map(|m| (t0 + m * 60, if m == 85 { 50.0 } else { 2.0 })).collect();
+        cache.commit_points(&[PointBatch { series_id: id, points: second, watermark: t0 + 150 * 60 }]).await.unwrap();
+        let hours: Vec<(i64, i64, f64, f64, f64)> =
+            sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 3600 ORDER BY ts")
+                .bind(id)
+                .fetch_all(cache.pool())
+                .await
+                .unwrap();
+        let raw: Vec<(i64, i64, f64, f64, f64)> = sqlx::query_as(
+            "SELECT ts - ts % 3600, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
+             GROUP BY ts - ts % 3600 ORDER BY 1",
+        )
+        .bind(id)
+        .fetch_all(cache.pool())
+        .await
+        .unwrap();
+        assert_eq!(hours, raw);
+        assert_eq!(hours[1], (t0 + 3600, 60, 20.0 + 9.0 * 2.0 + 50.0 + 30.0 * 2.0, 1.0, 50.0), "{hours:?}");
+        let day: (i64, f64) = sqlx::query_as("SELECT n, sum FROM rollup WHERE series_id = ?1 AND res = 86400")
+            .bind(id)
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+        assert_eq!(day, (150, raw.iter().map(|h| h.2).sum()));
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use futures::TryStreamExt;
 use sqlx::Row;
 
 use crate::cache::{Cache, CacheError, ROLLUPS};
@@ -22,26 +23,41 @@ pub async fn refresh(cache: &Cache, since: i64) -> Result<u64, CacheError> {
         let from = since.div_euclid(res) * res;
         // The series drive the loop (CROSS JOIN keeps SQLite from scanning
         // the whole rollup table by resolution): each one seeks its range.
-        let rows = sqlx::query(
+        // Streamed, not collected: a backfill's hours of 12,000 series are
+        // 300,000 rows; only their means are kept, per group.
+        let mut rows = sqlx::query(
             "SELECT s.metric_key, t.tier, s.region, r.ts, r.sum / r.n
              FROM series s CROSS JOIN rollup r JOIN tenant t ON t.id = s.tenant_id
              WHERE r.series_id = s.id AND r.res = ?1 AND r.ts >= ?2 AND t.active = 1 AND r.n > 0",
         )
         .bind(res)
         .bind(from)
-        .fetch_all(cache.pool())
-        .await?;
+        .fetch(cache.pool());
         // Several series of one tenant-region can share a metric key (a
         // whole-account tenant with two load balancers): each is a voice.
-        let mut groups: HashMap<(String, String, String, i64), Vec<f64>> = HashMap::new();
-        for r in &rows {
+        let mut names: Vec<(String, String, String)> = Vec::new();
+        let mut index: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut groups: HashMap<(usize, i64), Vec<f64>> = HashMap::new();
+        while let Some(r) = rows.try_next().await? {
             let mean: f64 = r.get(4);
-            if mean.is_finite() {
-                groups.entry((r.get(0), r.get(1), r.get(2), r.get(3))).or_default().push(mean);
+            if !mean.is_finite() {
+                continue;
             }
+            let name: (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            let at = match index.get(&name) {
+                Some(i) => *i,
+                None => {
+                    names.push(name.clone());
+                    index.insert(name, names.len() - 1);
+                    names.len() - 1
+                }
+            };
+            groups.entry((at, r.get(3))).or_default().push(mean);
         }
+        drop(rows);
         let mut tx = cache.pool().begin().await?;
-        for ((metric, tier, region, ts), mut values) in groups {
+        for ((at, ts), mut values) in groups {
+            let (metric, tier, region) = &names[at];
             let n = values.len() as i64;
             sqlx::query(
                 "INSERT INTO fleet_median (metric_key, tier, region, res, ts, median, tenants)
@@ -49,9 +65,9 @@ pub async fn refresh(cache: &Cache, since: i64) -> Result<u64, CacheError> {
                  ON CONFLICT (metric_key, tier, region, res, ts)
                  DO UPDATE SET median = excluded.median, tenants = excluded.tenants",
             )
-            .bind(&metric)
-            .bind(&tier)
-            .bind(&region)
+            .bind(metric)
+            .bind(tier)
+            .bind(region)
             .bind(res)
             .bind(ts)
             .bind(median(&mut values))
