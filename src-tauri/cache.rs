@@ -495,7 +495,8 @@ impl Cache {
         // first cannot become the writer once another commit has landed
         // (SQLite answers "database is locked" at once, busy timeout or
         // not). Only this call writes these series' watermarks.
-        let mut before = watermarks(&self.pool, batch).await?;
+        let ids: Vec<i64> = batch.iter().map(|b| b.series_id).collect();
+        let mut before = self.watermarks(ids).await?;
         let mut tx = self.pool.begin().await?;
         let mut written = 0u64;
         let mut fresh: Vec<(i64, i64, Summary)> = Vec::new();
@@ -528,6 +529,21 @@ impl Cache {
         put_anomalies(&mut tx, &episodes).await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// These series' watermarks before a commit: everything at or after
+    /// one is new to the cache.
+    async fn watermarks(&self, ids: Vec<i64>) -> Result<HashMap<i64, Option<i64>>, CacheError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let sql = format!("SELECT id, watermark FROM series WHERE id IN ({})", placeholders(chunk.len(), "?"));
+            let mut q = sqlx::query_as::<_, (i64, Option<i64>)>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
     }
 
     /// The saved detectors of these series (those that have one), each with
@@ -1503,22 +1519,6 @@ pub const ROLLUPS: [i64; 2] = [3600, 86_400];
 /// One bucket's summary: points, sum, lowest, highest.
 type Summary = (i64, f64, f64, f64);
 
-/// Each batch series' watermark before this commit: everything at or
-/// after it is new to the cache.
-async fn watermarks(pool: &SqlitePool, batch: &[PointBatch]) -> Result<HashMap<i64, Option<i64>>, CacheError> {
-    let mut out = HashMap::with_capacity(batch.len());
-    let ids: Vec<i64> = batch.iter().map(|b| b.series_id).collect();
-    for chunk in ids.chunks(1000) {
-        let sql = format!("SELECT id, watermark FROM series WHERE id IN ({})", placeholders(chunk.len(), "?"));
-        let mut q = sqlx::query_as::<_, (i64, Option<i64>)>(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id);
-        }
-        out.extend(q.fetch_all(pool).await?);
-    }
-    Ok(out)
-}
-
 /// Keep the hourly buckets these points fall in true. A bucket that
 /// starts at or after the series' old watermark holds only this batch's
 /// points (nothing there was committed before), so it is summed here from
@@ -1587,9 +1587,22 @@ async fn put_hours(tx: &mut Transaction<'_, Sqlite>, hours: &[(i64, i64, Summary
 /// one statement per thousand series of the batch.
 async fn daily_rollups(tx: &mut Transaction<'_, Sqlite>, batch: &[PointBatch]) -> Result<(), CacheError> {
     let [hour, day] = ROLLUPS;
-    let span = batch.iter().flat_map(|b| b.points.iter().map(|p| p.0));
-    let (Some(first), Some(last)) = (span.clone().min(), span.max()) else { return Ok(()) };
-    let ids: Vec<i64> = batch.iter().filter(|b| !b.points.is_empty()).map(|b| b.series_id).collect();
+    // A plain loop: an iterator of closures kept in the future would make
+    // it not Send for every lifetime (the Tauri command needs that).
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut ids: Vec<i64> = Vec::with_capacity(batch.len());
+    for b in batch {
+        for &(ts, _) in &b.points {
+            first = first.min(ts);
+            last = last.max(ts);
+        }
+        if !b.points.is_empty() {
+            ids.push(b.series_id);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
     for chunk in ids.chunks(1000) {
         let sql = format!(
             "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)

@@ -848,3 +848,22 @@ async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, 
     }
     Ok(rows)
 }
+
+/// Regression: a commit path that kept an iterator of closures (or passed a
+/// pool reference down) across an await made the sync's future not Send
+/// for every lifetime, and the desktop build's `start_sync` command, which
+/// needs that, stopped compiling while the engine build still did. This
+/// fails to compile when it happens again, in the engine build too.
+#[cfg(test)]
+#[allow(dead_code)]
+fn the_sync_future_is_send_for_every_lifetime<'a>(
+    fleet: &'a Fleet,
+    catalog: &'a Catalog,
+    aws: &'a AwsAccess,
+    cache: &'a Cache,
+    opts: &'a SyncOptions,
+    progress: Progress<'a>,
+) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(run(fleet, catalog, aws, cache, opts, progress));
+}
