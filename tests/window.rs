@@ -460,7 +460,9 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     // ...and dark, chosen from the palette; the charts are drawn again for it.
     console.go("#/tenant/globex/us-east-1");
     console.wait_for_image("#chart-errors-img");
-    let light_chart = console.eval("document.getElementById('chart-errors-img').src.length");
+    assert_eq!(console.eval("document.getElementById('chart-errors-img').dataset.theme"), "light");
+    // Kept in the page: the chart's whole data URL, to tell the redraw apart.
+    console.script(false, "window.lightChart = document.getElementById('chart-errors-img').src;");
     console.script(
         false,
         "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', ctrlKey: true, bubbles: true}));",
@@ -471,7 +473,7 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     console.wait_for(
         "document.documentElement.dataset.themeEffective === 'dark' && document.getElementById('palette') === null",
     );
-    console.wait_for(&format!("(() => {{ const i = document.getElementById('chart-errors-img'); return i && i.complete && i.src.length !== {light_chart}; }})()"));
+    console.wait_for("(() => { const i = document.getElementById('chart-errors-img'); return i && i.complete && i.dataset.theme === 'dark' && i.src !== window.lightChart; })()");
     let saved = std::fs::read_to_string(console.home.path().join("settings.json")).unwrap();
     assert!(saved.contains("\"theme\": \"dark\""), "{saved}");
     console.screenshot("tenant-view-dark.png");

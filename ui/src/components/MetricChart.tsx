@@ -59,6 +59,8 @@ interface Loaded {
   key: string;
   chart: Chart;
   url: string;
+  /** The theme it was drawn for. */
+  dark: boolean;
 }
 
 export function MetricChart({ id, subject, state, version, hours: initialHours = 6, fleetMedian = true, aspect = 0.62 }: Props) {
@@ -104,7 +106,7 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
       .then(
         (chart) => {
           if (!current) return;
-          setLoaded({ key, chart, url: svgDataUrl(chart.svg) });
+          setLoaded({ key, chart, url: svgDataUrl(chart.svg), dark });
           setFailure(null);
         },
         (error: unknown) => {
@@ -173,6 +175,7 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
                 data-anomalies={shown.chart.anomalies}
                 data-from={shown.chart.from}
                 data-to={shown.chart.to}
+                data-theme={shown.dark ? 'dark' : 'light'}
                 draggable={false}
               />
             }
