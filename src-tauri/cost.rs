@@ -557,7 +557,9 @@ pub async fn kept_anomalies(
     let since = day(today - Duration::days(look_back_days));
     let select = "SELECT tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact FROM cost_anomaly
                   WHERE last_day >= ?1";
-    let rows: Vec<(String, String, String, String, bool, f64, f64, f64)> = match tenant {
+    /// tenant, service, first day, last day, ongoing, peak, baseline, impact
+    type Row = (String, String, String, String, bool, f64, f64, f64);
+    let rows: Vec<Row> = match tenant {
         Some(t) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND tenant_id = ?2"))).bind(since).bind(t),
         None => sqlx::query_as(sqlx::AssertSqlSafe(select.to_string())).bind(since),
     }
