@@ -1956,6 +1956,28 @@ mod tests {
         assert_eq!(cache.latest_points("a", "us-east-1", "errors", 2).await.unwrap(), vec![(180, 3.0), (120, 5.0)]);
     }
 
+    type Hour = (i64, i64, f64, f64, f64);
+
+    /// A series' hourly rollup (start, n, sum, lo, hi) as kept, and as
+    /// computed afresh from its raw rows.
+    async fn hours_kept_and_from_rows(cache: &Cache, id: i64) -> (Vec<Hour>, Vec<Hour>) {
+        let kept =
+            sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 3600 ORDER BY ts")
+                .bind(id)
+                .fetch_all(cache.pool())
+                .await
+                .unwrap();
+        let raw = sqlx::query_as(
+            "SELECT ts - ts % 3600, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
+             GROUP BY ts - ts % 3600 ORDER BY 1",
+        )
+        .bind(id)
+        .fetch_all(cache.pool())
+        .await
+        .unwrap();
+        (kept, raw)
+    }
+
     /// A sync re-reads its last minutes: a point delivered again with a
     /// corrected value replaces the old one in its hour's summary (the
     /// hour is recomputed from the rows), while the new hours are summed
@@ -1971,20 +1993,7 @@ mod tests {
         // The next sync: minute 85 corrected to 50, then 60 new minutes.
         let second: Vec<(i64, f64)> = (80..150).map(|m| (t0 + m * 60, if m == 85 { 50.0 } else { 2.0 })).collect();
         cache.commit_points(&[PointBatch { series_id: id, points: second, watermark: t0 + 150 * 60 }]).await.unwrap();
-        let hours: Vec<(i64, i64, f64, f64, f64)> =
-            sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 3600 ORDER BY ts")
-                .bind(id)
-                .fetch_all(cache.pool())
-                .await
-                .unwrap();
-        let raw: Vec<(i64, i64, f64, f64, f64)> = sqlx::query_as(
-            "SELECT ts - ts % 3600, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
-             GROUP BY ts - ts % 3600 ORDER BY 1",
-        )
-        .bind(id)
-        .fetch_all(cache.pool())
-        .await
-        .unwrap();
+        let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
         assert_eq!(hours, raw);
         assert_eq!(hours[1], (t0 + 3600, 60, 20.0 + 9.0 * 2.0 + 50.0 + 30.0 * 2.0, 1.0, 50.0), "{hours:?}");
         let day: (i64, f64) = sqlx::query_as("SELECT n, sum FROM rollup WHERE series_id = ?1 AND res = 86400")
@@ -2032,20 +2041,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(wm, Some(t0 + 150 * 60), "series {id}");
-            let hours: Vec<(i64, i64, f64, f64, f64)> =
-                sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 3600 ORDER BY ts")
-                    .bind(id)
-                    .fetch_all(cache.pool())
-                    .await
-                    .unwrap();
-            let raw: Vec<(i64, i64, f64, f64, f64)> = sqlx::query_as(
-                "SELECT ts - ts % 3600, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
-                 GROUP BY ts - ts % 3600 ORDER BY 1",
-            )
-            .bind(id)
-            .fetch_all(cache.pool())
-            .await
-            .unwrap();
+            let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
             assert_eq!(hours, raw, "series {id}");
         }
         // The paged series: the second page's minutes 110-119 won.
