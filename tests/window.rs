@@ -149,16 +149,31 @@ impl Console {
         self.call("POST", kind, Some(json!({"script": script, "args": []}))).expect(script)
     }
 
-    /// Wait, inside the page, until `condition` (a JS expression) holds: a
-    /// MutationObserver re-checks it on every DOM change.
+    /// Wait, inside the page, until `condition` (a JS expression) holds: it
+    /// is re-checked on every DOM change (a MutationObserver) and on every
+    /// image or resource that finishes loading (an image turning `complete`
+    /// changes no DOM; without the load listener a wait on it lasted until
+    /// some unrelated change, such as the "synced" clock's next tick).
     fn wait_for(&self, condition: &str) {
         let script = format!(
             r#"
             const done = arguments[arguments.length - 1];
             const ok = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
             if (ok()) {{ done(true); }} else {{
-              const obs = new MutationObserver(() => {{ if (ok()) {{ obs.disconnect(); done(true); }} }});
+              let finished = false;
+              const check = () => {{
+                if (!finished && ok()) {{
+                  finished = true;
+                  obs.disconnect();
+                  document.removeEventListener('load', check, true);
+                  document.removeEventListener('error', check, true);
+                  done(true);
+                }}
+              }};
+              const obs = new MutationObserver(check);
               obs.observe(document.documentElement, {{subtree: true, childList: true, attributes: true, characterData: true}});
+              document.addEventListener('load', check, true);
+              document.addEventListener('error', check, true);
             }}
             "#
         );
@@ -580,6 +595,8 @@ fn every_view_opens_on_a_thousand_tenants() {
         console.wait_for(ready);
         eprintln!("1,000 tenants: {what} in {} ms (WebDriver round trips included)", t.elapsed().as_millis());
     };
+    // The baseline, in the same run: what the round trips alone cost.
+    timed("nothing (the WebDriver round trips alone)", "", "true");
     timed(
         "heatmap",
         "document.getElementById('show-heatmap').click();",
