@@ -423,7 +423,7 @@ pub fn carry(open: &[PeerRow], found: Vec<Finding>, from: i64, to: i64) -> Vec<P
     for f in found {
         let ongoing = open.iter().enumerate().find(|(k, o)| {
             !continued.contains(k)
-                && subject_of(o.subject()) == subject_of(f.subject())
+                && o.subject() == f.subject()
                 && o.direction == f.direction
                 && from - o.through <= MAX_GAP_SECS
         });
