@@ -143,46 +143,6 @@ async fn run() {
     let (tenant_ms, page) =
         time(RUNS, || async { view::tenant(&cache, &catalog, tenant, NOW).await.expect("tenant view") }).await;
     assert_eq!(page.metrics.len(), METRICS);
-    // Where the heatmap's time goes: its two statements over the rollups.
-    let hour0 = (NOW - 86_400).div_euclid(3600) * 3600;
-    let (present_ms, _) = time(RUNS, || async {
-        sqlx::query(
-            "SELECT f.tenant_id, f.region,
-                    (SELECT r.ts FROM rollup r WHERE r.series_id = f.id AND r.res = 3600 AND r.ts >= ?1 ORDER BY r.ts LIMIT 1)
-             FROM (SELECT tenant_id, region, min(id) AS id FROM series GROUP BY tenant_id, region) f",
-        )
-        .bind(hour0)
-        .fetch_all(cache.pool())
-        .await
-        .unwrap()
-        .len()
-    })
-    .await;
-    let (breach_ms, _) = time(RUNS, || async {
-        sqlx::query(
-            "WITH th(metric_key, warn, crit) AS (VALUES ('errors', 10.0, 50.0), ('latency_p99', 1.0, 2.5))
-             SELECT s.tenant_id, s.region, r.ts,
-                    max(CASE WHEN r.sum / r.n > th.crit THEN 2 WHEN r.sum / r.n > th.warn THEN 1 ELSE 0 END) AS level
-             FROM th JOIN series s ON s.metric_key = th.metric_key CROSS JOIN rollup r
-             WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ?1 AND r.n > 0
-             GROUP BY s.tenant_id, s.region, r.ts HAVING level > 0",
-        )
-        .bind(hour0)
-        .fetch_all(cache.pool())
-        .await
-        .unwrap()
-        .len()
-    })
-    .await;
-    eprintln!("heatmap steps: first hour per tenant-region {present_ms:.1} ms, hours over a threshold {breach_ms:.1} ms, whole view {heatmap_ms:.1} ms");
-    eprintln!(
-        "plan heatmap thresholds: {}",
-        plan(
-            &cache,
-            "WITH th(metric_key, warn, crit) AS (VALUES ('errors', 10.0, 50.0)) SELECT s.tenant_id, r.ts FROM th JOIN series s ON s.metric_key = th.metric_key CROSS JOIN rollup r WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= 0"
-        )
-        .await
-    );
     let (incidents_ms, timeline) =
         time(RUNS, || async { view::incidents(&cache, 24, NOW).await.expect("incidents") }).await;
     assert!(!timeline.incidents.is_empty());
