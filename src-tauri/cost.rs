@@ -26,8 +26,6 @@ const RUN_RATE_DAYS: usize = 7;
 /// estimate). With no closed day yet, today's estimate is the rate.
 pub fn forecast(days: &[(NaiveDate, f64)], today: NaiveDate) -> f64 {
     let first = today.with_day(1).unwrap_or(today);
-    let next_month = (first + Duration::days(32)).with_day(1).unwrap_or(first);
-    let days_in_month = (next_month - first).num_days();
     let closed: Vec<f64> = days.iter().filter(|(d, _)| *d >= first && *d < today).map(|(_, v)| *v).collect();
     let recent: Vec<f64> = days.iter().filter(|(d, _)| *d < today).rev().take(RUN_RATE_DAYS).map(|(_, v)| *v).collect();
     let rate = if recent.is_empty() {
@@ -35,20 +33,18 @@ pub fn forecast(days: &[(NaiveDate, f64)], today: NaiveDate) -> f64 {
     } else {
         recent.iter().sum::<f64>() / recent.len() as f64
     };
-    let left = days_in_month - closed.len() as i64;
+    let left = days_in_month(today) as i64 - closed.len() as i64;
     closed.iter().sum::<f64>() + rate * left.max(0) as f64
 }
 
 /// Every tenant with cost in the cache, most expensive month to date first.
 pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost>, CacheError> {
-    let first = today.with_day(1).unwrap_or(today);
-    let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
+    let (first, first_last) = month_starts(today);
     // Daily totals per tenant, kept by triggers (migration 0006). Last
     // month is summed in SQL (one row a tenant); only the days the forecast
     // needs (this month and the 7 before today) come back as rows: each row
     // through sqlx costs about a microsecond, and the Cost view of 1,000
     // tenants has a 50 ms budget (benches/cache.rs).
-    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let last_month: std::collections::HashMap<String, f64> = sqlx::query_as::<_, (String, f64)>(
         "SELECT tenant_id, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day < ?2 GROUP BY tenant_id",
     )
@@ -88,7 +84,7 @@ pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost
             }
             current = Some(tenant);
         }
-        if let Ok(day) = NaiveDate::parse_from_str(r.get::<&str, _>(1), "%Y-%m-%d") {
+        if let Some(day) = parse_day(r.get(1)) {
             days.push((day, r.get(2)));
         }
     }
@@ -110,8 +106,7 @@ pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost
 /// view's and the Tenant view's cost figures. Sums the daily totals in
 /// SQL, so it reads ~40 rows whatever the fleet's size.
 pub async fn totals(cache: &Cache, tenant: Option<&str>, today: NaiveDate) -> Result<(f64, f64, f64), CacheError> {
-    let first = today.with_day(1).unwrap_or(today);
-    let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
+    let (first, first_last) = month_starts(today);
     let from = first_last.min(today - Duration::days(RUN_RATE_DAYS as i64));
     // Two statements, not `?3 IS NULL OR tenant_id = ?3`: SQLite picks its
     // index before it knows the value, and that OR makes it scan.
@@ -130,15 +125,26 @@ pub async fn totals(cache: &Cache, tenant: Option<&str>, today: NaiveDate) -> Re
     }
     .fetch_all(cache.pool())
     .await?;
-    let days: Vec<(NaiveDate, f64)> =
-        rows.into_iter().filter_map(|(d, v)| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok().map(|d| (d, v))).collect();
+    let days: Vec<(NaiveDate, f64)> = rows.into_iter().filter_map(|(d, v)| parse_day(&d).map(|d| (d, v))).collect();
     let month_to_date = days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum();
     let last_month = days.iter().filter(|(d, _)| *d >= first_last && *d < first).map(|(_, v)| v).sum();
     Ok((month_to_date, last_month, forecast(&days, today)))
 }
 
-fn day(d: NaiveDate) -> String {
+/// A day as the cache stores it (`YYYY-MM-DD`).
+pub(crate) fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
+}
+
+/// A day as the cache stores it, read back.
+pub(crate) fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// The first day of `today`'s month, and of the month before.
+fn month_starts(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = today.with_day(1).unwrap_or(today);
+    (first, (first - Duration::days(1)).with_day(1).unwrap_or(first))
 }
 
 /// Spend per AWS service, month to date and last month, largest this
@@ -149,8 +155,7 @@ pub async fn by_service(
     tenant: Option<&str>,
     today: NaiveDate,
 ) -> Result<Vec<(String, f64, f64)>, CacheError> {
-    let first = today.with_day(1).unwrap_or(today);
-    let first_last = (first - Duration::days(1)).with_day(1).unwrap_or(first);
+    let (first, first_last) = month_starts(today);
     let sql = match tenant {
         Some(_) => {
             "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0 END)
@@ -194,10 +199,7 @@ pub async fn daily_by_service(
     }
     .fetch_all(cache.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(d, s, v)| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok().map(|d| (d, s, v)))
-        .collect())
+    Ok(rows.into_iter().filter_map(|(d, s, v)| parse_day(&d).map(|d| (d, s, v))).collect())
 }
 
 /// Each tenant's use per day of a usage metric (requests served, say) at
@@ -449,7 +451,7 @@ pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> 
     let mut series: Vec<((String, String), Days)> = Vec::new();
     for r in &rows {
         let key: (String, String) = (r.get(0), r.get(1));
-        let Ok(day) = NaiveDate::parse_from_str(&r.get::<String, _>(2), "%Y-%m-%d") else { continue };
+        let Some(day) = parse_day(r.get(2)) else { continue };
         let amount: f64 = r.get(3);
         match series.last_mut() {
             Some((k, days)) if *k == key => days.push((day, amount)),
@@ -457,7 +459,7 @@ pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> 
         }
     }
     let first_reported = today - Duration::days(look_back_days);
-    let newest = rows.iter().filter_map(|r| NaiveDate::parse_from_str(&r.get::<String, _>(2), "%Y-%m-%d").ok()).max();
+    let newest = rows.iter().filter_map(|r| parse_day(r.get(2))).max();
     let mut out = Vec::new();
     for ((tenant, service), days) in series {
         let mut open: Option<CostAnomaly> = None;
@@ -565,15 +567,14 @@ pub async fn kept_anomalies(
     }
     .fetch_all(cache.pool())
     .await?;
-    let date = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
     let mut out: Vec<CostAnomaly> = rows
         .into_iter()
         .filter_map(|(tenant, service, first, last, ongoing, peak, baseline, impact)| {
             Some(CostAnomaly {
                 tenant,
                 service,
-                first: date(&first)?,
-                last: date(&last)?,
+                first: parse_day(&first)?,
+                last: parse_day(&last)?,
                 ongoing,
                 peak,
                 baseline,

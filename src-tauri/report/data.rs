@@ -166,10 +166,6 @@ fn day_of(epoch_s: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp(epoch_s, 0).unwrap_or_default().date_naive()
 }
 
-fn ymd(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
 /// Gather the summary's figures as of `now` over `period`.
 pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) -> Result<Figures, ReportError> {
     let demo = cache.meta("demo").await?.as_deref() == Some("1");
@@ -364,12 +360,12 @@ async fn cost_days(cache: &Cache, period: Period, today: NaiveDate) -> Result<Co
     let fleet_daily: Vec<(NaiveDate, f64)> = sqlx::query_as::<_, (String, f64)>(
         "SELECT day, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day",
     )
-    .bind(ymd(previous.0))
-    .bind(ymd(this.1))
+    .bind(cost::day(previous.0))
+    .bind(cost::day(this.1))
     .fetch_all(cache.pool())
     .await?
     .into_iter()
-    .filter_map(|(d, v)| Some((NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?, v)))
+    .filter_map(|(d, v)| Some((cost::parse_day(&d)?, v)))
     .collect();
     let sum =
         |(a, b): (NaiveDate, NaiveDate)| fleet_daily.iter().filter(|(d, _)| *d >= a && *d <= b).map(|x| x.1).sum();
@@ -390,9 +386,9 @@ async fn tenant_cost_windows(cache: &Cache, d: &CostDays) -> Result<HashMap<Stri
         "SELECT tenant_id, sum(CASE WHEN day < ?2 THEN total ELSE 0 END), sum(CASE WHEN day >= ?2 THEN total ELSE 0 END)
          FROM cost_tenant_day WHERE day >= ?1 AND day <= ?3 GROUP BY tenant_id",
     )
-    .bind(ymd(d.previous.0))
-    .bind(ymd(d.this.0))
-    .bind(ymd(d.this.1))
+    .bind(cost::day(d.previous.0))
+    .bind(cost::day(d.this.0))
+    .bind(cost::day(d.this.1))
     .fetch_all(cache.pool())
     .await?
     .iter()
@@ -451,9 +447,9 @@ pub async fn tenant_detail(
          FROM cost_daily WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?4 GROUP BY service",
     )
     .bind(id)
-    .bind(ymd(d.previous.0))
-    .bind(ymd(d.this.0))
-    .bind(ymd(d.this.1))
+    .bind(cost::day(d.previous.0))
+    .bind(cost::day(d.this.0))
+    .bind(cost::day(d.this.1))
     .fetch_all(cache.pool())
     .await?
     .iter()
@@ -464,8 +460,8 @@ pub async fn tenant_detail(
         "SELECT day, total FROM cost_tenant_day WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
     )
     .bind(id)
-    .bind(ymd(d.previous.0))
-    .bind(ymd(d.this.1))
+    .bind(cost::day(d.previous.0))
+    .bind(cost::day(d.this.1))
     .fetch_all(cache.pool())
     .await?
     .into_iter()
