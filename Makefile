@@ -30,16 +30,21 @@ build: ui
 run: build
 	$(BIN) --demo
 
-# Engine tests (unit, CLI, moto) in a build without Tauri/WebKit, then the
-# window test in the desktop build; both share every dependency build.
+# The whole suite, in one build: formatting, lints and rustdoc with warnings
+# as errors, then every test of every crate (unit, CLI, moto, simulator,
+# boto3 against fleetdeck-sim, and the window under Xvfb). One `cargo test
+# --workspace` builds every crate once with one set of features, so no AWS
+# SDK crate is compiled twice; clippy and rustdoc share one check build.
 test: ui
-	cargo test --locked --no-default-features
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
+	cargo test --locked --workspace
 	@# ts-rs rewrote ui/src/bindings from the Rust types during the tests:
 	@# a difference from what is committed means the UI was built on stale types.
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 	  if ! git diff --quiet -- ui/src/bindings || [ -n "$$(git ls-files --others --exclude-standard ui/src/bindings)" ]; then \
 	    git status --short ui/src/bindings; echo "ui/src/bindings differs from the Rust types: commit the regenerated files"; exit 1; fi; fi
-	cargo test --locked --test window
 	@echo "screenshots: $(CARGO_TARGET_DIR)/screenshots/"
 
 # The Tauri bundler (the CLI from ui/node_modules, its own binary) builds the

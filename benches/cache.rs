@@ -1,5 +1,5 @@
 //! `cargo bench --no-default-features --bench cache`: cache C1000
-//! (shared/BENCHMARKS.md, cache): 1,000 tenants x 10 metrics x 7 days at 5
+//! (the README's "Benchmarks", cache): 1,000 tenants x 10 metrics x 7 days at 5
 //! minutes (20.16 million points) plus alarms, alarm history, anomalies,
 //! health and 13 months of daily cost, built with bulk SQL straight into a
 //! cache file. Then the views the console opens, each the median of several
@@ -18,17 +18,17 @@
 
 use std::time::Instant;
 
-use fleetdeck::cache::Cache;
-use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::Model;
-use fleetdeck::model::ChartRequest;
-use fleetdeck::view;
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::Model;
+use fleetdeck_engine::model::ChartRequest;
+use fleetdeck_engine::view;
 
 /// 2027-01-15 08:00 UTC, on a 5-minute boundary.
 const NOW: i64 = 1_800_000_000;
 const METRICS: usize = 10;
 const RUNS: usize = 9;
-use fleetdeck::sim::bulk::{synthetic_cache, DAYS, PERIOD};
+use fleetdeck_testkit::bulk::{synthetic_cache, DAYS, PERIOD};
 const BAR_MS: f64 = 50.0;
 
 fn main() {
@@ -171,7 +171,7 @@ async fn run() {
     })
     .await;
     let (by_tenant_ms, _) =
-        time(RUNS, || async { fleetdeck::cost::by_tenant(&cache, today).await.unwrap().len() }).await;
+        time(RUNS, || async { fleetdeck_engine::cost::by_tenant(&cache, today).await.unwrap().len() }).await;
     eprintln!("cost view steps: the former GROUP BY tenant_id, day query alone {cost_sql_ms:.1} ms, cost::by_tenant {by_tenant_ms:.1} ms, whole view {cost_ms:.1} ms");
     eprintln!(
         "plan cost: {}",
@@ -265,7 +265,7 @@ fn cold_start(cache: &std::path::Path, tenants: i64) -> Option<(f64, f64)> {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().expect("tempdir");
     let fleet = dir.path().join("c1000.toml");
-    std::fs::write(&fleet, fleetdeck::sim::bulk::synthetic_fleet_toml(tenants)).expect("fleet file");
+    std::fs::write(&fleet, fleetdeck_testkit::bulk::synthetic_fleet_toml(tenants)).expect("fleet file");
     let mut xvfb = Command::new("Xvfb")
         .args(["-displayfd", "1", "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
         .stdout(Stdio::piped())

@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use fleetdeck::detect::nab::{self, Corpus};
-use fleetdeck::detect::{Config, Detector, ANOMALY_THRESHOLD};
+use fleetdeck_engine::detect::{Config, Detector, ANOMALY_THRESHOLD};
+use fleetdeck_testkit::nab::{self, Corpus};
 
 /// Points in the long series.
 const POINTS: usize = 20_000_000;

@@ -1,20 +1,20 @@
 //! `cargo bench --no-default-features --bench peers`: the sync's analysis
-//! phase on fleet F200 (shared/BENCHMARKS.md: 200 tenants x 3 regions x 20
+//! phase on fleet F200 (the README's "Benchmarks": 200 tenants x 3 regions x 20
 //! metrics, 12,000 series), from a cache file built with bulk SQL: a week
 //! of hourly rollups and the last 25 minutes of one-minute points per
 //! series, one region's series shifted together and a few tenants
 //! departing from their tiers, so the pass has something to find. Then
-//! [`fleetdeck::peers::compute`] (peer departures and fleet-wide shifts)
-//! and, beside it, [`fleetdeck::health::compute`] (the rest of the phase),
+//! [`fleetdeck_engine::peers::compute`] (peer departures and fleet-wide shifts)
+//! and, beside it, [`fleetdeck_engine::health::compute`] (the rest of the phase),
 //! each the median of several runs at successive sync times. The last line
 //! is JSON.
 
 use std::time::Instant;
 
-use fleetdeck::cache::{Cache, SeriesKey};
-use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::Fleet;
-use fleetdeck::sim::{SimFleet, SimOptions, SimShape};
+use fleetdeck_engine::cache::{Cache, SeriesKey};
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::Fleet;
+use fleetdeck_sim::{SimFleet, SimOptions, SimShape};
 
 /// 2027-01-15 08:00 UTC, a Friday.
 const NOW: i64 = 1_800_000_000;
@@ -123,10 +123,10 @@ async fn run() {
     for run in 0..RUNS as i64 {
         let now = NOW + run * EVERY;
         let t = Instant::now();
-        last = Some(fleetdeck::peers::compute(&cache, &fleet, &catalog, now).await.expect("peers"));
+        last = Some(fleetdeck_engine::peers::compute(&cache, &fleet, &catalog, now).await.expect("peers"));
         peers_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        fleetdeck::health::compute(&cache, &fleet, &catalog, now).await.expect("health");
+        fleetdeck_engine::health::compute(&cache, &fleet, &catalog, now).await.expect("health");
         health_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let last = last.expect("runs");

@@ -1,4 +1,4 @@
-//! `cargo bench --bench sync`: fleet F200 (shared/BENCHMARKS.md, sync) served
+//! `cargo bench --bench sync`: fleet F200 (the README's "Benchmarks", sync) served
 //! by the simulated fleet with 30 ms added latency and AWS's per
 //! account-region quotas enforced. A 24 h backfill into an empty cache, then
 //! a re-sync 5 minutes later (the simulator's clock is frozen, so both see
@@ -8,15 +8,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use fleetdeck::aws::{AwsAccess, AwsSettings};
-use fleetdeck::cache::{Cache, PointBatch, SeriesKey};
-use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::Fleet;
-use fleetdeck::plan::{self, SeriesRead, Target};
-use fleetdeck::sim::{SimFleet, SimKnobs, SimOptions, SimShape};
+use fleetdeck_engine::aws::{AwsAccess, AwsSettings};
+use fleetdeck_engine::cache::{Cache, PointBatch, SeriesKey};
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::Fleet;
+use fleetdeck_engine::plan::{self, SeriesRead, Target};
+use fleetdeck_sim::{SimFleet, SimKnobs, SimOptions, SimShape};
 
 // (The child process serves the simulator; see `serve`.)
-use fleetdeck::sync::{self, SyncOptions};
+use fleetdeck_engine::sync::{self, SyncOptions};
 
 const LATENCY: Duration = Duration::from_millis(30);
 
@@ -180,7 +180,7 @@ fn minimum(
 
 async fn run() {
     use std::io::BufRead;
-    let t0 = fleetdeck::session::now() / 60 * 60;
+    let t0 = fleetdeck_engine::session::now() / 60 * 60;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env("FLEETDECK_BENCH_SIM", dir.path())
@@ -212,7 +212,7 @@ async fn run() {
         region: fleet.region.clone(),
         endpoint_url: Some(endpoint),
         static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
-        max_attempts: fleetdeck::aws::DEFAULT_MAX_ATTEMPTS,
+        max_attempts: fleetdeck_engine::aws::DEFAULT_MAX_ATTEMPTS,
         ..Default::default()
     })
     .await;

@@ -9,17 +9,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tauri::ipc::Channel;
-use tauri::{Manager, State};
+use tauri::{generate_handler, Manager, State};
 
-use crate::model::{
+use fleetdeck_engine::model::{
     Chart, ChartExport, ChartRequest, CostChartRequest, CostView, CsvExport, FleetOverview, Heatmap, IncidentsView,
-    IpcError, LogPanel, LogsRequest, Settings, SettingsView, SourcesView, SyncProgress, SyncState, SyncSummary,
-    TenantView,
+    IpcCode, IpcError, LogPanel, LogsRequest, Settings, SettingsView, SourcesView, SyncProgress, SyncState,
+    SyncSummary, TenantView,
 };
-use crate::report::{Format, Period, ReportSpec};
-use crate::session::{Session, SessionOptions};
-use crate::sync::SyncOptions;
-use crate::view::{self, ViewError};
+use fleetdeck_engine::report::{Format, Period, ReportSpec};
+use fleetdeck_engine::session::{Session, SessionOptions};
+use fleetdeck_engine::sync::SyncOptions;
+use fleetdeck_engine::view::{self};
 
 struct AppState {
     /// Why the session could not open (bad fleet file, catalog, cache): the
@@ -37,7 +37,7 @@ struct AppState {
 
 impl AppState {
     fn session(&self) -> Result<&Arc<Session>, IpcError> {
-        self.session.as_ref().map_err(|e| err("setup", e))
+        self.session.as_ref().map_err(|e| err(IpcCode::Setup, e))
     }
 
     fn settings(&self) -> Settings {
@@ -45,23 +45,12 @@ impl AppState {
     }
 }
 
-fn err(code: &str, message: impl ToString) -> IpcError {
-    IpcError { code: code.into(), message: message.to_string() }
-}
-
-impl From<ViewError> for IpcError {
-    fn from(e: ViewError) -> Self {
-        match e {
-            ViewError::NotFound(m) => err("not_found", m),
-            ViewError::BadRequest(m) => err("bad_request", m),
-            ViewError::Cache(_) | ViewError::Sql(_) => err("cache", e),
-            ViewError::Chart(_) => err("internal", e),
-        }
-    }
+fn err(code: IpcCode, message: impl ToString) -> IpcError {
+    IpcError { code, message: message.to_string() }
 }
 
 fn now() -> i64 {
-    crate::session::now()
+    fleetdeck_engine::session::now()
 }
 
 #[tauri::command]
@@ -139,17 +128,17 @@ async fn export_report(
 ) -> Result<String, IpcError> {
     let s = state.session()?;
     if !(1..=30).contains(&days) {
-        return Err(err("bad_request", "a report covers 1 to 30 days"));
+        return Err(err(IpcCode::BadRequest, "a report covers 1 to 30 days"));
     }
     let spec = ReportSpec { period: Period::days(days), tenant, format };
     let at = now();
-    let rendered = crate::report::render(&s.cache, &s.catalog, &spec, at).await.map_err(|e| match e {
-        crate::report::ReportError::UnknownTenant(_) => err("not_found", e),
-        crate::report::ReportError::BadRequest(_) => err("bad_request", e),
-        _ => err("internal", e),
+    let rendered = fleetdeck_engine::report::render(&s.cache, &s.catalog, &spec, at).await.map_err(|e| match e {
+        fleetdeck_engine::report::ReportError::UnknownTenant(_) => err(IpcCode::NotFound, e),
+        fleetdeck_engine::report::ReportError::BadRequest(_) => err(IpcCode::BadRequest, e),
+        _ => err(IpcCode::Internal, e),
     })?;
-    let path = view::export_dir().join(crate::report::file_name(&spec, at));
-    crate::report::write_private(&path, &rendered.bytes).map_err(|e| err("internal", e))?;
+    let path = view::export_dir().join(fleetdeck_engine::report::file_name(&spec, at));
+    fleetdeck_engine::report::write_private(&path, &rendered.bytes).map_err(|e| err(IpcCode::Internal, e))?;
     Ok(path.display().to_string())
 }
 
@@ -160,20 +149,27 @@ async fn export_report(
 async fn run_triage(state: State<'_, AppState>, request: LogsRequest) -> Result<LogPanel, IpcError> {
     let s = state.session()?;
     if s.offline {
-        return Err(err("offline", "fleetdeck was started with --offline: it calls no AWS API"));
+        return Err(err(IpcCode::Offline, "fleetdeck was started with --offline: it calls no AWS API"));
     }
     if !(1..=168).contains(&request.hours) {
-        return Err(err("bad_request", "a triage query covers 1 to 168 hours"));
+        return Err(err(IpcCode::BadRequest, "a triage query covers 1 to 168 hours"));
     }
     let end = now();
     let window = (end - i64::from(request.hours) * 3600, end);
-    let result =
-        crate::sync::triage_now(&s.fleet, &s.catalog, &s.aws, &request.tenant, &request.region, &request.query, window)
-            .await
-            .map_err(|f| {
-                let fix = if f.remediation.is_empty() { String::new() } else { format!("; fix: {}", f.remediation) };
-                err("aws", format!("{}: {}{fix}", f.status.replace('_', " "), f.message))
-            })?;
+    let result = fleetdeck_engine::sync::triage_now(
+        &s.fleet,
+        &s.catalog,
+        &s.aws,
+        &request.tenant,
+        &request.region,
+        &request.query,
+        window,
+    )
+    .await
+    .map_err(|f| {
+        let fix = if f.remediation.is_empty() { String::new() } else { format!("; fix: {}", f.remediation) };
+        err(IpcCode::Aws, format!("{}: {}{fix}", f.status.replace('_', " "), f.message))
+    })?;
     let (columns, rows) = view::log_table(&result.rows);
     Ok(LogPanel {
         label: s
@@ -213,8 +209,8 @@ async fn open_console(
         .filter(|l| l.region == region)
         .nth(link as usize)
         .map(|l| l.url.clone())
-        .ok_or_else(|| err("not_found", format!("no console link {link} for {tenant} in {region}")))?;
-    open_in_browser(&url).map_err(|e| err("internal", format!("could not start a browser: {e}")))?;
+        .ok_or_else(|| err(IpcCode::NotFound, format!("no console link {link} for {tenant} in {region}")))?;
+    open_in_browser(&url).map_err(|e| err(IpcCode::Internal, format!("could not start a browser: {e}")))?;
     Ok(url)
 }
 
@@ -240,7 +236,7 @@ fn open_in_browser(url: &str) -> std::io::Result<()> {
 #[tauri::command]
 async fn settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
     let s = state.session()?;
-    let (settings, _) = state.settings.lock().map_err(|_| err("internal", "settings poisoned"))?.clone();
+    let (settings, _) = state.settings.lock().map_err(|_| err(IpcCode::Internal, "settings poisoned"))?.clone();
     Ok(view::settings_view(&s.cache, &s.fleet, s.fleet_file.as_deref(), settings, &state.settings_path).await?)
 }
 
@@ -248,16 +244,16 @@ async fn settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> 
 /// in use until the viewer saves).
 #[tauri::command]
 async fn settings_problem(state: State<'_, AppState>) -> Result<Option<String>, IpcError> {
-    Ok(state.settings.lock().map_err(|_| err("internal", "settings poisoned"))?.1.clone())
+    Ok(state.settings.lock().map_err(|_| err(IpcCode::Internal, "settings poisoned"))?.1.clone())
 }
 
 #[tauri::command]
 async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings, IpcError> {
-    crate::settings::save(&state.settings_path, &settings).map_err(|e| match e {
-        crate::settings::SettingsError::Invalid { .. } => err("bad_request", e),
-        _ => err("internal", e),
+    fleetdeck_engine::settings::save(&state.settings_path, &settings).map_err(|e| match e {
+        fleetdeck_engine::settings::SettingsError::Invalid { .. } => err(IpcCode::BadRequest, e),
+        _ => err(IpcCode::Internal, e),
     })?;
-    *state.settings.lock().map_err(|_| err("internal", "settings poisoned"))? = (settings.clone(), None);
+    *state.settings.lock().map_err(|_| err(IpcCode::Internal, "settings poisoned"))? = (settings.clone(), None);
     Ok(settings)
 }
 
@@ -275,19 +271,19 @@ async fn ui_ready(state: State<'_, AppState>, rows: u32) -> Result<(), IpcError>
 
 #[tauri::command]
 async fn sync_state(state: State<'_, AppState>) -> Result<SyncState, IpcError> {
-    Ok(state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?.clone())
+    Ok(state.sync.lock().map_err(|_| err(IpcCode::Internal, "sync state poisoned"))?.clone())
 }
 
 #[tauri::command]
 async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgress>) -> Result<SyncSummary, IpcError> {
     let s = state.session()?.clone();
     if s.offline {
-        return Err(err("offline", "fleetdeck was started with --offline: it does not sync"));
+        return Err(err(IpcCode::Offline, "fleetdeck was started with --offline: it does not sync"));
     }
     {
-        let mut st = state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?;
+        let mut st = state.sync.lock().map_err(|_| err(IpcCode::Internal, "sync state poisoned"))?;
         if st.running {
-            return Err(err("sync_running", "a sync is already running"));
+            return Err(err(IpcCode::SyncRunning, "a sync is already running"));
         }
         st.running = true;
         st.progress = None;
@@ -300,15 +296,16 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
         // A closed window just stops listening; the sync goes on.
         let _ = on_progress.send(p);
     };
-    let result = crate::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(now()), &report).await;
+    let result =
+        fleetdeck_engine::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(now()), &report).await;
     {
-        let mut st = state.sync.lock().map_err(|_| err("internal", "sync state poisoned"))?;
+        let mut st = state.sync.lock().map_err(|_| err(IpcCode::Internal, "sync state poisoned"))?;
         st.running = false;
         if let Ok(summary) = &result {
             st.last = Some(summary.clone());
         }
     }
-    let summary = result.map_err(|e| err("cache", e))?;
+    let summary = result.map_err(|e| err(IpcCode::Cache, e))?;
     if state.settings().notify_critical {
         if let Ok(after) = view::fleet_overview(&s.cache, &s.catalog, s.demo, now()).await {
             notify_critical(&view::newly_critical(&before, &after.rows));
@@ -320,7 +317,7 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
 /// One desktop notification per tenant that turned critical (at most
 /// three, then one that counts the rest): the tenant's name and its worst
 /// reason, as plain text (notification servers may render markup).
-fn notify_critical(tenants: &[&crate::model::TenantHealth]) {
+fn notify_critical(tenants: &[&fleetdeck_engine::model::TenantHealth]) {
     let plain =
         |s: &str| s.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '&')).take(200).collect::<String>();
     let mut notes: Vec<(String, String)> = tenants
@@ -349,8 +346,8 @@ fn notify_critical(tenants: &[&crate::model::TenantHealth]) {
 /// Open the console window; returns when it is closed.
 pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
     let started = Instant::now();
-    let settings_path = crate::settings::path();
-    let preferences = match crate::settings::load(&settings_path) {
+    let settings_path = fleetdeck_engine::settings::path();
+    let preferences = match fleetdeck_engine::settings::load(&settings_path) {
         Ok(s) => (s, None),
         Err(e) => {
             tracing::warn!("{e}; using the default settings");
@@ -359,7 +356,7 @@ pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
     };
     tauri::Builder::default()
         .setup(move |app| {
-            let session = tauri::async_runtime::block_on(Session::open(&opts)).map_err(|e| {
+            let session = tauri::async_runtime::block_on(crate::demo::open_session(&opts)).map_err(|e| {
                 eprintln!("fleetdeck: {e}");
                 e.to_string()
             });
@@ -374,27 +371,7 @@ pub fn run(opts: SessionOptions) -> anyhow::Result<()> {
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            fleet_overview,
-            heatmap,
-            tenant_view,
-            tenant_chart,
-            cost_chart,
-            export_chart,
-            sources,
-            cost_overview,
-            incidents,
-            export_csv,
-            export_report,
-            run_triage,
-            open_console,
-            settings,
-            settings_problem,
-            save_settings,
-            ui_ready,
-            start_sync,
-            sync_state
-        ])
+        .invoke_handler(with_commands!(generate_handler))
         .run(tauri::generate_context!())?;
     Ok(())
 }

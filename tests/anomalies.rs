@@ -11,19 +11,29 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use fleetdeck::cache::Cache;
-use fleetdeck::catalog::Catalog;
-use fleetdeck::model::{SyncProgress, SyncSummary};
-use fleetdeck::sim::SimKnobs;
-use fleetdeck::sync::{self, SyncOptions};
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::model::{SyncProgress, SyncSummary};
+use fleetdeck_engine::sync::{self, SyncOptions};
+use fleetdeck_sim::SimKnobs;
 use sqlx::Row;
 
-mod support;
-use support::world::{epoch_now, World};
+use fleetdeck_testkit::world::{epoch_now, World};
 
 const TENANTS: usize = 24;
 
-impl World {
+/// This file's own ways to start and drive a [`World`].
+#[allow(async_fn_in_trait)]
+trait Local {
+    /// [`TENANTS`] tenants placed at `epoch`, with the built-in catalog.
+    async fn start(epoch: i64) -> World;
+    /// One whole sync at `now` (the simulator's clock moved there too),
+    /// with the progress reports it streamed.
+    async fn sync(&self, cache: &Cache, now: i64) -> (SyncSummary, Vec<SyncProgress>);
+    async fn sync_with(&self, cache: &Cache, opts: &SyncOptions) -> (SyncSummary, Vec<SyncProgress>);
+}
+
+impl Local for World {
     /// [`TENANTS`] tenants placed at `epoch`, with the built-in catalog.
     async fn start(epoch: i64) -> World {
         World::start_with(TENANTS, Catalog::builtin().expect("built-in catalog"), epoch).await
@@ -408,7 +418,7 @@ async fn a_tenant_whose_daily_cost_jumped_shows_one_cost_incident_and_nobody_els
     let (summary, _) = world.sync(&cache, world.epoch).await;
     assert_eq!(summary.sources_failed, 0, "{:#?}", summary.errors);
 
-    let view = fleetdeck::view::incidents(&cache, 24 * 7, world.epoch).await.unwrap();
+    let view = fleetdeck_engine::view::incidents(&cache, 24 * 7, world.epoch).await.unwrap();
     let cost: Vec<_> = view.incidents.iter().filter(|i| i.kind == "cost").collect();
     let hooli: Vec<_> = cost.iter().filter(|i| i.tenant == "hooli").collect();
     assert_eq!(hooli.len(), 1, "one cost episode for hooli: {cost:#?}");
@@ -573,12 +583,12 @@ async fn quiet_tenants_raise_at_most_one_peer_anomaly_per_100_series_days() {
     // What the sync found now is the incidents'; replay the days before.
     sqlx::query("DELETE FROM peer_anomaly").execute(cache.pool()).await.unwrap();
 
-    let window = fleetdeck::peers::WINDOW_SECS;
+    let window = fleetdeck_engine::peers::WINDOW_SECS;
     let (first, last) = (world.epoch - 6 * 86_400, world.epoch - 4 * 3600);
     let mut compared = 0usize;
     let mut at = first;
     while at <= last {
-        compared += fleetdeck::peers::compute(&cache, &world.fleet, &world.catalog, at).await.unwrap().series;
+        compared += fleetdeck_engine::peers::compute(&cache, &world.fleet, &world.catalog, at).await.unwrap().series;
         at += window;
     }
     let series_days = compared as f64 * window as f64 / 86_400.0;

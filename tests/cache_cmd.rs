@@ -24,7 +24,7 @@ fn stdout(o: &std::process::Output) -> String {
 }
 
 async fn count(cache: &Path, sql: &str) -> i64 {
-    let c = fleetdeck::cache::Cache::open(cache).await.unwrap();
+    let c = fleetdeck_engine::cache::Cache::open(cache).await.unwrap();
     let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(c.pool()).await.unwrap();
     c.pool().close().await;
     n

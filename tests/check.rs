@@ -13,23 +13,35 @@
 //! failures it really enforces: moto accepts any role and any ExternalId, so
 //! a missing role or wrong ExternalId is tested on the simulator only.
 
-mod support;
-use support::world::{epoch_now, World};
+use fleetdeck_testkit::world::{epoch_now, World};
 
 use std::path::Path;
 use std::process::Command;
 
-use fleetdeck::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
-use fleetdeck::catalog::Catalog;
-use fleetdeck::check::{self, CheckOptions, CheckRow, Probe, Problem, Verdict};
-use fleetdeck::fleet::{Fleet, Model};
-use fleetdeck::sim::{SimFleet, SimKnobs};
+use fleetdeck_engine::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::check::{self, CheckOptions, CheckRow, Probe, Problem, Verdict};
+use fleetdeck_engine::fleet::{Fleet, Model};
+use fleetdeck_sim::{SimFleet, SimKnobs};
 
 /// The first five tenants cover every isolation model; eight add two more
 /// silo tenants, each with an account of its own.
 const TENANTS: usize = 8;
 
-impl World {
+/// This file's own ways to start and drive a [`World`].
+#[allow(async_fn_in_trait)]
+trait Local {
+    /// [`TENANTS`] tenants placed now, with the built-in catalog.
+    async fn start() -> World;
+    /// Knobs on top of the frozen clock.
+    fn knobs(&self, knobs: SimKnobs);
+    /// `fleetdeck check` as the CLI sets it up for this fleet.
+    async fn check(&self, opts: CheckOptions) -> Vec<CheckRow>;
+    /// Silo tenants, each alone in its account.
+    fn silo_tenants(&self) -> Vec<(String, String, String)>;
+}
+
+impl Local for World {
     /// [`TENANTS`] tenants placed now, with the built-in catalog.
     async fn start() -> World {
         World::start_with(TENANTS, Catalog::builtin().unwrap(), epoch_now()).await
@@ -398,15 +410,15 @@ async fn moto_access(endpoint: &str, key: &str, secret: &str) -> AwsAccess {
 
 /// Create a log group as `account`, the way the tenant's application would.
 async fn create_log_group(endpoint: &str, account: &str, name: &str) {
-    let (base, creds) = support::as_seeder(endpoint, account, "us-east-1").await;
+    let (base, creds) = fleetdeck_testkit::as_seeder(endpoint, account, "us-east-1").await;
     let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&base).credentials_provider(creds).build();
     aws_sdk_cloudwatchlogs::Client::from_conf(conf).create_log_group().log_group_name(name).send().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn against_moto_a_granted_role_passes_and_a_log_group_of_another_account_is_not_found() {
-    let moto = support::moto();
-    let proxy = support::cbor_proxy::start(&moto.url).await;
+    let moto = fleetdeck_testkit::moto();
+    let proxy = fleetdeck_testkit::cbor_proxy::start(&moto.url).await;
     create_log_group(&proxy.url, ACCOUNT_A, "/alpha/app").await;
     let fleet = moto_fleet(&proxy.url);
     let aws = moto_access(&proxy.url, "AKIDFLEETDECK", "secret").await;
@@ -476,7 +488,7 @@ fn xml_value(xml: &str, tag: &str) -> String {
 /// invalid base credentials.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn against_moto_an_identity_not_allowed_to_assume_a_role_fails_at_credentials() {
-    let moto = support::moto();
+    let moto = fleetdeck_testkit::moto();
     let url = &moto.url;
     moto_iam(url, None, &[("Action", "CreateUser"), ("UserName", "operator")]);
     let key = moto_iam(url, None, &[("Action", "CreateAccessKey"), ("UserName", "operator")]);
@@ -504,7 +516,7 @@ async fn against_moto_an_identity_not_allowed_to_assume_a_role_fails_at_credenti
         Some(ACCOUNT_A),
         &[("Action", "CreateRole"), ("RoleName", "FleetdeckReadOnly"), ("AssumeRolePolicyDocument", "{}")],
     );
-    support::moto_api(&moto, "/moto-api/reset-auth", "0");
+    fleetdeck_testkit::moto_api(&moto, "/moto-api/reset-auth", "0");
 
     // Straight to moto: with permission checks on, moto verifies SigV4,
     // which signs the Host header a proxy changes. (CloudWatch, which needs

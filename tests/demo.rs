@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use fleetdeck::sim::{SimFleet, SimOptions};
+use fleetdeck_sim::{SimFleet, SimOptions};
 
 fn fleetdeck(cache: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
@@ -69,7 +69,7 @@ async fn sync_then_status_shows_every_simulated_tenant_with_its_health() {
     assert!(ok * 2 > rows.len(), "only {ok} of {} rows ok", rows.len());
 
     // When the alarm fired is on record (DescribeAlarmHistory).
-    let c = fleetdeck::cache::Cache::open(&cache).await.unwrap();
+    let c = fleetdeck_engine::cache::Cache::open(&cache).await.unwrap();
     let fired: Vec<String> = sqlx::query_scalar(
         "SELECT summary FROM alarm_history WHERE tenant_id = 'globex' AND region = 'us-east-1' ORDER BY at DESC",
     )
@@ -97,7 +97,7 @@ async fn sync_then_status_shows_every_simulated_tenant_with_its_health() {
 }
 
 async fn count_points(cache: &Path) -> i64 {
-    let c = fleetdeck::cache::Cache::open(cache).await.unwrap();
+    let c = fleetdeck_engine::cache::Cache::open(cache).await.unwrap();
     c.datapoint_count().await.unwrap()
 }
 
@@ -176,8 +176,8 @@ async fn discover_finds_the_tagged_accounts_missing_from_the_fleet_and_merges_th
 
     let (_, note) = discover(true);
     assert!(note.contains("added 2 tenants"), "{note}");
-    let catalog = fleetdeck::catalog::Catalog::builtin().unwrap();
-    let merged = fleetdeck::fleet::Fleet::load(&path, &catalog).expect("the merged file validates");
+    let catalog = fleetdeck_engine::catalog::Catalog::builtin().unwrap();
+    let merged = fleetdeck_engine::fleet::Fleet::load(&path, &catalog).expect("the merged file validates");
     assert_eq!(merged.tenants.len(), 24);
     for id in &removed {
         let t = merged.tenant(id).unwrap();

@@ -16,23 +16,41 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use fleetdeck::aws::AwsAccess;
-use fleetdeck::cache::Cache;
-use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::{Fleet, Model};
-use fleetdeck::model::{SyncProgress, SyncSummary};
-use fleetdeck::sim::{Faults, SimFleet, SimKnobs};
-use fleetdeck::sync::{self, SyncOptions};
+use fleetdeck_engine::aws::AwsAccess;
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::{Fleet, Model};
+use fleetdeck_engine::model::{SyncProgress, SyncSummary};
+use fleetdeck_engine::sync::{self, SyncOptions};
+use fleetdeck_sim::{Faults, SimFleet, SimKnobs};
 use sqlx::{Connection, Row};
 
-mod support;
-use support::world::{epoch_now, sim_settings as settings, World, SEED};
+use fleetdeck_testkit::world::{epoch_now, sim_settings as settings, World, SEED};
 
 /// A small fleet: the first five tenants cover all five isolation models
 /// and the three incidents; the rest follow the documented mix.
 const TENANTS: usize = 8;
 
-impl World {
+/// This file's own ways to start and drive a [`World`].
+#[allow(async_fn_in_trait)]
+trait Local {
+    /// [`TENANTS`] tenants placed at `epoch`, with the built-in catalog.
+    async fn start(epoch: i64) -> World;
+    /// One whole sync at `now` into `cache`, with a fresh [`AwsAccess`].
+    async fn sync(&self, cache: &Cache, now: i64) -> SyncSummary;
+    async fn sync_with(
+        &self,
+        aws: &AwsAccess,
+        cache: &Cache,
+        now: i64,
+        progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    ) -> SyncSummary;
+    /// A fault-free sync of this fleet at the epoch, into a cache of its own:
+    /// what every faulty run must end up equal to.
+    async fn reference(&self, dir: &Path) -> Cache;
+}
+
+impl Local for World {
     /// [`TENANTS`] tenants placed at `epoch`, with the built-in catalog.
     async fn start(epoch: i64) -> World {
         World::start_with(TENANTS, Catalog::builtin().expect("built-in catalog"), epoch).await
@@ -731,7 +749,8 @@ async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself()
     let good = world.sync_with(&aws, &cache, world.epoch, &|_| {}).await;
     assert_eq!(good.sources_failed, 0, "the first sync failed: {:#?}", good.errors);
     let before = Content::of(&cache).await;
-    let overview_before = fleetdeck::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
+    let overview_before =
+        fleetdeck_engine::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
 
     world.sim.go_dark().await;
     let started = Instant::now();
@@ -779,7 +798,7 @@ async fn an_unreachable_endpoint_keeps_the_cache_served_and_recovers_by_itself()
 
     // The cache still serves everything it had, and says how old it is.
     assert_same_content(&Content::of(&cache).await, &before, "while AWS is unreachable");
-    let overview = fleetdeck::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
+    let overview = fleetdeck_engine::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
     assert_eq!(overview.rows.len(), overview_before.rows.len(), "tenants vanished from the fleet view");
     for row in &overview.rows {
         assert!(

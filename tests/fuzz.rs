@@ -22,9 +22,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use fleetdeck::catalog::{logs_string_literal, Catalog};
-use fleetdeck::fleet::Fleet;
-use fleetdeck::input::InputError;
+use fleetdeck_engine::catalog::{logs_string_literal, Catalog};
+use fleetdeck_engine::fleet::Fleet;
+use fleetdeck_engine::input::InputError;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -302,10 +302,10 @@ proptest! {
     #[test]
     fn untrusted_text_functions_take_any_string(text in "\\PC*", bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         for t in [text.clone(), String::from_utf8_lossy(&bytes).into_owned()] {
-            let _ = fleetdeck::redact::redact(&t);
-            let f = fleetdeck::aws::classify_text(&t, Some(("arn:aws:iam::111111111111:role/R", Some("x"))));
+            let _ = fleetdeck_engine::redact::redact(&t);
+            let f = fleetdeck_engine::aws::classify_text(&t, Some(("arn:aws:iam::111111111111:role/R", Some("x"))));
             prop_assert!(f.message.chars().count() <= 600);
-            let _ = fleetdeck::export::csv_field(&t);
+            let _ = fleetdeck_engine::export::csv_field(&t);
             let lit = logs_string_literal(&t);
             prop_assert!(lit.starts_with('"') && lit.ends_with('"') && lit.len() >= 2);
         }

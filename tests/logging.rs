@@ -93,7 +93,7 @@ fn an_engineer_finds_an_owner_only_log_file_with_each_run_s_startup_line() {
     assert_eq!(text.lines().filter(|l| l.contains(" INFO ") && l.contains("starting")).count(), 2, "{text}");
     assert!(text.contains("verbose: true"), "{text}");
     let dropped = text.lines().find(|l| l.contains("more problems not reported")).expect("--verbose logs debug lines");
-    assert!(dropped.contains(" DEBUG fleetdeck::detect") && dropped.contains("broken.csv: "), "{dropped}");
+    assert!(dropped.contains(" DEBUG fleetdeck_engine::detect") && dropped.contains("broken.csv: "), "{dropped}");
     assert_eq!(mode(&files[0]), 0o600);
 }
 
@@ -160,7 +160,8 @@ fn a_crash_leaves_the_panic_and_a_backtrace_in_the_log_and_names_the_file_on_std
     assert!(lines[0].contains(".rs:"), "the location: {}", lines[0]);
     assert_eq!(lines[1], "backtrace:");
     assert!(
-        lines.iter().any(|l| l.contains("run_policy")) && lines.iter().any(|l| l.contains("src-tauri/cli.rs:")),
+        lines.iter().any(|l| l.contains("cli::policy::run"))
+            && lines.iter().any(|l| l.contains("src-tauri/cli/policy.rs:")),
         "the backtrace reaches the command that panicked, with its line:\n{}",
         lines.join("\n")
     );
@@ -187,7 +188,7 @@ fn without_a_usable_log_directory_fleetdeck_warns_once_and_a_crash_still_says_ev
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ERROR fleetdeck::panic: thread 'main' panicked at "), "{stderr}");
     assert!(stderr.contains("failed printing to stdout"), "{stderr}");
-    assert!(stderr.contains("backtrace:") && stderr.contains("run_policy"), "{stderr}");
+    assert!(stderr.contains("backtrace:") && stderr.contains("src-tauri/cli/policy.rs:"), "{stderr}");
 }
 
 /// The SDK logs access key ids at debug and trace; the caps in `logging`
@@ -222,6 +223,6 @@ fn at_trace_level_the_file_holds_no_sdk_debug_line_and_no_access_key_id() {
     let key_id = regex::Regex::new(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b").unwrap();
     let found: Vec<&str> = key_id.find_iter(&text).map(|m| m.as_str()).take(3).collect();
     assert!(found.is_empty(), "access key ids in the log file: {found:?}");
-    assert!(!text.contains(fleetdeck::sim::SimFleet::SECRET_ACCESS_KEY));
+    assert!(!text.contains(fleetdeck_sim::SimFleet::SECRET_ACCESS_KEY));
     assert!(!text.contains('\x1b'), "span fields in the file are plain text, not stderr's colours");
 }

@@ -4,18 +4,16 @@
 //! of the other's, even though both tenants' metrics carry the same
 //! dimension value.
 
-mod support;
-
 use std::path::Path;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, Statistic};
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
-use fleetdeck::aws::{AwsAccess, AwsSettings};
-use fleetdeck::cache::Cache;
-use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::Fleet;
-use fleetdeck::sync::{self, SyncOptions};
+use fleetdeck_engine::aws::{AwsAccess, AwsSettings};
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::Fleet;
+use fleetdeck_engine::sync::{self, SyncOptions};
 
 const ACCOUNT_A: &str = "111111111111";
 const ACCOUNT_B: &str = "222222222222";
@@ -116,9 +114,9 @@ selector.dimensions = {{ TenantId = "shared-name" }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tenant_account_yields_its_own_metric_and_nothing_of_the_other() {
-    let moto = support::moto();
-    let proxy = support::cbor_proxy::start(&moto.url).await;
-    let now = fleetdeck::session::now();
+    let moto = fleetdeck_testkit::moto();
+    let proxy = fleetdeck_testkit::cbor_proxy::start(&moto.url).await;
+    let now = fleetdeck_engine::session::now();
     seed(&proxy.url, ACCOUNT_A, 100.0, now).await;
     seed(&proxy.url, ACCOUNT_B, 200.0, now).await;
 

@@ -2,7 +2,7 @@
 //! one tenant of every isolation model spread over three accounts and two
 //! regions, synced by fleetdeck through the real SDK, signing, AssumeRole and
 //! wire protocols. A recording, fault-injecting proxy in front of moto
-//! (`support::cbor_proxy`) translates CloudWatch's CBOR, tells the test
+//! (`fleetdeck_testkit::cbor_proxy`) translates CloudWatch's CBOR, tells the test
 //! what fleetdeck sent, and refuses chosen calls with AWS's own
 //! access-denied errors.
 //!
@@ -14,8 +14,6 @@
 //! and `stats`, Cost Explorer forecasts, throttling) is covered by the
 //! simulated fleet's tests; each story says which part.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
@@ -23,16 +21,16 @@ use std::sync::Mutex;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use fleetdeck::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
-use fleetdeck::cache::Cache;
-use fleetdeck::catalog::Catalog;
-use fleetdeck::fleet::Fleet;
-use fleetdeck::model::SyncSummary;
-use fleetdeck::sync::{self, SyncOptions};
+use fleetdeck_engine::aws::{AwsAccess, AwsSettings, READ_ACTIONS};
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::Fleet;
+use fleetdeck_engine::model::SyncSummary;
+use fleetdeck_engine::sync::{self, SyncOptions};
+use fleetdeck_testkit::cbor_proxy::{self, Proxy, Record};
+use fleetdeck_testkit::SEEDER_KEY;
 use serde_json::{json, Value as Json};
 use sqlx::Row;
-use support::cbor_proxy::{self, Proxy, Record};
-use support::SEEDER_KEY;
 
 /// Acme's own account (silo).
 const SILO: &str = "111111111111";
@@ -256,7 +254,7 @@ fn payer_lines() -> String {
 // moto, the proxy, and the tenants' own applications writing into it.
 
 struct World {
-    moto: support::Moto,
+    moto: fleetdeck_testkit::Moto,
     proxy: Proxy,
     /// Half a minute into the current minute: the last complete minute is
     /// `now - 30`.
@@ -265,21 +263,21 @@ struct World {
 
 impl World {
     async fn start() -> World {
-        let moto = support::moto();
+        let moto = fleetdeck_testkit::moto();
         let proxy = cbor_proxy::start(&moto.url).await;
-        let now = fleetdeck::session::now() / 60 * 60 + 30;
+        let now = fleetdeck_engine::session::now() / 60 * 60 + 30;
         World { moto, proxy, now }
     }
 
     /// The last complete minute, where fleetdeck's reads end.
     fn end(&self) -> i64 {
-        fleetdeck::plan::end_for(self.now)
+        fleetdeck_engine::plan::end_for(self.now)
     }
 
     /// Act as `account`'s own application in `region`: AssumeRole into the
     /// account through the proxy, as the seeder.
     async fn as_account(&self, account: &str, region: &str) -> Account {
-        let (base, creds) = support::as_seeder(&self.proxy.url, account, region).await;
+        let (base, creds) = fleetdeck_testkit::as_seeder(&self.proxy.url, account, region).await;
         let cw = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(&base).credentials_provider(creds.clone()).build(),
         );
@@ -711,7 +709,7 @@ async fn a_resync_reads_only_since_the_watermark_and_never_duplicates() {
             start >= end1 - 600 && start < end1,
             "the re-sync asked from {start}, the watermark is {end1}: want [watermark - 10 min, watermark)"
         );
-        assert_eq!(end, fleetdeck::plan::end_for(now2));
+        assert_eq!(end, fleetdeck_engine::plan::end_for(now2));
     }
 
     let points = deck.points().await;
@@ -950,7 +948,7 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
         let key = (grouping, r.param("NextPageToken").map(str::to_string));
         if let Some(page) = pages.get(&key) {
             let body = json!({"account_id": r.account, "results": [page]});
-            support::moto_api_at(&moto_url, "/moto-api/static/ce/cost-and-usage-results", &body.to_string());
+            fleetdeck_testkit::moto_api_at(&moto_url, "/moto-api/static/ce/cost-and-usage-results", &body.to_string());
         }
     }));
 

@@ -13,14 +13,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fleetdeck::cache::Cache;
-use fleetdeck::catalog::Catalog;
-use fleetdeck::report::{self, Format, Period, ReportSpec};
-use fleetdeck::sync::{self, SyncOptions};
-use fleetdeck::view;
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::report::{self, Format, Period, ReportSpec};
+use fleetdeck_engine::sync::{self, SyncOptions};
+use fleetdeck_engine::view;
 
-mod support;
-use support::world::{epoch_now, World};
+use fleetdeck_testkit::world::{epoch_now, World};
 
 const TENANTS: usize = 24;
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
@@ -164,10 +163,10 @@ async fn the_weekly_summary_shows_the_consoles_own_numbers() {
         let at = availability.find(&format!("<td class=\"plain\">{name}</td>")).expect("an availability row");
         availability[at..].split("</tr>").next().unwrap().to_string()
     };
-    let critical = overview.rows.iter().find(|r| r.health == fleetdeck::model::Health::Critical).unwrap();
+    let critical = overview.rows.iter().find(|r| r.health == fleetdeck_engine::model::Health::Critical).unwrap();
     assert!(!row(&critical.name).contains(">100 %<"), "{}", row(&critical.name));
     let fine = overview.rows.iter().find(|r| {
-        r.health == fleetdeck::model::Health::Ok && !incidents.incidents.iter().any(|i| i.tenant == r.tenant)
+        r.health == fleetdeck_engine::model::Health::Ok && !incidents.incidents.iter().any(|i| i.tenant == r.tenant)
     });
     assert!(row(&fine.unwrap().name).contains(">100 %<"));
 }

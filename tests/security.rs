@@ -18,27 +18,34 @@
 //! Every test starts its own simulated fleet (or moto) on loopback and its
 //! own cache.
 
-mod support;
-use support::world::{epoch_now, World};
+use fleetdeck_testkit::world::{epoch_now, World};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fleetdeck::aws::{self, AwsAccess, AwsSettings, READ_ACTIONS};
-use fleetdeck::cache::{Cache, HealthRow, PointBatch, SeriesKey};
-use fleetdeck::catalog::{logs_string_literal, Catalog, LogsQuery};
-use fleetdeck::chart::{self, ChartSpec, Line};
-use fleetdeck::export::csv_field;
-use fleetdeck::fleet::Fleet;
-use fleetdeck::model::{ChartRequest, Health, SyncSummary};
-use fleetdeck::sim::{Malformed, MalformedKind, Model as SimModel, SimFleet, SimKnobs};
-use fleetdeck::sync::{self, SyncOptions};
-use fleetdeck::view::{self, ViewError};
+use fleetdeck_engine::aws::{self, AwsAccess, AwsSettings, READ_ACTIONS};
+use fleetdeck_engine::cache::{Cache, HealthRow, PointBatch, SeriesKey};
+use fleetdeck_engine::catalog::{logs_string_literal, Catalog, LogsQuery};
+use fleetdeck_engine::chart::{self, ChartSpec, Line};
+use fleetdeck_engine::export::csv_field;
+use fleetdeck_engine::fleet::Fleet;
+use fleetdeck_engine::model::{ChartRequest, Health, SyncSummary};
+use fleetdeck_engine::sync::{self, SyncOptions};
+use fleetdeck_engine::view::{self, ViewError};
+use fleetdeck_sim::{Malformed, MalformedKind, Model as SimModel, SimFleet, SimKnobs};
 use proptest::prelude::*;
 use sqlx::{Connection, Row};
 
-impl World {
+/// This file's own ways to start and drive a [`World`].
+#[allow(async_fn_in_trait)]
+trait Local {
+    /// `tenants` tenants placed now.
+    async fn start(tenants: usize, catalog: Catalog) -> World;
+    async fn sync(&self, cache: &Cache, now: i64) -> SyncSummary;
+}
+
+impl Local for World {
     /// `tenants` tenants placed now.
     async fn start(tenants: usize, catalog: Catalog) -> World {
         World::start_with(tenants, catalog, epoch_now()).await
@@ -235,9 +242,9 @@ async fn no_key_secret_or_session_token_reaches_the_cache_files_or_the_debug_log
 /// the cache files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_issued_by_moto_reaches_the_cache_files() {
-    let moto = support::moto();
-    let proxy = support::cbor_proxy::start(&moto.url).await;
-    let now = fleetdeck::session::now();
+    let moto = fleetdeck_testkit::moto();
+    let proxy = fleetdeck_testkit::cbor_proxy::start(&moto.url).await;
+    let now = fleetdeck_engine::session::now();
     const BASE_KEY: &str = "AKIDFLEETDECKSECURITY";
     const BASE_SECRET: &str = "moto-base-secret-5e1f0c9a7b";
     let dir = tempfile::tempdir().unwrap();
@@ -293,7 +300,7 @@ async fn no_key_issued_by_moto_reaches_the_cache_files() {
 // 3. Cache file modes
 
 /// The cache file, its WAL and its SHM are 0600, in a folder created 0700.
-/// (src-tauri/cache.rs `a_new_cache_file_and_its_wal_are_owner_only` covers
+/// (crates/engine/src/cache.rs `a_new_cache_file_and_its_wal_are_owner_only` covers
 /// the file and the WAL; this adds the SHM, after real writes.)
 #[cfg(unix)]
 #[tokio::test]
@@ -654,7 +661,7 @@ proptest! {
 
     #[test]
     fn planted_personal_data_and_secrets_do_not_survive_redaction((text, secrets) in planted()) {
-        let out = fleetdeck::redact::redact(&text);
+        let out = fleetdeck_engine::redact::redact(&text);
         for s in &secrets {
             // An address like `::` or `0.0.0.0` is no personal data; the
             // value part of token=... is what must go.
@@ -699,13 +706,16 @@ fn the_window_csp_capability_and_dependencies_allow_nothing_more() {
     assert!(security.get("dangerousDisableAssetCspModification").is_none());
     assert!(security.get("assetProtocol").is_none(), "no asset protocol scope");
 
-    // The commands build.rs declares (each becomes an `allow-<command>`
-    // permission): the capability may grant those and nothing else.
+    // The commands build.rs declares from src-tauri/commands.rs (each
+    // becomes an `allow-<command>` permission): the capability grants
+    // exactly those.
     let build = std::fs::read_to_string(root.join("src-tauri/build.rs")).unwrap();
-    let list = build.split(".commands(&[").nth(1).and_then(|r| r.split("])").next()).expect("build.rs lists commands");
+    assert!(build.contains("with_commands!(command_names)"), "build.rs declares the one command list");
+    let list = std::fs::read_to_string(root.join("src-tauri/commands.rs")).unwrap();
+    let list = list.split("$then![").nth(1).and_then(|r| r.split(']').next()).expect("commands.rs lists commands");
     let commands: Vec<String> = list
         .split(',')
-        .map(|c| c.trim().trim_matches('"'))
+        .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(|c| format!("allow-{}", c.replace('_', "-")))
         .collect();
@@ -715,9 +725,17 @@ fn the_window_csp_capability_and_dependencies_allow_nothing_more() {
     for cap in caps {
         assert_eq!(cap["windows"], serde_json::json!(["main"]), "scoped to the main window");
         assert!(cap.get("webviews").is_none() && cap.get("remote").is_none(), "no webview or remote scope");
-        for p in cap["permissions"].as_array().unwrap() {
-            let p = p.as_str().expect("plain permission identifiers, no scoped objects");
+        let granted: Vec<&str> = cap["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().expect("plain permission identifiers, no scoped objects"))
+            .collect();
+        for p in &granted {
             assert!(commands.iter().any(|c| c == p), "the capability grants {p}, not one of fleetdeck's commands");
+        }
+        for c in &commands {
+            assert!(granted.contains(&c.as_str()), "the command list has {c}, which the capability does not grant");
         }
     }
     for dir in ["capabilities", "src-tauri/capabilities"] {

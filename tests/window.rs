@@ -8,8 +8,6 @@
 //! named `<img src=x onerror=alert(1)>` is text everywhere; a 1,000-tenant
 //! fleet opens in every view. Screenshots go to `target/screenshots/`.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -17,8 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use fleetdeck_testkit::Guard;
 use serde_json::{json, Value};
-use support::Guard;
 
 /// Xvfb on the first free display; `-displayfd` reports it once it is ready.
 fn xvfb() -> (Guard, String) {
@@ -90,8 +88,8 @@ impl Console {
     /// folder of its own, and extra environment (AWS keys, say).
     fn open_with(args: &[&str], env: &[(&str, &str)]) -> Console {
         let (x, display) = xvfb();
-        let port = support::free_port();
-        let native = support::free_port();
+        let port = fleetdeck_testkit::free_port();
+        let native = fleetdeck_testkit::free_port();
         let exports = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         // The "browser" the console opens AWS console links with: it writes
@@ -502,10 +500,10 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
 fn a_hostile_tenant_name_renders_as_text_everywhere() {
     const HOSTILE: &str = "<img src=x onerror=alert(1)>";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let world = rt.block_on(support::world::World::start_with(
+    let world = rt.block_on(fleetdeck_testkit::world::World::start_with(
         24,
-        fleetdeck::catalog::Catalog::builtin().unwrap(),
-        support::world::epoch_now(),
+        fleetdeck_engine::catalog::Catalog::builtin().unwrap(),
+        fleetdeck_testkit::world::epoch_now(),
     ));
     let toml = world.sim.fleet_toml().replacen("name = \"Globex\"", &format!("name = {HOSTILE:?}"), 1);
     assert!(toml.contains(HOSTILE));
@@ -514,8 +512,8 @@ fn a_hostile_tenant_name_renders_as_text_everywhere() {
     std::fs::write(&fleet, toml).unwrap();
     let cache = dir.path().join("cache.sqlite");
     let keys = [
-        ("AWS_ACCESS_KEY_ID", fleetdeck::sim::SimFleet::ACCESS_KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", fleetdeck::sim::SimFleet::SECRET_ACCESS_KEY),
+        ("AWS_ACCESS_KEY_ID", fleetdeck_sim::SimFleet::ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", fleetdeck_sim::SimFleet::SECRET_ACCESS_KEY),
     ];
     let console = Console::open_with(&["--fleet", fleet.to_str().unwrap(), "--cache", cache.to_str().unwrap()], &keys);
     wait_for_first_sync(&console, 24);
@@ -567,15 +565,15 @@ fn a_hostile_tenant_name_renders_as_text_everywhere() {
 fn every_view_opens_on_a_thousand_tenants() {
     let dir = tempfile::tempdir().unwrap();
     let cache_path = dir.path().join("c1000.sqlite");
-    let now = fleetdeck::session::now();
+    let now = fleetdeck_engine::session::now();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let cache = fleetdeck::cache::Cache::open(&cache_path).await.unwrap();
-        let catalog = fleetdeck::catalog::Catalog::builtin().unwrap();
-        fleetdeck::sim::bulk::synthetic_cache(&cache, &catalog, 1000, now).await.unwrap();
+        let cache = fleetdeck_engine::cache::Cache::open(&cache_path).await.unwrap();
+        let catalog = fleetdeck_engine::catalog::Catalog::builtin().unwrap();
+        fleetdeck_testkit::bulk::synthetic_cache(&cache, &catalog, 1000, now).await.unwrap();
     });
     let fleet = dir.path().join("c1000.toml");
-    std::fs::write(&fleet, fleetdeck::sim::bulk::synthetic_fleet_toml(1000)).unwrap();
+    std::fs::write(&fleet, fleetdeck_testkit::bulk::synthetic_fleet_toml(1000)).unwrap();
     let started = Instant::now();
     let console =
         Console::open(&["--offline", "--fleet", fleet.to_str().unwrap(), "--cache", cache_path.to_str().unwrap()]);

@@ -7,6 +7,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Chart } from './bindings/Chart';
 import type { ChartExport } from './bindings/ChartExport';
 import type { ChartRequest } from './bindings/ChartRequest';
+import type { Command } from './bindings/Command';
 import type { CostChartRequest } from './bindings/CostChartRequest';
 import type { CostView } from './bindings/CostView';
 import type { CsvExport } from './bindings/CsvExport';
@@ -24,21 +25,6 @@ import type { SyncState } from './bindings/SyncState';
 import type { SyncSummary } from './bindings/SyncSummary';
 import type { TenantView } from './bindings/TenantView';
 
-/** The `code`s the Rust side documents on `IpcError`. */
-export const ErrorCode = {
-  BadRequest: 'bad_request',
-  NotFound: 'not_found',
-  SyncRunning: 'sync_running',
-  Cache: 'cache',
-  Internal: 'internal',
-  /** The fleet file, catalog or cache could not be opened: nothing works until fixed. */
-  Setup: 'setup',
-  /** Started with --offline: no sync, no AWS call. */
-  Offline: 'offline',
-  /** An on-demand AWS read failed (the message says why and how to fix it). */
-  Aws: 'aws',
-} as const;
-
 export function isIpcError(value: unknown): value is IpcError {
   return (
     typeof value === 'object' &&
@@ -55,12 +41,12 @@ export function isIpcError(value: unknown): value is IpcError {
  */
 export function asIpcError(value: unknown): IpcError {
   if (isIpcError(value)) return value;
-  if (value instanceof Error) return { code: ErrorCode.Internal, message: value.message };
-  if (typeof value === 'string') return { code: ErrorCode.Internal, message: value };
-  return { code: ErrorCode.Internal, message: 'Unexpected error from the backend' };
+  if (value instanceof Error) return { code: 'internal', message: value.message };
+  if (typeof value === 'string') return { code: 'internal', message: value };
+  return { code: 'internal', message: 'Unexpected error from the backend' };
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(command: Command, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (error) {

@@ -15,7 +15,7 @@ import type { Chart } from '../bindings/Chart';
 import type { ChartRequest } from '../bindings/ChartRequest';
 import type { IpcError } from '../bindings/IpcError';
 import { shortTime, svgDataUrl, zoneName } from '../format';
-import { asIpcError, ErrorCode, tenantChart } from '../ipc';
+import { asIpcError, tenantChart } from '../ipc';
 import type { ConsoleState } from '../state/console';
 import { utcOffsetMinutes } from '../theme';
 import { useChartExport } from './ChartExport';
@@ -154,7 +154,7 @@ export function MetricChart({ id, subject, state, version, hours: initialHours =
       </div>
       <div class="chart-box" ref={box} aria-busy={loading}>
         {error && !loading ? (
-          <p id={`${id}-error`} class={error.code === ErrorCode.NotFound ? 'chart-note' : 'chart-note error'}>
+          <p id={`${id}-error`} class={error.code === 'not_found' ? 'chart-note' : 'chart-note error'}>
             {error.message}
           </p>
         ) : shown && size ? (

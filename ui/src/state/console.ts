@@ -16,7 +16,6 @@ import type { SyncSummary } from '../bindings/SyncSummary';
 import { setTimeZone } from '../format';
 import {
   asIpcError,
-  ErrorCode,
   fleetOverview,
   saveSettings as saveSettingsCall,
   settings as settingsCall,
@@ -110,7 +109,7 @@ export function useConsoleState(): ConsoleState {
 
     const report = (context: string, error: unknown) => {
       const { code, message } = asIpcError(error);
-      if (code === ErrorCode.Setup) {
+      if (code === 'setup') {
         setupFailed = true;
         return;
       }
@@ -175,7 +174,7 @@ export function useConsoleState(): ConsoleState {
       } catch (error) {
         const failure = asIpcError(error);
         // Someone else (another window, the CLI) got there first: follow theirs.
-        if (failure.code === ErrorCode.SyncRunning) await waitUntilIdle();
+        if (failure.code === 'sync_running') await waitUntilIdle();
         else report('Syncing', failure);
       }
       await finish();
@@ -195,7 +194,7 @@ export function useConsoleState(): ConsoleState {
         if (!alive.current) return;
         setSettings(view.settings);
         const problem = await settingsProblem();
-        if (problem !== null) report('Reading your settings', { code: ErrorCode.BadRequest, message: problem });
+        if (problem !== null) report('Reading your settings', { code: 'bad_request', message: problem });
       } catch (error) {
         report('Reading your settings', error);
       }

@@ -5,7 +5,7 @@
  * text, health, tier, region and model, driven by the keyboard), and the
  * selected row's chart beside them.
  */
-import { ErrorCode, uiReady } from '../../ipc';
+import { uiReady } from '../../ipc';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Health } from '../../bindings/Health';
 import type { TenantHealth } from '../../bindings/TenantHealth';
@@ -223,7 +223,7 @@ export function FleetView({ state }: ViewProps) {
           </div>
           {overview === null ? (
             state.overviewError ? (
-              state.overviewError.code === ErrorCode.Setup ? (
+              state.overviewError.code === 'setup' ? (
                 <div class="empty" id="setup-failed">
                   <p class="empty-title">fleetdeck could not start on this fleet.</p>
                   <pre class="setup-error">{state.overviewError.message}</pre>

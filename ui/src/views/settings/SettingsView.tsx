@@ -9,6 +9,24 @@ import type { Settings } from '../../bindings/Settings';
 import type { SettingsView as SettingsData } from '../../bindings/SettingsView';
 import { asIpcError, settings as readSettings } from '../../ipc';
 import type { ViewProps } from '../../routes';
+import type { Theme } from '../../bindings/Theme';
+import type { TimeZone } from '../../bindings/TimeZone';
+
+/** The choices, typed by the Rust enums (ts-rs): a value Rust does not know fails the build. */
+const THEMES: [Theme, string][] = [
+  ['system', 'as the system'],
+  ['light', 'light'],
+  ['dark', 'dark'],
+];
+const TIME_ZONES: [TimeZone, string][] = [
+  ['utc', 'UTC (as AWS and most runbooks)'],
+  ['local', 'local time'],
+];
+
+/** The typed choice whose value the select reports (the current one if none matches). */
+function pick<T extends string>(choices: [T, string][], value: string, current: T): T {
+  return choices.find(([v]) => v === value)?.[0] ?? current;
+}
 
 export function SettingsView({ state }: ViewProps) {
   const [data, setData] = useState<SettingsData | null>(null);
@@ -56,17 +74,18 @@ export function SettingsView({ state }: ViewProps) {
         </label>
         <label>
           <span>Theme</span>
-          <select id="setting-theme" class="select" value={draft.theme} onChange={(e) => set('theme', e.currentTarget.value)}>
-            <option value="system">as the system</option>
-            <option value="light">light</option>
-            <option value="dark">dark</option>
+          <select id="setting-theme" class="select" value={draft.theme} onChange={(e) => set('theme', pick(THEMES, e.currentTarget.value, draft.theme))}>
+            {THEMES.map(([value, label]) => (
+              <option value={value}>{label}</option>
+            ))}
           </select>
         </label>
         <label>
           <span>Times in</span>
-          <select id="setting-time-zone" class="select" value={draft.time_zone} onChange={(e) => set('time_zone', e.currentTarget.value)}>
-            <option value="utc">UTC (as AWS and most runbooks)</option>
-            <option value="local">local time</option>
+          <select id="setting-time-zone" class="select" value={draft.time_zone} onChange={(e) => set('time_zone', pick(TIME_ZONES, e.currentTarget.value, draft.time_zone))}>
+            {TIME_ZONES.map(([value, label]) => (
+              <option value={value}>{label}</option>
+            ))}
           </select>
         </label>
         <label class="check">

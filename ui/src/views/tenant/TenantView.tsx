@@ -19,7 +19,7 @@ import { HealthBadge } from '../../components/HealthBadge';
 import { MetricChart } from '../../components/MetricChart';
 import { useTableKeys } from '../../components/useTableKeys';
 import { ago, dollars, percentChange, shortTime, timestamp } from '../../format';
-import { asIpcError, ErrorCode, exportReport, openConsole, runTriage, tenantView } from '../../ipc';
+import { asIpcError, exportReport, openConsole, runTriage, tenantView } from '../../ipc';
 import type { ViewProps } from '../../routes';
 import type { ConsoleState } from '../../state/console';
 
@@ -69,7 +69,7 @@ export function TenantView({ state }: ViewProps) {
   if (error && (data === null || data.tenant.id !== route.tenant)) {
     return (
       <div class="empty" id="tenant-error">
-        <p class="empty-title">{error.code === ErrorCode.NotFound ? 'No such tenant in the cache.' : 'The tenant could not be read.'}</p>
+        <p class="empty-title">{error.code === 'not_found' ? 'No such tenant in the cache.' : 'The tenant could not be read.'}</p>
         <p class="muted">{error.message}</p>
       </div>
     );

@@ -1,0 +1,504 @@
+//! The one place AWS clients are built (as in vector's `src/aws/`): the base
+//! identity from the standard chain, AssumeRole per tenant account with its
+//! ExternalId, a session name naming the viewer and an inline session policy
+//! that allows only fleetdeck's read actions; credentials cached in memory
+//! per (role, external id) and refreshed before expiry by the SDK's identity
+//! cache; clients cached per (role, region); an endpoint override for
+//! emulators. AWS errors are classified here, once, into the statuses the
+//! views show.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::{error::CredentialsError, future};
+use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Every AWS action fleetdeck may call. The inline session policy on each
+/// AssumeRole allows exactly these, so even an over-broad tenant role cannot
+/// be used to write.
+pub const READ_ACTIONS: &[&str] = &[
+    "cloudwatch:GetMetricData",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
+    "logs:DescribeLogGroups",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+    "logs:StopQuery",
+    "ce:GetCostAndUsage",
+    "organizations:ListAccounts",
+    "organizations:ListTagsForResource",
+];
+
+/// Attempts per call, the first included. A brownout (a fifth of calls
+/// throttled, some 5xx and dropped connections) leaves a call failing all
+/// ten at about two in a million; the SDK backs off with jitter in between.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// The inline session policy sent with every AssumeRole.
+pub fn session_policy() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Sid": "FleetdeckReadOnly", "Effect": "Allow", "Action": READ_ACTIONS, "Resource": "*" }]
+    })
+    .to_string()
+}
+
+/// How to reach AWS (or an emulator).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    /// Fixed base credentials (the simulated fleet's); else the default chain.
+    pub static_credentials: Option<(String, String)>,
+    /// Attempts per call including the first (SDK standard retry with backoff).
+    pub max_attempts: u32,
+}
+
+impl AwsSettings {
+    /// A simulated fleet (or any emulator): its endpoint and static base keys.
+    pub fn simulated(endpoint: String, keys: (String, String), fleet: &crate::fleet::Fleet) -> AwsSettings {
+        AwsSettings {
+            profile: None,
+            region: fleet.region.clone(),
+            endpoint_url: Some(endpoint),
+            static_credentials: Some(keys),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// What went wrong reading one source, in the terms the views show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: &'static str,
+    pub message: String,
+    pub remediation: String,
+}
+
+pub use crate::ledger::{CallCount, Ledger};
+
+/// Clients and credentials for a whole fleet.
+pub struct AwsAccess {
+    base: SdkConfig,
+    base_credentials: SharedCredentialsProvider,
+    viewer: String,
+    roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
+    cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
+    logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
+    pub ledger: Arc<Ledger>,
+    pub pacer: crate::pace::Pacer,
+    /// Trips when AWS stops accepting connections; reset by each sync.
+    pub reach: Arc<crate::reach::Reachability>,
+}
+
+/// Refresh this long before a session expires, so no call carries a token
+/// that dies in flight.
+const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+/// Assumed-role credentials shared by every client of one role: assumed
+/// once, reused until shortly before they expire, then assumed again. Each
+/// AssumeRole made is counted. Memory only, never written anywhere.
+#[derive(Debug)]
+struct AssumedRole {
+    inner: AssumeRoleProvider,
+    account: String,
+    region: String,
+    ledger: Arc<Ledger>,
+    /// The credentials and when they were asked for.
+    cached: tokio::sync::Mutex<Option<(Credentials, SystemTime)>>,
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            // One AssumeRole at a time per role: concurrent callers wait for it.
+            let mut slot = self.cached.lock().await;
+            if let Some((c, obtained)) = slot.as_ref() {
+                // Renew ahead of expiry by 5 minutes, or by a quarter of the
+                // session's life when sessions are shorter than that, so a
+                // short session is renewed once in a while, not per call.
+                let fresh = c.expiry().is_none_or(|e| {
+                    let life = e.duration_since(*obtained).unwrap_or_default();
+                    e > SystemTime::now() + REFRESH_BEFORE.min(life / 4)
+                });
+                if fresh {
+                    return Ok(c.clone());
+                }
+            }
+            self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
+            let obtained = SystemTime::now();
+            let creds: Result<Credentials, CredentialsError> = self.inner.provide_credentials().await;
+            let creds = creds?;
+            *slot = Some((creds.clone(), obtained));
+            Ok(creds)
+        })
+    }
+}
+
+impl AwsAccess {
+    pub async fn new(settings: &AwsSettings) -> AwsAccess {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        let reach = Arc::new(crate::reach::Reachability::default());
+        loader = loader.http_client(crate::reach::client(reach.clone()));
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some((key, secret)) = &settings.static_credentials {
+            loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "fleetdeck-static"));
+        }
+        let base = loader.load().await;
+        let base_credentials = base
+            .credentials_provider()
+            .unwrap_or_else(|| SharedCredentialsProvider::new(Credentials::new("", "", None, None, "none")));
+        AwsAccess {
+            base,
+            base_credentials,
+            viewer: viewer_session_name(),
+            roles: Mutex::default(),
+            cloudwatch: Mutex::default(),
+            logs: Mutex::default(),
+            ledger: Arc::new(Ledger::default()),
+            pacer: crate::pace::Pacer::default(),
+            reach,
+        }
+    }
+
+    /// Every AWS call passes here first: paced under the account-region's
+    /// quota for that action, then counted.
+    pub async fn call(&self, account: &str, region: &str, action: &'static str) {
+        debug_assert!(READ_ACTIONS.contains(&action), "{action} is not on the read-only allowlist");
+        self.pacer.wait(account, region, action).await;
+        self.ledger.count(account, region, action);
+    }
+
+    /// `fleetdeck-<user>`: shows up in the tenant's CloudTrail.
+    pub fn session_name(&self) -> &str {
+        &self.viewer
+    }
+
+    pub fn base_credentials(&self) -> SharedCredentialsProvider {
+        self.base_credentials.clone()
+    }
+
+    /// Credentials for a role, assumed once and cached in memory; the SDK's
+    /// identity cache refreshes them before they expire.
+    pub async fn role(&self, role_arn: &str, external_id: Option<&str>) -> SharedCredentialsProvider {
+        let key = (role_arn.to_string(), external_id.map(str::to_string));
+        if let Some(p) = self.roles.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return p.clone();
+        }
+        let mut b = AssumeRoleProvider::builder(role_arn)
+            .session_name(&self.viewer)
+            .policy(session_policy())
+            .session_length(Duration::from_secs(3600))
+            .configure(&self.base);
+        if let Some(x) = external_id {
+            b = b.external_id(x);
+        }
+        let provider = SharedCredentialsProvider::new(AssumedRole {
+            inner: b.build().await,
+            account: role_arn.split(':').nth(4).unwrap_or_default().to_string(),
+            region: self.base.region().map(|r| r.to_string()).unwrap_or_default(),
+            ledger: self.ledger.clone(),
+            cached: tokio::sync::Mutex::new(None),
+        });
+        self.roles.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(provider).clone()
+    }
+
+    /// The credentials of a role already assumed this session, if any.
+    pub fn known_role(&self, role_arn: &str, external_id: Option<&str>) -> Option<SharedCredentialsProvider> {
+        let roles = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+        roles.get(&(role_arn.to_string(), external_id.map(str::to_string))).cloned()
+    }
+
+    /// Resolve credentials now, so a missing role is reported as such once
+    /// per account rather than as N failed calls. The credentials are kept
+    /// for the clients that follow.
+    pub async fn check(
+        &self,
+        creds: &SharedCredentialsProvider,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> Result<(), Failure> {
+        creds.provide_credentials().await.map(|_| ()).map_err(|e| {
+            let text = DisplayErrorContext(&e).to_string();
+            classify_text(&text, Some((role_arn, external_id)))
+        })
+    }
+
+    pub fn cloudwatch(
+        &self,
+        creds: &SharedCredentialsProvider,
+        role_key: &str,
+        region: &str,
+    ) -> aws_sdk_cloudwatch::Client {
+        let mut clients = self.cloudwatch.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry((role_key.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatch::config::Builder::from(&self.base)
+                    .credentials_provider(creds.clone())
+                    .region(Region::new(region.to_string()))
+                    .retry_partition(partition("cloudwatch", role_key, region))
+                    .build();
+                aws_sdk_cloudwatch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub fn logs(
+        &self,
+        creds: &SharedCredentialsProvider,
+        role_key: &str,
+        region: &str,
+    ) -> aws_sdk_cloudwatchlogs::Client {
+        let mut clients = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry((role_key.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.base)
+                    .credentials_provider(creds.clone())
+                    .region(Region::new(region.to_string()))
+                    .retry_partition(partition("logs", role_key, region))
+                    .build();
+                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// Organizations has one endpoint, in us-east-1 (aws partition).
+    pub fn organizations(&self, creds: &SharedCredentialsProvider) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.base)
+            .credentials_provider(creds.clone())
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
+    }
+
+    /// Cost Explorer has one endpoint, in us-east-1 (aws partition).
+    pub fn cost_explorer(&self, creds: &SharedCredentialsProvider) -> aws_sdk_costexplorer::Client {
+        let conf = aws_sdk_costexplorer::config::Builder::from(&self.base)
+            .credentials_provider(creds.clone())
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_costexplorer::Client::from_conf(conf)
+    }
+}
+
+/// A retry budget of its own per service, role and region: the SDK's
+/// standard retry spends from a token bucket shared by every client of a
+/// partition, and one account in a brownout must not use up the retries of
+/// the rest of the fleet.
+fn partition(service: &str, role_key: &str, region: &str) -> aws_sdk_cloudwatch::config::retry::RetryPartition {
+    aws_sdk_cloudwatch::config::retry::RetryPartition::new(format!("fleetdeck-{service}-{role_key}-{region}"))
+}
+
+fn viewer_session_name() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "viewer".into());
+    let clean: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c)).take(50).collect();
+    format!("fleetdeck-{}", if clean.is_empty() { "viewer" } else { &clean })
+}
+
+/// Classify an SDK error from any service.
+pub fn classify<E, R>(err: &SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = match err {
+        SdkError::ServiceError(s) => {
+            let e = s.err();
+            format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))
+        }
+        other => DisplayErrorContext(other).to_string(),
+    };
+    classify_text(&text, None)
+}
+
+/// Classify by the AWS error code found in an error's text. The codes are
+/// AWS's stable API; credential provider errors only arrive as text.
+pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure {
+    let has = |codes: &[&str]| codes.iter().any(|c| text.contains(c));
+    // AWS names the action a policy lacks: "... is not authorized to
+    // perform: logs:StartQuery on resource: ...".
+    let missing_action = text
+        .split("not authorized to perform: ")
+        .nth(1)
+        // An action is letters, digits and ':' (a body the SDK could not
+        // parse may follow it with markup, e.g. `</Message>`).
+        .and_then(|rest| rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '*')).next())
+        .filter(|a| !a.is_empty());
+    let role_only_hint = |r: Option<(&str, Option<&str>)>| match r {
+        Some((arn, Some(x))) => {
+            format!("check that {arn} exists, trusts this identity and requires ExternalId {x:?}")
+        }
+        Some((arn, None)) => format!("check that {arn} exists and trusts this identity"),
+        None => "grant the role the read-only policy in the README".to_string(),
+    };
+    let role_hint = || match (missing_action, role) {
+        // Denied AssumeRole is the role's trust policy (or the ExternalId),
+        // not a permission the role lacks.
+        (Some("sts:AssumeRole"), r) => role_only_hint(r),
+        (Some(action), _) => {
+            format!(
+                "add \"{action}\" to the role's permissions policy (the README's read-only policy lists every action)"
+            )
+        }
+        (None, r) => role_only_hint(r),
+    };
+    let (status, remediation) = if has(&[crate::reach::UNREACHABLE]) {
+        ("unreachable", "check the network, VPN, proxy or endpoint_url; the next sync tries again".to_string())
+    } else if has(&["RequestTimeTooSkewed", "RequestInTheFuture", "Signature expired", "Signature not yet current"]) {
+        // SigV4 signatures carry the laptop's time; AWS refuses those more
+        // than 5 minutes from its own. Before "expired": the fix differs.
+        (
+            "clock_skew",
+            "this machine's clock is off by more than 5 minutes; fix the clock (timedatectl / NTP) and sync again"
+                .to_string(),
+        )
+    } else if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
+        ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
+    } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
+        ("access_denied", role_hint())
+    } else if has(&[
+        "InvalidClientTokenId",
+        "UnrecognizedClient",
+        "SignatureDoesNotMatch",
+        "no credentials",
+        "the credential provider was not enabled",
+    ]) {
+        ("access_denied", "the base identity is not valid: check AWS_PROFILE / --profile and your keys".to_string())
+    } else if has(&["Throttling", "TooManyRequests", "RequestLimitExceeded", "LimitExceeded", "SlowDown"]) {
+        ("throttled", "another client is using this account's quota; the next sync retries".to_string())
+    } else if has(&["dispatch failure", "timed out", "timeout", "connection", "io error", "dns error"]) {
+        ("unreachable", "check the network, proxy or endpoint_url; the next sync retries".to_string())
+    } else if has(&["OptInRequired", "not enabled", "InvalidRegion", "RegionDisabled"]) {
+        ("unreachable", "enable the region in the account or remove it from the tenant".to_string())
+    } else {
+        ("error", "see the error; the next sync retries".to_string())
+    };
+    let message: String = text.chars().take(600).collect();
+    Failure { status, message, remediation }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_policy_allows_only_read_actions() {
+        let policy: serde_json::Value = serde_json::from_str(&session_policy()).unwrap();
+        let actions = policy["Statement"][0]["Action"].as_array().unwrap();
+        assert_eq!(actions.len(), READ_ACTIONS.len());
+        for a in actions {
+            let a = a.as_str().unwrap();
+            let verb = a.split(':').nth(1).unwrap();
+            assert!(
+                ["Get", "Describe", "List", "Start", "Stop"].iter().any(|p| verb.starts_with(p)),
+                "{a} is not a read"
+            );
+            assert!(!a.contains('*'), "{a} is a wildcard");
+        }
+        assert_eq!(policy["Statement"][0]["Effect"], "Allow");
+    }
+
+    #[test]
+    fn a_missing_iam_action_is_named_in_the_remediation() {
+        let f = classify_text(
+            "AccessDeniedException: User: arn:aws:sts::111111111111:assumed-role/FleetdeckReadOnly/fleetdeck-ana is not \
+             authorized to perform: logs:StartQuery on resource: arn:aws:logs:us-east-1:111111111111:log-group:/acme/app \
+             because no identity-based policy allows the logs:StartQuery action",
+            None,
+        );
+        assert_eq!(f.status, "access_denied");
+        assert!(
+            f.remediation.starts_with("add \"logs:StartQuery\" to the role's permissions policy"),
+            "{}",
+            f.remediation
+        );
+    }
+
+    #[test]
+    fn errors_are_classified_by_their_aws_code() {
+        assert_eq!(
+            classify_text(
+                "AccessDenied: User is not authorized to perform sts:AssumeRole",
+                Some(("arn:aws:iam::1:role/r", Some("x")))
+            )
+            .status,
+            "access_denied"
+        );
+        assert_eq!(classify_text("ThrottlingException: Rate exceeded", None).status, "throttled");
+        assert_eq!(
+            classify_text("ExpiredTokenException: The security token included in the request is expired", None).status,
+            "expired"
+        );
+        assert_eq!(classify_text("dispatch failure: io error: Connection refused", None).status, "unreachable");
+        assert_eq!(classify_text("InternalFailure", None).status, "error");
+        assert_eq!(
+            classify_text("RegionDisabledException: STS is not activated in this region for account:1", None).status,
+            "unreachable"
+        );
+    }
+
+    #[test]
+    fn the_action_named_in_an_unparsed_error_body_stops_at_the_markup() {
+        let f = classify_text(
+            "unhandled error (403): <Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/ops is not \
+             authorized to perform: logs:DescribeLogGroups</Message></Error>",
+            None,
+        );
+        assert!(f.remediation.starts_with("add \"logs:DescribeLogGroups\" to"), "{}", f.remediation);
+    }
+
+    #[test]
+    fn a_skewed_clock_is_named_with_its_fix() {
+        for text in [
+            "RequestTimeTooSkewed: The difference between the request time and the current time is too large.",
+            "InvalidSignatureException: Signature expired: 20261122T080000Z is now earlier than 20261122T081000Z",
+        ] {
+            let f = classify_text(text, Some(("arn:aws:iam::111111111111:role/r", None)));
+            assert_eq!(f.status, "clock_skew", "{text}");
+            assert!(
+                f.remediation.starts_with("this machine's clock is off by more than 5 minutes"),
+                "{}",
+                f.remediation
+            );
+        }
+    }
+
+    #[test]
+    fn the_ledger_prices_calls_like_aws() {
+        let l = Ledger::default();
+        l.count("1", "r", "cloudwatch:GetMetricData");
+        l.count_metrics("1", "r", 500);
+        l.count("1", "r", "ce:GetCostAndUsage");
+        l.count("1", "r", "cloudwatch:DescribeAlarms");
+        let calls = l.drain();
+        assert_eq!(calls.iter().map(|c| c.calls).sum::<u64>(), 3);
+        let dollars: f64 = calls.iter().map(CallCount::dollars).sum();
+        assert!((dollars - (0.005 + 0.01 + 0.00001)).abs() < 1e-9, "{dollars}");
+        assert!(l.drain().is_empty(), "drain starts afresh");
+    }
+}

@@ -1,0 +1,201 @@
+//! CloudWatch alarms: their current state and their state-change history.
+
+use sqlx::Row;
+
+use crate::model::Incident;
+
+use super::*;
+
+/// One cached alarm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmRow {
+    pub tenant_id: String,
+    pub region: String,
+    pub arn: String,
+    pub name: String,
+    pub state: String,
+    pub reason: String,
+    pub state_changed_at: Option<i64>,
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+/// An `alarm` row selected as (tenant_id, region, arn, name, state, reason,
+/// state_changed_at, namespace, metric_name, threshold).
+pub(super) fn alarm_row(r: &sqlx::sqlite::SqliteRow) -> AlarmRow {
+    AlarmRow {
+        tenant_id: r.get(0),
+        region: r.get(1),
+        arn: r.get(2),
+        name: r.get(3),
+        state: r.get(4),
+        reason: r.get(5),
+        state_changed_at: r.get(6),
+        namespace: r.get(7),
+        metric_name: r.get(8),
+        threshold: r.get(9),
+    }
+}
+
+/// (from, to) of an alarm history summary, "Alarm updated from OK to ALARM".
+pub(super) fn state_change(summary: &str) -> (Option<&str>, Option<&str>) {
+    let Some(rest) = summary.split_once(" from ").map(|(_, r)| r) else { return (None, None) };
+    match rest.split_once(" to ") {
+        Some((from, to)) => (Some(from.trim()), Some(to.trim())),
+        None => (Some(rest.trim()), None),
+    }
+}
+
+impl Cache {
+    /// Alarm episodes (from a change into ALARM to the change out of it,
+    /// open while none is seen) overlapping `[since, until]` (epoch s),
+    /// from the alarm history; one tenant's with `Some`.
+    pub async fn alarm_episodes(
+        &self,
+        tenant: Option<&str>,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<Incident>, CacheError> {
+        let mut out = Vec::new();
+        let order = "ORDER BY tenant_id, region, alarm_name, at";
+        let history = match tenant {
+            Some(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE tenant_id = ?2 AND at <= ?1 {order}"
+            )))
+            .bind(until.saturating_mul(1000))
+            .bind(t),
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE at <= ?1 {order}"
+            )))
+            .bind(until.saturating_mul(1000)),
+        }
+        .fetch_all(&self.pool)
+        .await?;
+        let changes: Vec<(String, String, String, i64, String)> =
+            history.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+        for alarm in changes.chunk_by(|a, b| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2)) {
+            let (tenant, region, name) = (&alarm[0].0, &alarm[0].1, &alarm[0].2);
+            let mut open: Option<(i64, &str)> = None;
+            let mut episodes: Vec<(i64, Option<i64>, &str)> = Vec::new();
+            for (_, _, _, at, summary) in alarm {
+                let (from, to) = state_change(summary);
+                if to == Some("ALARM") {
+                    if let Some((start, s)) = open.take() {
+                        episodes.push((start, Some(*at), s));
+                    }
+                    open = Some((*at, summary));
+                } else if from == Some("ALARM") || open.is_some() {
+                    match open.take() {
+                        Some((start, s)) => episodes.push((start, Some(*at), s)),
+                        None => episodes.push((*at, Some(*at), summary)),
+                    }
+                }
+            }
+            if let Some((start, s)) = open {
+                episodes.push((start, None, s));
+            }
+            for (start, end, summary) in episodes {
+                if end.is_some_and(|e| e < since.saturating_mul(1000)) {
+                    continue;
+                }
+                out.push(Incident {
+                    tenant: tenant.clone(),
+                    region: region.clone(),
+                    kind: "alarm".into(),
+                    subject: name.clone(),
+                    start,
+                    end,
+                    title: format!("alarm {name}: {summary}"),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replace the alarms of the given tenant-regions with what was read.
+    pub async fn replace_alarms(
+        &self,
+        scope: &[(String, String)],
+        alarms: &[AlarmRow],
+        now_ms: i64,
+    ) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        for (tenant, region) in scope {
+            sqlx::query("DELETE FROM alarm WHERE tenant_id = ?1 AND region = ?2")
+                .bind(tenant)
+                .bind(region)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for a in alarms {
+            sqlx::query(
+                "INSERT OR REPLACE INTO alarm (tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold, synced_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .bind(&a.tenant_id)
+            .bind(&a.region)
+            .bind(&a.arn)
+            .bind(&a.name)
+            .bind(&a.state)
+            .bind(&a.reason)
+            .bind(a.state_changed_at)
+            .bind(&a.namespace)
+            .bind(&a.metric_name)
+            .bind(a.threshold)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Add state changes of an alarm (already known ones are kept once).
+    pub async fn put_alarm_history(
+        &self,
+        tenant: &str,
+        region: &str,
+        alarm: &str,
+        items: &[(i64, String)],
+    ) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        for (at, summary) in items {
+            sqlx::query(
+                "INSERT OR REPLACE INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(tenant)
+            .bind(region)
+            .bind(alarm)
+            .bind(at)
+            .bind(summary)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn alarms(&self, tenant: &str, region: &str) -> Result<Vec<AlarmRow>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold
+             FROM alarm WHERE tenant_id = ?1 AND region = ?2 ORDER BY name",
+        )
+        .bind(tenant)
+        .bind(region)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(alarm_row).collect())
+    }
+
+    /// Every cached alarm, by tenant, region and name.
+    pub async fn all_alarms(&self) -> Result<Vec<AlarmRow>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold
+             FROM alarm ORDER BY tenant_id, region, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(alarm_row).collect())
+    }
+}

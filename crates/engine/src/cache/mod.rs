@@ -1,0 +1,249 @@
+//! The local SQLite cache: one [`Cache`] owns the pool (WAL, busy timeout,
+//! migrations) and every write the sync makes. Views read it through the SQL
+//! in `queries/views/`. The file is created owner-only (0600) in an
+//! owner-only directory (0700), and never holds credentials.
+//!
+//! One file per table family, each holding all of its family's SQL:
+//! `series` (series, datapoints, rollups), `anomalies` (episodes, detectors,
+//! peers, incidents), `alarms`, `logs`, `sources` (and sync records),
+//! `cost`, `health`.
+
+mod alarms;
+mod anomalies;
+mod cost;
+mod health;
+mod logs;
+mod series;
+mod sources;
+#[cfg(test)]
+mod tests;
+
+pub use alarms::AlarmRow;
+pub use anomalies::{AnomalyRow, PeerKind, PeerRow, SavedDetector, ScoredSeries};
+pub use cost::CostRow;
+pub use health::HealthRow;
+pub use logs::LogResult;
+pub use series::{OwnedSeriesKey, PointBatch, SeriesIdentity, SeriesKey, SeriesPlace, ROLLUPS};
+pub use sources::SourceState;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::fleet::Fleet;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("cache {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cache {path}: cannot apply schema migrations: {source}")]
+    Migrate { path: String, source: sqlx::migrate::MigrateError },
+    #[error("cache query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("cache {path} was written by a newer fleetdeck (schema version {version}): use that version, or pass --cache with another file")]
+    Newer { path: String, version: i64 },
+}
+
+/// SQLite's own verdicts on a file that is not a usable database: "file is
+/// not a database" (26) and "database disk image is malformed" (11).
+fn is_corrupt(e: &CacheError) -> bool {
+    let db = |e: &sqlx::Error| match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("26") | Some("11")),
+        _ => false,
+    };
+    match e {
+        CacheError::Open { source, .. } => db(source),
+        CacheError::Migrate { source: sqlx::migrate::MigrateError::Execute(inner), .. } => db(inner),
+        CacheError::Migrate { source: sqlx::migrate::MigrateError::ExecuteMigration(inner, _), .. } => db(inner),
+        _ => false,
+    }
+}
+
+/// The cache and its connection pool. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    pool: SqlitePool,
+    path: Option<PathBuf>,
+    /// Set when the file found at `path` was unreadable and was moved here.
+    recovered: Option<Recovered>,
+}
+
+/// A cache file that could not be used, and where it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovered {
+    pub moved_to: PathBuf,
+    pub reason: String,
+}
+
+/// `n` copies of `one` separated by commas.
+fn placeholders(n: usize, one: &str) -> String {
+    let mut s = String::with_capacity(n * (one.len() + 1));
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(one);
+    }
+    s
+}
+
+/// Create the cache's directory (0700) and file (0600) with those modes from
+/// the start, so there is no moment where another user could open them.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir)?;
+        }
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?;
+    Ok(())
+}
+
+impl Cache {
+    /// Open (creating if needed) the cache file at `path`. A file that is
+    /// not a database or is corrupt is moved aside (with its WAL) and a
+    /// fresh cache is built, so a bad file never stops fleetdeck from
+    /// starting, and nothing is deleted: see [`Cache::recovered`].
+    pub async fn open(path: &Path) -> Result<Cache, CacheError> {
+        match Cache::open_once(path).await {
+            Err(e) if is_corrupt(&e) => {
+                let reason = e.to_string();
+                let stamp = crate::clock::now();
+                let moved_to = path.with_extension(format!("corrupt-{stamp}.sqlite"));
+                let shown = path.display().to_string();
+                std::fs::rename(path, &moved_to).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
+                for suffix in ["-wal", "-shm"] {
+                    let side = PathBuf::from(format!("{}{suffix}", path.display()));
+                    if side.exists() {
+                        let _ = std::fs::rename(&side, format!("{}{suffix}", moved_to.display()));
+                    }
+                }
+                tracing::warn!("cache {shown} was unreadable ({reason}); moved to {}", moved_to.display());
+                let mut cache = Cache::open_once(path).await?;
+                cache.recovered = Some(Recovered { moved_to, reason });
+                Ok(cache)
+            }
+            other => other,
+        }
+    }
+
+    /// The unreadable file this open moved aside, if it did.
+    pub fn recovered(&self) -> Option<&Recovered> {
+        self.recovered.as_ref()
+    }
+
+    async fn open_once(path: &Path) -> Result<Cache, CacheError> {
+        let shown = path.display().to_string();
+        create_private(path).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| CacheError::Open { path: shown.clone(), source })?;
+        MIGRATOR.run(&pool).await.map_err(|source| match source {
+            // A newer fleetdeck wrote this cache: not corrupt, and not ours
+            // to move aside or rewrite.
+            sqlx::migrate::MigrateError::VersionMissing(v) => CacheError::Newer { path: shown.clone(), version: v },
+            source => CacheError::Migrate { path: shown.clone(), source },
+        })?;
+        // A damaged page often opens fine; a quick look at the schema and
+        // the header catches the common cases cheaply.
+        sqlx::query("SELECT count(*) FROM sqlite_schema")
+            .execute(&pool)
+            .await
+            .map_err(|source| CacheError::Open { path: shown, source })?;
+        Ok(Cache { pool, path: Some(path.to_path_buf()), recovered: None })
+    }
+
+    /// A private in-memory cache with the schema applied (tests).
+    pub async fn in_memory() -> Result<Cache, CacheError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every in-memory connection would be its own database.
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
+        Ok(Cache { pool, path: None, recovered: None })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), CacheError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, CacheError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?1").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// Record the fleet's tenants; tenants no longer in the fleet become
+    /// inactive (their history is kept).
+    pub async fn record_fleet(&self, fleet: &Fleet) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE tenant SET active = 0").execute(&mut *tx).await?;
+        for t in &fleet.tenants {
+            let regions: Vec<&str> = t.regions().collect();
+            sqlx::query(
+                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions, residency, active, role_arn)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier, model = excluded.model,
+                   account = excluded.account, home_region = excluded.home_region, regions = excluded.regions,
+                   residency = excluded.residency, active = 1, role_arn = excluded.role_arn",
+            )
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.tier)
+            .bind(t.model.as_str())
+            .bind(&t.account)
+            .bind(&t.home_region)
+            .bind(serde_json::to_string(&regions).unwrap_or_default())
+            .bind(t.residency)
+            .bind(&t.role_arn)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.set_meta("fleet_name", &fleet.name).await?;
+        // The views read how pooled spend is shared out from here: they
+        // read the cache only, and a report has no fleet file at hand.
+        match &fleet.apportion {
+            Some(a) => self.set_meta("apportion", &serde_json::to_string(a).unwrap_or_default()).await,
+            None => {
+                sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The cache's own tests: files, migrations, the commit path.
+
+use super::anomalies::*;
+use super::series::*;
+use super::*;
+use crate::detect::{AnomalyEvent, Direction, Hold, Season};
+
+#[tokio::test]
+async fn a_new_cache_file_and_its_wal_are_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/cache.sqlite");
+    let cache = Cache::open(&path).await.unwrap();
+    cache.set_meta("k", "v").await.unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("sub")), 0o700);
+        assert_eq!(mode(&dir.path().join("sub/cache.sqlite-wal")), 0o600);
+    }
+    assert_eq!(cache.meta("k").await.unwrap().as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn a_corrupt_cache_is_moved_aside_and_a_fresh_one_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite");
+    let garbage = b"this is not a database, it is a shopping list: eggs, milk".repeat(200);
+    std::fs::write(&path, &garbage).unwrap();
+    let cache = Cache::open(&path).await.expect("a fresh cache instead of a crash");
+    let r = cache.recovered().expect("the bad file was noticed").clone();
+    assert_eq!(std::fs::read(&r.moved_to).unwrap(), garbage, "nothing lost: the bad file is kept as it was");
+    assert!(r.reason.contains("not a database"), "{}", r.reason);
+    cache.set_meta("k", "v").await.unwrap();
+    drop(cache);
+    // And the next start is a normal one: no loop of moving aside.
+    let again = Cache::open(&path).await.unwrap();
+    assert!(again.recovered().is_none());
+    assert_eq!(again.meta("k").await.unwrap().as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn a_cache_from_a_newer_fleetdeck_is_refused_not_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite");
+    let cache = Cache::open(&path).await.unwrap();
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'future', 1, x'00', 0)")
+        .execute(cache.pool())
+        .await
+        .unwrap();
+    drop(cache);
+    let err = Cache::open(&path).await.unwrap_err();
+    assert!(err.to_string().contains("written by a newer fleetdeck (schema version 9999)"), "{err}");
+    assert!(path.exists(), "the newer cache stays where it is");
+}
+
+/// A cache written by each earlier release (every schema version before
+/// the latest, as that release's migrations left it, with data in it)
+/// opens in this one: the missing migrations are applied and nothing is
+/// lost, and what the newest migration added (episode holds, peer
+/// anomalies) works on it.
+#[tokio::test]
+async fn a_cache_from_each_earlier_schema_is_migrated_and_keeps_its_data() {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+    assert!(latest >= 4);
+    for version in 1..latest {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+            let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+            MIGRATOR.run_to(version, &pool).await.unwrap();
+            for sql in [
+                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('a','A','t','silo','111111111111','us-east-1','[\"us-east-1\"]')",
+                "INSERT INTO series (id, tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, unit, watermark)
+                 VALUES (7, 'a', 'us-east-1', 'errors', 'N', 'M', '{}', 'Sum', 60, 'count', 180)",
+                "INSERT INTO datapoint (series_id, ts, value) VALUES (7, 60, 1.5), (7, 120, 2.5)",
+                "INSERT INTO alarm (tenant_id, region, arn, name, state, reason, synced_at) VALUES ('a','us-east-1','arn:x','a-errors','ALARM','r',1)",
+            ] {
+                sqlx::query(sql).execute(&pool).await.unwrap();
+            }
+            if version >= 3 {
+                sqlx::query("INSERT INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES ('a','us-east-1','a-errors',1000,'Alarm updated from OK to ALARM')")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            pool.close().await;
+        }
+        let cache = Cache::open(&path).await.unwrap_or_else(|e| panic!("schema {version}: {e}"));
+        assert!(cache.recovered().is_none(), "schema {version}: the old cache was moved aside");
+        let applied: i64 =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations").fetch_one(cache.pool()).await.unwrap();
+        assert_eq!(applied, latest, "schema {version}");
+        assert_eq!(cache.latest_points("a", "us-east-1", "errors", 5).await.unwrap(), vec![(120, 2.5), (60, 1.5)]);
+        assert_eq!(cache.alarms("a", "us-east-1").await.unwrap().len(), 1, "schema {version}");
+        // The points written before rollups existed are summarised (0007).
+        let hours: Vec<(i64, i64, f64, f64)> =
+            sqlx::query_as("SELECT res, n, lo, hi FROM rollup WHERE series_id = 7 ORDER BY res")
+                .fetch_all(cache.pool())
+                .await
+                .unwrap();
+        if version < 7 {
+            assert_eq!(hours, vec![(3600, 2, 1.5, 2.5), (86_400, 2, 1.5, 2.5)], "schema {version}");
+        }
+        // The new tables are there and usable.
+        let (id, wm) = cache
+            .series(&SeriesKey {
+                tenant_id: "a",
+                region: "us-east-1",
+                metric_key: "errors",
+                namespace: "N",
+                metric_name: "M",
+                dimensions: "{}",
+                stat: "Sum",
+                period: 60,
+                unit: "count",
+            })
+            .await
+            .unwrap();
+        assert_eq!((id, wm), (7, Some(180)), "schema {version}");
+        let event = AnomalyEvent {
+            start: 120,
+            end: None,
+            through: 120,
+            peak_score: 0.9,
+            direction: Direction::Up,
+            peak_ts: 120,
+            peak_value: 2.5,
+            expected: 1.0,
+            season: Season::None,
+        };
+        let scored = ScoredSeries {
+            series_id: 7,
+            state: vec![1, 2, 3],
+            through_ts: 120,
+            points: 2,
+            episodes: vec![AnomalyRow {
+                series_id: 7,
+                tenant_id: "a".into(),
+                region: "us-east-1".into(),
+                metric_key: "errors".into(),
+                event: event.clone(),
+                explanation: "errors 2.5x".into(),
+            }],
+            hold: Some(Hold { track: 1, level: 1.0, spread: 0.5, bar: 7.0 }),
+        };
+        cache.commit_points_scored(&[], &[scored]).await.unwrap();
+        let saved = cache.saved_detectors(&[7]).await.unwrap();
+        assert_eq!(saved[&7].open.as_ref(), Some(&event), "schema {version}");
+        assert_eq!(saved[&7].hold, Some(Hold { track: 1, level: 1.0, spread: 0.5, bar: 7.0 }), "schema {version}");
+        let incidents = cache.incidents(0, 1_000).await.unwrap();
+        let kinds: Vec<&str> = incidents.iter().map(|i| i.kind.as_str()).collect();
+        let want: &[&str] = if version >= 3 { &["anomaly", "alarm"] } else { &["anomaly"] };
+        assert_eq!(kinds, want, "schema {version}: {incidents:?}");
+
+        let departure = PeerRow {
+            kind: PeerKind::Peer,
+            tenant_id: "a".into(),
+            region: "us-east-1".into(),
+            tier: "t".into(),
+            metric_key: "errors".into(),
+            direction: Direction::Up,
+            start: 60,
+            end: None,
+            through: 180,
+            change: 6.0,
+            peer_change: 1.0,
+            moved: 1,
+            compared: 5,
+            title: "errors 6x the t tier's median change".into(),
+            members: vec![],
+        };
+        let shift = PeerRow {
+            kind: PeerKind::Fleet,
+            tenant_id: "*".into(),
+            region: "us-east-1".into(),
+            tier: "*".into(),
+            change: 2.0,
+            peer_change: 2.0,
+            moved: 4,
+            title: "errors 2x across us-east-1".into(),
+            members: vec![("a".into(), "us-east-1".into())],
+            start: 100,
+            through: 240,
+            ..departure.clone()
+        };
+        cache.put_peer_anomalies(&[departure.clone(), shift.clone()]).await.unwrap();
+        assert_eq!(cache.open_peer_anomalies().await.unwrap(), vec![shift, departure], "schema {version}");
+        let kinds: Vec<String> =
+            cache.incidents(0, 1_000).await.unwrap().iter().map(|i| format!("{} {}", i.kind, i.tenant)).collect();
+        // The anomaly of tenant a overlaps the shift it moved with: told once, by the shift.
+        let want: &[&str] = if version >= 3 { &["fleet *", "peer a", "alarm a"] } else { &["fleet *", "peer a"] };
+        assert_eq!(kinds, want, "schema {version}");
+    }
+}
+
+#[tokio::test]
+async fn re_committing_points_updates_instead_of_duplicating() {
+    let cache = Cache::in_memory().await.unwrap();
+    sqlx::query("INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('a','A','t','silo','111111111111','us-east-1','[]')")
+        .execute(cache.pool())
+        .await
+        .unwrap();
+    let key = SeriesKey {
+        tenant_id: "a",
+        region: "us-east-1",
+        metric_key: "errors",
+        namespace: "N",
+        metric_name: "M",
+        dimensions: "{}",
+        stat: "Sum",
+        period: 60,
+        unit: "count",
+    };
+    let (id, wm) = cache.series(&key).await.unwrap();
+    assert_eq!(wm, None);
+    cache
+        .commit_points(&[PointBatch { series_id: id, points: vec![(60, 1.0), (120, 2.0)], watermark: 180 }])
+        .await
+        .unwrap();
+    cache
+        .commit_points(&[PointBatch { series_id: id, points: vec![(120, 5.0), (180, 3.0)], watermark: 240 }])
+        .await
+        .unwrap();
+    assert_eq!(cache.datapoint_count().await.unwrap(), 3);
+    let (same, wm) = cache.series(&key).await.unwrap();
+    assert_eq!((same, wm), (id, Some(240)));
+    assert_eq!(cache.latest_points("a", "us-east-1", "errors", 2).await.unwrap(), vec![(180, 3.0), (120, 5.0)]);
+}
+
+type Hour = (i64, i64, f64, f64, f64);
+
+/// A series' hourly rollup (start, n, sum, lo, hi) as kept, and as
+/// computed afresh from its raw rows.
+async fn hours_kept_and_from_rows(cache: &Cache, id: i64) -> (Vec<Hour>, Vec<Hour>) {
+    let kept = sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 3600 ORDER BY ts")
+        .bind(id)
+        .fetch_all(cache.pool())
+        .await
+        .unwrap();
+    let raw = sqlx::query_as(
+        "SELECT ts - ts % 3600, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
+         GROUP BY ts - ts % 3600 ORDER BY 1",
+    )
+    .bind(id)
+    .fetch_all(cache.pool())
+    .await
+    .unwrap();
+    (kept, raw)
+}
+
+/// A sync re-reads its last minutes: a point delivered again with a
+/// corrected value replaces the old one in its hour's summary (the
+/// hour is recomputed from the rows), while the new hours are summed
+/// from the points in hand, and both agree with the raw rows.
+#[tokio::test]
+async fn a_corrected_point_replaces_its_old_value_in_the_hours_summary() {
+    let cache = Cache::in_memory().await.unwrap();
+    crate::testkit::add_tenant(&cache, "acme", "premium").await;
+    let id = crate::testkit::add_series(&cache, "acme", "errors", "HTTPCode_Target_5XX_Count").await;
+    let t0 = 1_800_000_000; // on the hour
+    let first: Vec<(i64, f64)> = (0..90).map(|m| (t0 + m * 60, 1.0)).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: first, watermark: t0 + 90 * 60 }]).await.unwrap();
+    // The next sync: minute 85 corrected to 50, then 60 new minutes.
+    let second: Vec<(i64, f64)> = (80..150).map(|m| (t0 + m * 60, if m == 85 { 50.0 } else { 2.0 })).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: second, watermark: t0 + 150 * 60 }]).await.unwrap();
+    let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
+    assert_eq!(hours, raw);
+    assert_eq!(hours[1], (t0 + 3600, 60, 20.0 + 9.0 * 2.0 + 50.0 + 30.0 * 2.0, 1.0, 50.0), "{hours:?}");
+    let day: (i64, f64) = sqlx::query_as("SELECT n, sum FROM rollup WHERE series_id = ?1 AND res = 86400")
+        .bind(id)
+        .fetch_one(cache.pool())
+        .await
+        .unwrap();
+    assert_eq!(day, (150, raw.iter().map(|h| h.2).sum()));
+}
+
+/// One GetMetricData answer carries many series, and a long one comes
+/// in pages, so a series can be in a batch twice. However the batch is
+/// packed into statements, every series ends with its own rows (the
+/// later delivery of a minute winning), its furthest watermark, and
+/// hours that agree with its rows.
+#[tokio::test]
+async fn a_batch_of_many_series_one_of_them_paged_keeps_each_series_true() {
+    let cache = Cache::in_memory().await.unwrap();
+    crate::testkit::add_tenant(&cache, "acme", "premium").await;
+    let t0 = 1_800_000_000; // on the hour
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(crate::testkit::add_series(&cache, "acme", &format!("m{n}"), &format!("M{n}")).await);
+    }
+    let minutes = |id: i64, from: i64, to: i64, value: f64| PointBatch {
+        series_id: id,
+        points: (from..to).map(|m| (t0 + m * 60, value + id as f64)).collect(),
+        watermark: t0 + to * 60,
+    };
+    // First sync: 90 minutes of each (more rows than one statement holds).
+    let first: Vec<PointBatch> = ids.iter().map(|&id| minutes(id, 0, 90, 1.0)).collect();
+    cache.commit_points(&first).await.unwrap();
+    // The next: each series re-delivers minutes 80-89 with new values and
+    // brings 60 new ones; the first series comes in two overlapping pages.
+    let mut second: Vec<PointBatch> = ids.iter().map(|&id| minutes(id, 80, 150, 2.0)).collect();
+    second[0] = minutes(ids[0], 80, 120, 3.0);
+    second.push(minutes(ids[0], 110, 150, 4.0));
+    cache.commit_points(&second).await.unwrap();
+
+    assert_eq!(cache.datapoint_count().await.unwrap(), 40 * 150);
+    for &id in &ids {
+        let wm: Option<i64> = sqlx::query_scalar("SELECT watermark FROM series WHERE id = ?1")
+            .bind(id)
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+        assert_eq!(wm, Some(t0 + 150 * 60), "series {id}");
+        let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
+        assert_eq!(hours, raw, "series {id}");
+    }
+    // The paged series: the second page's minutes 110-119 won.
+    let at = |m: i64| {
+        sqlx::query_scalar::<_, f64>("SELECT value FROM datapoint WHERE series_id = ?1 AND ts = ?2")
+            .bind(ids[0])
+            .bind(t0 + m * 60)
+            .fetch_one(cache.pool())
+    };
+    let base = ids[0] as f64;
+    assert_eq!(
+        (at(85).await.unwrap(), at(115).await.unwrap(), at(140).await.unwrap()),
+        (3.0 + base, 4.0 + base, 4.0 + base)
+    );
+}

@@ -1,0 +1,710 @@
+//! Onboarding: can fleetdeck read each tenant, and what must the tenant grant?
+//!
+//! [`run`] checks a validated fleet against AWS, cheaply: per tenant, its role
+//! is assumed (once; credentials are per role, not per region), then in each
+//! of its regions one read per service fleetdeck uses: CloudWatch
+//! `GetMetricData` with one query over ten minutes (one metric: $0.00001 at
+//! list price) and Logs `DescribeLogGroups` with `limit` 1 for each entry of
+//! the tenant's log group selector. Cost Explorer bills $0.01 per request, so
+//! its one `GetCostAndUsage` from the payer is made only when asked
+//! ([`CheckOptions::cost`]). Every call is one of [`READ_ACTIONS`] and is
+//! counted in the ledger like a sync's.
+//!
+//! Each failure keeps the [`Failure`] that [`crate::aws::classify`] made of
+//! the AWS error and adds what a check knows and a sync's classifier does not:
+//! which [`Problem`] it is (an `InvalidClientTokenId` from a region, with
+//! credentials that just worked elsewhere, is that region not being enabled,
+//! not bad base credentials) and a fix in the terms of the two policies
+//! [`permissions_policy`] and [`trust_policy`] generate for `fleetdeck policy`.
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use aws_sdk_sts::config::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_sts::error::DisplayErrorContext;
+
+use crate::aws::{classify, classify_text, AwsAccess, Failure, READ_ACTIONS};
+use crate::collect::{self, QuerySpec};
+use crate::fleet::{Fleet, Tenant};
+use crate::plan::Target;
+
+/// Stands in for the trusted account when it is not given: fleetdeck does
+/// not look itself up (`sts:GetCallerIdentity` is not among [`READ_ACTIONS`]).
+pub const ACCOUNT_PLACEHOLDER: &str = "<YOUR-FLEETDECK-ACCOUNT-ID>";
+/// Stands in for the tenant's ExternalId when it is not given.
+pub const EXTERNAL_ID_PLACEHOLDER: &str = "<TENANT-EXTERNAL-ID>";
+
+/// Whose role a permissions policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grantor {
+    /// A tenant account: CloudWatch metrics and alarms, Logs Insights.
+    Tenant,
+    /// The management (payer) account: Cost Explorer and Organizations.
+    /// A tenant never grants these: a customer-owned account would let the
+    /// vendor read its bill.
+    Payer,
+}
+
+impl Grantor {
+    /// The actions of [`READ_ACTIONS`] this role needs.
+    pub fn actions(self) -> Vec<&'static str> {
+        let payer = |a: &&str| a.starts_with("ce:") || a.starts_with("organizations:");
+        READ_ACTIONS.iter().copied().filter(|a| payer(a) == (self == Grantor::Payer)).collect()
+    }
+}
+
+/// The permissions policy a tenant (or the payer) attaches to the role it
+/// creates for fleetdeck: its share of [`READ_ACTIONS`], the list the inline
+/// session policy on every AssumeRole is limited to
+/// ([`crate::aws::session_policy`]).
+pub fn permissions_policy(grantor: Grantor) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Sid": "FleetdeckReadOnly", "Effect": "Allow", "Action": grantor.actions(), "Resource": "*" }]
+    })
+}
+
+/// The role's trust policy: `principal` (see [`trusted_principal`]) may
+/// assume it, and only with the tenant's ExternalId (the confused-deputy
+/// guard); a placeholder stands in for an ExternalId not given.
+pub fn trust_policy(principal: &str, external_id: Option<&str>) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "FleetdeckAssumeRole",
+            "Effect": "Allow",
+            "Principal": { "AWS": principal },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "sts:ExternalId": external_id.unwrap_or(EXTERNAL_ID_PLACEHOLDER) } }
+        }]
+    })
+}
+
+/// The principal a trust policy names: a 12-digit account becomes its root
+/// (any identity of that account that its own IAM allows), an IAM role or
+/// user ARN is kept as given (only that identity), none is the placeholder.
+pub fn trusted_principal(account: Option<&str>) -> Result<String, String> {
+    let Some(a) = account else {
+        return Ok(format!("arn:aws:iam::{ACCOUNT_PLACEHOLDER}:root"));
+    };
+    let digits = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if digits(a) {
+        return Ok(format!("arn:aws:iam::{a}:root"));
+    }
+    let parts: Vec<&str> = a.splitn(6, ':').collect();
+    let arn_ok = parts.len() == 6
+        && parts[0] == "arn"
+        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && digits(parts[4])
+        && (parts[5] == "root" || parts[5].starts_with("role/") || parts[5].starts_with("user/"));
+    if arn_ok {
+        Ok(a.to_string())
+    } else {
+        Err(format!(
+            "{a:?} is neither a 12-digit AWS account id nor an IAM role or user ARN like arn:aws:iam::123456789012:role/Ops"
+        ))
+    }
+}
+
+/// An ExternalId as AWS accepts it (the fleet file's rule).
+pub fn valid_external_id(x: &str) -> bool {
+    (2..=1224).contains(&x.len()) && x.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
+}
+
+/// What one row checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// AssumeRole into the tenant's role with its ExternalId.
+    Credentials,
+    /// `cloudwatch:GetMetricData`, one query.
+    Cloudwatch,
+    /// `logs:DescribeLogGroups` per log group selector entry.
+    Logs,
+    /// `ce:GetCostAndUsage` from the payer, once (opt-in: $0.01).
+    Cost,
+}
+
+impl Probe {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Probe::Credentials => "credentials",
+            Probe::Cloudwatch => "cloudwatch",
+            Probe::Logs => "logs",
+            Probe::Cost => "cost",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    /// Not checked, and why (nothing to check, or not asked to).
+    Skipped,
+    Failed,
+}
+
+/// What is wrong, as far as the error tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// AssumeRole refused: the role does not exist, its trust policy does not
+    /// name this identity, the ExternalId differs, or this identity may not
+    /// call sts:AssumeRole on it. AWS answers all four alike, on purpose.
+    TrustPolicy,
+    /// The role's permissions policy does not allow an action fleetdeck calls.
+    MissingAction,
+    /// An explicit Deny (a service control policy, a permissions boundary or
+    /// the role's own policies) blocks an action: allowing it will not help.
+    ExplicitDeny,
+    /// The region is not enabled in the account (opt-in regions).
+    RegionNotEnabled,
+    /// The service is not turned on in the account (Cost Explorer).
+    ServiceNotEnabled,
+    /// No log group matches the tenant's `selector.log_groups`.
+    NoLogGroup,
+    /// Your own (base) credentials are missing or invalid.
+    BaseIdentity,
+    Expired,
+    Throttled,
+    /// No answer at all: network, VPN, proxy or `endpoint_url`.
+    Unreachable,
+    Other,
+}
+
+impl Problem {
+    /// A few words for the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Problem::TrustPolicy => "cannot assume role (trust policy / ExternalId)",
+            Problem::MissingAction => "missing IAM action",
+            Problem::ExplicitDeny => "denied explicitly",
+            Problem::RegionNotEnabled => "region not enabled",
+            Problem::ServiceNotEnabled => "service not enabled",
+            Problem::NoLogGroup => "no matching log group",
+            Problem::BaseIdentity => "base credentials invalid",
+            Problem::Expired => "credentials expired",
+            Problem::Throttled => "throttled",
+            Problem::Unreachable => "endpoint unreachable",
+            Problem::Other => "error",
+        }
+    }
+}
+
+/// One check of one tenant (and region).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckRow {
+    /// The tenant id; `*` for the fleet-wide cost check.
+    pub tenant: String,
+    /// `*` where the check is not regional (credentials, cost).
+    pub region: String,
+    pub check: Probe,
+    pub result: Verdict,
+    /// Failures only.
+    pub problem: Option<Problem>,
+    /// Failures only: the status the views show for such a failure
+    /// (`access_denied`, `unreachable`, `not_configured`, ...).
+    pub status: Option<&'static str>,
+    /// Ok: what was found. Skipped: why. Failed: the AWS error, as AWS
+    /// worded it (untrusted text: clean it before printing to a terminal).
+    pub message: String,
+    /// Failures only: what to change, and where.
+    pub fix: Option<String>,
+}
+
+impl CheckRow {
+    fn ok(tenant: &str, region: &str, check: Probe, message: String) -> CheckRow {
+        CheckRow {
+            tenant: tenant.into(),
+            region: region.into(),
+            check,
+            result: Verdict::Ok,
+            problem: None,
+            status: None,
+            message,
+            fix: None,
+        }
+    }
+
+    fn skipped(tenant: &str, region: &str, check: Probe, why: String) -> CheckRow {
+        CheckRow { result: Verdict::Skipped, ..CheckRow::ok(tenant, region, check, why) }
+    }
+
+    fn failed(tenant: &str, region: &str, check: Probe, (problem, f): (Problem, Failure)) -> CheckRow {
+        CheckRow {
+            tenant: tenant.into(),
+            region: region.into(),
+            check,
+            result: Verdict::Failed,
+            problem: Some(problem),
+            status: Some(f.status),
+            message: f.message,
+            fix: Some(f.remediation),
+        }
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.result == Verdict::Failed
+    }
+}
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Only this tenant (by id); every tenant when `None`.
+    pub tenant: Option<String>,
+    /// Also make the one Cost Explorer request ($0.01) from the payer.
+    pub cost: bool,
+    /// Epoch seconds: the end of the CloudWatch and Cost Explorer windows.
+    pub now: i64,
+    /// Tenants checked at once (each account-region stays paced).
+    pub concurrency: usize,
+}
+
+impl CheckOptions {
+    pub fn at(now: i64) -> CheckOptions {
+        CheckOptions { tenant: None, cost: false, now, concurrency: 8 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("no tenant {id:?} in the fleet (its tenants: {known})")]
+    UnknownTenant { id: String, known: String },
+}
+
+/// Check every tenant (or the one asked for), then the payer. Rows come in
+/// fleet-file order: per tenant its credentials, then per region its
+/// CloudWatch and Logs checks; the cost row last. A tenant whose role cannot
+/// be assumed has only its credentials row: nothing else can be tried.
+pub async fn run(fleet: &Fleet, aws: &AwsAccess, opts: &CheckOptions) -> Result<Vec<CheckRow>, CheckError> {
+    let tenants: Vec<&Tenant> = match &opts.tenant {
+        None => fleet.tenants.iter().collect(),
+        Some(id) => match fleet.tenant(id) {
+            Some(t) => vec![t],
+            None => {
+                let known: Vec<&str> = fleet.tenants.iter().map(|t| t.id.as_str()).collect();
+                return Err(CheckError::UnknownTenant { id: id.clone(), known: known.join(", ") });
+            }
+        },
+    };
+    let jobs = tenants.into_iter().map(|t| check_tenant(aws, t, opts.now));
+    let per_tenant: Vec<Vec<CheckRow>> = stream::iter(jobs).buffered(opts.concurrency.max(1)).collect().await;
+    let mut rows: Vec<CheckRow> = per_tenant.into_iter().flatten().collect();
+    if let Some(payer) = &fleet.payer_account {
+        rows.push(if opts.cost {
+            check_cost(fleet, aws, payer, opts.now).await
+        } else {
+            CheckRow::skipped(
+                "*",
+                "*",
+                Probe::Cost,
+                format!(
+                    "not checked: pass --cost to make one GetCostAndUsage request as payer {payer} (AWS bills $0.01)"
+                ),
+            )
+        });
+    }
+    Ok(rows)
+}
+
+async fn check_tenant(aws: &AwsAccess, t: &Tenant, now: i64) -> Vec<CheckRow> {
+    let ext = t.external_id.as_deref();
+    let creds = aws.role(&t.role_arn, ext).await;
+    if let Err(failed) = assume(&creds, &t.role_arn, ext).await {
+        return vec![CheckRow::failed(&t.id, "*", Probe::Credentials, failed)];
+    }
+    let mut rows = vec![CheckRow::ok(&t.id, "*", Probe::Credentials, format!("assumed {}", t.role_arn))];
+    for region in t.regions() {
+        let target = Target {
+            account: t.account.clone(),
+            role_arn: t.role_arn.clone(),
+            external_id: t.external_id.clone(),
+            region: region.to_string(),
+        };
+        let cw = aws.cloudwatch(&creds, &t.role_arn, region);
+        rows.push(match check_cloudwatch(&cw, aws, &target, now).await {
+            Ok(found) => CheckRow::ok(&t.id, region, Probe::Cloudwatch, found),
+            Err(f) => CheckRow::failed(&t.id, region, Probe::Cloudwatch, read_failure(f, t, region)),
+        });
+        if t.selector.log_groups.is_empty() {
+            rows.push(CheckRow::skipped(
+                &t.id,
+                region,
+                Probe::Logs,
+                "no selector.log_groups in the fleet file: fleetdeck reads no logs for this tenant".into(),
+            ));
+            continue;
+        }
+        let logs = aws.logs(&creds, &t.role_arn, region);
+        rows.push(match check_logs(&logs, aws, &target, t).await {
+            Ok(found) => CheckRow::ok(&t.id, region, Probe::Logs, found),
+            Err(LogsFailure::Call(f)) => CheckRow::failed(&t.id, region, Probe::Logs, read_failure(f, t, region)),
+            Err(LogsFailure::NoMatch(f)) => CheckRow::failed(&t.id, region, Probe::Logs, (Problem::NoLogGroup, f)),
+        });
+    }
+    rows
+}
+
+/// One GetMetricData query over the last ten whole minutes. Any metric
+/// does: the question is whether the call is allowed, not what it returns.
+async fn check_cloudwatch(
+    client: &aws_sdk_cloudwatch::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    now: i64,
+) -> Result<String, Failure> {
+    let end = now - now.rem_euclid(60);
+    let query = QuerySpec {
+        namespace: "AWS/Logs".into(),
+        metric_name: "IncomingBytes".into(),
+        dimensions: Default::default(),
+        stat: "Sum".into(),
+        period: 60,
+    };
+    collect::metric_data(client, aws, target, &[query], end - 600, end).await?;
+    Ok("GetMetricData allowed".into())
+}
+
+enum LogsFailure {
+    /// The call failed.
+    Call(Failure),
+    /// The calls worked; the selector names groups that are not there.
+    NoMatch(Failure),
+}
+
+/// One DescribeLogGroups (`limit` 1) per selector entry: the prefix of a
+/// `/acme/*` pattern, or the exact name (AWS lists groups by name, so an
+/// exact name, if it exists, is the first group with itself as prefix).
+async fn check_logs(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    t: &Tenant,
+) -> Result<String, LogsFailure> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for pattern in &t.selector.log_groups {
+        let (prefix, is_prefix) = match pattern.strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (pattern.as_str(), false),
+        };
+        aws.call(&target.account, &target.region, "logs:DescribeLogGroups").await;
+        let resp = client
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| LogsFailure::Call(classify(&e)))?;
+        let first = resp.log_groups().first().and_then(|g| g.log_group_name());
+        match first {
+            Some(name) if is_prefix || name == prefix => found.push(name.to_string()),
+            _ => missing.push(pattern.clone()),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(format!("log groups found: {}", found.join(", ")));
+    }
+    Err(LogsFailure::NoMatch(Failure {
+        status: "not_configured",
+        message: format!(
+            "no log group in account {} region {} matches {}",
+            target.account,
+            target.region,
+            missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+        ),
+        remediation: format!(
+            "create the log group there, or fix selector.log_groups of tenant {:?} in the fleet file \
+             (a name, or a prefix ending in '*')",
+            t.id
+        ),
+    }))
+}
+
+/// One GetCostAndUsage for yesterday, monthly total only, from the payer
+/// (through `payer_role_arn` if set, else the base identity, as a sync does).
+async fn check_cost(fleet: &Fleet, aws: &AwsAccess, payer: &str, now: i64) -> CheckRow {
+    use aws_sdk_costexplorer::types::{DateInterval, Granularity};
+    let creds = match &fleet.payer_role_arn {
+        Some(arn) => {
+            let c = aws.role(arn, None).await;
+            if let Err(failed) = assume(&c, arn, None).await {
+                return CheckRow::failed("*", "*", Probe::Cost, failed);
+            }
+            c
+        }
+        None => aws.base_credentials(),
+    };
+    let client = aws.cost_explorer(&creds);
+    let today = crate::clock::day_of(now);
+    let yesterday = today - chrono::Duration::days(1);
+    let interval = match DateInterval::builder()
+        .start(yesterday.format("%Y-%m-%d").to_string())
+        .end(today.format("%Y-%m-%d").to_string())
+        .build()
+    {
+        Ok(i) => i,
+        Err(e) => {
+            let f = Failure { status: "error", message: e.to_string(), remediation: "a bug: please report it".into() };
+            return CheckRow::failed("*", "*", Probe::Cost, (Problem::Other, f));
+        }
+    };
+    aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
+    let sent = client
+        .get_cost_and_usage()
+        .time_period(interval)
+        .granularity(Granularity::Daily)
+        .metrics("UnblendedCost")
+        .send()
+        .await;
+    match sent {
+        Ok(_) => CheckRow::ok("*", "*", Probe::Cost, format!("GetCostAndUsage allowed as payer {payer} ($0.01)")),
+        Err(e) => CheckRow::failed("*", "*", Probe::Cost, cost_failure(classify(&e))),
+    }
+}
+
+fn has(text: &str, codes: &[&str]) -> bool {
+    codes.iter().any(|c| text.contains(c))
+}
+
+/// Assume the role now (the credentials are kept for the reads that
+/// follow), as [`AwsAccess::check`] does but judging by the whole error
+/// text: a [`Failure`]'s message is cut at 600 characters, and an error body
+/// the SDK could not parse puts AWS's words past that.
+async fn assume(
+    creds: &SharedCredentialsProvider,
+    role_arn: &str,
+    external_id: Option<&str>,
+) -> Result<(), (Problem, Failure)> {
+    creds.provide_credentials().await.map(|_| ()).map_err(|e| {
+        let text = DisplayErrorContext(&e).to_string();
+        let mut f = classify_text(&text, Some((role_arn, external_id)));
+        if let Some(words) = aws_words(&e) {
+            f.message = words;
+        }
+        assume_failure(f, &text, role_arn, external_id)
+    })
+}
+
+/// `Code: message` of the STS error under a credentials error, when the SDK
+/// parsed one, instead of the provider's nested debug text.
+fn aws_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    type AssumeRoleSdkError = SdkError<AssumeRoleError, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(sdk) = err.downcast_ref::<AssumeRoleSdkError>() {
+            let code = sdk.code()?;
+            return Some(format!("{code}: {}", sdk.message().unwrap_or_default()));
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// What a failed AssumeRole means. AWS gives one answer for a missing role,
+/// a trust policy without this identity, a wrong ExternalId and an identity
+/// not allowed sts:AssumeRole, so the fix names all of them, with the
+/// command that prints the trust policy.
+fn assume_failure(f: Failure, text: &str, role_arn: &str, external_id: Option<&str>) -> (Problem, Failure) {
+    if f.status == "access_denied" && text.contains("not authorized to perform: sts:AssumeRole") {
+        let account = role_arn.split(':').nth(4).unwrap_or("the tenant's account");
+        let remediation = match external_id {
+            Some(x) => format!(
+                "missing trust relationship or wrong ExternalId: role {role_arn} must exist in account {account}, \
+                 its trust policy must let your identity assume it with sts:ExternalId {x:?}, and your identity \
+                 must be allowed sts:AssumeRole on it; `fleetdeck policy --external-id {x} --trusted-account \
+                 <YOUR-ACCOUNT-ID>` prints the trust policy to paste"
+            ),
+            None => format!(
+                "missing trust relationship: role {role_arn} must exist in account {account}, its trust policy \
+                 must let your identity assume it (no ExternalId is sent for it), and your identity must be \
+                 allowed sts:AssumeRole on it"
+            ),
+        };
+        return (Problem::TrustPolicy, Failure { remediation, ..f });
+    }
+    let problem = match f.status {
+        "access_denied" => Problem::BaseIdentity,
+        _ => problem_of_status(&f),
+    };
+    (problem, f)
+}
+
+/// What a failed regional read means, once the role was assumed.
+fn read_failure(f: Failure, t: &Tenant, region: &str) -> (Problem, Failure) {
+    let region_off = || {
+        format!(
+            "enable {region} in account {} (AWS console: Account > AWS Regions), or remove it from tenant {:?}'s \
+             regions in the fleet file",
+            t.account, t.id
+        )
+    };
+    // The credentials were just issued and accepted by STS: a region that
+    // does not recognise them has not been enabled in the account.
+    if has(&f.message, &["InvalidClientTokenId", "UnrecognizedClient"])
+        || has(&f.message, &["OptInRequired", "RegionDisabled", "not enabled"])
+    {
+        return (Problem::RegionNotEnabled, Failure { status: "unreachable", remediation: region_off(), ..f });
+    }
+    denied_failure(f)
+}
+
+fn cost_failure(f: Failure) -> (Problem, Failure) {
+    if f.message.to_lowercase().contains("not enabled for cost explorer") {
+        let remediation = "turn on Cost Explorer in the payer account (Billing and Cost Management console); \
+                           AWS takes up to 24 hours to prepare the data"
+            .to_string();
+        return (Problem::ServiceNotEnabled, Failure { remediation, ..f });
+    }
+    denied_failure(f)
+}
+
+fn denied_failure(f: Failure) -> (Problem, Failure) {
+    if f.status != "access_denied" {
+        return (problem_of_status(&f), f);
+    }
+    if f.message.contains("explicit deny") {
+        let remediation = format!(
+            "an explicit Deny blocks this (the error names where: a service control policy, a permissions boundary \
+             or the role's own policies); adding the action to the role will not help until that Deny exempts it. \
+             AWS said: {}",
+            f.message
+        );
+        return (Problem::ExplicitDeny, Failure { remediation, ..f });
+    }
+    if f.message.contains("not authorized to perform") {
+        // classify names the action as the policy line to add.
+        let remediation = format!("{}; `fleetdeck policy` prints the whole permissions policy", f.remediation);
+        return (Problem::MissingAction, Failure { remediation, ..f });
+    }
+    (Problem::Other, f)
+}
+
+fn problem_of_status(f: &Failure) -> Problem {
+    match f.status {
+        "unreachable" => Problem::Unreachable,
+        "expired" => Problem::Expired,
+        "throttled" => Problem::Throttled,
+        "access_denied" => Problem::BaseIdentity,
+        _ => Problem::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::classify_text;
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: "acme".into(),
+            name: "Acme".into(),
+            tier: "gold".into(),
+            model: crate::fleet::Model::Silo,
+            account: "111111111111".into(),
+            role_arn: "arn:aws:iam::111111111111:role/FleetdeckReadOnly".into(),
+            external_id: Some("ext-acme".into()),
+            home_region: "us-east-1".into(),
+            extra_regions: vec!["ap-east-1".into()],
+            residency: false,
+            selector: Default::default(),
+        }
+    }
+
+    #[test]
+    fn tenant_and_payer_policies_split_the_session_policy_between_them() {
+        let session: Value = serde_json::from_str(&crate::aws::session_policy()).unwrap();
+        let actions = |v: &Value| -> Vec<String> {
+            v["Statement"][0]["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect()
+        };
+        let (tenant, payer) =
+            (actions(&permissions_policy(Grantor::Tenant)), actions(&permissions_policy(Grantor::Payer)));
+        assert!(tenant.iter().all(|a| a.starts_with("cloudwatch:") || a.starts_with("logs:")), "{tenant:?}");
+        assert!(payer.iter().all(|a| a.starts_with("ce:") || a.starts_with("organizations:")), "{payer:?}");
+        let mut both = [tenant, payer].concat();
+        both.sort();
+        let mut all = actions(&session);
+        all.sort();
+        assert_eq!(both, all, "every read action is granted by exactly one of the two");
+    }
+
+    #[test]
+    fn the_trust_policy_names_the_principal_and_demands_the_external_id() {
+        let p = trust_policy(&trusted_principal(Some("123456789012")).unwrap(), Some("ext-acme"));
+        let s = &p["Statement"][0];
+        assert_eq!(s["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
+        assert_eq!(s["Action"], "sts:AssumeRole");
+        assert_eq!(s["Condition"]["StringEquals"]["sts:ExternalId"], "ext-acme");
+        let p = trust_policy(&trusted_principal(None).unwrap(), None);
+        assert_eq!(p["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::<YOUR-FLEETDECK-ACCOUNT-ID>:root");
+        assert_eq!(p["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], EXTERNAL_ID_PLACEHOLDER);
+    }
+
+    #[test]
+    fn a_trusted_account_is_an_account_id_or_an_iam_arn() {
+        assert_eq!(
+            trusted_principal(Some("arn:aws:iam::123456789012:role/Ops")).unwrap(),
+            "arn:aws:iam::123456789012:role/Ops"
+        );
+        for bad in ["12345", "arn:aws:s3:::bucket", "arn:aws:iam::123456789012:group/ops", "me"] {
+            assert!(trusted_principal(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_unrecognised_token_in_a_region_after_assume_role_is_that_region_not_enabled() {
+        // What AWS answers in an opt-in region the account has not enabled.
+        let f =
+            classify_text("UnrecognizedClientException: The security token included in the request is invalid.", None);
+        assert_eq!(f.status, "access_denied", "alone, the classifier blames the base identity");
+        let (problem, f) = read_failure(f, &tenant(), "ap-east-1");
+        assert_eq!(problem, Problem::RegionNotEnabled);
+        assert_eq!(f.status, "unreachable");
+        assert!(f.remediation.starts_with("enable ap-east-1 in account 111111111111"), "{}", f.remediation);
+        let (problem, _) = read_failure(classify_text("OptInRequired: region not enabled", None), &tenant(), "x");
+        assert_eq!(problem, Problem::RegionNotEnabled);
+    }
+
+    #[test]
+    fn a_denied_assume_role_points_at_the_trust_policy_and_the_external_id() {
+        let text = "AccessDenied: User: arn:aws:iam::999999999999:user/ana is not authorized to perform: \
+                    sts:AssumeRole on resource: arn:aws:iam::111111111111:role/FleetdeckReadOnly";
+        let role = "arn:aws:iam::111111111111:role/FleetdeckReadOnly";
+        let f = classify_text(text, Some((role, Some("ext-acme"))));
+        let (problem, f) = assume_failure(f, text, role, Some("ext-acme"));
+        assert_eq!(problem, Problem::TrustPolicy);
+        assert!(f.remediation.contains("trust policy"), "{}", f.remediation);
+        assert!(f.remediation.contains("fleetdeck policy --external-id ext-acme"), "{}", f.remediation);
+        let text = "InvalidClientTokenId: The security token included in the request is invalid.";
+        let (problem, _) = assume_failure(classify_text(text, None), text, "arn:aws:iam::111111111111:role/R", None);
+        assert_eq!(problem, Problem::BaseIdentity);
+    }
+
+    #[test]
+    fn an_explicit_deny_is_not_fixed_by_adding_the_action() {
+        let f = classify_text(
+            "AccessDeniedException: User: arn:aws:sts::111111111111:assumed-role/R/s is not authorized to perform: \
+             logs:DescribeLogGroups on resource: arn:aws:logs:us-east-1:111111111111:log-group:* with an explicit \
+             deny in a service control policy",
+            None,
+        );
+        let (problem, f) = read_failure(f, &tenant(), "us-east-1");
+        assert_eq!(problem, Problem::ExplicitDeny);
+        assert!(f.remediation.contains("service control policy"), "{}", f.remediation);
+    }
+
+    #[test]
+    fn cost_explorer_not_turned_on_says_so() {
+        let f = classify_text("AccessDeniedException: User not enabled for cost explorer access", None);
+        let (problem, f) = cost_failure(f);
+        assert_eq!(problem, Problem::ServiceNotEnabled);
+        assert!(f.remediation.starts_with("turn on Cost Explorer"), "{}", f.remediation);
+    }
+}

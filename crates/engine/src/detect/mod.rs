@@ -1,0 +1,755 @@
+//! Anomaly detection on metric series, one point at a time.
+//!
+//! A [`Detector`] follows one series. Each new point gets an anomaly score in
+//! [0, 1] from what the detector learned of the points before it, and only
+//! then is learned from: a score never looks ahead. Scores at or above
+//! [`ANOMALY_THRESHOLD`], a constant, are anomalies; nothing is tuned per
+//! series. The detector's whole state is a few kilobytes that serialise
+//! ([`Detector::to_bytes`]), so each sync carries on where the last stopped.
+//!
+//! # How it scores a point
+//!
+//! 1. **What was expected.** Three forecasts run side by side: the series'
+//!    recent level alone; a slow level plus its usual shape over the day
+//!    (15-minute slots); and a slow level plus its usual shape over the week
+//!    (hour slots). The shapes are learned as running averages, each slot
+//!    from the points that fall in it. A shape competes only once it has seen
+//!    a whole day (or week), and the one whose forecasts have lately been
+//!    closest (squared error over about a day) makes the expectation, with a
+//!    10% preference for the simpler one.
+//! 2. **How far off.** The miss is measured in units of the forecast's usual
+//!    miss (an exponentially weighted mean absolute error), a robust z-score.
+//!    The usual miss is never taken below one grain of the series: the
+//!    smallest step it has taken, or 1 for whole numbers that have not moved
+//!    yet. A count of errors that sits at 0 for hours would otherwise have a
+//!    usual miss of almost nothing, and a single error would be billions of
+//!    usual misses; with the floor it is one, and a burst of 50 is 50.
+//!    Learning is robust too: a miss counts for at most four usual misses, so
+//!    one spike barely moves the level, the shapes or the spread.
+//! 3. **How unusual that is for this series.** Some series spike all the
+//!    time. The bar a miss must clear is the largest of 7 usual misses, 1.5
+//!    times the series' own 99.5th percentile miss (tracked online), and 1.2
+//!    times the largest miss of about the last thousand points (decaying by
+//!    half every thousand): a spike no bigger than the last one is not news.
+//!    That largest miss is tracked only from the 500th point on, so outliers
+//!    while the forecasts are still settling do not hide later ones. A miss
+//!    at the bar scores 0.5; the score rises smoothly towards 1 above it and
+//!    falls towards 0 below.
+//! 4. **Sustained shifts.** Small misses in one direction add up in a
+//!    two-sided CUSUM. When it crosses its limit (16 usual misses, or twice
+//!    what this series' CUSUM commonly reaches) the point scores at least 0.5
+//!    and every forecast's level moves by its own mean miss since the shift
+//!    began: a level shift is reported once, then becomes the new normal.
+//! 5. **One alarm per episode.** After a point scores at or above the
+//!    threshold, the next 100 points score just below it, whatever they do:
+//!    an ongoing episode is not news again, and alerting on every point of it
+//!    would bury the next one.
+//!
+//! The first 50 points of a series score 0 while the basics are learned.
+//! A counter that resets (a fall by more than half after ten or more rising
+//! steps) scores 0 at the reset, and every level moves down with it. Gaps
+//! and repeated timestamps need nothing special: slots are found from the
+//! timestamp, and the rates of learning count points. Non-finite values are
+//! ignored (score 0, nothing learned).
+//!
+//! Daily and weekly slots follow UTC. [`events`] folds scored points into
+//! anomaly episodes with a one-line explanation for people.
+
+pub mod csv;
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// Scores at or above this are anomalies.
+pub const ANOMALY_THRESHOLD: f64 = 0.5;
+
+/// How a detector reads its series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Learn the series' daily and weekly shape. Off for series whose
+    /// timestamps carry no time of day (replayed or synthetic data).
+    pub seasonal: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { seasonal: true }
+    }
+}
+
+// The method's constants, chosen once for every series (see the module doc).
+// Points scored 0 while the basics are learned.
+const WARM_UP: u64 = 50;
+/// A miss of this many usual misses scores 0.5 on a well-behaved series.
+const Z_ALARM: f64 = 7.0;
+/// The bar is also this many times the series' 99.5th percentile miss.
+const TAIL_KAPPA: f64 = 1.5;
+const TAIL_QUANTILE: f64 = 0.995;
+/// Step of the online quantile, relative to its value.
+const TAIL_STEP: f64 = 0.05;
+/// The largest recent miss halves every 1000 points: 0.5^(1/1000) a point.
+const RECORD_DECAY: f64 = 0.999_307_092_990_452_5;
+/// A miss must beat the largest recent miss by this factor to be news again:
+/// a series that repeats the same spike is not alarming at every repeat.
+const RECORD_MARGIN: f64 = 1.2;
+/// The largest recent miss is tracked only from this point on, so that the
+/// rough first days (the forecasts still settling, outliers in what little
+/// history there is) do not set the bar for the weeks after.
+const RECORD_FROM: u64 = 500;
+/// Learning rates per point: the level of the shapeless forecast, the slow
+/// level under a shape, a shape's slot, and the usual miss.
+const ALPHA: f64 = 0.05;
+const ALPHA_SHAPED: f64 = 0.01;
+const GAMMA: f64 = 0.1;
+const BETA: f64 = 0.02;
+/// Misses count for at most this many usual misses when learning.
+const CLIP: f64 = 4.0;
+/// The usual miss is never taken below this many grains of the series (see
+/// [`Detector::grain`]).
+const GRAIN_FLOOR: f64 = 1.0;
+/// CUSUM: allowance and per-point cap (in usual misses), and limit.
+const CUSUM_K: f64 = 1.0;
+const CUSUM_CAP: f64 = 4.0;
+const CUSUM_H: f64 = 16.0;
+/// The CUSUM limit is also this many times its 98th percentile.
+const CUSUM_KAPPA: f64 = 2.0;
+const CUSUM_QUANTILE: f64 = 0.98;
+const CUSUM_STEP: f64 = 0.01;
+/// Points after an alarm that score just below the threshold.
+const QUIET: u32 = 100;
+/// A shaped forecast is chosen only when its squared error is below this
+/// fraction of the simpler one's.
+const PREFER_SIMPLE: f64 = 0.9;
+/// Forecasts are compared over about this many seconds.
+const COMPARE_OVER: f64 = DAY as f64;
+/// Counter resets: rising steps before, and the fall that counts as a reset.
+const COUNTER_RISE: u32 = 10;
+const COUNTER_FALL: f64 = 0.5;
+/// Scores below this end an episode in [`events`].
+const RELEASE_SCORE: f64 = 0.2;
+/// An expectation below this fraction of the value is 0 at the three
+/// significant figures explanations show, and a factor would say nothing:
+/// "1 per minute against 0.0000000000021" is "about 0", not "476750060210x".
+const NEGLIGIBLE_BASELINE: f64 = 1e-3;
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+const WEEK: i64 = 7 * DAY;
+const DAY_SLOT: i64 = 15 * 60;
+/// 1970-01-01 was a Thursday: shifting by 3 days starts weeks on Monday.
+const MONDAY: i64 = 3 * DAY;
+/// Bumped whenever the state's meaning changes: older state is relearned.
+const STATE_VERSION: u32 = 2;
+
+/// Which learned shape an expectation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Season {
+    /// The recent level alone.
+    None,
+    /// The usual level at this time of day.
+    Daily,
+    /// The usual level at this hour of this weekday.
+    Weekly,
+}
+
+/// What the detector made of one point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// In [0, 1]; an anomaly at or above [`ANOMALY_THRESHOLD`].
+    pub score: f64,
+    /// The score before the quiet period after an alarm damped it: how
+    /// surprising the point is on its own.
+    pub surprise: f64,
+    /// The forecast the point was measured against.
+    pub expected: f64,
+    /// The forecast's usual miss, in the series' units.
+    pub spread: f64,
+    /// `(value - expected) / spread`.
+    pub z: f64,
+    pub season: Season,
+    /// How many usual misses off a point had to be to score 0.5: the fixed
+    /// bar or this series' own tail, whichever is larger.
+    pub bar: f64,
+    /// The forecast behind `expected` (0 the recent level, 1 the daily
+    /// shape, 2 the weekly one), and each forecast's shape offset at this
+    /// point's slot (0 where it has none). With these, [`episodes`] measures
+    /// later points against the level from before an episode, moved along
+    /// its shape, after the detector itself has learned the new level.
+    pub track: u8,
+    pub offsets: [f64; 3],
+}
+
+impl Observation {
+    /// What a point that taught nothing (warm-up, not a number) reports.
+    fn blank(expected: f64) -> Observation {
+        Observation {
+            score: 0.0,
+            surprise: 0.0,
+            expected,
+            spread: 0.0,
+            z: 0.0,
+            season: Season::None,
+            bar: Z_ALARM,
+            track: 0,
+            offsets: [0.0; 3],
+        }
+    }
+}
+
+/// A learned shape: one running offset from the level per slot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Shape {
+    offset: Vec<f64>,
+    visits: Vec<u32>,
+}
+
+impl Shape {
+    fn new(slots: usize) -> Shape {
+        Shape { offset: vec![0.0; slots], visits: vec![0; slots] }
+    }
+}
+
+/// One forecast: a level, maybe a shape, and how well it has done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Track {
+    level: f64,
+    shape: Option<Shape>,
+    /// Period of the shape and width of its slots, in seconds.
+    period: i64,
+    slot: i64,
+    /// Usual absolute miss (robust).
+    error: f64,
+    /// Recent squared miss, to choose between forecasts.
+    mse: f64,
+    /// Sums of this track's misses since each CUSUM side left zero.
+    run_up: f64,
+    run_down: f64,
+}
+
+impl Track {
+    fn new(shape: Option<Shape>, period: i64, slot: i64) -> Track {
+        Track { level: 0.0, shape, period, slot, error: 0.0, mse: 0.0, run_up: 0.0, run_down: 0.0 }
+    }
+}
+
+/// The online anomaly detector for one series (see the module doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detector {
+    version: u32,
+    config: Config,
+    /// Points learned from.
+    seen: u64,
+    first_ts: i64,
+    last_ts: i64,
+    last_value: f64,
+    /// Typical seconds between points.
+    step: f64,
+    /// Shapeless, daily, weekly.
+    tracks: [Track; 3],
+    /// The track that forecasts the next point.
+    selected: usize,
+    /// Two-sided CUSUM and how many points each side has been above zero.
+    up: f64,
+    down: f64,
+    up_points: f64,
+    down_points: f64,
+    /// Online 99.5th percentile of |z|, 98th of the CUSUM, decaying max |z|.
+    tail: f64,
+    cusum_tail: f64,
+    record: f64,
+    /// Points left in the quiet period after an alarm.
+    quiet: u32,
+    /// Consecutive rising steps (a counter?).
+    rising: u32,
+    /// The smallest non-zero step between consecutive values so far (0
+    /// before the first), and whether every value so far was a whole number.
+    min_step: f64,
+    integral: bool,
+}
+
+/// Detector state that cannot be restored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error("detector state is unreadable: {0}")]
+    Decode(String),
+    #[error("detector state is version {found}, this build reads {expected}: relearn the series")]
+    Version { found: u32, expected: u32 },
+}
+
+impl Detector {
+    pub fn new(config: Config) -> Detector {
+        let shape = |slots| config.seasonal.then(|| Shape::new(slots));
+        let tracks = [
+            Track::new(None, 0, 0),
+            Track::new(shape((DAY / DAY_SLOT) as usize), DAY, DAY_SLOT),
+            Track::new(shape((WEEK / HOUR) as usize), WEEK, HOUR),
+        ];
+        Detector {
+            version: STATE_VERSION,
+            config,
+            seen: 0,
+            first_ts: 0,
+            last_ts: 0,
+            last_value: 0.0,
+            step: 0.0,
+            tracks,
+            selected: 0,
+            up: 0.0,
+            down: 0.0,
+            up_points: 0.0,
+            down_points: 0.0,
+            tail: 3.0,
+            cusum_tail: 1.0,
+            record: 0.0,
+            quiet: 0,
+            rising: 0,
+            min_step: 0.0,
+            integral: true,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Points learned from so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// The anomaly score of the next point (`ts` in unix seconds), in [0, 1].
+    pub fn score(&mut self, ts: i64, value: f64) -> f64 {
+        self.observe(ts, value).score
+    }
+
+    /// Scores the next point, then learns from it.
+    pub fn observe(&mut self, ts: i64, x: f64) -> Observation {
+        if !x.is_finite() {
+            return Observation::blank(self.tracks[self.selected].level);
+        }
+        self.seen += 1;
+        let n = self.seen;
+        if n == 1 {
+            for t in &mut self.tracks {
+                t.level = x;
+            }
+            (self.first_ts, self.last_ts, self.last_value) = (ts, ts, x);
+            self.integral = x.fract() == 0.0;
+            return Observation::blank(x);
+        }
+
+        // What each forecast expected. A shape speaks only for slots it has
+        // seen, and only once it has seen a whole period.
+        let slots = [0, (ts.rem_euclid(DAY) / DAY_SLOT) as usize, ((ts + MONDAY).rem_euclid(WEEK) / HOUR) as usize];
+        let elapsed = ts - self.first_ts;
+        let flat = self.tracks[0].level;
+        let mut own = [true, false, false];
+        let mut expected = [flat; 3];
+        let mut offsets = [0.0; 3];
+        for (i, t) in self.tracks.iter().enumerate().skip(1) {
+            if let Some(shape) = &t.shape {
+                own[i] = shape.visits[slots[i]] > 0 && elapsed >= t.period + t.slot;
+                if own[i] {
+                    offsets[i] = shape.offset[slots[i]];
+                    expected[i] = t.level + offsets[i];
+                }
+            }
+        }
+        let s = self.selected;
+        // A floor keeps a perfectly flat series from dividing by zero, and a
+        // series that moves in whole steps from having a usual miss of a
+        // sliver of one.
+        let floor = (1e-9 + 1e-6 * flat.abs()).max(GRAIN_FLOOR * self.grain());
+        let spread = (1.25 * self.tracks[s].error).max(floor);
+        let miss = x - expected[s];
+        let z = miss / spread;
+
+        let reset = self.rising >= COUNTER_RISE && self.last_value > 0.0 && x < COUNTER_FALL * self.last_value;
+        if x > self.last_value {
+            self.rising = self.rising.saturating_add(1);
+        } else if x < self.last_value {
+            self.rising = 0;
+        }
+
+        // How unusual the miss is for this series.
+        let bar = Z_ALARM.max(TAIL_KAPPA * self.tail).max(RECORD_MARGIN * self.record);
+        let point = tail_score(z.abs() / bar);
+        if n > 10 {
+            let above = if z.abs() > self.tail { 1.0 } else { 0.0 };
+            self.tail *= 1.0 + TAIL_STEP * (above - (1.0 - TAIL_QUANTILE));
+        }
+        if n > RECORD_FROM {
+            self.record = (self.record * RECORD_DECAY).max(z.abs());
+        }
+
+        // Sustained shifts.
+        let capped = z.clamp(-CUSUM_CAP, CUSUM_CAP);
+        self.up = (self.up + capped - CUSUM_K).max(0.0);
+        self.down = (self.down - capped - CUSUM_K).max(0.0);
+        self.up_points = if self.up > 0.0 { self.up_points + 1.0 } else { 0.0 };
+        self.down_points = if self.down > 0.0 { self.down_points + 1.0 } else { 0.0 };
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            // A shape that has not seen this slot yet has no evidence of its own.
+            let r = if own[i] { x - expected[i] } else { 0.0 };
+            t.run_up = if self.up > 0.0 { t.run_up + r } else { 0.0 };
+            t.run_down = if self.down > 0.0 { t.run_down + r } else { 0.0 };
+        }
+        let stat = self.up.max(self.down);
+        let limit = CUSUM_H.max(CUSUM_KAPPA * self.cusum_tail);
+        if n > 10 {
+            let above = if stat > self.cusum_tail { 1.0 } else { 0.0 };
+            self.cusum_tail = (self.cusum_tail * (1.0 + CUSUM_STEP * (above - (1.0 - CUSUM_QUANTILE)))).max(0.1);
+        }
+        let shift = tail_score(stat / limit);
+
+        let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift) };
+        let mut score = surprise;
+        if self.quiet > 0 {
+            self.quiet -= 1;
+            score = score.min(QUIET_SCORE);
+        } else if score >= ANOMALY_THRESHOLD {
+            self.quiet = QUIET;
+        }
+
+        self.learn(ts, x, n, slots, own, expected, floor);
+        if reset {
+            let fall = x - self.last_value;
+            for t in &mut self.tracks {
+                t.level += fall;
+            }
+            self.clear_cusum();
+        } else if self.up >= limit || self.down >= limit {
+            let (up, points) = if self.up >= limit { (true, self.up_points) } else { (false, self.down_points) };
+            for t in &mut self.tracks {
+                t.level += if up { t.run_up } else { t.run_down } / points;
+            }
+            self.clear_cusum();
+        }
+        let mut best = 0;
+        for i in 1..3 {
+            if self.tracks[i].mse < PREFER_SIMPLE * self.tracks[best].mse {
+                best = i;
+            }
+        }
+        self.selected = best;
+        let step = (x - self.last_value).abs();
+        if step > 0.0 && (self.min_step == 0.0 || step < self.min_step) {
+            self.min_step = step;
+        }
+        self.integral &= x.fract() == 0.0;
+        (self.last_ts, self.last_value) = (ts, x);
+        let season = match s {
+            1 if own[1] => Season::Daily,
+            2 if own[2] => Season::Weekly,
+            _ => Season::None,
+        };
+        Observation { score, surprise, expected: expected[s], spread, z, season, bar, track: s as u8, offsets }
+    }
+
+    /// Every forecast learns from the point.
+    #[allow(clippy::too_many_arguments)]
+    fn learn(&mut self, ts: i64, x: f64, n: u64, slots: [usize; 3], own: [bool; 3], expected: [f64; 3], floor: f64) {
+        // Early on, running means; later, exponential forgetting.
+        let rate = |base: f64| base.max(1.0 / n as f64);
+        let dt = (ts - self.last_ts).clamp(0, DAY) as f64;
+        self.step += rate(0.05) * (dt - self.step);
+        let compare = rate((self.step / COMPARE_OVER).min(1.0));
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            let miss = x - expected[i];
+            let usual = (1.25 * t.error).max(floor);
+            let r = if n > 10 { miss.clamp(-CLIP * usual, CLIP * usual) } else { miss };
+            match &mut t.shape {
+                None => t.level += rate(ALPHA) * r,
+                Some(shape) => {
+                    let slot = slots[i];
+                    if shape.visits[slot] == 0 {
+                        shape.offset[slot] = x - t.level;
+                    } else {
+                        t.level += ALPHA_SHAPED * r;
+                        let g = GAMMA.max(1.0 / (shape.visits[slot] as f64 + 1.0));
+                        shape.offset[slot] += g * (1.0 - ALPHA_SHAPED) * r;
+                    }
+                    shape.visits[slot] = shape.visits[slot].saturating_add(1);
+                }
+            }
+            let abs = if n > 10 { miss.abs().min(CLIP * t.error.max(floor)) } else { miss.abs() };
+            t.error += rate(BETA) * (abs - t.error);
+            t.mse += compare * (miss * miss - t.mse);
+        }
+        // Until a shape speaks, it is as good as the shapeless forecast.
+        let flat_mse = self.tracks[0].mse;
+        for (t, _) in self.tracks.iter_mut().zip(own).filter(|(_, own)| !own) {
+            t.mse = flat_mse;
+        }
+    }
+
+    /// The granularity of the series: the smallest step it has taken, or 1
+    /// for whole numbers that have not moved yet; 0 when unknown.
+    ///
+    /// Why it bounds the usual miss: a count of errors that sits at 0 for
+    /// hours has a usual miss that shrinks towards nothing, and then a
+    /// single error would be billions of usual misses. A series cannot miss
+    /// by less than one of its steps, so a miss of one step is one usual
+    /// miss at most; a burst of fifty errors is still fifty.
+    fn grain(&self) -> f64 {
+        if self.min_step > 0.0 {
+            self.min_step
+        } else if self.integral {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    fn clear_cusum(&mut self) {
+        (self.up, self.down, self.up_points, self.down_points) = (0.0, 0.0, 0.0, 0.0);
+        for t in &mut self.tracks {
+            (t.run_up, t.run_down) = (0.0, 0.0);
+        }
+    }
+
+    /// The state as compact bytes (CBOR), for [`Detector::from_bytes`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        // Writing plain data into a Vec cannot fail.
+        let _ = ciborium::ser::into_writer(self, &mut out);
+        out
+    }
+
+    /// A detector that carries on exactly where the saved one stopped.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Detector, StateError> {
+        let d: Detector = ciborium::de::from_reader(bytes).map_err(|e| StateError::Decode(e.to_string()))?;
+        if d.version != STATE_VERSION {
+            return Err(StateError::Version { found: d.version, expected: STATE_VERSION });
+        }
+        Ok(d)
+    }
+}
+
+/// What a point in the quiet period scores at most.
+const QUIET_SCORE: f64 = ANOMALY_THRESHOLD * 0.99;
+
+/// 0 at 0, 0.5 at 1 (the bar), rising smoothly towards 1 beyond.
+fn tail_score(u: f64) -> f64 {
+    1.0 - (-(u * u) * std::f64::consts::LN_2).exp()
+}
+
+/// One scored point of a series, as [`events`] reads them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredPoint {
+    pub ts: i64,
+    pub value: f64,
+    pub observation: Observation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// One anomaly episode: from a point at or above the threshold until the
+/// series is no longer surprising.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyEvent {
+    /// The alarm's timestamp.
+    pub start: i64,
+    /// The last surprising point; `None` while the episode is ongoing (it
+    /// was still surprising at the last point scored).
+    pub end: Option<i64>,
+    /// The latest point that belongs to the episode.
+    pub through: i64,
+    /// The highest surprise in the episode.
+    pub peak_score: f64,
+    pub direction: Direction,
+    /// The value and its expectation at the peak.
+    pub peak_ts: i64,
+    pub peak_value: f64,
+    pub expected: f64,
+    pub season: Season,
+}
+
+/// Folds a scored series into anomaly episodes, in time order.
+///
+/// An episode starts at a point scoring at or above [`ANOMALY_THRESHOLD`]
+/// and lasts while its points stay surprising (surprise at least 0.2) in the
+/// same direction, or stay far from the level before it (see [`Hold`]).
+pub fn events(points: &[ScoredPoint]) -> Vec<AnomalyEvent> {
+    episodes(None, points).into_iter().map(|(e, _)| e).collect()
+}
+
+/// An episode is held open at most this long by [`Hold`] alone: a level
+/// that has stayed put for a day is the series' new normal (an alarm on it,
+/// if any, keeps saying otherwise).
+pub const HOLD_AT_MOST: i64 = DAY;
+
+/// What keeps an episode open after the detector has learned its new level.
+///
+/// The bug this fixes: a sustained spike (errors at 400 a minute instead of
+/// 100) stops being surprising within minutes, because the CUSUM moves the
+/// forecast's level up to it on purpose (a level shift is news once); the
+/// episode then "ended" while the alarm behind it stayed open. So an episode
+/// remembers the forecast it was measured against at its alarm: that
+/// forecast's level then, its usual miss and its bar. A later point that the
+/// old level, moved along the forecast's shape to the point's slot, would
+/// still find surprising (score at least 0.2, in the episode's direction)
+/// keeps the episode open; one back near the old level closes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hold {
+    /// [`Observation::track`] at the alarm.
+    pub track: u8,
+    /// That forecast's level at the alarm, without its shape's offset.
+    pub level: f64,
+    pub spread: f64,
+    pub bar: f64,
+}
+
+impl Hold {
+    fn at(o: &Observation) -> Hold {
+        let track = o.track.min(2);
+        Hold { track, level: o.expected - o.offsets[track as usize], spread: o.spread, bar: o.bar }
+    }
+
+    /// Whether `p` is still far from the level before the episode, in `direction`.
+    fn holds(&self, p: &ScoredPoint, direction: Direction) -> bool {
+        if !(self.spread > 0.0 && self.bar > 0.0) {
+            return false;
+        }
+        let before = self.level + p.observation.offsets[self.track.min(2) as usize];
+        let z = (p.value - before) / self.spread;
+        let z = match direction {
+            Direction::Up => z,
+            Direction::Down => -z,
+        };
+        z > 0.0 && tail_score(z / self.bar) >= RELEASE_SCORE
+    }
+}
+
+/// [`events`], continuing `open` (the series' ongoing episode and what
+/// holds it, from an earlier call) exactly as one pass over all the points
+/// would; each episode comes with its [`Hold`].
+pub fn episodes(
+    open: Option<(AnomalyEvent, Option<Hold>)>,
+    points: &[ScoredPoint],
+) -> Vec<(AnomalyEvent, Option<Hold>)> {
+    let mut out: Vec<(AnomalyEvent, Option<Hold>)> = Vec::new();
+    let mut is_open = false;
+    if let Some((event, hold)) = open.filter(|(e, _)| e.end.is_none()) {
+        out.push((event, hold));
+        is_open = true;
+    }
+    for p in points {
+        let o = &p.observation;
+        let direction = if o.z >= 0.0 { Direction::Up } else { Direction::Down };
+        if is_open {
+            let (e, hold) = out.last_mut().expect("an open episode");
+            let surprising = o.surprise >= RELEASE_SCORE && direction == e.direction;
+            let held = hold.is_some_and(|h| p.ts - e.start <= HOLD_AT_MOST && h.holds(p, e.direction));
+            if surprising || held {
+                e.through = p.ts;
+                if o.surprise > e.peak_score && direction == e.direction {
+                    (e.peak_score, e.peak_ts, e.peak_value, e.expected, e.season) =
+                        (o.surprise, p.ts, p.value, o.expected, o.season);
+                }
+                continue;
+            }
+            e.end = Some(e.through);
+            *hold = None;
+            is_open = false;
+        }
+        if o.score >= ANOMALY_THRESHOLD {
+            out.push((
+                AnomalyEvent {
+                    start: p.ts,
+                    end: None,
+                    through: p.ts,
+                    peak_score: o.surprise,
+                    direction,
+                    peak_ts: p.ts,
+                    peak_value: p.value,
+                    expected: o.expected,
+                    season: o.season,
+                },
+                Some(Hold::at(o)),
+            ));
+            is_open = true;
+        }
+    }
+    out
+}
+
+impl AnomalyEvent {
+    /// One line for people, e.g. `p99 latency 3.1x its usual Tuesday 14:00
+    /// level (930 ms against 300 ms) for 25 minutes`. Times are UTC. Against
+    /// a baseline of about 0 a factor would be absurd, so none is given:
+    /// `5xx errors far above its usual level (50 per minute against about 0)`.
+    pub fn explain(&self, metric: &str, unit: &str) -> String {
+        let when = match self.season {
+            Season::None => String::new(),
+            Season::Daily => format!("{} ", clock(self.peak_ts, DAY_SLOT)),
+            Season::Weekly => format!("{} {} ", weekday(self.peak_ts), clock(self.peak_ts, HOUR)),
+        };
+        let amount = |v: f64| if unit.is_empty() { number(v) } else { format!("{} {unit}", number(v)) };
+        let (value, expected) = (self.peak_value, self.expected);
+        let mut line = if value > 0.0 && expected.abs() < NEGLIGIBLE_BASELINE * value {
+            format!("{metric} far above its usual {when}level ({} against about 0)", amount(value))
+        } else if expected > 0.0 && value >= 0.0 {
+            let ratio = value / expected;
+            let how = match self.direction {
+                Direction::Up => format!("{}x", number(ratio)),
+                Direction::Down => format!("{}% below", ((1.0 - ratio) * 100.0).round().clamp(0.0, 100.0)),
+            };
+            format!("{metric} {how} its usual {when}level ({} against {})", amount(value), amount(expected))
+        } else {
+            let how = match self.direction {
+                Direction::Up => "above",
+                Direction::Down => "below",
+            };
+            format!("{metric} at {}, {how} its usual {when}level of {}", amount(value), amount(expected))
+        };
+        let lasted = self.through - self.start;
+        if lasted >= 60 {
+            let _ = write!(line, " for {}", duration(lasted));
+            if self.end.is_none() {
+                line.push_str(" so far");
+            }
+        }
+        line
+    }
+}
+
+/// Three significant figures at most, no trailing zeros.
+pub(crate) fn number(v: f64) -> String {
+    let digits = if v == 0.0 { 0 } else { (2 - v.abs().log10().floor() as i32).max(0) as usize };
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn clock(ts: i64, slot: i64) -> String {
+    let t = ts.rem_euclid(DAY) / slot * slot;
+    format!("{:02}:{:02}", t / HOUR, t % HOUR / 60)
+}
+
+fn weekday(ts: i64) -> &'static str {
+    const NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    NAMES[((ts + MONDAY).rem_euclid(WEEK) / DAY) as usize]
+}
+
+fn duration(secs: i64) -> String {
+    let plural = |n: i64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        s if s < 2 * HOUR => plural((s + 30) / 60, "minute"),
+        s if s < 2 * DAY => plural((s + HOUR / 2) / HOUR, "hour"),
+        s => plural((s + DAY / 2) / DAY, "day"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

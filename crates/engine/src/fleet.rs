@@ -1,0 +1,679 @@
+//! The fleet file: which tenants exist, how each is isolated, and where its
+//! telemetry lives. Parsing is two steps, as in ripgrep's flags: TOML into
+//! span-carrying raw structs, then validation into [`Fleet`], collecting every
+//! problem with its file, line and field.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::catalog::Catalog;
+use crate::input::{InputError, Problems};
+
+pub use crate::catalog::Model;
+
+/// Regions fleetdeck knows; an unknown one is almost always a typo.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+];
+
+/// The whole fleet, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fleet {
+    pub name: String,
+    pub region: String,
+    pub profile: Option<String>,
+    pub payer_account: Option<String>,
+    pub payer_role_arn: Option<String>,
+    pub cost_tag: String,
+    pub endpoint_url: Option<String>,
+    pub tenants: Vec<Tenant>,
+    /// How long the cache keeps each kind of row (`[retention]`).
+    pub retention: Retention,
+    /// How shared spend no tag can split is shared out (`[apportion]`).
+    pub apportion: Option<Apportion>,
+}
+
+/// Pooled infrastructure (a shared cluster, its load balancer) carries no
+/// tenant's tag: its cost is shared out to tenants in proportion to a usage
+/// metric of theirs, e.g. requests served this month.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Apportion {
+    /// A catalog metric key measuring each tenant's use (summed per month).
+    pub metric: String,
+    /// The untagged services that are shared infrastructure; empty means
+    /// all untagged spend is.
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub tier: String,
+    pub model: Model,
+    pub account: String,
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub home_region: String,
+    pub extra_regions: Vec<String>,
+    pub residency: bool,
+    pub selector: Selector,
+}
+
+impl Tenant {
+    /// Home region first, then the extra ones.
+    pub fn regions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.home_region.as_str()).chain(self.extra_regions.iter().map(String::as_str))
+    }
+}
+
+/// Where a tenant's data is within its account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// Dimension values of the tenant's resources, defaults filled in.
+    pub dimensions: BTreeMap<String, String>,
+    pub log_groups: Vec<String>,
+    pub log_tenant_field: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    fleet: RawFleet,
+    #[serde(default)]
+    tenant: Vec<Spanned<RawTenant>>,
+    retention: Option<RawRetention>,
+    apportion: Option<RawApportion>,
+}
+
+/// `[apportion]`: which usage metric shares out untagged spend.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApportion {
+    metric: Spanned<String>,
+    #[serde(default)]
+    services: Vec<Spanned<String>>,
+}
+
+/// `[retention]`: days kept, each optional (defaults in
+/// [`Retention`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    raw_days: Option<Spanned<i64>>,
+    hourly_days: Option<Spanned<i64>>,
+    daily_days: Option<Spanned<i64>>,
+    events_days: Option<Spanned<i64>>,
+    cost_days: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFleet {
+    name: Option<String>,
+    region: Spanned<String>,
+    profile: Option<String>,
+    payer_account: Option<Spanned<String>>,
+    payer_role_arn: Option<Spanned<String>>,
+    cost_tag: Option<Spanned<String>>,
+    role_name: Option<Spanned<String>>,
+    endpoint_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    id: Spanned<String>,
+    name: Option<String>,
+    tier: Spanned<String>,
+    model: Spanned<String>,
+    account: Spanned<String>,
+    role_arn: Option<Spanned<String>>,
+    role_name: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    home_region: Spanned<String>,
+    #[serde(default)]
+    extra_regions: Vec<Spanned<String>>,
+    #[serde(default)]
+    residency: bool,
+    #[serde(default)]
+    selector: RawSelector,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSelector {
+    #[serde(default)]
+    dimensions: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    log_groups: Vec<Spanned<String>>,
+    log_tenant_field: Option<Spanned<String>>,
+}
+
+/// Errors from reading a fleet file: the file itself, or its contents.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("cannot read fleet file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(#[from] InputError),
+}
+
+impl Fleet {
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Fleet, FleetError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| FleetError::Read { path: path.display().to_string(), source })?;
+        Ok(Fleet::parse(path, &text, catalog)?)
+    }
+
+    /// Parse and validate. `path` only names the file in messages.
+    pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Fleet, InputError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| Problems::from_toml(path, text, &e))?;
+        let mut p = Problems::new(path, text);
+
+        let f = raw.fleet;
+        check_region(&mut p, &f.region, "fleet.region");
+        if let Some(a) = &f.payer_account {
+            check_account(&mut p, a, "fleet.payer_account");
+        }
+        if let Some(arn) = &f.payer_role_arn {
+            check_role_arn(&mut p, arn, "fleet.payer_role_arn");
+        }
+        if let Some(tag) = &f.cost_tag {
+            if tag.get_ref().trim().is_empty() || tag.get_ref().len() > 128 {
+                p.add(tag.span(), "fleet.cost_tag", "must be a tag key of 1 to 128 characters");
+            }
+        }
+        if let Some(url) = &f.endpoint_url {
+            let u = url.get_ref();
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                p.add(url.span(), "fleet.endpoint_url", format!("{u:?} is not an http(s) URL"));
+            }
+        }
+
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut tenants = Vec::with_capacity(raw.tenant.len());
+        for (i, t) in raw.tenant.into_iter().enumerate() {
+            let span = t.span();
+            let t = t.into_inner();
+            let at = |field: &str| format!("tenant[{i}].{field}");
+            let id = t.id.get_ref().clone();
+            if !valid_tenant_id(&id) {
+                p.add(
+                    t.id.span(),
+                    at("id"),
+                    format!("{id:?} must be 1-63 of a-z, 0-9 and '-', starting with a letter or digit"),
+                );
+            }
+            if let Some(first) = seen.insert(id.clone(), crate::input::line_of(text, span.start)) {
+                p.add(t.id.span(), at("id"), format!("duplicate tenant id {id:?} (first defined on line {first})"));
+            }
+            let model = Model::parse(t.model.get_ref());
+            if model.is_none() {
+                p.add(
+                    t.model.span(),
+                    at("model"),
+                    format!(
+                        "unknown isolation model {:?}; use one of silo, remote, shared, eks, pooled",
+                        t.model.get_ref()
+                    ),
+                );
+            }
+            if t.tier.get_ref().trim().is_empty() {
+                p.add(t.tier.span(), at("tier"), "must not be empty");
+            }
+            check_account(&mut p, &t.account, &at("account"));
+            check_region(&mut p, &t.home_region, &at("home_region"));
+            let mut regions = BTreeSet::from([t.home_region.get_ref().clone()]);
+            for r in &t.extra_regions {
+                check_region(&mut p, r, &at("extra_regions"));
+                if !regions.insert(r.get_ref().clone()) {
+                    p.add(r.span(), at("extra_regions"), format!("region {:?} is listed twice", r.get_ref()));
+                }
+            }
+
+            let role_arn = match (&t.role_arn, &t.role_name, &f.role_name) {
+                (Some(arn), _, _) => {
+                    check_role_arn(&mut p, arn, &at("role_arn"));
+                    if let Some(acct) = arn_account(arn.get_ref()) {
+                        if acct != t.account.get_ref() {
+                            p.add(
+                                arn.span(),
+                                at("role_arn"),
+                                format!(
+                                    "role is in account {acct} but the tenant's account is {}",
+                                    t.account.get_ref()
+                                ),
+                            );
+                        }
+                    }
+                    arn.get_ref().clone()
+                }
+                (None, Some(name), _) | (None, None, Some(name)) => {
+                    if !valid_role_name(name.get_ref()) {
+                        p.add(
+                            name.span(),
+                            at("role_name"),
+                            format!("{:?} is not a valid IAM role name", name.get_ref()),
+                        );
+                    }
+                    format!(
+                        "arn:{}:iam::{}:role/{}",
+                        partition_of(t.home_region.get_ref()),
+                        t.account.get_ref(),
+                        name.get_ref()
+                    )
+                }
+                (None, None, None) => {
+                    p.add(
+                        span.clone(),
+                        at("role_arn"),
+                        "no role: set role_arn or role_name here, or role_name in [fleet]",
+                    );
+                    String::new()
+                }
+            };
+            if let Some(x) = &t.external_id {
+                let v = x.get_ref();
+                let ok = (2..=1224).contains(&v.len())
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+                if !ok {
+                    p.add(x.span(), at("external_id"), "must be 2-1224 characters of letters, digits and +=,.@:/-_");
+                }
+            } else if matches!(model, Some(Model::Silo | Model::Remote)) {
+                p.add(
+                    span.clone(),
+                    at("external_id"),
+                    format!(
+                        "required for model {}: the tenant's role trust policy should demand it",
+                        t.model.get_ref()
+                    ),
+                );
+            }
+
+            let mut dimensions: BTreeMap<String, String> =
+                t.selector.dimensions.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+            for (k, v) in &t.selector.dimensions {
+                if v.get_ref().is_empty() || v.get_ref().len() > 1024 {
+                    p.add(v.span(), at(&format!("selector.dimensions.{k}")), "must be 1-1024 characters");
+                }
+            }
+            if let Some(dim) = model.and_then(Model::tenant_dimension) {
+                dimensions.entry(dim.to_string()).or_insert_with(|| id.clone());
+            }
+            // A whole-account tenant may start without dimension values (as
+            // `fleetdeck discover` writes it): its alarms, logs and cost are
+            // read, and its metrics are reported "not configured" with the
+            // fix. In a shared account they are what tells tenants apart.
+            if let Some(m) = model.filter(|m| !m.owns_account()) {
+                let missing: BTreeSet<&str> = catalog
+                    .metrics_for(m)
+                    .flat_map(|spec| spec.dimensions.iter().map(String::as_str))
+                    .filter(|d| !dimensions.contains_key(*d))
+                    .collect();
+                if !missing.is_empty() {
+                    let names: Vec<&str> = missing.into_iter().collect();
+                    p.add(
+                        span.clone(),
+                        at("selector.dimensions"),
+                        format!("missing {} (the catalog's {} metrics are selected by it)", names.join(", "), m),
+                    );
+                }
+            }
+            for g in &t.selector.log_groups {
+                let v = g.get_ref();
+                let name = v.strip_suffix('*').unwrap_or(v);
+                if name.is_empty() || name.len() > 512 || name.contains('*') {
+                    p.add(
+                        g.span(),
+                        at("selector.log_groups"),
+                        format!("{v:?} must be a log group name, or a prefix ending in one '*'"),
+                    );
+                }
+            }
+            let log_tenant_field = t.selector.log_tenant_field.as_ref().map(|f| {
+                let v = f.get_ref();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c)) {
+                    p.add(
+                        f.span(),
+                        at("selector.log_tenant_field"),
+                        format!("{v:?} must be a Logs Insights field name (letters, digits, _ . @ -)"),
+                    );
+                }
+                v.clone()
+            });
+
+            tenants.push(Tenant {
+                name: t.name.clone().unwrap_or_else(|| id.clone()),
+                id,
+                tier: t.tier.into_inner(),
+                model: model.unwrap_or(Model::Silo),
+                account: t.account.into_inner(),
+                role_arn,
+                external_id: t.external_id.map(Spanned::into_inner),
+                home_region: t.home_region.into_inner(),
+                extra_regions: t.extra_regions.into_iter().map(Spanned::into_inner).collect(),
+                residency: t.residency,
+                selector: Selector {
+                    dimensions,
+                    log_groups: t.selector.log_groups.into_iter().map(Spanned::into_inner).collect(),
+                    log_tenant_field,
+                },
+            });
+        }
+
+        let mut retention = Retention::default();
+        if let Some(r) = &raw.retention {
+            let max = Retention::MAX_DAYS;
+            let fields = [
+                (&r.raw_days, "retention.raw_days", 1, &mut retention.raw_days),
+                (&r.hourly_days, "retention.hourly_days", 1, &mut retention.hourly_days),
+                (&r.daily_days, "retention.daily_days", 1, &mut retention.daily_days),
+                (&r.events_days, "retention.events_days", 1, &mut retention.events_days),
+                (&r.cost_days, "retention.cost_days", Retention::MIN_COST_DAYS, &mut retention.cost_days),
+            ];
+            for (value, field, min, into) in fields {
+                let Some(v) = value else { continue };
+                match u32::try_from(*v.get_ref()).ok().filter(|d| (min..=max).contains(d)) {
+                    Some(days) => *into = days,
+                    None if field == "retention.cost_days" => p.add(
+                        v.span(),
+                        field,
+                        format!("must be {min} to {max} days: the cost view reads this month and the last"),
+                    ),
+                    None => p.add(v.span(), field, format!("must be {min} to {max} days")),
+                }
+            }
+        }
+
+        let apportion = raw.apportion.map(|a| {
+            let key = a.metric.get_ref();
+            if !catalog.metrics.iter().any(|m| &m.key == key) {
+                let known: Vec<&str> = catalog.metrics.iter().map(|m| m.key.as_str()).collect();
+                p.add(
+                    a.metric.span(),
+                    "apportion.metric",
+                    format!("{key:?} is not a catalog metric key (one of: {})", known.join(", ")),
+                );
+            }
+            for s in a.services.iter().filter(|s| s.get_ref().trim().is_empty()) {
+                p.add(s.span(), "apportion.services", "a service name must not be empty");
+            }
+            Apportion {
+                metric: a.metric.into_inner(),
+                services: a.services.into_iter().map(Spanned::into_inner).collect(),
+            }
+        });
+
+        let fleet = Fleet {
+            name: f.name.unwrap_or_else(|| "fleet".to_string()),
+            region: f.region.into_inner(),
+            profile: f.profile,
+            payer_account: f.payer_account.map(Spanned::into_inner),
+            payer_role_arn: f.payer_role_arn.map(Spanned::into_inner),
+            cost_tag: f.cost_tag.map(Spanned::into_inner).unwrap_or_else(|| "tenant-id".to_string()),
+            endpoint_url: f.endpoint_url.map(Spanned::into_inner),
+            tenants,
+            retention,
+            apportion,
+        };
+        p.finish(fleet)
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+}
+
+fn valid_tenant_id(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+}
+
+fn valid_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+fn check_account(p: &mut Problems, a: &Spanned<String>, field: &str) {
+    let v = a.get_ref();
+    if v.len() != 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        p.add(
+            a.span(),
+            field,
+            format!("{v:?} is not a 12-digit AWS account id (quote it: account = \"012345678901\")"),
+        );
+    }
+}
+
+fn check_region(p: &mut Problems, r: &Spanned<String>, field: &str) {
+    let v = r.get_ref();
+    if !KNOWN_REGIONS.contains(&v.as_str()) {
+        let hint = KNOWN_REGIONS
+            .iter()
+            .find(|k| k.replace('-', "") == v.replace(['-', '_', ' '], "").to_lowercase())
+            .map(|k| format!(" (did you mean {k:?}?)"))
+            .unwrap_or_default();
+        p.add(r.span(), field, format!("unknown region {v:?}{hint}"));
+    }
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path/>name`.
+fn check_role_arn(p: &mut Problems, arn: &Spanned<String>, field: &str) {
+    let v = arn.get_ref();
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].strip_prefix("role/").is_some_and(|rest| {
+            let name = rest.rsplit('/').next().unwrap_or("");
+            valid_role_name(name)
+        });
+    if !ok {
+        p.add(
+            arn.span(),
+            field,
+            format!("{v:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/FleetdeckReadOnly"),
+        );
+    }
+}
+
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| a.len() == 12)
+}
+
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// How long each kind of row is kept, in days. The fleet file's
+/// `[retention]` table overrides the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Retention {
+    /// Raw metric datapoints.
+    pub raw_days: u32,
+    /// Hourly summaries (min, max, mean) of each series: charts over weeks.
+    pub hourly_days: u32,
+    /// Daily summaries: charts over months and years.
+    pub daily_days: u32,
+    /// Ended anomaly episodes (each series' own, peer departures and fleet
+    /// shifts), alarm state changes, Logs Insights results of tenant-regions
+    /// no longer read, and past syncs' records.
+    pub events_days: u32,
+    /// Daily cost: 400 days covers a year-on-year comparison.
+    pub cost_days: u32,
+}
+
+impl Retention {
+    /// The cost view reads the current and the last calendar month: less
+    /// than this would empty it.
+    pub const MIN_COST_DAYS: u32 = 62;
+    pub const MAX_DAYS: u32 = 3650;
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention { raw_days: 35, hourly_days: 180, daily_days: 800, events_days: 180, cost_days: 400 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Fleet, InputError> {
+        Fleet::parse(Path::new("fleet.toml"), text, &Catalog::builtin().unwrap())
+    }
+
+    const HEAD: &str = "[fleet]\nregion = \"us-east-1\"\nrole_name = \"FleetdeckReadOnly\"\n";
+
+    #[test]
+    fn the_readme_example_parses_with_every_model() {
+        let text = include_str!("../../../examples/fleet.toml");
+        let fleet = parse(text).unwrap();
+        assert_eq!(fleet.tenants.len(), 5);
+        let models: BTreeSet<Model> = fleet.tenants.iter().map(|t| t.model).collect();
+        assert_eq!(models.len(), 5);
+        let hooli = fleet.tenant("hooli").unwrap();
+        assert_eq!(hooli.selector.dimensions["Namespace"], "hooli");
+        let umbrella = fleet.tenant("umbrella").unwrap();
+        assert_eq!(umbrella.selector.dimensions["TenantId"], "umbrella", "pooled tenants default TenantId to their id");
+        assert_eq!(umbrella.role_arn, "arn:aws:iam::555555555555:role/FleetdeckReadOnly");
+        assert_eq!(fleet.tenant("globex").unwrap().role_arn, "arn:aws:iam::222222222222:role/GlobexVendorReadOnly");
+        assert_eq!(fleet.cost_tag, "tenant-id");
+    }
+
+    #[test]
+    fn a_duplicate_tenant_id_names_both_lines() {
+        let text = format!(
+            "{HEAD}[[tenant]]\nid = \"a\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n\
+             [[tenant]]\nid = \"a\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n"
+        );
+        let err = parse(&text).unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!((p.line, p.field.as_str()), (11, "tenant[1].id"));
+        assert!(p.message.contains("duplicate tenant id \"a\" (first defined on line 4)"), "{}", p.message);
+    }
+
+    #[test]
+    fn bad_arn_unknown_region_and_unknown_model_are_all_reported_with_lines() {
+        let text = format!(
+            "{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"gold\"\nmodel = \"siloed\"\naccount = \"111111111111\"\n\
+             role_arn = \"arn:aws:iam::11111111111:user/x\"\nhome_region = \"us-east-l\"\nextra_regions = [\"euwest1\"]\n"
+        );
+        let err = parse(&text).unwrap_err();
+        let got: Vec<(usize, &str)> = err.problems.iter().map(|p| (p.line, p.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (7, "tenant[0].model"),
+                (9, "tenant[0].role_arn"),
+                (10, "tenant[0].home_region"),
+                (11, "tenant[0].extra_regions")
+            ]
+        );
+        assert!(
+            err.to_string().contains(
+                "fleet.toml:11: tenant[0].extra_regions: unknown region \"euwest1\" (did you mean \"eu-west-1\"?)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_selector_dimension_is_named_in_a_shared_account_and_allowed_for_a_whole_account() {
+        let tenant = |model: &str| {
+            format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"{model}\"\nexternal_id = \"xx-1\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n")
+        };
+        let err = parse(&tenant("shared")).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].field, "tenant[0].selector.dimensions");
+        assert!(err.problems[0].message.contains("missing LoadBalancer"));
+        let fleet = parse(&tenant("silo")).expect("a silo tenant may start without dimension values");
+        assert!(fleet.tenants[0].selector.dimensions.is_empty());
+    }
+
+    #[test]
+    fn toml_shape_errors_name_line_and_table() {
+        let text = format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\ncolour = \"red\"\n");
+        let err = parse(&text).unwrap_err();
+        let p = &err.problems[0];
+        assert!(p.message.contains("unknown field `colour`"), "{}", p.message);
+        assert_eq!(p.line, 10);
+        let err = parse("[fleet]\nregion = 5\n").unwrap_err();
+        assert_eq!((err.problems[0].line, err.problems[0].field.as_str()), (2, "fleet"));
+    }
+
+    #[test]
+    fn an_unquoted_account_id_gets_a_hint() {
+        let text = format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"11111\"\nhome_region = \"us-east-1\"\n");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.to_string().contains("fleet.toml:8: tenant[0].account: \"11111\" is not a 12-digit AWS account id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn retention_defaults_and_overrides_and_bad_values_name_their_line() {
+        let fleet = parse(HEAD).unwrap();
+        assert_eq!(fleet.retention, Retention::default());
+        let fleet = parse(&format!("{HEAD}[retention]\nraw_days = 14\ncost_days = 800\n")).unwrap();
+        assert_eq!((fleet.retention.raw_days, fleet.retention.events_days, fleet.retention.cost_days), (14, 180, 800));
+        let err = parse(&format!("{HEAD}[retention]\nraw_days = 0\ncost_days = 30\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("fleet.toml:5: retention.raw_days: must be 1 to 3650 days"), "{text}");
+        assert!(text.contains("fleet.toml:6: retention.cost_days: must be 62 to 3650 days"), "{text}");
+        let err = parse(&format!("{HEAD}[retention]\nraw_dayz = 3\n")).unwrap_err();
+        assert!(err.to_string().contains("unknown field `raw_dayz`"), "{err}");
+    }
+}

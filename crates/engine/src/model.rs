@@ -1,0 +1,670 @@
+//! The view models: what the console, the CLI's `--json` output and (later)
+//! reports show. They cross the IPC boundary as JSON, and ts-rs generates
+//! their TypeScript twins into `ui/src/bindings/` so the UI cannot drift.
+//!
+//! Times are epoch milliseconds (UTC) everywhere a view sees them.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A tenant's (or region's) health, worst last so `max()` folds correctly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Health {
+    Ok,
+    Unknown,
+    Degraded,
+    Critical,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Unknown => "unknown",
+            Health::Degraded => "degraded",
+            Health::Critical => "critical",
+        }
+    }
+
+    /// Sort key for "worst first": critical, degraded, unknown, ok.
+    pub fn severity(self) -> u8 {
+        match self {
+            Health::Critical => 3,
+            Health::Degraded => 2,
+            Health::Unknown => 1,
+            Health::Ok => 0,
+        }
+    }
+}
+
+/// One tenant in one region: the row of the Fleet view and of `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantHealth {
+    pub tenant: String,
+    /// Display name: untrusted text, escape wherever it is shown.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    pub region: String,
+    pub health: Health,
+    /// Why the health is what it is, one sentence each, worst first.
+    pub reasons: Vec<String>,
+    /// The catalog metric that best shows the problem (or traffic when fine).
+    pub focus_metric: Option<String>,
+    /// When the newest datapoint for this tenant-region was committed.
+    #[ts(type = "number | null")]
+    pub fresh_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HealthCounts {
+    pub ok: u32,
+    pub degraded: u32,
+    pub critical: u32,
+    pub unknown: u32,
+}
+
+/// The landing view: every tenant-region, worst first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FleetOverview {
+    pub fleet_name: String,
+    /// True on the built-in simulated fleet: the UI shows a DEMO banner.
+    pub demo: bool,
+    /// Counted per tenant (its worst region), not per row.
+    pub counts: HealthCounts,
+    pub rows: Vec<TenantHealth>,
+    /// Finish time of the last sync that committed anything.
+    #[ts(type = "number | null")]
+    pub last_sync: Option<i64>,
+    /// Things the user must know that are not a tenant's health, e.g. "the
+    /// cache file was unreadable and was moved aside".
+    pub notices: Vec<String>,
+    /// Tenants per health state within each tier and each region (a tenant
+    /// counts once per group, at its worst region in it).
+    pub by_tier: Vec<GroupHealth>,
+    pub by_region: Vec<GroupHealth>,
+    /// Alarms in ALARM now, across the fleet.
+    pub open_alarms: u32,
+    /// Anomaly episodes that began in the last 24 hours.
+    pub anomalies_24h: u32,
+    /// The whole fleet's cost (untagged spend included).
+    pub cost: CostFigures,
+}
+
+/// Health counts of one tier or region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct GroupHealth {
+    pub group: String,
+    pub counts: HealthCounts,
+}
+
+/// The Fleet view's heatmap: each tenant-region's health over time, one
+/// cell per bucket, from the cache's evidence (alarms in ALARM, anomaly
+/// episodes, hourly means over the catalog's thresholds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Heatmap {
+    /// Epoch ms: the first bucket's start, and the end of the last.
+    #[ts(type = "number")]
+    pub since: i64,
+    #[ts(type = "number")]
+    pub until: i64,
+    #[ts(type = "number")]
+    pub bucket_ms: i64,
+    pub rows: Vec<HeatmapRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HeatmapRow {
+    pub tenant: String,
+    pub region: String,
+    /// One character per bucket, oldest first: `.` no data, `o` ok, `u`
+    /// unknown, `d` degraded, `c` critical. Compact: 1,000 tenants x 3
+    /// regions x 48 buckets cross IPC as 144 KB.
+    pub cells: String,
+}
+
+/// A chart rendered by plotters in Rust. `svg` is a complete SVG document in
+/// which every piece of text is escaped; the UI shows it as an image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Chart {
+    pub title: String,
+    pub unit: String,
+    pub svg: String,
+    pub points: u32,
+    /// Seconds per drawn point when the chart shows hourly or daily
+    /// summaries (a band from each bucket's lowest to highest value around
+    /// its mean); 0 for raw points.
+    pub resolution: u32,
+    /// The time range drawn, epoch ms, and where it lies in the image: the
+    /// plot area's left and right edges in image pixels. The UI maps a
+    /// brushed span of pixels back to times with these.
+    #[ts(type = "number")]
+    pub from: i64,
+    #[ts(type = "number")]
+    pub to: i64,
+    pub plot_left: u32,
+    pub plot_right: u32,
+    /// Anomaly episodes shaded in the range.
+    pub anomalies: u32,
+    /// What the lines and rules are, for people ("fleet median: premium
+    /// tenants in eu-west-1, hourly").
+    pub notes: Vec<String>,
+}
+
+/// What a chart request asks for. Validated by the engine: the range is
+/// bounded, and so is the size.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChartRequest {
+    pub tenant: String,
+    pub region: String,
+    /// A catalog metric key, e.g. `errors`.
+    pub metric: String,
+    /// CSS pixels; the series is downsampled to this width.
+    pub width: u32,
+    pub height: u32,
+    /// How far back from now, in hours (default 6). Ignored when `from`
+    /// and `to` are given.
+    #[ts(optional)]
+    pub hours: Option<u32>,
+    /// An explicit range, epoch ms (a brushed span).
+    #[ts(optional, type = "number")]
+    pub from: Option<i64>,
+    #[ts(optional, type = "number")]
+    pub to: Option<i64>,
+    /// Draw for a dark background (the chart is an image; CSS cannot restyle it).
+    pub dark: bool,
+    /// Time axis offset from UTC in minutes (the viewer's local time);
+    /// absent or 0 labels it UTC.
+    #[ts(optional)]
+    pub utc_offset_min: Option<i32>,
+    /// Draw the median of the same metric across the tenant's tier in that
+    /// region beside it.
+    #[ts(optional)]
+    pub fleet_median: Option<bool>,
+}
+
+/// The daily cost chart: one tenant's, or the whole fleet's, stacked by
+/// service (the largest five, the rest as "other").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CostChartRequest {
+    /// None for the whole fleet.
+    pub tenant: Option<String>,
+    /// Days back from yesterday (closed days): 7 to 400.
+    pub days: u32,
+    pub width: u32,
+    pub height: u32,
+    pub dark: bool,
+}
+
+/// A chart the UI wants saved as a file: which chart, and PNG or SVG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChartExport {
+    /// A metric chart, or...
+    #[ts(optional)]
+    pub metric: Option<ChartRequest>,
+    /// ...a cost chart.
+    #[ts(optional)]
+    pub cost: Option<CostChartRequest>,
+    /// png | svg
+    pub format: String,
+}
+
+/// One entry of the incident timeline: an anomaly episode of a metric, or
+/// an alarm's time in ALARM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Incident {
+    pub tenant: String,
+    pub region: String,
+    /// anomaly | alarm | cost | peer (a tenant apart from its tier) |
+    /// fleet (a shift of a whole region, tier or fleet: tenant `*`)
+    pub kind: String,
+    /// The catalog metric key of an anomaly (`errors`), the alarm's name, the
+    /// AWS service of a cost anomaly.
+    pub subject: String,
+    /// Epoch ms.
+    #[ts(type = "number")]
+    pub start: i64,
+    /// Epoch ms; None while it is still going on (for an alarm: no change
+    /// out of ALARM seen yet).
+    #[ts(type = "number | null")]
+    pub end: Option<i64>,
+    /// One line for people: the anomaly's explanation ("5xx errors 45x its
+    /// usual level ..."), or the alarm's state change. Untrusted text for
+    /// alarms (their names come from the tenant's account): escape it.
+    pub title: String,
+}
+
+/// Streamed while a sync runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncProgress {
+    /// credentials | metrics | alarms | logs | cost | analysis | done
+    pub phase: String,
+    pub done: u32,
+    pub total: u32,
+    pub message: String,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncSummary {
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number")]
+    pub finished_at: i64,
+    pub sources_ok: u32,
+    pub sources_failed: u32,
+    #[ts(type = "number")]
+    pub datapoints: u64,
+    pub api_calls: u32,
+    pub dollars: f64,
+    /// One line per failed source: "acme us-east-1 metrics: access denied (...)".
+    pub errors: Vec<String>,
+    /// AWS could not be reached at all (no connection): the console tries
+    /// again soon instead of at the usual interval. Not stored.
+    #[serde(default)]
+    pub unreachable: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncState {
+    /// Started with --offline: the console never syncs.
+    pub offline: bool,
+    pub running: bool,
+    pub progress: Option<SyncProgress>,
+    pub last: Option<SyncSummary>,
+}
+
+/// The one error type that crosses IPC. The UI branches on `code`, never on
+/// `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IpcError {
+    pub code: IpcCode,
+    pub message: String,
+}
+
+impl IpcError {
+    pub fn new(code: IpcCode, message: impl ToString) -> IpcError {
+        IpcError { code, message: message.to_string() }
+    }
+}
+
+/// What kind of failure an [`IpcError`] is. The UI's type for it is this
+/// enum, exported by ts-rs: a code the UI names that the shell cannot send
+/// fails `npm run build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum IpcCode {
+    /// The request itself is wrong (a bad argument from the window).
+    BadRequest,
+    /// No such tenant, series or file in the cache.
+    NotFound,
+    /// A sync is already running.
+    SyncRunning,
+    /// The cache could not be read or written.
+    Cache,
+    /// A bug: the message says what failed.
+    Internal,
+    /// The fleet file, catalog or cache could not be opened: nothing works until fixed.
+    Setup,
+    /// Started with --offline: no sync, no AWS call.
+    Offline,
+    /// An on-demand AWS read failed (the message says why and how to fix it).
+    Aws,
+}
+
+/// The Sources view: every source of every tenant-region with its status, and
+/// what the last sync cost. Tenant names and AWS errors are untrusted text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourcesView {
+    pub rows: Vec<SourceRow>,
+    /// The last sync's API calls and list-price dollars, per service.
+    pub calls: Vec<ServiceCalls>,
+    pub last_sync: Option<SyncSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SourceRow {
+    /// `*` for the fleet-wide cost source.
+    pub tenant: String,
+    pub name: String,
+    /// `*` when the source is per account (credentials) or fleet-wide (cost).
+    pub region: String,
+    /// credentials | metrics | alarms | logs | cost
+    pub source: String,
+    /// ok | access_denied | throttled | expired | unreachable | not_configured | error
+    pub status: String,
+    pub error: Option<String>,
+    pub remediation: Option<String>,
+    /// Epoch ms of the last sync that read it without error.
+    #[ts(type = "number | null")]
+    pub last_ok: Option<i64>,
+    /// Epoch ms of the last sync that tried.
+    #[ts(type = "number | null")]
+    pub last_attempt: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ServiceCalls {
+    /// cloudwatch, logs, ce, sts...
+    pub service: String,
+    pub calls: u32,
+    pub dollars: f64,
+}
+
+/// The Cost view: per tenant, this month against last month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CostView {
+    /// The day "month to date" runs to (UTC, YYYY-MM-DD).
+    pub today: String,
+    pub rows: Vec<TenantCostRow>,
+    /// Spend no tenant tag or account claims.
+    pub untagged: CostFigures,
+    pub total: CostFigures,
+    /// The whole fleet's spend per AWS service, largest this month first.
+    pub services: Vec<ServiceCost>,
+    /// Cost anomalies of the last 14 days, newest first.
+    pub anomalies: Vec<Incident>,
+    /// How pooled infrastructure is shared out, when the fleet file says.
+    pub apportion: Option<ApportionView>,
+    /// The usage metric cost per unit is measured in (`requests`).
+    pub usage_metric: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantCostRow {
+    pub tenant: String,
+    /// Untrusted text.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    /// What the tenant's own tag or account carries.
+    pub cost: CostFigures,
+    /// Its share of pooled infrastructure this month (untagged spend
+    /// apportioned by its share of the daily usage); 0 without `[apportion]`.
+    pub apportioned: f64,
+    /// Its use of the usage metric per day at this month's measured rate,
+    /// where measured.
+    pub usage: Option<f64>,
+    /// The month's forecast (its share of pooled infrastructure included)
+    /// per million units of the month's usage at that rate.
+    pub cost_per_million: Option<f64>,
+}
+
+/// `[apportion]` at work this month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ApportionView {
+    pub metric: String,
+    /// The untagged services shared out; empty means all untagged spend.
+    pub services: Vec<String>,
+    /// The untagged spend shared out, month to date.
+    pub shared_month_to_date: f64,
+    /// Tenants that share it (those in shared accounts with usage).
+    pub tenants: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CostFigures {
+    pub month_to_date: f64,
+    pub last_month: f64,
+    /// Month-end forecast from the last 7 closed days' run rate.
+    pub forecast: f64,
+    /// Forecast against last month, as a fraction (0.25 = +25 %); null
+    /// without a last month.
+    pub change: Option<f64>,
+}
+
+/// A table the UI wants saved as CSV: its name (for the file name), header
+/// and rows, all as text. Validated: bounded size, one cell per column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CsvExport {
+    pub name: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The Incidents view: one timeline of anomalies and alarm episodes across
+/// the fleet, newest first, with tenant names to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct IncidentsView {
+    /// Epoch ms: the window shown.
+    #[ts(type = "number")]
+    pub since: i64,
+    #[ts(type = "number")]
+    pub until: i64,
+    pub incidents: Vec<Incident>,
+    /// Tenant id -> display name (untrusted text).
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+/// The Tenant view: everything about one tenant an on-call engineer or an
+/// account manager opens it for. Names, alarm reasons and log lines are
+/// untrusted text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantView {
+    pub tenant: TenantInfo,
+    /// Health in each region the tenant runs in, home region first.
+    pub regions: Vec<TenantHealth>,
+    /// The catalog metrics charted for this tenant's isolation model.
+    pub metrics: Vec<MetricInfo>,
+    pub alarms: Vec<AlarmInfo>,
+    /// The triage queries' latest results per region.
+    pub logs: Vec<LogPanel>,
+    /// The catalog's triage queries, runnable on demand.
+    pub log_queries: Vec<LogQueryInfo>,
+    /// This tenant's incidents of the last 7 days, newest first.
+    pub incidents: Vec<Incident>,
+    pub cost: CostFigures,
+    /// Month to date and last month per AWS service, largest first.
+    pub cost_services: Vec<ServiceCost>,
+    /// The month's forecast per million of the month's requests at the
+    /// rate measured so far, where requests are measured.
+    pub cost_per_million_requests: Option<f64>,
+    /// AWS console links that switch into the tenant's role and region.
+    pub console: Vec<ConsoleLink>,
+    /// Epoch ms of the newest datapoint of any region.
+    #[ts(type = "number | null")]
+    pub fresh_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TenantInfo {
+    pub id: String,
+    /// Untrusted text.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    pub account: String,
+    pub home_region: String,
+    pub regions: Vec<String>,
+    /// Data-residency rules apply: raw log lines are not cached.
+    pub residency: bool,
+    /// False once the tenant has left the fleet file (its history stays).
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MetricInfo {
+    pub key: String,
+    pub label: String,
+    pub unit: String,
+    pub warn_above: Option<f64>,
+    pub critical_above: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AlarmInfo {
+    pub region: String,
+    /// Untrusted text (from the tenant's account), as is `reason`.
+    pub name: String,
+    /// OK | ALARM | INSUFFICIENT_DATA
+    pub state: String,
+    pub reason: String,
+    #[ts(type = "number | null")]
+    pub since: Option<i64>,
+    /// The catalog metric the alarm watches, when it watches one.
+    pub metric: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+/// One triage query's result for one region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogPanel {
+    pub region: String,
+    pub query: String,
+    pub label: String,
+    /// Epoch ms: the window the query ran over.
+    #[ts(type = "number")]
+    pub window_start: i64,
+    #[ts(type = "number")]
+    pub window_end: i64,
+    pub columns: Vec<String>,
+    /// Untrusted text.
+    pub rows: Vec<Vec<String>>,
+    pub records_matched: f64,
+    /// Logs Insights cut the result (10,000 rows, or the query's limit).
+    pub truncated: bool,
+    /// Raw lines were not kept (data residency): only the count is.
+    pub withheld: bool,
+    /// Epoch ms the result was read.
+    #[ts(type = "number")]
+    pub read_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogQueryInfo {
+    pub key: String,
+    pub label: String,
+}
+
+/// Run one triage query now, over the last `hours` (1 to 168) or an
+/// explicit range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LogsRequest {
+    pub tenant: String,
+    pub region: String,
+    pub query: String,
+    pub hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ServiceCost {
+    pub service: String,
+    pub month_to_date: f64,
+    pub last_month: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConsoleLink {
+    pub region: String,
+    /// What the link opens ("CloudWatch alarms", "Logs Insights").
+    pub label: String,
+    pub url: String,
+}
+
+/// The viewer's own preferences, kept on this machine (not in the fleet
+/// file, which a team shares).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct Settings {
+    /// Minutes between automatic syncs, 1 to 60.
+    pub sync_minutes: u32,
+    pub theme: Theme,
+    /// The charts' and tables' time zone.
+    pub time_zone: TimeZone,
+    /// A desktop notification when a tenant turns critical. Off unless
+    /// asked for: on-call already has a pager, and a console that pings on
+    /// every blip is muted by the second day.
+    pub notify_critical: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { sync_minutes: 5, theme: Theme::System, time_zone: TimeZone::Utc, notify_critical: false }
+    }
+}
+
+/// The console's colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Theme {
+    /// As the desktop is set.
+    System,
+    Light,
+    Dark,
+}
+
+/// The time zone times are shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum TimeZone {
+    Utc,
+    /// The laptop's.
+    Local,
+}
+
+/// The Settings view: the preferences, and where everything lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SettingsView {
+    pub settings: Settings,
+    /// Where the preferences are saved.
+    pub settings_path: String,
+    /// The fleet file, or "built-in simulated fleet".
+    pub fleet_source: String,
+    pub fleet_name: String,
+    pub tenants: u32,
+    pub cache_path: String,
+    #[ts(type = "number")]
+    pub cache_bytes: u64,
+    pub log_dir: Option<String>,
+    /// The fleet file's `[retention]`, in days.
+    pub retention: Vec<RetentionLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RetentionLine {
+    /// The fleet file key, e.g. `raw_days`.
+    pub key: String,
+    pub what: String,
+    pub days: u32,
+}

@@ -1,0 +1,94 @@
+//! The sync's Cost Explorer phase: per-tenant cost from the payer account.
+
+use super::*;
+use crate::collect::CostGrouping;
+
+/// Cost from the payer account, when due.
+pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), CacheError> {
+    let Some(payer) = run.fleet.payer_account.as_ref().filter(|_| cost_due) else { return Ok(()) };
+    let result = cost(run, payer).await;
+    run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
+    if let Ok(rows) = result {
+        run.cache.put_costs(&rows).await?;
+        run.cache.set_meta("cost_synced_at", &run.opts.now.to_string()).await?;
+        let today = crate::clock::day_of(run.opts.now);
+        crate::cost::refresh_anomalies(run.cache, today).await?;
+        // Only once the rows are stored: a crash before this line
+        // re-fetches those days rather than losing them.
+        let closed = run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(day) = closed {
+            run.cache.set_meta("cost_closed_through", &day).await?;
+        }
+    }
+    run.flush().await
+}
+
+/// Daily cost by tenant tag and by linked account, from the first day not
+/// yet closed (Cost Explorer bills $0.01 a request: a closed day, one no
+/// longer `Estimated`, is never fetched twice) through today; on a first
+/// sync, from the first day of last month.
+pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, Failure> {
+    use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
+    let fleet = run.fleet;
+    let creds = match &fleet.payer_role_arn {
+        Some(arn) => {
+            let c = run.aws.role(arn, None).await;
+            run.aws.check(&c, arn, None).await?;
+            c
+        }
+        None => run.aws.base_credentials(),
+    };
+    let client = run.aws.cost_explorer(&creds);
+    let today = Utc.timestamp_opt(run.opts.now, 0).single().unwrap_or_default().date_naive();
+    let first_this = today.with_day(1).unwrap_or(today);
+    let first_last = (first_this - Duration::days(1)).with_day(1).unwrap_or(first_this);
+    let closed = run
+        .cache
+        .meta("cost_closed_through")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let from = closed.map(|d| d + Duration::days(1)).unwrap_or(first_last).max(first_last).min(today);
+    let (start, end) =
+        (from.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
+
+    let mut owned: Vec<String> =
+        fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.clone()).collect();
+    owned.sort();
+    owned.dedup();
+    let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag, &owned), &start, &end).await;
+    run.step("cost", format!("by tenant tag from {start}"));
+    let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
+    run.step("cost", format!("by linked account from {start}"));
+    let (by_tag, by_account) = (by_tag?, by_account?);
+
+    // The closed days now cached: up to the day before the first estimated one.
+    let first_open =
+        by_tag.iter().chain(&by_account).filter(|l| l.estimated).map(|l| l.day.as_str()).min().map(str::to_string);
+    let newest_closed = match first_open {
+        Some(day) => NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().map(|d| d - Duration::days(1)),
+        None => Some(today - Duration::days(1)),
+    };
+
+    let tagged: HashMap<&str, &str> =
+        fleet.tenants.iter().filter(|t| !t.model.owns_account()).map(|t| (t.id.as_str(), t.id.as_str())).collect();
+    let owners: HashMap<&str, &str> =
+        fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| (t.account.as_str(), t.id.as_str())).collect();
+    // A whole-account tenant that also tags its resources is costed by its
+    // account below; its tag lines are neither its cost twice nor untagged.
+    let by_tag: Vec<collect::CostLine> =
+        by_tag.into_iter().filter(|l| !fleet.tenants.iter().any(|t| t.model.owns_account() && t.id == l.key)).collect();
+    let mut rows = collect::cost_rows(by_tag, "tag", |k| tagged.get(k).map(|s| s.to_string()));
+    // Whole-account tenants are costed by account; tag lines in their
+    // accounts would count them twice, so only account lines are kept.
+    rows.extend(
+        collect::cost_rows(by_account, "account", |k| owners.get(k).map(|s| s.to_string()))
+            .into_iter()
+            .filter(|r| !r.tenant_id.is_empty()),
+    );
+    if let Some(d) = newest_closed.filter(|d| *d >= from) {
+        run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).replace(d.format("%Y-%m-%d").to_string());
+    }
+    Ok(rows)
+}

@@ -1,0 +1,139 @@
+//! The sync's Logs Insights phase, and the same triage queries run on
+//! demand from the console.
+
+use super::*;
+use crate::cache::LogResult;
+
+/// The triage queries of each tenant-region due for them.
+pub(super) async fn logs_phase(
+    run: &Run<'_>,
+    log_jobs: &[(&Tenant, String)],
+    provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
+) -> Result<(), CacheError> {
+    let jobs: Vec<_> =
+        log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
+    let log_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.logs_concurrency).collect().await;
+    for (t, region, result) in log_results {
+        match result {
+            Ok(results) => {
+                for r in &results {
+                    run.cache.put_log_result(r, run.now_ms()).await?;
+                }
+                run.record(&t.id, &region, "logs", Ok(())).await?;
+            }
+            Err(f) => run.record(&t.id, &region, "logs", Err(&f)).await?,
+        }
+    }
+    run.flush().await
+}
+
+pub(super) async fn logs_call<'f>(
+    run: &Run<'_>,
+    t: &'f Tenant,
+    region: &str,
+    creds: SharedCredentialsProvider,
+) -> (&'f Tenant, String, Result<Vec<LogResult>, Failure>) {
+    let target = target(t, region);
+    let client = run.aws.logs(&creds, &target.role_arn, region);
+    let result = logs_for(run, &client, &target, t, region).await;
+    run.step("logs", format!("{} {region}", t.id));
+    (t, region.to_string(), result)
+}
+
+pub(super) async fn logs_for(
+    run: &Run<'_>,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    target: &Target,
+    t: &Tenant,
+    region: &str,
+) -> Result<Vec<LogResult>, Failure> {
+    let end = run.opts.now;
+    let window = (end - run.opts.logs_window_secs, end);
+    triage_queries(run.aws, client, target, t, region, &run.catalog.logs, window).await
+}
+
+/// Run triage queries for one tenant-region over `window` (epoch s) in its
+/// log groups, as the sync does and as the console does on demand. Data
+/// residency: raw lines never reach the caller (nor the disk), only their
+/// count, and whatever text is kept for them is redacted first.
+pub async fn triage_queries(
+    aws: &AwsAccess,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    target: &Target,
+    t: &Tenant,
+    region: &str,
+    queries: &[crate::catalog::LogsQuery],
+    (start, end): (i64, i64),
+) -> Result<Vec<LogResult>, Failure> {
+    let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups).await?;
+    if groups.is_empty() {
+        return Err(Failure {
+            status: "not_configured",
+            message: format!("no log group matches {:?}", t.selector.log_groups),
+            remediation: "fix selector.log_groups in the fleet file".into(),
+        });
+    }
+    let mut out = Vec::new();
+    for q in queries {
+        let text = q.render(t.selector.log_tenant_field.as_deref(), &t.id);
+        let r = collect::insights(client, aws, target, groups.clone(), &text, start, end).await?;
+        let withheld = q.raw_lines && t.residency;
+        let rows = if withheld {
+            serde_json::Value::Array(vec![])
+        } else {
+            let mut rows = serde_json::to_value(&r.rows).unwrap_or_default();
+            if t.residency {
+                crate::redact::redact_json(&mut rows);
+            }
+            rows
+        };
+        out.push(LogResult {
+            tenant_id: t.id.clone(),
+            region: region.to_string(),
+            query_key: q.key.clone(),
+            window_start: start,
+            window_end: end,
+            rows,
+            records_matched: r.records_matched,
+            truncated: r.truncated,
+            withheld,
+        });
+    }
+    Ok(out)
+}
+
+/// One triage query of one tenant-region run now, on demand (the Tenant
+/// view's "run" button): the tenant's role is assumed (or reused from the
+/// session), the query runs over `window`, and the result comes back to
+/// the caller; the cache keeps the sync's own results. Read-only, like
+/// every call fleetdeck makes.
+pub async fn triage_now(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    aws: &AwsAccess,
+    tenant: &str,
+    region: &str,
+    query: &str,
+    window: (i64, i64),
+) -> Result<LogResult, Failure> {
+    let unknown = |what: String| Failure { status: "not_configured", message: what, remediation: String::new() };
+    let t = fleet.tenant(tenant).ok_or_else(|| unknown(format!("no tenant {tenant:?} in the fleet file")))?;
+    if !t.regions().any(|r| r == region) {
+        return Err(unknown(format!("tenant {tenant} does not run in {region}")));
+    }
+    let q =
+        catalog.logs.iter().find(|q| q.key == query).ok_or_else(|| unknown(format!("no triage query {query:?}")))?;
+    if t.selector.log_groups.is_empty() {
+        return Err(Failure {
+            status: "not_configured",
+            message: format!("tenant {tenant} has no log groups in the fleet file"),
+            remediation: "add selector.log_groups to the tenant in the fleet file".into(),
+        });
+    }
+    let target = target(t, region);
+    let creds = aws.role(&target.role_arn, target.external_id.as_deref()).await;
+    aws.check(&creds, &target.role_arn, target.external_id.as_deref()).await?;
+    let client = aws.logs(&creds, &target.role_arn, region);
+    let mut results = triage_queries(aws, &client, &target, t, region, std::slice::from_ref(q), window).await?;
+    results.pop().ok_or_else(|| unknown("the query returned nothing".into()))
+}

@@ -1,0 +1,648 @@
+//! One sync: credentials -> metrics -> alarms -> logs -> cost -> peers ->
+//! health.
+//! Every step is idempotent (upserts on natural keys, watermarks committed
+//! with the points they cover) and a failed source is recorded with its
+//! classified error while the rest carries on. Each series' anomaly
+//! detector scores its new points as they are committed ([`crate::analysis`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use aws_sdk_sts::config::SharedCredentialsProvider;
+use futures::stream::{self, StreamExt};
+
+use crate::analysis::{self, SeriesMeta};
+use crate::aws::{AwsAccess, Failure};
+use crate::cache::{Cache, CacheError, PointBatch, ScoredSeries, SeriesKey, SourceState};
+use crate::catalog::{Catalog, MetricSpec};
+use crate::collect::{self, QuerySpec};
+use crate::fleet::{Fleet, Tenant};
+use crate::model::{SyncProgress, SyncSummary};
+use crate::plan::{self, SeriesRead, Target};
+
+mod cost;
+mod logs;
+
+pub use logs::{triage_now, triage_queries};
+use cost::cost_phase;
+use logs::logs_phase;
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Epoch seconds; passed in so tests are exact.
+    pub now: i64,
+    /// How far back a series with no watermark is read.
+    pub backfill_secs: i64,
+    /// Re-read this much before the watermark: CloudWatch datapoints arrive late.
+    pub overlap_secs: i64,
+    /// Logs Insights window.
+    pub logs_window_secs: i64,
+    /// Calls in flight at once across the fleet.
+    pub concurrency: usize,
+    /// Cost Explorer costs $0.01 a request and refreshes its data about once
+    /// a day: read it at most this often.
+    pub cost_every_secs: i64,
+    /// A healthy tenant-region's triage queries are re-run this often; an
+    /// unhealthy one's on every sync (see `logs_due`).
+    pub logs_every_secs: i64,
+    /// Logs Insights jobs in flight at once: each mostly waits for its
+    /// query to finish, so far more than `concurrency`.
+    pub logs_concurrency: usize,
+}
+
+impl SyncOptions {
+    pub fn at(now: i64) -> SyncOptions {
+        SyncOptions {
+            now,
+            backfill_secs: 24 * 3600,
+            overlap_secs: 10 * 60,
+            logs_window_secs: 3600,
+            // Calls in flight across the fleet. Each account-region is
+            // paced under its own quotas; on the F200 benchmark (2 cores) 8
+            // beat 32, whose answers queue for the CPU instead (55 s vs 70 s).
+            concurrency: 8,
+            cost_every_secs: 6 * 3600,
+            logs_every_secs: 15 * 60,
+            logs_concurrency: 64,
+        }
+    }
+}
+
+/// Below this many points per GetMetricData call on average, the metrics
+/// phase runs twice `concurrency` calls at once.
+const SMALL_CALL_POINTS: u64 = 20_000;
+
+pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
+
+/// The tenant-regions a call covered, and how it went.
+type Scoped = (Vec<(String, String)>, Result<(), Failure>);
+
+/// What a metric read asks CloudWatch for, whose it is, and the catalog
+/// entry it answers (for the anomalies found in it).
+type ReadSpec<'a> = (QuerySpec, &'a Tenant, String, &'a MetricSpec);
+
+struct Run<'a> {
+    fleet: &'a Fleet,
+    catalog: &'a Catalog,
+    aws: &'a AwsAccess,
+    cache: &'a Cache,
+    opts: &'a SyncOptions,
+    progress: Progress<'a>,
+    done: AtomicU32,
+    total: AtomicU32,
+    ok: AtomicU32,
+    failed: AtomicU32,
+    points: AtomicU64,
+    /// Points and series scored for anomalies, and episodes new or updated.
+    scored_points: AtomicU64,
+    scored_series: AtomicU64,
+    episodes: AtomicU64,
+    errors: Mutex<Vec<String>>,
+    /// Source statuses recorded and not yet written ([`Run::flush`]).
+    pending: Mutex<Vec<SourceState>>,
+    /// The newest Cost Explorer day fetched that can no longer change.
+    closed_through: Mutex<Option<String>>,
+}
+
+impl Run<'_> {
+    fn now_ms(&self) -> i64 {
+        self.opts.now * 1000
+    }
+
+    fn step(&self, phase: &str, message: String) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        (self.progress)(SyncProgress { phase: phase.into(), done, total: self.total.load(Ordering::Relaxed), message });
+    }
+
+    async fn record(
+        &self,
+        tenant: &str,
+        region: &str,
+        source: &str,
+        result: Result<(), &Failure>,
+    ) -> Result<(), CacheError> {
+        let state = match result {
+            Ok(()) => {
+                self.ok.fetch_add(1, Ordering::Relaxed);
+                SourceState {
+                    tenant_id: tenant.into(),
+                    region: region.into(),
+                    source: source.into(),
+                    status: "ok".into(),
+                    error: None,
+                    remediation: None,
+                    last_ok: None,
+                }
+            }
+            Err(f) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
+                    "{tenant} {region} {source}: {} ({})",
+                    f.status.replace('_', " "),
+                    f.message
+                ));
+                SourceState {
+                    tenant_id: tenant.into(),
+                    region: region.into(),
+                    source: source.into(),
+                    status: f.status.into(),
+                    error: Some(f.message.clone()),
+                    remediation: Some(f.remediation.clone()),
+                    last_ok: None,
+                }
+            }
+        };
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(state);
+        Ok(())
+    }
+
+    /// Write the statuses recorded so far, in one transaction. Each phase
+    /// ends with one.
+    async fn flush(&self) -> Result<(), CacheError> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        self.cache.put_sources(&pending, self.now_ms()).await
+    }
+}
+
+fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> SourceState {
+    SourceState {
+        tenant_id: tenant.into(),
+        region: region.into(),
+        source: source.into(),
+        status: f.status.into(),
+        error: Some(format!("not read: no credentials ({})", f.message)),
+        remediation: Some(f.remediation.clone()),
+        last_ok: None,
+    }
+}
+
+fn target(t: &Tenant, region: &str) -> Target {
+    Target {
+        account: t.account.clone(),
+        role_arn: t.role_arn.clone(),
+        external_id: t.external_id.clone(),
+        region: region.to_string(),
+    }
+}
+
+/// Run one sync of the whole fleet into the cache.
+pub async fn run(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    aws: &AwsAccess,
+    cache: &Cache,
+    opts: &SyncOptions,
+    progress: Progress<'_>,
+) -> Result<SyncSummary, CacheError> {
+    // Calls made between syncs (none, normally) are not this sync's.
+    aws.ledger.drain();
+    // An outage seen by the last sync is this one's to find again, or not.
+    aws.reach.reset();
+    let run = Run {
+        fleet,
+        catalog,
+        aws,
+        cache,
+        opts,
+        progress,
+        done: AtomicU32::new(0),
+        total: AtomicU32::new(0),
+        ok: AtomicU32::new(0),
+        failed: AtomicU32::new(0),
+        points: AtomicU64::new(0),
+        scored_points: AtomicU64::new(0),
+        scored_series: AtomicU64::new(0),
+        episodes: AtomicU64::new(0),
+        errors: Mutex::default(),
+        pending: Mutex::default(),
+        closed_through: Mutex::default(),
+    };
+    let run = &run;
+    cache.record_fleet(fleet).await?;
+
+    // 1. Credentials, once per role.
+    let mut roles: BTreeMap<(String, Option<String>), Vec<&Tenant>> = BTreeMap::new();
+    for t in &fleet.tenants {
+        roles.entry((t.role_arn.clone(), t.external_id.clone())).or_default().push(t);
+    }
+    run.total.store(roles.len() as u32, Ordering::Relaxed);
+    let checks: Vec<_> = roles.keys().map(|(arn, ext)| assume(run, arn, ext.as_deref())).collect();
+    let checked: Vec<(SharedCredentialsProvider, Result<(), Failure>)> =
+        stream::iter(checks).buffered(opts.concurrency).collect().await;
+    let checked = roles.keys().cloned().zip(checked).map(|(k, (p, r))| (k, p, r));
+    let mut creds: HashMap<(String, Option<String>), SharedCredentialsProvider> = HashMap::new();
+    for (key, provider, result) in checked {
+        for t in &roles[&key] {
+            run.record(&t.id, "*", "credentials", result.as_ref().map(|_| ())).await?;
+            // Without credentials nothing else of this tenant was read: its
+            // sources say so instead of keeping an earlier sync's "ok".
+            if let Err(f) = &result {
+                for region in t.regions() {
+                    for source in ["metrics", "alarms", "logs"] {
+                        run.pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(failed_source(&t.id, region, source, f));
+                    }
+                }
+            }
+        }
+        if result.is_ok() {
+            creds.insert(key, provider);
+        }
+    }
+    run.flush().await?;
+    let reachable: Vec<&Tenant> =
+        fleet.tenants.iter().filter(|t| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()))).collect();
+    let creds = &creds;
+    let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
+
+    // 2. Plan the metric reads.
+    let end = plan::end_for(opts.now);
+    let mut reads: Vec<SeriesRead> = Vec::new();
+    let known = cache.known_series().await?;
+    let mut new_series: Vec<(usize, crate::cache::OwnedSeriesKey)> = Vec::new();
+    let mut unconfigured: BTreeMap<(String, String), Failure> = BTreeMap::new();
+    let mut specs: Vec<ReadSpec> = Vec::new();
+    for t in &reachable {
+        for region in t.regions() {
+            for spec in catalog.metrics_for(t.model) {
+                let dims: BTreeMap<String, String> = spec
+                    .dimensions
+                    .iter()
+                    .filter_map(|d| t.selector.dimensions.get(d).map(|v| (d.clone(), v.clone())))
+                    .collect();
+                if dims.len() < spec.dimensions.len() {
+                    // Only whole-account tenants get here (the fleet file
+                    // demands the values elsewhere): say what to add.
+                    let missing: Vec<&str> =
+                        spec.dimensions.iter().map(String::as_str).filter(|d| !dims.contains_key(*d)).collect();
+                    unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| Failure {
+                        status: "not_configured",
+                        message: format!("the fleet file gives no {} for this tenant's metrics", missing.join(", ")),
+                        remediation: format!(
+                            "add selector.dimensions = {{ {} }} to tenant {:?} in the fleet file",
+                            missing.iter().map(|d| format!("{d} = \"...\"")).collect::<Vec<_>>().join(", "),
+                            t.id
+                        ),
+                    });
+                    continue;
+                }
+                let dims_json = serde_json::to_string(&dims).unwrap_or_default();
+                let key = SeriesKey {
+                    tenant_id: &t.id,
+                    region,
+                    metric_key: &spec.key,
+                    namespace: &spec.namespace,
+                    metric_name: &spec.name,
+                    dimensions: &dims_json,
+                    stat: &spec.stat,
+                    period: spec.period,
+                    unit: &spec.unit,
+                };
+                // Known series from one read; new ones (or a changed unit)
+                // are written below, together.
+                let (series_id, watermark) = match known.get(&key.identity()) {
+                    Some((id, unit, watermark)) if unit == &spec.unit => (*id, *watermark),
+                    _ => {
+                        new_series.push((reads.len(), key.to_owned()));
+                        (0, None)
+                    }
+                };
+                reads.push(SeriesRead {
+                    target: target(t, region),
+                    series_id,
+                    period: spec.period,
+                    start: plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, spec.period),
+                });
+                specs.push((
+                    QuerySpec {
+                        namespace: spec.namespace.clone(),
+                        metric_name: spec.name.clone(),
+                        dimensions: dims,
+                        stat: spec.stat.clone(),
+                        period: spec.period,
+                    },
+                    t,
+                    region.to_string(),
+                    spec,
+                ));
+            }
+        }
+    }
+    let keys: Vec<SeriesKey<'_>> = new_series.iter().map(|(_, k)| k.as_key()).collect();
+    for ((i, _), (id, watermark)) in new_series.iter().zip(cache.series_batch(&keys).await?) {
+        reads[*i].series_id = id;
+        reads[*i].start = plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, reads[*i].period);
+    }
+    let calls = plan::pack(&reads, end);
+    let (reads, specs) = (&reads, &specs);
+
+    // Alarm and log jobs, so the progress total is known up front.
+    let mut alarm_targets: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
+    let mut log_jobs: Vec<(&Tenant, String)> = Vec::new();
+    let logs_fresh = cache.logs_fresh(opts.now - opts.logs_every_secs, catalog.logs.len()).await?;
+    for t in &reachable {
+        for region in t.regions() {
+            alarm_targets.entry(target(t, region)).or_default().push((t, region.to_string()));
+            if !t.selector.log_groups.is_empty() && !logs_fresh.contains(&(t.id.clone(), region.to_string())) {
+                log_jobs.push((t, region.to_string()));
+            }
+        }
+    }
+    let cost_due = match cache.meta("cost_synced_at").await?.and_then(|v| v.parse::<i64>().ok()) {
+        Some(at) => opts.now - at >= opts.cost_every_secs,
+        None => true,
+    };
+    let cost_calls = if fleet.payer_account.is_some() && cost_due { 2 } else { 0 };
+    run.total.fetch_add((calls.len() + alarm_targets.len() + log_jobs.len() + cost_calls) as u32, Ordering::Relaxed);
+
+    // 3-6. Metrics, alarms, logs and cost at once: they wait on different
+    // quotas, and logs mostly on queries running in AWS.
+    let (m, a, l, c) = tokio::join!(
+        metrics_phase(run, &calls, reads, specs, &provider_for, &unconfigured),
+        alarms_phase(run, &alarm_targets, &provider_for),
+        logs_phase(run, &log_jobs, &provider_for),
+        cost_phase(run, cost_due),
+    );
+    m?;
+    a?;
+    l?;
+    c?;
+
+    // 7. Health from what is now in the cache. The anomalies it reads were
+    // found as the metric calls committed their points.
+    (progress)(SyncProgress {
+        phase: "analysis".into(),
+        done: run.done.load(Ordering::Relaxed),
+        total: run.total.load(Ordering::Relaxed),
+        message: format!(
+            "scored {} new points of {} series for anomalies ({} episodes new or continued); assessing health",
+            run.scored_points.load(Ordering::Relaxed),
+            run.scored_series.load(Ordering::Relaxed),
+            run.episodes.load(Ordering::Relaxed)
+        ),
+    });
+    // The fleet's series against each other (peer departures, fleet-wide
+    // shifts), which health then reads.
+    let peers = crate::peers::compute(cache, fleet, catalog, opts.now).await?;
+    tracing::debug!(
+        "peers: {} series compared, {} departures and {} fleet-wide shifts ongoing",
+        peers.series,
+        peers.departures,
+        peers.shifts
+    );
+    crate::health::compute(cache, fleet, catalog, opts.now).await?;
+    // The fleet's median lines for the buckets this sync's points fell in:
+    // from the previous sync's window (or the backfill) on.
+    let since = match cache.last_sync().await? {
+        Some(last) => last.started_at / 1000 - opts.overlap_secs,
+        None => opts.now - opts.backfill_secs,
+    };
+    crate::fleet_median::refresh(cache, since.min(opts.now - opts.overlap_secs)).await?;
+
+    let calls = aws.ledger.drain();
+    let summary = SyncSummary {
+        started_at: run.now_ms(),
+        finished_at: crate::clock::now_ms(),
+        sources_ok: run.ok.load(Ordering::Relaxed),
+        sources_failed: run.failed.load(Ordering::Relaxed),
+        datapoints: run.points.load(Ordering::Relaxed),
+        api_calls: calls.iter().map(|c| c.calls).sum::<u64>() as u32,
+        dollars: calls.iter().map(crate::aws::CallCount::dollars).sum(),
+        errors: std::mem::take(&mut *run.errors.lock().unwrap_or_else(|e| e.into_inner())),
+        unreachable: aws.reach.down().is_some(),
+    };
+    cache.record_sync(&summary, &calls).await?;
+    // Retention last, in small transactions; everything above is committed
+    // already, so a failure here costs only disk and is retried next sync.
+    if let Err(e) = crate::housekeeping::enforce_retention(cache, &fleet.retention, opts.now).await {
+        tracing::warn!("retention pass failed (retried at the next sync): {e}");
+    }
+    let total = run.total.load(Ordering::Relaxed);
+    (progress)(SyncProgress {
+        phase: "done".into(),
+        done: total,
+        total,
+        message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed),
+    });
+    Ok(summary)
+}
+
+/// Packed GetMetricData calls, each committing its own points and
+/// watermarks; then each tenant-region's metrics source.
+async fn metrics_phase(
+    run: &Run<'_>,
+    calls: &[plan::MetricCall],
+    reads: &[SeriesRead],
+    specs: &[ReadSpec<'_>],
+    provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
+    unconfigured: &BTreeMap<(String, String), Failure>,
+) -> Result<(), CacheError> {
+    // Small calls (a re-sync's few minutes per series) wait on latency, big
+    // ones (a backfill's) on the CPU committing them: more of the former in
+    // flight. Measured on F200 (2 cores): 8 beat 32 for the backfill.
+    let points: u64 = calls.iter().map(|c| c.points(reads)).sum();
+    let in_flight = if points / (calls.len() as u64).max(1) < SMALL_CALL_POINTS {
+        run.opts.concurrency * 2
+    } else {
+        run.opts.concurrency
+    };
+    let jobs: Vec<_> =
+        calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
+    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(in_flight).collect().await;
+    // A tenant-region's metrics are ok only if every call covering it was.
+    let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
+    for (scope, result) in metric_results {
+        for key in scope {
+            let slot = metric_state.entry(key).or_insert(Ok(()));
+            if let Err(f) = &result {
+                *slot = Err(f.clone());
+            }
+        }
+    }
+    for ((tenant, region), result) in &metric_state {
+        run.record(tenant, region, "metrics", result.as_ref().map(|_| ())).await?;
+    }
+    for ((tenant, region), failure) in unconfigured {
+        if !metric_state.contains_key(&(tenant.clone(), region.clone())) {
+            run.record(tenant, region, "metrics", Err(failure)).await?;
+        }
+    }
+    run.flush().await
+}
+
+/// One paged DescribeAlarms per account-region, shared out to its tenants.
+async fn alarms_phase(
+    run: &Run<'_>,
+    alarm_targets: &BTreeMap<Target, Vec<(&Tenant, String)>>,
+    provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
+) -> Result<(), CacheError> {
+    let jobs: Vec<_> =
+        alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
+    let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.concurrency).collect().await;
+    for (tenants, result) in alarm_results {
+        match result {
+            Ok(alarms) => {
+                let mut rows = Vec::new();
+                for (t, region) in tenants {
+                    for a in alarms.iter().filter(|a| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)) {
+                        let mut row = a.clone().into_row(&t.id, region);
+                        // Alarm reasons quote datapoints and can quote
+                        // dimension values: residency tenants' are redacted
+                        // like any other cached text.
+                        if t.residency {
+                            row.reason = crate::redact::redact(&row.reason);
+                        }
+                        rows.push(row);
+                    }
+                }
+                let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
+                run.cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
+                history(run, &rows).await?;
+                for (t, region) in tenants {
+                    run.record(&t.id, region, "alarms", Ok(())).await?;
+                }
+            }
+            Err(f) => {
+                for (t, region) in tenants {
+                    run.record(&t.id, region, "alarms", Err(&f)).await?;
+                }
+            }
+        }
+    }
+    run.flush().await
+}
+
+/// The last day's state changes of every alarm in ALARM, where the API is
+/// available: an emulator without DescribeAlarmHistory, or a role without
+/// the permission, costs the timeline its history, not the alarms source.
+async fn history(run: &Run<'_>, rows: &[crate::cache::AlarmRow]) -> Result<(), CacheError> {
+    let tenants: HashMap<&str, &Tenant> = run.fleet.tenants.iter().map(|t| (t.id.as_str(), t)).collect();
+    for a in rows.iter().filter(|a| a.state == "ALARM") {
+        let Some(t) = tenants.get(a.tenant_id.as_str()) else { continue };
+        let target = target(t, &a.region);
+        let Some(creds) = run.aws.known_role(&target.role_arn, target.external_id.as_deref()) else { continue };
+        let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
+        match collect::alarm_history(&client, run.aws, &target, &a.name, run.opts.now - 86_400).await {
+            Ok(mut items) => {
+                if t.residency {
+                    for (_, summary) in &mut items {
+                        *summary = crate::redact::redact(summary);
+                    }
+                }
+                run.cache.put_alarm_history(&a.tenant_id, &a.region, &a.name, &items).await?
+            }
+            Err(f) => tracing::debug!("alarm history of {} unavailable: {}", a.name, f.message),
+        }
+    }
+    Ok(())
+}
+
+async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {
+    let creds = run.aws.role(arn, ext).await;
+    let result = run.aws.check(&creds, arn, ext).await;
+    run.step("credentials", format!("assumed {arn}"));
+    (creds, result)
+}
+
+/// One packed GetMetricData call; its points, watermarks, and what the
+/// series' anomaly detectors made of the points are committed together.
+async fn metric_call(
+    run: &Run<'_>,
+    call: &plan::MetricCall,
+    reads: &[SeriesRead],
+    specs: &[ReadSpec<'_>],
+    creds: SharedCredentialsProvider,
+) -> Scoped {
+    let client = run.aws.cloudwatch(&creds, &call.target.role_arn, &call.target.region);
+    let queries: Vec<QuerySpec> = call.reads.iter().map(|&i| specs[i].0.clone()).collect();
+    let scope: Vec<(String, String)> =
+        call.reads.iter().map(|&i| (specs[i].1.id.clone(), specs[i].2.clone())).collect();
+    let result = match collect::metric_data(&client, run.aws, &call.target, &queries, call.start, call.end).await {
+        Ok(points) => {
+            let batch: Vec<PointBatch> = call
+                .reads
+                .iter()
+                .zip(points)
+                .map(|(&i, points)| PointBatch { series_id: reads[i].series_id, points, watermark: call.end })
+                .collect();
+            let committed = match detect_anomalies(run, call, specs, &batch).await {
+                Ok(scored) => run.cache.commit_points_scored(&batch, &scored).await.map(|n| (n, scored)),
+                Err(e) => Err(e),
+            };
+            match committed {
+                Ok((n, scored)) => {
+                    run.points.fetch_add(n, Ordering::Relaxed);
+                    run.scored_series.fetch_add(scored.len() as u64, Ordering::Relaxed);
+                    run.scored_points.fetch_add(scored.iter().map(|s| s.points).sum(), Ordering::Relaxed);
+                    run.episodes.fetch_add(scored.iter().map(|s| s.episodes.len() as u64).sum(), Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(e) => Err(Failure {
+                    status: "error",
+                    message: format!("cache write failed: {e}"),
+                    remediation: "see the log".into(),
+                }),
+            }
+        }
+        Err(f) => Err(f),
+    };
+    run.step("metrics", format!("{} {}: {} series", call.target.account, call.target.region, queries.len()));
+    (scope, result)
+}
+
+/// Run the detectors of a call's series over their new points: one read of
+/// their saved states, then memory only (the detector does millions of
+/// points a second; a call carries at most 100,800).
+async fn detect_anomalies(
+    run: &Run<'_>,
+    call: &plan::MetricCall,
+    specs: &[ReadSpec<'_>],
+    batch: &[PointBatch],
+) -> Result<Vec<ScoredSeries>, CacheError> {
+    let ids: Vec<i64> = batch.iter().map(|b| b.series_id).collect();
+    let saved = run.cache.saved_detectors(&ids).await?;
+    Ok(call
+        .reads
+        .iter()
+        .zip(batch)
+        .filter_map(|(&i, b)| {
+            let (_, t, region, spec) = &specs[i];
+            let meta = SeriesMeta::new(b.series_id, &t.id, region, spec);
+            analysis::score(&meta, saved.get(&b.series_id), &b.points)
+        })
+        .collect())
+}
+
+async fn alarm_call<'t, 'f>(
+    run: &Run<'_>,
+    target: &Target,
+    tenants: &'t [(&'f Tenant, String)],
+    creds: SharedCredentialsProvider,
+) -> (&'t [(&'f Tenant, String)], Result<Vec<collect::RawAlarm>, Failure>) {
+    let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
+    let result = collect::alarms(&client, run.aws, target).await;
+    run.step("alarms", format!("{} {}", target.account, target.region));
+    (tenants, result)
+}
+
+/// Regression: a commit path that kept an iterator of closures (or passed a
+/// pool reference down) across an await made the sync's future not Send
+/// for every lifetime, and the desktop build's `start_sync` command, which
+/// needs that, stopped compiling while the engine build still did. This
+/// fails to compile when it happens again, in the engine build too.
+#[cfg(test)]
+#[allow(dead_code)]
+fn the_sync_future_is_send_for_every_lifetime<'a>(
+    fleet: &'a Fleet,
+    catalog: &'a Catalog,
+    aws: &'a AwsAccess,
+    cache: &'a Cache,
+    opts: &'a SyncOptions,
+    progress: Progress<'a>,
+) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(run(fleet, catalog, aws, cache, opts, progress));
+}

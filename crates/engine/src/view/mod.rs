@@ -1,0 +1,61 @@
+//! The views' reads: each runs the SQL from `queries/views/` against the
+//! cache only (never AWS), and returns the view models in [`crate::model`].
+
+use crate::cache::CacheError;
+use crate::chart;
+use crate::model::Health;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("view query failed (check queries/views/): {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Chart(#[from] chart::ChartError),
+}
+
+fn parse_health(s: &str) -> Health {
+    match s {
+        "ok" => Health::Ok,
+        "degraded" => Health::Degraded,
+        "critical" => Health::Critical,
+        _ => Health::Unknown,
+    }
+}
+
+mod charts;
+mod cost;
+mod export;
+mod fleet;
+mod incidents;
+mod settings;
+mod sources;
+mod tenant;
+
+pub use charts::{
+    chart_data, chart_range, cost_chart, export_chart, tenant_chart, Bucket, ChartData, MAX_CHART_RANGE_SECS,
+};
+pub use cost::cost;
+pub use export::{export_dir, save_csv};
+pub use fleet::{fleet_overview, heatmap, newly_critical, HEATMAP_CELLS};
+pub use incidents::{incidents, MAX_INCIDENT_HOURS};
+pub use settings::settings_view;
+pub use sources::sources;
+pub use tenant::{console_links, log_table, tenant};
+
+/// How a view's failure crosses IPC: the code the window branches on.
+impl From<ViewError> for crate::model::IpcError {
+    fn from(e: ViewError) -> Self {
+        match e {
+            ViewError::NotFound(m) => crate::model::IpcError::new(crate::model::IpcCode::NotFound, m),
+            ViewError::BadRequest(m) => crate::model::IpcError::new(crate::model::IpcCode::BadRequest, m),
+            ViewError::Cache(_) | ViewError::Sql(_) => crate::model::IpcError::new(crate::model::IpcCode::Cache, e),
+            ViewError::Chart(_) => crate::model::IpcError::new(crate::model::IpcCode::Internal, e),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The Tenant view: one tenant's health by region with its reasons, the
+//! metrics to chart, its alarms, the triage queries' latest results, its
+//! incidents, its cost, and links into the AWS console switched into its
+//! role. From the cache only, like every view.
+
+use sqlx::Row;
+
+use super::{parse_health, ViewError};
+use crate::cache::Cache;
+use crate::catalog::Catalog;
+use crate::fleet::Model;
+use crate::model::{
+    AlarmInfo, ConsoleLink, CostFigures, LogPanel, LogQueryInfo, MetricInfo, ServiceCost, TenantHealth, TenantInfo,
+    TenantView,
+};
+
+/// How far back the Tenant view's incident list reaches.
+const INCIDENT_DAYS: i64 = 7;
+/// Cells longer than this in a cached log row are cut for the view (the
+/// cache keeps at most 16 KiB a field; a table needs far less).
+const LOG_CELL_CHARS: usize = 2_000;
+
+/// Everything the Tenant view shows for tenant `id` at `now` (epoch s).
+pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Result<TenantView, ViewError> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(ViewError::BadRequest("a tenant id is 1 to 64 characters".into()));
+    }
+    let row = sqlx::query(
+        "SELECT id, name, tier, model, account, home_region, regions, residency, active, role_arn FROM tenant WHERE id = ?1",
+    )
+    .bind(id)
+    .fetch_optional(cache.pool())
+    .await?
+    .ok_or_else(|| ViewError::NotFound(format!("no tenant {id:?} in the cache")))?;
+    let regions: Vec<String> = serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default();
+    let info = TenantInfo {
+        id: row.get(0),
+        name: row.get(1),
+        tier: row.get(2),
+        model: row.get(3),
+        account: row.get(4),
+        home_region: row.get(5),
+        regions: regions.clone(),
+        residency: row.get::<i64, _>(7) != 0,
+        active: row.get::<i64, _>(8) != 0,
+    };
+    let role_arn: Option<String> = row.get(9);
+    let model = Model::parse(&info.model);
+
+    let health = sqlx::query("SELECT region, health, reasons, focus_metric, fresh_at FROM health WHERE tenant_id = ?1")
+        .bind(id)
+        .fetch_all(cache.pool())
+        .await?;
+    let mut by_region: Vec<TenantHealth> = health
+        .iter()
+        .map(|h| TenantHealth {
+            tenant: info.id.clone(),
+            name: info.name.clone(),
+            tier: info.tier.clone(),
+            model: info.model.clone(),
+            region: h.get(0),
+            health: parse_health(h.get(1)),
+            reasons: serde_json::from_str(h.get::<&str, _>(2)).unwrap_or_default(),
+            focus_metric: h.get(3),
+            fresh_at: h.get(4),
+        })
+        .collect();
+    // The fleet file's order: home region first.
+    let order = |r: &str| regions.iter().position(|x| x == r).unwrap_or(usize::MAX);
+    by_region.sort_by(|a, b| order(&a.region).cmp(&order(&b.region)).then_with(|| a.region.cmp(&b.region)));
+    let fresh_at = by_region.iter().filter_map(|r| r.fresh_at).max();
+
+    let specs: Vec<&crate::catalog::MetricSpec> = model.map(|m| catalog.metrics_for(m).collect()).unwrap_or_default();
+    let metrics = specs
+        .iter()
+        .map(|m| MetricInfo {
+            key: m.key.clone(),
+            label: m.label.clone(),
+            unit: m.unit.clone(),
+            warn_above: m.warn_above,
+            critical_above: m.critical_above,
+        })
+        .collect();
+
+    let alarms = sqlx::query(
+        "SELECT region, name, state, reason, state_changed_at, namespace, metric_name, threshold FROM alarm
+         WHERE tenant_id = ?1 ORDER BY state != 'ALARM', region, name",
+    )
+    .bind(id)
+    .fetch_all(cache.pool())
+    .await?
+    .iter()
+    .map(|a| {
+        let (namespace, name): (Option<String>, Option<String>) = (a.get(5), a.get(6));
+        AlarmInfo {
+            region: a.get(0),
+            name: a.get(1),
+            state: a.get(2),
+            reason: a.get(3),
+            since: a.get(4),
+            metric: specs
+                .iter()
+                .find(|m| Some(&m.namespace) == namespace.as_ref() && Some(&m.name) == name.as_ref())
+                .map(|m| m.key.clone()),
+            threshold: a.get(7),
+        }
+    })
+    .collect();
+
+    let logs = sqlx::query(
+        "SELECT region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at
+         FROM log_result WHERE tenant_id = ?1",
+    )
+    .bind(id)
+    .fetch_all(cache.pool())
+    .await?;
+    let mut logs: Vec<LogPanel> = logs
+        .iter()
+        .map(|l| {
+            let query: String = l.get(1);
+            let rows: serde_json::Value = serde_json::from_str(l.get::<&str, _>(4)).unwrap_or(serde_json::Value::Null);
+            let (columns, rows) = log_table(&rows);
+            LogPanel {
+                region: l.get(0),
+                label: catalog.logs.iter().find(|q| q.key == query).map_or_else(|| query.clone(), |q| q.label.clone()),
+                query,
+                window_start: l.get::<i64, _>(2) * 1000,
+                window_end: l.get::<i64, _>(3) * 1000,
+                columns,
+                rows,
+                records_matched: l.get::<i64, _>(5) as f64,
+                truncated: l.get::<i64, _>(6) != 0,
+                withheld: l.get::<i64, _>(7) != 0,
+                read_at: l.get(8),
+            }
+        })
+        .collect();
+    let query_order = |k: &str| catalog.logs.iter().position(|q| q.key == k).unwrap_or(usize::MAX);
+    logs.sort_by(|a, b| {
+        order(&a.region).cmp(&order(&b.region)).then_with(|| query_order(&a.query).cmp(&query_order(&b.query)))
+    });
+
+    let mut incidents: Vec<_> = cache.incidents_for(Some(id), now - INCIDENT_DAYS * 86_400, now).await?;
+    let today = crate::clock::day_of(now);
+    for a in crate::cost::kept_anomalies(cache, Some(id), today, INCIDENT_DAYS).await?.iter() {
+        incidents.push(super::incidents::cost_incident(a));
+    }
+    incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
+
+    let (month_to_date, last_month, forecast) = crate::cost::totals(cache, Some(id), today).await?;
+    let cost = CostFigures {
+        month_to_date,
+        last_month,
+        forecast,
+        change: (last_month > 0.0).then(|| forecast / last_month - 1.0),
+    };
+    let cost_services = crate::cost::by_service(cache, Some(id), today)
+        .await?
+        .into_iter()
+        .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
+        .collect();
+    let requests = crate::cost::usage_per_day(cache, "requests", Some(id), today).await?;
+    let cost_per_million_requests =
+        requests.first().and_then(|(_, per_day)| crate::cost::per_million(forecast, *per_day, today));
+
+    let console = match &role_arn {
+        Some(arn) => regions.iter().flat_map(|r| console_links(arn, &info.account, r, &info.id)).collect(),
+        None => Vec::new(),
+    };
+    let log_queries =
+        catalog.logs.iter().map(|q| LogQueryInfo { key: q.key.clone(), label: q.label.clone() }).collect();
+
+    Ok(TenantView {
+        tenant: info,
+        regions: by_region,
+        metrics,
+        alarms,
+        logs,
+        log_queries,
+        incidents,
+        cost,
+        cost_services,
+        cost_per_million_requests,
+        console,
+        fresh_at,
+    })
+}
+
+/// A Logs Insights result (an array of `{field: value}`) as a table: the
+/// fields in order of first appearance (Logs Insights' own `@ptr` left
+/// out), a row per record, long cells cut.
+pub fn log_table(rows: &serde_json::Value) -> (Vec<String>, Vec<Vec<String>>) {
+    let records = rows.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut columns: Vec<String> = Vec::new();
+    for r in records {
+        for key in r.as_object().into_iter().flat_map(|o| o.keys()) {
+            if key != "@ptr" && !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    let table = records
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| {
+                    let cell = match r.get(c) {
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(serde_json::Value::Null) | None => String::new(),
+                        Some(v) => v.to_string(),
+                    };
+                    cut(cell, LOG_CELL_CHARS)
+                })
+                .collect()
+        })
+        .collect();
+    (columns, table)
+}
+
+fn cut(mut s: String, chars: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(chars) {
+        s.truncate(at);
+        s.push('…');
+    }
+    s
+}
+
+/// Links that open the AWS console in `region`, signed in as the role
+/// fleetdeck assumes for the tenant (the console's "switch role" page,
+/// which then goes on to the page): CloudWatch alarms, metrics and Logs
+/// Insights. The console asks the viewer's own AWS sign-in first; no
+/// credential is in the link.
+pub fn console_links(role_arn: &str, account: &str, region: &str, tenant: &str) -> Vec<ConsoleLink> {
+    let Some(role) = role_arn.rsplit_once(":role/").map(|(_, r)| r) else { return Vec::new() };
+    // A role path (`team/ro`) is part of the name the console wants.
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let page =
+        |fragment: &str| format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#{fragment}");
+    [
+        ("CloudWatch alarms", "alarmsV2:"),
+        ("CloudWatch metrics", "metricsV2:"),
+        ("Logs Insights", "logsV2:logs-insights"),
+    ]
+    .into_iter()
+    .map(|(label, fragment)| ConsoleLink {
+        region: region.to_string(),
+        label: label.to_string(),
+        url: format!(
+            "https://signin.aws.amazon.com/switchrole?roleName={}&account={}&displayName={}&redirect_uri={}",
+            encode(role),
+            encode(account),
+            encode(&format!("{tenant} {region}")),
+            encode(&page(fragment))
+        ),
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_links_switch_into_the_tenants_role_and_region() {
+        let links =
+            console_links("arn:aws:iam::111111111111:role/ops/FleetdeckReadOnly", "111111111111", "eu-west-1", "acme");
+        assert_eq!(links.len(), 3);
+        let alarms = &links[0];
+        assert_eq!(alarms.label, "CloudWatch alarms");
+        assert!(alarms.url.starts_with("https://signin.aws.amazon.com/switchrole?roleName=ops%2FFleetdeckReadOnly&account=111111111111&displayName=acme+eu-west-1&redirect_uri=https%3A%2F%2Feu-west-1.console.aws.amazon.com%2Fcloudwatch%2Fhome%3Fregion%3Deu-west-1%23alarmsV2%3A"), "{}", alarms.url);
+        assert!(console_links("not an arn", "1", "us-east-1", "a").is_empty());
+    }
+
+    #[test]
+    fn a_log_result_becomes_a_table_with_its_fields_in_order() {
+        let rows = serde_json::json!([
+            {"@timestamp": "2026-12-06 04:00:00", "error_type": "<script>", "errors": "12", "@ptr": "x"},
+            {"@timestamp": "2026-12-06 04:01:00", "errors": 3, "extra": "y".repeat(3000)},
+        ]);
+        let (columns, table) = log_table(&rows);
+        assert_eq!(columns, ["@timestamp", "error_type", "errors", "extra"]);
+        assert_eq!(table[0], ["2026-12-06 04:00:00", "<script>", "12", ""]);
+        assert_eq!(table[1][2], "3");
+        assert_eq!(table[1][3].chars().count(), LOG_CELL_CHARS + 1, "cut, with an ellipsis");
+        assert_eq!(log_table(&serde_json::Value::Null), (vec![], vec![]));
+    }
+}

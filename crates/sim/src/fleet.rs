@@ -1,0 +1,1046 @@
+//! Who is in the simulated fleet and where their telemetry lives: tenants
+//! generated from the seed, the CloudWatch metrics and log groups each one
+//! owns, the injected incidents, and the fleet file that describes it all.
+//!
+//! The injected incidents, all placed relative to `SimOptions::now` and
+//! deterministic from the seed and the time:
+//!
+//! | incident | where | what |
+//! |---|---|---|
+//! | 5xx spike | `globex`, us-east-1 | from 45 min before `now`, ~8 % of requests fail (at least 140 a minute), its alarm fires |
+//! | latency regression | `initech`, eu-west-1 | p99 climbs from 0.3 s to ~3 s over the 2 hours before `now` |
+//! | cost jump | `hooli` | compute spend (and pods) 3x from 3 days before `now` |
+//! | broken deploy (peer departure) | the tenant of plan slot 9, its home region | from 3 hours before `now`, 3 % of its requests fail (at least 3 a minute) while its tier's peers stay steady |
+//! | regional slowdown (fleet-wide shift) | every tenant in ap-southeast-2 | p99 latency 2.2x from 25 min before `now` for 40 minutes |
+//!
+//! The first 24 tenants follow a fixed plan (the documented mix of isolation
+//! models, tiers and regions; the first five cover every model and the three
+//! incident tenants), the seed picks their names, account ids and traffic
+//! levels. Larger fleets repeat the plan. A [`SimShape`](super::SimShape) replaces the plan
+//! for benchmarks: own-account and pooled tenants in given numbers, regions
+//! per tenant, and synthetic filler metrics up to a metric count.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use super::series::{hash_str, mix, unit, MetricKind};
+use super::SimOptions;
+
+pub(crate) const PAYER_ACCOUNT: &str = "999999999999";
+pub(crate) const CLUSTER_NAME: &str = "prod-eks";
+pub(crate) const COST_TAG: &str = "tenant-id";
+pub(crate) const ROLE_NAME: &str = "FleetdeckReadOnly";
+/// The base region of the fleet (STS, Cost Explorer).
+pub(crate) const BASE_REGION: &str = "us-east-1";
+pub(crate) const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+/// p99 latency during the regional slowdown, relative to usual.
+pub(crate) const REGION_SLOWDOWN: f64 = 2.2;
+
+/// Service that carries hooli's cost jump.
+pub(crate) const JUMP_SERVICE: &str = "Amazon Elastic Compute Cloud - Compute";
+
+/// How a simulated tenant is isolated (the five models of the README's
+/// "Isolation models"), which decides what the simulator serves for it and
+/// how `fleet_toml` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Model {
+    /// Account per tenant.
+    Silo,
+    /// Remote application plane: the customer's own account and role.
+    Remote,
+    /// VPC or subnet per tenant in a shared account, resources tagged.
+    Shared,
+    /// Namespace per tenant on EKS (Container Insights `Namespace`).
+    Eks,
+    /// Application-level tenancy: a `TenantId` dimension and log field.
+    Pooled,
+}
+
+impl Model {
+    pub const ALL: [Model; 5] = [Model::Silo, Model::Remote, Model::Shared, Model::Eks, Model::Pooled];
+
+    /// The name the fleet file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Model::Silo => "silo",
+            Model::Remote => "remote",
+            Model::Shared => "shared",
+            Model::Eks => "eks",
+            Model::Pooled => "pooled",
+        }
+    }
+
+    /// Does the tenant own the whole account?
+    pub fn owns_account(self) -> bool {
+        matches!(self, Model::Silo | Model::Remote)
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    Enterprise,
+    Premium,
+    Standard,
+    Free,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Enterprise => "enterprise",
+            Tier::Premium => "premium",
+            Tier::Standard => "standard",
+            Tier::Free => "free",
+        }
+    }
+}
+
+/// One simulated tenant, as the fleet file describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimTenant {
+    pub id: String,
+    /// Display name; one tenant's name needs escaping everywhere.
+    pub name: String,
+    pub tier: Tier,
+    pub model: Model,
+    pub account: String,
+    /// Silo and remote tenants only.
+    pub external_id: Option<String>,
+    /// Remote tenants: the customer-owned role (else `FleetdeckReadOnly`).
+    pub role_arn: Option<String>,
+    pub home_region: &'static str,
+    pub extra_regions: Vec<&'static str>,
+    pub residency: bool,
+    /// The catalog dimensions of the tenant's metrics, sorted by name.
+    pub dimensions: Vec<(String, String)>,
+    pub log_groups: Vec<String>,
+    pub log_tenant_field: Option<&'static str>,
+    /// Hash identity of the tenant for every derived value.
+    pub(crate) key: u64,
+    /// Requests per minute at the daily peak in the home region.
+    pub(crate) peak_rpm: f64,
+    /// Share of requests that fail when healthy.
+    pub(crate) error_rate: f64,
+    /// Usual p99 latency (seconds) at average load.
+    pub(crate) p99: f64,
+    pub(crate) pods: u32,
+    pub(crate) cpu_base: f64,
+}
+
+impl SimTenant {
+    /// Home region first, then the extra regions.
+    pub fn regions(&self) -> Vec<&'static str> {
+        std::iter::once(self.home_region).chain(self.extra_regions.iter().copied()).collect()
+    }
+
+    /// Share of the tenant's traffic served in `region`; `None` when the
+    /// tenant does not run there.
+    pub(crate) fn region_factor(&self, region: &str) -> Option<f64> {
+        if region == self.home_region {
+            Some(1.0)
+        } else if self.extra_regions.contains(&region) {
+            Some(0.35)
+        } else {
+            None
+        }
+    }
+
+    /// The role name fleetdeck assumes in the tenant's account.
+    pub(crate) fn role_name(&self) -> &str {
+        self.role_arn.as_deref().and_then(|arn| arn.rsplit_once('/').map(|(_, name)| name)).unwrap_or(ROLE_NAME)
+    }
+}
+
+/// One catalog metric as published in CloudWatch (queries/metrics.toml).
+#[derive(Debug, PartialEq)]
+pub(crate) struct MetricDef {
+    pub namespace: &'static str,
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub unit: &'static str,
+    /// Alarm threshold (the catalog's critical_above) and statistic, for the
+    /// two alarms each tenant-region has.
+    pub alarm: Option<AlarmDef>,
+}
+
+#[derive(Debug, PartialEq)]
+pub(crate) struct AlarmDef {
+    pub suffix: &'static str,
+    pub label: &'static str,
+    pub stat: &'static str,
+    pub threshold: f64,
+}
+
+const ALB: [MetricDef; 3] = [
+    MetricDef {
+        namespace: "AWS/ApplicationELB",
+        name: "RequestCount",
+        kind: MetricKind::Requests,
+        unit: "Count",
+        alarm: None,
+    },
+    MetricDef {
+        namespace: "AWS/ApplicationELB",
+        name: "HTTPCode_Target_5XX_Count",
+        kind: MetricKind::Errors,
+        unit: "Count",
+        alarm: Some(AlarmDef { suffix: "5xx-errors-critical", label: "5xx errors", stat: "Sum", threshold: 50.0 }),
+    },
+    MetricDef {
+        namespace: "AWS/ApplicationELB",
+        name: "TargetResponseTime",
+        kind: MetricKind::Latency,
+        unit: "Seconds",
+        alarm: Some(AlarmDef { suffix: "p99-latency-critical", label: "p99 latency", stat: "p99", threshold: 2.5 }),
+    },
+];
+
+const EKS: [MetricDef; 2] = [
+    MetricDef {
+        namespace: "ContainerInsights",
+        name: "pod_cpu_utilization",
+        kind: MetricKind::PodCpu,
+        unit: "Percent",
+        alarm: Some(AlarmDef { suffix: "pod-cpu-critical", label: "Pod CPU", stat: "Average", threshold: 95.0 }),
+    },
+    MetricDef {
+        namespace: "ContainerInsights",
+        name: "pod_number_of_container_restarts",
+        kind: MetricKind::PodRestarts,
+        unit: "Count",
+        alarm: Some(AlarmDef { suffix: "restarts-critical", label: "Container restarts", stat: "Sum", threshold: 5.0 }),
+    },
+];
+
+const POOLED: [MetricDef; 3] = [
+    MetricDef { namespace: "SaaS/App", name: "Requests", kind: MetricKind::Requests, unit: "Count", alarm: None },
+    MetricDef {
+        namespace: "SaaS/App",
+        name: "Errors",
+        kind: MetricKind::Errors,
+        unit: "Count",
+        alarm: Some(AlarmDef { suffix: "errors-critical", label: "Errors", stat: "Sum", threshold: 50.0 }),
+    },
+    MetricDef {
+        namespace: "SaaS/App",
+        name: "Latency",
+        kind: MetricKind::Latency,
+        unit: "Seconds",
+        alarm: Some(AlarmDef { suffix: "p99-latency-critical", label: "p99 latency", stat: "p99", threshold: 2.5 }),
+    },
+];
+
+/// The catalog metrics a tenant of `model` publishes.
+pub(crate) fn metric_defs(model: Model) -> &'static [MetricDef] {
+    match model {
+        Model::Silo | Model::Remote | Model::Shared => &ALB,
+        Model::Eks => &EKS,
+        Model::Pooled => &POOLED,
+    }
+}
+
+/// Namespace of a benchmark fleet's filler metrics.
+pub const SYNTHETIC_NAMESPACE: &str = "SaaS/Bench";
+/// Filler metrics a tenant-region can have beyond the catalog's.
+pub const MAX_SYNTHETIC_METRICS: usize = 32;
+
+const SYNTHETIC_NAMES: [&str; MAX_SYNTHETIC_METRICS] = [
+    "Synthetic01",
+    "Synthetic02",
+    "Synthetic03",
+    "Synthetic04",
+    "Synthetic05",
+    "Synthetic06",
+    "Synthetic07",
+    "Synthetic08",
+    "Synthetic09",
+    "Synthetic10",
+    "Synthetic11",
+    "Synthetic12",
+    "Synthetic13",
+    "Synthetic14",
+    "Synthetic15",
+    "Synthetic16",
+    "Synthetic17",
+    "Synthetic18",
+    "Synthetic19",
+    "Synthetic20",
+    "Synthetic21",
+    "Synthetic22",
+    "Synthetic23",
+    "Synthetic24",
+    "Synthetic25",
+    "Synthetic26",
+    "Synthetic27",
+    "Synthetic28",
+    "Synthetic29",
+    "Synthetic30",
+    "Synthetic31",
+    "Synthetic32",
+];
+
+const fn synthetic_defs() -> [MetricDef; MAX_SYNTHETIC_METRICS] {
+    const BLANK: MetricDef = MetricDef {
+        namespace: SYNTHETIC_NAMESPACE,
+        name: "",
+        kind: MetricKind::Synthetic(0),
+        unit: "Count",
+        alarm: None,
+    };
+    let mut out = [BLANK; MAX_SYNTHETIC_METRICS];
+    let mut i = 0;
+    while i < MAX_SYNTHETIC_METRICS {
+        out[i].name = SYNTHETIC_NAMES[i];
+        out[i].kind = MetricKind::Synthetic(i as u8 + 1);
+        i += 1;
+    }
+    out
+}
+
+/// A static home for the filler metrics, so they are `&'static` like the
+/// catalog's.
+static SYNTHETIC: [MetricDef; MAX_SYNTHETIC_METRICS] = synthetic_defs();
+
+/// How many filler metrics a tenant of `model` gets to reach `metrics` per
+/// tenant-region.
+fn synthetic_count(model: Model, metrics: usize) -> usize {
+    metrics.saturating_sub(metric_defs(model).len()).min(MAX_SYNTHETIC_METRICS)
+}
+
+/// A log group in one account-region and whose lines it holds.
+#[derive(Debug)]
+pub(crate) struct LogGroup {
+    pub name: String,
+    /// Indexes into `Fleet::tenants`.
+    pub tenants: Vec<usize>,
+    pub created: i64,
+}
+
+type MetricKey = (String, String, &'static str, &'static str, Vec<(String, String)>);
+
+/// The generated fleet: immutable once the server starts.
+#[derive(Debug)]
+pub(crate) struct Fleet {
+    pub options: SimOptions,
+    pub tenants: Vec<SimTenant>,
+    pub shared_account: String,
+    pub eks_account: String,
+    /// The pooled platform's accounts: one in the demo, more in a shaped
+    /// fleet; tenants are spread over them round-robin.
+    pub pooled_accounts: Vec<String>,
+    /// Accounts of the organisation outside the fleet (no tenants, no
+    /// fleetdeck role): (id, Organizations account name).
+    pub other_accounts: Vec<(String, &'static str)>,
+    error_spike: Option<(usize, &'static str, i64)>,
+    latency_ramp: Option<(usize, &'static str, i64, i64)>,
+    cost_jump: Option<(usize, i64)>,
+    peer_departure: Option<(usize, &'static str, i64)>,
+    region_shift: Option<(&'static str, i64, i64)>,
+    metrics: HashMap<MetricKey, (usize, &'static MetricDef)>,
+    /// (account, region) -> log groups sorted by name.
+    log_groups: HashMap<(String, String), Vec<LogGroup>>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    model: Model,
+    tier: Tier,
+    home: &'static str,
+    extra: &'static [&'static str],
+    residency: bool,
+    fixed: Option<(&'static str, &'static str)>,
+    /// Which of the pooled accounts a pooled tenant lives in.
+    pool: usize,
+}
+
+const fn slot(
+    model: Model,
+    tier: Tier,
+    home: &'static str,
+    extra: &'static [&'static str],
+    residency: bool,
+    fixed: Option<(&'static str, &'static str)>,
+) -> Slot {
+    Slot { model, tier, home, extra, residency, fixed, pool: 0 }
+}
+
+const US: &str = "us-east-1";
+const EU: &str = "eu-west-1";
+const AP: &str = "ap-southeast-2";
+
+/// The plan of the first 24 tenants: 7 silo, 3 remote, 5 shared, 5 eks,
+/// 4 pooled; the first five cover every model and the incident tenants.
+const PLAN: [Slot; 24] = {
+    use Model::*;
+    use Tier::*;
+    [
+        slot(Silo, Enterprise, US, &[EU], false, Some(("globex", "Globex"))),
+        slot(Shared, Premium, EU, &[], true, Some(("initech", "Initech"))),
+        slot(Eks, Premium, US, &[], false, Some(("hooli", "Hooli"))),
+        slot(Remote, Enterprise, US, &[EU], false, None),
+        slot(Pooled, Free, US, &[], false, None),
+        slot(Silo, Standard, US, &[], false, Some(("tyrell", "Tyrell <Replicants> & \"Sons\""))),
+        slot(Silo, Premium, EU, &[], true, None),
+        slot(Silo, Enterprise, AP, &[US], false, None),
+        slot(Silo, Standard, AP, &[], false, None),
+        slot(Silo, Premium, EU, &[US], false, None),
+        slot(Silo, Enterprise, US, &[AP], false, None),
+        slot(Remote, Premium, EU, &[], true, None),
+        slot(Remote, Enterprise, AP, &[], false, None),
+        slot(Shared, Standard, US, &[], false, None),
+        slot(Shared, Standard, EU, &[], false, None),
+        slot(Shared, Premium, US, &[EU], false, None),
+        slot(Shared, Free, US, &[], false, None),
+        slot(Eks, Standard, US, &[], false, None),
+        slot(Eks, Enterprise, EU, &[], true, None),
+        slot(Eks, Standard, AP, &[], false, None),
+        slot(Eks, Free, US, &[], false, None),
+        slot(Pooled, Free, EU, &[], true, None),
+        slot(Pooled, Standard, US, &[], false, None),
+        slot(Pooled, Free, AP, &[], false, None),
+    ]
+};
+
+/// For a home region (by index in REGIONS), the regions a tenant expands
+/// to, in order.
+static EXPANSION: [[&str; 2]; 3] = [[EU, AP], [AP, US], [US, EU]];
+
+/// The slots of the tenants to generate.
+fn plan(opts: &SimOptions) -> Vec<Slot> {
+    let Some(shape) = &opts.shape else {
+        return (0..opts.tenants)
+            .map(|i| {
+                let slot = PLAN[i % PLAN.len()];
+                // Fixed names belong to the first round only.
+                Slot { fixed: slot.fixed.filter(|_| i < PLAN.len()), ..slot }
+            })
+            .collect();
+    };
+    use Model::*;
+    use Tier::*;
+    let extra_regions = shape.regions.clamp(1, REGIONS.len()) - 1;
+    let region = |i: usize| (REGIONS[i % REGIONS.len()], &EXPANSION[i % REGIONS.len()][..extra_regions]);
+    let mut out = Vec::with_capacity(shape.tenants());
+    for i in 0..shape.own_account {
+        let (home, extra) = region(i);
+        const TIERS: [Tier; 5] = [Enterprise, Premium, Standard, Premium, Standard];
+        out.push(Slot {
+            model: if i % 5 == 3 { Remote } else { Silo },
+            tier: TIERS[i % TIERS.len()],
+            home,
+            extra,
+            residency: home == EU && i % 2 == 0,
+            fixed: (i == 0).then_some(("globex", "Globex")),
+            pool: 0,
+        });
+    }
+    for j in 0..shape.pooled {
+        let (home, extra) = region(j);
+        const TIERS: [Tier; 3] = [Standard, Free, Free];
+        out.push(Slot {
+            model: Pooled,
+            tier: TIERS[j % TIERS.len()],
+            home,
+            extra,
+            residency: false,
+            fixed: None,
+            pool: j % shape.pooled_accounts.max(1),
+        });
+    }
+    out
+}
+
+/// Names for the tenants the plan does not fix; the seed shuffles them.
+const NAMES: [(&str, &str); 40] = [
+    ("acme", "Acme Corp"),
+    ("umbrella", "Umbrella"),
+    ("stark", "Stark Industries"),
+    ("wayne", "Wayne Enterprises"),
+    ("wonka", "Wonka Industries"),
+    ("soylent", "Soylent"),
+    ("cyberdyne", "Cyberdyne Systems"),
+    ("oscorp", "Oscorp"),
+    ("massive-dynamic", "Massive Dynamic"),
+    ("vandelay", "Vandelay Industries"),
+    ("pied-piper", "Pied Piper"),
+    ("dunder-mifflin", "Dunder Mifflin"),
+    ("aperture", "Aperture Science"),
+    ("black-mesa", "Black Mesa"),
+    ("nakatomi", "Nakatomi Trading"),
+    ("bluth", "Bluth Company"),
+    ("sterling-cooper", "Sterling Cooper"),
+    ("weyland-yutani", "Weyland-Yutani"),
+    ("virtucon", "Virtucon"),
+    ("planet-express", "Planet Express"),
+    ("buy-n-large", "Buy n Large"),
+    ("monarch", "Monarch Solutions"),
+    ("prestige", "Prestige Worldwide"),
+    ("pollos", "Los Pollos Hermanos"),
+    ("krusty-krab", "Krusty Krab"),
+    ("gringotts", "Gringotts"),
+    ("ollivanders", "Ollivanders"),
+    ("duff", "Duff Brewing"),
+    ("zorg", "Zorg Industries"),
+    ("blue-sun", "Blue Sun"),
+    ("tessier-ashpool", "Tessier-Ashpool"),
+    ("rekall", "Rekall"),
+    ("ocp", "Omni Consumer Products"),
+    ("spacely", "Spacely Sprockets"),
+    ("cogswell", "Cogswell Cogs"),
+    ("sirius", "Sirius Cybernetics"),
+    ("kramerica", "Kramerica Industries"),
+    ("wernham-hogg", "Wernham Hogg"),
+    ("octan", "Octan"),
+    ("initrode", "Initrode"),
+];
+
+impl Fleet {
+    pub(crate) fn generate(opts: &SimOptions) -> Fleet {
+        let seed = opts.seed;
+        let mut taken: HashSet<String> = HashSet::from([PAYER_ACCOUNT.to_string()]);
+        let shared_account = account_id(seed, "shared-vpc", &mut taken);
+        let eks_account = account_id(seed, "eks-cluster", &mut taken);
+        let pools = opts.shape.as_ref().map_or(1, |s| s.pooled_accounts.max(1));
+        let pooled_accounts: Vec<String> = (0..pools)
+            .map(|k| {
+                let label = if k == 0 { "pooled-platform".to_string() } else { format!("pooled-platform-{}", k + 1) };
+                account_id(seed, &label, &mut taken)
+            })
+            .collect();
+
+        // Seeded Fisher-Yates over the name pool.
+        let mut names: Vec<(&str, &str)> = NAMES.to_vec();
+        for i in (1..names.len()).rev() {
+            let j = (mix(&[seed, 0x6e61_6d65, i as u64]) % (i as u64 + 1)) as usize;
+            names.swap(i, j);
+        }
+        let mut next_name = 0usize;
+
+        let slots = plan(opts);
+        let mut tenants = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            let (id, name) = match slot.fixed {
+                Some((id, name)) => (id.to_string(), name.to_string()),
+                None => {
+                    let (id, name) = names[next_name % names.len()];
+                    let round = next_name / names.len();
+                    next_name += 1;
+                    if round == 0 {
+                        (id.to_string(), name.to_string())
+                    } else {
+                        (format!("{id}-{}", round + 1), format!("{name} {}", round + 1))
+                    }
+                }
+            };
+            tenants.push(make_tenant(
+                seed,
+                slot,
+                id,
+                name,
+                &mut taken,
+                [&shared_account, &eks_account, &pooled_accounts[slot.pool.min(pools - 1)]],
+            ));
+        }
+
+        // Drawn after the tenants' so adding them moved no tenant account.
+        let other_accounts = ["security-audit", "sandbox"]
+            .into_iter()
+            .map(|label| (account_id(seed, label, &mut taken), label))
+            .collect();
+
+        let find = |id: &str| tenants.iter().position(|t| t.id == id);
+        let minute_now = opts.now - opts.now.rem_euclid(60);
+        let error_spike = find("globex").map(|i| (i, US, minute_now - 45 * 60));
+        let latency_ramp = find("initech").map(|i| (i, EU, minute_now - 2 * 3600, minute_now));
+        let cost_jump = find("hooli").map(|i| (i, opts.now.div_euclid(86_400) - 3));
+        // A broken deploy at the tenant of plan slot 9 (a premium silo tenant
+        // of eu-west-1 in the demo; its name is drawn from the seed) three
+        // hours ago: its errors depart from its tier's peers, which stay
+        // steady.
+        let peer_departure = tenants.get(9).map(|t| (9, t.home_region, minute_now - 3 * 3600));
+        // A regional slowdown in ap-southeast-2 from 25 minutes before `now`
+        // for 40 minutes: every tenant's p99 there moves together.
+        let region_shift = Some((AP, minute_now - 25 * 60, minute_now + 15 * 60));
+        if let Some((i, _, _, _)) = latency_ramp {
+            // The regression starts from a normal ~0.3 s.
+            tenants[i].p99 = 0.3;
+        }
+
+        let mut metrics = HashMap::new();
+        let mut log_groups: HashMap<(String, String), Vec<LogGroup>> = HashMap::new();
+        let wanted = opts.shape.as_ref().map_or(0, |s| s.metrics);
+        for (i, t) in tenants.iter().enumerate() {
+            let synthetic = &SYNTHETIC[..synthetic_count(t.model, wanted)];
+            for region in t.regions() {
+                for def in metric_defs(t.model).iter().chain(synthetic) {
+                    let key = (t.account.clone(), region.to_string(), def.namespace, def.name, t.dimensions.clone());
+                    metrics.insert(key, (i, def));
+                }
+                let groups = log_groups.entry((t.account.clone(), region.to_string())).or_default();
+                for name in &t.log_groups {
+                    match groups.iter_mut().find(|g| &g.name == name) {
+                        Some(g) => g.tenants.push(i),
+                        None => groups.push(LogGroup {
+                            name: name.clone(),
+                            tenants: vec![i],
+                            // Created about a year before the demo starts.
+                            created: opts.now - 300 * 86_400 - (mix(&[seed, hash_str(name)]) % 90 * 86_400) as i64,
+                        }),
+                    }
+                }
+            }
+        }
+        for groups in log_groups.values_mut() {
+            groups.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+
+        Fleet {
+            options: opts.clone(),
+            tenants,
+            shared_account,
+            eks_account,
+            pooled_accounts,
+            other_accounts,
+            error_spike,
+            latency_ramp,
+            cost_jump,
+            peer_departure,
+            region_shift,
+            metrics,
+            log_groups,
+        }
+    }
+
+    /// The tenant and metric behind a CloudWatch metric identity, matched as
+    /// CloudWatch does: exact namespace, name and dimension set.
+    pub(crate) fn find_metric(
+        &self,
+        account: &str,
+        region: &str,
+        namespace: &str,
+        name: &str,
+        dimensions: &[(String, String)],
+    ) -> Option<(&SimTenant, &'static MetricDef)> {
+        // Borrowing lookups on a tuple key need an owned key; resolve the
+        // static namespace/name first so unknown ones cost nothing.
+        let def = [&ALB[..], &EKS[..], &POOLED[..], &SYNTHETIC[..]]
+            .iter()
+            .flat_map(|defs| defs.iter())
+            .find(|d| d.namespace == namespace && d.name == name)?;
+        let mut dims = dimensions.to_vec();
+        dims.sort();
+        let key = (account.to_string(), region.to_string(), def.namespace, def.name, dims);
+        self.metrics.get(&key).map(|(i, d)| (&self.tenants[*i], *d))
+    }
+
+    /// Log groups of one account-region, sorted by name.
+    pub(crate) fn log_groups(&self, account: &str, region: &str) -> &[LogGroup] {
+        self.log_groups.get(&(account.to_string(), region.to_string())).map_or(&[], |g| g.as_slice())
+    }
+
+    /// Tenants with resources in (account, region), fleet order.
+    pub(crate) fn tenants_in<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+    ) -> impl Iterator<Item = &'a SimTenant> + 'a {
+        self.tenants.iter().filter(move |t| t.account == account && t.region_factor(region).is_some())
+    }
+
+    /// Start of the 5xx spike, when `tenant` has one in `region`.
+    pub(crate) fn error_spike_start(&self, tenant: &SimTenant, region: &str) -> Option<i64> {
+        self.error_spike
+            .filter(|(i, r, _)| self.tenants[*i].key == tenant.key && *r == region)
+            .map(|(_, _, start)| start)
+    }
+
+    /// (start, end) of the latency regression, when `tenant` has one there.
+    pub(crate) fn latency_ramp(&self, tenant: &SimTenant, region: &str) -> Option<(i64, i64)> {
+        self.latency_ramp
+            .filter(|(i, r, _, _)| self.tenants[*i].key == tenant.key && *r == region)
+            .map(|(_, _, start, end)| (start, end))
+    }
+
+    /// Start of the broken deploy, when `tenant` has it in `region`.
+    pub(crate) fn peer_departure_start(&self, tenant: &SimTenant, region: &str) -> Option<i64> {
+        self.peer_departure
+            .filter(|(i, r, _)| self.tenants[*i].key == tenant.key && *r == region)
+            .map(|(_, _, start)| start)
+    }
+
+    /// The tenant, region and start of the broken deploy.
+    pub(crate) fn peer_departure(&self) -> Option<(&SimTenant, &'static str, i64)> {
+        self.peer_departure.map(|(i, r, start)| (&self.tenants[i], r, start))
+    }
+
+    /// (region, start, end) of the regional slowdown.
+    pub(crate) fn region_shift(&self) -> Option<(&'static str, i64, i64)> {
+        self.region_shift
+    }
+
+    /// How much the regional slowdown multiplies p99 latency in `region`
+    /// during `minute`: 1 outside it.
+    pub(crate) fn region_slowdown(&self, region: &str, minute: i64) -> f64 {
+        match self.region_shift {
+            Some((r, start, end)) if r == region && (start..end).contains(&minute) => REGION_SLOWDOWN,
+            _ => 1.0,
+        }
+    }
+
+    /// First day (days since the epoch) of the cost jump of `tenant`.
+    pub(crate) fn cost_jump_day(&self, tenant: &SimTenant) -> Option<i64> {
+        self.cost_jump.filter(|(i, _)| self.tenants[*i].key == tenant.key).map(|(_, day)| day)
+    }
+
+    /// The cost jump is real usage: the tenant scaled its pods 3x that day.
+    pub(crate) fn pod_multiplier(&self, tenant: &SimTenant, t: i64) -> f64 {
+        match self.cost_jump_day(tenant) {
+            Some(day) if t >= day * 86_400 => 3.0,
+            _ => 1.0,
+        }
+    }
+
+    /// The tenant that owns `account` outright (silo, remote).
+    pub(crate) fn account_owner(&self, account: &str) -> Option<&SimTenant> {
+        self.tenants.iter().find(|t| t.model.owns_account() && t.account == account)
+    }
+
+    /// Every account of the fleet, payer first: where fleetdeck's role
+    /// exists. The organisation has [`Fleet::other_accounts`] besides.
+    pub(crate) fn accounts(&self) -> Vec<&str> {
+        let mut out = vec![PAYER_ACCOUNT, &self.shared_account, &self.eks_account];
+        out.extend(self.pooled_accounts.iter().map(String::as_str));
+        out.extend(self.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()));
+        out
+    }
+
+    /// How Cost Explorer describes a linked account (its account name).
+    pub(crate) fn account_name(&self, account: &str) -> String {
+        if account == PAYER_ACCOUNT {
+            "Management (payer)".to_string()
+        } else if account == self.shared_account {
+            "Shared VPC tenancy".to_string()
+        } else if account == self.eks_account {
+            format!("EKS cluster {CLUSTER_NAME}")
+        } else if let Some(k) = self.pooled_accounts.iter().position(|a| a == account) {
+            if k == 0 {
+                "Pooled SaaS platform".to_string()
+            } else {
+                format!("Pooled SaaS platform {}", k + 1)
+            }
+        } else if let Some(t) = self.account_owner(account) {
+            format!("{} (prod)", t.name)
+        } else if let Some((_, label)) = self.other_accounts.iter().find(|(id, _)| id == account) {
+            label.to_string()
+        } else {
+            account.to_string()
+        }
+    }
+
+    /// Catalog entries for the filler metrics, one per (metric, dimension
+    /// set) in use; empty for the demo fleet.
+    pub(crate) fn synthetic_catalog_toml(&self) -> String {
+        let wanted = self.options.shape.as_ref().map_or(0, |s| s.metrics);
+        let mut out = String::new();
+        // Tenants of models that share a dimension set share an entry.
+        let groups: [(&[Model], &[&str]); 3] = [
+            (&[Model::Silo, Model::Remote, Model::Shared], &["LoadBalancer"]),
+            (&[Model::Eks], &["ClusterName", "Namespace"]),
+            (&[Model::Pooled], &["TenantId"]),
+        ];
+        for (models, dimensions) in groups {
+            let present: Vec<Model> =
+                models.iter().copied().filter(|m| self.tenants.iter().any(|t| t.model == *m)).collect();
+            let Some(first) = present.first() else { continue };
+            for def in &SYNTHETIC[..synthetic_count(*first, wanted)] {
+                out.push_str("\n[[metric]]\n");
+                let _ = writeln!(
+                    out,
+                    "key = {}",
+                    toml_str(&def.name.to_ascii_lowercase().replace("synthetic", "synthetic_"))
+                );
+                let _ = writeln!(out, "label = {}", toml_str(def.name));
+                out.push_str("unit = \"count\"\n");
+                let _ = writeln!(out, "models = {}", toml_array(present.iter().map(|m| m.as_str())));
+                let _ = writeln!(out, "namespace = {}", toml_str(def.namespace));
+                let _ = writeln!(out, "name = {}", toml_str(def.name));
+                let _ = writeln!(out, "dimensions = {}", toml_array(dimensions.iter().copied()));
+                out.push_str("stat = \"Average\"\nperiod = 60\n");
+            }
+        }
+        out
+    }
+
+    /// The fleet file describing this fleet, pointing at `endpoint`.
+    pub(crate) fn to_toml(&self, endpoint: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# The simulated fleet (DEMO): generated by fleetdeck from seed {}.", self.options.seed);
+        let _ = writeln!(out, "# Every account, metric, log line and cost here is simulated.");
+        out.push_str("\n[fleet]\n");
+        let _ = writeln!(out, "name = {}", toml_str("Simulated fleet (DEMO)"));
+        let _ = writeln!(out, "region = {}", toml_str(BASE_REGION));
+        let _ = writeln!(out, "payer_account = {}", toml_str(PAYER_ACCOUNT));
+        let _ = writeln!(out, "cost_tag = {}", toml_str(COST_TAG));
+        let _ = writeln!(out, "role_name = {}", toml_str(ROLE_NAME));
+        let _ = writeln!(out, "endpoint_url = {}", toml_str(endpoint));
+        // The shared accounts' platform spend (no tenant's tag) is shared
+        // out to the tenants living on it by the requests they served.
+        out.push_str("\n[apportion]\nmetric = \"requests\"\n");
+        for t in &self.tenants {
+            out.push_str("\n[[tenant]]\n");
+            let _ = writeln!(out, "id = {}", toml_str(&t.id));
+            let _ = writeln!(out, "name = {}", toml_str(&t.name));
+            let _ = writeln!(out, "tier = {}", toml_str(t.tier.as_str()));
+            let _ = writeln!(out, "model = {}", toml_str(t.model.as_str()));
+            let _ = writeln!(out, "account = {}", toml_str(&t.account));
+            if let Some(arn) = &t.role_arn {
+                let _ = writeln!(out, "role_arn = {}", toml_str(arn));
+            }
+            if let Some(ext) = &t.external_id {
+                let _ = writeln!(out, "external_id = {}", toml_str(ext));
+            }
+            let _ = writeln!(out, "home_region = {}", toml_str(t.home_region));
+            if !t.extra_regions.is_empty() {
+                let _ = writeln!(out, "extra_regions = {}", toml_array(t.extra_regions.iter().copied()));
+            }
+            if t.residency {
+                out.push_str("residency = true\n");
+            }
+            let dims: Vec<String> =
+                t.dimensions.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v))).collect();
+            let _ = writeln!(out, "selector.dimensions = {{ {} }}", dims.join(", "));
+            let _ = writeln!(out, "selector.log_groups = {}", toml_array(t.log_groups.iter().map(String::as_str)));
+            if let Some(field) = t.log_tenant_field {
+                let _ = writeln!(out, "selector.log_tenant_field = {}", toml_str(field));
+            }
+        }
+        out
+    }
+}
+
+fn make_tenant(
+    seed: u64,
+    slot: &Slot,
+    id: String,
+    name: String,
+    taken: &mut HashSet<String>,
+    [shared, eks, pooled]: [&String; 3],
+) -> SimTenant {
+    let key = mix(&[seed, hash_str(&id)]);
+    let u = |salt: u64| unit(mix(&[key, salt]));
+    let account = match slot.model {
+        Model::Silo | Model::Remote => account_id(seed, &id, taken),
+        Model::Shared => shared.clone(),
+        Model::Eks => eks.clone(),
+        Model::Pooled => pooled.clone(),
+    };
+    let lb_hash = format!("{:016x}", mix(&[key, 0x6c62]));
+    let dimensions = match slot.model {
+        Model::Silo | Model::Remote => vec![("LoadBalancer".to_string(), format!("app/{id}-prod/{lb_hash}"))],
+        Model::Shared => vec![("LoadBalancer".to_string(), format!("app/shared-{id}/{lb_hash}"))],
+        Model::Eks => {
+            vec![("ClusterName".to_string(), CLUSTER_NAME.to_string()), ("Namespace".to_string(), id.clone())]
+        }
+        Model::Pooled => vec![("TenantId".to_string(), id.clone())],
+    };
+    let (log_groups, log_tenant_field) = match slot.model {
+        Model::Silo | Model::Remote => (vec![format!("/{id}/app")], None),
+        Model::Shared => (vec![format!("/shared/{id}")], None),
+        Model::Eks => {
+            (vec![format!("/aws/containerinsights/{CLUSTER_NAME}/application")], Some("kubernetes.namespace_name"))
+        }
+        Model::Pooled => (vec!["/saas/app".to_string()], Some("tenant_id")),
+    };
+    let external_id = slot.model.owns_account().then(|| format!("fleetdeck-{id}-{:04x}", mix(&[key, 0x6578]) & 0xffff));
+    let role_arn = (slot.model == Model::Remote).then(|| {
+        let camel: String = id
+            .split('-')
+            .map(|part| {
+                let mut c = part.chars();
+                c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            })
+            .collect();
+        format!("arn:aws:iam::{account}:role/{camel}VendorReadOnly")
+    });
+    let (peak_rpm, pods) = match slot.tier {
+        Tier::Enterprise => (2000.0 + 2000.0 * u(1), 8 + (u(2) * 5.0) as u32),
+        Tier::Premium => (700.0 + 800.0 * u(1), 5 + (u(2) * 4.0) as u32),
+        Tier::Standard => (150.0 + 350.0 * u(1), 3 + (u(2) * 3.0) as u32),
+        Tier::Free => (20.0 + 60.0 * u(1), 2),
+    };
+    SimTenant {
+        id,
+        name,
+        tier: slot.tier,
+        model: slot.model,
+        account,
+        external_id,
+        role_arn,
+        home_region: slot.home,
+        extra_regions: slot.extra.to_vec(),
+        residency: slot.residency,
+        dimensions,
+        log_groups,
+        log_tenant_field,
+        key,
+        peak_rpm,
+        // Healthy tenants stay well under the catalog's warn level
+        // (10 errors/min): at most ~3/min at peak.
+        error_rate: (0.0004 + 0.0016 * u(3)).min(3.0 / peak_rpm),
+        p99: 0.15 + 0.3 * u(4),
+        pods,
+        cpu_base: 15.0 + 10.0 * u(5),
+    }
+}
+
+/// A 12-digit account id derived from the seed, unique in the fleet.
+fn account_id(seed: u64, label: &str, taken: &mut HashSet<String>) -> String {
+    let mut salt = 0u64;
+    loop {
+        let n = 100_000_000_000 + mix(&[seed, hash_str(label), salt]) % 800_000_000_000;
+        let id = format!("{n:012}");
+        if taken.insert(id.clone()) {
+            return id;
+        }
+        salt += 1;
+    }
+}
+
+/// A TOML basic string with everything escaped that must be.
+pub(crate) fn toml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        k.to_string()
+    } else {
+        toml_str(k)
+    }
+}
+
+fn toml_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<String> = items.map(toml_str).collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    fn fleet(n: usize) -> Fleet {
+        Fleet::generate(&SimOptions { seed: 7, tenants: n, now: 1_795_300_000, shape: None })
+    }
+
+    #[test]
+    fn the_default_fleet_has_the_documented_mix() {
+        let f = fleet(24);
+        let count = |m: Model| f.tenants.iter().filter(|t| t.model == m).count();
+        assert_eq!(
+            [count(Model::Silo), count(Model::Remote), count(Model::Shared), count(Model::Eks), count(Model::Pooled)],
+            [7, 3, 5, 5, 4]
+        );
+        let ids: HashSet<&str> = f.tenants.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids.len(), 24, "ids are unique");
+        for id in ["globex", "initech", "hooli", "tyrell"] {
+            assert!(ids.contains(id), "{id}");
+        }
+        for t in &f.tenants {
+            assert_eq!(t.account.len(), 12);
+            assert!(t.account.bytes().all(|b| b.is_ascii_digit()));
+            assert_eq!(t.external_id.is_some(), t.model.owns_account());
+        }
+        let silo_accounts: HashSet<&str> =
+            f.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()).collect();
+        assert_eq!(silo_accounts.len(), 10, "one account per silo/remote tenant");
+    }
+
+    #[test]
+    fn the_same_seed_makes_the_same_fleet_and_another_seed_another() {
+        let a = fleet(24);
+        let b = fleet(24);
+        assert_eq!(a.tenants, b.tenants);
+        let c = Fleet::generate(&SimOptions { seed: 8, tenants: 24, now: 1_795_300_000, shape: None });
+        assert_ne!(a.tenants[3].account, c.tenants[3].account);
+    }
+
+    #[test]
+    fn small_and_large_fleets_keep_ids_unique() {
+        let small = fleet(5);
+        let models: HashSet<Model> = small.tenants.iter().map(|t| t.model).collect();
+        assert_eq!(models.len(), 5, "five tenants cover all five models");
+        let big = fleet(300);
+        let ids: HashSet<&str> = big.tenants.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids.len(), 300);
+        assert!(big
+            .tenants
+            .iter()
+            .all(|t| t.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')));
+    }
+
+    #[test]
+    fn the_f200_shape_has_its_accounts_regions_and_metrics() {
+        let f = Fleet::generate(&SimOptions {
+            seed: 7,
+            tenants: 0,
+            now: 1_795_300_000,
+            shape: Some(super::super::SimShape::f200()),
+        });
+        assert_eq!(f.tenants.len(), 200);
+        let own: HashSet<&str> =
+            f.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()).collect();
+        assert_eq!(own.len(), 150, "one account each");
+        assert_eq!(f.tenants[0].id, "globex");
+        assert!(f.error_spike.is_some(), "globex keeps its incident");
+        assert_eq!(f.pooled_accounts.len(), 2);
+        for pool in &f.pooled_accounts {
+            assert_eq!(f.tenants.iter().filter(|t| t.model == Model::Pooled && &t.account == pool).count(), 25);
+        }
+        assert!(f.tenants.iter().all(|t| t.regions().len() == 3));
+        assert_eq!(f.metrics.len(), 200 * 3 * 20);
+        let ids: HashSet<&str> = f.tenants.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids.len(), 200);
+        let pooled = f.tenants.iter().find(|t| t.model == Model::Pooled).expect("a pooled tenant");
+        let hit =
+            f.find_metric(&pooled.account, "ap-southeast-2", SYNTHETIC_NAMESPACE, "Synthetic17", &pooled.dimensions);
+        assert!(hit.is_some());
+        let catalog = f.synthetic_catalog_toml();
+        let doc: toml::Value = toml::from_str(&catalog).expect("valid TOML");
+        let entries = doc["metric"].as_array().expect("[[metric]]");
+        assert_eq!(entries.len(), 2 * 17, "17 fillers for the ALB models and for pooled");
+        assert_eq!(entries[0]["key"].as_str(), Some("synthetic_01"));
+    }
+
+    #[test]
+    fn toml_strings_escape_quotes_backslashes_and_controls() {
+        assert_eq!(toml_str(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(toml_str("x\ny\u{1}"), "\"x\\ny\\u0001\"");
+        assert_eq!(toml_key("LoadBalancer"), "LoadBalancer");
+        assert_eq!(toml_key("a.b"), "\"a.b\"");
+    }
+}

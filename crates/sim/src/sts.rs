@@ -1,0 +1,393 @@
+//! STS over AWS Query: `AssumeRole` and `GetCallerIdentity`, the sessions
+//! they issue, and the session policies that narrow them.
+//!
+//! A session's access key id encodes its account (`ASIA` + 12 digits + 4
+//! characters) so a request log reads naturally; the server still looks the
+//! key up, because the session token, expiry and policy live with it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::fleet::{PAYER_ACCOUNT, ROLE_NAME};
+use super::protocol::{unknown_operation, Service};
+use super::series::{hash_str, mix};
+use super::server::{lock, not_authorized, ApiError, Call, Caller, Reply};
+use super::{AssumeRoleRequest, IssuedCredentials};
+
+const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// Sessions kept at most; the oldest are forgotten (as if expired).
+const MAX_SESSIONS: usize = 50_000;
+
+/// Escapes text for an XML element or attribute.
+pub(crate) fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all are dropped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An issued session.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub account: String,
+    pub role: String,
+    pub session_name: String,
+    pub role_id: String,
+    pub token: String,
+    pub expires: i64,
+    pub policy: Option<Arc<Policy>>,
+}
+
+impl Session {
+    pub(crate) fn caller(&self) -> Caller {
+        Caller {
+            account: self.account.clone(),
+            arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account, self.role, self.session_name),
+            user_id: format!("{}:{}", self.role_id, self.session_name),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// Issued sessions by access key id, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    by_key: HashMap<String, Session>,
+    order: VecDeque<String>,
+    issued: u64,
+}
+
+impl Sessions {
+    pub(crate) fn get(&self, access_key_id: &str) -> Option<&Session> {
+        self.by_key.get(access_key_id)
+    }
+
+    fn insert(&mut self, key: String, session: Session) {
+        while self.order.len() >= MAX_SESSIONS {
+            if let Some(old) = self.order.pop_front() {
+                self.by_key.remove(&old);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.by_key.insert(key, session);
+    }
+}
+
+/// The subset of an IAM policy document the simulator evaluates: `Allow` /
+/// `Deny` statements over `Action` / `NotAction` patterns. Resources and
+/// conditions are not modelled (every fleetdeck read is on `*`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Policy {
+    statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Statement {
+    allow: bool,
+    /// `true` for NotAction: the statement applies to actions NOT listed.
+    negated: bool,
+    actions: Vec<String>,
+}
+
+impl Policy {
+    /// Parses a policy document; `Err` with the reason when it is malformed.
+    pub(crate) fn parse(doc: &str) -> Result<Policy, String> {
+        let v: serde_json::Value = serde_json::from_str(doc).map_err(|e| format!("Syntax errors in policy: {e}"))?;
+        let statements = match v.get("Statement") {
+            Some(serde_json::Value::Array(list)) => list.clone(),
+            Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
+            _ => return Err("Policy document must contain a Statement".into()),
+        };
+        let mut out = Vec::new();
+        for s in statements {
+            let allow = match s.get("Effect").and_then(|e| e.as_str()) {
+                Some("Allow") => true,
+                Some("Deny") => false,
+                _ => return Err("Statement Effect must be Allow or Deny".into()),
+            };
+            let (negated, list) = match (s.get("Action"), s.get("NotAction")) {
+                (Some(a), None) => (false, a),
+                (None, Some(a)) => (true, a),
+                _ => return Err("Statement must have exactly one of Action and NotAction".into()),
+            };
+            let actions = match list {
+                serde_json::Value::String(a) => vec![a.clone()],
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string).ok_or("Action must be a string"))
+                    .collect::<Result<_, _>>()?,
+                _ => return Err("Action must be a string or a list".into()),
+            };
+            out.push(Statement { allow, negated, actions });
+        }
+        Ok(Policy { statements: out })
+    }
+
+    /// IAM evaluation: an explicit Deny wins, else an Allow is needed.
+    pub(crate) fn allows(&self, action: &str) -> bool {
+        let applies = |s: &Statement| s.actions.iter().any(|p| glob(p, action)) != s.negated;
+        if self.statements.iter().any(|s| !s.allow && applies(s)) {
+            return false;
+        }
+        self.statements.iter().any(|s| s.allow && applies(s))
+    }
+}
+
+/// Case-insensitive IAM wildcard match (`*` any run, `?` one character).
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
+    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+pub(crate) fn handle(call: &Call<'_>, operation: &str, form: &[(String, String)]) -> Result<Reply, ApiError> {
+    let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    match operation {
+        "GetCallerIdentity" => Ok(Reply::Xml(format!(
+            "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+            xml_escape(&call.caller.arn),
+            xml_escape(&call.caller.user_id),
+            xml_escape(&call.caller.account),
+            xml_escape(&call.request_id)
+        ))),
+        "AssumeRole" => {
+            // Every AssumeRole is remembered, refused or not, with the
+            // session policy it carried and what it was issued.
+            let mut issued = None;
+            let answer = assume_role(call, &param, &mut issued);
+            call.state.record_assume_role(AssumeRoleRequest {
+                caller_account: call.caller.account.clone(),
+                role_arn: param("RoleArn").unwrap_or_default().to_string(),
+                external_id: param("ExternalId").map(str::to_string),
+                session_name: param("RoleSessionName").unwrap_or_default().to_string(),
+                policy: param("Policy").map(str::to_string),
+                issued,
+            });
+            answer
+        }
+        _ => Err(unknown_operation(call.protocol, Service::Sts, operation)),
+    }
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::new(400, "ValidationError", message)
+}
+
+fn assume_role<'a>(
+    call: &Call<'_>,
+    param: &dyn Fn(&str) -> Option<&'a str>,
+    issued: &mut Option<IssuedCredentials>,
+) -> Result<Reply, ApiError> {
+    let fleet = &call.state.fleet;
+    let role_arn = param("RoleArn").ok_or_else(|| validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"))?;
+    let session_name = param("RoleSessionName").ok_or_else(|| validation("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"))?;
+    let session_ok = (2..=64).contains(&session_name.len())
+        && session_name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if !session_ok {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    let duration: i64 = match param("DurationSeconds") {
+        None => 3600,
+        Some(d) => d
+            .parse()
+            .ok()
+            .filter(|d| (900..=43_200).contains(d))
+            .ok_or_else(|| validation(format!("1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200")))?,
+    };
+    if duration > 3600 {
+        // The fleet's roles keep the default MaxSessionDuration of 1 hour.
+        return Err(validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."));
+    }
+    let external_id = param("ExternalId");
+    if let Some(ext) = external_id {
+        if !(2..=1224).contains(&ext.len()) {
+            return Err(validation("1 validation error detected: Value at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224"));
+        }
+    }
+    let policy = match param("Policy") {
+        None => None,
+        Some(doc) if doc.len() > 2048 => {
+            return Err(validation("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"))
+        }
+        Some(doc) => Some(Arc::new(
+            Policy::parse(doc).map_err(|e| ApiError::new(400, "MalformedPolicyDocument", e))?,
+        )),
+    };
+
+    // arn:aws:iam::<account>:role/<path/>name
+    let parsed =
+        role_arn.strip_prefix("arn:aws:iam::").and_then(|rest| rest.split_once(":role/")).filter(|(account, name)| {
+            account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty()
+        });
+    let Some((account, role_path)) = parsed else {
+        return Err(validation(format!("{role_arn} is invalid")));
+    };
+    let role = role_path.rsplit('/').next().unwrap_or(role_path);
+
+    // Which roles exist: FleetdeckReadOnly in the fleet's accounts, the
+    // customer-named role in a remote tenant's, and the tenant's ExternalId
+    // in its trust policy.
+    let owner = fleet.account_owner(account);
+    let role_exists = match owner {
+        Some(t) => role == t.role_name(),
+        None => {
+            fleet.accounts().contains(&account)
+                && (role == ROLE_NAME || (account == PAYER_ACCOUNT && role == "FleetdeckCostReader"))
+        }
+    };
+    let trust_ok = match owner.and_then(|t| t.external_id.as_deref()) {
+        Some(expected) => external_id == Some(expected),
+        None => true,
+    };
+    let knobs = call.state.knobs();
+    let missing = knobs.deny_assume_role.iter().any(|a| a == account);
+    if !role_exists || !trust_ok || missing {
+        // The trust policy refuses: AWS names no policy in this message.
+        return Err(not_authorized(call, Service::Sts, "sts:AssumeRole", Some(role_arn), None));
+    }
+
+    let seed = call.state.fleet.options.seed;
+    let mut sessions = lock(&call.state.sessions);
+    sessions.issued += 1;
+    let n = sessions.issued;
+    let access_key_id = format!("ASIA{account}{}", base32(n, 4));
+    let secret = format!("{:016x}{:016x}{:08x}", mix(&[seed, n, 1]), mix(&[seed, n, 2]), mix(&[seed, n, 3]) >> 32);
+    let token = format!(
+        "FwoGZXIvYXdzEFleetdeckSim{:016x}{:016x}{:016x}",
+        mix(&[seed, n, 4]),
+        mix(&[seed, n, 5]),
+        hash_str(session_name)
+    );
+    let role_id = format!("AROA{}", base32(mix(&[seed, hash_str(account), hash_str(role)]), 17));
+    // The knob shortens (or lengthens) what was asked for, honestly: the
+    // Expiration returned is when the simulator starts refusing the keys.
+    let lifetime = knobs.credential_ttl.map_or(duration, |ttl| {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        millis.saturating_add(999) / 1000
+    });
+    let expires = call.now.saturating_add(lifetime);
+    let session = Session {
+        account: account.to_string(),
+        role: role.to_string(),
+        session_name: session_name.to_string(),
+        role_id: role_id.clone(),
+        token: token.clone(),
+        expires,
+        policy: policy.clone(),
+    };
+    let caller = session.caller();
+    sessions.insert(access_key_id.clone(), session);
+    drop(sessions);
+    *issued = Some(IssuedCredentials {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret.clone(),
+        session_token: token.clone(),
+    });
+
+    let expiration = chrono::DateTime::from_timestamp(expires, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    let packed = match &policy {
+        Some(_) => {
+            // Percentage of the packed-policy budget a short read-only
+            // policy uses; AWS reports it whenever a policy was passed.
+            let size = param("Policy").map_or(0, |p| p.len()) * 100 / 2048;
+            format!("\n    <PackedPolicySize>{}</PackedPolicySize>", size.max(1))
+        }
+        None => String::new(),
+    };
+    Ok(Reply::Xml(format!(
+        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>{packed}\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
+        xml_escape(&access_key_id),
+        xml_escape(&secret),
+        xml_escape(&token),
+        xml_escape(&expiration),
+        xml_escape(&caller.user_id),
+        xml_escape(&caller.arn),
+        xml_escape(&call.request_id),
+    )))
+}
+
+/// `len` characters of base32 (A-Z, 2-7) from the low bits of `n`, most
+/// significant first: the alphabet of AWS key ids.
+fn base32(n: u64, len: usize) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    (0..len)
+        .rev()
+        .map(|i| {
+            let shift = (5 * i) % 64;
+            ALPHABET[((n >> shift) & 31) as usize] as char
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn xml_escaping_covers_markup_and_quotes() {
+        assert_eq!(
+            xml_escape(r#"Tyrell <Replicants> & "Sons" 'x'"#),
+            "Tyrell &lt;Replicants&gt; &amp; &quot;Sons&quot; &apos;x&apos;"
+        );
+        assert_eq!(xml_escape("a\u{1}b"), "ab");
+    }
+
+    #[test]
+    fn session_policy_allows_listed_reads_only() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cloudwatch:GetMetricData","cloudwatch:Describe*","logs:StartQuery","logs:GetQueryResults"],"Resource":"*"}]}"#,
+        )
+        .expect("valid policy");
+        assert!(p.allows("cloudwatch:GetMetricData"));
+        assert!(p.allows("cloudwatch:DescribeAlarms"));
+        assert!(p.allows("CloudWatch:describealarms"), "actions are case-insensitive");
+        assert!(!p.allows("cloudwatch:PutMetricData"));
+        assert!(!p.allows("ce:GetCostAndUsage"));
+        let deny = Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Action":"*"},{"Effect":"Deny","NotAction":["cloudwatch:Get*"]}]}"#,
+        )
+        .expect("valid policy");
+        assert!(deny.allows("cloudwatch:GetMetricData"));
+        assert!(!deny.allows("logs:StartQuery"));
+        assert!(Policy::parse("{not json").is_err());
+        assert!(Policy::parse(r#"{"Statement":[{"Effect":"Maybe","Action":"*"}]}"#).is_err());
+    }
+
+    #[test]
+    fn keys_look_like_aws_keys() {
+        assert_eq!(base32(0, 4), "AAAA");
+        assert_eq!(base32(31, 4), "AAA7");
+        assert_eq!(format!("ASIA{}{}", "123456789012", base32(5, 4)).len(), 20);
+    }
+}
