@@ -74,4 +74,3 @@ mod tests {
         assert_eq!(csv_record(["acme", "=1+1", "3"]), "acme,\"'=1+1\",3\r\n");
     }
 }
-

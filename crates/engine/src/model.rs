@@ -221,6 +221,48 @@ pub struct ChartExport {
     pub format: String,
 }
 
+/// What an [`Incident`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum IncidentKind {
+    /// A metric's anomaly episode.
+    Anomaly,
+    /// An alarm's time in ALARM.
+    Alarm,
+    /// A cost anomaly (a day's cost of one service against its baseline).
+    Cost,
+    /// A tenant apart from its tier.
+    Peer,
+    /// A shift of a whole region, tier or fleet (tenant `*`).
+    Fleet,
+}
+
+impl IncidentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::Anomaly => "anomaly",
+            IncidentKind::Alarm => "alarm",
+            IncidentKind::Cost => "cost",
+            IncidentKind::Peer => "peer",
+            IncidentKind::Fleet => "fleet",
+        }
+    }
+}
+
+impl std::fmt::Display for IncidentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `kind == "alarm"`: the wire name, as the UI and exports spell it.
+impl PartialEq<&str> for IncidentKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One entry of the incident timeline: an anomaly episode of a metric, or
 /// an alarm's time in ALARM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -228,9 +270,7 @@ pub struct ChartExport {
 pub struct Incident {
     pub tenant: String,
     pub region: String,
-    /// anomaly | alarm | cost | peer (a tenant apart from its tier) |
-    /// fleet (a shift of a whole region, tier or fleet: tenant `*`)
-    pub kind: String,
+    pub kind: IncidentKind,
     /// The catalog metric key of an anomaly (`errors`), the alarm's name, the
     /// AWS service of a cost anomaly.
     pub subject: String,

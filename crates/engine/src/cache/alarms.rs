@@ -102,7 +102,7 @@ impl Cache {
                 out.push(Incident {
                     tenant: tenant.clone(),
                     region: region.clone(),
-                    kind: "alarm".into(),
+                    kind: crate::model::IncidentKind::Alarm,
                     subject: name.clone(),
                     start,
                     end,

@@ -445,7 +445,7 @@ impl Cache {
             out.push(Incident {
                 tenant: r.get(0),
                 region: r.get(1),
-                kind: "anomaly".into(),
+                kind: crate::model::IncidentKind::Anomaly,
                 subject: r.get(2),
                 start: r.get::<i64, _>(3) * 1000,
                 end: r.get::<Option<i64>, _>(4).map(|t| t * 1000),
@@ -465,7 +465,11 @@ impl Cache {
         .await?;
         for r in &rows {
             out.push(Incident {
-                kind: r.get(0),
+                kind: if r.get::<&str, _>(0) == "fleet" {
+                    crate::model::IncidentKind::Fleet
+                } else {
+                    crate::model::IncidentKind::Peer
+                },
                 tenant: r.get(1),
                 region: r.get(2),
                 subject: r.get(3),
@@ -477,8 +481,13 @@ impl Cache {
 
         out.extend(self.alarm_episodes(tenant, since, until).await?);
         out.sort_by(|a, b| {
-            (b.start, &a.tenant, &a.region, &a.kind, &a.subject)
-                .cmp(&(a.start, &b.tenant, &b.region, &b.kind, &b.subject))
+            (b.start, &a.tenant, &a.region, a.kind.as_str(), &a.subject).cmp(&(
+                a.start,
+                &b.tenant,
+                &b.region,
+                b.kind.as_str(),
+                &b.subject,
+            ))
         });
         Ok(out)
     }

@@ -25,12 +25,7 @@ fn office_hours(ts: i64, noise: &mut Noise) -> f64 {
 }
 
 fn alarms(points: &[(i64, f64)], detector: &mut Detector) -> Vec<usize> {
-    points
-        .iter()
-        .enumerate()
-        .filter(|(_, &(t, v))| detector.score(t, v) >= ANOMALY_THRESHOLD)
-        .map(|(i, _)| i)
-        .collect()
+    points.iter().enumerate().filter(|(_, &(t, v))| detector.score(t, v) >= ANOMALY_THRESHOLD).map(|(i, _)| i).collect()
 }
 
 fn flat_with_noise(n: usize, seed: u64) -> Vec<(i64, f64)> {
@@ -216,12 +211,9 @@ fn a_burst_of_errors_on_a_mostly_zero_count_is_flagged_and_explained_against_abo
         p.1 = 50.0;
     }
     let mut detector = Detector::new(Config::default());
-    let scored: Vec<ScoredPoint> = points
-        .iter()
-        .map(|&(ts, value)| ScoredPoint { ts, value, observation: detector.observe(ts, value) })
-        .collect();
-    let alarms: Vec<usize> =
-        (0..scored.len()).filter(|&i| scored[i].observation.score >= ANOMALY_THRESHOLD).collect();
+    let scored: Vec<ScoredPoint> =
+        points.iter().map(|&(ts, value)| ScoredPoint { ts, value, observation: detector.observe(ts, value) }).collect();
+    let alarms: Vec<usize> = (0..scored.len()).filter(|&i| scored[i].observation.score >= ANOMALY_THRESHOLD).collect();
     assert_eq!(alarms, [burst]);
     let found = events(&scored);
     assert_eq!(found.len(), 1, "{found:?}");
@@ -254,9 +246,7 @@ fn explanations_against_a_baseline_of_about_0_give_no_factor() {
         "Container restarts far above its usual 14:00 level (2 against about 0) for 5 minutes so far"
     );
     let slightly_below_0 = AnomalyEvent { expected: -1e-9, ..e.clone() };
-    assert!(slightly_below_0
-        .explain("Errors", "")
-        .starts_with("Errors far above its usual level (2 against about 0)"));
+    assert!(slightly_below_0.explain("Errors", "").starts_with("Errors far above its usual level (2 against about 0)"));
     // A small baseline that still shows at three figures keeps its factor.
     let night = AnomalyEvent { peak_value: 70.0, expected: 0.28, ..e };
     assert_eq!(
@@ -320,10 +310,7 @@ fn an_episode_runs_from_its_alarm_while_the_series_stays_surprising() {
     );
     let ongoing = &found[1];
     assert_eq!((ongoing.end, ongoing.direction), (None, Direction::Down));
-    assert_eq!(
-        ongoing.explain("requests", ""),
-        "requests 67% below its usual Tuesday 14:00 level (100 against 300)"
-    );
+    assert_eq!(ongoing.explain("requests", ""), "requests 67% below its usual Tuesday 14:00 level (100 against 300)");
 }
 
 fn scored(points: &[(i64, f64)]) -> Vec<ScoredPoint> {
@@ -391,11 +378,9 @@ fn a_sustained_shift_is_held_along_the_daily_shape() {
 #[test]
 fn a_shift_that_stays_is_held_for_a_day_at_most() {
     let mut noise = Noise(43);
-    let points: Vec<(i64, f64)> = (0..4000)
-        .map(|i| (T0 + i * 60, 100.0 + 3.0 * noise.next() + if i >= 1500 { 300.0 } else { 0.0 }))
-        .collect();
-    let up: Vec<AnomalyEvent> =
-        events(&scored(&points)).into_iter().filter(|e| e.direction == Direction::Up).collect();
+    let points: Vec<(i64, f64)> =
+        (0..4000).map(|i| (T0 + i * 60, 100.0 + 3.0 * noise.next() + if i >= 1500 { 300.0 } else { 0.0 })).collect();
+    let up: Vec<AnomalyEvent> = events(&scored(&points)).into_iter().filter(|e| e.direction == Direction::Up).collect();
     assert_eq!(up.len(), 1, "{up:#?}");
     let end = up[0].end.expect("ended");
     assert!(end - up[0].start <= HOLD_AT_MOST && end - up[0].start > HOLD_AT_MOST - 3600, "{up:?}");

@@ -76,10 +76,8 @@ fn scale_is_no_departure() {
 /// count ten events more on both sides. A hundred more is an outage.
 #[test]
 fn a_few_events_on_a_small_count_are_no_departure() {
-    let mut levels: Vec<Level> = steady_tier()
-        .into_iter()
-        .map(|l| Level { summed_count: true, recent: 0.2, usual: Some(0.2), ..l })
-        .collect();
+    let mut levels: Vec<Level> =
+        steady_tier().into_iter().map(|l| Level { summed_count: true, recent: 0.2, usual: Some(0.2), ..l }).collect();
     levels[2].recent = 0.2 + 5.0 / 20.0;
     assert_eq!(find(&levels, &none_open()), vec![]);
     levels[2].recent = 0.2 + 100.0 / 20.0;
@@ -189,14 +187,9 @@ fn an_ongoing_departure_is_held_to_half_its_bar() {
     let mut levels = steady_tier();
     levels[3].recent = 170.0;
     assert_eq!(find(&levels, &none_open()), vec![]);
-    let open: HashSet<Subject> = [(
-        PeerKind::Peer,
-        "t3".to_string(),
-        "eu-west-1".to_string(),
-        "premium".to_string(),
-        "latency_p99".to_string(),
-    )]
-    .into();
+    let open: HashSet<Subject> =
+        [(PeerKind::Peer, "t3".to_string(), "eu-west-1".to_string(), "premium".to_string(), "latency_p99".to_string())]
+            .into();
     assert_eq!(find(&levels, &open).len(), 1);
     levels[3].recent = 120.0;
     assert_eq!(find(&levels, &open), vec![]);
@@ -291,8 +284,7 @@ fn the_usual_level_is_the_median_of_like_days_between_their_hours() {
     assert!(like);
     assert!((usual - (90.0 + 20.0 * 40.0 / 60.0)).abs() < 1e-9, "{usual}");
     // Only the weekend left: used, and said so.
-    let weekend_only: HashMap<i64, f64> =
-        hourly.iter().filter(|(b, _)| weekend(**b)).map(|(b, v)| (*b, *v)).collect();
+    let weekend_only: HashMap<i64, f64> = hourly.iter().filter(|(b, _)| weekend(**b)).map(|(b, v)| (*b, *v)).collect();
     assert_eq!(usual_level(mid, &weekend_only), Some((10.0, false)));
     assert_eq!(usual_level(mid, &HashMap::new()), None);
     assert_eq!(baseline_buckets(mid).len(), 2 * BASELINE_DAYS as usize);

@@ -210,7 +210,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
     let mut anomalies: Vec<RankedAnomaly> = incidents
         .incidents
         .iter()
-        .filter(|i| i.kind == "anomaly")
+        .filter(|i| i.kind == crate::model::IncidentKind::Anomaly)
         .map(|i| {
             let key = (i.tenant.clone(), i.region.clone(), i.subject.clone(), i.start / 1000);
             let (peak_score, direction) = scored.get(&key).copied().unwrap_or((0.0, Direction::Up));
@@ -241,11 +241,11 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
             .into_iter()
             .map(|(id, regions)| (id, serde_json::from_str(&regions).unwrap_or_default()))
             .collect();
-    let adverse = |i: &&Incident| match i.kind.as_str() {
-        "alarm" => true,
+    let adverse = |i: &&Incident| match i.kind {
+        crate::model::IncidentKind::Alarm => true,
         // As health judges them: a fall of a metric where higher is worse
         // (fewer errors, faster responses) is no incident.
-        "anomaly" => {
+        crate::model::IncidentKind::Anomaly => {
             let key = (i.tenant.clone(), i.region.clone(), i.subject.clone(), i.start / 1000);
             let down = scored.get(&key).is_some_and(|(_, d)| *d == Direction::Down);
             !(down && higher_is_worse(catalog, &i.subject))
@@ -499,7 +499,7 @@ mod tests {
         Incident {
             tenant: "acme".into(),
             region: "us-east-1".into(),
-            kind: "alarm".into(),
+            kind: crate::model::IncidentKind::Alarm,
             subject: "x".into(),
             start: start_min * 60_000,
             end: end_min.map(|m| m * 60_000),

@@ -24,9 +24,9 @@ use crate::plan::{self, SeriesRead, Target};
 mod cost;
 mod logs;
 
-pub use logs::{triage_now, triage_queries};
 use cost::cost_phase;
 use logs::logs_phase;
+pub use logs::{triage_now, triage_queries};
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {

@@ -39,7 +39,7 @@ pub(super) fn cost_incident(a: &crate::cost::CostAnomaly) -> Incident {
     Incident {
         tenant: a.tenant.clone(),
         region: "*".into(),
-        kind: "cost".into(),
+        kind: crate::model::IncidentKind::Cost,
         subject: a.service.clone(),
         start: day_ms(a.first),
         end: (!a.ongoing).then(|| day_ms(a.last + chrono::Duration::days(1))),

@@ -8,6 +8,7 @@
  */
 import { useMemo, useRef, useState } from 'preact/hooks';
 import type { Incident } from '../../bindings/Incident';
+import type { IncidentKind } from '../../bindings/IncidentKind';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
@@ -23,9 +24,9 @@ const WINDOWS: readonly { hours: number; label: string }[] = [
   { hours: 24 * 30, label: '30 days' },
 ];
 
-const KINDS = ['anomaly', 'alarm', 'cost', 'peer', 'fleet'] as const;
+const KINDS: readonly IncidentKind[] = ['anomaly', 'alarm', 'cost', 'peer', 'fleet'];
 
-const KIND_LABEL: Record<(typeof KINDS)[number], string> = {
+const KIND_LABEL: Record<IncidentKind, string> = {
   anomaly: 'Anomalies',
   alarm: 'Alarm episodes',
   cost: 'Cost anomalies',
@@ -53,7 +54,7 @@ export function IncidentsView({ state }: ViewProps) {
   const [hours, setHours] = useState(24);
   const { data, error } = useCached(state, () => incidents(hours), [hours]);
   const [text, setText] = useState('');
-  const [kinds, setKinds] = useState<ReadonlySet<string>>(new Set());
+  const [kinds, setKinds] = useState<ReadonlySet<IncidentKind>>(new Set());
   const list = data?.incidents ?? [];
   const name = (tenant: string) => data?.names[tenant] ?? tenant;
   const visible = useMemo(() => {
@@ -72,7 +73,7 @@ export function IncidentsView({ state }: ViewProps) {
     if (i) location.hash = evidenceOf(i);
   });
   const { drawn, sentinel } = useProgressive(visible.length, cursor);
-  const toggle = (kind: string) =>
+  const toggle = (kind: IncidentKind) =>
     setKinds((current) => {
       const next = new Set(current);
       if (next.has(kind)) next.delete(kind);

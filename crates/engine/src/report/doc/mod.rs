@@ -260,8 +260,6 @@ fn counts_total(c: &HealthCounts) -> u32 {
     c.ok + c.degraded + c.critical + c.unknown
 }
 
-
-
 fn tile(id: &'static str, label: &str, value: impl Into<String>, sub: impl Into<String>, tone: Tone) -> Tile {
     Tile { id, label: label.into(), value: value.into(), sub: sub.into(), tone }
 }
@@ -305,7 +303,7 @@ fn incident_table<'a>(f: &Figures, incidents: impl Iterator<Item = &'a Incident>
             let (d, tone) = if i.end.is_none() { (format!("{d}, ongoing"), Tone::Critical) } else { (d, Tone::Plain) };
             row.extend([
                 Cell::new(if i.region == "*" { "all".to_string() } else { i.region.clone() }),
-                Cell::new(&i.kind),
+                Cell::new(i.kind.as_str()),
                 Cell::tone(d, tone),
                 Cell::new(&i.title),
             ]);

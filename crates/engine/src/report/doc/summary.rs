@@ -1,6 +1,7 @@
 //! The executive summary of the fleet, as a [`Document`].
 
 use super::*;
+use crate::model::IncidentKind;
 
 /// The executive summary.
 pub fn summary(f: &Figures) -> Document {
@@ -134,7 +135,7 @@ pub fn summary(f: &Figures) -> Document {
 
     // Incidents.
     let inc = &f.incidents.incidents;
-    let kind = |k: &str| inc.iter().filter(|i| i.kind == k).count();
+    let kind = |k: IncidentKind| inc.iter().filter(|i| i.kind == k).count();
     let ongoing = inc.iter().filter(|i| i.end.is_none()).count();
     b.push(Block::Heading("Incidents".into()));
     b.push(Block::Tiles(vec![
@@ -145,9 +146,9 @@ pub fn summary(f: &Figures) -> Document {
             format!("in the last {}", f.period.label()),
             Tone::Plain,
         ),
-        tile("fig-incidents-alarm", "Alarms", kind("alarm").to_string(), "time in ALARM", Tone::Plain),
-        tile("fig-incidents-anomaly", "Metric anomalies", kind("anomaly").to_string(), "", Tone::Plain),
-        tile("fig-incidents-cost", "Cost anomalies", kind("cost").to_string(), "", Tone::Plain),
+        tile("fig-incidents-alarm", "Alarms", kind(IncidentKind::Alarm).to_string(), "time in ALARM", Tone::Plain),
+        tile("fig-incidents-anomaly", "Metric anomalies", kind(IncidentKind::Anomaly).to_string(), "", Tone::Plain),
+        tile("fig-incidents-cost", "Cost anomalies", kind(IncidentKind::Cost).to_string(), "", Tone::Plain),
         tile("fig-incidents-ongoing", "Ongoing", ongoing.to_string(), "", tone_if(ongoing as u32, Tone::Critical)),
     ]));
     b.push(incident_table(f, inc.iter(), true));
