@@ -35,11 +35,12 @@ run: build
 # boto3 against fleetdeck-sim, and the window under Xvfb). One `cargo test
 # --workspace` builds every crate once with one set of features, so no AWS
 # SDK crate is compiled twice; clippy and rustdoc share one check build.
+# (No doc-tests: there are none, and their empty runs would close the log.)
 test: ui
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
-	cargo test --locked --workspace
+	cargo test --locked --workspace --lib --bins --tests
 	@# ts-rs rewrote ui/src/bindings from the Rust types during the tests:
 	@# a difference from what is committed means the UI was built on stale types.
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
