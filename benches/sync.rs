@@ -180,7 +180,7 @@ fn minimum(
 
 async fn run() {
     use std::io::BufRead;
-    let t0 = fleetdeck_engine::session::now() / 60 * 60;
+    let t0 = fleetdeck_engine::clock::now() / 60 * 60;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env("FLEETDECK_BENCH_SIM", dir.path())

@@ -46,5 +46,5 @@ pub async fn open_session(opts: &SessionOptions) -> Result<Arc<Session>, Session
 /// The simulated fleet for a command that needs AWS access but no cache
 /// (`check`): started with its default options.
 pub async fn start_default() -> std::io::Result<Box<dyn Demo>> {
-    Ok(Box::new(Running(SimFleet::start(SimOptions::default()).await?)))
+    SimLauncher.start(fleetdeck_engine::clock::now(), SimLauncher.default_tenants()).await
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use tauri::ipc::Channel;
 use tauri::{generate_handler, Manager, State};
 
+use fleetdeck_engine::clock::{day_of, now};
 use fleetdeck_engine::model::{
     Chart, ChartExport, ChartRequest, CostChartRequest, CostView, CsvExport, FleetOverview, Heatmap, IncidentsView,
     IpcCode, IpcError, LogPanel, LogsRequest, Settings, SettingsView, SourcesView, SyncProgress, SyncState,
@@ -19,7 +20,7 @@ use fleetdeck_engine::model::{
 use fleetdeck_engine::report::{Format, Period, ReportSpec};
 use fleetdeck_engine::session::{Session, SessionOptions};
 use fleetdeck_engine::sync::SyncOptions;
-use fleetdeck_engine::view::{self};
+use fleetdeck_engine::view;
 
 struct AppState {
     /// Why the session could not open (bad fleet file, catalog, cache): the
@@ -37,20 +38,12 @@ struct AppState {
 
 impl AppState {
     fn session(&self) -> Result<&Arc<Session>, IpcError> {
-        self.session.as_ref().map_err(|e| err(IpcCode::Setup, e))
+        self.session.as_ref().map_err(|e| IpcError::new(IpcCode::Setup, e))
     }
 
     fn settings(&self) -> Settings {
         self.settings.lock().map(|s| s.0.clone()).unwrap_or_default()
     }
-}
-
-fn err(code: IpcCode, message: impl ToString) -> IpcError {
-    IpcError { code, message: message.to_string() }
-}
-
-fn now() -> i64 {
-    fleetdeck_engine::session::now()
 }
 
 #[tauri::command]
@@ -100,7 +93,7 @@ async fn sources(state: State<'_, AppState>) -> Result<SourcesView, IpcError> {
 #[tauri::command]
 async fn cost_overview(state: State<'_, AppState>) -> Result<CostView, IpcError> {
     let s = state.session()?;
-    let today = chrono::DateTime::from_timestamp(now(), 0).unwrap_or_default().date_naive();
+    let today = day_of(now());
     Ok(view::cost(&s.cache, today).await?)
 }
 
@@ -128,17 +121,17 @@ async fn export_report(
 ) -> Result<String, IpcError> {
     let s = state.session()?;
     if !(1..=30).contains(&days) {
-        return Err(err(IpcCode::BadRequest, "a report covers 1 to 30 days"));
+        return Err(IpcError::new(IpcCode::BadRequest, "a report covers 1 to 30 days"));
     }
     let spec = ReportSpec { period: Period::days(days), tenant, format };
     let at = now();
     let rendered = fleetdeck_engine::report::render(&s.cache, &s.catalog, &spec, at).await.map_err(|e| match e {
-        fleetdeck_engine::report::ReportError::UnknownTenant(_) => err(IpcCode::NotFound, e),
-        fleetdeck_engine::report::ReportError::BadRequest(_) => err(IpcCode::BadRequest, e),
-        _ => err(IpcCode::Internal, e),
+        fleetdeck_engine::report::ReportError::UnknownTenant(_) => IpcError::new(IpcCode::NotFound, e),
+        fleetdeck_engine::report::ReportError::BadRequest(_) => IpcError::new(IpcCode::BadRequest, e),
+        _ => IpcError::new(IpcCode::Internal, e),
     })?;
     let path = view::export_dir().join(fleetdeck_engine::report::file_name(&spec, at));
-    fleetdeck_engine::report::write_private(&path, &rendered.bytes).map_err(|e| err(IpcCode::Internal, e))?;
+    fleetdeck_engine::report::write_private(&path, &rendered.bytes).map_err(|e| IpcError::new(IpcCode::Internal, e))?;
     Ok(path.display().to_string())
 }
 
@@ -149,10 +142,10 @@ async fn export_report(
 async fn run_triage(state: State<'_, AppState>, request: LogsRequest) -> Result<LogPanel, IpcError> {
     let s = state.session()?;
     if s.offline {
-        return Err(err(IpcCode::Offline, "fleetdeck was started with --offline: it calls no AWS API"));
+        return Err(IpcError::new(IpcCode::Offline, "fleetdeck was started with --offline: it calls no AWS API"));
     }
     if !(1..=168).contains(&request.hours) {
-        return Err(err(IpcCode::BadRequest, "a triage query covers 1 to 168 hours"));
+        return Err(IpcError::new(IpcCode::BadRequest, "a triage query covers 1 to 168 hours"));
     }
     let end = now();
     let window = (end - i64::from(request.hours) * 3600, end);
@@ -168,7 +161,7 @@ async fn run_triage(state: State<'_, AppState>, request: LogsRequest) -> Result<
     .await
     .map_err(|f| {
         let fix = if f.remediation.is_empty() { String::new() } else { format!("; fix: {}", f.remediation) };
-        err(IpcCode::Aws, format!("{}: {}{fix}", f.status.replace('_', " "), f.message))
+        IpcError::new(IpcCode::Aws, format!("{}: {}{fix}", f.status.replace('_', " "), f.message))
     })?;
     let (columns, rows) = view::log_table(&result.rows);
     Ok(LogPanel {
@@ -203,14 +196,11 @@ async fn open_console(
 ) -> Result<String, IpcError> {
     let s = state.session()?;
     let view = view::tenant(&s.cache, &s.catalog, &tenant, now()).await?;
-    let url = view
-        .console
-        .iter()
-        .filter(|l| l.region == region)
-        .nth(link as usize)
-        .map(|l| l.url.clone())
-        .ok_or_else(|| err(IpcCode::NotFound, format!("no console link {link} for {tenant} in {region}")))?;
-    open_in_browser(&url).map_err(|e| err(IpcCode::Internal, format!("could not start a browser: {e}")))?;
+    let url =
+        view.console.iter().filter(|l| l.region == region).nth(link as usize).map(|l| l.url.clone()).ok_or_else(
+            || IpcError::new(IpcCode::NotFound, format!("no console link {link} for {tenant} in {region}")),
+        )?;
+    open_in_browser(&url).map_err(|e| IpcError::new(IpcCode::Internal, format!("could not start a browser: {e}")))?;
     Ok(url)
 }
 
@@ -236,7 +226,8 @@ fn open_in_browser(url: &str) -> std::io::Result<()> {
 #[tauri::command]
 async fn settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
     let s = state.session()?;
-    let (settings, _) = state.settings.lock().map_err(|_| err(IpcCode::Internal, "settings poisoned"))?.clone();
+    let (settings, _) =
+        state.settings.lock().map_err(|_| IpcError::new(IpcCode::Internal, "settings poisoned"))?.clone();
     Ok(view::settings_view(&s.cache, &s.fleet, s.fleet_file.as_deref(), settings, &state.settings_path).await?)
 }
 
@@ -244,16 +235,17 @@ async fn settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> 
 /// in use until the viewer saves).
 #[tauri::command]
 async fn settings_problem(state: State<'_, AppState>) -> Result<Option<String>, IpcError> {
-    Ok(state.settings.lock().map_err(|_| err(IpcCode::Internal, "settings poisoned"))?.1.clone())
+    Ok(state.settings.lock().map_err(|_| IpcError::new(IpcCode::Internal, "settings poisoned"))?.1.clone())
 }
 
 #[tauri::command]
 async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings, IpcError> {
     fleetdeck_engine::settings::save(&state.settings_path, &settings).map_err(|e| match e {
-        fleetdeck_engine::settings::SettingsError::Invalid { .. } => err(IpcCode::BadRequest, e),
-        _ => err(IpcCode::Internal, e),
+        fleetdeck_engine::settings::SettingsError::Invalid { .. } => IpcError::new(IpcCode::BadRequest, e),
+        _ => IpcError::new(IpcCode::Internal, e),
     })?;
-    *state.settings.lock().map_err(|_| err(IpcCode::Internal, "settings poisoned"))? = (settings.clone(), None);
+    *state.settings.lock().map_err(|_| IpcError::new(IpcCode::Internal, "settings poisoned"))? =
+        (settings.clone(), None);
     Ok(settings)
 }
 
@@ -271,19 +263,19 @@ async fn ui_ready(state: State<'_, AppState>, rows: u32) -> Result<(), IpcError>
 
 #[tauri::command]
 async fn sync_state(state: State<'_, AppState>) -> Result<SyncState, IpcError> {
-    Ok(state.sync.lock().map_err(|_| err(IpcCode::Internal, "sync state poisoned"))?.clone())
+    Ok(state.sync.lock().map_err(|_| IpcError::new(IpcCode::Internal, "sync state poisoned"))?.clone())
 }
 
 #[tauri::command]
 async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgress>) -> Result<SyncSummary, IpcError> {
     let s = state.session()?.clone();
     if s.offline {
-        return Err(err(IpcCode::Offline, "fleetdeck was started with --offline: it does not sync"));
+        return Err(IpcError::new(IpcCode::Offline, "fleetdeck was started with --offline: it does not sync"));
     }
     {
-        let mut st = state.sync.lock().map_err(|_| err(IpcCode::Internal, "sync state poisoned"))?;
+        let mut st = state.sync.lock().map_err(|_| IpcError::new(IpcCode::Internal, "sync state poisoned"))?;
         if st.running {
-            return Err(err(IpcCode::SyncRunning, "a sync is already running"));
+            return Err(IpcError::new(IpcCode::SyncRunning, "a sync is already running"));
         }
         st.running = true;
         st.progress = None;
@@ -299,13 +291,13 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
     let result =
         fleetdeck_engine::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(now()), &report).await;
     {
-        let mut st = state.sync.lock().map_err(|_| err(IpcCode::Internal, "sync state poisoned"))?;
+        let mut st = state.sync.lock().map_err(|_| IpcError::new(IpcCode::Internal, "sync state poisoned"))?;
         st.running = false;
         if let Ok(summary) = &result {
             st.last = Some(summary.clone());
         }
     }
-    let summary = result.map_err(|e| err(IpcCode::Cache, e))?;
+    let summary = result.map_err(|e| IpcError::new(IpcCode::Cache, e))?;
     if state.settings().notify_critical {
         if let Ok(after) = view::fleet_overview(&s.cache, &s.catalog, s.demo, now()).await {
             notify_critical(&view::newly_critical(&before, &after.rows));

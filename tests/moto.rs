@@ -116,7 +116,7 @@ selector.dimensions = {{ TenantId = "shared-name" }}
 async fn each_tenant_account_yields_its_own_metric_and_nothing_of_the_other() {
     let moto = fleetdeck_testkit::moto();
     let proxy = fleetdeck_testkit::cbor_proxy::start(&moto.url).await;
-    let now = fleetdeck_engine::session::now();
+    let now = fleetdeck_engine::clock::now();
     seed(&proxy.url, ACCOUNT_A, 100.0, now).await;
     seed(&proxy.url, ACCOUNT_B, 200.0, now).await;
 

@@ -265,7 +265,7 @@ impl World {
     async fn start() -> World {
         let moto = fleetdeck_testkit::moto();
         let proxy = cbor_proxy::start(&moto.url).await;
-        let now = fleetdeck_engine::session::now() / 60 * 60 + 30;
+        let now = fleetdeck_engine::clock::now() / 60 * 60 + 30;
         World { moto, proxy, now }
     }
 

@@ -244,7 +244,7 @@ async fn no_key_secret_or_session_token_reaches_the_cache_files_or_the_debug_log
 async fn no_key_issued_by_moto_reaches_the_cache_files() {
     let moto = fleetdeck_testkit::moto();
     let proxy = fleetdeck_testkit::cbor_proxy::start(&moto.url).await;
-    let now = fleetdeck_engine::session::now();
+    let now = fleetdeck_engine::clock::now();
     const BASE_KEY: &str = "AKIDFLEETDECKSECURITY";
     const BASE_SECRET: &str = "moto-base-secret-5e1f0c9a7b";
     let dir = tempfile::tempdir().unwrap();

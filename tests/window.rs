@@ -565,7 +565,7 @@ fn a_hostile_tenant_name_renders_as_text_everywhere() {
 fn every_view_opens_on_a_thousand_tenants() {
     let dir = tempfile::tempdir().unwrap();
     let cache_path = dir.path().join("c1000.sqlite");
-    let now = fleetdeck_engine::session::now();
+    let now = fleetdeck_engine::clock::now();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let cache = fleetdeck_engine::cache::Cache::open(&cache_path).await.unwrap();

@@ -44,13 +44,11 @@ pub async fn run(common: &Common, merge: bool) -> anyhow::Result<ExitCode> {
         (true, Some(path)) if new > 0 => {
             let text = std::fs::read_to_string(&path)?;
             let merged = format!("{}\n{drafts}", text.trim_end());
-            // Validate before writing; write beside and rename, so the
-            // original is never half-written.
+            // Validate before writing; written whole or not at all, so the
+            // original is never half-written (owner-only: it holds ExternalIds).
             fleetdeck_engine::fleet::Fleet::parse(&path, &merged, &session.catalog)
                 .map_err(|e| anyhow::anyhow!("the merged fleet file would be invalid, nothing written:\n{e}"))?;
-            let tmp = path.with_extension("toml.fleetdeck-tmp");
-            std::fs::write(&tmp, &merged)?;
-            std::fs::rename(&tmp, &path)?;
+            fleetdeck_engine::files::write_private(&path, merged.as_bytes())?;
             eprintln!(
                 "added {new} tenants to {}: set each one's external_id in its role's trust policy",
                 path.display()

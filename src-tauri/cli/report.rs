@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::builder::TypedValueParser as _;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use fleetdeck_engine::report::{render, write_private, Format, Period, ReportSpec};
 use fleetdeck_engine::session::SessionOptions;
@@ -22,15 +22,14 @@ pub struct ReportArgs {
     #[arg(long, value_name = "ID")]
     pub tenant: Option<String>,
     /// The file format [default: from the extension of --out, else html].
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["html", "pdf", "png", "csv"]).try_map(|s| parse_format(&s)))]
+    #[arg(long, value_parser = format_parser())]
     pub format: Option<Format>,
 }
 
-fn parse_format(name: &str) -> Result<Format, String> {
-    Format::ALL
-        .into_iter()
-        .find(|f| f.extension() == name.to_ascii_lowercase())
-        .ok_or_else(|| format!("{name:?} is not one of html, pdf, png, csv"))
+/// `--format`: a format by the name of its extension (html, pdf, png, csv).
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::ALL.map(Format::extension))
+        .try_map(|name| Format::ALL.into_iter().find(|f| f.extension() == name).ok_or("not a report format"))
 }
 
 /// `fleetdeck report`: open the cache (no AWS, no simulator), render, write.

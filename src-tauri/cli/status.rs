@@ -68,7 +68,7 @@ pub(super) async fn print_sources_and_calls(cache: &fleetdeck_engine::cache::Cac
             );
         }
     }
-    let today = chrono::DateTime::from_timestamp(clock::now(), 0).unwrap_or_default().date_naive();
+    let today = clock::day_of(clock::now());
     let costs = fleetdeck_engine::cost::by_tenant(cache, today).await?;
     if !costs.is_empty() {
         let sum = |f: fn(&fleetdeck_engine::cost::TenantCost) -> f64| costs.iter().map(f).sum::<f64>();

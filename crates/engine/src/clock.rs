@@ -6,9 +6,6 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-/// Seconds in a day (UTC days: no leap seconds, as in Unix time).
-pub const DAY_SECS: i64 = 86_400;
-
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
     now_ms().div_euclid(1000)
@@ -34,16 +31,6 @@ pub fn file_stamp(epoch_s: i64) -> String {
     utc(epoch_s).format("%Y%m%d-%H%M%S").to_string()
 }
 
-/// Milliseconds to whole seconds (floor, also before 1970).
-pub fn ms_to_s(ms: i64) -> i64 {
-    ms.div_euclid(1000)
-}
-
-/// Seconds to milliseconds.
-pub fn s_to_ms(s: i64) -> i64 {
-    s * 1000
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,12 +38,9 @@ mod tests {
     #[test]
     fn days_and_stamps_are_utc() {
         assert_eq!(day_of(0).to_string(), "1970-01-01");
-        assert_eq!(day_of(DAY_SECS - 1).to_string(), "1970-01-01");
-        assert_eq!(day_of(DAY_SECS).to_string(), "1970-01-02");
+        assert_eq!(day_of(86_399).to_string(), "1970-01-01");
+        assert_eq!(day_of(86_400).to_string(), "1970-01-02");
         assert_eq!(file_stamp(1_700_000_000), "20231114-221320");
-        assert_eq!(ms_to_s(-1), -1);
-        assert_eq!(ms_to_s(1999), 1);
-        assert_eq!(s_to_ms(2), 2000);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Escaping for exported files. Every table exports CSV, and its cells
-//! carry untrusted text: tenant names, alarm reasons, log lines. [`csv_field`] is the one way a cell is written.
+//! carry untrusted text: tenant names, alarm reasons, log lines.
+//! [`csv_field`] is the one way a cell is written.
 
 /// One CSV cell (RFC 4180), safe to open in a spreadsheet.
 ///

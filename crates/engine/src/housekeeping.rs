@@ -96,10 +96,7 @@ pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -
     out.sync_runs =
         prune_rows(cache, "sync_run", old_syncs, Cut::Int(events_cut * 1000), &mut out.transactions).await?;
 
-    let cost_cut = chrono::DateTime::from_timestamp(now - retention.cost_days as i64 * day, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string();
+    let cost_cut = crate::clock::day_of(now - retention.cost_days as i64 * day).to_string();
     out.cost_days = prune_rows(cache, "cost_daily", "day < ?1", Cut::Text(cost_cut), &mut out.transactions).await?;
     Ok(out)
 }

@@ -198,9 +198,9 @@ impl Session {
                 // pinning that start in the demo cache keeps one story across
                 // runs instead of moving the incidents every launch.
                 let epoch = match cache.meta("sim_epoch").await?.and_then(|v| v.parse::<i64>().ok()) {
-                    Some(e) if now() - e < SIM_EPOCH_MAX_AGE_SECS => e,
+                    Some(e) if crate::clock::now() - e < SIM_EPOCH_MAX_AGE_SECS => e,
                     _ => {
-                        let e = now();
+                        let e = crate::clock::now();
                         cache.set_meta("sim_epoch", &e.to_string()).await?;
                         e
                     }
@@ -236,6 +236,3 @@ impl Session {
         }))
     }
 }
-
-/// Seconds since the epoch, read once per operation and passed down.
-pub use crate::clock::now;

@@ -9,8 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::model::Settings;
-#[cfg(test)]
-use crate::model::{Theme, TimeZone};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -99,6 +97,7 @@ fn line_of(text: &str, key: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Theme, TimeZone};
 
     #[test]
     fn settings_round_trip_owner_only_and_default_when_absent() {

@@ -178,7 +178,7 @@ pub async fn synthetic_cache(cache: &Cache, catalog: &Catalog, tenants: i64, now
     .await?;
     fleetdeck_engine::fleet_median::refresh(cache, now - DAYS * 86_400).await?;
     // And the cost anomalies a sync keeps when it writes cost.
-    let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().date_naive();
+    let today = fleetdeck_engine::clock::day_of(now);
     fleetdeck_engine::cost::refresh_anomalies(cache, today).await?;
     // No ANALYZE: a real cache has no planner statistics either.
     exec(cache, "PRAGMA wal_checkpoint(TRUNCATE)").await?;

@@ -21,7 +21,7 @@ pub const SEED: u64 = 20_261_122;
 /// real clock would make every credential look expired (re-assumed before
 /// every call) or immortal, which is not how AWS behaves.
 pub fn epoch_now() -> i64 {
-    let now = fleetdeck_engine::session::now();
+    let now = fleetdeck_engine::clock::now();
     now - now % 60
 }
 

@@ -3,7 +3,7 @@
 
 use crate::cache::CacheError;
 use crate::chart;
-use crate::model::Health;
+use crate::model::{Health, IpcCode, IpcError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -49,13 +49,13 @@ pub use sources::sources;
 pub use tenant::{console_links, log_table, tenant};
 
 /// How a view's failure crosses IPC: the code the window branches on.
-impl From<ViewError> for crate::model::IpcError {
+impl From<ViewError> for IpcError {
     fn from(e: ViewError) -> Self {
         match e {
-            ViewError::NotFound(m) => crate::model::IpcError::new(crate::model::IpcCode::NotFound, m),
-            ViewError::BadRequest(m) => crate::model::IpcError::new(crate::model::IpcCode::BadRequest, m),
-            ViewError::Cache(_) | ViewError::Sql(_) => crate::model::IpcError::new(crate::model::IpcCode::Cache, e),
-            ViewError::Chart(_) => crate::model::IpcError::new(crate::model::IpcCode::Internal, e),
+            ViewError::NotFound(m) => IpcError::new(IpcCode::NotFound, m),
+            ViewError::BadRequest(m) => IpcError::new(IpcCode::BadRequest, m),
+            ViewError::Cache(_) | ViewError::Sql(_) => IpcError::new(IpcCode::Cache, e),
+            ViewError::Chart(_) => IpcError::new(IpcCode::Internal, e),
         }
     }
 }
