@@ -161,7 +161,7 @@ async fn run_triage(state: State<'_, AppState>, request: LogsRequest) -> Result<
     .await
     .map_err(|f| {
         let fix = if f.remediation.is_empty() { String::new() } else { format!("; fix: {}", f.remediation) };
-        IpcError::new(IpcCode::Aws, format!("{}: {}{fix}", f.status.replace('_', " "), f.message))
+        IpcError::new(IpcCode::Aws, format!("{}: {}{fix}", f.status.label(), f.message))
     })?;
     let (columns, rows) = view::log_table(&result.rows);
     Ok(LogPanel {

@@ -31,9 +31,7 @@ pub async fn run(common: &Common, merge: bool) -> anyhow::Result<ExitCode> {
     };
     let found = fleetdeck_engine::discover::tagged_accounts(&session.aws, &creds, payer, &fleet.cost_tag)
         .await
-        .map_err(|f| {
-            anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.replace('_', " "), f.message, f.remediation)
-        })?;
+        .map_err(|f| anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.label(), f.message, f.remediation))?;
     let (drafts, skipped) = fleetdeck_engine::discover::drafts(fleet, &found);
     for s in &skipped {
         eprintln!("skipped: {}", clean(s));

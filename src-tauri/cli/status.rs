@@ -62,7 +62,7 @@ pub(super) async fn print_sources_and_calls(cache: &fleetdeck_engine::cache::Cac
                 clean(&f.tenant_id),
                 f.region,
                 f.source,
-                f.status.replace('_', " "),
+                f.status.label(),
                 clean(f.error.as_deref().unwrap_or("")),
                 clean(f.remediation.as_deref().unwrap_or("-"))
             );

@@ -77,12 +77,13 @@ impl AwsSettings {
 /// What went wrong reading one source, in the terms the views show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    pub status: &'static str,
+    pub status: SourceStatus,
     pub message: String,
     pub remediation: String,
 }
 
 pub use crate::ledger::{CallCount, Ledger};
+use crate::model::SourceStatus;
 
 /// Clients and credentials for a whole fleet.
 pub struct AwsAccess {
@@ -368,19 +369,22 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         (None, r) => role_only_hint(r),
     };
     let (status, remediation) = if has(&[crate::reach::UNREACHABLE]) {
-        ("unreachable", "check the network, VPN, proxy or endpoint_url; the next sync tries again".to_string())
+        (
+            SourceStatus::Unreachable,
+            "check the network, VPN, proxy or endpoint_url; the next sync tries again".to_string(),
+        )
     } else if has(&["RequestTimeTooSkewed", "RequestInTheFuture", "Signature expired", "Signature not yet current"]) {
         // SigV4 signatures carry the laptop's time; AWS refuses those more
         // than 5 minutes from its own. Before "expired": the fix differs.
         (
-            "clock_skew",
+            SourceStatus::ClockSkew,
             "this machine's clock is off by more than 5 minutes; fix the clock (timedatectl / NTP) and sync again"
                 .to_string(),
         )
     } else if has(&["ExpiredToken", "RequestExpired", "TokenRefreshRequired"]) {
-        ("expired", "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
+        (SourceStatus::Expired, "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
     } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
-        ("access_denied", role_hint())
+        (SourceStatus::AccessDenied, role_hint())
     } else if has(&[
         "InvalidClientTokenId",
         "UnrecognizedClient",
@@ -388,15 +392,18 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         "no credentials",
         "the credential provider was not enabled",
     ]) {
-        ("access_denied", "the base identity is not valid: check AWS_PROFILE / --profile and your keys".to_string())
+        (
+            SourceStatus::AccessDenied,
+            "the base identity is not valid: check AWS_PROFILE / --profile and your keys".to_string(),
+        )
     } else if has(&["Throttling", "TooManyRequests", "RequestLimitExceeded", "LimitExceeded", "SlowDown"]) {
-        ("throttled", "another client is using this account's quota; the next sync retries".to_string())
+        (SourceStatus::Throttled, "another client is using this account's quota; the next sync retries".to_string())
     } else if has(&["dispatch failure", "timed out", "timeout", "connection", "io error", "dns error"]) {
-        ("unreachable", "check the network, proxy or endpoint_url; the next sync retries".to_string())
+        (SourceStatus::Unreachable, "check the network, proxy or endpoint_url; the next sync retries".to_string())
     } else if has(&["OptInRequired", "not enabled", "InvalidRegion", "RegionDisabled"]) {
-        ("unreachable", "enable the region in the account or remove it from the tenant".to_string())
+        (SourceStatus::Unreachable, "enable the region in the account or remove it from the tenant".to_string())
     } else {
-        ("error", "see the error; the next sync retries".to_string())
+        (SourceStatus::Error, "see the error; the next sync retries".to_string())
     };
     let message: String = text.chars().take(600).collect();
     Failure { status, message, remediation }

@@ -27,6 +27,7 @@ use aws_sdk_sts::error::DisplayErrorContext;
 use crate::aws::{classify, classify_text, AwsAccess, Failure, READ_ACTIONS};
 use crate::collect::{self, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
+use crate::model::SourceStatus;
 use crate::plan::Target;
 
 /// Stands in for the trusted account when it is not given: fleetdeck does
@@ -241,7 +242,7 @@ impl CheckRow {
             check,
             result: Verdict::Failed,
             problem: Some(problem),
-            status: Some(f.status),
+            status: Some(f.status.as_str()),
             message: f.message,
             fix: Some(f.remediation),
         }
@@ -411,7 +412,7 @@ async fn check_logs(
         return Ok(format!("log groups found: {}", found.join(", ")));
     }
     Err(LogsFailure::NoMatch(Failure {
-        status: "not_configured",
+        status: SourceStatus::NotConfigured,
         message: format!(
             "no log group in account {} region {} matches {}",
             target.account,
@@ -450,7 +451,11 @@ async fn check_cost(fleet: &Fleet, aws: &AwsAccess, payer: &str, now: i64) -> Ch
     {
         Ok(i) => i,
         Err(e) => {
-            let f = Failure { status: "error", message: e.to_string(), remediation: "a bug: please report it".into() };
+            let f = Failure {
+                status: SourceStatus::Error,
+                message: e.to_string(),
+                remediation: "a bug: please report it".into(),
+            };
             return CheckRow::failed("*", "*", Probe::Cost, (Problem::Other, f));
         }
     };
@@ -531,7 +536,7 @@ fn assume_failure(f: Failure, text: &str, role_arn: &str, external_id: Option<&s
         return (Problem::TrustPolicy, Failure { remediation, ..f });
     }
     let problem = match f.status {
-        "access_denied" => Problem::BaseIdentity,
+        SourceStatus::AccessDenied => Problem::BaseIdentity,
         _ => problem_of_status(&f),
     };
     (problem, f)
@@ -551,7 +556,10 @@ fn read_failure(f: Failure, t: &Tenant, region: &str) -> (Problem, Failure) {
     if has(&f.message, &["InvalidClientTokenId", "UnrecognizedClient"])
         || has(&f.message, &["OptInRequired", "RegionDisabled", "not enabled"])
     {
-        return (Problem::RegionNotEnabled, Failure { status: "unreachable", remediation: region_off(), ..f });
+        return (
+            Problem::RegionNotEnabled,
+            Failure { status: SourceStatus::Unreachable, remediation: region_off(), ..f },
+        );
     }
     denied_failure(f)
 }
@@ -589,10 +597,10 @@ fn denied_failure(f: Failure) -> (Problem, Failure) {
 
 fn problem_of_status(f: &Failure) -> Problem {
     match f.status {
-        "unreachable" => Problem::Unreachable,
-        "expired" => Problem::Expired,
-        "throttled" => Problem::Throttled,
-        "access_denied" => Problem::BaseIdentity,
+        SourceStatus::Unreachable => Problem::Unreachable,
+        SourceStatus::Expired => Problem::Expired,
+        SourceStatus::Throttled => Problem::Throttled,
+        SourceStatus::AccessDenied => Problem::BaseIdentity,
         _ => Problem::Other,
     }
 }

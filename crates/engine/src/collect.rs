@@ -15,6 +15,7 @@ use aws_sdk_costexplorer::types::{
 
 use crate::aws::{classify, AwsAccess, Failure};
 use crate::cache::{AlarmRow, CostRow};
+use crate::model::SourceStatus;
 use crate::plan::Target;
 
 /// What one GetMetricData query asks for.
@@ -28,7 +29,11 @@ pub struct QuerySpec {
 }
 
 fn failure_from_build(e: impl std::fmt::Display) -> Failure {
-    Failure { status: "error", message: format!("invalid request: {e}"), remediation: "check the query catalog".into() }
+    Failure {
+        status: SourceStatus::Error,
+        message: format!("invalid request: {e}"),
+        remediation: "check the query catalog".into(),
+    }
 }
 
 /// Run one packed GetMetricData call, following NextToken, and return the
@@ -331,7 +336,7 @@ pub async fn insights(
             }
             Some(QueryStatus::Failed | QueryStatus::Cancelled | QueryStatus::Timeout) => {
                 return Err(Failure {
-                    status: "error",
+                    status: SourceStatus::Error,
                     message: format!("Logs Insights query {id} ended as {:?}", r.status()),
                     remediation: "check the query in queries/logs.toml with the Logs Insights console".into(),
                 });
@@ -340,7 +345,7 @@ pub async fn insights(
         }
         if tokio::time::Instant::now() + delay > deadline {
             return Err(Failure {
-                status: "error",
+                status: SourceStatus::Error,
                 message: format!("Logs Insights query {id} did not finish in 120 s"),
                 remediation: "narrow the query or the window".into(),
             });

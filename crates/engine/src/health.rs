@@ -67,7 +67,7 @@ pub fn assess_with(
         }
     };
 
-    for s in facts.sources.iter().filter(|s| s.status != "ok") {
+    for s in facts.sources.iter().filter(|s| s.status != crate::model::SourceStatus::Ok) {
         let (what, sev) = match s.source.as_str() {
             "credentials" => ("no access to the account", rules.source.credentials),
             "metrics" => ("metrics not read", rules.source.metrics),
@@ -75,8 +75,7 @@ pub fn assess_with(
             "logs" => ("logs not read", rules.source.logs),
             _ => ("source not read", rules.source.other),
         };
-        let mut text =
-            format!("{what}: {} ({})", s.status.replace('_', " "), s.error.as_deref().unwrap_or("no detail"));
+        let mut text = format!("{what}: {} ({})", s.status.label(), s.error.as_deref().unwrap_or("no detail"));
         if let Some(fix) = &s.remediation {
             text.push_str(&format!("; fix: {fix}"));
         }
@@ -460,7 +459,7 @@ mod tests {
             tenant_id: "a".into(),
             region: "*".into(),
             source: "credentials".into(),
-            status: "access_denied".into(),
+            status: crate::model::SourceStatus::AccessDenied,
             error: Some("AccessDenied".into()),
             remediation: Some("check the role".into()),
             last_ok: None,

@@ -13,7 +13,7 @@
 //! - [`plan`] packs metric reads into the fewest GetMetricData calls;
 //!   [`collect`] makes the calls; [`sync`] runs a whole sync into the
 //!   [`cache`] (SQLite via sqlx).
-//! - [`housekeeping`] keeps the cache small: retention after each sync, and
+//! - [`housekeeping`] (in [`cache`]) keeps the cache small: retention after each sync, and
 //!   `fleetdeck cache` (sizes per table and tenant, compact, drop a tenant).
 //! - [`redact`] strips personal data and secrets from text cached for
 //!   data-residency tenants.
@@ -47,10 +47,10 @@ pub mod detect;
 pub mod discover;
 pub mod export;
 pub mod files;
+/// The cache's own stores, at the paths the rest of the engine knows them by.
+pub use cache::{fleet_median, housekeeping};
 pub mod fleet;
-pub mod fleet_median;
 pub mod health;
-pub mod housekeeping;
 pub mod input;
 pub mod ledger;
 pub mod logging;

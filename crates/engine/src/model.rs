@@ -345,6 +345,78 @@ impl IpcError {
     }
 }
 
+/// How the last read of a source went. `as_str` is what the cache stores
+/// and `status --json`, `check --json` and the window show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SourceStatus {
+    Ok,
+    /// The role, the action or the base identity is refused.
+    AccessDenied,
+    /// AWS throttled the reads past the retries.
+    Throttled,
+    /// The credentials expired.
+    Expired,
+    /// The laptop's clock is too far from AWS's for signatures to hold.
+    ClockSkew,
+    /// AWS could not be reached (network, endpoint, region not enabled).
+    Unreachable,
+    /// Nothing to read: no log group, no payer account...
+    NotConfigured,
+    /// Anything else AWS or the read itself failed with.
+    Error,
+}
+
+impl SourceStatus {
+    pub const ALL: [SourceStatus; 8] = [
+        SourceStatus::Ok,
+        SourceStatus::AccessDenied,
+        SourceStatus::Throttled,
+        SourceStatus::Expired,
+        SourceStatus::ClockSkew,
+        SourceStatus::Unreachable,
+        SourceStatus::NotConfigured,
+        SourceStatus::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Ok => "ok",
+            SourceStatus::AccessDenied => "access_denied",
+            SourceStatus::Throttled => "throttled",
+            SourceStatus::Expired => "expired",
+            SourceStatus::ClockSkew => "clock_skew",
+            SourceStatus::Unreachable => "unreachable",
+            SourceStatus::NotConfigured => "not_configured",
+            SourceStatus::Error => "error",
+        }
+    }
+
+    /// For people: `access denied`.
+    pub fn label(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+
+    /// A stored status; one this build does not know reads as `error`.
+    pub fn parse(s: &str) -> SourceStatus {
+        SourceStatus::ALL.into_iter().find(|v| v.as_str() == s).unwrap_or(SourceStatus::Error)
+    }
+}
+
+impl std::fmt::Display for SourceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `status == "access_denied"`: the stored name.
+impl PartialEq<&str> for SourceStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What kind of failure an [`IpcError`] is. The UI's type for it is this
 /// enum, exported by ts-rs: a code the UI names that the shell cannot send
 /// fails `npm run build`.
@@ -391,8 +463,7 @@ pub struct SourceRow {
     pub region: String,
     /// credentials | metrics | alarms | logs | cost
     pub source: String,
-    /// ok | access_denied | throttled | expired | unreachable | not_configured | error
-    pub status: String,
+    pub status: SourceStatus,
     pub error: Option<String>,
     pub remediation: Option<String>,
     /// Epoch ms of the last sync that read it without error.

@@ -6,12 +6,16 @@
 //! One file per table family, each holding all of its family's SQL:
 //! `series` (series, datapoints, rollups), `anomalies` (episodes, detectors,
 //! peers, incidents), `alarms`, `logs`, `sources` (and sync records),
-//! `cost`, `health`.
+//! `cost`, `health`; `fleet_median` (the tier medians charts are drawn
+//! against) and `housekeeping` (retention, sizes, compaction, dropping a
+//! tenant).
 
 mod alarms;
 mod anomalies;
 mod cost;
+pub mod fleet_median;
 mod health;
+pub mod housekeeping;
 mod logs;
 mod series;
 mod sources;

@@ -6,6 +6,7 @@ use sqlx::Row;
 use crate::model::SyncSummary;
 
 use super::*;
+use crate::model::SourceStatus;
 
 /// One row of a source's state, as the sync records it.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +14,7 @@ pub struct SourceState {
     pub tenant_id: String,
     pub region: String,
     pub source: String,
-    pub status: String,
+    pub status: SourceStatus,
     pub error: Option<String>,
     pub remediation: Option<String>,
     /// Epoch ms of the last sync that read this source without error; set
@@ -28,7 +29,7 @@ pub(super) fn source_state(r: &sqlx::sqlite::SqliteRow) -> SourceState {
         tenant_id: r.get(0),
         region: r.get(1),
         source: r.get(2),
-        status: r.get(3),
+        status: SourceStatus::parse(r.get(3)),
         error: r.get(4),
         remediation: r.get(5),
         last_ok: r.get(6),
@@ -54,11 +55,11 @@ impl Cache {
             .bind(&s.tenant_id)
             .bind(&s.region)
             .bind(&s.source)
-            .bind(&s.status)
+            .bind(s.status.as_str())
             .bind(&s.error)
             .bind(&s.remediation)
             .bind(now_ms)
-            .bind(s.status == "ok")
+            .bind(s.status == SourceStatus::Ok)
             .execute(&mut *tx)
             .await?;
         }

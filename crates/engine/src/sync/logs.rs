@@ -68,7 +68,7 @@ pub async fn triage_queries(
     let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups).await?;
     if groups.is_empty() {
         return Err(Failure {
-            status: "not_configured",
+            status: SourceStatus::NotConfigured,
             message: format!("no log group matches {:?}", t.selector.log_groups),
             remediation: "fix selector.log_groups in the fleet file".into(),
         });
@@ -116,7 +116,8 @@ pub async fn triage_now(
     query: &str,
     window: (i64, i64),
 ) -> Result<LogResult, Failure> {
-    let unknown = |what: String| Failure { status: "not_configured", message: what, remediation: String::new() };
+    let unknown =
+        |what: String| Failure { status: SourceStatus::NotConfigured, message: what, remediation: String::new() };
     let t = fleet.tenant(tenant).ok_or_else(|| unknown(format!("no tenant {tenant:?} in the fleet file")))?;
     if !t.regions().any(|r| r == region) {
         return Err(unknown(format!("tenant {tenant} does not run in {region}")));
@@ -125,7 +126,7 @@ pub async fn triage_now(
         catalog.logs.iter().find(|q| q.key == query).ok_or_else(|| unknown(format!("no triage query {query:?}")))?;
     if t.selector.log_groups.is_empty() {
         return Err(Failure {
-            status: "not_configured",
+            status: SourceStatus::NotConfigured,
             message: format!("tenant {tenant} has no log groups in the fleet file"),
             remediation: "add selector.log_groups to the tenant in the fleet file".into(),
         });

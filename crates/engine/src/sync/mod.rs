@@ -18,7 +18,7 @@ use crate::cache::{Cache, CacheError, PointBatch, ScoredSeries, SeriesKey, Sourc
 use crate::catalog::{Catalog, MetricSpec};
 use crate::collect::{self, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
-use crate::model::{SyncProgress, SyncSummary};
+use crate::model::{SourceStatus, SyncProgress, SyncSummary};
 use crate::plan::{self, SeriesRead, Target};
 
 mod cost;
@@ -129,7 +129,7 @@ impl Run<'_> {
                     tenant_id: tenant.into(),
                     region: region.into(),
                     source: source.into(),
-                    status: "ok".into(),
+                    status: SourceStatus::Ok,
                     error: None,
                     remediation: None,
                     last_ok: None,
@@ -139,14 +139,14 @@ impl Run<'_> {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
                     "{tenant} {region} {source}: {} ({})",
-                    f.status.replace('_', " "),
+                    f.status.label(),
                     f.message
                 ));
                 SourceState {
                     tenant_id: tenant.into(),
                     region: region.into(),
                     source: source.into(),
-                    status: f.status.into(),
+                    status: f.status,
                     error: Some(f.message.clone()),
                     remediation: Some(f.remediation.clone()),
                     last_ok: None,
@@ -170,7 +170,7 @@ fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> Sourc
         tenant_id: tenant.into(),
         region: region.into(),
         source: source.into(),
-        status: f.status.into(),
+        status: f.status,
         error: Some(format!("not read: no credentials ({})", f.message)),
         remediation: Some(f.remediation.clone()),
         last_ok: None,
@@ -279,7 +279,7 @@ pub async fn run(
                     let missing: Vec<&str> =
                         spec.dimensions.iter().map(String::as_str).filter(|d| !dims.contains_key(*d)).collect();
                     unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| Failure {
-                        status: "not_configured",
+                        status: SourceStatus::NotConfigured,
                         message: format!("the fleet file gives no {} for this tenant's metrics", missing.join(", ")),
                         remediation: format!(
                             "add selector.dimensions = {{ {} }} to tenant {:?} in the fleet file",
@@ -581,7 +581,7 @@ async fn metric_call(
                     Ok(())
                 }
                 Err(e) => Err(Failure {
-                    status: "error",
+                    status: SourceStatus::Error,
                     message: format!("cache write failed: {e}"),
                     remediation: "see the log".into(),
                 }),

@@ -26,7 +26,7 @@ pub async fn sources(cache: &Cache) -> Result<SourcesView, ViewError> {
             name: r.get(1),
             region: r.get(2),
             source: r.get(3),
-            status: r.get(4),
+            status: crate::model::SourceStatus::parse(r.get(4)),
             error: r.get(5),
             remediation: r.get(6),
             last_ok: r.get(7),

@@ -6,6 +6,7 @@
  */
 import { useMemo, useRef, useState } from 'preact/hooks';
 import type { SourceRow } from '../../bindings/SourceRow';
+import type { SourceStatus } from '../../bindings/SourceStatus';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
@@ -15,13 +16,15 @@ import { ago, plural, timestamp } from '../../format';
 import { sources } from '../../ipc';
 import type { ViewProps } from '../../routes';
 
-const STATUS_LABEL: Record<string, string> = {
+/** Every status Rust can send (the type makes a missing one a build error). */
+const STATUS_LABEL: Record<SourceStatus, string> = {
   ok: 'ok',
   access_denied: 'access denied',
   throttled: 'throttled',
   expired: 'expired',
   unreachable: 'unreachable',
   not_configured: 'not configured',
+  clock_skew: 'clock skew',
   error: 'error',
 };
 
@@ -159,7 +162,7 @@ function SourceLine({ row, now, cursor }: { row: SourceRow; now: number; cursor:
       data-status={row.status}
     >
       <td>
-        <span class={`badge ${ok ? 'health-ok' : 'health-critical'}`}>{STATUS_LABEL[row.status] ?? row.status}</span>
+        <span class={`badge ${ok ? 'health-ok' : 'health-critical'}`}>{STATUS_LABEL[row.status]}</span>
       </td>
       <td>
         <div class="tenant-name">{row.tenant === '*' ? 'whole fleet' : row.name}</div>

@@ -15,7 +15,7 @@
 //! PROPTEST_CASES=250000 cargo test --no-default-features --release --test fuzz -- --test-threads=1
 //! ```
 //!
-//! Failures are saved as seeds in `tests/fuzz.regressions` (commit it), and
+//! Failures are saved as seeds in `tests/it/fuzz.regressions` (commit it), and
 //! every run replays them first. Inputs that once broke a parser are also
 //! pinned as named tests at the end of this file.
 
@@ -28,9 +28,9 @@ use fleetdeck_engine::input::InputError;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-const EXAMPLE_FLEET: &str = include_str!("../examples/fleet.toml");
-const METRICS: &str = include_str!("../queries/metrics.toml");
-const LOGS: &str = include_str!("../queries/logs.toml");
+const EXAMPLE_FLEET: &str = include_str!("../../examples/fleet.toml");
+const METRICS: &str = include_str!("../../queries/metrics.toml");
+const LOGS: &str = include_str!("../../queries/logs.toml");
 
 /// Cases per property: `PROPTEST_CASES`, else a quick 48.
 fn config() -> ProptestConfig {

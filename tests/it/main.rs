@@ -1,0 +1,18 @@
+//! The program's integration tests, one binary: each module is one user's
+//! story against real servers it starts on loopback (the CLI binary, the
+//! simulated fleet, moto). One binary links the AWS SDK stack once instead
+//! of once per file. The window test is a binary of its own: it needs the
+//! desktop build.
+
+mod anomalies;
+mod cache_cmd;
+mod check;
+mod demo;
+mod detect;
+mod faults;
+mod fuzz;
+mod logging;
+mod moto;
+mod moto_fleet;
+mod report;
+mod security;
