@@ -220,7 +220,12 @@ const CHILD_CACHE: &str = "FLEETDECK_FAULTS_CHILD_CACHE";
 const CHILD_FLEET: &str = "FLEETDECK_FAULTS_CHILD_FLEET";
 const CHILD_ENDPOINT: &str = "FLEETDECK_FAULTS_CHILD_ENDPOINT";
 const CHILD_NOW: &str = "FLEETDECK_FAULTS_CHILD_NOW";
-const CHILD_TEST: &str = "killed_sync_child";
+/// The child's test name as the harness knows it: its module path within
+/// this test binary (`faults::stories::killed_sync_child`).
+fn child_test() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::killed_sync_child")
+}
 
 /// The child process of the kill test, not a test of its own: without
 /// [`CHILD_CACHE`] in its environment it does nothing. With it, it is a
@@ -263,7 +268,7 @@ impl KillPoints {
 /// opened). Returns whether the kill landed (`false`: it finished first).
 fn run_child_and_kill(endpoint: &str, fleet_file: &Path, cache: &Path, now: i64, kill_after: u32, log: &Path) -> bool {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+        .args(["--exact", &child_test(), "--nocapture", "--test-threads=1"])
         .env(CHILD_CACHE, cache)
         .env(CHILD_FLEET, fleet_file)
         .env(CHILD_ENDPOINT, endpoint)
