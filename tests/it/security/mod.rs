@@ -120,4 +120,54 @@ fn sim_secrets(sim: &SimFleet) -> Vec<(String, String)> {
 // ---------------------------------------------------------------------------
 // 1. Read-only
 
+/// A fleet file of pooled tenants that all carry the same `TenantId`
+/// dimension value and the same names: nothing but the tenant id tells them
+/// apart.
+fn colliding_fleet(ids: &[&str], names: &[String]) -> Fleet {
+    let mut toml = String::from("[fleet]\nregion = \"us-east-1\"\nrole_name = \"FleetdeckReadOnly\"\n");
+    for (id, name) in ids.iter().zip(names) {
+        toml.push_str(&format!(
+            "[[tenant]]\nid = \"{id}\"\nname = {}\ntier = \"standard\"\nmodel = \"pooled\"\naccount = \"111111111111\"\n\
+             home_region = \"us-east-1\"\nextra_regions = [\"eu-west-1\"]\nselector.dimensions = {{ TenantId = \"shared\" }}\n",
+            serde_json::to_string(name).unwrap()
+        ));
+    }
+    Fleet::parse(Path::new("fleet.toml"), &toml, &Catalog::builtin().unwrap()).expect("valid fleet")
+}
+
+const NOW: i64 = 1_800_000_000;
+
+/// Writes `points` (per region) of the `requests` series of `tenant` with
+/// the colliding key.
+async fn write_points(cache: &Cache, tenant: &str, region: &str, points: &[(i64, f64)]) {
+    let key = SeriesKey {
+        tenant_id: tenant,
+        region,
+        metric_key: "requests",
+        namespace: "SaaS/App",
+        metric_name: "Requests",
+        dimensions: r#"{"TenantId":"shared"}"#,
+        stat: "Sum",
+        period: 60,
+        unit: "count",
+    };
+    let (id, _) = cache.series(&key).await.unwrap();
+    cache.commit_points(&[PointBatch { series_id: id, points: points.to_vec(), watermark: NOW }]).await.unwrap();
+}
+
+fn chart_request(tenant: &str) -> ChartRequest {
+    ChartRequest {
+        tenant: tenant.into(),
+        region: "us-east-1".into(),
+        metric: "requests".into(),
+        width: 600,
+        height: 240,
+        hours: Some(6),
+        // The tier's median line is an aggregate over tenants by design
+        // (and labelled so); isolation is about the tenant's own series.
+        ..ChartRequest::default()
+    }
+}
+
+mod inputs;
 mod stories;
