@@ -1,6 +1,6 @@
 //! The local SQLite cache: one [`Cache`] owns the pool (WAL, busy timeout,
-//! migrations) and every write the sync makes. Views read it through the SQL
-//! in `queries/views/`. The file is created owner-only (0600) in an
+//! migrations) and every write the sync makes. Views read it with their own
+//! SQL (`view/`; the Fleet rows and chart points from `queries/views/`). The file is created owner-only (0600) in an
 //! owner-only directory (0700), and never holds credentials.
 //!
 //! One file per table family, each holding all of its family's SQL:
