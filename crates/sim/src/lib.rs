@@ -84,11 +84,17 @@ pub struct SimOptions {
     pub now: i64,
     /// A benchmark fleet's make-up instead of the demo's documented mix.
     pub shape: Option<SimShape>,
+    /// What a real estate holds besides the demo's incidents, for tests of
+    /// alarm handling (see [`fleet`](crate::fleet)'s incident table): a
+    /// composite alarm over globex's alarms, a platform alarm in the shared
+    /// account that names no tenant, and a 5xx blip on tyrell whose alarm
+    /// fires and clears well before `now`.
+    pub realistic: bool,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { seed: 7, tenants: 24, now: server::wall_clock(), shape: None }
+        SimOptions { seed: 7, tenants: 24, now: server::wall_clock(), shape: None, realistic: false }
     }
 }
 

@@ -254,6 +254,10 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
                     lambda = (reqs * 0.08).max(140.0) * ramp * (1.0 + 0.08 * gauss(h(1)));
                 }
             }
+            if fleet.error_blip(tenant, region).is_some_and(|(start, end)| (start..end).contains(&minute)) {
+                // The blip: as the spike at its height, for a few minutes.
+                lambda = (reqs * 0.08).max(140.0) * (1.0 + 0.08 * gauss(h(1)));
+            }
             let deploy = fleet.peer_departure_start(tenant, region).is_some_and(|start| minute >= start);
             if deploy {
                 // The broken deploy: 3 % of requests fail, and at least 3 a

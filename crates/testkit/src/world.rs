@@ -51,7 +51,7 @@ pub struct World {
 
 impl World {
     pub async fn start_with(tenants: usize, catalog: Catalog, epoch: i64) -> World {
-        let sim = SimFleet::start(SimOptions { seed: SEED, tenants, now: epoch, shape: None })
+        let sim = SimFleet::start(SimOptions { seed: SEED, tenants, now: epoch, shape: None, realistic: false })
             .await
             .expect("the simulated fleet starts");
         sim.set_knobs(SimKnobs { clock: Some(epoch), ..SimKnobs::default() });

@@ -23,6 +23,10 @@ Fleet:
   --tenants N             number of tenants of the demo fleet (default 24)
   --seed S                seed of everything simulated (default 7)
   --fleet-file PATH       write the matching fleet file to PATH
+  --realistic             add what real accounts also hold: a composite alarm
+                          (globex), a platform alarm in the shared account
+                          naming no tenant, a 5xx blip on tyrell that fired
+                          and cleared 100 to 88 minutes ago
 
 Server:
   --port P                listen on 127.0.0.1:P (default 0: any free port)
@@ -50,6 +54,7 @@ and serves until SIGINT or SIGTERM. To use them in a shell:
 #[derive(Debug, Default)]
 struct Args {
     f200: bool,
+    realistic: bool,
     tenants: Option<usize>,
     seed: Option<u64>,
     port: u16,
@@ -114,10 +119,11 @@ fn parse(args: Vec<String>) -> Result<Option<Args>, String> {
             }
             "--throttle" => out.throttle = share(&flag, &value("a share from 0 to 1")?)?,
             "--server-error" => out.server_error = share(&flag, &value("a share from 0 to 1")?)?,
-            "--aws-quotas" | "--until-stdin-closes" if inline.is_some() => {
+            "--aws-quotas" | "--until-stdin-closes" | "--realistic" if inline.is_some() => {
                 return Err(format!("{flag} takes no value"));
             }
             "--aws-quotas" => out.aws_quotas = true,
+            "--realistic" => out.realistic = true,
             "--until-stdin-closes" => out.until_stdin_closes = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -190,6 +196,7 @@ async fn serve(args: Args) -> Result<(), String> {
         seed: args.seed.unwrap_or(defaults.seed),
         tenants: args.tenants.unwrap_or(defaults.tenants),
         shape: args.f200.then(SimShape::f200),
+        realistic: args.realistic,
         ..defaults
     };
     let sim = SimFleet::start_on(opts, args.port)
@@ -281,10 +288,11 @@ mod tests {
 
     #[test]
     fn flags_parse_and_bad_ones_name_themselves() {
-        let a = args(&["--shape", "f200", "--seed=9", "--port", "0", "--throttle", "0.5", "--aws-quotas"])
-            .expect("valid")
-            .expect("not help");
-        assert!(a.f200 && a.aws_quotas);
+        let a =
+            args(&["--shape", "f200", "--seed=9", "--port", "0", "--throttle", "0.5", "--aws-quotas", "--realistic"])
+                .expect("valid")
+                .expect("not help");
+        assert!(a.f200 && a.aws_quotas && a.realistic);
         assert_eq!((a.seed, a.port, a.throttle), (Some(9), 0, 0.5));
         assert!(args(&["--help"]).expect("help").is_none());
         for (bad, flag) in [

@@ -12,6 +12,7 @@
 //! | cost jump | `hooli` | compute spend (and pods) 3x from 3 days before `now` |
 //! | broken deploy (peer departure) | the tenant of plan slot 9, its home region | from 3 hours before `now`, 3 % of its requests fail (at least 3 a minute) while its tier's peers stay steady |
 //! | regional slowdown (fleet-wide shift) | every tenant in ap-southeast-2 | p99 latency 2.2x from 25 min before `now` for 40 minutes |
+//! | 5xx blip (only with [`SimOptions::realistic`]) | `tyrell`, us-east-1 | from 100 to 88 min before `now`, 5xx as in the spike: its alarm fires and clears |
 //!
 //! The first 24 tenants follow a fixed plan (the documented mix of isolation
 //! models, tiers and regions; the first five cover every model and the three
@@ -193,6 +194,7 @@ pub(crate) struct Fleet {
     cost_jump: Option<(usize, i64)>,
     peer_departure: Option<(usize, &'static str, i64)>,
     region_shift: Option<(&'static str, i64, i64)>,
+    error_blip: Option<(usize, &'static str, i64, i64)>,
     metrics: HashMap<MetricKey, (usize, &'static MetricDef)>,
     /// (account, region) -> log groups sorted by name.
     log_groups: HashMap<(String, String), Vec<LogGroup>>,
@@ -418,6 +420,8 @@ impl Fleet {
         // A regional slowdown in ap-southeast-2 from 25 minutes before `now`
         // for 40 minutes: every tenant's p99 there moves together.
         let region_shift = Some((AP, minute_now - 25 * 60, minute_now + 15 * 60));
+        let error_blip =
+            find("tyrell").filter(|_| opts.realistic).map(|i| (i, US, minute_now - 100 * 60, minute_now - 88 * 60));
         if let Some((i, _, _, _)) = latency_ramp {
             // The regression starts from a normal ~0.3 s.
             tenants[i].p99 = 0.3;
@@ -463,6 +467,7 @@ impl Fleet {
             cost_jump,
             peer_departure,
             region_shift,
+            error_blip,
             metrics,
             log_groups,
         }
@@ -509,6 +514,27 @@ impl Fleet {
         self.error_spike
             .filter(|(i, r, _)| self.tenants[*i].key == tenant.key && *r == region)
             .map(|(_, _, start)| start)
+    }
+
+    /// (start, end) of the 5xx blip, when `tenant` has one in `region`.
+    pub(crate) fn error_blip(&self, tenant: &SimTenant, region: &str) -> Option<(i64, i64)> {
+        self.error_blip
+            .filter(|(i, r, _, _)| self.tenants[*i].key == tenant.key && *r == region)
+            .map(|(_, _, start, end)| (start, end))
+    }
+
+    /// The (start, end) minutes of every injected incident touching
+    /// `tenant` in `region` (end `i64::MAX` while it lasts): the only
+    /// times a healthy simulated series can cross an alarm threshold.
+    pub(crate) fn incident_spans(&self, tenant: &SimTenant, region: &str) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        out.extend(self.error_spike_start(tenant, region).map(|s| (s, i64::MAX)));
+        out.extend(self.latency_ramp(tenant, region).map(|(s, _)| (s, i64::MAX)));
+        out.extend(self.peer_departure_start(tenant, region).map(|s| (s, i64::MAX)));
+        out.extend(self.error_blip(tenant, region));
+        out.extend(self.region_shift.filter(|(r, _, _)| *r == region).map(|(_, s, e)| (s, e)));
+        out.extend(self.cost_jump_day(tenant).map(|d| (d * 86_400, i64::MAX)));
+        out
     }
 
     /// (start, end) of the latency regression, when `tenant` has one there.

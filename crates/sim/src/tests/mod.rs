@@ -117,5 +117,6 @@ async fn finished(
     }
 }
 
+mod alarms;
 mod limits;
 mod stories;
