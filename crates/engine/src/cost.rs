@@ -5,9 +5,8 @@
 //! against anyway.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use sqlx::Row;
 
-use crate::cache::{Cache, CacheError};
+use crate::cache::{Cache, CacheError, CostAnomalyRow};
 
 /// One tenant's cost ('' is spend no tenant claims: untagged).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,23 +44,10 @@ pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost
     // needs (this month and the 7 before today) come back as rows: each row
     // through sqlx costs about a microsecond, and the Cost view of 1,000
     // tenants has a 50 ms budget (benches/cache.rs).
-    let last_month: std::collections::HashMap<String, f64> = sqlx::query_as::<_, (String, f64)>(
-        "SELECT tenant_id, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day < ?2 GROUP BY tenant_id",
-    )
-    .bind(day(first_last))
-    .bind(day(first))
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .collect();
+    let last_month: std::collections::HashMap<String, f64> =
+        cache.tenant_cost_totals(&day(first_last), &day(first)).await?.into_iter().collect();
     let from = first.min(today - Duration::days(RUN_RATE_DAYS as i64));
-    let rows = sqlx::query(
-        "SELECT tenant_id, day, total FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 ORDER BY tenant_id, day",
-    )
-    .bind(day(from))
-    .bind(day(today))
-    .fetch_all(cache.pool())
-    .await?;
+    let rows = cache.tenant_cost_days(&day(from), &day(today)).await?;
     let mut out: Vec<TenantCost> = Vec::new();
     let mut days: Vec<(NaiveDate, f64)> = Vec::new();
     let mut flush = |tenant: &str, days: &mut Vec<(NaiveDate, f64)>| {
@@ -76,16 +62,15 @@ pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost
         days.clear();
     };
     let mut current: Option<&str> = None;
-    for r in &rows {
-        let tenant: &str = r.get(0);
-        if current != Some(tenant) {
+    for (tenant, d, total) in &rows {
+        if current != Some(tenant.as_str()) {
             if let Some(t) = current {
                 flush(t, &mut days);
             }
-            current = Some(tenant);
+            current = Some(tenant.as_str());
         }
-        if let Some(day) = parse_day(r.get(1)) {
-            days.push((day, r.get(2)));
+        if let Some(day) = parse_day(d) {
+            days.push((day, *total));
         }
     }
     if let Some(t) = current {
@@ -108,23 +93,7 @@ pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost
 pub async fn totals(cache: &Cache, tenant: Option<&str>, today: NaiveDate) -> Result<(f64, f64, f64), CacheError> {
     let (first, first_last) = month_starts(today);
     let from = first_last.min(today - Duration::days(RUN_RATE_DAYS as i64));
-    // Two statements, not `?3 IS NULL OR tenant_id = ?3`: SQLite picks its
-    // index before it knows the value, and that OR makes it scan.
-    let rows: Vec<(String, f64)> = match tenant {
-        Some(t) => sqlx::query_as(
-            "SELECT day, total FROM cost_tenant_day WHERE tenant_id = ?3 AND day >= ?1 AND day <= ?2 ORDER BY day",
-        )
-        .bind(day(from))
-        .bind(day(today))
-        .bind(t),
-        None => sqlx::query_as(
-            "SELECT day, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day",
-        )
-        .bind(day(from))
-        .bind(day(today)),
-    }
-    .fetch_all(cache.pool())
-    .await?;
+    let rows = cache.daily_cost(tenant, &day(from), &day(today)).await?;
     let days: Vec<(NaiveDate, f64)> = rows.into_iter().filter_map(|(d, v)| parse_day(&d).map(|d| (d, v))).collect();
     let month_to_date = days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum();
     let last_month = days.iter().filter(|(d, _)| *d >= first_last && *d < first).map(|(_, v)| v).sum();
@@ -156,23 +125,7 @@ pub async fn by_service(
     today: NaiveDate,
 ) -> Result<Vec<(String, f64, f64)>, CacheError> {
     let (first, first_last) = month_starts(today);
-    let sql = match tenant {
-        Some(_) => {
-            "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0 END)
-             FROM cost_daily WHERE tenant_id = ?4 AND day >= ?1 AND day <= ?3
-             GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
-        }
-        None => {
-            "SELECT service, sum(CASE WHEN day >= ?2 THEN total ELSE 0 END), sum(CASE WHEN day < ?2 THEN total ELSE 0 END)
-             FROM cost_service_day WHERE day >= ?1 AND day <= ?3
-             GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
-        }
-    };
-    let mut q = sqlx::query_as(sql).bind(day(first_last)).bind(day(first)).bind(day(today));
-    if let Some(t) = tenant {
-        q = q.bind(t);
-    }
-    Ok(q.fetch_all(cache.pool()).await?)
+    cache.cost_by_service(tenant, &day(first_last), &day(first), &day(today)).await
 }
 
 /// Daily spend per service over `[from, to]` (one tenant's or the whole
@@ -183,22 +136,7 @@ pub async fn daily_by_service(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(NaiveDate, String, f64)>, CacheError> {
-    let rows: Vec<(String, String, f64)> = match tenant {
-        Some(t) => sqlx::query_as(
-            "SELECT day, service, sum(amount) FROM cost_daily WHERE tenant_id = ?3 AND day >= ?1 AND day <= ?2
-             GROUP BY day, service ORDER BY day, service",
-        )
-        .bind(day(from))
-        .bind(day(to))
-        .bind(t),
-        None => sqlx::query_as(
-            "SELECT day, service, total FROM cost_service_day WHERE day >= ?1 AND day <= ?2 ORDER BY day, service",
-        )
-        .bind(day(from))
-        .bind(day(to)),
-    }
-    .fetch_all(cache.pool())
-    .await?;
+    let rows = cache.daily_cost_by_service(tenant, &day(from), &day(to)).await?;
     Ok(rows.into_iter().filter_map(|(d, s, v)| parse_day(&d).map(|d| (d, s, v))).collect())
 }
 
@@ -217,18 +155,7 @@ pub async fn usage_per_day(
     let since = first.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
     // Per tenant: the sum, the time covered, and how many series (regions)
     // ran side by side (their sums add up; their coverage is one's).
-    let select = "SELECT s.tenant_id, sum(r.sum), sum(r.n * s.period), count(DISTINCT s.id)
-                  FROM series s CROSS JOIN rollup r
-                  WHERE s.metric_key = ?1 AND r.series_id = s.id AND r.res = 86400 AND r.ts >= ?2";
-    let rows: Vec<(String, f64, i64, i64)> = match tenant {
-        Some(t) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND s.tenant_id = ?3 GROUP BY s.tenant_id")))
-            .bind(metric)
-            .bind(since)
-            .bind(t),
-        None => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} GROUP BY s.tenant_id"))).bind(metric).bind(since),
-    }
-    .fetch_all(cache.pool())
-    .await?;
+    let rows = cache.daily_rollup_usage(metric, tenant, since).await?;
     Ok(rows
         .into_iter()
         .filter(|(_, _, covered, _)| *covered > 0)
@@ -254,9 +181,24 @@ pub fn per_million(forecast: f64, usage_per_day: f64, today: NaiveDate) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::CostRow;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// A day of a tenant's EC2 spend from its cost allocation tag.
+    fn ec2(tenant: &str, day: &str, amount: f64, estimated: bool) -> CostRow {
+        CostRow {
+            tenant_id: tenant.into(),
+            day: day.into(),
+            service: "EC2".into(),
+            source: "tag",
+            amount,
+            amortized: amount,
+            unit: "USD".into(),
+            estimated,
+        }
     }
 
     #[test]
@@ -318,20 +260,16 @@ mod tests {
     #[tokio::test]
     async fn cost_is_summed_per_tenant_from_the_cache() {
         let cache = Cache::in_memory().await.unwrap();
-        for (t, day, amount) in [
+        let rows: Vec<CostRow> = [
             ("acme", "2026-10-31", 5.0),
             ("acme", "2026-11-20", 2.0),
             ("acme", "2026-11-21", 2.0),
             ("", "2026-11-21", 1.0),
-        ] {
-            sqlx::query("INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated) VALUES (?1, ?2, 'EC2', 'tag', ?3, 'USD', 0)")
-                .bind(t)
-                .bind(day)
-                .bind(amount)
-                .execute(cache.pool())
-                .await
-                .unwrap();
-        }
+        ]
+        .into_iter()
+        .map(|(t, day, amount)| ec2(t, day, amount, false))
+        .collect();
+        cache.put_costs(&rows).await.unwrap();
         let costs = by_tenant(&cache, d("2026-11-22")).await.unwrap();
         assert_eq!(costs[0].tenant, "acme");
         assert_eq!((costs[0].month_to_date, costs[0].last_month), (4.0, 5.0));
@@ -369,15 +307,9 @@ mod tests {
         let mut days: Vec<(String, f64, i64)> =
             (1..=20).map(|n| (format!("2026-11-{n:02}"), 100.0 + (n % 3) as f64, 0)).collect();
         days.extend([("2026-11-21".into(), 400.0, 0), ("2026-11-22".into(), 410.0, 0), ("2026-11-23".into(), 60.0, 1)]);
-        for (day, amount, estimated) in days {
-            sqlx::query("INSERT INTO cost_daily (tenant_id, day, service, source, amount, unit, estimated) VALUES ('acme', ?1, 'EC2', 'tag', ?2, 'USD', ?3)")
-                .bind(day)
-                .bind(amount)
-                .bind(estimated)
-                .execute(cache.pool())
-                .await
-                .unwrap();
-        }
+        let rows: Vec<CostRow> =
+            days.into_iter().map(|(day, amount, estimated)| ec2("acme", &day, amount, estimated == 1)).collect();
+        cache.put_costs(&rows).await.unwrap();
         let found = anomalies(&cache, d("2026-11-23"), 7).await.unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].first, found[0].last, found[0].ongoing), (d("2026-11-21"), d("2026-11-22"), true));
@@ -437,29 +369,21 @@ const COST_MIN_DOLLARS: f64 = 10.0;
 /// of a day, so a jump would look over at midnight and back at breakfast.
 pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> Result<Vec<CostAnomaly>, CacheError> {
     let from = today - Duration::days(look_back_days + COST_BASELINE_DAYS as i64);
-    let rows = sqlx::query(
-        "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
-         WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0
-         GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
-    )
-    .bind(day(from))
-    .bind(day(today))
-    .fetch_all(cache.pool())
-    .await?;
+    let rows = cache.closed_cost_days(&day(from), &day(today)).await?;
     // (tenant, service) and its days, in the query's order.
     type Days = Vec<(NaiveDate, f64)>;
     let mut series: Vec<((String, String), Days)> = Vec::new();
-    for r in &rows {
-        let key: (String, String) = (r.get(0), r.get(1));
-        let Some(day) = parse_day(r.get(2)) else { continue };
-        let amount: f64 = r.get(3);
+    for (tenant, service, d, amount) in &rows {
+        let key: (String, String) = (tenant.clone(), service.clone());
+        let Some(day) = parse_day(d) else { continue };
+        let amount: f64 = *amount;
         match series.last_mut() {
             Some((k, days)) if *k == key => days.push((day, amount)),
             _ => series.push((key, vec![(day, amount)])),
         }
     }
     let first_reported = today - Duration::days(look_back_days);
-    let newest = rows.iter().filter_map(|r| parse_day(r.get(2))).max();
+    let newest = rows.iter().filter_map(|r| parse_day(&r.2)).max();
     let mut out = Vec::new();
     for ((tenant, service), days) in series {
         let mut open: Option<CostAnomaly> = None;
@@ -514,32 +438,20 @@ pub const KEPT_ANOMALY_DAYS: i64 = 31;
 /// (the sync calls this when it has written cost; a view reads them).
 pub async fn refresh_anomalies(cache: &Cache, today: NaiveDate) -> Result<usize, CacheError> {
     let found = anomalies(cache, today, KEPT_ANOMALY_DAYS).await?;
-    let mut tx = cache.pool().begin().await?;
-    sqlx::query("DELETE FROM cost_anomaly").execute(&mut *tx).await?;
-    for a in &found {
-        sqlx::query(
-            "INSERT INTO cost_anomaly (tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(&a.tenant)
-        .bind(&a.service)
-        .bind(day(a.first))
-        .bind(day(a.last))
-        .bind(a.ongoing)
-        .bind(a.peak)
-        .bind(a.baseline)
-        .bind(a.impact)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query(
-        "INSERT INTO meta (key, value) VALUES ('cost_anomalies_day', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(day(today))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let rows: Vec<CostAnomalyRow> = found
+        .iter()
+        .map(|a| CostAnomalyRow {
+            tenant_id: a.tenant.clone(),
+            service: a.service.clone(),
+            first_day: day(a.first),
+            last_day: day(a.last),
+            ongoing: a.ongoing,
+            peak: a.peak,
+            baseline: a.baseline,
+            impact: a.impact,
+        })
+        .collect();
+    cache.replace_cost_anomalies(&rows, &day(today)).await?;
     Ok(found.len())
 }
 
@@ -557,28 +469,19 @@ pub async fn kept_anomalies(
         refresh_anomalies(cache, today).await?;
     }
     let since = day(today - Duration::days(look_back_days));
-    let select = "SELECT tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact FROM cost_anomaly
-                  WHERE last_day >= ?1";
-    /// tenant, service, first day, last day, ongoing, peak, baseline, impact
-    type Row = (String, String, String, String, bool, f64, f64, f64);
-    let rows: Vec<Row> = match tenant {
-        Some(t) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND tenant_id = ?2"))).bind(since).bind(t),
-        None => sqlx::query_as(sqlx::AssertSqlSafe(select.to_string())).bind(since),
-    }
-    .fetch_all(cache.pool())
-    .await?;
+    let rows = cache.cost_anomalies(tenant, &since).await?;
     let mut out: Vec<CostAnomaly> = rows
         .into_iter()
-        .filter_map(|(tenant, service, first, last, ongoing, peak, baseline, impact)| {
+        .filter_map(|r| {
             Some(CostAnomaly {
-                tenant,
-                service,
-                first: parse_day(&first)?,
-                last: parse_day(&last)?,
-                ongoing,
-                peak,
-                baseline,
-                impact,
+                tenant: r.tenant_id,
+                service: r.service,
+                first: parse_day(&r.first_day)?,
+                last: parse_day(&r.last_day)?,
+                ongoing: r.ongoing,
+                peak: r.peak,
+                baseline: r.baseline,
+                impact: r.impact,
             })
         })
         .collect();

@@ -198,4 +198,70 @@ impl Cache {
         .await?;
         Ok(rows.iter().map(alarm_row).collect())
     }
+
+    /// A tenant-region's alarms on one CloudWatch metric that have a
+    /// threshold, the first four by name: (name, state, threshold).
+    pub async fn metric_alarms(
+        &self,
+        tenant: &str,
+        region: &str,
+        namespace: &str,
+        metric_name: &str,
+    ) -> Result<Vec<(String, String, f64)>, CacheError> {
+        Ok(sqlx::query_as(
+            "SELECT name, state, threshold FROM alarm
+             WHERE tenant_id = ?1 AND region = ?2 AND namespace = ?3 AND metric_name = ?4 AND threshold IS NOT NULL
+             ORDER BY name LIMIT 4",
+        )
+        .bind(tenant)
+        .bind(region)
+        .bind(namespace)
+        .bind(metric_name)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many alarms of active tenants are in ALARM.
+    pub async fn open_alarm_count(&self) -> Result<i64, CacheError> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM alarm a JOIN tenant t ON t.id = a.tenant_id WHERE a.state = 'ALARM' AND t.active = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Every alarm in ALARM: (tenant, region, epoch ms of its last state
+    /// change, or `now` (epoch s) in ms when none is known).
+    pub async fn alarms_in_alarm(&self, now: i64) -> Result<Vec<(String, String, i64)>, CacheError> {
+        Ok(sqlx::query_as(
+            "SELECT tenant_id, region, coalesce(state_changed_at, ?1 * 1000) FROM alarm WHERE state = 'ALARM'",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A tenant's alarms, those in ALARM first, then by region and name:
+    /// (region, name, state, reason, state changed at (epoch ms),
+    /// namespace, metric name, threshold).
+    #[allow(clippy::type_complexity)]
+    pub async fn tenant_alarms(
+        &self,
+        tenant: &str,
+    ) -> Result<
+        Vec<(String, String, String, String, Option<i64>, Option<String>, Option<String>, Option<f64>)>,
+        CacheError,
+    > {
+        let rows = sqlx::query(
+            "SELECT region, name, state, reason, state_changed_at, namespace, metric_name, threshold FROM alarm
+             WHERE tenant_id = ?1 ORDER BY state != 'ALARM', region, name",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|a| (a.get(0), a.get(1), a.get(2), a.get(3), a.get(4), a.get(5), a.get(6), a.get(7)))
+            .collect())
+    }
 }

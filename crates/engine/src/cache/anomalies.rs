@@ -106,6 +106,18 @@ impl PeerRow {
     }
 }
 
+/// An anomaly episode as the heatmap paints it: where, and from when to
+/// when (epoch s; an ongoing one to its latest point).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalySpan {
+    pub tenant_id: String,
+    pub region: String,
+    pub metric_key: String,
+    pub start: i64,
+    pub end: i64,
+    pub direction: Direction,
+}
+
 /// The columns [`anomaly_row`] reads, in its order.
 pub(super) const ANOMALY_COLUMNS: &str =
     "series_id, tenant_id, region, metric_key, start, \"end\", through_ts, peak_score, \
@@ -490,5 +502,67 @@ impl Cache {
             ))
         });
         Ok(out)
+    }
+
+    /// The anomaly episodes of a tenant-region's metric that overlap
+    /// `[from, to)` (epoch s), as (start, end) by start; an ongoing one runs
+    /// to its latest point, and each is `period` seconds longer (a
+    /// one-point episode still covers its period).
+    pub async fn anomaly_spans(
+        &self,
+        tenant: &str,
+        region: &str,
+        metric_key: &str,
+        (from, to): (i64, i64),
+        period: i64,
+    ) -> Result<Vec<(i64, i64)>, CacheError> {
+        Ok(sqlx::query_as(
+            "SELECT start, coalesce(\"end\", through_ts) + ?6 FROM anomaly
+             WHERE tenant_id = ?1 AND region = ?2 AND metric_key = ?3 AND start < ?5 AND coalesce(\"end\", through_ts) >= ?4
+             ORDER BY start",
+        )
+        .bind(tenant)
+        .bind(region)
+        .bind(metric_key)
+        .bind(from)
+        .bind(to)
+        .bind(period)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Anomaly episodes of active tenants that started at or after `since`
+    /// (epoch s).
+    pub async fn active_anomalies_since(&self, since: i64) -> Result<i64, CacheError> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM anomaly a JOIN tenant t ON t.id = a.tenant_id WHERE a.start >= ?1 AND t.active = 1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Every anomaly episode that overlaps `[since, until)` (epoch s), in
+    /// no particular order.
+    pub async fn anomaly_spans_between(&self, since: i64, until: i64) -> Result<Vec<AnomalySpan>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, metric_key, start, coalesce(\"end\", through_ts), direction FROM anomaly
+             WHERE start < ?2 AND coalesce(\"end\", through_ts) >= ?1",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AnomalySpan {
+                tenant_id: r.get(0),
+                region: r.get(1),
+                metric_key: r.get(2),
+                start: r.get(3),
+                end: r.get(4),
+                direction: if r.get::<&str, _>(5) == "down" { Direction::Down } else { Direction::Up },
+            })
+            .collect())
     }
 }

@@ -1,4 +1,9 @@
-//! Cost Explorer rows as the sync writes them.
+//! Cost Explorer rows as the sync writes them, the daily totals kept from
+//! them by triggers (`cost_tenant_day`, `cost_service_day`), and the cost
+//! anomalies found in them. Days are text as the cache stores them
+//! (`YYYY-MM-DD`, UTC): [`crate::cost`] turns dates into days and back.
+
+use sqlx::Row;
 
 use super::*;
 
@@ -14,6 +19,19 @@ pub struct CostRow {
     pub amortized: f64,
     pub unit: String,
     pub estimated: bool,
+}
+
+/// One kept cost anomaly (`cost_anomaly`), days as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostAnomalyRow {
+    pub tenant_id: String,
+    pub service: String,
+    pub first_day: String,
+    pub last_day: String,
+    pub ongoing: bool,
+    pub peak: f64,
+    pub baseline: f64,
+    pub impact: f64,
 }
 
 impl Cache {
@@ -39,5 +57,262 @@ impl Cache {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Each tenant's total over `[from, until)`: (tenant, total), one row a
+    /// tenant, summed from the daily totals.
+    pub async fn tenant_cost_totals(&self, from: &str, until: &str) -> Result<Vec<(String, f64)>, CacheError> {
+        Ok(sqlx::query_as::<_, (String, f64)>(
+            "SELECT tenant_id, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day < ?2 GROUP BY tenant_id",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every tenant's daily total over `[from, to]`: (tenant, day, total),
+    /// by tenant and day.
+    pub async fn tenant_cost_days(&self, from: &str, to: &str) -> Result<Vec<(String, String, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, day, total FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 ORDER BY tenant_id, day",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// The daily total over `[from, to]` of one tenant (`Some`) or of the
+    /// whole fleet, untagged spend included (`None`): (day, total), by day.
+    pub async fn daily_cost(
+        &self,
+        tenant: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, f64)>, CacheError> {
+        // Two statements, not `?3 IS NULL OR tenant_id = ?3`: SQLite picks its
+        // index before it knows the value, and that OR makes it scan.
+        Ok(match tenant {
+            Some(t) => sqlx::query_as(
+                "SELECT day, total FROM cost_tenant_day WHERE tenant_id = ?3 AND day >= ?1 AND day <= ?2 ORDER BY day",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(t),
+            None => sqlx::query_as(
+                "SELECT day, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day",
+            )
+            .bind(from)
+            .bind(to),
+        }
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Spend per service from `month_start` to `today` and from
+    /// `last_month_start` to before `month_start`, largest this month
+    /// first: (service, this month, last month). One tenant's (`Some`,
+    /// `Some("")` for untagged spend, from `cost_daily`) or the whole
+    /// fleet's (`None`, from the per-service daily totals of 0010).
+    pub async fn cost_by_service(
+        &self,
+        tenant: Option<&str>,
+        last_month_start: &str,
+        month_start: &str,
+        today: &str,
+    ) -> Result<Vec<(String, f64, f64)>, CacheError> {
+        let sql = match tenant {
+            Some(_) => {
+                "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0 END)
+                 FROM cost_daily WHERE tenant_id = ?4 AND day >= ?1 AND day <= ?3
+                 GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
+            }
+            None => {
+                "SELECT service, sum(CASE WHEN day >= ?2 THEN total ELSE 0 END), sum(CASE WHEN day < ?2 THEN total ELSE 0 END)
+                 FROM cost_service_day WHERE day >= ?1 AND day <= ?3
+                 GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
+            }
+        };
+        let mut q = sqlx::query_as(sql).bind(last_month_start).bind(month_start).bind(today);
+        if let Some(t) = tenant {
+            q = q.bind(t);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// Daily spend per service over `[from, to]`, one tenant's (`Some`) or
+    /// the whole fleet's (`None`): (day, service, amount), by day and
+    /// service.
+    pub async fn daily_cost_by_service(
+        &self,
+        tenant: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, String, f64)>, CacheError> {
+        Ok(match tenant {
+            Some(t) => sqlx::query_as(
+                "SELECT day, service, sum(amount) FROM cost_daily WHERE tenant_id = ?3 AND day >= ?1 AND day <= ?2
+                 GROUP BY day, service ORDER BY day, service",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(t),
+            None => sqlx::query_as(
+                "SELECT day, service, total FROM cost_service_day WHERE day >= ?1 AND day <= ?2 ORDER BY day, service",
+            )
+            .bind(from)
+            .bind(to),
+        }
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The closed (not estimated) daily spend of every tenant on every
+    /// service over `[from, to]`, tag and account lines summed, untagged
+    /// spend left out: (tenant, service, day, amount), by tenant, service
+    /// and day.
+    pub async fn closed_cost_days(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, String, String, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
+             WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0
+             GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    /// Replace the kept cost anomalies with `rows` and record `day` as the
+    /// day they were found on (meta `cost_anomalies_day`), in one
+    /// transaction.
+    pub async fn replace_cost_anomalies(&self, rows: &[CostAnomalyRow], day: &str) -> Result<(), CacheError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM cost_anomaly").execute(&mut *tx).await?;
+        for a in rows {
+            sqlx::query(
+                "INSERT INTO cost_anomaly (tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .bind(&a.tenant_id)
+            .bind(&a.service)
+            .bind(&a.first_day)
+            .bind(&a.last_day)
+            .bind(a.ongoing)
+            .bind(a.peak)
+            .bind(a.baseline)
+            .bind(a.impact)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('cost_anomalies_day', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The kept cost anomalies whose last day is `since` or later, one
+    /// tenant's with `Some`, in no particular order.
+    pub async fn cost_anomalies(&self, tenant: Option<&str>, since: &str) -> Result<Vec<CostAnomalyRow>, CacheError> {
+        let select = "SELECT tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact FROM cost_anomaly
+                  WHERE last_day >= ?1";
+        /// tenant, service, first day, last day, ongoing, peak, baseline, impact
+        type Kept = (String, String, String, String, bool, f64, f64, f64);
+        let rows: Vec<Kept> = match tenant {
+            Some(t) => sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND tenant_id = ?2"))).bind(since).bind(t),
+            None => sqlx::query_as(sqlx::AssertSqlSafe(select.to_string())).bind(since),
+        }
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact)| CostAnomalyRow {
+                tenant_id,
+                service,
+                first_day,
+                last_day,
+                ongoing,
+                peak,
+                baseline,
+                impact,
+            })
+            .collect())
+    }
+
+    /// The oldest day with cost in the cache.
+    pub async fn first_cost_day(&self) -> Result<Option<String>, CacheError> {
+        Ok(sqlx::query_scalar("SELECT min(day) FROM cost_tenant_day").fetch_one(&self.pool).await?)
+    }
+
+    /// Per tenant, its total over `[from, split)` and over `[split, to]`:
+    /// (tenant, before, after), from the daily totals.
+    pub async fn tenant_cost_windows(
+        &self,
+        from: &str,
+        split: &str,
+        to: &str,
+    ) -> Result<Vec<(String, f64, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, sum(CASE WHEN day < ?2 THEN total ELSE 0 END), sum(CASE WHEN day >= ?2 THEN total ELSE 0 END)
+             FROM cost_tenant_day WHERE day >= ?1 AND day <= ?3 GROUP BY tenant_id",
+        )
+        .bind(from)
+        .bind(split)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<f64, _>(1), r.get::<f64, _>(2))).collect())
+    }
+
+    /// One tenant's spend per service over `[from, split)` and over
+    /// `[split, to]`: (service, before, after), in no particular order.
+    pub async fn service_cost_windows(
+        &self,
+        tenant: &str,
+        from: &str,
+        split: &str,
+        to: &str,
+    ) -> Result<Vec<(String, f64, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT service, sum(CASE WHEN day < ?3 THEN amount ELSE 0 END), sum(CASE WHEN day >= ?3 THEN amount ELSE 0 END)
+             FROM cost_daily WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?4 GROUP BY service",
+        )
+        .bind(tenant)
+        .bind(from)
+        .bind(split)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// One tenant's daily total over `[from, to]`: (day, total), by day.
+    /// The same rows as [`Cache::daily_cost`] with `Some(tenant)`.
+    pub async fn tenant_daily_cost(
+        &self,
+        tenant: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, f64)>, CacheError> {
+        Ok(sqlx::query_as::<_, (String, f64)>(
+            "SELECT day, total FROM cost_tenant_day WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+        )
+        .bind(tenant)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -1,6 +1,8 @@
 //! Health per tenant-region, as the last sync judged it.
 
-use crate::model::Health;
+use sqlx::Row;
+
+use crate::model::{Health, TenantHealth};
 
 use super::*;
 
@@ -13,6 +15,17 @@ pub struct HealthRow {
     pub reasons: Vec<String>,
     pub focus_metric: Option<String>,
     pub fresh_at: Option<i64>,
+}
+
+/// A stored health, read back: anything but ok, degraded or critical is
+/// unknown.
+fn parse_health(s: &str) -> Health {
+    match s {
+        "ok" => Health::Ok,
+        "degraded" => Health::Degraded,
+        "critical" => Health::Critical,
+        _ => Health::Unknown,
+    }
 }
 
 impl Cache {
@@ -38,5 +51,61 @@ impl Cache {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The Fleet view's rows, read by `sql`: the query catalog's
+    /// `views/fleet_health.sql`, whose columns are named as
+    /// [`TenantHealth`]'s fields. Its errors are SQLite's own, not a
+    /// [`CacheError`]: the SQL may be the user's, and the view says so.
+    pub async fn fleet_health(&self, sql: &str) -> Result<Vec<TenantHealth>, sqlx::Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let reasons: String = r.try_get("reasons")?;
+            out.push(TenantHealth {
+                tenant: r.try_get("tenant")?,
+                name: r.try_get("name")?,
+                tier: r.try_get("tier")?,
+                model: r.try_get("model")?,
+                region: r.try_get("region")?,
+                health: parse_health(r.try_get("health")?),
+                reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+                focus_metric: r.try_get("focus_metric")?,
+                fresh_at: r.try_get("fresh_at")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The health of every active tenant-region: (tenant, region, health),
+    /// by tenant and region.
+    pub async fn active_health(&self) -> Result<Vec<(String, String, Health)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT h.tenant_id, h.region, h.health FROM health h JOIN tenant t ON t.id = h.tenant_id WHERE t.active = 1
+             ORDER BY h.tenant_id, h.region",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), parse_health(r.get(2)))).collect())
+    }
+
+    /// A tenant's health in each of its regions, in no particular order.
+    pub async fn tenant_health(&self, tenant: &str) -> Result<Vec<HealthRow>, CacheError> {
+        let rows =
+            sqlx::query("SELECT region, health, reasons, focus_metric, fresh_at FROM health WHERE tenant_id = ?1")
+                .bind(tenant)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|h| HealthRow {
+                tenant_id: tenant.to_string(),
+                region: h.get(0),
+                health: parse_health(h.get(1)),
+                reasons: serde_json::from_str(h.get::<&str, _>(2)).unwrap_or_default(),
+                focus_metric: h.get(3),
+                fresh_at: h.get(4),
+            })
+            .collect())
     }
 }

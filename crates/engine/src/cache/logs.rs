@@ -90,4 +90,33 @@ impl Cache {
             })
             .collect())
     }
+
+    /// Every latest result of a tenant's triage queries, in no particular
+    /// order, each with when it was read (epoch ms).
+    pub async fn tenant_log_results(&self, tenant: &str) -> Result<Vec<(LogResult, i64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at
+             FROM log_result WHERE tenant_id = ?1",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|l| {
+                let result = LogResult {
+                    tenant_id: tenant.to_string(),
+                    region: l.get(0),
+                    query_key: l.get(1),
+                    window_start: l.get(2),
+                    window_end: l.get(3),
+                    rows: serde_json::from_str(l.get::<&str, _>(4)).unwrap_or(serde_json::Value::Null),
+                    records_matched: l.get(5),
+                    truncated: l.get::<i64, _>(6) != 0,
+                    withheld: l.get::<i64, _>(7) != 0,
+                };
+                (result, l.get(8))
+            })
+            .collect())
+    }
 }

@@ -1,14 +1,20 @@
 //! The local SQLite cache: one [`Cache`] owns the pool (WAL, busy timeout,
-//! migrations) and every write the sync makes. Views read it with their own
-//! SQL (`view/`; the Fleet rows and chart points from `queries/views/`). The file is created owner-only (0600) in an
+//! migrations), every write the sync makes and every read the views,
+//! reports and cost figures make: outside this module, only test fixtures
+//! run SQL on the pool. The three views' queries the user may override (the
+//! Fleet rows, a chart's points and buckets) stay in `queries/views/`, and
+//! the methods here run the text the catalog gives them
+//! ([`Cache::fleet_health`], [`Cache::series_points`],
+//! [`Cache::series_rollup`]). The file is created owner-only (0600) in an
 //! owner-only directory (0700), and never holds credentials.
 //!
 //! One file per table family, each holding all of its family's SQL:
 //! `series` (series, datapoints, rollups), `anomalies` (episodes, detectors,
 //! peers, incidents), `alarms`, `logs`, `sources` (and sync records),
-//! `cost`, `health`; `fleet_median` (the tier medians charts are drawn
-//! against) and `housekeeping` (retention, sizes, compaction, dropping a
-//! tenant).
+//! `cost` (daily cost, its totals and anomalies), `health`; `fleet_median`
+//! (the tier medians charts are drawn against) and `housekeeping`
+//! (retention, sizes, compaction, dropping a tenant); tenants and `meta`
+//! here.
 
 mod alarms;
 mod anomalies;
@@ -23,8 +29,8 @@ mod sources;
 mod tests;
 
 pub use alarms::AlarmRow;
-pub use anomalies::{AnomalyRow, PeerKind, PeerRow, SavedDetector, ScoredSeries};
-pub use cost::CostRow;
+pub use anomalies::{AnomalyRow, AnomalySpan, PeerKind, PeerRow, SavedDetector, ScoredSeries};
+pub use cost::{CostAnomalyRow, CostRow};
 pub use health::HealthRow;
 pub use logs::LogResult;
 pub use series::{OwnedSeriesKey, PointBatch, SeriesIdentity, SeriesKey, SeriesPlace, ROLLUPS};
@@ -35,6 +41,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
 
 use crate::fleet::Fleet;
 
@@ -83,6 +90,24 @@ pub struct Cache {
 pub struct Recovered {
     pub moved_to: PathBuf,
     pub reason: String,
+}
+
+/// One tenant as the fleet file last described it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantRow {
+    pub id: String,
+    /// Untrusted text.
+    pub name: String,
+    pub tier: String,
+    pub model: String,
+    pub account: String,
+    pub home_region: String,
+    /// Home region first.
+    pub regions: Vec<String>,
+    pub residency: bool,
+    /// Still in the fleet file.
+    pub active: bool,
+    pub role_arn: Option<String>,
 }
 
 /// `n` copies of `one` separated by commas.
@@ -249,5 +274,57 @@ impl Cache {
                 Ok(())
             }
         }
+    }
+
+    /// Tenant `id`, active or not; `None` if the cache never saw it.
+    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, CacheError> {
+        let row = sqlx::query(
+            "SELECT id, name, tier, model, account, home_region, regions, residency, active, role_arn FROM tenant WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| TenantRow {
+            id: row.get(0),
+            name: row.get(1),
+            tier: row.get(2),
+            model: row.get(3),
+            account: row.get(4),
+            home_region: row.get(5),
+            regions: serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default(),
+            residency: row.get::<i64, _>(7) != 0,
+            active: row.get::<i64, _>(8) != 0,
+            role_arn: row.get(9),
+        }))
+    }
+
+    /// Tenant `id`'s isolation model and tier, active or not.
+    pub async fn tenant_model_tier(&self, id: &str) -> Result<Option<(String, String)>, CacheError> {
+        Ok(sqlx::query_as("SELECT model, tier FROM tenant WHERE id = ?1").bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Every active tenant: (id, name, tier, model), by id.
+    pub async fn active_tenants(&self) -> Result<Vec<(String, String, String, String)>, CacheError> {
+        let rows = sqlx::query("SELECT id, name, tier, model FROM tenant WHERE active = 1 ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|t| (t.get(0), t.get(1), t.get(2), t.get(3))).collect())
+    }
+
+    /// Every active tenant's regions, home region first: (id, regions), in
+    /// no particular order.
+    pub async fn active_tenant_regions(&self) -> Result<Vec<(String, Vec<String>)>, CacheError> {
+        Ok(sqlx::query_as::<_, (String, String)>("SELECT id, regions FROM tenant WHERE active = 1")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|(id, regions)| (id, serde_json::from_str(&regions).unwrap_or_default()))
+            .collect())
+    }
+
+    /// Every tenant the cache has seen, active or not: (id, display name),
+    /// in no particular order.
+    pub async fn tenant_names(&self) -> Result<Vec<(String, String)>, CacheError> {
+        Ok(sqlx::query_as::<_, (String, String)>("SELECT id, name FROM tenant").fetch_all(&self.pool).await?)
     }
 }

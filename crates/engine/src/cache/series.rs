@@ -538,4 +538,183 @@ impl Cache {
     pub async fn datapoint_count(&self) -> Result<i64, CacheError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM datapoint").fetch_one(&self.pool).await?)
     }
+
+    /// Per tenant, a usage metric's daily rollups from `since` (epoch s) on:
+    /// (tenant, their sum, the time their points cover (points x period),
+    /// the series (regions) that ran side by side). One tenant's with
+    /// `Some`; tenants without the metric are left out.
+    pub async fn daily_rollup_usage(
+        &self,
+        metric: &str,
+        tenant: Option<&str>,
+        since: i64,
+    ) -> Result<Vec<(String, f64, i64, i64)>, CacheError> {
+        let select = "SELECT s.tenant_id, sum(r.sum), sum(r.n * s.period), count(DISTINCT s.id)
+                  FROM series s CROSS JOIN rollup r
+                  WHERE s.metric_key = ?1 AND r.series_id = s.id AND r.res = 86400 AND r.ts >= ?2";
+        Ok(match tenant {
+            Some(t) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} AND s.tenant_id = ?3 GROUP BY s.tenant_id")))
+                    .bind(metric)
+                    .bind(since)
+                    .bind(t)
+            }
+            None => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} GROUP BY s.tenant_id"))).bind(metric).bind(since)
+            }
+        }
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Per tenant, its oldest datapoint at or after `since` (epoch s);
+    /// tenants with none are left out. One index seek per series, not a
+    /// scan of the points.
+    pub async fn first_points_since(&self, since: i64) -> Result<HashMap<String, i64>, CacheError> {
+        Ok(sqlx::query_as::<_, (String, Option<i64>)>(
+            "SELECT s.tenant_id, min((SELECT min(d.ts) FROM datapoint d WHERE d.series_id = s.id AND d.ts >= ?1))
+             FROM series s GROUP BY s.tenant_id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .filter_map(|(t, ts)| Some((t, ts?)))
+        .collect())
+    }
+
+    /// Per tenant, the `requests` metric's `Sum` points in `[since, until)`
+    /// (epoch s), all its regions: (tenant, their sum, the first point's
+    /// time, the end of the last one's period).
+    pub async fn requests_between(&self, since: i64, until: i64) -> Result<Vec<(String, f64, i64, i64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT s.tenant_id, sum(d.value), min(d.ts), max(d.ts + s.period)
+             FROM series s JOIN datapoint d ON d.series_id = s.id
+             WHERE s.metric_key = 'requests' AND s.stat = 'Sum' AND d.ts >= ?1 AND d.ts < ?2
+             GROUP BY s.tenant_id",
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get(1), r.get::<i64, _>(2), r.get::<i64, _>(3))).collect())
+    }
+
+    /// The oldest raw point, hourly bucket and daily bucket (epoch s) of a
+    /// tenant-region's metric (its first series): one primary-key probe
+    /// each; all `None` without such a series.
+    pub async fn oldest_rows(
+        &self,
+        tenant: &str,
+        region: &str,
+        metric_key: &str,
+    ) -> Result<(Option<i64>, Option<i64>, Option<i64>), CacheError> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT min(d.ts) FROM datapoint d WHERE d.series_id = s.id),
+                    (SELECT min(r.ts) FROM rollup r WHERE r.series_id = s.id AND r.res = 3600),
+                    (SELECT min(r.ts) FROM rollup r WHERE r.series_id = s.id AND r.res = 86400)
+             FROM series s WHERE s.tenant_id = ?1 AND s.region = ?2 AND s.metric_key = ?3
+             ORDER BY s.id LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(region)
+        .bind(metric_key)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or((None, None, None)))
+    }
+
+    /// A chart's raw points, (time, value), read by `sql`: the query
+    /// catalog's `views/series_points.sql`, bound to tenant, region, metric
+    /// key, from and to (epoch s). Its errors are SQLite's own, not a
+    /// [`CacheError`]: the SQL may be the user's, and the view says so.
+    pub async fn series_points(
+        &self,
+        sql: &str,
+        tenant: &str,
+        region: &str,
+        metric_key: &str,
+        (from, to): (i64, i64),
+    ) -> Result<Vec<(i64, f64)>, sqlx::Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(region)
+            .bind(metric_key)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// A chart's rollup buckets of `res` seconds, (start, lowest, highest,
+    /// mean), read by `sql`: the query catalog's
+    /// `views/series_rollup.sql`, bound to tenant, region, metric key, from,
+    /// to (epoch s) and `res`. Errors as [`Cache::series_points`].
+    pub async fn series_rollup(
+        &self,
+        sql: &str,
+        tenant: &str,
+        region: &str,
+        metric_key: &str,
+        (from, to): (i64, i64),
+        res: i64,
+    ) -> Result<Vec<(i64, f64, f64, f64)>, sqlx::Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(region)
+            .bind(metric_key)
+            .bind(from)
+            .bind(to)
+            .bind(res)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    /// Each tenant-region's first hourly bucket at or after `hour` (epoch
+    /// s): (tenant, region, its start), `None` for one with no hour since.
+    /// One primary-key probe per tenant-region, on its first series (a
+    /// series added later would only start later).
+    pub async fn first_hours_since(&self, hour: i64) -> Result<Vec<(String, String, Option<i64>)>, CacheError> {
+        Ok(sqlx::query_as(
+            "SELECT f.tenant_id, f.region,
+                    (SELECT r.ts FROM rollup r WHERE r.series_id = f.id AND r.res = 3600 AND r.ts >= ?1 ORDER BY r.ts LIMIT 1)
+             FROM (SELECT tenant_id, region, min(id) AS id FROM series GROUP BY tenant_id, region) f",
+        )
+        .bind(hour)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The hours from `since` (epoch s) whose mean is over a threshold of
+    /// their metric, per tenant-region: (tenant, region, hour, 2 over
+    /// `critical` or 1 over `warning` at worst). `thresholds` are (metric
+    /// key, warning, critical); only their metrics are read, and only the
+    /// hours over them come back, in no particular order.
+    pub async fn hours_over(
+        &self,
+        thresholds: &[(&str, Option<f64>, Option<f64>)],
+        since: i64,
+    ) -> Result<Vec<(String, String, i64, i64)>, CacheError> {
+        if thresholds.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The catalog's keys and numbers, bound as parameters.
+        let values = vec!["(?, ?, ?)"; thresholds.len()].join(", ");
+        let sql = format!(
+            "WITH th(metric_key, warn, crit) AS (VALUES {values})
+             SELECT s.tenant_id, s.region, r.ts,
+                    max(CASE WHEN th.crit IS NOT NULL AND r.sum / r.n > th.crit THEN 2
+                             WHEN th.warn IS NOT NULL AND r.sum / r.n > th.warn THEN 1 ELSE 0 END) AS level
+             FROM th JOIN series s ON s.metric_key = th.metric_key CROSS JOIN rollup r
+             WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ? AND r.n > 0
+             GROUP BY s.tenant_id, s.region, r.ts HAVING level > 0"
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
+        for (key, warn, crit) in thresholds {
+            q = q.bind(*key).bind(*warn).bind(*crit);
+        }
+        Ok(q.bind(since).fetch_all(&self.pool).await?)
+    }
 }

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::model::SyncSummary;
+use crate::model::{SourceRow, SyncSummary};
 
 use super::*;
 use crate::model::SourceStatus;
@@ -160,5 +160,34 @@ impl Cache {
             errors: serde_json::from_str(r.get::<&str, _>(7)).unwrap_or_default(),
             unreachable: false,
         }))
+    }
+
+    /// The Sources view's rows: every source of every active tenant-region
+    /// and the fleet-wide ones (tenant `*`), with the tenant's name, those
+    /// not ok first, then by tenant, region and source.
+    pub async fn source_rows(&self) -> Result<Vec<SourceRow>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT s.tenant_id, coalesce(t.name, s.tenant_id), s.region, s.source, s.status, s.error, s.remediation,
+                    s.last_ok, s.last_attempt
+             FROM source_status s LEFT JOIN tenant t ON t.id = s.tenant_id
+             WHERE t.active = 1 OR s.tenant_id = '*'
+             ORDER BY s.status = 'ok', s.tenant_id, s.region, s.source",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SourceRow {
+                tenant: r.get(0),
+                name: r.get(1),
+                region: r.get(2),
+                source: r.get(3),
+                status: SourceStatus::parse(r.get(4)),
+                error: r.get(5),
+                remediation: r.get(6),
+                last_ok: r.get(7),
+                last_attempt: r.get(8),
+            })
+            .collect())
     }
 }

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
-use sqlx::Row;
 
 use super::{Period, ReportError};
 use crate::cache::Cache;
@@ -234,13 +233,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
         .collect();
     cost_anomalies.sort_by(|a, b| b.impact.total_cmp(&a.impact).then_with(|| a.tenant.cmp(&b.tenant)));
 
-    let regions: HashMap<String, Vec<String>> =
-        sqlx::query_as::<_, (String, String)>("SELECT id, regions FROM tenant WHERE active = 1")
-            .fetch_all(cache.pool())
-            .await?
-            .into_iter()
-            .map(|(id, regions)| (id, serde_json::from_str(&regions).unwrap_or_default()))
-            .collect();
+    let regions: HashMap<String, Vec<String>> = cache.active_tenant_regions().await?.into_iter().collect();
     let adverse = |i: &&Incident| match i.kind {
         crate::model::IncidentKind::Alarm => true,
         // As health judges them: a fall of a metric where higher is worse
@@ -355,18 +348,13 @@ async fn cost_days(cache: &Cache, period: Period, today: NaiveDate) -> Result<Co
     let days = period.cost_days();
     let this = (today - Duration::days(days), today - Duration::days(1));
     let previous = (this.0 - Duration::days(days), this.0 - Duration::days(1));
-    let cached_from: Option<String> =
-        sqlx::query_scalar("SELECT min(day) FROM cost_tenant_day").fetch_one(cache.pool()).await?;
-    let fleet_daily: Vec<(NaiveDate, f64)> = sqlx::query_as::<_, (String, f64)>(
-        "SELECT day, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 GROUP BY day ORDER BY day",
-    )
-    .bind(cost::day(previous.0))
-    .bind(cost::day(this.1))
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .filter_map(|(d, v)| Some((cost::parse_day(&d)?, v)))
-    .collect();
+    let cached_from: Option<String> = cache.first_cost_day().await?;
+    let fleet_daily: Vec<(NaiveDate, f64)> = cache
+        .daily_cost(None, &cost::day(previous.0), &cost::day(this.1))
+        .await?
+        .into_iter()
+        .filter_map(|(d, v)| Some((cost::parse_day(&d)?, v)))
+        .collect();
     let sum =
         |(a, b): (NaiveDate, NaiveDate)| fleet_daily.iter().filter(|(d, _)| *d >= a && *d <= b).map(|x| x.1).sum();
     Ok(CostDays {
@@ -382,54 +370,32 @@ async fn cost_days(cache: &Cache, period: Period, today: NaiveDate) -> Result<Co
 
 /// Per tenant: (previous window, this window) cost.
 async fn tenant_cost_windows(cache: &Cache, d: &CostDays) -> Result<HashMap<String, (f64, f64)>, ReportError> {
-    Ok(sqlx::query(
-        "SELECT tenant_id, sum(CASE WHEN day < ?2 THEN total ELSE 0 END), sum(CASE WHEN day >= ?2 THEN total ELSE 0 END)
-         FROM cost_tenant_day WHERE day >= ?1 AND day <= ?3 GROUP BY tenant_id",
-    )
-    .bind(cost::day(d.previous.0))
-    .bind(cost::day(d.this.0))
-    .bind(cost::day(d.this.1))
-    .fetch_all(cache.pool())
-    .await?
-    .iter()
-    .map(|r| (r.get::<String, _>(0), (r.get::<f64, _>(1), r.get::<f64, _>(2))))
-    .collect())
+    Ok(cache
+        .tenant_cost_windows(&cost::day(d.previous.0), &cost::day(d.this.0), &cost::day(d.this.1))
+        .await?
+        .into_iter()
+        .map(|(tenant, before, after)| (tenant, (before, after)))
+        .collect())
 }
 
 /// Per tenant, its oldest datapoint at or after `since` (epoch s). One
 /// index seek per series, not a scan of the points.
 async fn first_datapoints(cache: &Cache, since: i64) -> Result<HashMap<String, i64>, ReportError> {
-    Ok(sqlx::query_as::<_, (String, Option<i64>)>(
-        "SELECT s.tenant_id, min((SELECT min(d.ts) FROM datapoint d WHERE d.series_id = s.id AND d.ts >= ?1))
-         FROM series s GROUP BY s.tenant_id",
-    )
-    .bind(since)
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .filter_map(|(t, ts)| Some((t, ts?)))
-    .collect())
+    Ok(cache.first_points_since(since).await?)
 }
 
 /// Per tenant, the requests counted by the catalog's `requests` metric
 /// (a Sum) between `since` and `now`, in all its regions.
 async fn usage(cache: &Cache, since: i64, now: i64) -> Result<HashMap<String, Usage>, ReportError> {
-    Ok(sqlx::query(
-        "SELECT s.tenant_id, sum(d.value), min(d.ts), max(d.ts + s.period)
-         FROM series s JOIN datapoint d ON d.series_id = s.id
-         WHERE s.metric_key = 'requests' AND s.stat = 'Sum' AND d.ts >= ?1 AND d.ts < ?2
-         GROUP BY s.tenant_id",
-    )
-    .bind(since)
-    .bind(now)
-    .fetch_all(cache.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        let covered = r.get::<i64, _>(3) - r.get::<i64, _>(2);
-        (r.get::<String, _>(0), Usage { requests: r.get(1), covered_secs: covered.max(0) })
-    })
-    .collect())
+    Ok(cache
+        .requests_between(since, now)
+        .await?
+        .into_iter()
+        .map(|(tenant, requests, first, end)| {
+            let covered = end - first;
+            (tenant, Usage { requests, covered_secs: covered.max(0) })
+        })
+        .collect())
 }
 
 /// What a tenant's report adds: its services' cost, its daily cost, and the
@@ -442,31 +408,15 @@ pub async fn tenant_detail(
 ) -> Result<TenantDetail, ReportError> {
     let tenant = f.tenants.iter().find(|t| t.id == id).cloned().ok_or_else(|| ReportError::UnknownTenant(id.into()))?;
     let d = &f.cost_days;
-    let mut services: Vec<(String, f64, f64)> = sqlx::query(
-        "SELECT service, sum(CASE WHEN day < ?3 THEN amount ELSE 0 END), sum(CASE WHEN day >= ?3 THEN amount ELSE 0 END)
-         FROM cost_daily WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?4 GROUP BY service",
-    )
-    .bind(id)
-    .bind(cost::day(d.previous.0))
-    .bind(cost::day(d.this.0))
-    .bind(cost::day(d.this.1))
-    .fetch_all(cache.pool())
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect();
+    let mut services: Vec<(String, f64, f64)> =
+        cache.service_cost_windows(id, &cost::day(d.previous.0), &cost::day(d.this.0), &cost::day(d.this.1)).await?;
     services.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| b.1.total_cmp(&a.1)).then_with(|| a.0.cmp(&b.0)));
-    let daily = sqlx::query_as::<_, (String, f64)>(
-        "SELECT day, total FROM cost_tenant_day WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
-    )
-    .bind(id)
-    .bind(cost::day(d.previous.0))
-    .bind(cost::day(d.this.1))
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .filter_map(|(day, v)| Some((NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()?, v)))
-    .collect();
+    let daily = cache
+        .tenant_daily_cost(id, &cost::day(d.previous.0), &cost::day(d.this.1))
+        .await?
+        .into_iter()
+        .filter_map(|(day, v)| Some((NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()?, v)))
+        .collect();
 
     // The usage metric's chart per region, over the part of the period the
     // cache holds (a week-long axis with one day of data says little).

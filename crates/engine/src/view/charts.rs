@@ -2,8 +2,6 @@
 //! the pixels, drawn by [`crate::chart`] with thresholds, anomalies and the
 //! fleet's median line.
 
-use sqlx::Row;
-
 use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
@@ -33,10 +31,7 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
     if offset.abs() > 14 * 60 {
         return Err(ViewError::BadRequest("a time zone is at most 14 hours from UTC".into()));
     }
-    let row: Option<(String, String)> = sqlx::query_as("SELECT model, tier FROM tenant WHERE id = ?1")
-        .bind(tenant)
-        .fetch_optional(cache.pool())
-        .await?;
+    let row = cache.tenant_model_tier(tenant).await?;
     let (model, tier) = row.ok_or_else(|| ViewError::NotFound(format!("no tenant {tenant:?} in the cache")))?;
     let model =
         Model::parse(&model).ok_or_else(|| ViewError::NotFound(format!("no tenant {tenant:?} in the cache")))?;
@@ -56,32 +51,11 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
 
     // Anomaly episodes of this series in the range; a one-point episode
     // still covers its period.
-    let spans: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT start, coalesce(\"end\", through_ts) + ?6 FROM anomaly
-         WHERE tenant_id = ?1 AND region = ?2 AND metric_key = ?3 AND start < ?5 AND coalesce(\"end\", through_ts) >= ?4
-         ORDER BY start",
-    )
-    .bind(tenant)
-    .bind(region)
-    .bind(metric)
-    .bind(from)
-    .bind(to)
-    .bind(i64::from(spec.period))
-    .fetch_all(cache.pool())
-    .await?;
+    let spans: Vec<(i64, i64)> =
+        cache.anomaly_spans(tenant, region, metric, (from, to), i64::from(spec.period)).await?;
 
     // The tenant's own alarms on this metric, with their thresholds.
-    let alarms: Vec<(String, String, f64)> = sqlx::query_as(
-        "SELECT name, state, threshold FROM alarm
-         WHERE tenant_id = ?1 AND region = ?2 AND namespace = ?3 AND metric_name = ?4 AND threshold IS NOT NULL
-         ORDER BY name LIMIT 4",
-    )
-    .bind(tenant)
-    .bind(region)
-    .bind(&spec.namespace)
-    .bind(&spec.name)
-    .fetch_all(cache.pool())
-    .await?;
+    let alarms = cache.metric_alarms(tenant, region, &spec.namespace, &spec.name).await?;
     let alarm_labels: Vec<String> = alarms
         .iter()
         .map(|(name, state, threshold)| {
@@ -334,19 +308,7 @@ pub async fn chart_data(
         0
     };
     // The oldest row of each resolution: one primary-key probe each.
-    let oldest: (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT (SELECT min(d.ts) FROM datapoint d WHERE d.series_id = s.id),
-                (SELECT min(r.ts) FROM rollup r WHERE r.series_id = s.id AND r.res = 3600),
-                (SELECT min(r.ts) FROM rollup r WHERE r.series_id = s.id AND r.res = 86400)
-         FROM series s WHERE s.tenant_id = ?1 AND s.region = ?2 AND s.metric_key = ?3
-         ORDER BY s.id LIMIT 1",
-    )
-    .bind(tenant)
-    .bind(region)
-    .bind(metric)
-    .fetch_optional(cache.pool())
-    .await?
-    .unwrap_or((None, None, None));
+    let oldest = cache.oldest_rows(tenant, region, metric).await?;
     let oldest = [oldest.0, oldest.1, oldest.2];
     let width = [0, crate::cache::ROLLUPS[0], crate::cache::ROLLUPS[1]];
     // Summaries are made from the finer rows, so a coarser level starts a
@@ -355,34 +317,20 @@ pub async fn chart_data(
     let pruned_below = |i: usize, o: i64| (i + 1..3).any(|j| oldest[j].is_some_and(|c| c + width[j] <= o));
     let level = (wanted..3).find(|&i| oldest[i].is_some_and(|o| o <= from || !pruned_below(i, o))).unwrap_or(wanted);
     if level == 0 {
-        let buckets = sqlx::query(sqlx::AssertSqlSafe(catalog.views.series_points.as_str()))
-            .bind(tenant)
-            .bind(region)
-            .bind(metric)
-            .bind(from)
-            .bind(to)
-            .fetch_all(cache.pool())
+        let buckets = cache
+            .series_points(&catalog.views.series_points, tenant, region, metric, (from, to))
             .await?
-            .iter()
-            .map(|r| {
-                let v: f64 = r.get(1);
-                Bucket { ts: r.get(0), lo: v, hi: v, mean: v }
-            })
+            .into_iter()
+            .map(|(ts, v)| Bucket { ts, lo: v, hi: v, mean: v })
             .collect();
         return Ok(ChartData { resolution: None, buckets });
     }
     let res = crate::cache::ROLLUPS[level - 1];
-    let buckets = sqlx::query(sqlx::AssertSqlSafe(catalog.views.series_rollup.as_str()))
-        .bind(tenant)
-        .bind(region)
-        .bind(metric)
-        .bind(from)
-        .bind(to)
-        .bind(res)
-        .fetch_all(cache.pool())
+    let buckets = cache
+        .series_rollup(&catalog.views.series_rollup, tenant, region, metric, (from, to), res)
         .await?
-        .iter()
-        .map(|r| Bucket { ts: r.get(0), lo: r.get(1), hi: r.get(2), mean: r.get(3) })
+        .into_iter()
+        .map(|(ts, lo, hi, mean)| Bucket { ts, lo, hi, mean })
         .collect();
     Ok(ChartData { resolution: Some(res), buckets })
 }

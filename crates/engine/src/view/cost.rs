@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::ViewError;
 use crate::cache::Cache;
 use crate::fleet::{Apportion, Model};
@@ -31,23 +29,18 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         crate::cost::usage_per_day(cache, &usage_metric, None, today).await?.into_iter().collect();
     let untagged_services = crate::cost::by_service(cache, Some(""), today).await?;
 
-    let tenants = sqlx::query("SELECT id, name, tier, model FROM tenant WHERE active = 1 ORDER BY id")
-        .fetch_all(cache.pool())
-        .await?;
+    let tenants = cache.active_tenants().await?;
     let mut rows: Vec<TenantCostRow> = tenants
-        .iter()
-        .map(|t| {
-            let id: String = t.get(0);
-            TenantCostRow {
-                name: t.get(1),
-                tier: t.get(2),
-                model: t.get(3),
-                cost: figures(costs.get(&id)),
-                apportioned: 0.0,
-                usage: usage.get(&id).copied(),
-                cost_per_million: None,
-                tenant: id,
-            }
+        .into_iter()
+        .map(|(id, name, tier, model)| TenantCostRow {
+            name,
+            tier,
+            model,
+            cost: figures(costs.get(&id)),
+            apportioned: 0.0,
+            usage: usage.get(&id).copied(),
+            cost_per_million: None,
+            tenant: id,
         })
         .collect();
 

@@ -3,9 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::Row;
-
-use super::{parse_health, ViewError};
+use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::model::{CostFigures, FleetOverview, GroupHealth, Health, HealthCounts, Heatmap, HeatmapRow, TenantHealth};
@@ -21,36 +19,12 @@ pub async fn fleet_overview(
     demo: bool,
     now: i64,
 ) -> Result<FleetOverview, ViewError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(catalog.views.fleet_health.as_str())).fetch_all(cache.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let reasons: String = r.try_get("reasons")?;
-        out.push(TenantHealth {
-            tenant: r.try_get("tenant")?,
-            name: r.try_get("name")?,
-            tier: r.try_get("tier")?,
-            model: r.try_get("model")?,
-            region: r.try_get("region")?,
-            health: parse_health(r.try_get("health")?),
-            reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-            focus_metric: r.try_get("focus_metric")?,
-            fresh_at: r.try_get("fresh_at")?,
-        });
-    }
+    let out = cache.fleet_health(&catalog.views.fleet_health).await?;
     let counts = count_worst(out.iter().map(|r| (r.tenant.as_str(), r.health)));
     let by_tier = group_counts(&out, |r| (r.tier.as_str(), r.tenant.as_str()));
     let by_region = group_counts(&out, |r| (r.region.as_str(), r.tenant.as_str()));
-    let open_alarms: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM alarm a JOIN tenant t ON t.id = a.tenant_id WHERE a.state = 'ALARM' AND t.active = 1",
-    )
-    .fetch_one(cache.pool())
-    .await?;
-    let anomalies_24h: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM anomaly a JOIN tenant t ON t.id = a.tenant_id WHERE a.start >= ?1 AND t.active = 1",
-    )
-    .bind(now - 86_400)
-    .fetch_one(cache.pool())
-    .await?;
+    let open_alarms = cache.open_alarm_count().await?;
+    let anomalies_24h = cache.active_anomalies_since(now - 86_400).await?;
     let today = crate::clock::day_of(now);
     let (month_to_date, last_month, forecast) = crate::cost::totals(cache, None, today).await?;
     let cost = CostFigures {
@@ -157,19 +131,13 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
     let since = until - cells * bucket;
     let cell_of = |ts: i64| ((ts - since).div_euclid(bucket)).clamp(0, cells - 1) as usize;
 
-    let current = sqlx::query(
-        "SELECT h.tenant_id, h.region, h.health FROM health h JOIN tenant t ON t.id = h.tenant_id WHERE t.active = 1
-         ORDER BY h.tenant_id, h.region",
-    )
-    .fetch_all(cache.pool())
-    .await?;
+    let current = cache.active_health().await?;
     let mut rows: Vec<(String, String, Vec<u8>)> = Vec::with_capacity(current.len());
     let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(current.len());
     let mut now_health: Vec<Health> = Vec::with_capacity(current.len());
-    for r in &current {
-        let (tenant, region): (String, String) = (r.get(0), r.get(1));
+    for (tenant, region, health) in current {
         index.insert((tenant.clone(), region.clone()), rows.len());
-        now_health.push(parse_health(r.get(2)));
+        now_health.push(health);
         rows.push((tenant, region, vec![b'.'; cells as usize]));
     }
     // Worse wins: . < o < u < d < c.
@@ -197,14 +165,7 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
     let hour0 = since.div_euclid(3600) * 3600;
     // (Each tenant-region's first series stands for it: a series added
     // later would only start later.)
-    let present: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT f.tenant_id, f.region,
-                (SELECT r.ts FROM rollup r WHERE r.series_id = f.id AND r.res = 3600 AND r.ts >= ?1 ORDER BY r.ts LIMIT 1)
-         FROM (SELECT tenant_id, region, min(id) AS id FROM series GROUP BY tenant_id, region) f",
-    )
-    .bind(hour0)
-    .fetch_all(cache.pool())
-    .await?;
+    let present = cache.first_hours_since(hour0).await?;
     for (tenant, region, first) in &present {
         if let Some(first) = first {
             paint(tenant, region, (*first).max(since), now, b'o');
@@ -220,22 +181,9 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
         .map(|m| (m.key.as_str(), (m.warn_above, m.critical_above)))
         .collect();
     if !thresholds.is_empty() {
-        // The catalog's keys and numbers, bound as parameters.
-        let values = vec!["(?, ?, ?)"; thresholds.len()].join(", ");
-        let sql = format!(
-            "WITH th(metric_key, warn, crit) AS (VALUES {values})
-             SELECT s.tenant_id, s.region, r.ts,
-                    max(CASE WHEN th.crit IS NOT NULL AND r.sum / r.n > th.crit THEN 2
-                             WHEN th.warn IS NOT NULL AND r.sum / r.n > th.warn THEN 1 ELSE 0 END) AS level
-             FROM th JOIN series s ON s.metric_key = th.metric_key CROSS JOIN rollup r
-             WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ? AND r.n > 0
-             GROUP BY s.tenant_id, s.region, r.ts HAVING level > 0"
-        );
-        let mut q = sqlx::query_as::<_, (String, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
-        for (key, (warn, crit)) in &thresholds {
-            q = q.bind(*key).bind(*warn).bind(*crit);
-        }
-        for (tenant, region, ts, level) in q.bind(hour0).fetch_all(cache.pool()).await? {
+        let bounds: Vec<(&str, Option<f64>, Option<f64>)> =
+            thresholds.iter().map(|(key, (warn, crit))| (*key, *warn, *crit)).collect();
+        for (tenant, region, ts, level) in cache.hours_over(&bounds, hour0).await? {
             // An hour that began before `since` still colours the first cells.
             paint(&tenant, &region, ts.max(since), (ts + 3599).min(now), if level >= 2 { b'c' } else { b'd' });
         }
@@ -243,20 +191,11 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
 
     // Anomaly episodes; a metric's fall is no health reason where higher
     // is worse (fewer errors), as in health::assess.
-    let anomalies = sqlx::query(
-        "SELECT tenant_id, region, metric_key, start, coalesce(\"end\", through_ts), direction FROM anomaly
-         WHERE start < ?2 AND coalesce(\"end\", through_ts) >= ?1",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(cache.pool())
-    .await?;
-    for r in &anomalies {
-        let metric: &str = r.get(2);
-        if r.get::<&str, _>(5) == "down" && thresholds.contains_key(metric) {
+    for a in cache.anomaly_spans_between(since, until).await? {
+        if a.direction == crate::detect::Direction::Down && thresholds.contains_key(a.metric_key.as_str()) {
             continue;
         }
-        paint(r.get(0), r.get(1), r.get(3), r.get(4), b'd');
+        paint(&a.tenant_id, &a.region, a.start, a.end, b'd');
     }
 
     // Alarms: their episodes in ALARM from the history, and those in ALARM
@@ -264,13 +203,8 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
     for i in cache.alarm_episodes(None, since, now).await? {
         paint(&i.tenant, &i.region, i.start / 1000, i.end.map_or(now, |e| e / 1000), b'c');
     }
-    let in_alarm =
-        sqlx::query("SELECT tenant_id, region, coalesce(state_changed_at, ?1 * 1000) FROM alarm WHERE state = 'ALARM'")
-            .bind(now)
-            .fetch_all(cache.pool())
-            .await?;
-    for r in &in_alarm {
-        paint(r.get(0), r.get(1), r.get::<i64, _>(2) / 1000, now, b'c');
+    for (tenant, region, since_ms) in cache.alarms_in_alarm(now).await? {
+        paint(&tenant, &region, since_ms / 1000, now, b'c');
     }
 
     // The last cell is now: the health as last assessed, stale data included.

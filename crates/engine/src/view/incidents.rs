@@ -24,11 +24,7 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
         }
     }
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
-    let names = sqlx::query_as::<_, (String, String)>("SELECT id, name FROM tenant")
-        .fetch_all(cache.pool())
-        .await?
-        .into_iter()
-        .collect();
+    let names = cache.tenant_names().await?.into_iter().collect();
     Ok(IncidentsView { since: since * 1000, until: now * 1000, incidents, names })
 }
 

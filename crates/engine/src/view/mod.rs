@@ -1,9 +1,10 @@
-//! The views' reads: each runs the SQL from `queries/views/` against the
-//! cache only (never AWS), and returns the view models in [`crate::model`].
+//! The views' reads: each reads the cache only (never AWS), through its
+//! methods (the Fleet rows and a chart's points with the SQL of
+//! `queries/views/`), and returns the view models in [`crate::model`].
 
 use crate::cache::CacheError;
 use crate::chart;
-use crate::model::{Health, IpcCode, IpcError};
+use crate::model::{IpcCode, IpcError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -17,15 +18,6 @@ pub enum ViewError {
     BadRequest(String),
     #[error(transparent)]
     Chart(#[from] chart::ChartError),
-}
-
-fn parse_health(s: &str) -> Health {
-    match s {
-        "ok" => Health::Ok,
-        "degraded" => Health::Degraded,
-        "critical" => Health::Critical,
-        _ => Health::Unknown,
-    }
 }
 
 mod charts;

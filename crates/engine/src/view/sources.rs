@@ -1,38 +1,14 @@
 //! The Sources view: what every source read, and what the last sync cost.
 
-use sqlx::Row;
-
 use super::ViewError;
 use crate::cache::Cache;
-use crate::model::{ServiceCalls, SourceRow, SourcesView};
+use crate::model::{ServiceCalls, SourcesView};
 
 /// The Sources view: every source of every active tenant-region (and the
 /// fleet-wide cost source), the worst first, then by tenant; and what the
 /// last sync called and cost, per service.
 pub async fn sources(cache: &Cache) -> Result<SourcesView, ViewError> {
-    let rows = sqlx::query(
-        "SELECT s.tenant_id, coalesce(t.name, s.tenant_id), s.region, s.source, s.status, s.error, s.remediation,
-                s.last_ok, s.last_attempt
-         FROM source_status s LEFT JOIN tenant t ON t.id = s.tenant_id
-         WHERE t.active = 1 OR s.tenant_id = '*'
-         ORDER BY s.status = 'ok', s.tenant_id, s.region, s.source",
-    )
-    .fetch_all(cache.pool())
-    .await?;
-    let rows = rows
-        .iter()
-        .map(|r| SourceRow {
-            tenant: r.get(0),
-            name: r.get(1),
-            region: r.get(2),
-            source: r.get(3),
-            status: crate::model::SourceStatus::parse(r.get(4)),
-            error: r.get(5),
-            remediation: r.get(6),
-            last_ok: r.get(7),
-            last_attempt: r.get(8),
-        })
-        .collect();
+    let rows = cache.source_rows().await?;
     let calls = cache
         .last_sync_calls()
         .await?

@@ -3,9 +3,7 @@
 //! incidents, its cost, and links into the AWS console switched into its
 //! role. From the cache only, like every view.
 
-use sqlx::Row;
-
-use super::{parse_health, ViewError};
+use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::fleet::Model;
@@ -25,44 +23,35 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     if id.is_empty() || id.len() > 64 {
         return Err(ViewError::BadRequest("a tenant id is 1 to 64 characters".into()));
     }
-    let row = sqlx::query(
-        "SELECT id, name, tier, model, account, home_region, regions, residency, active, role_arn FROM tenant WHERE id = ?1",
-    )
-    .bind(id)
-    .fetch_optional(cache.pool())
-    .await?
-    .ok_or_else(|| ViewError::NotFound(format!("no tenant {id:?} in the cache")))?;
-    let regions: Vec<String> = serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default();
+    let row = cache.tenant(id).await?.ok_or_else(|| ViewError::NotFound(format!("no tenant {id:?} in the cache")))?;
+    let regions: Vec<String> = row.regions;
     let info = TenantInfo {
-        id: row.get(0),
-        name: row.get(1),
-        tier: row.get(2),
-        model: row.get(3),
-        account: row.get(4),
-        home_region: row.get(5),
+        id: row.id,
+        name: row.name,
+        tier: row.tier,
+        model: row.model,
+        account: row.account,
+        home_region: row.home_region,
         regions: regions.clone(),
-        residency: row.get::<i64, _>(7) != 0,
-        active: row.get::<i64, _>(8) != 0,
+        residency: row.residency,
+        active: row.active,
     };
-    let role_arn: Option<String> = row.get(9);
+    let role_arn: Option<String> = row.role_arn;
     let model = Model::parse(&info.model);
 
-    let health = sqlx::query("SELECT region, health, reasons, focus_metric, fresh_at FROM health WHERE tenant_id = ?1")
-        .bind(id)
-        .fetch_all(cache.pool())
-        .await?;
+    let health = cache.tenant_health(id).await?;
     let mut by_region: Vec<TenantHealth> = health
-        .iter()
+        .into_iter()
         .map(|h| TenantHealth {
             tenant: info.id.clone(),
             name: info.name.clone(),
             tier: info.tier.clone(),
             model: info.model.clone(),
-            region: h.get(0),
-            health: parse_health(h.get(1)),
-            reasons: serde_json::from_str(h.get::<&str, _>(2)).unwrap_or_default(),
-            focus_metric: h.get(3),
-            fresh_at: h.get(4),
+            region: h.region,
+            health: h.health,
+            reasons: h.reasons,
+            focus_metric: h.focus_metric,
+            fresh_at: h.fresh_at,
         })
         .collect();
     // The fleet file's order: home region first.
@@ -82,56 +71,42 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         })
         .collect();
 
-    let alarms = sqlx::query(
-        "SELECT region, name, state, reason, state_changed_at, namespace, metric_name, threshold FROM alarm
-         WHERE tenant_id = ?1 ORDER BY state != 'ALARM', region, name",
-    )
-    .bind(id)
-    .fetch_all(cache.pool())
-    .await?
-    .iter()
-    .map(|a| {
-        let (namespace, name): (Option<String>, Option<String>) = (a.get(5), a.get(6));
-        AlarmInfo {
-            region: a.get(0),
-            name: a.get(1),
-            state: a.get(2),
-            reason: a.get(3),
-            since: a.get(4),
+    let alarms = cache
+        .tenant_alarms(id)
+        .await?
+        .into_iter()
+        .map(|(region, name, state, reason, since, namespace, metric_name, threshold)| AlarmInfo {
+            region,
+            name,
+            state,
+            reason,
+            since,
             metric: specs
                 .iter()
-                .find(|m| Some(&m.namespace) == namespace.as_ref() && Some(&m.name) == name.as_ref())
+                .find(|m| Some(&m.namespace) == namespace.as_ref() && Some(&m.name) == metric_name.as_ref())
                 .map(|m| m.key.clone()),
-            threshold: a.get(7),
-        }
-    })
-    .collect();
+            threshold,
+        })
+        .collect();
 
-    let logs = sqlx::query(
-        "SELECT region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at
-         FROM log_result WHERE tenant_id = ?1",
-    )
-    .bind(id)
-    .fetch_all(cache.pool())
-    .await?;
+    let logs = cache.tenant_log_results(id).await?;
     let mut logs: Vec<LogPanel> = logs
-        .iter()
-        .map(|l| {
-            let query: String = l.get(1);
-            let rows: serde_json::Value = serde_json::from_str(l.get::<&str, _>(4)).unwrap_or(serde_json::Value::Null);
-            let (columns, rows) = log_table(&rows);
+        .into_iter()
+        .map(|(l, read_at)| {
+            let query = l.query_key;
+            let (columns, rows) = log_table(&l.rows);
             LogPanel {
-                region: l.get(0),
+                region: l.region,
                 label: catalog.logs.iter().find(|q| q.key == query).map_or_else(|| query.clone(), |q| q.label.clone()),
                 query,
-                window_start: l.get::<i64, _>(2) * 1000,
-                window_end: l.get::<i64, _>(3) * 1000,
+                window_start: l.window_start * 1000,
+                window_end: l.window_end * 1000,
                 columns,
                 rows,
-                records_matched: l.get::<i64, _>(5) as f64,
-                truncated: l.get::<i64, _>(6) != 0,
-                withheld: l.get::<i64, _>(7) != 0,
-                read_at: l.get(8),
+                records_matched: l.records_matched as f64,
+                truncated: l.truncated,
+                withheld: l.withheld,
+                read_at,
             }
         })
         .collect();
