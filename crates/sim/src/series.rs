@@ -137,7 +137,8 @@ pub(crate) enum MetricKind {
     Errors,
     Latency,
     PodCpu,
-    PodRestarts,
+    /// Pods running in the tenant's namespace.
+    RunningPods,
     /// The n-th filler gauge of a benchmark fleet ([`super::SimShape`]):
     /// a level of its own that follows the traffic shape, with noise.
     Synthetic(u8),
@@ -150,7 +151,7 @@ impl MetricKind {
             MetricKind::Errors => 2,
             MetricKind::Latency => 3,
             MetricKind::PodCpu => 4,
-            MetricKind::PodRestarts => 5,
+            MetricKind::RunningPods => 5,
             MetricKind::Synthetic(n) => 0x100 + u64::from(n),
         }
     }
@@ -305,9 +306,9 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
             let (lo, hi) = (avg * 0.7, (avg * 1.3).min(100.0));
             Some(Sample { count: pods, sum: avg * pods, min: lo, max: hi, spread: Spread::Uniform })
         }
-        MetricKind::PodRestarts => {
-            let restarts = if unit(h(1)) < 0.002 { 1.0 } else { 0.0 };
-            Some(Sample::point(restarts))
+        MetricKind::RunningPods => {
+            let pods = f64::from(tenant.pods) * fleet.pod_multiplier(tenant, minute) * region_factor.max(0.5);
+            Some(Sample::point(pods.round().max(1.0)))
         }
         MetricKind::Synthetic(n) => {
             let level = 10.0 + 990.0 * unit(mix(&[tenant.key, 0x5e, u64::from(n)]));

@@ -47,6 +47,13 @@ pub(super) const ALB: [MetricDef; 3] = [
     },
 ];
 
+/// An EKS tenant's metrics at its namespace's dimensions (`ClusterName`,
+/// `Namespace`): only metrics Container Insights publishes with that
+/// dimension set ("Amazon EKS and Kubernetes Container Insights metrics",
+/// CloudWatch User Guide): `pod_cpu_utilization` and
+/// `namespace_number_of_running_pods` are; `pod_number_of_container_restarts`
+/// is published only per pod (`PodName`, `Namespace`, `ClusterName`), so a
+/// catalog asking for it per namespace gets no data, as on a real cluster.
 pub(super) const EKS: [MetricDef; 2] = [
     MetricDef {
         namespace: "ContainerInsights",
@@ -57,10 +64,10 @@ pub(super) const EKS: [MetricDef; 2] = [
     },
     MetricDef {
         namespace: "ContainerInsights",
-        name: "pod_number_of_container_restarts",
-        kind: MetricKind::PodRestarts,
+        name: "namespace_number_of_running_pods",
+        kind: MetricKind::RunningPods,
         unit: "Count",
-        alarm: Some(AlarmDef { suffix: "restarts-critical", label: "Container restarts", stat: "Sum", threshold: 5.0 }),
+        alarm: None,
     },
 ];
 

@@ -594,3 +594,44 @@ async fn the_f200_benchmark_fleet_serves_full_pages_of_its_twenty_metrics() {
     assert!(out.next_token().is_some());
     assert_eq!(out.metric_data_results()[3].values().len(), 1440, "a synthetic metric has every minute");
 }
+
+/// Container Insights publishes per namespace only what the CloudWatch
+/// User Guide lists with (`Namespace`, `ClusterName`): CPU and running pods
+/// are there, container restarts are per pod only, so a query for them per
+/// namespace has no data, as on a real cluster.
+#[tokio::test]
+async fn an_eks_namespace_has_cpu_and_running_pods_but_no_restarts() {
+    let sim = sim().await;
+    let hooli = tenant(&sim, "hooli").clone();
+    let now = minute_floor(sim.options().now);
+    sim.set_knobs(SimKnobs { clock: Some(now), ..SimKnobs::default() });
+    let cw = aws_sdk_cloudwatch::Client::new(&assume(&sim, &hooli, "us-east-1", None).await);
+    let out = cw
+        .get_metric_data()
+        .metric_data_queries(query("cpu", &hooli, "ContainerInsights", "pod_cpu_utilization", "Average", 60))
+        .metric_data_queries(query(
+            "pods",
+            &hooli,
+            "ContainerInsights",
+            "namespace_number_of_running_pods",
+            "Average",
+            60,
+        ))
+        .metric_data_queries(query(
+            "restarts",
+            &hooli,
+            "ContainerInsights",
+            "pod_number_of_container_restarts",
+            "Sum",
+            60,
+        ))
+        .start_time(DateTime::from_secs(now - 3600))
+        .end_time(DateTime::from_secs(now))
+        .send()
+        .await
+        .expect("GetMetricData");
+    let values = |id: &str| {
+        out.metric_data_results().iter().find(|r| r.id() == Some(id)).map(|r| r.values().len()).unwrap_or_default()
+    };
+    assert_eq!((values("cpu") > 0, values("pods") > 0, values("restarts")), (true, true, 0));
+}
