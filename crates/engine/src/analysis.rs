@@ -121,6 +121,8 @@ pub fn score(meta: &SeriesMeta, saved: Option<&SavedDetector>, points: &[(i64, f
     let open = saved.and_then(|s| s.open.clone().map(|e| (e, s.hold)));
     let found = detect::episodes(open, &scored);
     let hold = found.last().filter(|(e, _)| e.end.is_none()).and_then(|(_, h)| *h);
+    // Where the series is now, for the explanation of an ongoing episode.
+    let latest = scored.last().map(|p| p.value);
     let episodes = found
         .into_iter()
         .map(|(event, _)| AnomalyRow {
@@ -128,7 +130,7 @@ pub fn score(meta: &SeriesMeta, saved: Option<&SavedDetector>, points: &[(i64, f
             tenant_id: meta.tenant_id.to_string(),
             region: meta.region.to_string(),
             metric_key: meta.metric_key.to_string(),
-            explanation: event.explain(meta.label, &meta.unit),
+            explanation: event.explain_now(meta.label, &meta.unit, latest),
             event,
         })
         .collect();

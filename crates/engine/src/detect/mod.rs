@@ -650,9 +650,26 @@ pub fn episodes(
             let held = hold.is_some_and(|h| p.ts - e.start <= HOLD_AT_MOST && h.holds(p, e.direction));
             if surprising || held {
                 e.through = p.ts;
-                if o.surprise > e.peak_score && direction == e.direction {
-                    (e.peak_score, e.peak_ts, e.peak_value, e.expected, e.season) =
-                        (o.surprise, p.ts, p.value, o.expected, o.season);
+                // The peak is the point furthest out, not the most
+                // surprising one: a series still climbing while its
+                // surprise is saturated, or once the detector has learned
+                // part of the climb, must not freeze the episode at its
+                // first reading ("1.43x" while the series is at 9x). Its
+                // baseline is the usual level from before the episode,
+                // never one the episode itself has pulled along.
+                let further = match e.direction {
+                    Direction::Up => p.value > e.peak_value,
+                    Direction::Down => p.value < e.peak_value,
+                };
+                if direction == e.direction && (further || o.surprise > e.peak_score) {
+                    e.peak_score = e.peak_score.max(o.surprise);
+                    if further {
+                        (e.peak_ts, e.peak_value) = (p.ts, p.value);
+                    }
+                    e.expected = match e.direction {
+                        Direction::Up => e.expected.min(o.expected),
+                        Direction::Down => e.expected.max(o.expected),
+                    };
                 }
                 continue;
             }
@@ -686,6 +703,21 @@ impl AnomalyEvent {
     /// level (930 ms against 300 ms) for 25 minutes`. Times are UTC. Against
     /// a baseline of about 0 a factor would be absurd, so none is given:
     /// `5xx errors far above its usual level (50 per minute against about 0)`.
+    /// [`AnomalyEvent::explain`], and while the episode goes on, where the
+    /// series is now when that is away from the peak: "... for 40 minutes
+    /// so far; now 2 s".
+    pub fn explain_now(&self, metric: &str, unit: &str, latest: Option<f64>) -> String {
+        let mut line = self.explain(metric, unit);
+        if let Some(now) = latest.filter(|_| self.end.is_none()) {
+            let moved = (now - self.peak_value).abs() > 0.05 * self.peak_value.abs().max(f64::MIN_POSITIVE);
+            if moved {
+                let amount = if unit.is_empty() { number(now) } else { format!("{} {unit}", number(now)) };
+                let _ = write!(line, "; now {amount}");
+            }
+        }
+        line
+    }
+
     pub fn explain(&self, metric: &str, unit: &str) -> String {
         let when = match self.season {
             Season::None => String::new(),

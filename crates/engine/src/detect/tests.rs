@@ -408,3 +408,35 @@ fn explanations_read_well_without_a_shape_or_a_positive_baseline() {
     assert_eq!(duration(90 * 60), "90 minutes");
     assert_eq!(duration(3 * DAY), "3 days");
 }
+
+/// The bug this pins: an episode's explanation froze at its first reading
+/// ("1.43x") while the series climbed to 9x, because the peak moved only
+/// on a more surprising point and surprise saturates. The peak is now the
+/// point furthest out, against the usual level from before the episode,
+/// and an ongoing episode says where the series is now.
+#[test]
+fn an_ongoing_episode_keeps_its_peak_and_says_where_the_series_is_now() {
+    let at = T0 + 14 * HOUR;
+    let with_expected = |mut p: ScoredPoint, expected: f64| {
+        p.observation.expected = expected;
+        p
+    };
+    let points = [
+        point(at - 300, 300.0, 0.0, 0.0, 0.5),
+        point(at, 430.0, 0.9, 0.99, 20.0),
+        // Surprise saturated; the detector has learned part of the climb.
+        with_expected(point(at + 300, 1500.0, QUIET_SCORE, 0.99, 30.0), 700.0),
+        with_expected(point(at + 600, 2700.0, QUIET_SCORE, 0.99, 30.0), 1200.0),
+        with_expected(point(at + 900, 2000.0, QUIET_SCORE, 0.99, 25.0), 1400.0),
+    ];
+    let found = events(&points);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let e = &found[0];
+    assert_eq!((e.end, e.peak_ts, e.peak_value, e.expected), (None, at + 600, 2700.0, 300.0));
+    assert_eq!(
+        e.explain_now("p99 latency", "ms", Some(2000.0)),
+        "p99 latency 9x its usual Tuesday 14:00 level (2700 ms against 300 ms) for 15 minutes so far; now 2000 ms"
+    );
+    // At the peak, or once it has ended, "now" adds nothing.
+    assert!(!e.explain_now("p99 latency", "ms", Some(2700.0)).contains("now"));
+}
