@@ -50,11 +50,12 @@ pub async fn run(common: &Common, tenant: Option<String>, cost: bool, json: bool
     let checked =
         rows.iter().map(|r| r.tenant.as_str()).filter(|t| *t != "*").collect::<std::collections::BTreeSet<_>>();
     println!(
-        "{}{}: checking {} tenant{}",
+        "{}{}: checking {} tenant{} as {}",
         if demo { "[DEMO] " } else { "" },
         clean(&fleet.name),
         checked.len(),
-        if checked.len() == 1 { "" } else { "s" }
+        if checked.len() == 1 { "" } else { "s" },
+        clean(&aws.identity().describe())
     );
     println!("{:<24} {:<15} {:<12} RESULT", "TENANT", "REGION", "CHECK");
     for r in &rows {
@@ -76,7 +77,8 @@ pub async fn run(common: &Common, tenant: Option<String>, cost: bool, json: bool
         count(Verdict::Ok),
         count(Verdict::Skipped),
         calls.iter().map(|c| c.calls).sum::<u64>(),
-        calls.iter().map(fleetdeck_engine::aws::CallCount::dollars).sum::<f64>()
+        // `+ 0.0`: an empty f64 sum is -0.0, printed "$-0.0000".
+        calls.iter().map(fleetdeck_engine::aws::CallCount::dollars).sum::<f64>() + 0.0
     );
     Ok(code)
 }

@@ -48,8 +48,8 @@ pub struct Common {
     /// Folder whose files replace the built-in query catalog's (metrics.toml, logs.toml, views/*.sql).
     #[arg(long, global = true, value_name = "DIR")]
     pub queries: Option<PathBuf>,
-    /// Base AWS profile, as with the AWS CLI [default: the fleet file's, else the default chain].
-    #[arg(long, global = true, env = "AWS_PROFILE")]
+    /// Base AWS profile, as with the AWS CLI [default: AWS_PROFILE, else the fleet file's, else the default chain].
+    #[arg(long, global = true)]
     pub profile: Option<String>,
     /// Base AWS region [default: the fleet file's].
     #[arg(long, global = true)]

@@ -18,6 +18,9 @@ pub async fn run(common: &Common) -> anyhow::Result<ExitCode> {
     }
     let session = crate::demo::open_session(&common.session_options()).await?;
     let started = Instant::now();
+    // Which identity reads, before anything is read: a wrong profile is
+    // the first thing to rule out when every source fails.
+    eprintln!("fleetdeck: reading AWS as {}", clean(&session.aws.identity().describe()));
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(

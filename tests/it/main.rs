@@ -4,9 +4,11 @@
 //! of once per file. The window test is a binary of its own: it needs the
 //! desktop build.
 
+mod alarms;
 mod anomalies;
 mod cache_cmd;
 mod check;
+mod credentials;
 mod demo;
 mod detect;
 mod faults;

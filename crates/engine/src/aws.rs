@@ -53,6 +53,8 @@ pub fn session_policy() -> String {
 #[derive(Debug, Clone, Default)]
 pub struct AwsSettings {
     pub profile: Option<String>,
+    /// Where `profile` came from, for people: `--profile`, `the fleet file`.
+    pub profile_from: Option<&'static str>,
     pub region: String,
     pub endpoint_url: Option<String>,
     /// Fixed base credentials (the simulated fleet's); else the default chain.
@@ -66,6 +68,7 @@ impl AwsSettings {
     pub fn simulated(endpoint: String, keys: (String, String), fleet: &crate::fleet::Fleet) -> AwsSettings {
         AwsSettings {
             profile: None,
+            profile_from: None,
             region: fleet.region.clone(),
             endpoint_url: Some(endpoint),
             static_credentials: Some(keys),
@@ -89,6 +92,10 @@ use crate::model::SourceStatus;
 pub struct AwsAccess {
     base: SdkConfig,
     base_credentials: SharedCredentialsProvider,
+    identity: Identity,
+    /// Whether the base identity has credentials, found out once: the SDK's
+    /// providers report a failure to the first caller only.
+    base_ready: tokio::sync::OnceCell<Result<(), Failure>>,
     viewer: String,
     roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
     cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
@@ -136,9 +143,17 @@ impl ProvideCredentials for AssumedRole {
                     return Ok(c.clone());
                 }
             }
-            self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
             let obtained = SystemTime::now();
             let creds: Result<Credentials, CredentialsError> = self.inner.provide_credentials().await;
+            // Counted only when sent: without base credentials the
+            // AssumeRole never left this machine, and AWS bills nothing.
+            let sent = match &creds {
+                Ok(_) => true,
+                Err(e) => !is_credentials_error(&DisplayErrorContext(e).to_string()),
+            };
+            if sent {
+                self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
+            }
             let creds = creds?;
             *slot = Some((creds.clone(), obtained));
             Ok(creds)
@@ -175,6 +190,8 @@ impl AwsAccess {
         AwsAccess {
             base,
             base_credentials,
+            identity: Identity::of(settings),
+            base_ready: tokio::sync::OnceCell::new(),
             viewer: viewer_session_name(),
             roles: Mutex::default(),
             cloudwatch: Mutex::default(),
@@ -191,6 +208,33 @@ impl AwsAccess {
         debug_assert!(READ_ACTIONS.contains(&action), "{action} is not on the read-only allowlist");
         self.pacer.wait(account, region, action).await;
         self.ledger.count(account, region, action);
+    }
+
+    /// Which base identity this is and where it came from, for people
+    /// (said at the start of a sync and a check).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Whether the base identity has credentials to sign with (an SSO
+    /// profile logged in, a profile that exists, keys somewhere in the
+    /// chain): asked once, the answer kept, so every tenant gets the same
+    /// failure and its fix.
+    pub async fn base_ready(&self) -> Result<(), Failure> {
+        self.base_ready
+            .get_or_init(|| async {
+                self.base_credentials.provide_credentials().await.map(|_| ()).map_err(|e| {
+                    let text = DisplayErrorContext(&e).to_string();
+                    let mut f = classify_text(&text, None);
+                    if f.status != SourceStatus::NoCredentials {
+                        // Whatever stopped the base identity, nothing was sent with it.
+                        f.status = SourceStatus::NoCredentials;
+                    }
+                    self.identity.explain(f)
+                })
+            })
+            .await
+            .clone()
     }
 
     /// `fleetdeck-<user>`: shows up in the tenant's CloudTrail.
@@ -242,9 +286,10 @@ impl AwsAccess {
         role_arn: &str,
         external_id: Option<&str>,
     ) -> Result<(), Failure> {
+        self.base_ready().await?;
         creds.provide_credentials().await.map(|_| ()).map_err(|e| {
             let text = DisplayErrorContext(&e).to_string();
-            classify_text(&text, Some((role_arn, external_id)))
+            self.identity.explain(classify_text(&text, Some((role_arn, external_id))))
         })
     }
 
@@ -368,7 +413,11 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         }
         (None, r) => role_only_hint(r),
     };
-    let (status, remediation) = if has(&[crate::reach::UNREACHABLE]) {
+    let (status, remediation) = if is_credentials_error(text) {
+        // Before "unreachable": the SDK wraps a credential provider's
+        // failure in a dispatch failure, but nothing was sent.
+        (SourceStatus::NoCredentials, Identity::default().fix(text))
+    } else if has(&[crate::reach::UNREACHABLE]) {
         (
             SourceStatus::Unreachable,
             "check the network, VPN, proxy or endpoint_url; the next sync tries again".to_string(),
@@ -385,13 +434,7 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         (SourceStatus::Expired, "refresh the base credentials (aws sso login, or new keys) and sync again".to_string())
     } else if has(&["AccessDenied", "UnauthorizedOperation", "AuthorizationError", "NotAuthorized"]) {
         (SourceStatus::AccessDenied, role_hint())
-    } else if has(&[
-        "InvalidClientTokenId",
-        "UnrecognizedClient",
-        "SignatureDoesNotMatch",
-        "no credentials",
-        "the credential provider was not enabled",
-    ]) {
+    } else if has(&["InvalidClientTokenId", "UnrecognizedClient", "SignatureDoesNotMatch"]) {
         (
             SourceStatus::AccessDenied,
             "the base identity is not valid: check AWS_PROFILE / --profile and your keys".to_string(),
@@ -405,8 +448,185 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
     } else {
         (SourceStatus::Error, "see the error; the next sync retries".to_string())
     };
-    let message: String = text.chars().take(600).collect();
-    Failure { status, message, remediation }
+    Failure { status, message: plain(text), remediation }
+}
+
+/// Did the base identity's credentials fail to load (no request was sent)?
+/// The SDK's credential providers word it so: an SSO profile not logged in
+/// ("failed to load the cached SSO token", an expired SSO session), no
+/// provider in the chain with credentials ("no credentials", "the
+/// credential provider was not enabled", IMDS unreachable off EC2).
+fn is_credentials_error(text: &str) -> bool {
+    // What the providers say when they have nothing to give, as opposed to
+    // an AssumeRole that was sent and failed on the way (refused, timed out).
+    let markers = [
+        "no credentials",
+        "credential provider was not enabled",
+        "credentials provider was not enabled",
+        "SSO token",
+        "SSO session",
+        "loading an access token",
+        "IMDS",
+        "was not defined",
+        "profile file",
+    ];
+    let answered = ["AccessDenied", "ExpiredToken", "InvalidClientTokenId", "RegionDisabled", "Throttling"]
+        .iter()
+        .any(|c| text.contains(c));
+    markers.iter().any(|m| text.contains(m)) && !answered
+}
+
+/// An error's text for people: AWS's own words without the SDK's debug
+/// structures (`(ProviderError(ProviderError { ... }))`), without repeated
+/// "an error occurred while ..." prefixes, and at most 300 characters, cut
+/// at a word.
+pub fn plain(text: &str) -> String {
+    // The Debug dump starts at " (" followed by a type name and "(" or " {".
+    let mut cut = text.len();
+    for (i, _) in text.match_indices(" (") {
+        let rest = &text[i + 2..];
+        let name_len = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').count();
+        let after = &rest[name_len..];
+        if name_len > 0
+            && rest.starts_with(|c: char| c.is_ascii_uppercase())
+            && (after.starts_with('(') || after.starts_with(" {"))
+        {
+            cut = i;
+            break;
+        }
+    }
+    // Providers list what they attempted on lines of their own.
+    let flat = text[..cut].split_whitespace().collect::<Vec<_>>().join(" ");
+    let credentials = text.contains("an error occurred while loading credentials");
+    let mut parts: Vec<&str> = Vec::new();
+    for part in flat.split(": ") {
+        let part = part.trim();
+        // The SDK's wrapping says nothing a person can act on.
+        let wrapping = part == "other" || (credentials && part == "dispatch failure");
+        if part.is_empty() || wrapping || parts.contains(&part) {
+            continue;
+        }
+        parts.push(part);
+    }
+    let joined = parts.join(": ");
+    if joined.chars().count() <= 300 {
+        return joined;
+    }
+    let mut out: String = joined.chars().take(300).collect();
+    if let Some(space) = out.rfind(' ') {
+        out.truncate(space);
+    }
+    out.push_str(" ...");
+    out
+}
+
+/// Where the base identity comes from: a profile (and who named it), the
+/// environment's keys, the default chain, or the simulator's static keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The profile, and where it was named (`--profile`, `the fleet file`,
+    /// `AWS_PROFILE`).
+    pub profile: Option<(String, String)>,
+    /// Static keys: from the environment or the simulator.
+    pub keys_from: Option<String>,
+}
+
+impl Identity {
+    fn of(settings: &AwsSettings) -> Identity {
+        if settings.static_credentials.is_some() {
+            return Identity { profile: None, keys_from: Some("the simulated fleet's static keys".into()) };
+        }
+        let profile = match (&settings.profile, std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())) {
+            (Some(p), _) => Some((p.clone(), settings.profile_from.unwrap_or("--profile").to_string())),
+            (None, Some(p)) => Some((p, "AWS_PROFILE".to_string())),
+            (None, None) => None,
+        };
+        let keys_from = (profile.is_none() && std::env::var_os("AWS_ACCESS_KEY_ID").is_some())
+            .then(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string());
+        Identity { profile, keys_from }
+    }
+
+    /// "profile sso-dev (from --profile)", for the start of a sync or check.
+    pub fn describe(&self) -> String {
+        match (&self.profile, &self.keys_from) {
+            (Some((p, from)), _) => format!("profile {p:?} (from {from})"),
+            (None, Some(keys)) => format!("keys from {keys}"),
+            (None, None) => "the default credential chain (no --profile, AWS_PROFILE or fleet-file profile)".into(),
+        }
+    }
+
+    /// A credentials failure with its fix for this identity.
+    pub fn explain(&self, f: Failure) -> Failure {
+        if f.status != SourceStatus::NoCredentials {
+            return f;
+        }
+        let message = format!("no credentials for {}: {}", self.describe(), f.message);
+        Failure { remediation: self.fix(&f.message), message, ..f }
+    }
+
+    fn fix(&self, text: &str) -> String {
+        let sso = text.contains("SSO") || text.contains("sso");
+        match &self.profile {
+            Some((p, from)) if !profile_exists(p) => format!(
+                "profile {p:?} (named by {from}) is in neither {} nor {}: fix the name, or create it \
+                 (aws configure --profile {p}, or aws configure sso --profile {p})",
+                config_file(false).display(),
+                config_file(true).display()
+            ),
+            Some((p, _)) if sso || profile_is_sso(p) => format!("log in to AWS SSO: aws sso login --profile {p}"),
+            Some((p, _)) => {
+                format!("profile {p:?} gives no credentials: check it with aws sts get-caller-identity --profile {p}")
+            }
+            None if sso => "log in to AWS SSO: aws sso login (with the profile you use)".into(),
+            None => "no AWS credentials found: pass --profile NAME, set AWS_PROFILE, set profile in the fleet \
+                     file, or configure keys (aws configure)"
+                .into(),
+        }
+    }
+}
+
+/// `~/.aws/config`, or `~/.aws/credentials`, as the AWS CLI and SDKs find
+/// them (`AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` first).
+fn config_file(credentials: bool) -> std::path::PathBuf {
+    let (var, name) =
+        if credentials { ("AWS_SHARED_CREDENTIALS_FILE", "credentials") } else { ("AWS_CONFIG_FILE", "config") };
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(p) => p.into(),
+        None => dirs::home_dir().unwrap_or_default().join(".aws").join(name),
+    }
+}
+
+/// The sections of a config or credentials file: (profile name, its lines).
+fn profile_sections(credentials: bool) -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(config_file(credentials)).unwrap_or_default();
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let header = header.trim();
+            // In the config file profiles are `[profile NAME]` (`[default]`
+            // alone); in the credentials file `[NAME]`.
+            let name = if credentials {
+                Some(header)
+            } else {
+                header.strip_prefix("profile ").or((header == "default").then_some(header))
+            };
+            out.push((name.map(|n| n.trim().to_string()).unwrap_or_default(), Vec::new()));
+        } else if let Some((_, lines)) = out.last_mut() {
+            lines.push(line.to_string());
+        }
+    }
+    out
+}
+
+fn profile_exists(profile: &str) -> bool {
+    [false, true].iter().any(|c| profile_sections(*c).iter().any(|(n, _)| n == profile))
+}
+
+fn profile_is_sso(profile: &str) -> bool {
+    profile_sections(false)
+        .iter()
+        .filter(|(n, _)| n == profile)
+        .any(|(_, lines)| lines.iter().any(|l| l.starts_with("sso_")))
 }
 
 #[cfg(test)]
@@ -493,6 +713,45 @@ mod tests {
                 f.remediation
             );
         }
+    }
+
+    /// The SDK's text for an SSO profile not logged in, as seen (its
+    /// provider wraps it in a dispatch failure): credentials, not network.
+    const SSO_TEXT: &str = "an error occurred while loading credentials: dispatch failure: other: an error occurred \
+        while loading credentials: an error occurred while loading an access token: failed to load the cached SSO \
+        token (ProviderError(ProviderError { source: DispatchFailure(DispatchFailure { source: ConnectorError { \
+        kind: Other(None), source: ProviderError(ProviderError { source: FailedToLoadToken { source: IoError { \
+        what: \"read\", path: \"/home/ana/.aws/sso/cache/ee0b.json\" } } }) } }) }))";
+
+    #[test]
+    fn an_sso_profile_not_logged_in_is_no_credentials_in_plain_words() {
+        let f = classify_text(SSO_TEXT, Some(("arn:aws:iam::1:role/r", None)));
+        assert_eq!(f.status, SourceStatus::NoCredentials);
+        assert_eq!(
+            f.message,
+            "an error occurred while loading credentials: an error occurred while loading an access token: failed \
+             to load the cached SSO token"
+        );
+        let who = Identity { profile: Some(("sso-dev".into(), "--profile".into())), keys_from: None };
+        assert!(who
+            .explain(f.clone())
+            .message
+            .starts_with("no credentials for profile \"sso-dev\" (from --profile): "));
+        // A connection refused while assuming a role was sent: the network.
+        let refused = classify_text(
+            "an error occurred while loading credentials: dispatch failure: io error: Connection refused (os error 111)",
+            None,
+        );
+        assert_eq!(refused.status, SourceStatus::Unreachable, "{refused:?}");
+    }
+
+    #[test]
+    fn plain_words_are_cut_at_a_word_and_never_mid_dump() {
+        let long = format!("ThrottlingException: {}", "rate exceeded ".repeat(40));
+        let p = plain(&long);
+        assert!(p.len() <= 304 && p.ends_with(" ..."), "{p}");
+        assert!(!p.contains("exce ..."), "cut mid-word: {p}");
+        assert_eq!(plain("InternalFailure: boom (ServiceError { raw: 1 })"), "InternalFailure: boom");
     }
 
     #[test]

@@ -361,6 +361,9 @@ pub struct SourceRules {
     pub credentials: Health,
     pub metrics: Health,
     pub alarms: Health,
+    /// The alarms' state changes (DescribeAlarmHistory): without them
+    /// episodes are dated by the alarms' own state only.
+    pub alarm_history: Health,
     pub logs: Health,
     pub other: Health,
 }
@@ -432,6 +435,7 @@ struct RawSourceRules {
     credentials: RawOutcome,
     metrics: RawOutcome,
     alarms: RawOutcome,
+    alarm_history: RawOutcome,
     logs: RawOutcome,
     other: RawOutcome,
 }
@@ -522,7 +526,7 @@ impl RuleReader<'_> {
 }
 
 /// Every key of `health.toml`: the built-in file sets them all.
-const HEALTH_KEYS: usize = 22;
+const HEALTH_KEYS: usize = 23;
 
 /// Parse `health.toml`. A user's file (`base` the built-in rules) may leave
 /// keys out, which keep `base`'s rule; the built-in one (`base` None) must
@@ -540,6 +544,7 @@ fn parse_health(path: &Path, text: &str, base: Option<&HealthRules>) -> Result<H
             credentials: Health::Unknown,
             metrics: Health::Unknown,
             alarms: Health::Unknown,
+            alarm_history: Health::Unknown,
             logs: Health::Unknown,
             other: Health::Unknown,
         },
@@ -558,6 +563,7 @@ fn parse_health(path: &Path, text: &str, base: Option<&HealthRules>) -> Result<H
     r.outcome(&s.credentials, "source.credentials", &mut rules.source.credentials);
     r.outcome(&s.metrics, "source.metrics", &mut rules.source.metrics);
     r.outcome(&s.alarms, "source.alarms", &mut rules.source.alarms);
+    r.outcome(&s.alarm_history, "source.alarm_history", &mut rules.source.alarm_history);
     r.outcome(&s.logs, "source.logs", &mut rules.source.logs);
     r.outcome(&s.other, "source.other", &mut rules.source.other);
     r.outcome(&raw.alarm.in_alarm, "alarm.in_alarm", &mut rules.alarm_in_alarm);

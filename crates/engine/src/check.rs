@@ -174,6 +174,9 @@ pub enum Problem {
     Throttled,
     /// No answer at all: network, VPN, proxy or `endpoint_url`.
     Unreachable,
+    /// The base identity has no credentials (SSO not logged in, unknown
+    /// profile, none configured): nothing was sent.
+    NoCredentials,
     Other,
 }
 
@@ -191,6 +194,7 @@ impl Problem {
             Problem::Expired => "credentials expired",
             Problem::Throttled => "throttled",
             Problem::Unreachable => "endpoint unreachable",
+            Problem::NoCredentials => "no credentials",
             Problem::Other => "error",
         }
     }
@@ -316,7 +320,7 @@ pub async fn run(fleet: &Fleet, aws: &AwsAccess, opts: &CheckOptions) -> Result<
 async fn check_tenant(aws: &AwsAccess, t: &Tenant, now: i64) -> Vec<CheckRow> {
     let ext = t.external_id.as_deref();
     let creds = aws.role(&t.role_arn, ext).await;
-    if let Err(failed) = assume(&creds, &t.role_arn, ext).await {
+    if let Err(failed) = assume(aws, &creds, &t.role_arn, ext).await {
         return vec![CheckRow::failed(&t.id, "*", Probe::Credentials, failed)];
     }
     let mut rows = vec![CheckRow::ok(&t.id, "*", Probe::Credentials, format!("assumed {}", t.role_arn))];
@@ -434,7 +438,7 @@ async fn check_cost(fleet: &Fleet, aws: &AwsAccess, payer: &str, now: i64) -> Ch
     let creds = match &fleet.payer_role_arn {
         Some(arn) => {
             let c = aws.role(arn, None).await;
-            if let Err(failed) = assume(&c, arn, None).await {
+            if let Err(failed) = assume(aws, &c, arn, None).await {
                 return CheckRow::failed("*", "*", Probe::Cost, failed);
             }
             c
@@ -482,13 +486,17 @@ fn has(text: &str, codes: &[&str]) -> bool {
 /// text: a [`Failure`]'s message is cut at 600 characters, and an error body
 /// the SDK could not parse puts AWS's words past that.
 async fn assume(
+    aws: &AwsAccess,
     creds: &SharedCredentialsProvider,
     role_arn: &str,
     external_id: Option<&str>,
 ) -> Result<(), (Problem, Failure)> {
+    if let Err(f) = aws.base_ready().await {
+        return Err((Problem::NoCredentials, f));
+    }
     creds.provide_credentials().await.map(|_| ()).map_err(|e| {
         let text = DisplayErrorContext(&e).to_string();
-        let mut f = classify_text(&text, Some((role_arn, external_id)));
+        let mut f = aws.identity().explain(classify_text(&text, Some((role_arn, external_id))));
         if let Some(words) = aws_words(&e) {
             f.message = words;
         }
@@ -598,6 +606,7 @@ fn denied_failure(f: Failure) -> (Problem, Failure) {
 fn problem_of_status(f: &Failure) -> Problem {
     match f.status {
         SourceStatus::Unreachable => Problem::Unreachable,
+        SourceStatus::NoCredentials => Problem::NoCredentials,
         SourceStatus::Expired => Problem::Expired,
         SourceStatus::Throttled => Problem::Throttled,
         SourceStatus::AccessDenied => Problem::BaseIdentity,

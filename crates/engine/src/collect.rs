@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatch::types::{AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_sdk_cloudwatchlogs::types::QueryStatus;
 use aws_sdk_costexplorer::types::{
     DateInterval, Dimension as CostDimension, DimensionValues, Expression, Granularity, GroupDefinition,
@@ -141,8 +141,12 @@ pub async fn alarms(
     let mut token: Option<String> = None;
     loop {
         aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarms").await;
+        // Composite alarms too: "If you omit this parameter, only metric
+        // alarms are returned" (DescribeAlarms, AlarmTypes, API Reference).
         let resp = client
             .describe_alarms()
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
             .max_records(100)
             .set_next_token(token.clone())
             .send()
@@ -160,6 +164,7 @@ pub async fn alarms(
                 namespace: a.namespace().map(str::to_string),
                 metric_name: a.metric_name().map(str::to_string),
                 threshold: a.threshold().filter(|t| t.is_finite()),
+                platform: false,
             };
             out.push(RawAlarm {
                 row,
@@ -170,6 +175,24 @@ pub async fn alarms(
                     .collect(),
             });
         }
+        for a in resp.composite_alarms() {
+            let row = AlarmRow {
+                tenant_id: String::new(),
+                region: String::new(),
+                arn: a.alarm_arn().unwrap_or_default().to_string(),
+                name: a.alarm_name().unwrap_or_default().to_string(),
+                state: a.state_value().map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
+                reason: a.state_reason().unwrap_or_default().to_string(),
+                state_changed_at: a.state_updated_timestamp().and_then(|t| t.to_millis().ok()),
+                namespace: None,
+                metric_name: None,
+                threshold: None,
+                platform: false,
+            };
+            // A composite alarm has no dimensions: whose it is follows from
+            // the account (see `RawAlarm::belongs_to`).
+            out.push(RawAlarm { row, dimensions: BTreeMap::new() });
+        }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
             break;
@@ -178,30 +201,109 @@ pub async fn alarms(
     Ok(out)
 }
 
-/// State changes of one alarm since `since` (epoch s), newest first:
-/// (epoch ms, summary).
+/// One state change of an alarm of an account-region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryItem {
+    pub alarm_name: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// "Alarm updated from OK to ALARM".
+    pub summary: String,
+}
+
+/// Attempts of an optional read (the alarm history) that AWS fails (5xx,
+/// a dropped connection), each counted: a brownout of that API during an
+/// incident must not hold up the sync. Throttling is pacing, not failure:
+/// it is waited out, within [`OPTIONAL_DEADLINE`].
+pub const OPTIONAL_MAX_FAILURES: u32 = 4;
+/// An optional read's attempt gives up after this long.
+pub const OPTIONAL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// An optional read of one account-region gives up after this long.
+pub const OPTIONAL_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A number in [0, 1) that differs between attempts and callers: backoff
+/// jitter, so account-regions retrying together spread out.
+fn rand_unit(attempt: u32, salt: i64) -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    h.write_i64(salt);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Every state change of every alarm (metric and composite) of one
+/// account-region since `since` (epoch s): one paged DescribeAlarmHistory
+/// without `AlarmName`, which "returns the histories for either all metric
+/// alarms or all composite alarms" of the types `AlarmTypes` names (API
+/// Reference). An optional read: at most [`OPTIONAL_MAX_FAILURES`] failed
+/// attempts of at most [`OPTIONAL_ATTEMPT_TIMEOUT`] each, all within
+/// [`OPTIONAL_DEADLINE`], retried here rather than by the SDK so that each
+/// attempt sent is paced and counted.
 pub async fn alarm_history(
     client: &aws_sdk_cloudwatch::Client,
     aws: &AwsAccess,
     target: &Target,
-    alarm: &str,
     since: i64,
-) -> Result<Vec<(i64, String)>, Failure> {
-    aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
-    let resp = client
-        .describe_alarm_history()
-        .alarm_name(alarm)
-        .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
-        .start_date(DateTime::from_secs(since))
-        .max_records(20)
-        .send()
-        .await
-        .map_err(|e| classify(&e))?;
-    Ok(resp
-        .alarm_history_items()
-        .iter()
-        .filter_map(|i| Some((i.timestamp()?.to_millis().ok()?, i.history_summary().unwrap_or_default().to_string())))
-        .collect())
+) -> Result<Vec<HistoryItem>, Failure> {
+    let once = aws_sdk_cloudwatch::config::Config::builder()
+        .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_sdk_cloudwatch::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(OPTIONAL_ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (mut attempt, mut failures) = (0u32, 0u32);
+        let resp = loop {
+            attempt += 1;
+            aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
+            let sent = client
+                .describe_alarm_history()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
+                .start_date(DateTime::from_secs(since))
+                .max_records(100)
+                .set_next_token(token.clone())
+                .customize()
+                .config_override(once.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(resp) => break resp,
+                Err(e) => {
+                    let f = classify(&e);
+                    match f.status {
+                        SourceStatus::Throttled => {}
+                        SourceStatus::Error | SourceStatus::Unreachable => failures += 1,
+                        _ => return Err(f),
+                    }
+                    // Backoff with jitter, 100 ms doubling up to 2 s.
+                    let backoff = Duration::from_millis((100u64 << attempt.min(5)).min(2000))
+                        .mul_f64(0.5 + rand_unit(attempt, since));
+                    if failures >= OPTIONAL_MAX_FAILURES || started.elapsed() + backoff > OPTIONAL_DEADLINE {
+                        return Err(f);
+                    }
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        };
+        out.extend(resp.alarm_history_items().iter().filter_map(|i| {
+            Some(HistoryItem {
+                alarm_name: i.alarm_name()?.to_string(),
+                at: i.timestamp()?.to_millis().ok()?,
+                summary: i.history_summary().unwrap_or_default().to_string(),
+            })
+        }));
+        token = resp.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// An alarm as read, before it is attributed to tenants: the cache row
@@ -503,6 +605,7 @@ mod tests {
                 namespace: None,
                 metric_name: None,
                 threshold: None,
+                platform: false,
             },
             dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }

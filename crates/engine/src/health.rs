@@ -72,6 +72,7 @@ pub fn assess_with(
             "credentials" => ("no access to the account", rules.source.credentials),
             "metrics" => ("metrics not read", rules.source.metrics),
             "alarms" => ("alarms not read", rules.source.alarms),
+            "alarm_history" => ("alarm history not read", rules.source.alarm_history),
             "logs" => ("logs not read", rules.source.logs),
             _ => ("source not read", rules.source.other),
         };
@@ -335,6 +336,7 @@ mod tests {
                 namespace: Some("SaaS/App".into()),
                 metric_name: Some("Errors".into()),
                 threshold: Some(50.0),
+                platform: false,
             }],
             metrics: vec![
                 (requests, series(now, &[1000.0; 5])),

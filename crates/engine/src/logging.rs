@@ -17,7 +17,7 @@
 //! process exits or crashes, and there is no guard to keep alive.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,7 +55,11 @@ pub fn init(verbose: bool) {
 fn install(verbose: bool) {
     let stderr_default = if verbose { "fleetdeck=debug,info" } else { "fleetdeck=warn" };
     let file_default = if verbose { "fleetdeck=debug,info" } else { "info" };
-    let stderr = tracing_subscriber::fmt::layer().with_writer(io::stderr).with_filter(filter(stderr_default));
+    // Colour only on a terminal: piped or redirected, escapes are noise.
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(io::stderr().is_terminal())
+        .with_writer(io::stderr)
+        .with_filter(filter(stderr_default));
     let file = match open_log_file() {
         Ok(file) => Some(file),
         Err(why) => {
@@ -84,15 +88,23 @@ fn install(verbose: bool) {
 }
 
 /// `FLEETDECK_LOG` if set and valid, else `default`; then the caps.
-fn filter(default: &str) -> EnvFilter {
+fn filter<S>(default: &str) -> impl tracing_subscriber::layer::Filter<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
     let filter = EnvFilter::try_from_env(LOG_FILTER_ENV).unwrap_or_else(|_| EnvFilter::new(default));
     // The SDK logs access key ids at debug and trace (the resolved identity,
     // "obtained assumed credentials", and sigv4's "signing request" with its
-    // signing params at trace): never, whatever FLEETDECK_LOG asks for.
-    ["aws_smithy_runtime::client::orchestrator=info", "aws_config=info", "aws_sigv4=info"]
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(filter, |f, cap| f.add_directive(cap))
+    // signing params at trace): never, whatever FLEETDECK_LOG asks for. A
+    // cap only lowers: it enables nothing the filter above did not (added
+    // as directives they enabled the SDK's INFO and WARN lines on stderr).
+    let caps = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("aws_smithy_runtime::client::orchestrator", LevelFilter::INFO)
+        .with_target("aws_config", LevelFilter::INFO)
+        .with_target("aws_sigv4", LevelFilter::INFO);
+    filter.and(caps)
 }
 
 /// The file's field formatter: `DefaultFields`' output under a type of its

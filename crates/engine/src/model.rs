@@ -362,6 +362,10 @@ pub enum SourceStatus {
     ClockSkew,
     /// AWS could not be reached (network, endpoint, region not enabled).
     Unreachable,
+    /// The base identity has no credentials to sign with (an SSO profile
+    /// not logged in, a profile that does not exist, none configured):
+    /// nothing was sent.
+    NoCredentials,
     /// Nothing to read: no log group, no payer account...
     NotConfigured,
     /// Anything else AWS or the read itself failed with.
@@ -369,13 +373,14 @@ pub enum SourceStatus {
 }
 
 impl SourceStatus {
-    pub const ALL: [SourceStatus; 8] = [
+    pub const ALL: [SourceStatus; 9] = [
         SourceStatus::Ok,
         SourceStatus::AccessDenied,
         SourceStatus::Throttled,
         SourceStatus::Expired,
         SourceStatus::ClockSkew,
         SourceStatus::Unreachable,
+        SourceStatus::NoCredentials,
         SourceStatus::NotConfigured,
         SourceStatus::Error,
     ];
@@ -388,6 +393,7 @@ impl SourceStatus {
             SourceStatus::Expired => "expired",
             SourceStatus::ClockSkew => "clock_skew",
             SourceStatus::Unreachable => "unreachable",
+            SourceStatus::NoCredentials => "no_credentials",
             SourceStatus::NotConfigured => "not_configured",
             SourceStatus::Error => "error",
         }

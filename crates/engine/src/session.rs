@@ -99,14 +99,21 @@ impl SessionOptions {
         }
     }
 
-    /// `--cache`, else a file per fleet source in the platform data dir, so
-    /// simulated data never mixes with a real fleet's.
-    /// How to reach AWS for a fleet file: `--profile`/`--region` over the
-    /// fleet file's, its endpoint, the default credential chain, and
+    /// How to reach AWS for a fleet file: `--profile` (or `AWS_PROFILE`) and
+    /// `--region` over the fleet file's, its endpoint, the default credential chain, and
     /// `AWS_MAX_ATTEMPTS` if set.
     pub fn aws_settings(&self, fleet: &Fleet) -> AwsSettings {
+        // As the AWS CLI: the flag, then AWS_PROFILE; then the fleet file's.
+        let env = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+        let profile = match (&self.profile, env, &fleet.profile) {
+            (Some(p), _, _) => Some((p.clone(), "--profile")),
+            (None, Some(p), _) => Some((p, "AWS_PROFILE")),
+            (None, None, Some(p)) => Some((p.clone(), "the fleet file")),
+            (None, None, None) => None,
+        };
         AwsSettings {
-            profile: self.profile.clone().or_else(|| fleet.profile.clone()),
+            profile_from: profile.as_ref().map(|(_, from)| *from),
+            profile: profile.map(|(p, _)| p),
             region: self.region.clone().unwrap_or_else(|| fleet.region.clone()),
             endpoint_url: fleet.endpoint_url.clone(),
             static_credentials: None,
@@ -117,6 +124,8 @@ impl SessionOptions {
         }
     }
 
+    /// `--cache`, else a file per fleet source in the platform data dir, so
+    /// simulated data never mixes with a real fleet's.
     pub fn cache_path(&self, source: &FleetSource) -> PathBuf {
         if let Some(c) = &self.cache {
             return c.clone();

@@ -170,6 +170,10 @@ pub struct SimKnobs {
     /// set it with [`SimKnobs::clock`] some hours away from the laptop's
     /// clock to play a laptop whose clock is wrong.
     pub check_request_time: bool,
+    /// Operations (e.g. `DescribeAlarmHistory`) whose every request is
+    /// answered HTTP 500 `InternalFailure`: an API down during an incident,
+    /// or an emulator that lacks it (moto answers DescribeAlarmHistory so).
+    pub broken_operations: Vec<String>,
     /// (account, region) pairs where the region is an opt-in region the
     /// account has not enabled: every request there but STS's is refused
     /// as AWS refuses it, the credentials unrecognised ("The security token

@@ -418,7 +418,8 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
 
     // Injected faults hit any request, authenticated or not, before it does
     // anything: the front end failed, not the service behind it.
-    let fault = state.draw_fault(&knobs);
+    let fault =
+        if knobs.broken_operations.contains(&action) { Some(Fault::InternalError) } else { state.draw_fault(&knobs) };
     let iam_action = format!("{}:{}", service.iam_prefix(), action);
     state.count(&account, &region, &action, &iam_action, fault.is_some());
     let result = match (fault, caller) {

@@ -32,6 +32,7 @@ pub fn epoch_now() -> i64 {
 pub fn sim_settings(endpoint: &str, region: &str) -> AwsSettings {
     AwsSettings {
         profile: None,
+        profile_from: None,
         region: region.to_string(),
         endpoint_url: Some(endpoint.to_string()),
         static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
@@ -51,9 +52,15 @@ pub struct World {
 
 impl World {
     pub async fn start_with(tenants: usize, catalog: Catalog, epoch: i64) -> World {
-        let sim = SimFleet::start(SimOptions { seed: SEED, tenants, now: epoch, shape: None, realistic: false })
+        World::start_options(SimOptions { seed: SEED, tenants, now: epoch, shape: None, realistic: false }, catalog)
             .await
-            .expect("the simulated fleet starts");
+    }
+
+    /// A fleet of any [`SimOptions`] (its clock frozen at `opts.now`), e.g.
+    /// [`SimOptions::realistic`].
+    pub async fn start_options(opts: SimOptions, catalog: Catalog) -> World {
+        let epoch = opts.now;
+        let sim = SimFleet::start(opts).await.expect("the simulated fleet starts");
         sim.set_knobs(SimKnobs { clock: Some(epoch), ..SimKnobs::default() });
         let fleet = Fleet::parse(Path::new("<simulated fleet>"), &sim.fleet_toml(), &catalog)
             .expect("the simulated fleet file is valid");

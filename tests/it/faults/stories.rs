@@ -187,7 +187,7 @@ async fn a_tenant_whose_role_denies_access_is_marked_and_every_other_tenant_comp
     // Credentials once for the tenant, then every source of every region.
     let mut expected: BTreeSet<(String, String)> = BTreeSet::from([("*".into(), "credentials".into())]);
     for region in denied.regions() {
-        for source in ["metrics", "alarms", "logs"] {
+        for source in ["metrics", "alarms", "alarm_history", "logs"] {
             expected.insert((region.to_string(), source.to_string()));
         }
     }

@@ -4,4 +4,4 @@
  * How the last read of a source went. `as_str` is what the cache stores
  * and `status --json`, `check --json` and the window show.
  */
-export type SourceStatus = "ok" | "access_denied" | "throttled" | "expired" | "clock_skew" | "unreachable" | "not_configured" | "error";
+export type SourceStatus = "ok" | "access_denied" | "throttled" | "expired" | "clock_skew" | "unreachable" | "no_credentials" | "not_configured" | "error";

@@ -1,5 +1,7 @@
 //! CloudWatch alarms: their current state and their state-change history.
 
+use std::collections::{BTreeMap, HashMap};
+
 use sqlx::Row;
 
 use crate::model::Incident;
@@ -19,10 +21,13 @@ pub struct AlarmRow {
     pub namespace: Option<String>,
     pub metric_name: Option<String>,
     pub threshold: Option<f64>,
+    /// A platform alarm: in a shared account, naming no tenant; kept on
+    /// every tenant of the account-region.
+    pub platform: bool,
 }
 
 /// An `alarm` row selected as (tenant_id, region, arn, name, state, reason,
-/// state_changed_at, namespace, metric_name, threshold).
+/// state_changed_at, namespace, metric_name, threshold, platform).
 pub(super) fn alarm_row(r: &sqlx::sqlite::SqliteRow) -> AlarmRow {
     AlarmRow {
         tenant_id: r.get(0),
@@ -35,7 +40,20 @@ pub(super) fn alarm_row(r: &sqlx::sqlite::SqliteRow) -> AlarmRow {
         namespace: r.get(7),
         metric_name: r.get(8),
         threshold: r.get(9),
+        platform: r.get::<i64, _>(10) != 0,
     }
+}
+
+/// One state change of an alarm, as kept for a tenant-region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmChange {
+    pub tenant_id: String,
+    pub region: String,
+    pub alarm_name: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// "Alarm updated from OK to ALARM".
+    pub summary: String,
 }
 
 /// (from, to) of an alarm history summary, "Alarm updated from OK to ALARM".
@@ -50,35 +68,45 @@ pub(super) fn state_change(summary: &str) -> (Option<&str>, Option<&str>) {
 impl Cache {
     /// Alarm episodes (from a change into ALARM to the change out of it,
     /// open while none is seen) overlapping `[since, until]` (epoch s),
-    /// from the alarm history; one tenant's with `Some`.
+    /// from the alarm history; one tenant's with `Some`. A platform alarm
+    /// is kept for each tenant it reaches: one tenant's incidents hold it,
+    /// the fleet's hold it once, naming every tenant it reaches.
     pub async fn alarm_episodes(
         &self,
         tenant: Option<&str>,
         since: i64,
         until: i64,
     ) -> Result<Vec<Incident>, CacheError> {
+        let tenant_filter = tenant;
         let mut out = Vec::new();
         let order = "ORDER BY tenant_id, region, alarm_name, at";
+        // Whether the alarm is a platform alarm, from its current row.
+        let columns = "tenant_id, region, alarm_name, at, summary, coalesce((SELECT max(a.platform) FROM alarm a
+                       WHERE a.tenant_id = h.tenant_id AND a.region = h.region AND a.name = h.alarm_name), 0)";
         let history = match tenant {
             Some(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE tenant_id = ?2 AND at <= ?1 {order}"
+                "SELECT {columns} FROM alarm_history h WHERE tenant_id = ?2 AND at <= ?1 {order}"
             )))
             .bind(until.saturating_mul(1000))
             .bind(t),
             None => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT tenant_id, region, alarm_name, at, summary FROM alarm_history WHERE at <= ?1 {order}"
+                "SELECT {columns} FROM alarm_history h WHERE at <= ?1 {order}"
             )))
             .bind(until.saturating_mul(1000)),
         }
         .fetch_all(&self.pool)
         .await?;
-        let changes: Vec<(String, String, String, i64, String)> =
-            history.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+        let changes: Vec<(String, String, String, i64, String, i64)> =
+            history.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect();
+        // A platform alarm's episodes, once for the fleet: (region, name,
+        // start) -> the incident and the tenants it reaches.
+        let mut platform: BTreeMap<(String, String, i64), (Incident, Vec<String>)> = BTreeMap::new();
         for alarm in changes.chunk_by(|a, b| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2)) {
             let (tenant, region, name) = (&alarm[0].0, &alarm[0].1, &alarm[0].2);
+            let is_platform = alarm[0].5 != 0;
             let mut open: Option<(i64, &str)> = None;
             let mut episodes: Vec<(i64, Option<i64>, &str)> = Vec::new();
-            for (_, _, _, at, summary) in alarm {
+            for (_, _, _, at, summary, _) in alarm {
                 let (from, to) = state_change(summary);
                 if to == Some("ALARM") {
                     if let Some((start, s)) = open.take() {
@@ -99,16 +127,41 @@ impl Cache {
                 if end.is_some_and(|e| e < since.saturating_mul(1000)) {
                     continue;
                 }
-                out.push(Incident {
+                let incident = Incident {
                     tenant: tenant.clone(),
                     region: region.clone(),
                     kind: crate::model::IncidentKind::Alarm,
                     subject: name.clone(),
                     start,
                     end,
-                    title: format!("alarm {name}: {summary}"),
-                });
+                    title: if is_platform {
+                        format!("platform alarm {name}: {summary}")
+                    } else {
+                        format!("alarm {name}: {summary}")
+                    },
+                };
+                if is_platform && tenant_filter.is_none() {
+                    let slot =
+                        platform.entry((region.clone(), name.clone(), start)).or_insert_with(|| (incident, Vec::new()));
+                    slot.1.push(tenant.clone());
+                } else {
+                    out.push(incident);
+                }
             }
+        }
+        for (_, (mut incident, mut tenants)) in platform {
+            tenants.sort();
+            tenants.dedup();
+            incident.tenant = tenants[0].clone();
+            incident.title = format!(
+                "platform alarm {} (shared account, reaches {} tenant{}: {}): {}",
+                incident.subject,
+                tenants.len(),
+                if tenants.len() == 1 { "" } else { "s" },
+                tenants.join(", "),
+                incident.title.split_once(": ").map_or("", |(_, s)| s)
+            );
+            out.push(incident);
         }
         Ok(out)
     }
@@ -130,8 +183,8 @@ impl Cache {
         }
         for a in alarms {
             sqlx::query(
-                "INSERT OR REPLACE INTO alarm (tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold, synced_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT OR REPLACE INTO alarm (tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold, synced_at, platform)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .bind(&a.tenant_id)
             .bind(&a.region)
@@ -144,6 +197,7 @@ impl Cache {
             .bind(&a.metric_name)
             .bind(a.threshold)
             .bind(now_ms)
+            .bind(i64::from(a.platform))
             .execute(&mut *tx)
             .await?;
         }
@@ -151,34 +205,49 @@ impl Cache {
         Ok(())
     }
 
-    /// Add state changes of an alarm (already known ones are kept once).
-    pub async fn put_alarm_history(
-        &self,
-        tenant: &str,
-        region: &str,
-        alarm: &str,
-        items: &[(i64, String)],
-    ) -> Result<(), CacheError> {
+    /// Add alarms' state changes (already known ones are kept once).
+    pub async fn put_alarm_history(&self, items: &[AlarmChange]) -> Result<(), CacheError> {
         let mut tx = self.pool.begin().await?;
-        for (at, summary) in items {
+        for c in items {
             sqlx::query(
                 "INSERT OR REPLACE INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
-            .bind(tenant)
-            .bind(region)
-            .bind(alarm)
-            .bind(at)
-            .bind(summary)
+            .bind(&c.tenant_id)
+            .bind(&c.region)
+            .bind(&c.alarm_name)
+            .bind(c.at)
+            .bind(&c.summary)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The newest state change on record (epoch ms) of each alarm of the
+    /// given tenant-regions, by alarm name: where the next history read of
+    /// their account-region starts.
+    pub async fn alarm_history_newest(&self, scope: &[(String, String)]) -> Result<HashMap<String, i64>, CacheError> {
+        let mut out: HashMap<String, i64> = HashMap::new();
+        for (tenant, region) in scope {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT alarm_name, max(at) FROM alarm_history WHERE tenant_id = ?1 AND region = ?2 GROUP BY alarm_name",
+            )
+            .bind(tenant)
+            .bind(region)
+            .fetch_all(&self.pool)
+            .await?;
+            for (name, at) in rows {
+                let slot = out.entry(name).or_insert(at);
+                *slot = (*slot).max(at);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn alarms(&self, tenant: &str, region: &str) -> Result<Vec<AlarmRow>, CacheError> {
         let rows = sqlx::query(
-            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold
+            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold, platform
              FROM alarm WHERE tenant_id = ?1 AND region = ?2 ORDER BY name",
         )
         .bind(tenant)
@@ -191,7 +260,7 @@ impl Cache {
     /// Every cached alarm, by tenant, region and name.
     pub async fn all_alarms(&self) -> Result<Vec<AlarmRow>, CacheError> {
         let rows = sqlx::query(
-            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold
+            "SELECT tenant_id, region, arn, name, state, reason, state_changed_at, namespace, metric_name, threshold, platform
              FROM alarm ORDER BY tenant_id, region, name",
         )
         .fetch_all(&self.pool)

@@ -28,7 +28,7 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
-pub use alarms::AlarmRow;
+pub use alarms::{AlarmChange, AlarmRow};
 pub use anomalies::{AnomalyRow, AnomalySpan, PeerKind, PeerRow, SavedDetector, ScoredSeries};
 pub use cost::{CostAnomalyRow, CostRow};
 pub use health::HealthRow;

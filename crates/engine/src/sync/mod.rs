@@ -239,7 +239,7 @@ pub async fn run(
             // sources say so instead of keeping an earlier sync's "ok".
             if let Err(f) = &result {
                 for region in t.regions() {
-                    for source in ["metrics", "alarms", "logs"] {
+                    for source in ["metrics", "alarms", "alarm_history", "logs"] {
                         run.pending
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -473,41 +473,56 @@ async fn metrics_phase(
     run.flush().await
 }
 
-/// One paged DescribeAlarms per account-region, shared out to its tenants.
+/// One paged DescribeAlarms per account-region, shared out to its tenants,
+/// then one paged DescribeAlarmHistory per account-region for the state
+/// changes since the last read, so episodes close and an alarm that fired
+/// and cleared between two syncs is still seen.
 async fn alarms_phase(
     run: &Run<'_>,
     alarm_targets: &BTreeMap<Target, Vec<(&Tenant, String)>>,
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
 ) -> Result<(), CacheError> {
-    let jobs: Vec<_> =
-        alarm_targets.iter().map(|(target, tenants)| alarm_call(run, target, tenants, provider_for(target))).collect();
+    let mut known = Vec::with_capacity(alarm_targets.len());
+    for tenants in alarm_targets.values() {
+        let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
+        known.push(run.cache.alarm_history_newest(&scope).await?);
+    }
+    let jobs: Vec<_> = alarm_targets
+        .iter()
+        .zip(known)
+        .map(|((target, tenants), known)| alarm_call(run, target, tenants, provider_for(target), known))
+        .collect();
     let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.concurrency).collect().await;
     for (tenants, result) in alarm_results {
         match result {
-            Ok(alarms) => {
-                let mut rows = Vec::new();
-                for (t, region) in tenants {
-                    for a in alarms.iter().filter(|a| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)) {
-                        let mut row = a.clone().into_row(&t.id, region);
-                        // Alarm reasons quote datapoints and can quote
-                        // dimension values: residency tenants' are redacted
-                        // like any other cached text.
-                        if t.residency {
-                            row.reason = crate::redact::redact(&row.reason);
-                        }
-                        rows.push(row);
-                    }
-                }
+            Ok((alarms, history)) => {
+                let rows = attribute(tenants, alarms);
                 let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
                 run.cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
-                history(run, &rows).await?;
                 for (t, region) in tenants {
                     run.record(&t.id, region, "alarms", Ok(())).await?;
+                }
+                match history {
+                    Ok(items) => {
+                        run.cache.put_alarm_history(&attribute_history(tenants, &rows, items)).await?;
+                        for (t, region) in tenants {
+                            run.record(&t.id, region, "alarm_history", Ok(())).await?;
+                        }
+                    }
+                    Err(f) => {
+                        for (t, region) in tenants {
+                            run.record(&t.id, region, "alarm_history", Err(&f)).await?;
+                        }
+                    }
                 }
             }
             Err(f) => {
                 for (t, region) in tenants {
                     run.record(&t.id, region, "alarms", Err(&f)).await?;
+                    // The history is read after the alarms: not read either.
+                    let history =
+                        Failure { message: format!("not read: the alarms were not read ({})", f.message), ..f.clone() };
+                    run.record(&t.id, region, "alarm_history", Err(&history)).await?;
                 }
             }
         }
@@ -515,29 +530,88 @@ async fn alarms_phase(
     run.flush().await
 }
 
-/// The last day's state changes of every alarm in ALARM, where the API is
-/// available: an emulator without DescribeAlarmHistory, or a role without
-/// the permission, costs the timeline its history, not the alarms source.
-async fn history(run: &Run<'_>, rows: &[crate::cache::AlarmRow]) -> Result<(), CacheError> {
-    let tenants: HashMap<&str, &Tenant> = run.fleet.tenants.iter().map(|t| (t.id.as_str(), t)).collect();
-    for a in rows.iter().filter(|a| a.state == "ALARM") {
-        let Some(t) = tenants.get(a.tenant_id.as_str()) else { continue };
-        let target = target(t, &a.region);
-        let Some(creds) = run.aws.known_role(&target.role_arn, target.external_id.as_deref()) else { continue };
-        let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
-        match collect::alarm_history(&client, run.aws, &target, &a.name, run.opts.now - 86_400).await {
-            Ok(mut items) => {
-                if t.residency {
-                    for (_, summary) in &mut items {
-                        *summary = crate::redact::redact(summary);
-                    }
-                }
-                run.cache.put_alarm_history(&a.tenant_id, &a.region, &a.name, &items).await?
+/// Whose each alarm of an account-region is. A tenant owning the account
+/// owns every alarm in it; in a shared account an alarm belongs to the
+/// tenants its dimensions name, and one whose dimensions name no tenant at
+/// all (none is a dimension any tenant's selector uses: the shared
+/// database's, a composite) is a platform alarm, kept on every tenant of
+/// the account-region. An alarm naming a resource no tenant of the fleet
+/// has is somebody else's and is left out.
+fn attribute(tenants: &[(&Tenant, String)], alarms: Vec<collect::RawAlarm>) -> Vec<crate::cache::AlarmRow> {
+    let shared = !tenants.iter().any(|(t, _)| t.model.owns_account());
+    let mut rows = Vec::new();
+    for a in alarms {
+        let mut matched: Vec<&(&Tenant, String)> =
+            tenants.iter().filter(|(t, _)| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)).collect();
+        let names_no_tenant =
+            !a.dimensions.keys().any(|k| tenants.iter().any(|(t, _)| t.selector.dimensions.contains_key(k)));
+        let platform = shared && matched.is_empty() && names_no_tenant;
+        if platform {
+            matched = tenants.iter().collect();
+        }
+        for (t, region) in matched {
+            let mut row = a.clone().into_row(&t.id, region);
+            row.platform = platform;
+            // Alarm reasons quote datapoints and can quote dimension
+            // values: residency tenants' are redacted like any other
+            // cached text.
+            if t.residency {
+                row.reason = crate::redact::redact(&row.reason);
             }
-            Err(f) => tracing::debug!("alarm history of {} unavailable: {}", a.name, f.message),
+            rows.push(row);
         }
     }
-    Ok(())
+    rows
+}
+
+/// The account-region's state changes, kept for the tenants each alarm
+/// belongs to (changes of alarms nobody in the fleet owns are dropped).
+fn attribute_history(
+    tenants: &[(&Tenant, String)],
+    rows: &[crate::cache::AlarmRow],
+    items: Vec<collect::HistoryItem>,
+) -> Vec<crate::cache::AlarmChange> {
+    let residency: HashMap<&str, bool> = tenants.iter().map(|(t, _)| (t.id.as_str(), t.residency)).collect();
+    let mut owners: HashMap<&str, Vec<&crate::cache::AlarmRow>> = HashMap::new();
+    for r in rows {
+        owners.entry(r.name.as_str()).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for item in items {
+        for r in owners.get(item.alarm_name.as_str()).into_iter().flatten() {
+            let summary = if residency.get(r.tenant_id.as_str()).copied().unwrap_or(false) {
+                crate::redact::redact(&item.summary)
+            } else {
+                item.summary.clone()
+            };
+            out.push(crate::cache::AlarmChange {
+                tenant_id: r.tenant_id.clone(),
+                region: r.region.clone(),
+                alarm_name: item.alarm_name.clone(),
+                at: item.at,
+                summary,
+            });
+        }
+    }
+    out
+}
+
+/// Where an account-region's history read starts (epoch s): a little before
+/// the newest change on record, else a day back; earlier for an alarm in
+/// ALARM whose change into it is not on record yet; never before the 30
+/// days CloudWatch keeps alarm history.
+fn history_since(now_ms: i64, known: &HashMap<String, i64>, alarms: &[collect::RawAlarm]) -> i64 {
+    const OVERLAP_MS: i64 = 5 * 60_000;
+    const DAY_MS: i64 = 86_400_000;
+    let mut since = known.values().max().map_or(now_ms - DAY_MS, |newest| newest - OVERLAP_MS);
+    for a in alarms.iter().filter(|a| a.row.state == "ALARM") {
+        if let Some(changed) = a.row.state_changed_at {
+            if known.get(&a.row.name).is_none_or(|k| *k < changed) {
+                since = since.min(changed - 1000);
+            }
+        }
+    }
+    since.max(now_ms - 30 * DAY_MS).div_euclid(1000)
 }
 
 async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {
@@ -616,16 +690,31 @@ async fn detect_anomalies(
         .collect())
 }
 
+/// The job of one account-region: its alarms and, once they are read, the
+/// state changes since the last read (an optional read: its failure costs
+/// the timeline its history, not the alarms).
+#[allow(clippy::type_complexity)]
 async fn alarm_call<'t, 'f>(
     run: &Run<'_>,
     target: &Target,
     tenants: &'t [(&'f Tenant, String)],
     creds: SharedCredentialsProvider,
-) -> (&'t [(&'f Tenant, String)], Result<Vec<collect::RawAlarm>, Failure>) {
+    known: HashMap<String, i64>,
+) -> (&'t [(&'f Tenant, String)], Result<(Vec<collect::RawAlarm>, Result<Vec<collect::HistoryItem>, Failure>), Failure>)
+{
     let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
-    let result = collect::alarms(&client, run.aws, target).await;
+    let alarms = collect::alarms(&client, run.aws, target).await;
     run.step("alarms", format!("{} {}", target.account, target.region));
-    (tenants, result)
+    let alarms = match alarms {
+        Ok(a) => a,
+        Err(f) => return (tenants, Err(f)),
+    };
+    let since = history_since(run.now_ms(), &known, &alarms);
+    let history = collect::alarm_history(&client, run.aws, target, since).await;
+    if let Err(f) = &history {
+        tracing::debug!("alarm history of {} {} unavailable: {}", target.account, target.region, f.message);
+    }
+    (tenants, Ok((alarms, history)))
 }
 
 /// Regression: a commit path that kept an iterator of closures (or passed a

@@ -23,6 +23,7 @@ const STATUS_LABEL: Record<SourceStatus, string> = {
   throttled: 'throttled',
   expired: 'expired',
   unreachable: 'unreachable',
+  no_credentials: 'no credentials',
   not_configured: 'not configured',
   clock_skew: 'clock skew',
   error: 'error',
