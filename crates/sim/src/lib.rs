@@ -85,7 +85,7 @@ pub struct SimOptions {
     /// A benchmark fleet's make-up instead of the demo's documented mix.
     pub shape: Option<SimShape>,
     /// What a real estate holds besides the demo's incidents, for tests of
-    /// alarm handling (see [`fleet`](crate::fleet)'s incident table): a
+    /// alarm handling (the simulator's incident table lists them): a
     /// composite alarm over globex's alarms, a platform alarm in the shared
     /// account that names no tenant, and a 5xx blip on tyrell whose alarm
     /// fires and clears well before `now`.
