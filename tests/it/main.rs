@@ -12,6 +12,7 @@ mod credentials;
 mod demo;
 mod detect;
 mod faults;
+mod freshness;
 mod fuzz;
 mod logging;
 mod moto;

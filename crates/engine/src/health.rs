@@ -196,7 +196,7 @@ pub fn assess_with(
     match newest {
         None if !facts.metrics.is_empty() => push(rules.no_data, "no datapoints collected yet".into(), None),
         Some(ts) if now - ts > rules.stale_after_secs => {
-            push(rules.stale, format!("no datapoints since {} ({} min ago)", hhmm(ts), (now - ts) / 60), None)
+            push(rules.stale, format!("{STALE_REASON}{} ({} min ago)", hhmm(ts), (now - ts) / 60), None)
         }
         _ => {}
     }
@@ -223,6 +223,28 @@ pub fn assess_with(
 fn ended(end: Option<i64>) -> String {
     end.map(|e| format!(" (ended {})", hhmm(e))).unwrap_or_default()
 }
+
+/// Judge freshness again when the health is read, not only when the sync
+/// wrote it: a row computed "ok" goes stale as its newest datapoint ages,
+/// whether or not a sync has run since. A row whose newest datapoint is
+/// older than `rules.stale_after_secs` at `now` (epoch s) takes the stale
+/// outcome when that is worse, with the reason first.
+pub fn judge_freshness(row: &mut crate::model::TenantHealth, rules: &HealthRules, now: i64) {
+    let Some(fresh_ms) = row.fresh_at else { return };
+    let newest = fresh_ms.div_euclid(1000);
+    if now - newest <= rules.stale_after_secs || row.reasons.iter().any(|r| r.starts_with(STALE_REASON)) {
+        return;
+    }
+    if rules.stale.severity() > row.health.severity() {
+        row.health = rules.stale;
+    }
+    if rules.stale != Health::Ok {
+        row.reasons.insert(0, format!("{STALE_REASON}{} ({} min ago)", hhmm(newest), (now - newest) / 60));
+    }
+}
+
+/// How a stale-data reason starts.
+const STALE_REASON: &str = "no datapoints since ";
 
 fn hhmm(epoch_s: i64) -> String {
     Utc.timestamp_opt(epoch_s, 0).single().map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default()

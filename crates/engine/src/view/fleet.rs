@@ -19,7 +19,12 @@ pub async fn fleet_overview(
     demo: bool,
     now: i64,
 ) -> Result<FleetOverview, ViewError> {
-    let out = cache.fleet_health(&catalog.views.fleet_health).await?;
+    let mut out = cache.fleet_health(&catalog.views.fleet_health).await?;
+    for row in &mut out {
+        crate::health::judge_freshness(row, &catalog.health, now);
+    }
+    // Worst first, as the query orders them, after freshness was judged.
+    out.sort_by_key(|r| std::cmp::Reverse(r.health.severity()));
     let counts = count_worst(out.iter().map(|r| (r.tenant.as_str(), r.health)));
     let by_tier = group_counts(&out, |r| (r.tier.as_str(), r.tenant.as_str()));
     let by_region = group_counts(&out, |r| (r.region.as_str(), r.tenant.as_str()));
