@@ -37,7 +37,7 @@ pub async fn run(common: &Common, tenant: Option<String>, cost: bool, json: bool
     };
     let aws = fleetdeck_engine::aws::AwsAccess::new(&settings).await;
     let options = CheckOptions { tenant, cost, ..CheckOptions::at(clock::now()) };
-    let rows = check::run(&fleet, &aws, &options).await?;
+    let rows = check::run(&fleet, &catalog, &aws, &options).await?;
     let demo = sim.is_some();
     drop(sim);
     let failed = rows.iter().filter(|r| r.is_failed()).count();

@@ -21,14 +21,14 @@ use fleetdeck_testkit::world::{epoch_now, World, SEED};
 const BLIP_ALARM: &str = "tyrell-5xx-errors-critical";
 const PLATFORM_ALARM: &str = "platform-shared-db-cpu-critical";
 
-async fn realistic(epoch: i64) -> World {
+pub(crate) async fn realistic(epoch: i64) -> World {
     let opts = SimOptions { seed: SEED, tenants: 24, now: epoch, shape: None, realistic: true };
     World::start_options(opts, Catalog::builtin().expect("built-in catalog")).await
 }
 
 /// One sync at `now`, the simulator's clock moved there too; every source
 /// must succeed.
-async fn sync_at(world: &World, cache: &Cache, now: i64) -> SyncSummary {
+pub(crate) async fn sync_at(world: &World, cache: &Cache, now: i64) -> SyncSummary {
     world.sim.set_knobs(SimKnobs { clock: Some(now), ..SimKnobs::default() });
     let summary = sync_as_is(world, cache, now).await;
     assert_eq!(summary.sources_failed, 0, "sources failed: {:#?}", summary.errors);
@@ -95,7 +95,6 @@ async fn an_episode_ends_when_its_alarm_returns_to_ok() {
     assert_eq!(closed[0].start, open[0].start, "the same episode");
     assert!(closed[0].end.is_some(), "closed once the alarm was back to OK: {:?}", closed[0]);
 
-    // One DescribeAlarmHistory per account-region, not one per alarm.
     let history_calls: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(calls), 0) FROM api_call WHERE action = 'cloudwatch:DescribeAlarmHistory'
          AND sync_id = (SELECT max(id) FROM sync_run)",
@@ -110,7 +109,10 @@ async fn an_episode_ends_when_its_alarm_returns_to_ok() {
     .fetch_one(cache.pool())
     .await
     .unwrap();
-    assert_eq!(history_calls, describe_calls, "one history read per alarms read ({summary:?})");
+    // One DescribeAlarmHistory at most per account-region, and only where
+    // an alarm changed since the last read (tyrell's, globex's, the
+    // platform's...), not for every account-region on every sync.
+    assert!(0 < history_calls && history_calls < describe_calls, "{history_calls} of {describe_calls} ({summary:?})");
 }
 
 /// globex's composite alarm is read with its metric alarms; the shared

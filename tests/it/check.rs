@@ -55,7 +55,7 @@ impl Local for World {
     /// `fleetdeck check` as the CLI sets it up for this fleet.
     async fn check(&self, opts: CheckOptions) -> Vec<CheckRow> {
         let aws = self.aws().await;
-        check::run(&self.fleet, &aws, &opts).await.expect("known tenants")
+        check::run(&self.fleet, &self.catalog, &aws, &opts).await.expect("known tenants")
     }
 
     /// Silo tenants, each alone in its account.
@@ -73,14 +73,14 @@ fn rows_of<'a>(rows: &'a [CheckRow], tenant: &str) -> Vec<&'a CheckRow> {
     rows.iter().filter(|r| r.tenant == tenant).collect()
 }
 
-/// Per tenant: one credentials row, then CloudWatch and Logs per region.
+/// Per tenant: one credentials row, then CloudWatch, alarms and Logs per region.
 fn assert_all_ok(rows: &[CheckRow], fleet: &Fleet, except: &[&str]) {
     for t in fleet.tenants.iter().filter(|t| !except.contains(&t.id.as_str())) {
         let mine = rows_of(rows, &t.id);
         let shape: Vec<(&str, Probe)> = mine.iter().map(|r| (r.region.as_str(), r.check)).collect();
         let mut want = vec![("*", Probe::Credentials)];
         for region in t.regions() {
-            want.extend([(region, Probe::Cloudwatch), (region, Probe::Logs)]);
+            want.extend([(region, Probe::Cloudwatch), (region, Probe::Alarms), (region, Probe::Logs)]);
         }
         assert_eq!(shape, want, "{}", t.id);
         for r in mine {
@@ -157,8 +157,8 @@ async fn a_deleted_role_fails_at_credentials_and_a_missing_action_at_logs_with_t
 }
 
 /// A tenant added a region that its account has not enabled (an opt-in
-/// region): its home region passes, that region fails for CloudWatch and
-/// Logs as "region not enabled", with how to enable it or drop it.
+/// region): its home region passes, that region fails for CloudWatch,
+/// alarms and Logs as "region not enabled", with how to enable it or drop it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_the_account_has_not_enabled_is_named_with_its_fix() {
     let w = World::start().await;
@@ -174,7 +174,7 @@ async fn a_region_the_account_has_not_enabled_is_named_with_its_fix() {
     let rows = w.check(CheckOptions::at(w.epoch)).await;
     let mine = rows_of(&rows, &t.id);
     let failed: Vec<&&CheckRow> = mine.iter().filter(|r| r.is_failed()).collect();
-    assert_eq!(failed.len(), 2, "CloudWatch and Logs in {off}: {mine:#?}");
+    assert_eq!(failed.len(), 3, "CloudWatch, alarms and Logs in {off}: {mine:#?}");
     for r in &failed {
         assert_eq!(r.region, off);
         assert_eq!(r.problem, Some(Problem::RegionNotEnabled), "{r:#?}");
@@ -183,6 +183,76 @@ async fn a_region_the_account_has_not_enabled_is_named_with_its_fix() {
     }
     assert!(mine.iter().any(|r| r.region == t.home_region && r.check == Probe::Cloudwatch && r.result == Verdict::Ok));
     assert_all_ok(&rows, &w.fleet, &[&t.id]);
+}
+
+/// A fleet broken the ways real ones are, checked before any sync: every
+/// broken tenant is named with what is wrong and the fix, and the others
+/// pass. (The selector checks read the tenant's own catalog metrics over
+/// the last 24 hours: a typo reads as no data, and is named here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_every_broken_tenant_of_a_broken_fleet_before_any_sync() {
+    let mut w = World::start_with(24, Catalog::builtin().unwrap(), epoch_now()).await;
+    let silos = w.silo_tenants();
+    let ids: Vec<String> = silos.iter().map(|(id, _, _)| id.clone()).collect();
+    let [wrong_ext, renamed, no_alarms, no_start, bad_lb, no_group, ..] = &ids[..] else {
+        panic!("six silo tenants: {ids:?}")
+    };
+    let pooled = w.fleet.tenants.iter().find(|t| t.model == Model::Pooled).unwrap().id.clone();
+    let account = |id: &str| w.fleet.tenant(id).unwrap().account.clone();
+    w.knobs(SimKnobs {
+        deny_actions: vec![
+            (account(no_alarms), "cloudwatch:DescribeAlarms".into()),
+            (account(no_start), "logs:StartQuery".into()),
+        ],
+        ..SimKnobs::default()
+    });
+    for t in &mut w.fleet.tenants {
+        if &t.id == wrong_ext {
+            t.external_id = Some("fleetdeck-wrong".into());
+        } else if &t.id == renamed {
+            t.role_arn = t.role_arn.replace("FleetdeckReadOnly", "FleetdeckReader");
+        } else if &t.id == bad_lb {
+            t.selector.dimensions.insert("LoadBalancer".into(), "app/does-not-exist/0000".into());
+        } else if &t.id == no_group {
+            t.selector.log_groups = vec!["/no-such/app".into()];
+        } else if t.id == pooled {
+            t.selector.dimensions.insert("TenantId".into(), format!("{}-typo", t.id));
+        }
+    }
+    let rows = w.check(CheckOptions::at(w.epoch)).await;
+    let failed = |id: &str| -> Vec<&CheckRow> { rows.iter().filter(|r| r.tenant == id && r.is_failed()).collect() };
+
+    for id in [wrong_ext, renamed] {
+        let f = failed(id);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].check, f[0].problem), (Probe::Credentials, Some(Problem::TrustPolicy)), "{:#?}", f[0]);
+    }
+    let f = failed(no_alarms);
+    assert!(f.iter().all(|r| r.check == Probe::Alarms && r.problem == Some(Problem::MissingAction)), "{f:#?}");
+    assert!(f[0].fix.as_deref().unwrap().starts_with("add \"cloudwatch:DescribeAlarms\""), "{:#?}", f[0]);
+    let f = failed(no_start);
+    assert!(f.iter().all(|r| r.check == Probe::Logs && r.problem == Some(Problem::MissingAction)), "{f:#?}");
+    assert!(f[0].fix.as_deref().unwrap().starts_with("add \"logs:StartQuery\""), "{:#?}", f[0]);
+    for id in [bad_lb.as_str(), pooled.as_str()] {
+        let f = failed(id);
+        assert!(!f.is_empty() && f.iter().all(|r| r.check == Probe::Cloudwatch), "{id}: {f:#?}");
+        for r in &f {
+            assert_eq!((r.problem, r.status), (Some(Problem::NoData), Some("not_configured")), "{r:#?}");
+            assert!(r.message.contains("no datapoints in the last 24 h"), "{}", r.message);
+            let line = w.fleet.tenant(id).unwrap().line;
+            assert!(line > 0);
+            let fix = r.fix.as_deref().unwrap();
+            assert!(fix.contains(&format!("selector.dimensions of tenant {id:?} (fleet file line {line})")), "{fix}");
+        }
+    }
+    let f = failed(no_group);
+    assert!(!f.is_empty() && f.iter().all(|r| r.problem == Some(Problem::NoLogGroup)), "{f:#?}");
+
+    let broken = [wrong_ext, renamed, no_alarms, no_start, bad_lb, no_group, &pooled];
+    let failing: std::collections::BTreeSet<&str> =
+        rows.iter().filter(|r| r.is_failed()).map(|r| r.tenant.as_str()).collect();
+    let want: std::collections::BTreeSet<&str> = broken.iter().map(|s| s.as_str()).collect();
+    assert_eq!(failing, want, "exactly the broken tenants fail");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,9 +292,10 @@ async fn an_endpoint_that_is_down_is_unreachable_not_access_denied() {
 async fn an_unknown_tenant_is_an_error_not_an_empty_check() {
     let w = World::start().await;
     let aws = AwsAccess::new(&AwsSettings { region: "us-east-1".into(), ..Default::default() }).await;
-    let err = check::run(&w.fleet, &aws, &CheckOptions { tenant: Some("nope".into()), ..CheckOptions::at(0) })
-        .await
-        .unwrap_err();
+    let err =
+        check::run(&w.fleet, &w.catalog, &aws, &CheckOptions { tenant: Some("nope".into()), ..CheckOptions::at(0) })
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("no tenant \"nope\""), "{err}");
     assert!(w.sim.requests().is_empty(), "nothing was called");
 }
@@ -422,20 +493,28 @@ async fn against_moto_a_granted_role_passes_and_a_log_group_of_another_account_i
     create_log_group(&proxy.url, ACCOUNT_A, "/alpha/app").await;
     let fleet = moto_fleet(&proxy.url);
     let aws = moto_access(&proxy.url, "AKIDFLEETDECK", "secret").await;
-    let rows = check::run(&fleet, &aws, &CheckOptions::at(epoch_now())).await.unwrap();
+    let rows = check::run(&fleet, &Catalog::builtin().unwrap(), &aws, &CheckOptions::at(epoch_now())).await.unwrap();
 
     let alpha: Vec<(Probe, Verdict)> = rows_of(&rows, "alpha").iter().map(|r| (r.check, r.result)).collect();
     assert_eq!(
         alpha,
-        vec![(Probe::Credentials, Verdict::Ok), (Probe::Cloudwatch, Verdict::Ok), (Probe::Logs, Verdict::Ok)],
+        vec![
+            (Probe::Credentials, Verdict::Ok),
+            (Probe::Cloudwatch, Verdict::Ok),
+            (Probe::Alarms, Verdict::Ok),
+            (Probe::Logs, Verdict::Ok)
+        ],
         "{rows:#?}"
     );
     // beta's selector names alpha's group: it is in account A, invisible
     // from B, so beta's check finds nothing.
     let beta = rows_of(&rows, "beta");
-    assert_eq!(beta.iter().map(|r| r.result).collect::<Vec<_>>(), [Verdict::Ok, Verdict::Ok, Verdict::Failed]);
-    assert_eq!(beta[2].problem, Some(Problem::NoLogGroup), "{:?}", beta[2]);
-    assert!(beta[2].message.contains(&format!("account {ACCOUNT_B} region us-east-1")), "{}", beta[2].message);
+    assert_eq!(
+        beta.iter().map(|r| r.result).collect::<Vec<_>>(),
+        [Verdict::Ok, Verdict::Ok, Verdict::Ok, Verdict::Failed]
+    );
+    assert_eq!(beta[3].problem, Some(Problem::NoLogGroup), "{:?}", beta[3]);
+    assert!(beta[3].message.contains(&format!("account {ACCOUNT_B} region us-east-1")), "{}", beta[3].message);
 
     let sent = proxy.actions.lock().unwrap().clone();
     let after_seeding = sent.iter().rposition(|a| a == "logs:CreateLogGroup").unwrap();
@@ -446,12 +525,18 @@ async fn against_moto_a_granted_role_passes_and_a_log_group_of_another_account_i
         [
             "logs:DescribeLogGroups",
             "logs:DescribeLogGroups",
+            "logs:StartQuery",
+            "logs:StopQuery",
+            "monitoring:DescribeAlarmHistory",
+            "monitoring:DescribeAlarmHistory",
+            "monitoring:DescribeAlarms",
+            "monitoring:DescribeAlarms",
             "monitoring:GetMetricData",
             "monitoring:GetMetricData",
             "sts:AssumeRole",
             "sts:AssumeRole"
         ],
-        "one AssumeRole per tenant, one cheap read per service and region"
+        "one AssumeRole per tenant, one cheap read per action and region (StartQuery where a group was found)"
     );
 }
 
@@ -523,7 +608,7 @@ async fn against_moto_an_identity_not_allowed_to_assume_a_role_fails_at_credenti
     // the proxy, is then unreadable: only credentials are asserted here.)
     let fleet = moto_fleet(url);
     let aws = moto_access(url, &key_id, &secret).await;
-    let rows = check::run(&fleet, &aws, &CheckOptions::at(epoch_now())).await.unwrap();
+    let rows = check::run(&fleet, &Catalog::builtin().unwrap(), &aws, &CheckOptions::at(epoch_now())).await.unwrap();
     let creds = |tenant: &str| rows.iter().find(|r| r.tenant == tenant && r.check == Probe::Credentials).unwrap();
     assert_eq!(creds("alpha").result, Verdict::Ok, "{:?}", creds("alpha"));
     let beta = creds("beta");
@@ -537,7 +622,8 @@ async fn against_moto_an_identity_not_allowed_to_assume_a_role_fails_at_credenti
     assert!(beta.fix.as_deref().unwrap().contains("allowed sts:AssumeRole"), "{beta:?}");
 
     let stranger = moto_access(url, "AKIDNOBODYKNOWS", "secret").await;
-    let rows = check::run(&fleet, &stranger, &CheckOptions::at(epoch_now())).await.unwrap();
+    let rows =
+        check::run(&fleet, &Catalog::builtin().unwrap(), &stranger, &CheckOptions::at(epoch_now())).await.unwrap();
     for r in &rows {
         assert_eq!((r.check, r.result, r.problem), (Probe::Credentials, Verdict::Failed, Some(Problem::BaseIdentity)));
         assert!(r.fix.as_deref().unwrap().contains("base identity"), "{r:?}");

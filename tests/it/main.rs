@@ -15,6 +15,7 @@ mod faults;
 mod freshness;
 mod fuzz;
 mod logging;
+mod logs_split;
 mod moto;
 mod moto_fleet;
 mod report;

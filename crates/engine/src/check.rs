@@ -25,6 +25,7 @@ use aws_sdk_sts::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_sts::error::DisplayErrorContext;
 
 use crate::aws::{classify, classify_text, AwsAccess, Failure, READ_ACTIONS};
+use crate::catalog::Catalog;
 use crate::collect::{self, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
 use crate::model::SourceStatus;
@@ -121,9 +122,14 @@ pub fn valid_external_id(x: &str) -> bool {
 pub enum Probe {
     /// AssumeRole into the tenant's role with its ExternalId.
     Credentials,
-    /// `cloudwatch:GetMetricData`, one query.
+    /// `cloudwatch:GetMetricData` on the tenant's catalog metrics over the
+    /// last 24 hours: allowed, and its selector finds data.
     Cloudwatch,
-    /// `logs:DescribeLogGroups` per log group selector entry.
+    /// `cloudwatch:DescribeAlarms` and `cloudwatch:DescribeAlarmHistory`,
+    /// one record each.
+    Alarms,
+    /// `logs:DescribeLogGroups` per log group selector entry, then one
+    /// `logs:StartQuery` over a minute of the first group, stopped at once.
     Logs,
     /// `ce:GetCostAndUsage` from the payer, once (opt-in: $0.01).
     Cost,
@@ -134,6 +140,7 @@ impl Probe {
         match self {
             Probe::Credentials => "credentials",
             Probe::Cloudwatch => "cloudwatch",
+            Probe::Alarms => "alarms",
             Probe::Logs => "logs",
             Probe::Cost => "cost",
         }
@@ -168,6 +175,10 @@ pub enum Problem {
     ServiceNotEnabled,
     /// No log group matches the tenant's `selector.log_groups`.
     NoLogGroup,
+    /// The calls work, but no catalog metric has data for the tenant's
+    /// `selector.dimensions` in the last 24 hours (a typo, a resource that
+    /// does not exist, or a dimension set the service does not publish).
+    NoData,
     /// Your own (base) credentials are missing or invalid.
     BaseIdentity,
     Expired,
@@ -190,6 +201,7 @@ impl Problem {
             Problem::RegionNotEnabled => "region not enabled",
             Problem::ServiceNotEnabled => "service not enabled",
             Problem::NoLogGroup => "no matching log group",
+            Problem::NoData => "no data for the selector",
             Problem::BaseIdentity => "base credentials invalid",
             Problem::Expired => "credentials expired",
             Problem::Throttled => "throttled",
@@ -286,7 +298,12 @@ pub enum CheckError {
 /// fleet-file order: per tenant its credentials, then per region its
 /// CloudWatch and Logs checks; the cost row last. A tenant whose role cannot
 /// be assumed has only its credentials row: nothing else can be tried.
-pub async fn run(fleet: &Fleet, aws: &AwsAccess, opts: &CheckOptions) -> Result<Vec<CheckRow>, CheckError> {
+pub async fn run(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    aws: &AwsAccess,
+    opts: &CheckOptions,
+) -> Result<Vec<CheckRow>, CheckError> {
     let tenants: Vec<&Tenant> = match &opts.tenant {
         None => fleet.tenants.iter().collect(),
         Some(id) => match fleet.tenant(id) {
@@ -297,7 +314,7 @@ pub async fn run(fleet: &Fleet, aws: &AwsAccess, opts: &CheckOptions) -> Result<
             }
         },
     };
-    let jobs = tenants.into_iter().map(|t| check_tenant(aws, t, opts.now));
+    let jobs = tenants.into_iter().map(|t| check_tenant(aws, catalog, t, opts.now));
     let per_tenant: Vec<Vec<CheckRow>> = stream::iter(jobs).buffered(opts.concurrency.max(1)).collect().await;
     let mut rows: Vec<CheckRow> = per_tenant.into_iter().flatten().collect();
     if let Some(payer) = &fleet.payer_account {
@@ -317,7 +334,7 @@ pub async fn run(fleet: &Fleet, aws: &AwsAccess, opts: &CheckOptions) -> Result<
     Ok(rows)
 }
 
-async fn check_tenant(aws: &AwsAccess, t: &Tenant, now: i64) -> Vec<CheckRow> {
+async fn check_tenant(aws: &AwsAccess, catalog: &Catalog, t: &Tenant, now: i64) -> Vec<CheckRow> {
     let ext = t.external_id.as_deref();
     let creds = aws.role(&t.role_arn, ext).await;
     if let Err(failed) = assume(aws, &creds, &t.role_arn, ext).await {
@@ -332,9 +349,16 @@ async fn check_tenant(aws: &AwsAccess, t: &Tenant, now: i64) -> Vec<CheckRow> {
             region: region.to_string(),
         };
         let cw = aws.cloudwatch(&creds, &t.role_arn, region);
-        rows.push(match check_cloudwatch(&cw, aws, &target, now).await {
+        rows.push(match check_cloudwatch(&cw, aws, &target, catalog, t, now).await {
             Ok(found) => CheckRow::ok(&t.id, region, Probe::Cloudwatch, found),
-            Err(f) => CheckRow::failed(&t.id, region, Probe::Cloudwatch, read_failure(f, t, region)),
+            Err(MetricsFailure::Call(f)) => {
+                CheckRow::failed(&t.id, region, Probe::Cloudwatch, read_failure(f, t, region))
+            }
+            Err(MetricsFailure::NoData(f)) => CheckRow::failed(&t.id, region, Probe::Cloudwatch, (Problem::NoData, f)),
+        });
+        rows.push(match check_alarms(&cw, aws, &target).await {
+            Ok(found) => CheckRow::ok(&t.id, region, Probe::Alarms, found),
+            Err(f) => CheckRow::failed(&t.id, region, Probe::Alarms, read_failure(f, t, region)),
         });
         if t.selector.log_groups.is_empty() {
             rows.push(CheckRow::skipped(
@@ -355,24 +379,120 @@ async fn check_tenant(aws: &AwsAccess, t: &Tenant, now: i64) -> Vec<CheckRow> {
     rows
 }
 
-/// One GetMetricData query over the last ten whole minutes. Any metric
-/// does: the question is whether the call is allowed, not what it returns.
+enum MetricsFailure {
+    /// The call failed.
+    Call(Failure),
+    /// The calls worked; the selector finds no data.
+    NoData(Failure),
+}
+
+/// One GetMetricData over the last 24 hours (hourly, so it stays one small
+/// call) of every catalog metric of the tenant's model with its selector's
+/// dimension values: whether the call is allowed, and whether the selector
+/// finds the tenant's data. A typo in a dimension value reads as "no data"
+/// in every view after a sync; here it is named before one.
 async fn check_cloudwatch(
     client: &aws_sdk_cloudwatch::Client,
     aws: &AwsAccess,
     target: &Target,
+    catalog: &Catalog,
+    t: &Tenant,
     now: i64,
+) -> Result<String, MetricsFailure> {
+    let end = now - now.rem_euclid(3600) + 3600;
+    let specs: Vec<_> = catalog
+        .metrics_for(t.model)
+        .filter(|spec| spec.dimensions.iter().all(|d| t.selector.dimensions.contains_key(d)))
+        .collect();
+    let queries: Vec<QuerySpec> = specs
+        .iter()
+        .map(|spec| QuerySpec {
+            namespace: spec.namespace.clone(),
+            metric_name: spec.name.clone(),
+            dimensions: spec
+                .dimensions
+                .iter()
+                .filter_map(|d| t.selector.dimensions.get(d).map(|v| (d.clone(), v.clone())))
+                .collect(),
+            // Percentiles are not summed: any statistic shows presence.
+            stat: "SampleCount".into(),
+            period: 3600,
+        })
+        .collect();
+    if queries.is_empty() {
+        // Nothing of the tenant's to look for: whether the call is allowed
+        // is still worth knowing, on any metric.
+        let any = QuerySpec {
+            namespace: "AWS/Logs".into(),
+            metric_name: "IncomingBytes".into(),
+            dimensions: Default::default(),
+            stat: "Sum".into(),
+            period: 60,
+        };
+        let end = now - now.rem_euclid(60);
+        collect::metric_data(client, aws, target, &[any], end - 600, end).await.map_err(MetricsFailure::Call)?;
+        return Ok("GetMetricData allowed (no catalog metric has all its dimensions in the selector)".into());
+    }
+    let found =
+        collect::metric_data(client, aws, target, &queries, end - 86_400, end).await.map_err(MetricsFailure::Call)?;
+    let with_data: Vec<&str> =
+        specs.iter().zip(&found).filter(|(_, points)| !points.is_empty()).map(|(s, _)| s.key.as_str()).collect();
+    let without: Vec<String> = specs
+        .iter()
+        .zip(&found)
+        .filter(|(_, points)| points.is_empty())
+        .map(|(s, _)| format!("{} ({}/{})", s.key, s.namespace, s.name))
+        .collect();
+    if with_data.is_empty() {
+        let dims: Vec<String> = t.selector.dimensions.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+        return Err(MetricsFailure::NoData(Failure {
+            status: SourceStatus::NotConfigured,
+            message: format!(
+                "GetMetricData allowed, but no datapoints in the last 24 h in account {} region {} for {} with {}",
+                target.account,
+                target.region,
+                without.join(", "),
+                dims.join(", ")
+            ),
+            remediation: format!(
+                "check selector.dimensions of tenant {:?} (fleet file line {}): each value must be the one \
+                 CloudWatch shows for the tenant's resource in {} (a typo, a resource that no longer exists, \
+                 or another region reads as no data)",
+                t.id, t.line, target.region
+            ),
+        }));
+    }
+    let mut out = format!("data for {} of {} catalog metrics in the last 24 h", with_data.len(), specs.len());
+    if !without.is_empty() {
+        out.push_str(&format!(" (none for {})", without.join(", ")));
+    }
+    Ok(out)
+}
+
+/// DescribeAlarms and DescribeAlarmHistory, one record each: both are in
+/// the policy, and a role without either loses alarms or their timeline.
+async fn check_alarms(
+    client: &aws_sdk_cloudwatch::Client,
+    aws: &AwsAccess,
+    target: &Target,
 ) -> Result<String, Failure> {
-    let end = now - now.rem_euclid(60);
-    let query = QuerySpec {
-        namespace: "AWS/Logs".into(),
-        metric_name: "IncomingBytes".into(),
-        dimensions: Default::default(),
-        stat: "Sum".into(),
-        period: 60,
+    aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarms").await;
+    let alarms = client.describe_alarms().max_records(1).send().await.map_err(|e| classify(&e))?;
+    aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
+    // The question is access: a refusal fails the check, anything else
+    // (an API in a brownout, an emulator without it) is said, not failed.
+    let history = match client.describe_alarm_history().max_records(1).send().await {
+        Ok(_) => "DescribeAlarmHistory allowed".to_string(),
+        Err(e) => {
+            let f = classify(&e);
+            if matches!(f.status, SourceStatus::AccessDenied | SourceStatus::Expired | SourceStatus::NoCredentials) {
+                return Err(f);
+            }
+            format!("DescribeAlarmHistory did not answer ({})", f.message)
+        }
     };
-    collect::metric_data(client, aws, target, &[query], end - 600, end).await?;
-    Ok("GetMetricData allowed".into())
+    let some = !alarms.metric_alarms().is_empty() || !alarms.composite_alarms().is_empty();
+    Ok(format!("DescribeAlarms allowed{}; {history}", if some { "" } else { " (no alarms in this region)" }))
 }
 
 enum LogsFailure {
@@ -413,7 +533,26 @@ async fn check_logs(
         }
     }
     if missing.is_empty() {
-        return Ok(format!("log groups found: {}", found.join(", ")));
+        // StartQuery, which the triage needs, on a minute of one group,
+        // stopped at once (a query is billed by the data it scans: a
+        // minute of one group is next to nothing).
+        let end = crate::clock::now();
+        aws.call(&target.account, &target.region, "logs:StartQuery").await;
+        let started = client
+            .start_query()
+            .log_group_names(found[0].clone())
+            .start_time(end - 60)
+            .end_time(end)
+            .query_string("fields @timestamp | limit 1")
+            .send()
+            .await
+            .map_err(|e| LogsFailure::Call(classify(&e)))?;
+        if let Some(id) = started.query_id() {
+            aws.call(&target.account, &target.region, "logs:StopQuery").await;
+            // A query that already finished cannot be stopped: fine.
+            let _ = client.stop_query().query_id(id).send().await;
+        }
+        return Ok(format!("log groups found: {}; StartQuery allowed", found.join(", ")));
     }
     Err(LogsFailure::NoMatch(Failure {
         status: SourceStatus::NotConfigured,
@@ -632,6 +771,7 @@ mod tests {
             extra_regions: vec!["ap-east-1".into()],
             residency: false,
             selector: Default::default(),
+            line: 0,
         }
     }
 

@@ -167,6 +167,10 @@ pub async fn alarms(
                 platform: false,
             };
             out.push(RawAlarm {
+                transitioned_at: a
+                    .state_transitioned_timestamp()
+                    .or(a.state_updated_timestamp())
+                    .and_then(|t| t.to_millis().ok()),
                 row,
                 dimensions: a
                     .dimensions()
@@ -191,7 +195,9 @@ pub async fn alarms(
             };
             // A composite alarm has no dimensions: whose it is follows from
             // the account (see `RawAlarm::belongs_to`).
-            out.push(RawAlarm { row, dimensions: BTreeMap::new() });
+            let transitioned_at =
+                a.state_transitioned_timestamp().or(a.state_updated_timestamp()).and_then(|t| t.to_millis().ok());
+            out.push(RawAlarm { row, dimensions: BTreeMap::new(), transitioned_at });
         }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
@@ -312,6 +318,10 @@ pub async fn alarm_history(
 pub struct RawAlarm {
     pub row: AlarmRow,
     pub dimensions: BTreeMap<String, String>,
+    /// When its state last changed (StateTransitionedTimestamp, else
+    /// StateUpdatedTimestamp), epoch ms: a change newer than the history on
+    /// record is what calls for a history read.
+    pub transitioned_at: Option<i64>,
 }
 
 impl RawAlarm {
@@ -608,6 +618,7 @@ mod tests {
                 platform: false,
             },
             dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            transitioned_at: None,
         }
     }
 

@@ -97,6 +97,9 @@ pub struct Tenant {
     pub extra_regions: Vec<String>,
     pub residency: bool,
     pub selector: Selector,
+    /// The fleet-file line of its `[[tenant]]` table, for fixes that name
+    /// where to look (0 where the tenant did not come from a file).
+    pub line: usize,
 }
 
 impl Tenant {
@@ -398,6 +401,7 @@ impl Fleet {
                     log_groups: t.selector.log_groups.into_iter().map(Spanned::into_inner).collect(),
                     log_tenant_field,
                 },
+                line: crate::input::line_of(text, span.start),
             });
         }
 

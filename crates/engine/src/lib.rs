@@ -11,8 +11,9 @@
 //! - [`pace`] keeps every account-region under its AWS quotas; [`reach`]
 //!   stops a sync from retrying every call when AWS is unreachable.
 //! - [`plan`] packs metric reads into the fewest GetMetricData calls;
-//!   [`collect`] makes the calls; [`sync`] runs a whole sync into the
-//!   [`cache`] (SQLite via sqlx).
+//!   [`collect`] makes the calls ([`insights`] splits a Logs Insights
+//!   question over more than 50 log groups and merges the answers);
+//!   [`sync`] runs a whole sync into the [`cache`] (SQLite via sqlx).
 //! - [`housekeeping`] (in [`cache`]) keeps the cache small: retention after each sync, and
 //!   `fleetdeck cache` (sizes per table and tenant, compact, drop a tenant).
 //! - [`redact`] strips personal data and secrets from text cached for
@@ -52,6 +53,7 @@ pub use cache::{fleet_median, housekeeping};
 pub mod fleet;
 pub mod health;
 pub mod input;
+pub mod insights;
 pub mod ledger;
 pub mod logging;
 pub mod model;

@@ -73,10 +73,29 @@ pub async fn triage_queries(
             remediation: "fix selector.log_groups in the fleet file".into(),
         });
     }
+    // StartQuery names at most 50 log groups: more are split into parts
+    // and the parts' answers merged (see `insights`).
+    let parts: Vec<Vec<String>> = groups.chunks(crate::insights::MAX_LOG_GROUPS).map(<[String]>::to_vec).collect();
     let mut out = Vec::new();
     for q in queries {
         let text = q.render(t.selector.log_tenant_field.as_deref(), &t.id);
-        let r = collect::insights(client, aws, target, groups.clone(), &text, start, end).await?;
+        let mut answers = Vec::with_capacity(parts.len());
+        let mut failed: Option<Failure> = None;
+        for part in &parts {
+            match collect::insights(client, aws, target, part.clone(), &text, start, end).await {
+                Ok(r) => answers.push(r),
+                Err(f) => failed = failed.or(Some(f)),
+            }
+        }
+        let partial = match (answers.is_empty(), failed) {
+            (true, Some(f)) => return Err(f),
+            (_, Some(f)) => {
+                tracing::warn!("{} {region} {}: part of the log groups not read: {}", t.id, q.key, f.message);
+                true
+            }
+            (_, None) => false,
+        };
+        let r = if answers.len() == 1 { answers.remove(0) } else { crate::insights::merge(&text, answers) };
         let withheld = q.raw_lines && t.residency;
         let rows = if withheld {
             serde_json::Value::Array(vec![])
@@ -95,7 +114,8 @@ pub async fn triage_queries(
             window_end: end,
             rows,
             records_matched: r.records_matched,
-            truncated: r.truncated,
+            // A part that failed leaves the answer short, as a cut one is.
+            truncated: r.truncated || partial,
             withheld,
         });
     }

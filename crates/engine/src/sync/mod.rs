@@ -474,9 +474,10 @@ async fn metrics_phase(
 }
 
 /// One paged DescribeAlarms per account-region, shared out to its tenants,
-/// then one paged DescribeAlarmHistory per account-region for the state
-/// changes since the last read, so episodes close and an alarm that fired
-/// and cleared between two syncs is still seen.
+/// then, where an alarm changed state since the history on record, one
+/// paged DescribeAlarmHistory per account-region for those changes, so
+/// episodes close and an alarm that fired and cleared between two syncs is
+/// still seen.
 async fn alarms_phase(
     run: &Run<'_>,
     alarm_targets: &BTreeMap<Target, Vec<(&Tenant, String)>>,
@@ -596,22 +597,27 @@ fn attribute_history(
     out
 }
 
-/// Where an account-region's history read starts (epoch s): a little before
-/// the newest change on record, else a day back; earlier for an alarm in
-/// ALARM whose change into it is not on record yet; never before the 30
-/// days CloudWatch keeps alarm history.
-fn history_since(now_ms: i64, known: &HashMap<String, i64>, alarms: &[collect::RawAlarm]) -> i64 {
-    const OVERLAP_MS: i64 = 5 * 60_000;
+/// Where an account-region's history read starts (epoch s), if it needs
+/// one. An alarm whose last change (from DescribeAlarms) is newer than the
+/// newest change on record for it changed since the last read, perhaps more
+/// than once: it is read from just after that record (an alarm with none,
+/// from a day back or its last change, whichever is earlier). Never before
+/// the 30 days CloudWatch keeps alarm history. When no alarm changed,
+/// nothing is read: the alarms already say so.
+fn history_since(now_ms: i64, known: &HashMap<String, i64>, alarms: &[collect::RawAlarm]) -> Option<i64> {
     const DAY_MS: i64 = 86_400_000;
-    let mut since = known.values().max().map_or(now_ms - DAY_MS, |newest| newest - OVERLAP_MS);
-    for a in alarms.iter().filter(|a| a.row.state == "ALARM") {
-        if let Some(changed) = a.row.state_changed_at {
-            if known.get(&a.row.name).is_none_or(|k| *k < changed) {
-                since = since.min(changed - 1000);
-            }
-        }
-    }
-    since.max(now_ms - 30 * DAY_MS).div_euclid(1000)
+    // A day's margin inside the retention, so the change is still there.
+    let kept_from = now_ms - 29 * DAY_MS;
+    alarms
+        .iter()
+        .filter_map(|a| a.transitioned_at.map(|at| (a, at)))
+        .filter(|(a, at)| *at > kept_from && known.get(&a.row.name).is_none_or(|k| k < at))
+        .map(|(a, at)| match known.get(&a.row.name) {
+            Some(k) => k + 1,
+            None => (at - 1000).min(now_ms - DAY_MS),
+        })
+        .min()
+        .map(|since| since.max(now_ms - 30 * DAY_MS).div_euclid(1000))
 }
 
 async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {
@@ -709,8 +715,10 @@ async fn alarm_call<'t, 'f>(
         Ok(a) => a,
         Err(f) => return (tenants, Err(f)),
     };
-    let since = history_since(run.now_ms(), &known, &alarms);
-    let history = collect::alarm_history(&client, run.aws, target, since).await;
+    let history = match history_since(run.now_ms(), &known, &alarms) {
+        Some(since) => collect::alarm_history(&client, run.aws, target, since).await,
+        None => Ok(Vec::new()),
+    };
     if let Err(f) = &history {
         tracing::debug!("alarm history of {} {} unavailable: {}", target.account, target.region, f.message);
     }

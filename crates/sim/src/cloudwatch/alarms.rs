@@ -102,7 +102,9 @@ fn timeline(call: &Call<'_>, tenant: &SimTenant, def: &'static MetricDef, alarm:
     let last = last_minute(call);
     // Healthy: it went back to OK some days ago, before any incident.
     let ago = 4 * DAY + (mix(&[fleet.options.seed, tenant.key, hash_str(alarm.suffix)]) % (10 * DAY as u64)) as i64;
-    let ok_minute = (fleet.options.now.min(call.now) - ago).div_euclid(60) * 60;
+    // Placed from the fleet's `now`, not the clock's, so it is the same
+    // change whenever it is read.
+    let ok_minute = (fleet.options.now - ago).div_euclid(60) * 60;
     let ok_at = ok_minute + (mix(&[tenant.key, 0xb2]) % 50) as i64;
     let points =
         |m: i64| -> Vec<(i64, f64)> { [m, m - 60, m - 120].iter().map(|x| (*x, value(*x).unwrap_or(0.0))).collect() };

@@ -37,6 +37,8 @@ pub(crate) const PAYER_ACCOUNT: &str = "999999999999";
 pub(crate) const CLUSTER_NAME: &str = "prod-eks";
 pub(crate) const COST_TAG: &str = "tenant-id";
 pub(crate) const ROLE_NAME: &str = "FleetdeckReadOnly";
+/// Log groups of tyrell in the realistic fleet, all under `/tyrell/`.
+pub(crate) const REALISTIC_LOG_GROUPS: usize = 60;
 /// The base region of the fleet (STS, Cost Explorer).
 pub(crate) const BASE_REGION: &str = "us-east-1";
 pub(crate) const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
@@ -128,6 +130,8 @@ pub struct SimTenant {
     /// The catalog dimensions of the tenant's metrics, sorted by name.
     pub dimensions: Vec<(String, String)>,
     pub log_groups: Vec<String>,
+    /// What the fleet file names for them: the names, or a prefix (`/x/*`).
+    pub log_selector: Vec<String>,
     pub log_tenant_field: Option<&'static str>,
     /// Hash identity of the tenant for every derived value.
     pub(crate) key: u64,
@@ -399,6 +403,15 @@ impl Fleet {
                 &mut taken,
                 [&shared_account, &eks_account, &pooled_accounts[slot.pool.min(pools - 1)]],
             ));
+        }
+
+        // A service per log group: tyrell's 60 match its one prefix, more
+        // than one Logs Insights query may name (50).
+        if opts.realistic {
+            if let Some(t) = tenants.iter_mut().find(|t| t.id == "tyrell") {
+                t.log_groups = (0..REALISTIC_LOG_GROUPS).map(|i| format!("/tyrell/svc-{i:02}")).collect();
+                t.log_selector = vec!["/tyrell/*".to_string()];
+            }
         }
 
         // Drawn after the tenants' so adding them moved no tenant account.
@@ -692,7 +705,7 @@ impl Fleet {
             let dims: Vec<String> =
                 t.dimensions.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v))).collect();
             let _ = writeln!(out, "selector.dimensions = {{ {} }}", dims.join(", "));
-            let _ = writeln!(out, "selector.log_groups = {}", toml_array(t.log_groups.iter().map(String::as_str)));
+            let _ = writeln!(out, "selector.log_groups = {}", toml_array(t.log_selector.iter().map(String::as_str)));
             if let Some(field) = t.log_tenant_field {
                 let _ = writeln!(out, "selector.log_tenant_field = {}", toml_str(field));
             }
@@ -763,6 +776,7 @@ fn make_tenant(
         extra_regions: slot.extra.to_vec(),
         residency: slot.residency,
         dimensions,
+        log_selector: log_groups.clone(),
         log_groups,
         log_tenant_field,
         key,
