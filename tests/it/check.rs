@@ -358,6 +358,9 @@ async fn the_exit_status_is_0_when_every_check_passes_1_when_a_tenant_fails_2_fo
         err.contains(&format!("{file}:")) && err.contains(": tenant[0].home_region: unknown region \"us-est-1\""),
         "{err}"
     );
+    // Each problem said once (the error chain once repeated the message).
+    let first = err.lines().next().unwrap_or_default().trim_start_matches("fleetdeck: ").to_string();
+    assert_eq!(err.matches(first.as_str()).count(), 1, "said once: {err}");
 }
 
 #[test]

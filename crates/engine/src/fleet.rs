@@ -195,16 +195,18 @@ struct RawSelector {
 /// Errors from reading a fleet file: the file itself, or its contents.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    #[error("cannot read fleet file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{0}")]
+    // Each message is whole: `{:#}` printing (anyhow's chain) must not
+    // repeat it, so neither variant has a `source`.
+    #[error("cannot read fleet file {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error(transparent)]
     Invalid(#[from] InputError),
 }
 
 impl Fleet {
     pub fn load(path: &Path, catalog: &Catalog) -> Result<Fleet, FleetError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| FleetError::Read { path: path.display().to_string(), source })?;
+            .map_err(|cause| FleetError::Read { path: path.display().to_string(), cause })?;
         Ok(Fleet::parse(path, &text, catalog)?)
     }
 
