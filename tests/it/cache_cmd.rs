@@ -93,3 +93,24 @@ async fn an_operator_sizes_the_cache_drops_a_tenant_and_compacts_it() {
     assert_eq!(std::fs::metadata(&cache).unwrap().len() as i64, a, "the WAL is emptied into the file");
     assert_eq!(count(&cache, "SELECT count(*) FROM datapoint").await, points - globex_points, "nothing lost");
 }
+
+/// A sync on a fleet file that does not parse says where, and leaves no
+/// cache file (nor its WAL) behind: the file was read before the cache was
+/// opened.
+#[test]
+fn a_sync_on_a_bad_fleet_file_creates_no_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(&fleet, "garbage\n").unwrap();
+    let cache = dir.path().join("cache.sqlite");
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
+        .args(["--fleet", fleet.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "sync"])
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run fleetdeck");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fleet.toml:1:"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("fleet.toml")], "nothing but the fleet file");
+}

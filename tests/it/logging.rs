@@ -135,6 +135,20 @@ fn policy_into_a_full_disk(log_dir: &Path) -> Output {
     run(fleetdeck(log_dir, &["policy"]).stdout(full))
 }
 
+/// `fleetdeck policy | head -1`: the reader is gone before fleetdeck
+/// writes. That is how a pipe ends, not a crash: no "internal error", no
+/// bug report asked for, a clean exit.
+#[test]
+fn a_reader_that_went_away_is_not_an_internal_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(ours);
+    let out = run(fleetdeck(&tmp.path().join("logs"), &["policy"]).stdout(std::os::fd::OwnedFd::from(theirs)));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("internal error") && !stderr.contains("bug report"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
 #[test]
 fn a_crash_leaves_the_panic_and_a_backtrace_in_the_log_and_names_the_file_on_stderr() {
     let tmp = tempfile::tempdir().unwrap();

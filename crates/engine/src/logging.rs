@@ -254,6 +254,11 @@ fn install_panic_hook(dir: Option<PathBuf>) {
             Some(s) => (*s).to_owned(),
             None => info.payload().downcast_ref::<String>().cloned().unwrap_or_else(|| "(no message)".into()),
         };
+        // `fleetdeck status | head`: the reader went away, which is how a
+        // pipe ends, not a bug. End quietly, as Unix tools do.
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         let location = info.location().map_or_else(|| "an unknown location".into(), |l| l.to_string());
         let thread = std::thread::current();
         let report = panic_report(

@@ -190,6 +190,12 @@ impl Session {
     ) -> Result<Arc<Session>, SessionError> {
         let catalog = Catalog::load(opts.queries.as_deref()).map_err(SessionError::Catalog)?;
         let source = opts.fleet_source()?;
+        // A fleet file is read before the cache is opened: a bad file must
+        // not leave a cache file (and its WAL) behind.
+        let mut file_fleet = match &source {
+            FleetSource::File(path) => Some(Fleet::load(path, &catalog)?),
+            FleetSource::Demo => None,
+        };
         let cache = Cache::open(&opts.cache_path(&source)).await?;
         if let Some(r) = cache.recovered() {
             eprintln!(
@@ -222,7 +228,10 @@ impl Session {
                 (fleet, aws, Some(sim))
             }
             FleetSource::File(path) => {
-                let fleet = Fleet::load(path, &catalog)?;
+                let fleet = match file_fleet.take() {
+                    Some(f) => f,
+                    None => Fleet::load(path, &catalog)?,
+                };
                 let aws = AwsAccess::new(&opts.aws_settings(&fleet)).await;
                 (fleet, aws, None)
             }
