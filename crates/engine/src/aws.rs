@@ -397,7 +397,10 @@ pub fn classify_text(text: &str, role: Option<(&str, Option<&str>)>) -> Failure 
         .filter(|a| !a.is_empty());
     let role_only_hint = |r: Option<(&str, Option<&str>)>| match r {
         Some((arn, Some(x))) => {
-            format!("check that {arn} exists, trusts this identity and requires ExternalId {x:?}")
+            format!(
+                "check that {arn} exists, trusts this identity and requires ExternalId {x:?} (if it requires \
+                 another, the fleet file's external_id is the one to fix)"
+            )
         }
         Some((arn, None)) => format!("check that {arn} exists and trusts this identity"),
         None => "grant the role the read-only policy in the README".to_string(),

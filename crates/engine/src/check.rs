@@ -672,7 +672,8 @@ fn assume_failure(f: Failure, text: &str, role_arn: &str, external_id: Option<&s
                 "missing trust relationship or wrong ExternalId: role {role_arn} must exist in account {account}, \
                  its trust policy must let your identity assume it with sts:ExternalId {x:?}, and your identity \
                  must be allowed sts:AssumeRole on it; `fleetdeck policy --external-id {x} --trusted-account \
-                 <YOUR-ACCOUNT-ID>` prints the trust policy to paste"
+                 <YOUR-ACCOUNT-ID>` prints the trust policy to paste. If the role already requires another \
+                 ExternalId, it is the fleet file's external_id that is wrong: ask the customer for theirs"
             ),
             None => format!(
                 "missing trust relationship: role {role_arn} must exist in account {account}, its trust policy \
