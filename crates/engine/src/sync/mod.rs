@@ -483,10 +483,17 @@ async fn alarms_phase(
     alarm_targets: &BTreeMap<Target, Vec<(&Tenant, String)>>,
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
 ) -> Result<(), CacheError> {
+    let newest = run.cache.alarm_history_newest().await?;
     let mut known = Vec::with_capacity(alarm_targets.len());
     for tenants in alarm_targets.values() {
-        let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
-        known.push(run.cache.alarm_history_newest(&scope).await?);
+        let mut theirs: HashMap<String, i64> = HashMap::new();
+        for (t, region) in tenants {
+            for (name, at) in newest.get(&(t.id.clone(), region.clone())).into_iter().flatten() {
+                let slot = theirs.entry(name.clone()).or_insert(*at);
+                *slot = (*slot).max(*at);
+            }
+        }
+        known.push(theirs);
     }
     let jobs: Vec<_> = alarm_targets
         .iter()
