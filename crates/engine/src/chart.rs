@@ -9,6 +9,8 @@ use chrono::{TimeZone, Utc};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use crate::clock::{DAY, HOUR, MINUTE};
+
 static FONT: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
 
 fn ensure_font() {
@@ -139,14 +141,27 @@ pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
             .iter()
             .flat_map(|l| l.points.iter().map(|p| p.1).chain(l.band.iter().map(|b| b.1)))
             .fold(0.0f64, f64::min);
-        let (from, to) = if spec.to > spec.from { (spec.from, spec.to) } else { (spec.from, spec.from + 60) };
+        let (from, to) = if spec.to > spec.from { (spec.from, spec.to) } else { (spec.from, spec.from + MINUTE) };
         let span = to - from;
         // Ticks on round wall-clock times (every 15 min, hour, 6 h, day...),
         // not wherever a decimal step happens to land.
-        let step = [60, 300, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 7 * 86_400]
-            .into_iter()
-            .find(|s| span / s <= 7)
-            .unwrap_or(30 * 86_400);
+        let step = [
+            MINUTE,
+            5 * MINUTE,
+            15 * MINUTE,
+            30 * MINUTE,
+            HOUR,
+            2 * HOUR,
+            3 * HOUR,
+            6 * HOUR,
+            12 * HOUR,
+            DAY,
+            2 * DAY,
+            7 * DAY,
+        ]
+        .into_iter()
+        .find(|s| span / s <= 7)
+        .unwrap_or(30 * DAY);
         let ticks: Vec<i64> = (from.div_euclid(step) + 1..=to.div_euclid(step)).map(|k| k * step).collect();
         // Never more points than pixels, keeping each pixel's extremes.
         let plot_width = width.saturating_sub(80).max(50) as usize;
@@ -168,7 +183,7 @@ pub fn draw(spec: &ChartSpec) -> Result<Drawn, ChartError> {
             .label_style(label_style)
             .y_labels(5)
             .x_label_formatter(&|t| {
-                let fmt = if span > 2 * 86_400 { "%m-%d %H:%M" } else { "%H:%M" };
+                let fmt = if span > 2 * DAY { "%m-%d %H:%M" } else { "%H:%M" };
                 let local = *t + i64::from(spec.utc_offset_secs);
                 Utc.timestamp_opt(local, 0).single().map(|d| d.format(fmt).to_string()).unwrap_or_default()
             })
@@ -361,9 +376,8 @@ pub fn stacked(spec: &StackedSpec) -> Result<Drawn, ChartError> {
     ];
     let width = spec.width.clamp(200, 4000);
     let height = spec.height.clamp(120, 2000);
-    let day = 86_400;
     let from = spec.days.first().map_or(0, |d| d.0);
-    let to = spec.days.last().map_or(day, |d| d.0 + day);
+    let to = spec.days.last().map_or(DAY, |d| d.0 + DAY);
     let top = spec.days.iter().map(|(_, v)| v.iter().sum::<f64>()).fold(0.0f64, f64::max).max(1.0);
     let mut out = String::new();
     let plot_x;
@@ -381,7 +395,7 @@ pub fn stacked(spec: &StackedSpec) -> Result<Drawn, ChartError> {
         let (root, legend_area) = root.split_vertically(height.saturating_sub(legend.height()));
         let span = to - from;
         let step =
-            [day, 7 * day, 14 * day, 30 * day, 91 * day].into_iter().find(|s| span / s <= 8).unwrap_or(182 * day);
+            [DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY].into_iter().find(|s| span / s <= 8).unwrap_or(182 * DAY);
         let ticks: Vec<i64> = (from.div_euclid(step) + 1..=to.div_euclid(step)).map(|k| k * step).collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{} ({})", spec.title, spec.unit), ("sans-serif", 15).into_font().color(&fg))
@@ -404,13 +418,13 @@ pub fn stacked(spec: &StackedSpec) -> Result<Drawn, ChartError> {
             .draw()
             .map_err(|e| ChartError(e.to_string()))?;
         plot_x = chart.plotting_area().get_pixel_range().0;
-        let gap = (day / 10).max(1);
+        let gap = (DAY / 10).max(1);
         for i in 0..spec.series.len() {
             let color = palette[i % palette.len()];
             let bars = spec.days.iter().map(|(d, values)| {
                 let below: f64 = values.iter().take(i).sum();
                 let v = values.get(i).copied().unwrap_or(0.0);
-                Rectangle::new([(d + gap, below), (d + day - gap, below + v)], color.filled())
+                Rectangle::new([(d + gap, below), (d + DAY - gap, below + v)], color.filled())
             });
             chart.draw_series(bars).map_err(|e| ChartError(e.to_string()))?;
         }
@@ -517,14 +531,14 @@ mod tests {
     /// PNG export draws the same chart with the bundled font.
     #[test]
     fn anomalies_are_shaded_and_the_plot_area_is_known() {
-        let points: Vec<(i64, f64)> = (0..60).map(|m| (m * 60, (m % 7) as f64)).collect();
+        let points: Vec<(i64, f64)> = (0..60).map(|m| (m * MINUTE, (m % 7) as f64)).collect();
         let spec = ChartSpec {
             title: "errors",
             unit: "count",
             lines: vec![Line { label: "errors", points: &points, band: &[] }],
             spans: &[(1200, 1800)],
             from: 0,
-            to: 3600,
+            to: HOUR,
             width: 600,
             height: 240,
             utc_offset_secs: 3600,
@@ -550,10 +564,10 @@ mod tests {
 
     #[test]
     fn downsampling_keeps_a_one_minute_spike_in_a_month() {
-        let month: Vec<(i64, f64)> = (0..43_200).map(|m| (m * 60, if m == 31_337 { 500.0 } else { 1.0 })).collect();
-        let d = downsample(&month, 0, 43_200 * 60, 600);
+        let month: Vec<(i64, f64)> = (0..43_200).map(|m| (m * MINUTE, if m == 31_337 { 500.0 } else { 1.0 })).collect();
+        let d = downsample(&month, 0, 43_200 * MINUTE, 600);
         assert!(d.len() <= 2400, "{}", d.len());
-        assert!(d.contains(&(31_337 * 60, 500.0)), "the spike was lost");
+        assert!(d.contains(&(31_337 * MINUTE, 500.0)), "the spike was lost");
         assert_eq!(d.first(), month.first());
         assert_eq!(d.last(), month.last());
     }

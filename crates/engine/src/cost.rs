@@ -7,6 +7,7 @@
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::cache::{Cache, CacheError, CostAnomalyRow};
+use crate::clock::{self, DAY};
 
 /// One tenant's cost ('' is spend no tenant claims: untagged).
 #[derive(Debug, Clone, PartialEq)]
@@ -152,14 +153,14 @@ pub async fn usage_per_day(
     today: NaiveDate,
 ) -> Result<Vec<(String, f64)>, CacheError> {
     let first = today.with_day(1).unwrap_or(today);
-    let since = first.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
+    let since = clock::day_start(first);
     // Per tenant: the sum, the time covered, and how many series (regions)
     // ran side by side (their sums add up; their coverage is one's).
     let rows = cache.daily_rollup_usage(metric, tenant, since).await?;
     Ok(rows
         .into_iter()
         .filter(|(_, _, covered, _)| *covered > 0)
-        .map(|(t, sum, covered, series)| (t, sum / (covered as f64 / series.max(1) as f64) * 86_400.0))
+        .map(|(t, sum, covered, series)| (t, sum / (covered as f64 / series.max(1) as f64) * DAY as f64))
         .collect())
 }
 
@@ -287,9 +288,9 @@ mod tests {
         crate::testkit::add_tenant(&cache, "acme", "premium").await;
         let id = crate::testkit::add_series(&cache, "acme", "requests", "RequestCount").await;
         // 2026-12-05 06:00 to 2026-12-06 06:00 UTC, 100 requests a minute.
-        let start = d("2026-12-05").and_hms_opt(6, 0, 0).unwrap().and_utc().timestamp();
-        let points: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * 60, 100.0)).collect();
-        cache.commit_points(&[PointBatch { series_id: id, points, watermark: start + 86_400 }]).await.unwrap();
+        let start = clock::day_start(d("2026-12-05")) + 6 * clock::HOUR;
+        let points: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * clock::MINUTE, 100.0)).collect();
+        cache.commit_points(&[PointBatch { series_id: id, points, watermark: start + DAY }]).await.unwrap();
         let today = d("2026-12-06");
         let usage = usage_per_day(&cache, "requests", None, today).await.unwrap();
         assert_eq!(usage, vec![("acme".to_string(), 144_000.0)]);

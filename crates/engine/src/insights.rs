@@ -76,7 +76,8 @@ fn shape(query: &str) -> Shape {
         } else if let Some(rest) = lower.strip_prefix("sort ") {
             let mut words = command[5..].split_whitespace();
             if let Some(field) = words.next() {
-                let descending = !rest.split_whitespace().nth(1).is_some_and(|w| w == "asc");
+                // Logs Insights sorts descending unless told `asc`.
+                let descending = rest.split_whitespace().nth(1).is_none_or(|w| w != "asc");
                 out.sort = Some((field.trim_matches('`').to_string(), descending));
             }
         } else if let Some(rest) = lower.strip_prefix("limit ") {

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::clock::MINUTE;
+
 /// CloudWatch's limits for one GetMetricData call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
 pub const MAX_POINTS_PER_CALL: u64 = 100_800;
@@ -67,7 +69,7 @@ pub fn start_for(watermark: Option<i64>, now: i64, backfill: i64, overlap: i64, 
 
 /// The end of every read: the last complete minute.
 pub fn end_for(now: i64) -> i64 {
-    now - now.rem_euclid(60)
+    now - now.rem_euclid(MINUTE)
 }
 
 /// Pack reads into calls: grouped by target and start, filled greedily up to
@@ -129,6 +131,7 @@ pub fn minimum_calls(reads: &[SeriesRead], end: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{DAY, HOUR};
 
     fn target(account: &str, region: &str) -> Target {
         Target {
@@ -146,8 +149,8 @@ mod tests {
     #[test]
     fn a_day_of_minutes_for_many_series_fills_calls_to_the_point_limit() {
         let t = target("111111111111", "us-east-1");
-        let end = 86_400 * 100;
-        let start = end - 86_400;
+        let end = 100 * DAY;
+        let start = end - DAY;
         let r = reads(300, &t, start); // 300 x 1440 = 432,000 points
         let calls = pack(&r, end);
         assert_eq!(calls.len(), 5); // 70 queries (100,800 points) a call
@@ -160,7 +163,7 @@ mod tests {
     fn a_short_resync_packs_500_queries_a_call() {
         let t = target("111111111111", "us-east-1");
         let end = 1_000_000 * 60;
-        let r = reads(1200, &t, end - 15 * 60);
+        let r = reads(1200, &t, end - 15 * MINUTE);
         let calls = pack(&r, end);
         assert_eq!(calls.iter().map(|c| c.reads.len()).collect::<Vec<_>>(), vec![500, 500, 200]);
     }
@@ -174,7 +177,7 @@ mod tests {
         r.extend(reads(2, &b, 0));
         r.extend(reads(2, &c, 0));
         r.extend(reads(2, &a, 600));
-        let calls = pack(&r, 3600);
+        let calls = pack(&r, HOUR);
         assert_eq!(calls.len(), 4);
         for call in &calls {
             assert!(call.reads.iter().all(|&i| r[i].target == call.target && r[i].start == call.start));
@@ -193,9 +196,9 @@ mod tests {
 
     #[test]
     fn resync_starts_at_the_watermark_minus_overlap_and_never_before_the_backfill() {
-        assert_eq!(start_for(Some(10_000), 10_030, 86_400, 600, 60), 9_360);
-        assert_eq!(start_for(None, 100_000, 3_600, 600, 60), 96_360);
-        assert_eq!(start_for(Some(10), 100_000, 3_600, 600, 60), 96_360);
+        assert_eq!(start_for(Some(10_000), 10_030, DAY, 600, 60), 9_360);
+        assert_eq!(start_for(None, 100_000, HOUR, 600, 60), 96_360);
+        assert_eq!(start_for(Some(10), 100_000, HOUR, 600, 60), 96_360);
         assert_eq!(end_for(125), 120);
     }
 }

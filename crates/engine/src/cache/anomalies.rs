@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::clock;
 use crate::detect::{AnomalyEvent, Direction, Hold, Season};
 use crate::model::Incident;
 
@@ -459,8 +460,8 @@ impl Cache {
                 region: r.get(1),
                 kind: crate::model::IncidentKind::Anomaly,
                 subject: r.get(2),
-                start: r.get::<i64, _>(3) * 1000,
-                end: r.get::<Option<i64>, _>(4).map(|t| t * 1000),
+                start: clock::ms(r.get(3)),
+                end: r.get::<Option<i64>, _>(4).map(clock::ms),
                 title: r.get(6),
             });
         }
@@ -485,8 +486,8 @@ impl Cache {
                 tenant: r.get(1),
                 region: r.get(2),
                 subject: r.get(3),
-                start: r.get::<i64, _>(4) * 1000,
-                end: r.get::<Option<i64>, _>(5).map(|t| t * 1000),
+                start: clock::ms(r.get(4)),
+                end: r.get::<Option<i64>, _>(5).map(clock::ms),
                 title: r.get(6),
             });
         }

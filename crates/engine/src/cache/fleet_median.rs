@@ -131,15 +131,16 @@ fn median(values: &mut [f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::cache::PointBatch;
+    use crate::clock::MINUTE;
 
-    const H: i64 = 3600;
+    const H: i64 = crate::clock::HOUR;
     /// 2027-01-15 08:00 UTC, on the hour.
     const NOW: i64 = 1_800_000_000;
 
     async fn tenant(cache: &Cache, id: &str, tier: &str, level: f64, hours: i64) {
         crate::testkit::add_tenant(cache, id, tier).await;
         let series = crate::testkit::add_series(cache, id, "latency_p99", "TargetResponseTime").await;
-        let points: Vec<(i64, f64)> = (0..hours * 60).map(|m| (NOW - hours * H + m * 60, level)).collect();
+        let points: Vec<(i64, f64)> = (0..hours * 60).map(|m| (NOW - hours * H + m * MINUTE, level)).collect();
         cache.commit_points(&[PointBatch { series_id: series, points, watermark: NOW }]).await.unwrap();
     }
 

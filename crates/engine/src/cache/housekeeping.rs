@@ -14,6 +14,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::cache::{Cache, CacheError};
+use crate::clock::{self, DAY, HOUR};
 
 /// Rows deleted per transaction. 5,000 datapoints take a few milliseconds.
 pub const BATCH_ROWS: i64 = 5_000;
@@ -43,19 +44,18 @@ pub struct Pruned {
 /// alarm, ongoing anomaly episodes and the last sync's record are kept
 /// whatever their age (the views still need them).
 pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -> Result<Pruned, CacheError> {
-    let day = 86_400;
     let mut out = Pruned::default();
     out.datapoints =
-        prune_points(cache, Points::Raw, now - retention.raw_days as i64 * day, &mut out.transactions).await?;
+        prune_points(cache, Points::Raw, now - retention.raw_days as i64 * DAY, &mut out.transactions).await?;
     // A summary goes once all of its bucket is older than the cut: the day
     // the cut falls in keeps its bucket, with the hours still in retention.
-    for (res, days) in [(3600, retention.hourly_days), (86_400, retention.daily_days)] {
-        let cut = now - days as i64 * day - res + 1;
+    for (res, days) in [(HOUR, retention.hourly_days), (DAY, retention.daily_days)] {
+        let cut = now - days as i64 * DAY - res + 1;
         out.rollups += prune_points(cache, Points::Rollup(res), cut, &mut out.transactions).await?;
         out.rollups += crate::fleet_median::prune(cache, res, cut).await?;
     }
 
-    let events_cut = now - retention.events_days as i64 * day;
+    let events_cut = now - retention.events_days as i64 * DAY;
     out.anomalies = prune_rows(
         cache,
         "anomaly",
@@ -77,7 +77,7 @@ pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -
         "alarm_history",
         "at < ?1 AND at < (SELECT max(h.at) FROM alarm_history h WHERE h.tenant_id = alarm_history.tenant_id
            AND h.region = alarm_history.region AND h.alarm_name = alarm_history.alarm_name)",
-        Cut::Int(events_cut * 1000),
+        Cut::Int(clock::ms(events_cut)),
         &mut out.transactions,
     )
     .await?;
@@ -89,14 +89,14 @@ pub async fn enforce_retention(cache: &Cache, retention: &Retention, now: i64) -
         cache,
         "api_call",
         &format!("sync_id IN (SELECT id FROM sync_run WHERE {old_syncs})"),
-        Cut::Int(events_cut * 1000),
+        Cut::Int(clock::ms(events_cut)),
         &mut out.transactions,
     )
     .await?;
     out.sync_runs =
-        prune_rows(cache, "sync_run", old_syncs, Cut::Int(events_cut * 1000), &mut out.transactions).await?;
+        prune_rows(cache, "sync_run", old_syncs, Cut::Int(clock::ms(events_cut)), &mut out.transactions).await?;
 
-    let cost_cut = crate::clock::day_of(now - retention.cost_days as i64 * day).to_string();
+    let cost_cut = clock::day_of(now - retention.cost_days as i64 * DAY).to_string();
     out.cost_days = prune_rows(cache, "cost_daily", "day < ?1", Cut::Text(cost_cut), &mut out.transactions).await?;
     Ok(out)
 }
@@ -450,7 +450,6 @@ mod tests {
     use crate::cache::{PointBatch, SeriesKey};
 
     const NOW: i64 = 1_800_000_000;
-    const DAY: i64 = 86_400;
 
     async fn cache_with_tenant(id: &str) -> Cache {
         let cache = Cache::in_memory().await.unwrap();
@@ -547,12 +546,12 @@ mod tests {
                 .await
                 .unwrap()
         };
-        assert_eq!(rollups(3600).await, (60 * 24, NOW - 60 * DAY));
-        assert_eq!(rollups(86_400).await.0, 61, "60 days from 08:00 touch 61 UTC days");
+        assert_eq!(rollups(HOUR).await, (60 * 24, NOW - 60 * DAY));
+        assert_eq!(rollups(DAY).await.0, 61, "60 days from 08:00 touch 61 UTC days");
         let shorter = Retention { hourly_days: 40, daily_days: 50, ..Retention::default() };
         let pruned = enforce_retention(cache, &shorter, NOW).await.unwrap();
-        assert_eq!(rollups(3600).await, (40 * 24, NOW - 40 * DAY));
-        assert_eq!(rollups(86_400).await.0, 51);
+        assert_eq!(rollups(HOUR).await, (40 * 24, NOW - 40 * DAY));
+        assert_eq!(rollups(DAY).await.0, 51);
         // busy: 20 days of hours and 10 days; quiet: the hour of its point 50
         // days ago (its day holds the cut, so it stays).
         assert_eq!(pruned.rollups, 20 * 24 + 10 + 1);
@@ -583,11 +582,11 @@ mod tests {
             members: vec![("acme".into(), "us-east-1".into())],
         };
         let old = NOW - 200 * DAY;
-        cache.put_peer_anomalies(&[shift(old, Some(old + 1200)), shift(old + 3600, None)]).await.unwrap();
+        cache.put_peer_anomalies(&[shift(old, Some(old + 1200)), shift(old + HOUR, None)]).await.unwrap();
         let pruned = enforce_retention(&cache, &Retention::default(), NOW).await.unwrap();
         assert_eq!(pruned.peer_anomalies, 1);
         let left = cache.recent_peer_anomalies(0).await.unwrap();
-        assert_eq!(left, vec![shift(old + 3600, None)], "the ongoing one stays");
+        assert_eq!(left, vec![shift(old + HOUR, None)], "the ongoing one stays");
         let members: i64 =
             sqlx::query_scalar("SELECT count(*) FROM fleet_member").fetch_one(cache.pool()).await.unwrap();
         assert_eq!(members, 1, "the pruned shift's members went with it");
@@ -596,11 +595,10 @@ mod tests {
     #[tokio::test]
     async fn retention_keeps_the_last_state_of_each_alarm_and_cost_for_its_own_period() {
         let cache = cache_with_tenant("acme").await;
-        let ms = |t: i64| t * 1000;
         for (alarm, at) in [("a", NOW - 300 * DAY), ("a", NOW - 200 * DAY), ("a", NOW - DAY), ("b", NOW - 300 * DAY)] {
             sqlx::query("INSERT INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES ('acme', 'us-east-1', ?1, ?2, 'Alarm updated from OK to ALARM')")
                 .bind(alarm)
-                .bind(ms(at))
+                .bind(clock::ms(at))
                 .execute(cache.pool())
                 .await
                 .unwrap();
@@ -620,7 +618,7 @@ mod tests {
                 .fetch_all(cache.pool())
                 .await
                 .unwrap();
-        assert_eq!(left, vec![("a".into(), ms(NOW - DAY)), ("b".into(), ms(NOW - 300 * DAY))]);
+        assert_eq!(left, vec![("a".into(), clock::ms(NOW - DAY)), ("b".into(), clock::ms(NOW - 300 * DAY))]);
         let days: Vec<String> =
             sqlx::query_scalar("SELECT day FROM cost_daily ORDER BY day").fetch_all(cache.pool()).await.unwrap();
         assert_eq!(days, vec!["2026-12-01", "2027-01-14"]);

@@ -186,7 +186,7 @@ pub(super) async fn put_watermarks(tx: &mut Transaction<'_, Sqlite>, batch: &[Po
 }
 
 /// Rollup resolutions, seconds: hourly, and daily (built from hourly).
-pub const ROLLUPS: [i64; 2] = [3600, 86_400];
+pub const ROLLUPS: [i64; 2] = [crate::clock::HOUR, crate::clock::DAY];
 
 /// One bucket's summary: points, sum, lowest, highest.
 pub(super) type Summary = (i64, f64, f64, f64);

@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::clock::{self, HOUR, MINUTE};
 use crate::input::{InputError, Problems};
 
 use super::{Config, Detector};
@@ -139,7 +140,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         return None;
     }
     if b.len() == 10 {
-        return Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp());
+        return Some(clock::day_start(date));
     }
     if !matches!(b.get(10), Some(b' ' | b'T' | b't')) || b.get(13) != Some(&b':') {
         return None;
@@ -170,7 +171,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
             let (h, m) = zone[1..].split_once(':').unwrap_or((zone.get(1..3)?, zone.get(3..).unwrap_or("")));
             let h: i64 = h.parse().ok().filter(|_| h.len() == 2)?;
             let m: i64 = if m.is_empty() { 0 } else { m.parse().ok().filter(|_| m.len() == 2)? };
-            sign * (h * 3600 + m * 60)
+            sign * (h * HOUR + m * MINUTE)
         }
     };
     // A leap second reads as the second before it.

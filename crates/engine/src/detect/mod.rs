@@ -61,6 +61,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::{DAY, HOUR, MINUTE};
+
 /// Scores at or above this are anomalies.
 pub const ANOMALY_THRESHOLD: f64 = 0.5;
 
@@ -133,10 +135,8 @@ const RELEASE_SCORE: f64 = 0.2;
 /// "1 per minute against 0.0000000000021" is "about 0", not "476750060210x".
 const NEGLIGIBLE_BASELINE: f64 = 1e-3;
 
-const HOUR: i64 = 3600;
-const DAY: i64 = 24 * HOUR;
 const WEEK: i64 = 7 * DAY;
-const DAY_SLOT: i64 = 15 * 60;
+const DAY_SLOT: i64 = 15 * MINUTE;
 /// 1970-01-01 was a Thursday: shifting by 3 days starts weeks on Monday.
 const MONDAY: i64 = 3 * DAY;
 /// Bumped whenever the state's meaning changes: older state is relearned.
@@ -743,7 +743,7 @@ impl AnomalyEvent {
             format!("{metric} at {}, {how} its usual {when}level of {}", amount(value), amount(expected))
         };
         let lasted = self.through - self.start;
-        if lasted >= 60 {
+        if lasted >= MINUTE {
             let _ = write!(line, " for {}", duration(lasted));
             if self.end.is_none() {
                 line.push_str(" so far");
@@ -766,7 +766,7 @@ pub(crate) fn number(v: f64) -> String {
 
 fn clock(ts: i64, slot: i64) -> String {
     let t = ts.rem_euclid(DAY) / slot * slot;
-    format!("{:02}:{:02}", t / HOUR, t % HOUR / 60)
+    format!("{:02}:{:02}", t / HOUR, t % HOUR / MINUTE)
 }
 
 fn weekday(ts: i64) -> &'static str {
@@ -777,7 +777,7 @@ fn weekday(ts: i64) -> &'static str {
 fn duration(secs: i64) -> String {
     let plural = |n: i64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     match secs {
-        s if s < 2 * HOUR => plural((s + 30) / 60, "minute"),
+        s if s < 2 * HOUR => plural((s + MINUTE / 2) / MINUTE, "minute"),
         s if s < 2 * DAY => plural((s + HOUR / 2) / HOUR, "hour"),
         s => plural((s + DAY / 2) / DAY, "day"),
     }

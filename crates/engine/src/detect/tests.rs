@@ -100,7 +100,7 @@ fn a_counter_reset_is_not_an_anomaly() {
     let points: Vec<(i64, f64)> = (0..3000)
         .map(|i| {
             total = if i == 2000 { 0.0 } else { total + 10.0 + noise.next() };
-            (T0 + i * 60, total)
+            (T0 + i * MINUTE, total)
         })
         .collect();
     let mut detector = Detector::new(Config::default());
@@ -173,7 +173,7 @@ fn state_from_another_version_is_refused() {
 /// well after the warm-up, so the detector has seen nothing but zeros.
 fn sparse_count(days: i64, seed: u64) -> Vec<(i64, f64)> {
     let mut noise = Noise(seed);
-    (0..days * DAY / 60)
+    (0..days * DAY / MINUTE)
         .map(|i| {
             let u = noise.next();
             let v = if i < 400 || u < 0.987 {
@@ -183,7 +183,7 @@ fn sparse_count(days: i64, seed: u64) -> Vec<(i64, f64)> {
             } else {
                 2.0
             };
-            (T0 + i * 60, v)
+            (T0 + i * MINUTE, v)
         })
         .collect()
 }
@@ -329,7 +329,7 @@ fn a_sustained_spike_is_one_ongoing_episode_until_the_level_returns() {
     let mut noise = Noise(37);
     let (from, to) = (1500, 2100);
     let points: Vec<(i64, f64)> = (0..3000)
-        .map(|i| (T0 + i * 60, 100.0 + 3.0 * noise.next() + if (from..to).contains(&i) { 300.0 } else { 0.0 }))
+        .map(|i| (T0 + i * MINUTE, 100.0 + 3.0 * noise.next() + if (from..to).contains(&i) { 300.0 } else { 0.0 }))
         .collect();
     let scored = scored(&points);
     let surprising = scored[from as usize..].iter().position(|p| p.observation.surprise < RELEASE_SCORE);
@@ -378,12 +378,13 @@ fn a_sustained_shift_is_held_along_the_daily_shape() {
 #[test]
 fn a_shift_that_stays_is_held_for_a_day_at_most() {
     let mut noise = Noise(43);
-    let points: Vec<(i64, f64)> =
-        (0..4000).map(|i| (T0 + i * 60, 100.0 + 3.0 * noise.next() + if i >= 1500 { 300.0 } else { 0.0 })).collect();
+    let points: Vec<(i64, f64)> = (0..4000)
+        .map(|i| (T0 + i * MINUTE, 100.0 + 3.0 * noise.next() + if i >= 1500 { 300.0 } else { 0.0 }))
+        .collect();
     let up: Vec<AnomalyEvent> = events(&scored(&points)).into_iter().filter(|e| e.direction == Direction::Up).collect();
     assert_eq!(up.len(), 1, "{up:#?}");
     let end = up[0].end.expect("ended");
-    assert!(end - up[0].start <= HOLD_AT_MOST && end - up[0].start > HOLD_AT_MOST - 3600, "{up:?}");
+    assert!(end - up[0].start <= HOLD_AT_MOST && end - up[0].start > HOLD_AT_MOST - HOUR, "{up:?}");
 }
 
 #[test]
@@ -405,7 +406,7 @@ fn explanations_read_well_without_a_shape_or_a_positive_baseline() {
     );
     assert_eq!(number(0.012_345), "0.0123");
     assert_eq!(number(12_345.6), "12346");
-    assert_eq!(duration(90 * 60), "90 minutes");
+    assert_eq!(duration(90 * MINUTE), "90 minutes");
     assert_eq!(duration(3 * DAY), "3 days");
 }
 

@@ -76,11 +76,12 @@ use std::fmt::Write as _;
 
 use crate::cache::{Cache, CacheError, PeerKind, PeerRow};
 use crate::catalog::Catalog;
+use crate::clock::{DAY, HOUR, MINUTE};
 use crate::detect::Direction;
 use crate::fleet::Fleet;
 
 /// The recent window each series' level is taken over.
-pub const WINDOW_SECS: i64 = 20 * 60;
+pub const WINDOW_SECS: i64 = 20 * MINUTE;
 /// Days of hourly rollups the usual level is taken from.
 pub const BASELINE_DAYS: i64 = 7;
 /// A departure is at least this many times the peers' median change.
@@ -101,9 +102,6 @@ pub const PSEUDO_EVENTS: f64 = 10.0;
 pub const MAX_GAP_SECS: i64 = 2 * WINDOW_SECS;
 /// Below this, a median change reads "steady" in titles.
 const STEADY_FACTOR: f64 = 1.15;
-
-const HOUR: i64 = 3600;
-const DAY: i64 = 86_400;
 
 /// One series as the comparison reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,7 +208,7 @@ fn factor(change: f64) -> String {
 /// The findings of one pass over `levels`. `open` lists the subjects of the
 /// ongoing episodes: they are held to half their bar (in logarithms).
 pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
-    let minutes = WINDOW_SECS / 60;
+    let minutes = WINDOW_SECS / MINUTE;
     // Log changes of the series that have one.
     let judged: Vec<(usize, f64)> =
         levels.iter().enumerate().filter_map(|(i, l)| l.change().map(|c| (i, c.ln()))).collect();
@@ -535,7 +533,7 @@ pub struct PeerSummary {
 /// Compare the fleet's series over the window ending at `now` (floored to
 /// the minute) and store the episodes found, continued or closed.
 pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) -> Result<PeerSummary, CacheError> {
-    let to = now - now.rem_euclid(60);
+    let to = now - now.rem_euclid(MINUTE);
     let from = to - WINDOW_SECS;
     let mid = from + WINDOW_SECS / 2;
     let levels = levels(cache, fleet, catalog, from, to, mid).await?;

@@ -12,6 +12,7 @@ use chrono::{Duration, NaiveDate};
 use super::{Period, ReportError};
 use crate::cache::Cache;
 use crate::catalog::Catalog;
+use crate::clock::{self, DAY, HOUR, MINUTE};
 use crate::cost::{self, CostAnomaly};
 use crate::detect::Direction;
 use crate::model::{
@@ -110,7 +111,7 @@ pub struct Usage {
 
 impl Usage {
     pub fn per_day(&self) -> Option<f64> {
-        (self.covered_secs > 0).then(|| self.requests / self.covered_secs as f64 * 86_400.0)
+        (self.covered_secs > 0).then(|| self.requests / self.covered_secs as f64 * DAY as f64)
     }
 }
 
@@ -211,7 +212,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
         .iter()
         .filter(|i| i.kind == crate::model::IncidentKind::Anomaly)
         .map(|i| {
-            let key = (i.tenant.clone(), i.region.clone(), i.subject.clone(), i.start / 1000);
+            let key = (i.tenant.clone(), i.region.clone(), i.subject.clone(), clock::secs(i.start));
             let (peak_score, direction) = scored.get(&key).copied().unwrap_or((0.0, Direction::Up));
             RankedAnomaly { incident: i.clone(), peak_score, direction }
         })
@@ -227,7 +228,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
         .await?
         .into_iter()
         .filter(|a| {
-            let end = (a.last + Duration::days(1)).and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
+            let end = clock::day_start(a.last + Duration::days(1));
             end > since
         })
         .collect();
@@ -239,7 +240,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
         // As health judges them: a fall of a metric where higher is worse
         // (fewer errors, faster responses) is no incident.
         crate::model::IncidentKind::Anomaly => {
-            let key = (i.tenant.clone(), i.region.clone(), i.subject.clone(), i.start / 1000);
+            let key = (i.tenant.clone(), i.region.clone(), i.subject.clone(), clock::secs(i.start));
             let down = scored.get(&key).is_some_and(|(_, d)| *d == Direction::Down);
             !(down && higher_is_worse(catalog, &i.subject))
         }
@@ -252,7 +253,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
             let own: Vec<&Incident> = incidents.incidents.iter().filter(|i| i.tenant == row.tenant).collect();
             let from = observed_from.get(&row.tenant).map(|f| (*f).max(since));
             let availability = match from {
-                Some(from) => availability(own.iter().copied().filter(adverse), from * 1000, now * 1000),
+                Some(from) => availability(own.iter().copied().filter(adverse), clock::ms(from), clock::ms(now)),
                 None => Availability::default(),
             };
             let (previous_cost, period_cost) = per_tenant_cost.get(&row.tenant).copied().unwrap_or_default();
@@ -308,7 +309,7 @@ fn higher_is_worse(catalog: &Catalog, key: &str) -> bool {
 
 /// How long an incident lasted, or has lasted so far (ms).
 pub fn duration_ms(i: &Incident, now: i64) -> i64 {
-    (i.end.unwrap_or(now * 1000) - i.start).max(0)
+    (i.end.unwrap_or(clock::ms(now)) - i.start).max(0)
 }
 
 /// Incident-free time between `from_ms` and `until_ms`: the episodes given
@@ -319,7 +320,7 @@ pub fn availability<'a>(episodes: impl IntoIterator<Item = &'a Incident>, from_m
     let mut spans: Vec<(i64, i64)> = episodes
         .into_iter()
         .map(|i| {
-            let end = i.end.unwrap_or(until_ms).max(i.start + 60_000);
+            let end = i.end.unwrap_or(until_ms).max(i.start + clock::ms(MINUTE));
             (i.start.max(from_ms), end.min(until_ms))
         })
         .filter(|(s, e)| e > s)
@@ -424,7 +425,7 @@ pub async fn tenant_detail(
     let spec = model.and_then(|m| catalog.metric(m, "requests"));
     let mut charts = Vec::new();
     if let (Some(spec), Some(from)) = (spec, tenant.usage.map(|u| f.now - u.covered_secs)) {
-        let hours = (((f.now - from.max(f.since)) as f64 / 3600.0).ceil() as u32).clamp(1, f.period.hours);
+        let hours = (((f.now - from.max(f.since)) as f64 / HOUR as f64).ceil() as u32).clamp(1, f.period.hours);
         for region in tenant.regions.iter().take(3) {
             let req = ChartRequest {
                 tenant: tenant.id.clone(),
@@ -451,8 +452,8 @@ mod tests {
             region: "us-east-1".into(),
             kind: crate::model::IncidentKind::Alarm,
             subject: "x".into(),
-            start: start_min * 60_000,
-            end: end_min.map(|m| m * 60_000),
+            start: clock::ms(start_min * MINUTE),
+            end: end_min.map(|m| clock::ms(m * MINUTE)),
             title: String::new(),
         }
     }
@@ -462,19 +463,19 @@ mod tests {
         // A day observed; 60 min + 30 min overlapping by 15, one before the
         // period (clipped to 10 min), one ongoing (to the end: 20 min).
         let eps = [episode(100, Some(160)), episode(145, Some(175)), episode(-50, Some(10)), episode(1420, None)];
-        let a = availability(&eps, 0, 1440 * 60_000);
-        assert_eq!(a.impaired_ms, (75 + 10 + 20) * 60_000);
-        assert_eq!(a.observed_ms, 1440 * 60_000);
+        let a = availability(&eps, 0, clock::ms(DAY));
+        assert_eq!(a.impaired_ms, clock::ms((75 + 10 + 20) * MINUTE));
+        assert_eq!(a.observed_ms, clock::ms(DAY));
         let share = a.share().unwrap();
         assert!((share - (1.0 - 105.0 / 1440.0)).abs() < 1e-12, "{share}");
     }
 
     #[test]
     fn an_instant_episode_counts_a_minute_and_nothing_observed_has_no_share() {
-        let a = availability(&[episode(30, Some(30))], 0, 60 * 60_000);
-        assert_eq!(a.impaired_ms, 60_000);
+        let a = availability(&[episode(30, Some(30))], 0, clock::ms(HOUR));
+        assert_eq!(a.impaired_ms, clock::ms(MINUTE));
         assert_eq!(availability(&[], 0, 0).share(), None);
-        assert_eq!(availability(&[], 0, 60_000).share(), Some(1.0));
+        assert_eq!(availability(&[], 0, clock::ms(MINUTE)).share(), Some(1.0));
     }
 
     #[test]

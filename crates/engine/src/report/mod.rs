@@ -26,6 +26,7 @@ use std::path::Path;
 
 use crate::cache::{Cache, CacheError};
 use crate::catalog::Catalog;
+use crate::clock::{self, HOUR, MINUTE};
 use crate::view::ViewError;
 
 /// The file formats a report is written in.
@@ -104,7 +105,7 @@ impl Period {
     }
 
     pub fn secs(self) -> i64 {
-        i64::from(self.hours) * 3600
+        i64::from(self.hours) * HOUR
     }
 
     /// "7 days", "36 hours", "1 day".
@@ -235,8 +236,8 @@ fn csv(f: &data::Figures, tenant: Option<&str>) -> String {
             t.regions.join(" "),
             t.health.map(|h| h.as_str().to_string()).unwrap_or_default(),
             opt(t.availability.share().map(|s| s * 100.0), 3),
-            (t.availability.impaired_ms / 60_000).to_string(),
-            format!("{:.1}", t.availability.observed_ms as f64 / 3_600_000.0),
+            (t.availability.impaired_ms / clock::ms(MINUTE)).to_string(),
+            format!("{:.1}", t.availability.observed_ms as f64 / clock::ms(HOUR) as f64),
             t.incidents.to_string(),
             format!("{:.2}", t.cost.month_to_date),
             format!("{:.2}", t.cost.last_month),
@@ -261,7 +262,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 /// `fleetdeck-report-<tenant or fleet>-<UTC time>.<ext>`: a file name for
 /// the console's save, from validated parts only.
 pub fn file_name(spec: &ReportSpec, now: i64) -> String {
-    let stamp = crate::clock::file_stamp(now);
+    let stamp = clock::file_stamp(now);
     let who: String = match &spec.tenant {
         Some(t) => t.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(40).collect(),
         None => "fleet".into(),

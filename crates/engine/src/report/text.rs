@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 use ab_glyph::{Font, FontRef};
 use chrono::{TimeZone, Utc};
 
+use crate::clock::{self, MINUTE};
+
 /// The chart module's font (DejaVu Sans): every page is drawn in it.
 pub(super) static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// Its family name, for SVG `font-family`.
@@ -79,7 +81,7 @@ pub fn percent(share: Option<f64>) -> String {
 
 /// `45 min`, `3 h 20 min`, `36 h`, `2 d 4 h`.
 pub fn duration(ms: i64) -> String {
-    let min = ms.max(0) / 60_000;
+    let min = ms.max(0) / clock::ms(MINUTE);
     match min {
         0 => "under 1 min".into(),
         m if m < 60 => format!("{m} min"),
@@ -101,7 +103,7 @@ pub fn when(epoch_s: i64) -> String {
 
 /// `11-22 13:45` (the column says UTC).
 pub fn short_when(epoch_ms: i64) -> String {
-    fmt_utc(epoch_ms.div_euclid(1000), "%m-%d %H:%M")
+    fmt_utc(clock::secs(epoch_ms), "%m-%d %H:%M")
 }
 
 fn fmt_utc(epoch_s: i64, fmt: &str) -> String {
@@ -217,10 +219,10 @@ mod tests {
         assert_eq!(percent(Some(1.0)), "100 %");
         assert_eq!(percent(Some(0.99991)), "99.991 %");
         assert_eq!(percent(Some(0.98765)), "98.76 %");
-        assert_eq!(duration(45 * 60_000), "45 min");
-        assert_eq!(duration(200 * 60_000), "3 h 20 min");
-        assert_eq!(duration(36 * 3_600_000), "36 h");
-        assert_eq!(duration((2 * 1440 + 4 * 60) * 60_000), "2 d 4 h");
+        assert_eq!(duration(clock::ms(45 * MINUTE)), "45 min");
+        assert_eq!(duration(clock::ms(200 * MINUTE)), "3 h 20 min");
+        assert_eq!(duration(clock::ms(36 * clock::HOUR)), "36 h");
+        assert_eq!(duration(clock::ms(2 * clock::DAY + 4 * clock::HOUR)), "2 d 4 h");
         assert_eq!(count(1_234_567.4), "1,234,567");
         assert_eq!(count(-12.0), "-12");
     }

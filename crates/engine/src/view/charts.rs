@@ -6,11 +6,12 @@ use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::chart::{self, ChartSpec, Line, Rule};
+use crate::clock::{self, DAY, HOUR, MINUTE};
 use crate::fleet::Model;
 use crate::model::{Chart, ChartExport, ChartRequest, CostChartRequest};
 
 /// Bounds on what a chart request may ask for.
-pub const MAX_CHART_RANGE_SECS: i64 = 400 * 86_400;
+pub const MAX_CHART_RANGE_SECS: i64 = 400 * DAY;
 
 /// One catalog metric of one tenant-region over the last `hours` before
 /// `now` (or the request's explicit range), drawn with the catalog's
@@ -77,7 +78,7 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
             notes.push(format!(
                 "Fleet median: the middle of {peers} {tier} tenant{} in {region}, {} means.",
                 if peers == 1 { "" } else { "s" },
-                if res == 86_400 { "daily" } else { "hourly" }
+                if res == DAY { "daily" } else { "hourly" }
             ));
         }
         // A step line: each bucket's median from its start to its end.
@@ -88,8 +89,8 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
     if let Some(res) = data.resolution {
         notes.push(format!(
             "{} summaries: the line is each {}'s mean, the band its lowest to highest value.",
-            if res == 86_400 { "Daily" } else { "Hourly" },
-            if res == 86_400 { "day" } else { "hour" }
+            if res == DAY { "Daily" } else { "Hourly" },
+            if res == DAY { "day" } else { "hour" }
         ));
     }
     if !spans.is_empty() {
@@ -130,8 +131,8 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
         svg: drawn.svg,
         points: points.len() as u32,
         resolution: data.resolution.unwrap_or(0) as u32,
-        from: from * 1000,
-        to: to * 1000,
+        from: clock::ms(from),
+        to: clock::ms(to),
         plot_left: drawn.plot_left,
         plot_right: drawn.plot_right,
         anomalies: spans.len() as u32,
@@ -144,17 +145,17 @@ pub async fn tenant_chart(cache: &Cache, catalog: &Catalog, req: &ChartRequest, 
 /// minute, at most [`MAX_CHART_RANGE_SECS`], and not in the future.
 pub fn chart_range(req: &ChartRequest, now: i64) -> Result<(i64, i64), ViewError> {
     let (from, to) = match (req.from, req.to) {
-        (Some(f), Some(t)) => (f.div_euclid(1000), t.div_euclid(1000)),
+        (Some(f), Some(t)) => (clock::secs(f), clock::secs(t)),
         (None, None) => {
             let hours = i64::from(req.hours.unwrap_or(6));
-            (now - hours * 3600, now)
+            (now - hours * HOUR, now)
         }
         _ => return Err(ViewError::BadRequest("a chart range needs both from and to".into())),
     };
-    if to - from < 60 || to - from > MAX_CHART_RANGE_SECS || to > now + 3600 {
+    if to - from < MINUTE || to - from > MAX_CHART_RANGE_SECS || to > now + HOUR {
         return Err(ViewError::BadRequest(format!(
             "a chart covers one minute to {} days, up to now",
-            MAX_CHART_RANGE_SECS / 86_400
+            MAX_CHART_RANGE_SECS / DAY
         )));
     }
     Ok((from, to))
@@ -182,7 +183,7 @@ pub async fn cost_chart(cache: &Cache, req: &CostChartRequest, now: i64) -> Resu
     if tenant.is_some_and(|t| t.is_empty() || t.len() > 64) {
         return Err(ViewError::BadRequest("a tenant id is 1 to 64 characters".into()));
     }
-    let today = crate::clock::day_of(now);
+    let today = clock::day_of(now);
     let last = today - chrono::Duration::days(1);
     let first = today - chrono::Duration::days(i64::from(req.days));
     let rows = crate::cost::daily_by_service(cache, tenant, first, last).await?;
@@ -197,9 +198,8 @@ pub async fn cost_chart(cache: &Cache, req: &CostChartRequest, now: i64) -> Resu
     if ranked.len() > top.len() {
         series.push("other");
     }
-    let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
     let mut days: Vec<(i64, Vec<f64>)> =
-        first.iter_days().take_while(|d| *d <= last).map(|d| (midnight(d), vec![0.0; series.len()])).collect();
+        first.iter_days().take_while(|d| *d <= last).map(|d| (clock::day_start(d), vec![0.0; series.len()])).collect();
     for (day, service, v) in &rows {
         let Some(slot) = days.get_mut((*day - first).num_days().max(0) as usize) else { continue };
         let i = top.iter().position(|s| s == service).unwrap_or(series.len() - 1);
@@ -223,9 +223,9 @@ pub async fn cost_chart(cache: &Cache, req: &CostChartRequest, now: i64) -> Resu
         unit: "USD".into(),
         svg: drawn.svg,
         points: days.len() as u32,
-        resolution: 86_400,
-        from: midnight(first) * 1000,
-        to: midnight(today) * 1000,
+        resolution: DAY as u32,
+        from: clock::ms(clock::day_start(first)),
+        to: clock::ms(clock::day_start(today)),
         plot_left: drawn.plot_left,
         plot_right: drawn.plot_right,
         anomalies: 0,
@@ -253,7 +253,7 @@ pub async fn export_chart(
         "png" => (chart::png(&chart.svg, 2.0)?, "png"),
         other => return Err(ViewError::BadRequest(format!("{other:?} is not png or svg"))),
     };
-    let stamp = crate::clock::file_stamp(now);
+    let stamp = clock::file_stamp(now);
     let path = dir.join(format!("fleetdeck-chart-{stamp}.{ext}"));
     crate::files::write_private(&path, &bytes).map_err(|e| ViewError::BadRequest(e.to_string()))?;
     Ok(path)
@@ -300,9 +300,9 @@ pub async fn chart_data(
     columns: i64,
 ) -> Result<ChartData, ViewError> {
     let column = (to - from) / columns.max(1);
-    let wanted = if column >= 86_400 {
+    let wanted = if column >= DAY {
         2
-    } else if column >= 3600 {
+    } else if column >= HOUR {
         1
     } else {
         0
@@ -340,7 +340,6 @@ mod chart_tests {
     use super::*;
     use crate::cache::PointBatch;
 
-    const DAY: i64 = 86_400;
     /// 2027-01-15 08:00 UTC.
     const NOW: i64 = 1_800_000_000;
 
@@ -352,7 +351,7 @@ mod chart_tests {
         // reading its last five minutes again for late datapoints.
         for at in (0..points.len()).step_by(batch) {
             let chunk = &points[at.saturating_sub(5)..(at + batch).min(points.len())];
-            let watermark = chunk.last().unwrap().0 + 60;
+            let watermark = chunk.last().unwrap().0 + MINUTE;
             cache.commit_points(&[PointBatch { series_id: id, points: chunk.to_vec(), watermark }]).await.unwrap();
         }
         cache
@@ -377,7 +376,7 @@ mod chart_tests {
         let (spike, dip) = (start + 17 * DAY + 7_380, start + 23 * DAY + 41_160);
         let points: Vec<(i64, f64)> = (0..30 * 1440)
             .map(|m| {
-                let ts = start + m * 60;
+                let ts = start + m * MINUTE;
                 let daily = ((ts % DAY) as f64 / DAY as f64 * std::f64::consts::TAU).sin();
                 let v = match ts {
                     t if t == spike => 900.0,
@@ -392,14 +391,14 @@ mod chart_tests {
         let cache = cache_with_series(&points, 180).await;
         let catalog = Catalog::builtin().unwrap();
         let data = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (start, NOW), 600).await.unwrap();
-        assert_eq!(data.resolution, Some(3600), "720 h over 600 columns is more than an hour a column");
+        assert_eq!(data.resolution, Some(HOUR), "720 h over 600 columns is more than an hour a column");
         assert_eq!(data.buckets.len(), 720);
         for b in &data.buckets {
-            let (lo, hi) = raw_extremes(&cache, b.ts, 3600).await;
+            let (lo, hi) = raw_extremes(&cache, b.ts, HOUR).await;
             assert_eq!((b.lo, b.hi), (lo, hi), "bucket {}", b.ts);
             assert!(b.lo <= b.mean && b.mean <= b.hi);
         }
-        let spiked = data.buckets.iter().find(|b| b.ts <= spike && spike < b.ts + 3600).unwrap();
+        let spiked = data.buckets.iter().find(|b| b.ts <= spike && spike < b.ts + HOUR).unwrap();
         assert_eq!(spiked.hi, 900.0);
         assert!(data.buckets.iter().any(|b| b.lo == -50.0));
 
@@ -421,10 +420,10 @@ mod chart_tests {
         // reads raw minutes.
         let year = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (NOW - 365 * DAY, NOW), 200).await;
         let year = year.unwrap();
-        assert_eq!(year.resolution, Some(86_400));
+        assert_eq!(year.resolution, Some(DAY));
         let day = year.buckets.iter().find(|b| b.ts <= spike && spike < b.ts + DAY).unwrap();
         assert_eq!((day.lo, day.hi), raw_extremes(&cache, day.ts, DAY).await);
-        let six = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (NOW - 6 * 3600, NOW), 600).await;
+        let six = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (NOW - 6 * HOUR, NOW), 600).await;
         let six = six.unwrap();
         assert_eq!((six.resolution, six.buckets.len()), (None, 360));
     }
@@ -434,17 +433,17 @@ mod chart_tests {
     #[tokio::test]
     async fn a_chart_past_raw_retention_falls_back_to_the_rollup() {
         let start = NOW - 10 * DAY;
-        let points: Vec<(i64, f64)> = (0..10 * 1440).map(|m| (start + m * 60, (m % 97) as f64)).collect();
+        let points: Vec<(i64, f64)> = (0..10 * 1440).map(|m| (start + m * MINUTE, (m % 97) as f64)).collect();
         let cache = cache_with_series(&points, 1440).await;
         let retention = crate::housekeeping::Retention { raw_days: 2, ..Default::default() };
         crate::housekeeping::enforce_retention(&cache, &retention, NOW).await.unwrap();
         let catalog = Catalog::builtin().unwrap();
         // 10 days over 2,000 columns: raw would fit, but raw reaches back 2 days only.
         let data = chart_data(&cache, &catalog, "acme", "us-east-1", "errors", (start, NOW), 2000).await.unwrap();
-        assert_eq!(data.resolution, Some(3600));
+        assert_eq!(data.resolution, Some(HOUR));
         assert_eq!(data.buckets.len(), 240);
         for b in &data.buckets {
-            let hour: Vec<f64> = points.iter().filter(|p| p.0 >= b.ts && p.0 < b.ts + 3600).map(|p| p.1).collect();
+            let hour: Vec<f64> = points.iter().filter(|p| p.0 >= b.ts && p.0 < b.ts + HOUR).map(|p| p.1).collect();
             let lo = hour.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = hour.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let mean = hour.iter().sum::<f64>() / hour.len() as f64;
@@ -459,12 +458,12 @@ mod chart_tests {
     async fn a_chart_shows_the_anomaly_the_alarm_and_the_tiers_median() {
         let start = NOW - DAY;
         let points: Vec<(i64, f64)> =
-            (0..1440).map(|m| (start + m * 60, if m >= 1200 { 80.0 } else { 2.0 + (m % 3) as f64 })).collect();
+            (0..1440).map(|m| (start + m * MINUTE, if m >= 1200 { 80.0 } else { 2.0 + (m % 3) as f64 })).collect();
         let cache = cache_with_series(&points, 1440).await;
         // A peer in the same tier, steady at 1 error a minute.
         crate::testkit::add_tenant(&cache, "beta", "premium").await;
         let beta = crate::testkit::add_series(&cache, "beta", "errors", "HTTPCode_Target_5XX_Count").await;
-        let steady: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * 60, 1.0)).collect();
+        let steady: Vec<(i64, f64)> = (0..1440).map(|m| (start + m * MINUTE, 1.0)).collect();
         cache.commit_points(&[PointBatch { series_id: beta, points: steady, watermark: NOW }]).await.unwrap();
         crate::fleet_median::refresh(&cache, start).await.unwrap();
         sqlx::query(
@@ -472,8 +471,8 @@ mod chart_tests {
                                   expected, explanation, through_ts, season, series_id)
              VALUES ('acme', 'us-east-1', 'errors', ?1, NULL, 0.9, 'up', ?1, 80, 3, 'x', ?2, 'none', 1)",
         )
-        .bind(start + 1200 * 60)
-        .bind(NOW - 60)
+        .bind(start + 1200 * MINUTE)
+        .bind(NOW - MINUTE)
         .execute(cache.pool())
         .await
         .unwrap();
@@ -492,14 +491,14 @@ mod chart_tests {
             metric: "errors".into(),
             width: 680,
             height: 240,
-            from: Some((NOW - 6 * 3600) * 1000),
-            to: Some(NOW * 1000),
+            from: Some(clock::ms(NOW - 6 * HOUR)),
+            to: Some(clock::ms(NOW)),
             fleet_median: Some(true),
             utc_offset_min: Some(60),
             ..ChartRequest::default()
         };
         let chart = tenant_chart(&cache, &catalog, &req, NOW).await.unwrap();
-        assert_eq!((chart.from, chart.to), ((NOW - 6 * 3600) * 1000, NOW * 1000));
+        assert_eq!((chart.from, chart.to), (clock::ms(NOW - 6 * HOUR), clock::ms(NOW)));
         assert_eq!((chart.resolution, chart.points), (0, 360), "six hours are raw minutes");
         assert_eq!(chart.anomalies, 1);
         assert!(chart.svg.contains("alarm acme-5xx &lt;b&gt; &gt; 60 (alarm)"), "the alarm's rule is named, escaped");
@@ -514,7 +513,7 @@ mod chart_tests {
 
         // A range the chart cannot draw is refused, not clamped.
         for (from, to) in [(NOW, NOW), (NOW - 500 * DAY, NOW), (NOW, NOW + DAY)] {
-            let bad = ChartRequest { from: Some(from * 1000), to: Some(to * 1000), ..req.clone() };
+            let bad = ChartRequest { from: Some(clock::ms(from)), to: Some(clock::ms(to)), ..req.clone() };
             assert!(matches!(tenant_chart(&cache, &catalog, &bad, NOW).await, Err(ViewError::BadRequest(_))));
         }
     }

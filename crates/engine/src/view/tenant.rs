@@ -6,6 +6,7 @@
 use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
+use crate::clock::{self, DAY};
 use crate::fleet::Model;
 use crate::model::{
     AlarmInfo, ConsoleLink, CostFigures, LogPanel, LogQueryInfo, MetricInfo, ServiceCost, TenantHealth, TenantInfo,
@@ -99,8 +100,8 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
                 region: l.region,
                 label: catalog.logs.iter().find(|q| q.key == query).map_or_else(|| query.clone(), |q| q.label.clone()),
                 query,
-                window_start: l.window_start * 1000,
-                window_end: l.window_end * 1000,
+                window_start: clock::ms(l.window_start),
+                window_end: clock::ms(l.window_end),
                 columns,
                 rows,
                 records_matched: l.records_matched as f64,
@@ -115,8 +116,8 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         order(&a.region).cmp(&order(&b.region)).then_with(|| query_order(&a.query).cmp(&query_order(&b.query)))
     });
 
-    let mut incidents: Vec<_> = cache.incidents_for(Some(id), now - INCIDENT_DAYS * 86_400, now).await?;
-    let today = crate::clock::day_of(now);
+    let mut incidents: Vec<_> = cache.incidents_for(Some(id), now - INCIDENT_DAYS * DAY, now).await?;
+    let today = clock::day_of(now);
     for a in crate::cost::kept_anomalies(cache, Some(id), today, INCIDENT_DAYS).await?.iter() {
         incidents.push(super::incidents::cost_incident(a));
     }

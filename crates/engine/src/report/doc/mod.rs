@@ -6,6 +6,7 @@
 use super::charts;
 use super::data::{self, Figures, TenantDetail, TenantFigures};
 use super::text::{change, count, duration, money, money_change, percent, short_when, when};
+use crate::clock::{self, HOUR};
 use crate::model::{Health, HealthCounts, Incident};
 
 mod summary;
@@ -237,17 +238,17 @@ fn freshness(f: &Figures) -> Vec<Block> {
         Some(ms) => format!(
             "Figures from the fleetdeck cache, as of the last sync at {} ({} before this report). \
              Health is as of that sync; incidents and availability cover the period; cost covers whole days.",
-            when(ms / 1000),
-            duration(f.now * 1000 - ms)
+            when(clock::secs(ms)),
+            duration(clock::ms(f.now) - ms)
         ),
         None => "The cache has never been synced: there are no figures yet. Run `fleetdeck sync` first.".into(),
     };
     out.push(Block::Para(synced));
-    if let Some(from) = f.metrics_from.filter(|m| *m > f.since + 3600) {
+    if let Some(from) = f.metrics_from.filter(|m| *m > f.since + HOUR) {
         out.push(Block::Note(format!(
             "Metrics in the cache start at {}, so availability and usage cover only the last {} of the period.",
             when(from),
-            duration((f.now - from) * 1000)
+            duration(clock::ms(f.now - from))
         )));
     }
     for n in &f.overview.notices {

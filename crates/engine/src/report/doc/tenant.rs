@@ -162,7 +162,7 @@ pub fn tenant(f: &Figures, d: &TenantDetail) -> Document {
                 "{label}: {} over the last {} cached ({} a day). Unit cost: the mean daily cost of the last {} \
                  ({}) over the mean daily requests: {} per million requests.",
                 count(u.requests),
-                duration(u.covered_secs * 1000),
+                duration(clock::ms(u.covered_secs)),
                 u.per_day().map(count).unwrap_or_default(),
                 plural(days, "closed day"),
                 money(t.period_cost / days.max(1) as f64),
