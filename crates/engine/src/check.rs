@@ -26,6 +26,7 @@ use aws_sdk_sts::error::DisplayErrorContext;
 
 use crate::aws::{classify, classify_text, AwsAccess, Failure, READ_ACTIONS};
 use crate::catalog::Catalog;
+use crate::clock::{DAY, HOUR};
 use crate::collect::{self, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
 use crate::model::SourceStatus;
@@ -399,7 +400,7 @@ async fn check_cloudwatch(
     t: &Tenant,
     now: i64,
 ) -> Result<String, MetricsFailure> {
-    let end = now - now.rem_euclid(3600) + 3600;
+    let end = now - now.rem_euclid(HOUR) + HOUR;
     let specs: Vec<_> = catalog
         .metrics_for(t.model)
         .filter(|spec| spec.dimensions.iter().all(|d| t.selector.dimensions.contains_key(d)))
@@ -416,7 +417,7 @@ async fn check_cloudwatch(
                 .collect(),
             // Percentiles are not summed: any statistic shows presence.
             stat: "SampleCount".into(),
-            period: 3600,
+            period: HOUR as u32,
         })
         .collect();
     if queries.is_empty() {
@@ -434,7 +435,7 @@ async fn check_cloudwatch(
         return Ok("GetMetricData allowed (no catalog metric has all its dimensions in the selector)".into());
     }
     let found =
-        collect::metric_data(client, aws, target, &queries, end - 86_400, end).await.map_err(MetricsFailure::Call)?;
+        collect::metric_data(client, aws, target, &queries, end - DAY, end).await.map_err(MetricsFailure::Call)?;
     let with_data: Vec<&str> =
         specs.iter().zip(&found).filter(|(_, points)| !points.is_empty()).map(|(s, _)| s.key.as_str()).collect();
     let without: Vec<String> = specs

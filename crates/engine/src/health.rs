@@ -82,14 +82,14 @@ pub fn assess_with(
         }
         // What the cache shows for it is as old as its last good read.
         match s.last_ok {
-            Some(ms) => text.push_str(&format!("; last good read {}", day_hhmm(ms / 1000))),
+            Some(ms) => text.push_str(&format!("; last good read {}", day_hhmm(crate::clock::secs(ms)))),
             None => text.push_str("; never read"),
         }
         push(sev, text, None);
     }
 
     for a in facts.alarms.iter().filter(|a| a.state == "ALARM") {
-        let since = a.state_changed_at.map(|ms| format!(" since {}", hhmm(ms / 1000))).unwrap_or_default();
+        let since = a.state_changed_at.map(|ms| format!(" since {}", hhmm(crate::clock::secs(ms)))).unwrap_or_default();
         let focus = facts
             .metrics
             .iter()
@@ -231,7 +231,7 @@ fn ended(end: Option<i64>) -> String {
 /// outcome when that is worse, with the reason first.
 pub fn judge_freshness(row: &mut crate::model::TenantHealth, rules: &HealthRules, now: i64) {
     let Some(fresh_ms) = row.fresh_at else { return };
-    let newest = fresh_ms.div_euclid(1000);
+    let newest = crate::clock::secs(fresh_ms);
     if now - newest <= rules.stale_after_secs || row.reasons.iter().any(|r| r.starts_with(STALE_REASON)) {
         return;
     }
@@ -310,7 +310,8 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
                 points.truncate(spec.window.max(1) as usize);
                 facts.metrics.push((spec, points));
             }
-            let fresh_at = facts.metrics.iter().filter_map(|(_, p)| p.first().map(|(ts, _)| ts * 1000)).max();
+            let fresh_at =
+                facts.metrics.iter().filter_map(|(_, p)| p.first().map(|(ts, _)| crate::clock::ms(*ts))).max();
             let (health, reasons, focus_metric) = assess_with(&facts, &peers, rules, now);
             rows.push(HealthRow {
                 tenant_id: t.id.clone(),
@@ -322,7 +323,7 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
             });
         }
     }
-    cache.replace_health(&rows, now * 1000).await?;
+    cache.replace_health(&rows, crate::clock::ms(now)).await?;
     Ok(rows)
 }
 

@@ -201,12 +201,12 @@ fn utc_day(t: SystemTime) -> i64 {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
     };
-    secs.div_euclid(86_400)
+    secs.div_euclid(crate::clock::DAY)
 }
 
 /// The appender's name for that day's file: `fleetdeck.YYYY-MM-DD.log`.
 fn file_name(day: i64) -> String {
-    let date = chrono::DateTime::from_timestamp(day * 86_400, 0).unwrap_or_default().format("%Y-%m-%d");
+    let date = chrono::DateTime::from_timestamp(day * crate::clock::DAY, 0).unwrap_or_default().format("%Y-%m-%d");
     format!("{FILE_PREFIX}.{date}.{FILE_SUFFIX}")
 }
 

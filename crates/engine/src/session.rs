@@ -160,7 +160,7 @@ pub fn default_fleet_path() -> Option<PathBuf> {
 
 /// After this long the demo starts a fresh story (its incidents would
 /// otherwise have been "ongoing" for days).
-const SIM_EPOCH_MAX_AGE_SECS: i64 = 12 * 3600;
+const SIM_EPOCH_MAX_AGE_SECS: i64 = 12 * crate::clock::HOUR;
 
 /// A fleet ready to sync and view.
 pub struct Session {

@@ -87,12 +87,12 @@ impl Cache {
             Some(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {columns} FROM alarm_history h WHERE tenant_id = ?2 AND at <= ?1 {order}"
             )))
-            .bind(until.saturating_mul(1000))
+            .bind(crate::clock::ms(until))
             .bind(t),
             None => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {columns} FROM alarm_history h WHERE at <= ?1 {order}"
             )))
-            .bind(until.saturating_mul(1000)),
+            .bind(crate::clock::ms(until)),
         }
         .fetch_all(&self.pool)
         .await?;
@@ -124,7 +124,7 @@ impl Cache {
                 episodes.push((start, None, s));
             }
             for (start, end, summary) in episodes {
-                if end.is_some_and(|e| e < since.saturating_mul(1000)) {
+                if end.is_some_and(|e| e < crate::clock::ms(since)) {
                     continue;
                 }
                 let incident = Incident {

@@ -16,6 +16,7 @@ use crate::analysis::{self, SeriesMeta};
 use crate::aws::{AwsAccess, Failure};
 use crate::cache::{Cache, CacheError, PointBatch, ScoredSeries, SeriesKey, SourceState};
 use crate::catalog::{Catalog, MetricSpec};
+use crate::clock::{self, DAY, HOUR};
 use crate::collect::{self, QuerySpec};
 use crate::fleet::{Fleet, Tenant};
 use crate::model::{SourceStatus, SyncProgress, SyncSummary};
@@ -55,14 +56,14 @@ impl SyncOptions {
     pub fn at(now: i64) -> SyncOptions {
         SyncOptions {
             now,
-            backfill_secs: 24 * 3600,
+            backfill_secs: DAY,
             overlap_secs: 10 * 60,
-            logs_window_secs: 3600,
+            logs_window_secs: HOUR,
             // Calls in flight across the fleet. Each account-region is
             // paced under its own quotas; on the F200 benchmark (2 cores) 8
             // beat 32, whose answers queue for the CPU instead (55 s vs 70 s).
             concurrency: 8,
-            cost_every_secs: 6 * 3600,
+            cost_every_secs: 6 * HOUR,
             logs_every_secs: 15 * 60,
             logs_concurrency: 64,
         }
@@ -107,7 +108,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn now_ms(&self) -> i64 {
-        self.opts.now * 1000
+        clock::ms(self.opts.now)
     }
 
     fn step(&self, phase: &str, message: String) {
@@ -397,7 +398,7 @@ pub async fn run(
     // The fleet's median lines for the buckets this sync's points fell in:
     // from the previous sync's window (or the backfill) on.
     let since = match cache.last_sync().await? {
-        Some(last) => last.started_at / 1000 - opts.overlap_secs,
+        Some(last) => clock::secs(last.started_at) - opts.overlap_secs,
         None => opts.now - opts.backfill_secs,
     };
     crate::fleet_median::refresh(cache, since.min(opts.now - opts.overlap_secs)).await?;
@@ -612,7 +613,7 @@ fn attribute_history(
 /// the 30 days CloudWatch keeps alarm history. When no alarm changed,
 /// nothing is read: the alarms already say so.
 fn history_since(now_ms: i64, known: &HashMap<String, i64>, alarms: &[collect::RawAlarm]) -> Option<i64> {
-    const DAY_MS: i64 = 86_400_000;
+    const DAY_MS: i64 = clock::ms(DAY);
     // A day's margin inside the retention, so the change is still there.
     let kept_from = now_ms - 29 * DAY_MS;
     alarms
@@ -624,7 +625,7 @@ fn history_since(now_ms: i64, known: &HashMap<String, i64>, alarms: &[collect::R
             None => (at - 1000).min(now_ms - DAY_MS),
         })
         .min()
-        .map(|since| since.max(now_ms - 30 * DAY_MS).div_euclid(1000))
+        .map(|since| clock::secs(since.max(now_ms - 30 * DAY_MS)))
 }
 
 async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentialsProvider, Result<(), Failure>) {

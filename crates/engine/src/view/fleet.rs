@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
+use crate::clock::{ms, secs, DAY, HOUR, MINUTE};
 use crate::model::{CostFigures, FleetOverview, GroupHealth, Health, HealthCounts, Heatmap, HeatmapRow, TenantHealth};
 
 // The views' SQL comes from the query catalog (the user's own files or the
@@ -29,7 +30,7 @@ pub async fn fleet_overview(
     let by_tier = group_counts(&out, |r| (r.tier.as_str(), r.tenant.as_str()));
     let by_region = group_counts(&out, |r| (r.region.as_str(), r.tenant.as_str()));
     let open_alarms = cache.open_alarm_count().await?;
-    let anomalies_24h = cache.active_anomalies_since(now - 86_400).await?;
+    let anomalies_24h = cache.active_anomalies_since(now - DAY).await?;
     let today = crate::clock::day_of(now);
     let (month_to_date, last_month, forecast) = crate::cost::totals(cache, None, today).await?;
     let cost = CostFigures {
@@ -126,11 +127,11 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
     if !(1..=super::MAX_INCIDENT_HOURS).contains(&hours) {
         return Err(ViewError::BadRequest(format!("the heatmap covers 1 to {} hours", super::MAX_INCIDENT_HOURS)));
     }
-    let span = i64::from(hours) * 3600;
-    let bucket = [300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400]
+    let span = i64::from(hours) * HOUR;
+    let bucket = [5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY]
         .into_iter()
         .find(|b| span / b <= HEATMAP_CELLS)
-        .unwrap_or(86_400);
+        .unwrap_or(DAY);
     let until = (now.div_euclid(bucket) + 1) * bucket;
     let cells = span.div_euclid(bucket).max(1);
     let since = until - cells * bucket;
@@ -167,7 +168,7 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
 
     // Data present (ok) from each tenant-region's first hour in the window:
     // one primary-key probe per series, not every hour of every series.
-    let hour0 = since.div_euclid(3600) * 3600;
+    let hour0 = since.div_euclid(HOUR) * HOUR;
     // (Each tenant-region's first series stands for it: a series added
     // later would only start later.)
     let present = cache.first_hours_since(hour0).await?;
@@ -206,10 +207,10 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
     // Alarms: their episodes in ALARM from the history, and those in ALARM
     // now from their last state change (history is not always readable).
     for i in cache.alarm_episodes(None, since, now).await? {
-        paint(&i.tenant, &i.region, i.start / 1000, i.end.map_or(now, |e| e / 1000), b'c');
+        paint(&i.tenant, &i.region, secs(i.start), i.end.map_or(now, secs), b'c');
     }
     for (tenant, region, since_ms) in cache.alarms_in_alarm(now).await? {
-        paint(&tenant, &region, since_ms / 1000, now, b'c');
+        paint(&tenant, &region, secs(since_ms), now, b'c');
     }
 
     // The last cell is now: the health as last assessed, stale data included.
@@ -226,9 +227,9 @@ pub async fn heatmap(cache: &Cache, catalog: &Catalog, hours: u32, now: i64) -> 
         }
     }
     Ok(Heatmap {
-        since: since * 1000,
-        until: until * 1000,
-        bucket_ms: bucket * 1000,
+        since: ms(since),
+        until: ms(until),
+        bucket_ms: ms(bucket),
         rows: rows
             .into_iter()
             .map(|(tenant, region, cells)| HeatmapRow {
