@@ -772,6 +772,7 @@ mod tests {
             home_region: "us-east-1".into(),
             extra_regions: vec!["ap-east-1".into()],
             residency: false,
+            redact_personal: false,
             selector: Default::default(),
             line: 0,
         }

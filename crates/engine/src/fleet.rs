@@ -96,6 +96,10 @@ pub struct Tenant {
     pub home_region: String,
     pub extra_regions: Vec<String>,
     pub residency: bool,
+    /// Personal data (e-mail and IP addresses) is redacted from what is
+    /// cached for this tenant: residency tenants, and every tenant when
+    /// `[fleet] redact_personal_data = true`. Secrets are redacted for all.
+    pub redact_personal: bool,
     pub selector: Selector,
     /// The fleet-file line of its `[[tenant]]` table, for fixes that name
     /// where to look (0 where the tenant did not come from a file).
@@ -160,6 +164,10 @@ struct RawFleet {
     cost_tag: Option<Spanned<String>>,
     role_name: Option<Spanned<String>>,
     endpoint_url: Option<Spanned<String>>,
+    /// Redact personal data (e-mail and IP addresses) from every tenant's
+    /// cached text, not only data-residency tenants'.
+    #[serde(default)]
+    redact_personal_data: bool,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +243,7 @@ impl Fleet {
             }
         }
 
+        let redact_personal_data = f.redact_personal_data;
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut tenants = Vec::with_capacity(raw.tenant.len());
         for (i, t) in raw.tenant.into_iter().enumerate() {
@@ -398,6 +407,7 @@ impl Fleet {
                 home_region: t.home_region.into_inner(),
                 extra_regions: t.extra_regions.into_iter().map(Spanned::into_inner).collect(),
                 residency: t.residency,
+                redact_personal: t.residency || redact_personal_data,
                 selector: Selector {
                     dimensions,
                     log_groups: t.selector.log_groups.into_iter().map(Spanned::into_inner).collect(),
@@ -596,6 +606,17 @@ mod tests {
         assert_eq!(umbrella.role_arn, "arn:aws:iam::555555555555:role/FleetdeckReadOnly");
         assert_eq!(fleet.tenant("globex").unwrap().role_arn, "arn:aws:iam::222222222222:role/GlobexVendorReadOnly");
         assert_eq!(fleet.cost_tag, "tenant-id");
+    }
+
+    #[test]
+    fn personal_data_is_redacted_for_residency_tenants_and_for_all_when_the_fleet_says_so() {
+        let tenants = "[[tenant]]\nid = \"a\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n\
+                       [[tenant]]\nid = \"b\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\nresidency = true\n";
+        let f = parse(&format!("{HEAD}{tenants}")).unwrap();
+        let flags: Vec<(bool, usize)> = f.tenants.iter().map(|t| (t.redact_personal, t.line)).collect();
+        assert_eq!(flags, [(false, 4), (true, 10)], "residency only; lines of each [[tenant]]");
+        let f = parse(&format!("{HEAD}redact_personal_data = true\n{tenants}")).unwrap();
+        assert!(f.tenants.iter().all(|t| t.redact_personal));
     }
 
     #[test]

@@ -105,6 +105,28 @@ fn split_top_level(text: &str) -> Vec<&str> {
     out
 }
 
+/// A raw-lines query rewritten to count its lines inside AWS: the commands
+/// that choose records (`filter`, `parse`, `dedup`) are kept, the ones that
+/// shape the output (`fields`, `display`, `sort`, `limit`) dropped, and
+/// `stats count(*) as lines` appended. A data-residency tenant's lines then
+/// never leave AWS; only their number does.
+pub fn count_only(query: &str) -> String {
+    let keep: Vec<&str> = query
+        .split('|')
+        .map(str::trim)
+        .filter(|c| {
+            let word = c.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+            matches!(word.as_str(), "filter" | "parse" | "dedup")
+        })
+        .collect();
+    let mut out = keep.join("\n| ");
+    if !out.is_empty() {
+        out.push_str("\n| ");
+    }
+    out.push_str("stats count(*) as lines");
+    out
+}
+
 /// The answer of one query over every group, from the answers of its parts.
 pub fn merge(query: &str, parts: Vec<InsightsResult>) -> InsightsResult {
     let s = shape(query);
@@ -198,6 +220,17 @@ mod tests {
         let r = shape(RECENT);
         assert!(r.aggregates.is_empty());
         assert_eq!((r.sort, r.limit), (Some(("@timestamp".to_string(), true)), Some(3)));
+    }
+
+    #[test]
+    fn a_raw_lines_query_becomes_a_count_of_the_same_records() {
+        assert_eq!(
+            count_only(RECENT),
+            "filter level = \"ERROR\"\n| stats count(*) as lines",
+            "no field of a line is asked for"
+        );
+        let s = shape(&count_only(RECENT));
+        assert_eq!((s.aggregates, s.keys), (vec![("lines".to_string(), Merge::Add)], vec![]));
     }
 
     #[test]

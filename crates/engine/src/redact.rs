@@ -1,7 +1,9 @@
-//! Redaction of personal data and secrets from text that is cached for
-//! data-residency tenants: e-mail addresses, IPv4 and IPv6 addresses, and
-//! token-looking strings (AWS access keys, JWTs, bearer tokens, `key=value`
-//! secrets, long random strings). IP candidates are confirmed with the
+//! Redaction of secrets and personal data from text fleetdeck caches.
+//! Secrets ([`redact_secrets`]: AWS access keys, JWTs, bearer tokens,
+//! `key=value` secrets, long random strings, card numbers) are redacted for
+//! every tenant, always; personal data as well ([`redact`]: e-mail, IPv4 and
+//! IPv6 addresses) for data-residency tenants, and for all when the fleet
+//! file says `redact_personal_data = true`. IP candidates are confirmed with the
 //! standard library's parsers, so a clock time like `08:00:00` or a version
 //! like `1.2.3` is not mistaken for an address.
 
@@ -17,6 +19,7 @@ struct Patterns {
     jwt: Regex,
     aws_key: Regex,
     long_token: Regex,
+    card: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -31,11 +34,24 @@ fn patterns() -> &'static Patterns {
         jwt: Regex::new(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+").expect("jwt"),
         aws_key: Regex::new(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b").expect("aws key"),
         long_token: Regex::new(r"\b[A-Za-z0-9+/_\-]{32,}={0,2}").expect("token"),
+        // 13 to 19 digits, in groups separated by a space or a dash, with
+        // a card network's first digit (3 Amex/Diners/JCB, 4 Visa, 5
+        // Mastercard, 6 Discover): epoch milliseconds (1...) are not cards.
+        card: Regex::new(r"\b[3-6]\d(?:[ -]?\d){11,17}\b").expect("card"),
     })
 }
 
-/// Redact one piece of text.
+/// Redact secrets and personal data from one piece of text.
 pub fn redact(text: &str) -> String {
+    let p = patterns();
+    let out = redact_secrets(text);
+    let out = p.email.replace_all(&out, "<email>").into_owned();
+    redact_ips(&out)
+}
+
+/// Redact secrets only (keys, tokens, `key=value` secrets, card numbers),
+/// keeping personal data: what every tenant's cached text gets.
+pub fn redact_secrets(text: &str) -> String {
     let p = patterns();
     let mut out = p.jwt.replace_all(text, "<token>").into_owned();
     out = p.bearer.replace_all(&out, "Bearer <token>").into_owned();
@@ -51,7 +67,17 @@ pub fn redact(text: &str) -> String {
         })
         .into_owned();
     out = p.aws_key.replace_all(&out, "<aws-key>").into_owned();
-    out = p.email.replace_all(&out, "<email>").into_owned();
+    out = p
+        .card
+        .replace_all(&out, |c: &regex::Captures| {
+            let digits: Vec<u32> = c[0].chars().filter_map(|d| d.to_digit(10)).collect();
+            if luhn(&digits) {
+                "<card>".to_string()
+            } else {
+                c[0].to_string()
+            }
+        })
+        .into_owned();
     out = p
         .long_token
         .replace_all(&out, |c: &regex::Captures| {
@@ -66,7 +92,28 @@ pub fn redact(text: &str) -> String {
             }
         })
         .into_owned();
-    redact_ips(&out)
+    out
+}
+
+/// The Luhn checksum every payment card number passes.
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                *d
+            }
+        })
+        .sum();
+    digits.len() >= 13 && sum % 10 == 0
 }
 
 /// Replace every IPv4 or IPv6 address (optionally with a port or zone).
@@ -110,12 +157,13 @@ fn redact_token(tok: &str) -> String {
     tok.to_string()
 }
 
-/// Redact every string inside a JSON value.
-pub fn redact_json(v: &mut serde_json::Value) {
+/// Redact every string inside a JSON value: secrets, and personal data too
+/// when `personal`.
+pub fn redact_json(v: &mut serde_json::Value, personal: bool) {
     match v {
-        serde_json::Value::String(s) => *s = redact(s),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(redact_json),
-        serde_json::Value::Object(o) => o.values_mut().for_each(redact_json),
+        serde_json::Value::String(s) => *s = if personal { redact(s) } else { redact_secrets(s) },
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|v| redact_json(v, personal)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|v| redact_json(v, personal)),
         _ => {}
     }
 }
@@ -159,8 +207,27 @@ mod tests {
 
     #[test]
     fn every_string_in_a_json_row_is_redacted() {
-        let mut v = serde_json::json!([{"error_type": "Timeout", "who": "bob@example.com", "n": 3}]);
-        redact_json(&mut v);
-        assert_eq!(v, serde_json::json!([{"error_type": "Timeout", "who": "<email>", "n": 3}]));
+        let row = serde_json::json!([{"error_type": "Timeout", "who": "bob@example.com", "key": "api_key=sk_live_9f", "n": 3}]);
+        let mut v = row.clone();
+        redact_json(&mut v, true);
+        assert_eq!(
+            v,
+            serde_json::json!([{"error_type": "Timeout", "who": "<email>", "key": "api_key=<secret>", "n": 3}])
+        );
+        // Without personal data: the secret still goes, the address stays.
+        let mut v = row;
+        redact_json(&mut v, false);
+        assert_eq!(
+            v,
+            serde_json::json!([{"error_type": "Timeout", "who": "bob@example.com", "key": "api_key=<secret>", "n": 3}])
+        );
+    }
+
+    #[test]
+    fn card_numbers_that_pass_luhn_are_redacted_and_other_long_numbers_are_not() {
+        assert_eq!(redact_secrets("card 4111 1111 1111 1111 declined"), "card <card> declined");
+        assert_eq!(redact_secrets("card 4111-1111-1111-1111"), "card <card>");
+        assert_eq!(redact_secrets("order 1234567890123 shipped"), "order 1234567890123 shipped");
+        assert_eq!(redact_secrets("epoch 1795300000000"), "epoch 1795300000000");
     }
 }

@@ -382,6 +382,12 @@ impl SimFleet {
         self.state.request_counts()
     }
 
+    /// Every Logs Insights query started, in order: (account, region, the
+    /// query string as received).
+    pub fn insights_queries(&self) -> Vec<(String, String, String)> {
+        server::lock(&self.state.queries).log()
+    }
+
     /// Every AssumeRole request received (the latest 50,000), in order of
     /// arrival, with its session policy and the credentials issued.
     pub fn assume_role_requests(&self) -> Vec<AssumeRoleRequest> {

@@ -42,6 +42,15 @@ const QUERY_RUNTIME_MS: u64 = 400;
 pub(crate) struct Queries {
     by_id: HashMap<String, StoredQuery>,
     order: VecDeque<String>,
+    /// (account, region, query string) of every query started, the latest
+    /// [`MAX_STORED`]: what a test can check was asked.
+    log: VecDeque<(String, String, String)>,
+}
+
+impl Queries {
+    pub(crate) fn log(&self) -> Vec<(String, String, String)> {
+        self.log.iter().cloned().collect()
+    }
 }
 
 #[derive(Debug)]
@@ -444,6 +453,10 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
         }
     }
     queries.order.push_back(id.clone());
+    if queries.log.len() >= MAX_STORED {
+        queries.log.pop_front();
+    }
+    queries.log.push_back((call.caller.account.clone(), call.region.clone(), query.to_string()));
     queries.by_id.insert(
         id.clone(),
         StoredQuery {

@@ -64,6 +64,25 @@ query = 'fields @timestamp, @message | filter level = "ERROR"{tenant_filter} | s
     }
     assert!(residency_text > 100, "residency tenants cached aggregated text to check");
     assert!(other_leaks > 0, "other tenants' text shows the data the check looks for");
+
+    // Secrets are redacted for every tenant, always: no API key is cached.
+    for r in &rows {
+        let (tenant, key, text): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        assert!(!text.contains("sk_live_"), "{tenant} {key}: an API key was cached");
+    }
+    // A residency tenant's raw lines never left AWS: in its own account the
+    // raw-lines query was sent as a count, with no field of a line asked for.
+    let own: Vec<&fleetdeck_engine::fleet::Tenant> =
+        w.fleet.tenants.iter().filter(|t| t.residency && t.model.owns_account()).collect();
+    assert!(!own.is_empty(), "a residency tenant with an account of its own");
+    for t in own {
+        let sent: Vec<String> =
+            w.sim.insights_queries().into_iter().filter(|(a, _, _)| *a == t.account).map(|(_, _, q)| q).collect();
+        assert!(sent.iter().any(|q| q.ends_with("| stats count(*) as lines")), "{}: {sent:#?}", t.id);
+        assert!(sent.iter().all(|q| !q.contains("@message") || !q.contains("sort @timestamp desc | limit 50")));
+        let raw: Vec<&String> = sent.iter().filter(|q| q.contains("limit 50")).collect();
+        assert!(raw.is_empty(), "{}: the raw-lines query was sent as is: {raw:#?}", t.id);
+    }
 }
 
 /// Personal data and secrets planted in any text are gone after redaction.

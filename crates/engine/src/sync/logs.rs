@@ -79,6 +79,9 @@ pub async fn triage_queries(
     let mut out = Vec::new();
     for q in queries {
         let text = q.render(t.selector.log_tenant_field.as_deref(), &t.id);
+        // Data residency: a residency tenant's raw lines never leave AWS.
+        // The query counts them there instead of fetching them.
+        let text = if q.raw_lines && t.residency { crate::insights::count_only(&text) } else { text };
         let mut answers = Vec::with_capacity(parts.len());
         let mut failed: Option<Failure> = None;
         for part in &parts {
@@ -100,10 +103,9 @@ pub async fn triage_queries(
         let rows = if withheld {
             serde_json::Value::Array(vec![])
         } else {
+            // Secrets for every tenant, personal data where asked.
             let mut rows = serde_json::to_value(&r.rows).unwrap_or_default();
-            if t.residency {
-                crate::redact::redact_json(&mut rows);
-            }
+            crate::redact::redact_json(&mut rows, t.redact_personal);
             rows
         };
         out.push(LogResult {

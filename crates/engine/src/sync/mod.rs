@@ -562,11 +562,12 @@ fn attribute(tenants: &[(&Tenant, String)], alarms: Vec<collect::RawAlarm>) -> V
             let mut row = a.clone().into_row(&t.id, region);
             row.platform = platform;
             // Alarm reasons quote datapoints and can quote dimension
-            // values: residency tenants' are redacted like any other
-            // cached text.
-            if t.residency {
-                row.reason = crate::redact::redact(&row.reason);
-            }
+            // values: redacted like any other cached text.
+            row.reason = if t.redact_personal {
+                crate::redact::redact(&row.reason)
+            } else {
+                crate::redact::redact_secrets(&row.reason)
+            };
             rows.push(row);
         }
     }
@@ -580,7 +581,7 @@ fn attribute_history(
     rows: &[crate::cache::AlarmRow],
     items: Vec<collect::HistoryItem>,
 ) -> Vec<crate::cache::AlarmChange> {
-    let residency: HashMap<&str, bool> = tenants.iter().map(|(t, _)| (t.id.as_str(), t.residency)).collect();
+    let personal: HashMap<&str, bool> = tenants.iter().map(|(t, _)| (t.id.as_str(), t.redact_personal)).collect();
     let mut owners: HashMap<&str, Vec<&crate::cache::AlarmRow>> = HashMap::new();
     for r in rows {
         owners.entry(r.name.as_str()).or_default().push(r);
@@ -588,10 +589,10 @@ fn attribute_history(
     let mut out = Vec::new();
     for item in items {
         for r in owners.get(item.alarm_name.as_str()).into_iter().flatten() {
-            let summary = if residency.get(r.tenant_id.as_str()).copied().unwrap_or(false) {
+            let summary = if personal.get(r.tenant_id.as_str()).copied().unwrap_or(true) {
                 crate::redact::redact(&item.summary)
             } else {
-                item.summary.clone()
+                crate::redact::redact_secrets(&item.summary)
             };
             out.push(crate::cache::AlarmChange {
                 tenant_id: r.tenant_id.clone(),
