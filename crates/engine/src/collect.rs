@@ -154,17 +154,16 @@ pub async fn alarms(
             .map_err(|e| classify(&e))?;
         for a in resp.metric_alarms() {
             let row = AlarmRow {
-                tenant_id: String::new(),
-                region: String::new(),
-                arn: a.alarm_arn().unwrap_or_default().to_string(),
-                name: a.alarm_name().unwrap_or_default().to_string(),
-                state: a.state_value().map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
-                reason: a.state_reason().unwrap_or_default().to_string(),
-                state_changed_at: a.state_updated_timestamp().and_then(|t| t.to_millis().ok()),
                 namespace: a.namespace().map(str::to_string),
                 metric_name: a.metric_name().map(str::to_string),
                 threshold: a.threshold().filter(|t| t.is_finite()),
-                platform: false,
+                ..alarm_row(
+                    a.alarm_arn(),
+                    a.alarm_name(),
+                    a.state_value(),
+                    a.state_reason(),
+                    a.state_updated_timestamp(),
+                )
             };
             out.push(RawAlarm {
                 transitioned_at: a
@@ -180,19 +179,13 @@ pub async fn alarms(
             });
         }
         for a in resp.composite_alarms() {
-            let row = AlarmRow {
-                tenant_id: String::new(),
-                region: String::new(),
-                arn: a.alarm_arn().unwrap_or_default().to_string(),
-                name: a.alarm_name().unwrap_or_default().to_string(),
-                state: a.state_value().map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
-                reason: a.state_reason().unwrap_or_default().to_string(),
-                state_changed_at: a.state_updated_timestamp().and_then(|t| t.to_millis().ok()),
-                namespace: None,
-                metric_name: None,
-                threshold: None,
-                platform: false,
-            };
+            let row = alarm_row(
+                a.alarm_arn(),
+                a.alarm_name(),
+                a.state_value(),
+                a.state_reason(),
+                a.state_updated_timestamp(),
+            );
             // A composite alarm has no dimensions: whose it is follows from
             // the account (see `RawAlarm::belongs_to`).
             let transitioned_at =
@@ -205,6 +198,30 @@ pub async fn alarms(
         }
     }
     Ok(out)
+}
+
+/// An alarm's cache row from what metric and composite alarms share; its
+/// tenant and region are filled in once it is attributed.
+fn alarm_row(
+    arn: Option<&str>,
+    name: Option<&str>,
+    state: Option<&aws_sdk_cloudwatch::types::StateValue>,
+    reason: Option<&str>,
+    updated: Option<&DateTime>,
+) -> AlarmRow {
+    AlarmRow {
+        tenant_id: String::new(),
+        region: String::new(),
+        arn: arn.unwrap_or_default().to_string(),
+        name: name.unwrap_or_default().to_string(),
+        state: state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
+        reason: reason.unwrap_or_default().to_string(),
+        state_changed_at: updated.and_then(|t| t.to_millis().ok()),
+        namespace: None,
+        metric_name: None,
+        threshold: None,
+        platform: false,
+    }
 }
 
 /// One state change of an alarm of an account-region.

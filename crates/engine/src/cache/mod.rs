@@ -92,24 +92,6 @@ pub struct Recovered {
     pub reason: String,
 }
 
-/// One tenant as the fleet file last described it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TenantRow {
-    pub id: String,
-    /// Untrusted text.
-    pub name: String,
-    pub tier: String,
-    pub model: String,
-    pub account: String,
-    pub home_region: String,
-    /// Home region first.
-    pub regions: Vec<String>,
-    pub residency: bool,
-    /// Still in the fleet file.
-    pub active: bool,
-    pub role_arn: Option<String>,
-}
-
 /// `n` copies of `one` separated by commas.
 fn placeholders(n: usize, one: &str) -> String {
     let mut s = String::with_capacity(n * (one.len() + 1));
@@ -276,25 +258,28 @@ impl Cache {
         }
     }
 
-    /// Tenant `id`, active or not; `None` if the cache never saw it.
-    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, CacheError> {
+    /// Tenant `id`, active or not, with its role ARN; `None` if the cache
+    /// never saw it.
+    pub async fn tenant(&self, id: &str) -> Result<Option<(crate::model::TenantInfo, Option<String>)>, CacheError> {
         let row = sqlx::query(
             "SELECT id, name, tier, model, account, home_region, regions, residency, active, role_arn FROM tenant WHERE id = ?1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|row| TenantRow {
-            id: row.get(0),
-            name: row.get(1),
-            tier: row.get(2),
-            model: row.get(3),
-            account: row.get(4),
-            home_region: row.get(5),
-            regions: serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default(),
-            residency: row.get::<i64, _>(7) != 0,
-            active: row.get::<i64, _>(8) != 0,
-            role_arn: row.get(9),
+        Ok(row.map(|row| {
+            let info = crate::model::TenantInfo {
+                id: row.get(0),
+                name: row.get(1),
+                tier: row.get(2),
+                model: row.get(3),
+                account: row.get(4),
+                home_region: row.get(5),
+                regions: serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default(),
+                residency: row.get::<i64, _>(7) != 0,
+                active: row.get::<i64, _>(8) != 0,
+            };
+            (info, row.get(9))
         }))
     }
 

@@ -9,8 +9,7 @@ use crate::catalog::Catalog;
 use crate::clock::{self, DAY};
 use crate::fleet::Model;
 use crate::model::{
-    AlarmInfo, ConsoleLink, CostFigures, LogPanel, LogQueryInfo, MetricInfo, ServiceCost, TenantHealth, TenantInfo,
-    TenantView,
+    AlarmInfo, ConsoleLink, CostFigures, LogPanel, LogQueryInfo, MetricInfo, ServiceCost, TenantHealth, TenantView,
 };
 
 /// How far back the Tenant view's incident list reaches.
@@ -24,20 +23,9 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     if id.is_empty() || id.len() > 64 {
         return Err(ViewError::BadRequest("a tenant id is 1 to 64 characters".into()));
     }
-    let row = cache.tenant(id).await?.ok_or_else(|| ViewError::NotFound(format!("no tenant {id:?} in the cache")))?;
-    let regions: Vec<String> = row.regions;
-    let info = TenantInfo {
-        id: row.id,
-        name: row.name,
-        tier: row.tier,
-        model: row.model,
-        account: row.account,
-        home_region: row.home_region,
-        regions: regions.clone(),
-        residency: row.residency,
-        active: row.active,
-    };
-    let role_arn: Option<String> = row.role_arn;
+    let (info, role_arn) =
+        cache.tenant(id).await?.ok_or_else(|| ViewError::NotFound(format!("no tenant {id:?} in the cache")))?;
+    let regions: Vec<String> = info.regions.clone();
     let model = Model::parse(&info.model);
 
     let health = cache.tenant_health(id).await?;

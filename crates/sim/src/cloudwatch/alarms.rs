@@ -303,6 +303,17 @@ fn alarm_types(input: &Value) -> Result<(bool, bool), ApiError> {
     Ok((want_metric, want_composite))
 }
 
+/// Where a page starts: 0, or the offset in a `NextToken` this request's
+/// `fingerprint` issued (another request's token is refused, as AWS does).
+fn page_offset(input: &Value, fingerprint: u64) -> Result<usize, ApiError> {
+    match get(input, "NextToken").map(|v| text(v, "NextToken")).transpose()? {
+        None => Ok(0),
+        Some(t) => parse_token(t, fingerprint)
+            .map(|(o, _)| o)
+            .ok_or_else(|| ApiError::new(400, "InvalidNextToken", "The service couldn't process the NextToken.")),
+    }
+}
+
 fn max_records(input: &Value, default: usize) -> Result<usize, ApiError> {
     match get(input, "MaxRecords").map(|v| int(v, "MaxRecords")).transpose()? {
         None => Ok(default),
@@ -349,12 +360,7 @@ pub(super) fn describe_alarm_history(call: &Call<'_>, input: &Value) -> Result<R
         "history|{name:?}|{want_metric}|{want_composite}|{kind:?}|{start}|{end}|{ascending}|{max}|{}|{}",
         call.caller.account, call.region
     ));
-    let offset = match get(input, "NextToken").map(|v| text(v, "NextToken")).transpose()? {
-        None => 0,
-        Some(t) => parse_token(t, fingerprint)
-            .map(|(o, _)| o)
-            .ok_or_else(|| ApiError::new(400, "InvalidNextToken", "The service couldn't process the NextToken."))?,
-    };
+    let offset = page_offset(input, fingerprint)?;
     let kept_from = call.now - HISTORY_KEPT;
     let mut items: Vec<(i64, String, Value)> = Vec::new();
     if kind.is_none_or(|k| k == "StateUpdate") {
@@ -441,12 +447,7 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
         "{names:?}|{prefix:?}|{want_metric}|{want_composite}|{state:?}|{action_prefix:?}|{max}|{}|{}",
         call.caller.account, call.region
     ));
-    let offset = match get(input, "NextToken").map(|v| text(v, "NextToken")).transpose()? {
-        None => 0,
-        Some(t) => parse_token(t, fingerprint)
-            .map(|(o, _)| o)
-            .ok_or_else(|| ApiError::new(400, "InvalidNextToken", "The service couldn't process the NextToken."))?,
-    };
+    let offset = page_offset(input, fingerprint)?;
 
     let sns = |a: &Alarm<'_>| match &a.kind {
         Kind::Metric { tenant, .. } | Kind::Composite { tenant, .. } => {
