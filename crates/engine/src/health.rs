@@ -67,7 +67,16 @@ pub fn assess_with(
         }
     };
 
-    for s in facts.sources.iter().filter(|s| s.status != crate::model::SourceStatus::Ok) {
+    // Without access to the account nothing else could be read: that is
+    // the one reason to give, not "alarms not read" and the rest after it.
+    let no_access =
+        facts.sources.iter().any(|s| s.source == "credentials" && s.status != crate::model::SourceStatus::Ok);
+    for s in facts
+        .sources
+        .iter()
+        .filter(|s| s.status != crate::model::SourceStatus::Ok)
+        .filter(|s| !no_access || s.source == "credentials")
+    {
         let (what, sev) = match s.source.as_str() {
             "credentials" => ("no access to the account", rules.source.credentials),
             "metrics" => ("metrics not read", rules.source.metrics),
@@ -500,6 +509,35 @@ mod tests {
             assess(&Facts { metrics: vec![(req, vec![(now - 3600, 5.0)])], ..Default::default() }, now);
         assert_eq!(h, Health::Unknown);
         assert!(reasons[0].contains("(60 min ago)"), "{reasons:?}");
+    }
+
+    /// Without access to the account, the sources it stopped fail too; the
+    /// engineer is told the cause once, first, not "alarms not read" and
+    /// the rest.
+    #[test]
+    fn a_tenant_without_access_leads_with_no_access_and_nothing_it_caused() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let req = c.metric(Model::Silo, "requests").unwrap();
+        let failed = |source: &str, region: &str| SourceState {
+            tenant_id: "a".into(),
+            region: region.into(),
+            source: source.into(),
+            status: crate::model::SourceStatus::AccessDenied,
+            error: Some("AccessDenied".into()),
+            remediation: Some("check the role".into()),
+            last_ok: None,
+        };
+        let sources = vec![
+            failed("alarms", "us-east-1"),
+            failed("credentials", "*"),
+            failed("metrics", "us-east-1"),
+            failed("logs", "us-east-1"),
+        ];
+        let (h, reasons, _) = assess(&Facts { sources, metrics: vec![(req, vec![])], ..Default::default() }, now);
+        assert_eq!(h, Health::Unknown);
+        assert!(reasons[0].starts_with("no access to the account: "), "{reasons:?}");
+        assert!(!reasons.iter().any(|r| r.contains(" not read")), "{reasons:?}");
     }
 
     /// The constants other code reads are the built-in file's rules.

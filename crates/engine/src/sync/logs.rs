@@ -69,8 +69,14 @@ pub async fn triage_queries(
     if groups.is_empty() {
         return Err(Failure {
             status: SourceStatus::NotConfigured,
-            message: format!("no log group matches {:?}", t.selector.log_groups),
-            remediation: "fix selector.log_groups in the fleet file".into(),
+            message: format!(
+                "no log group in account {} region {region} matches {:?}",
+                target.account, t.selector.log_groups
+            ),
+            remediation: format!(
+                "fix selector.log_groups of tenant {:?} (fleet file line {}): a name, or a prefix ending in '*'",
+                t.id, t.line
+            ),
         });
     }
     // StartQuery names at most 50 log groups: more are split into parts
