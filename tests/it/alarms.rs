@@ -220,3 +220,25 @@ async fn a_broken_alarm_history_is_said_in_sources_costs_seconds_and_every_attem
     .unwrap();
     assert_eq!(counted as u64, sent, "every attempt sent is counted");
 }
+
+/// globex keeps ap-southeast-2 as an idle failover region
+/// (`standby_regions`): nothing flows there, so its metrics have no
+/// datapoints. That is "standby" and ok, not "unknown" forever; its other
+/// regions are judged as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_standby_region_is_standby_not_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = epoch_now();
+    let world = realistic(epoch).await;
+    let globex = world.fleet.tenant("globex").unwrap();
+    assert_eq!(globex.standby_regions, ["ap-southeast-2"]);
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    sync_at(&world, &cache, epoch).await;
+
+    let overview = fleetdeck_engine::view::fleet_overview(&cache, &world.catalog, false, epoch).await.unwrap();
+    let standby = overview.rows.iter().find(|r| r.tenant == "globex" && r.region == "ap-southeast-2").unwrap();
+    assert_eq!(standby.health, fleetdeck_engine::model::Health::Ok, "{:?}", standby.reasons);
+    assert_eq!(standby.reasons, ["standby: idle, as a failover region is until it is needed"]);
+    let home = overview.rows.iter().find(|r| r.tenant == "globex" && r.region == "us-east-1").unwrap();
+    assert_eq!(home.health, fleetdeck_engine::model::Health::Critical, "the 5xx spike: {:?}", home.reasons);
+}

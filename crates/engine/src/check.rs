@@ -771,6 +771,7 @@ mod tests {
             external_id: Some("ext-acme".into()),
             home_region: "us-east-1".into(),
             extra_regions: vec!["ap-east-1".into()],
+            standby_regions: vec![],
             residency: false,
             redact_personal: false,
             selector: Default::default(),

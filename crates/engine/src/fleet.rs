@@ -95,6 +95,10 @@ pub struct Tenant {
     pub external_id: Option<String>,
     pub home_region: String,
     pub extra_regions: Vec<String>,
+    /// Failover regions, idle until the tenant fails over: read like the
+    /// others (a failover shows in them), but idle there is "standby", not
+    /// unknown. They come last in [`Tenant::regions`].
+    pub standby_regions: Vec<String>,
     pub residency: bool,
     /// Personal data (e-mail and IP addresses) is redacted from what is
     /// cached for this tenant: residency tenants, and every tenant when
@@ -109,7 +113,9 @@ pub struct Tenant {
 impl Tenant {
     /// Home region first, then the extra ones.
     pub fn regions(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.home_region.as_str()).chain(self.extra_regions.iter().map(String::as_str))
+        std::iter::once(self.home_region.as_str())
+            .chain(self.extra_regions.iter().map(String::as_str))
+            .chain(self.standby_regions.iter().map(String::as_str))
     }
 }
 
@@ -184,6 +190,8 @@ struct RawTenant {
     home_region: Spanned<String>,
     #[serde(default)]
     extra_regions: Vec<Spanned<String>>,
+    #[serde(default)]
+    standby_regions: Vec<Spanned<String>>,
     #[serde(default)]
     residency: bool,
     #[serde(default)]
@@ -278,10 +286,15 @@ impl Fleet {
             check_account(&mut p, &t.account, &at("account"));
             check_region(&mut p, &t.home_region, &at("home_region"));
             let mut regions = BTreeSet::from([t.home_region.get_ref().clone()]);
-            for r in &t.extra_regions {
-                check_region(&mut p, r, &at("extra_regions"));
+            for (r, field) in t
+                .extra_regions
+                .iter()
+                .map(|r| (r, "extra_regions"))
+                .chain(t.standby_regions.iter().map(|r| (r, "standby_regions")))
+            {
+                check_region(&mut p, r, &at(field));
                 if !regions.insert(r.get_ref().clone()) {
-                    p.add(r.span(), at("extra_regions"), format!("region {:?} is listed twice", r.get_ref()));
+                    p.add(r.span(), at(field), format!("region {:?} is listed twice", r.get_ref()));
                 }
             }
 
@@ -406,6 +419,7 @@ impl Fleet {
                 external_id: t.external_id.map(Spanned::into_inner),
                 home_region: t.home_region.into_inner(),
                 extra_regions: t.extra_regions.into_iter().map(Spanned::into_inner).collect(),
+                standby_regions: t.standby_regions.into_iter().map(Spanned::into_inner).collect(),
                 residency: t.residency,
                 redact_personal: t.residency || redact_personal_data,
                 selector: Selector {

@@ -35,6 +35,8 @@ pub struct Facts<'a> {
     /// Anomaly episodes of this tenant-region's metrics; those older than
     /// the rules' `anomaly.recent_minutes` are ignored.
     pub anomalies: Vec<AnomalyRow>,
+    /// A standby (failover) region of the tenant: idle is its normal state.
+    pub standby: bool,
 }
 
 /// What the fleet says about one tenant-region ([`crate::peers`]).
@@ -202,7 +204,19 @@ pub fn assess_with(
         push(sev, format!("peer: {}{}", d.title, ended(d.end)), Some(d.metric_key.clone()));
     }
 
+    let idle = match newest {
+        None => true,
+        Some(ts) => now - ts > rules.stale_after_secs,
+    };
     match newest {
+        // A standby region is idle until a failover: that is no news.
+        _ if facts.standby && idle => {}
+        // Traffic in a standby region is a failover: worth a look.
+        Some(ts) if facts.standby => push(
+            Health::Degraded,
+            format!("failover: this standby region is serving traffic (newest datapoint {})", hhmm(ts)),
+            facts.metrics.iter().find(|(s, _)| s.key == "requests").map(|(s, _)| s.key.clone()),
+        ),
         None if !facts.metrics.is_empty() => push(rules.no_data, "no datapoints collected yet".into(), None),
         Some(ts) if now - ts > rules.stale_after_secs => {
             push(rules.stale, format!("{STALE_REASON}{} ({} min ago)", hhmm(ts), (now - ts) / 60), None)
@@ -218,7 +232,9 @@ pub fn assess_with(
         .or_else(|| facts.metrics.iter().find(|(s, _)| s.key == "requests").map(|(s, _)| s.key.clone()))
         .or_else(|| facts.metrics.first().map(|(s, _)| s.key.clone()));
     let mut reasons: Vec<String> = found.into_iter().map(|(_, r, _)| r).collect();
-    if health == Health::Ok {
+    if health == Health::Ok && facts.standby && idle {
+        reasons.push("standby: idle, as a failover region is until it is needed".into());
+    } else if health == Health::Ok {
         let alarms = facts.alarms.len();
         reasons.push(format!(
             "{judged} metrics within thresholds, {alarms} alarm{} OK",
@@ -241,7 +257,9 @@ fn ended(end: Option<i64>) -> String {
 pub fn judge_freshness(row: &mut crate::model::TenantHealth, rules: &HealthRules, now: i64) {
     let Some(fresh_ms) = row.fresh_at else { return };
     let newest = crate::clock::secs(fresh_ms);
-    if now - newest <= rules.stale_after_secs || row.reasons.iter().any(|r| r.starts_with(STALE_REASON)) {
+    // A standby region is idle again once a failover ends: not stale.
+    let standby = row.reasons.iter().any(|r| r.starts_with("standby: ") || r.starts_with("failover: "));
+    if standby || now - newest <= rules.stale_after_secs || row.reasons.iter().any(|r| r.starts_with(STALE_REASON)) {
         return;
     }
     if rules.stale.severity() > row.health.severity() {
@@ -300,6 +318,7 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
                 alarms: alarms.iter().filter(|a| a.tenant_id == t.id && a.region == region).cloned().collect(),
                 metrics: Vec::new(),
                 anomalies: anomalies.iter().filter(|a| a.tenant_id == t.id && a.region == region).cloned().collect(),
+                standby: t.standby_regions.iter().any(|r| r == region),
             };
             let peers = PeerFacts {
                 departures: peer_rows
@@ -375,6 +394,7 @@ mod tests {
                 (errors, series(now, &[120.0, 80.0, 90.0, 100.0, 110.0])),
             ],
             anomalies: vec![],
+            standby: false,
         };
         let (h, reasons, focus) = assess(&facts, now);
         assert_eq!(h, Health::Critical);
@@ -509,6 +529,25 @@ mod tests {
             assess(&Facts { metrics: vec![(req, vec![(now - 3600, 5.0)])], ..Default::default() }, now);
         assert_eq!(h, Health::Unknown);
         assert!(reasons[0].contains("(60 min ago)"), "{reasons:?}");
+    }
+
+    /// A failover region with no traffic is "standby" and ok, not unknown
+    /// forever; traffic there is a failover, shown as such.
+    #[test]
+    fn an_idle_standby_region_is_ok_and_traffic_there_is_a_failover() {
+        let c = catalog();
+        let now = 1_800_000_000;
+        let req = c.metric(Model::Silo, "requests").unwrap();
+        let idle = Facts { metrics: vec![(req, vec![])], standby: true, ..Default::default() };
+        let (h, reasons, _) = assess(&idle, now);
+        assert_eq!((h, reasons[0].as_str()), (Health::Ok, "standby: idle, as a failover region is until it is needed"));
+        let (h, _, _) = assess(&Facts { standby: false, ..idle }, now);
+        assert_eq!(h, Health::Unknown, "an idle region that is not a standby is unknown, as before");
+        let busy = Facts { metrics: vec![(req, series(now, &[900.0; 5]))], standby: true, ..Default::default() };
+        let (h, reasons, focus) = assess(&busy, now);
+        assert_eq!(h, Health::Degraded);
+        assert!(reasons[0].starts_with("failover: this standby region is serving traffic"), "{reasons:?}");
+        assert_eq!(focus.as_deref(), Some("requests"));
     }
 
     /// Without access to the account, the sources it stopped fail too; the

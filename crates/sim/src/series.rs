@@ -240,6 +240,10 @@ const LATENCY_TAIL: f64 = 3.5;
 /// does not run in).
 pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: MetricKind, minute: i64) -> Option<Sample> {
     let region_factor = tenant.region_factor(region)?;
+    if region_factor == 0.0 {
+        // An idle standby region: nothing flows, so nothing is published.
+        return None;
+    }
     let h = |salt: u64| mix(&[fleet.options.seed, tenant.key, kind.salt(), hash_str(region), minute as u64, salt]);
     match kind {
         MetricKind::Requests => Some(Sample::point(requests(fleet, tenant, region, region_factor, minute))),

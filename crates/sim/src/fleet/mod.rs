@@ -126,6 +126,10 @@ pub struct SimTenant {
     pub role_arn: Option<String>,
     pub home_region: &'static str,
     pub extra_regions: Vec<&'static str>,
+    /// Failover regions: set up (alarms, log groups) but idle, so their
+    /// metrics have no datapoints, as a load balancer with no requests
+    /// publishes none.
+    pub standby_regions: Vec<&'static str>,
     pub residency: bool,
     /// The catalog dimensions of the tenant's metrics, sorted by name.
     pub dimensions: Vec<(String, String)>,
@@ -148,7 +152,10 @@ pub struct SimTenant {
 impl SimTenant {
     /// Home region first, then the extra regions.
     pub fn regions(&self) -> Vec<&'static str> {
-        std::iter::once(self.home_region).chain(self.extra_regions.iter().copied()).collect()
+        std::iter::once(self.home_region)
+            .chain(self.extra_regions.iter().copied())
+            .chain(self.standby_regions.iter().copied())
+            .collect()
     }
 
     /// Share of the tenant's traffic served in `region`; `None` when the
@@ -156,6 +163,8 @@ impl SimTenant {
     pub(crate) fn region_factor(&self, region: &str) -> Option<f64> {
         if region == self.home_region {
             Some(1.0)
+        } else if self.standby_regions.contains(&region) {
+            Some(0.0)
         } else if self.extra_regions.contains(&region) {
             Some(0.35)
         } else {
@@ -408,6 +417,10 @@ impl Fleet {
         // A service per log group: tyrell's 60 match its one prefix, more
         // than one Logs Insights query may name (50).
         if opts.realistic {
+            // globex keeps a failover region warm and idle.
+            if let Some(t) = tenants.iter_mut().find(|t| t.id == "globex") {
+                t.standby_regions = vec![AP];
+            }
             if let Some(t) = tenants.iter_mut().find(|t| t.id == "tyrell") {
                 t.log_groups = (0..REALISTIC_LOG_GROUPS).map(|i| format!("/tyrell/svc-{i:02}")).collect();
                 t.log_selector = vec!["/tyrell/*".to_string()];
@@ -696,6 +709,9 @@ impl Fleet {
                 let _ = writeln!(out, "external_id = {}", toml_str(ext));
             }
             let _ = writeln!(out, "home_region = {}", toml_str(t.home_region));
+            if !t.standby_regions.is_empty() {
+                let _ = writeln!(out, "standby_regions = {}", toml_array(t.standby_regions.iter().copied()));
+            }
             if !t.extra_regions.is_empty() {
                 let _ = writeln!(out, "extra_regions = {}", toml_array(t.extra_regions.iter().copied()));
             }
@@ -774,6 +790,7 @@ fn make_tenant(
         role_arn,
         home_region: slot.home,
         extra_regions: slot.extra.to_vec(),
+        standby_regions: Vec::new(),
         residency: slot.residency,
         dimensions,
         log_selector: log_groups.clone(),
