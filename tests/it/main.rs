@@ -18,5 +18,6 @@ mod logging;
 mod logs_split;
 mod moto;
 mod moto_fleet;
+mod partial;
 mod report;
 mod security;

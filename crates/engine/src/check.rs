@@ -435,7 +435,7 @@ async fn check_cloudwatch(
         return Ok("GetMetricData allowed (no catalog metric has all its dimensions in the selector)".into());
     }
     let found =
-        collect::metric_data(client, aws, target, &queries, end - DAY, end).await.map_err(MetricsFailure::Call)?;
+        collect::metric_data(client, aws, target, &queries, end - DAY, end).await.map_err(MetricsFailure::Call)?.points;
     let with_data: Vec<&str> =
         specs.iter().zip(&found).filter(|(_, points)| !points.is_empty()).map(|(s, _)| s.key.as_str()).collect();
     let without: Vec<String> = specs

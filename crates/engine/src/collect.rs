@@ -38,6 +38,19 @@ fn failure_from_build(e: impl std::fmt::Display) -> Failure {
 
 /// Run one packed GetMetricData call, following NextToken, and return the
 /// points of each query in order of the `queries` slice.
+/// What one GetMetricData (with its pages) answered: each query's points,
+/// oldest first, and the queries CloudWatch could not answer in full.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricAnswer {
+    pub points: Vec<Vec<(i64, f64)>>,
+    /// (query index, why): a final `StatusCode` of `InternalError` or
+    /// `Forbidden`, or `PartialData` with no page left, with CloudWatch's
+    /// `Messages` ("Complete indicates that all data points in the
+    /// requested time range were returned", MetricDataResult, API
+    /// Reference). Their points are not the whole window.
+    pub incomplete: Vec<(usize, String)>,
+}
+
 pub async fn metric_data(
     client: &aws_sdk_cloudwatch::Client,
     aws: &AwsAccess,
@@ -45,7 +58,7 @@ pub async fn metric_data(
     queries: &[QuerySpec],
     start: i64,
     end: i64,
-) -> Result<Vec<Vec<(i64, f64)>>, Failure> {
+) -> Result<MetricAnswer, Failure> {
     let mut built = Vec::with_capacity(queries.len());
     for (i, q) in queries.iter().enumerate() {
         let mut metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name);
@@ -56,6 +69,8 @@ pub async fn metric_data(
         built.push(MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build());
     }
     let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); queries.len()];
+    // Each query's status on the last page that mentioned it.
+    let mut status: Vec<Option<(String, String)>> = vec![None; queries.len()];
     let mut token: Option<String> = None;
     let mut skipped = 0usize;
     loop {
@@ -77,6 +92,12 @@ pub async fn metric_data(
             };
             let Some(points) = out.get_mut(idx) else { continue };
             skipped += push_finite(points, r.timestamps().iter().map(|t| t.secs()).zip(r.values().iter().copied()));
+            let messages: Vec<String> = r
+                .messages()
+                .iter()
+                .map(|m| format!("{}: {}", m.code().unwrap_or("Message"), m.value().unwrap_or_default()))
+                .collect();
+            status[idx] = r.status_code().map(|c| (c.as_str().to_string(), messages.join("; ")));
         }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
@@ -93,7 +114,19 @@ pub async fn metric_data(
     for p in &mut out {
         sort_points(p);
     }
-    Ok(out)
+    let incomplete = status
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let (code, messages) = s?;
+            (code != "Complete").then(|| {
+                let q = &queries[i];
+                let why = if messages.is_empty() { String::new() } else { format!(" ({messages})") };
+                (i, format!("CloudWatch answered {code} for {}/{}{why}", q.namespace, q.metric_name))
+            })
+        })
+        .collect();
+    Ok(MetricAnswer { points: out, incomplete })
 }
 
 /// Keep the finite points of an answer (CloudWatch values are finite; NaN

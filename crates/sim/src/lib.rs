@@ -170,6 +170,11 @@ pub struct SimKnobs {
     /// set it with [`SimKnobs::clock`] some hours away from the laptop's
     /// clock to play a laptop whose clock is wrong.
     pub check_request_time: bool,
+    /// (account, metric name) pairs whose GetMetricData results come back
+    /// with `StatusCode` `InternalError`, no datapoints and a message ("
+    /// InternalError indicates that an error occurred", MetricDataResult,
+    /// API Reference): one series failing inside a call that succeeds.
+    pub metric_errors: Vec<(String, String)>,
     /// Operations (e.g. `DescribeAlarmHistory`) whose every request is
     /// answered HTTP 500 `InternalFailure`: an API down during an incident,
     /// or an emulator that lacks it (moto answers DescribeAlarmHistory so).

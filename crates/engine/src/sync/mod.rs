@@ -77,7 +77,9 @@ const SMALL_CALL_POINTS: u64 = 20_000;
 pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 
 /// The tenant-regions a call covered, and how it went.
-type Scoped = (Vec<(String, String)>, Result<(), Failure>);
+/// A metrics call's tenant-regions, how the call went, and the
+/// tenant-regions of series CloudWatch answered only in part.
+type Scoped = (Vec<(String, String)>, Result<(), Failure>, Vec<((String, String), Failure)>);
 
 /// What a metric read asks CloudWatch for, whose it is, and the catalog
 /// entry it answers (for the anomalies found in it).
@@ -455,11 +457,17 @@ async fn metrics_phase(
     let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(in_flight).collect().await;
     // A tenant-region's metrics are ok only if every call covering it was.
     let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
-    for (scope, result) in metric_results {
+    for (scope, result, incomplete) in metric_results {
         for key in scope {
             let slot = metric_state.entry(key).or_insert(Ok(()));
             if let Err(f) = &result {
                 *slot = Err(f.clone());
+            }
+        }
+        for (key, f) in incomplete {
+            let slot = metric_state.entry(key).or_insert(Ok(()));
+            if slot.is_ok() {
+                *slot = Err(f);
             }
         }
     }
@@ -649,15 +657,33 @@ async fn metric_call(
     let queries: Vec<QuerySpec> = call.reads.iter().map(|&i| specs[i].0.clone()).collect();
     let scope: Vec<(String, String)> =
         call.reads.iter().map(|&i| (specs[i].1.id.clone(), specs[i].2.clone())).collect();
+    let mut incomplete: Vec<((String, String), Failure)> = Vec::new();
     let result = match collect::metric_data(&client, run.aws, &call.target, &queries, call.start, call.end).await {
-        Ok(points) => {
-            let batch: Vec<PointBatch> = call
+        Ok(answer) => {
+            // A series CloudWatch answered only in part is not committed:
+            // its watermark stays, so the next sync reads the window again,
+            // and its tenant-region says why.
+            for (q, why) in &answer.incomplete {
+                let i = call.reads[*q];
+                incomplete.push((
+                    (specs[i].1.id.clone(), specs[i].2.clone()),
+                    Failure {
+                        status: SourceStatus::Error,
+                        message: format!("{why}: not kept; the next sync reads it again"),
+                        remediation: "none if the next sync reads it whole; else see the message".into(),
+                    },
+                ));
+            }
+            let skip: std::collections::HashSet<usize> = answer.incomplete.iter().map(|(q, _)| *q).collect();
+            let (kept, batch): (Vec<usize>, Vec<PointBatch>) = call
                 .reads
                 .iter()
-                .zip(points)
-                .map(|(&i, points)| PointBatch { series_id: reads[i].series_id, points, watermark: call.end })
-                .collect();
-            let committed = match detect_anomalies(run, call, specs, &batch).await {
+                .zip(answer.points)
+                .enumerate()
+                .filter(|(q, _)| !skip.contains(q))
+                .map(|(_, (&i, points))| (i, PointBatch { series_id: reads[i].series_id, points, watermark: call.end }))
+                .unzip();
+            let committed = match detect_anomalies(run, &kept, specs, &batch).await {
                 Ok(scored) => run.cache.commit_points_scored(&batch, &scored).await.map(|n| (n, scored)),
                 Err(e) => Err(e),
             };
@@ -679,7 +705,7 @@ async fn metric_call(
         Err(f) => Err(f),
     };
     run.step("metrics", format!("{} {}: {} series", call.target.account, call.target.region, queries.len()));
-    (scope, result)
+    (scope, result, incomplete)
 }
 
 /// Run the detectors of a call's series over their new points: one read of
@@ -687,14 +713,13 @@ async fn metric_call(
 /// points a second; a call carries at most 100,800).
 async fn detect_anomalies(
     run: &Run<'_>,
-    call: &plan::MetricCall,
+    reads: &[usize],
     specs: &[ReadSpec<'_>],
     batch: &[PointBatch],
 ) -> Result<Vec<ScoredSeries>, CacheError> {
     let ids: Vec<i64> = batch.iter().map(|b| b.series_id).collect();
     let saved = run.cache.saved_detectors(&ids).await?;
-    Ok(call
-        .reads
+    Ok(reads
         .iter()
         .zip(batch)
         .filter_map(|(&i, b)| {

@@ -400,6 +400,31 @@ fn get_metric_data(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
             next_token = Some(token(fingerprint, qi, i64::MIN));
             break;
         }
+        let failing = call
+            .state
+            .knobs()
+            .metric_errors
+            .iter()
+            .any(|(account, metric)| *account == call.caller.account && *metric == q.stat.metric);
+        if failing {
+            results.push(map(vec![
+                ("Id", key(&q.id)),
+                ("Label", key(q.label.as_deref().unwrap_or(&q.stat.metric))),
+                ("Timestamps", Value::Array(Vec::new())),
+                ("Values", Value::Array(Vec::new())),
+                ("StatusCode", key("InternalError")),
+                (
+                    "Messages",
+                    Value::Array(vec![map(vec![
+                        ("Code", key("InternalError")),
+                        ("Value", key("An internal error occurred while reading this metric.")),
+                    ])]),
+                ),
+            ]));
+            qi += 1;
+            cursor = i64::MIN;
+            continue;
+        }
         let series = plan(call, q, start, end, descending, complete_before);
         let mut timestamps = Vec::new();
         let mut values = Vec::new();

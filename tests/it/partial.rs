@@ -1,0 +1,68 @@
+//! A series CloudWatch answers only in part: GetMetricData succeeds, but
+//! one result's `StatusCode` is `InternalError`. Its points are not kept
+//! (so its watermark does not move past data never read), its tenant-region
+//! says so in Sources, and the next sync reads it whole. Before, the status
+//! was ignored and the gap was kept as if it were quiet.
+
+use std::sync::Mutex;
+
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::sync::{self, SyncOptions};
+use fleetdeck_sim::SimKnobs;
+use fleetdeck_testkit::world::{epoch_now, World};
+
+async fn sync_at(world: &World, cache: &Cache, now: i64) -> fleetdeck_engine::model::SyncSummary {
+    let aws = world.aws().await;
+    let seen = Mutex::new(Vec::new());
+    sync::run(&world.fleet, &world.catalog, &aws, cache, &SyncOptions::at(now), &|p| seen.lock().unwrap().push(p))
+        .await
+        .expect("the sync completes")
+}
+
+async fn points(cache: &Cache, tenant: &str, region: &str, metric: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM datapoint d JOIN series s ON s.id = d.series_id
+         WHERE s.tenant_id = ?1 AND s.region = ?2 AND s.metric_key = ?3",
+    )
+    .bind(tenant)
+    .bind(region)
+    .bind(metric)
+    .fetch_one(cache.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_answered_with_internal_error_is_flagged_and_read_again_next_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = epoch_now();
+    let world = World::start_with(8, Catalog::builtin().unwrap(), epoch).await;
+    let globex = world.fleet.tenant("globex").unwrap().clone();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    world.sim.set_knobs(SimKnobs {
+        clock: Some(epoch),
+        metric_errors: vec![(globex.account.clone(), "HTTPCode_Target_5XX_Count".into())],
+        ..SimKnobs::default()
+    });
+    let first = sync_at(&world, &cache, epoch).await;
+    let ours: Vec<&String> = first.errors.iter().filter(|e| e.starts_with("globex ")).collect();
+    assert!(!ours.is_empty(), "{:#?}", first.errors);
+    for e in &ours {
+        assert!(
+            e.contains(
+                " metrics: error (CloudWatch answered InternalError for AWS/ApplicationELB/HTTPCode_Target_5XX_Count"
+            ),
+            "{e}"
+        );
+    }
+    assert_eq!(ours.len(), first.errors.len(), "only globex's: {:#?}", first.errors);
+    assert_eq!(points(&cache, "globex", "us-east-1", "errors").await, 0, "nothing of the failed series was kept");
+    assert!(points(&cache, "globex", "us-east-1", "requests").await > 0, "the rest of the call was");
+
+    world.sim.set_knobs(SimKnobs { clock: Some(epoch + 300), ..SimKnobs::default() });
+    let second = sync_at(&world, &cache, epoch + 300).await;
+    assert_eq!(second.sources_failed, 0, "{:#?}", second.errors);
+    let errors = points(&cache, "globex", "us-east-1", "errors").await;
+    assert!(errors > 1000, "the whole day was read once it answered: {errors} points");
+}
