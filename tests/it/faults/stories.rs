@@ -193,6 +193,8 @@ async fn a_tenant_whose_role_denies_access_is_marked_and_every_other_tenant_comp
     }
     let seen: BTreeSet<(String, String)> = theirs.iter().map(|s| (s.1.clone(), s.2.clone())).collect();
     assert_eq!(seen, expected, "{}'s sources", denied.id);
+    // "N failed" is the number of sources then listed as not ok.
+    assert_eq!(summary.sources_failed as usize, theirs.len(), "{:#?}", summary.errors);
     let aws_words = format!("is not authorized to perform: sts:AssumeRole on resource: {}", denied.role_arn);
     for (_, region, source, status, error) in &theirs {
         assert_eq!(status, "access_denied", "{} {region} {source}", denied.id);
