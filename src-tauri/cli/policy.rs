@@ -15,8 +15,15 @@ pub fn run(
         anyhow::bail!("--external-id {x:?} must be 2-1224 characters of letters, digits and +=,.@:/-_");
     }
     let principal = check::trusted_principal(trusted_account).map_err(|e| anyhow::anyhow!("--trusted-account: {e}"))?;
+    let payer = matches!(grantor, check::Grantor::Payer);
+    if payer && external_id.is_some() {
+        anyhow::bail!(
+            "--external-id: fleetdeck assumes the payer role (payer_role_arn) without an ExternalId; leave it out"
+        );
+    }
     let permissions = check::permissions_policy(grantor);
-    let trust = check::trust_policy(&principal, external_id);
+    let trust =
+        if payer { check::payer_trust_policy(&principal) } else { check::trust_policy(&principal, external_id) };
     let (doc, notes) = match only {
         Some(PolicyDoc::Permissions) => (permissions, vec![PolicyDoc::Permissions]),
         Some(PolicyDoc::Trust) => (trust, vec![PolicyDoc::Trust]),
@@ -40,8 +47,12 @@ pub fn run(
             PolicyDoc::Trust => {
                 eprintln!(
                     "# trust_policy: the role's trust policy, e.g. `aws iam create-role --role-name FleetdeckReadOnly \
-                     --assume-role-policy-document file://trust.json`; lets {principal} assume the role, only with \
-                     the tenant's ExternalId"
+                     --assume-role-policy-document file://trust.json`; lets {principal} assume the role, {}",
+                    if payer {
+                        "with no ExternalId (fleetdeck sends none for payer_role_arn)"
+                    } else {
+                        "only with the tenant's ExternalId"
+                    }
                 );
                 if trusted_account.is_none() {
                     eprintln!(
@@ -49,7 +60,7 @@ pub fn run(
                          (`aws sts get-caller-identity` shows it), or pass --trusted-account"
                     );
                 }
-                if external_id.is_none() {
+                if external_id.is_none() && !payer {
                     eprintln!(
                         "# replace {EXTERNAL_ID_PLACEHOLDER} with the tenant's external_id from the fleet file, \
                          or pass --external-id"

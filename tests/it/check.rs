@@ -401,6 +401,13 @@ fn policy_prints_json_granting_tenants_and_the_payer_their_share_of_the_read_onl
     let expected: Vec<&str> =
         READ_ACTIONS.iter().copied().filter(|a| a.starts_with("ce:") || a.starts_with("organizations:")).collect();
     assert_eq!(payer, expected);
+    // Its trust policy demands no ExternalId: fleetdeck sends none for
+    // payer_role_arn, so one demanded would lock fleetdeck out.
+    let out = fleetdeck(&["policy", "--payer", "--only", "trust", "--trusted-account", "123456789012"]);
+    assert!(out.status.success());
+    let trust: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(trust["Statement"][0].get("Condition").is_none(), "{trust:#}");
+    assert_eq!(fleetdeck(&["policy", "--payer", "--external-id", "abc"]).status.code(), Some(2));
 
     assert_eq!(fleetdeck(&["policy", "--trusted-account", "12345"]).status.code(), Some(2));
     assert_eq!(fleetdeck(&["policy", "--external-id", "x"]).status.code(), Some(2), "AWS needs 2+ characters");

@@ -71,6 +71,22 @@ pub fn permissions_policy(grantor: Grantor) -> Value {
 /// The role's trust policy: `principal` (see [`trusted_principal`]) may
 /// assume it, and only with the tenant's ExternalId (the confused-deputy
 /// guard); a placeholder stands in for an ExternalId not given.
+/// The payer role's trust policy: fleetdeck assumes `payer_role_arn`
+/// without an ExternalId (it is the provider's own account, not a
+/// customer's), so the policy demands none, or the role could never be
+/// assumed.
+pub fn payer_trust_policy(principal: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "FleetdeckAssumeRole",
+            "Effect": "Allow",
+            "Principal": { "AWS": principal },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
 pub fn trust_policy(principal: &str, external_id: Option<&str>) -> Value {
     json!({
         "Version": "2012-10-17",
