@@ -52,4 +52,10 @@ async fn health_read_18_minutes_after_the_newest_datapoint_is_stale_not_ok() {
             .collect::<Vec<_>>()
     };
     assert_eq!(critical(&read.rows), critical(&fresh.rows));
+
+    // The Tenant page reads the same way.
+    let t = &ok[0].tenant;
+    let page = fleetdeck_engine::view::tenant(&cache, &world.catalog, t, later).await.unwrap();
+    let row = page.regions.iter().find(|r| r.region == ok[0].region).unwrap();
+    assert_eq!(row.health, Health::Unknown, "{t}: {:?}", row.reasons);
 }

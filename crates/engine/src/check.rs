@@ -76,15 +76,11 @@ pub fn permissions_policy(grantor: Grantor) -> Value {
 /// customer's), so the policy demands none, or the role could never be
 /// assumed.
 pub fn payer_trust_policy(principal: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "FleetdeckAssumeRole",
-            "Effect": "Allow",
-            "Principal": { "AWS": principal },
-            "Action": "sts:AssumeRole"
-        }]
-    })
+    let mut policy = trust_policy(principal, None);
+    if let Some(statement) = policy["Statement"][0].as_object_mut() {
+        statement.remove("Condition");
+    }
+    policy
 }
 
 pub fn trust_policy(principal: &str, external_id: Option<&str>) -> Value {

@@ -43,6 +43,10 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
             fresh_at: h.fresh_at,
         })
         .collect();
+    // Freshness judged at this read, as the Fleet view judges it.
+    for row in &mut by_region {
+        crate::health::judge_freshness(row, &catalog.health, now);
+    }
     // The fleet file's order: home region first.
     let order = |r: &str| regions.iter().position(|x| x == r).unwrap_or(usize::MAX);
     by_region.sort_by(|a, b| order(&a.region).cmp(&order(&b.region)).then_with(|| a.region.cmp(&b.region)));
