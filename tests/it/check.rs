@@ -110,7 +110,7 @@ async fn every_tenant_that_granted_the_role_passes_and_cost_is_checked_only_when
     // Everything fleetdeck sent is on its read-only allowlist.
     for r in w.sim.requests() {
         let allowed = READ_ACTIONS.iter().any(|a| a.ends_with(&format!(":{}", r.action)));
-        assert!(allowed || r.action == "AssumeRole", "sent {}", r.action);
+        assert!(allowed || r.action == "AssumeRole" || r.action == "GetCallerIdentity", "sent {}", r.action);
     }
 }
 
@@ -544,7 +544,8 @@ async fn against_moto_a_granted_role_passes_and_a_log_group_of_another_account_i
             "monitoring:GetMetricData",
             "monitoring:GetMetricData",
             "sts:AssumeRole",
-            "sts:AssumeRole"
+            "sts:AssumeRole",
+            "sts:GetCallerIdentity"
         ],
         "one AssumeRole per tenant, one cheap read per action and region (StartQuery where a group was found)"
     );

@@ -153,6 +153,7 @@ async fn each_tenant_account_yields_its_own_metric_and_nothing_of_the_other() {
     for action in &sent {
         let allowed = [
             "sts:AssumeRole",
+            "sts:GetCallerIdentity",
             "monitoring:GetMetricData",
             "monitoring:DescribeAlarms",
             "monitoring:DescribeAlarmHistory",
@@ -166,6 +167,7 @@ async fn each_tenant_account_yields_its_own_metric_and_nothing_of_the_other() {
         assert!(
             [
                 "sts:AssumeRole",
+                "sts:GetCallerIdentity",
                 "monitoring:GetMetricData",
                 "monitoring:DescribeAlarms",
                 "monitoring:DescribeAlarmHistory"

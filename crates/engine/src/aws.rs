@@ -96,7 +96,8 @@ pub struct AwsAccess {
     /// Whether the base identity has credentials, found out once: the SDK's
     /// providers report a failure to the first caller only.
     base_ready: tokio::sync::OnceCell<Result<(), Failure>>,
-    viewer: String,
+    /// The session name, found out once ([`AwsAccess::session_name`]).
+    viewer: tokio::sync::OnceCell<String>,
     roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
     cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
     logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
@@ -192,7 +193,7 @@ impl AwsAccess {
             base_credentials,
             identity: Identity::of(settings),
             base_ready: tokio::sync::OnceCell::new(),
-            viewer: viewer_session_name(),
+            viewer: tokio::sync::OnceCell::new(),
             roles: Mutex::default(),
             cloudwatch: Mutex::default(),
             logs: Mutex::default(),
@@ -237,9 +238,40 @@ impl AwsAccess {
             .clone()
     }
 
-    /// `fleetdeck-<user>`: shows up in the tenant's CloudTrail.
-    pub fn session_name(&self) -> &str {
-        &self.viewer
+    /// `fleetdeck-<who>`, the name every assumed-role session carries into
+    /// the tenant's CloudTrail: who is the caller identity's own name
+    /// (GetCallerIdentity: the IAM user, or the session of an assumed role,
+    /// such as an SSO user's e-mail), so the tenant sees which person
+    /// looked. The local `$USER` only when the identity cannot be read.
+    pub async fn session_name(&self) -> String {
+        self.viewer
+            .get_or_init(|| async {
+                let who = match self.base_ready().await {
+                    Ok(()) => self.caller_arn().await,
+                    Err(_) => None,
+                };
+                session_name_for(who.as_deref())
+            })
+            .await
+            .clone()
+    }
+
+    /// The base identity's ARN (GetCallerIdentity needs no permission).
+    async fn caller_arn(&self) -> Option<String> {
+        let conf =
+            aws_sdk_sts::config::Builder::from(&self.base).credentials_provider(self.base_credentials.clone()).build();
+        let out = aws_sdk_sts::Client::from_conf(conf).get_caller_identity().send().await;
+        let region = self.base.region().map(|r| r.to_string()).unwrap_or_default();
+        match out {
+            Ok(o) => {
+                self.ledger.count(o.account().unwrap_or_default(), &region, "sts:GetCallerIdentity");
+                o.arn().map(str::to_string)
+            }
+            Err(e) => {
+                tracing::debug!("GetCallerIdentity: {}", DisplayErrorContext(&e));
+                None
+            }
+        }
     }
 
     pub fn base_credentials(&self) -> SharedCredentialsProvider {
@@ -254,7 +286,7 @@ impl AwsAccess {
             return p.clone();
         }
         let mut b = AssumeRoleProvider::builder(role_arn)
-            .session_name(&self.viewer)
+            .session_name(self.session_name().await)
             .policy(session_policy())
             .session_length(Duration::from_secs(3600))
             .configure(&self.base);
@@ -360,10 +392,23 @@ fn partition(service: &str, role_key: &str, region: &str) -> aws_sdk_cloudwatch:
     aws_sdk_cloudwatch::config::retry::RetryPartition::new(format!("fleetdeck-{service}-{role_key}-{region}"))
 }
 
-fn viewer_session_name() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "viewer".into());
-    let clean: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c)).take(50).collect();
-    format!("fleetdeck-{}", if clean.is_empty() { "viewer" } else { &clean })
+/// `fleetdeck-<name>` from a caller ARN's last part (`user/ana` → `ana`,
+/// `assumed-role/Ops/ana@corp.com` → `ana@corp.com`), else from `$USER`;
+/// only the characters a RoleSessionName allows, at most 64 in all.
+fn session_name_for(caller_arn: Option<&str>) -> String {
+    let from_arn = caller_arn.and_then(|arn| arn.rsplit(['/', ':']).next()).filter(|n| !n.is_empty());
+    let who = match from_arn {
+        Some(n) => n.to_string(),
+        None => std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "viewer".into()),
+    };
+    let clean: String = who.chars().filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c)).collect();
+    let name = if clean.starts_with("fleetdeck-") { clean } else { format!("fleetdeck-{clean}") };
+    let name: String = name.chars().take(64).collect();
+    if name.len() < "fleetdeck-".len() + 1 {
+        "fleetdeck-viewer".into()
+    } else {
+        name
+    }
 }
 
 /// Classify an SDK error from any service.
@@ -755,6 +800,19 @@ mod tests {
         assert!(p.len() <= 304 && p.ends_with(" ..."), "{p}");
         assert!(!p.contains("exce ..."), "cut mid-word: {p}");
         assert_eq!(plain("InternalFailure: boom (ServiceError { raw: 1 })"), "InternalFailure: boom");
+    }
+
+    #[test]
+    fn sessions_are_named_from_the_caller_identity() {
+        assert_eq!(session_name_for(Some("arn:aws:iam::111122223333:user/ana")), "fleetdeck-ana");
+        assert_eq!(
+            session_name_for(Some("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_1/ana.li@corp.com")),
+            "fleetdeck-ana.li@corp.com"
+        );
+        assert_eq!(session_name_for(Some("arn:aws:iam::111122223333:root")), "fleetdeck-root");
+        assert_eq!(session_name_for(Some("arn:aws:iam::999999999999:user/fleetdeck-demo")), "fleetdeck-demo");
+        let long = format!("arn:aws:iam::1:user/{}", "a".repeat(100));
+        assert_eq!(session_name_for(Some(&long)).len(), 64, "RoleSessionName is at most 64 characters");
     }
 
     #[test]

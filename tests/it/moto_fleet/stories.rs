@@ -468,6 +468,7 @@ async fn fleetdeck_only_reads_through_least_privilege_sessions() {
 
     const ALLOWED: &[&str] = &[
         "sts:AssumeRole",
+        "sts:GetCallerIdentity",
         "monitoring:GetMetricData",
         "monitoring:DescribeAlarms",
         "monitoring:DescribeAlarmHistory",

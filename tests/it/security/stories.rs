@@ -19,7 +19,11 @@ async fn a_sync_sends_only_allowlisted_reads_and_every_assume_role_carries_the_r
     let requests = w.sim.requests();
     let mut seen = BTreeSet::new();
     for r in &requests {
-        let allowed = r.iam_action == "sts:AssumeRole" || READ_ACTIONS.contains(&r.iam_action.as_str());
+        // GetCallerIdentity names the sessions after the person (it needs
+        // no permission and reads nothing of a tenant's).
+        let allowed = r.iam_action == "sts:AssumeRole"
+            || r.iam_action == "sts:GetCallerIdentity"
+            || READ_ACTIONS.contains(&r.iam_action.as_str());
         assert!(allowed, "fleetdeck sent {} ({} requests) to {} {}", r.iam_action, r.count, r.account, r.region);
         seen.insert(r.iam_action.as_str());
     }
@@ -48,6 +52,9 @@ async fn a_sync_sends_only_allowlisted_reads_and_every_assume_role_carries_the_r
     for r in &assumed {
         assert_eq!(r.policy.as_deref(), Some(policy.as_str()), "the session policy sent with {}", r.role_arn);
         assert!(r.issued.is_some(), "{} was refused", r.role_arn);
+        // Named after the caller identity (the simulator's base user is
+        // `fleetdeck-demo`), not after whatever `$USER` says.
+        assert_eq!(r.session_name, "fleetdeck-demo", "the session name of {}", r.role_arn);
     }
 }
 
