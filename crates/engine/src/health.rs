@@ -172,7 +172,10 @@ pub fn assess_with(
             f.metric_key == a.metric_key
                 && f.direction == a.event.direction
                 && a.event.start <= f.through
-                && a.event.through >= f.start
+                // Or ending just before it: the shift is judged on
+                // 20-minute medians and starts after its members' own
+                // detectors fire.
+                && a.event.through >= f.start - crate::cache::FLEET_SHIFT_LEAD_SECS
         })
     };
 

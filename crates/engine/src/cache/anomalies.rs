@@ -230,6 +230,10 @@ pub(super) async fn put_anomalies(
     Ok(())
 }
 
+/// How long before a fleet-wide shift's start a member's own episode may
+/// end and still be that shift, told again (see [`Cache::incidents_for`]).
+pub const FLEET_SHIFT_LEAD_SECS: i64 = 10 * 60;
+
 impl Cache {
     /// The saved detectors of these series (those that have one), each with
     /// its ongoing episode. Two statements per thousand series.
@@ -441,17 +445,22 @@ impl Cache {
     ) -> Result<Vec<Incident>, CacheError> {
         let mut out = Vec::new();
         let rows = sqlx::query(
+            // A member's own episode is the fleet shift told again when it
+            // overlaps the shift, or ends just before it: the shift is
+            // judged on 20-minute medians, so it starts minutes after the
+            // members' own detectors fire (`FLEET_SHIFT_LEAD_SECS`).
             "SELECT a.tenant_id, a.region, a.metric_key, a.start, a.\"end\", a.through_ts, a.explanation FROM anomaly a
              WHERE a.start <= ?2 AND a.through_ts >= ?1 AND (?3 IS NULL OR a.tenant_id = ?3)
                AND NOT EXISTS (
                  SELECT 1 FROM fleet_member m JOIN peer_anomaly p ON p.id = m.peer_id
                  WHERE m.tenant_id = a.tenant_id AND m.region = a.region AND p.kind = 'fleet'
                    AND p.metric_key = a.metric_key AND p.direction = a.direction
-                   AND a.start <= p.through_ts AND a.through_ts >= p.start)",
+                   AND a.start <= p.through_ts AND a.through_ts >= p.start - ?4)",
         )
         .bind(since)
         .bind(until)
         .bind(tenant)
+        .bind(FLEET_SHIFT_LEAD_SECS)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {

@@ -29,7 +29,7 @@ mod sources;
 mod tests;
 
 pub use alarms::{AlarmChange, AlarmRow};
-pub use anomalies::{AnomalyRow, AnomalySpan, PeerKind, PeerRow, SavedDetector, ScoredSeries};
+pub use anomalies::{AnomalyRow, AnomalySpan, PeerKind, PeerRow, SavedDetector, ScoredSeries, FLEET_SHIFT_LEAD_SECS};
 pub use cost::{CostAnomalyRow, CostRow};
 pub use health::HealthRow;
 pub use logs::LogResult;
