@@ -20,6 +20,9 @@ pub struct Found {
     pub tenant: String,
     /// The `tenant-tier` tag, if any.
     pub tier: Option<String>,
+    /// The `tenant-model` tag, if any: `silo` or `remote` (an account of
+    /// the tenant's own; other values are drafted as silo, saying so).
+    pub model: Option<String>,
 }
 
 /// Every active account of the organization carrying `tag`.
@@ -52,7 +55,7 @@ pub async fn tagged_accounts(
         let tags = client.list_tags_for_resource().resource_id(&account).send().await.map_err(|e| classify(&e))?;
         let value = |key: &str| tags.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
         if let Some(tenant) = value(tag).filter(|v| !v.is_empty()) {
-            found.push(Found { account, name, tenant, tier: value("tenant-tier") });
+            found.push(Found { account, name, tenant, tier: value("tenant-tier"), model: value("tenant-model") });
         }
     }
     Ok(found)
@@ -87,12 +90,27 @@ pub fn drafts(fleet: &Fleet, found: &[Found]) -> (String, Vec<String>) {
                 .push(format!("account {} is tagged {:?} like another account: add it by hand", f.account, f.tenant));
             continue;
         }
+        // The model from the account's `tenant-model` tag where it names an
+        // account-per-tenant model; silo otherwise, saying why.
+        let (model, note) = match f.model.as_deref() {
+            Some(m @ ("silo" | "remote")) => (m, String::new()),
+            Some(other) => (
+                "silo",
+                format!("# Tagged tenant-model={other:?}, not a model with an account of its own: drafted as silo.\n"),
+            ),
+            None => ("silo", String::new()),
+        };
+        let remote = if model == "remote" {
+            "# Remote: the customer owns the role; if they named it otherwise, set role_arn.\n"
+        } else {
+            ""
+        };
         text.push_str(&format!(
             "\n# Discovered in AWS Organizations: account {} ({}), tagged {}={}.\n\
              # Put external_id in the trust policy of the role this tenant creates, and\n\
              # add selector.dimensions (e.g. LoadBalancer) so its metrics are read.\n\
-             [[tenant]]\n\
-             id = {}\nname = {}\ntier = {}\nmodel = \"silo\"\naccount = {}\nexternal_id = {}\nhome_region = {}\n",
+             {note}{remote}[[tenant]]\n\
+             id = {}\nname = {}\ntier = {}\nmodel = {}\naccount = {}\nexternal_id = {}\nhome_region = {}\n",
             f.account,
             toml_str(&f.name).trim_matches('"'),
             fleet.cost_tag,
@@ -100,6 +118,7 @@ pub fn drafts(fleet: &Fleet, found: &[Found]) -> (String, Vec<String>) {
             toml_str(&f.tenant),
             toml_str(if f.name.is_empty() { &f.tenant } else { &f.name }),
             toml_str(f.tier.as_deref().unwrap_or("standard")),
+            toml_str(model),
             toml_str(&f.account),
             toml_str(&external_id(&f.tenant)),
             toml_str(&fleet.region),
@@ -133,14 +152,34 @@ mod tests {
         let catalog = Catalog::builtin().unwrap();
         let fleet = Fleet::parse(Path::new("fleet.toml"), text, &catalog).unwrap();
         let found = vec![
-            Found { account: "111111111111".into(), name: "Acme".into(), tenant: "acme".into(), tier: None },
+            Found {
+                account: "111111111111".into(),
+                name: "Acme".into(),
+                tenant: "acme".into(),
+                tier: None,
+                model: None,
+            },
             Found {
                 account: "777777777777".into(),
                 name: "Stark \"Industries\"".into(),
                 tenant: "stark".into(),
                 tier: Some("premium".into()),
+                model: Some("remote".into()),
             },
-            Found { account: "888888888888".into(), name: "Bad".into(), tenant: "Bad Tag!".into(), tier: None },
+            Found {
+                account: "888888888888".into(),
+                name: "Bad".into(),
+                tenant: "Bad Tag!".into(),
+                tier: None,
+                model: None,
+            },
+            Found {
+                account: "999999999991".into(),
+                name: "Wayne".into(),
+                tenant: "wayne".into(),
+                tier: None,
+                model: Some("pooled".into()),
+            },
         ];
         let (drafts, skipped) = drafts(&fleet, &found);
         assert_eq!(skipped.len(), 1, "{skipped:?}");
@@ -153,6 +192,10 @@ mod tests {
             ("Stark \"Industries\"", "premium", "777777777777")
         );
         assert!(stark.external_id.as_deref().unwrap().starts_with("fleetdeck-stark-"));
-        assert_eq!(fleet.tenants.len(), 6, "acme was already there");
+        assert_eq!(stark.model, crate::fleet::Model::Remote, "from its tenant-model tag");
+        let wayne = fleet.tenant("wayne").expect("wayne drafted");
+        assert_eq!(wayne.model, crate::fleet::Model::Silo, "pooled is no model for an account of its own");
+        assert!(drafts.contains("# Tagged tenant-model=\"pooled\""), "{drafts}");
+        assert_eq!(fleet.tenants.len(), 7, "acme was already there");
     }
 }
