@@ -36,7 +36,7 @@ pub(crate) async fn sync_at(world: &World, cache: &Cache, now: i64) -> SyncSumma
 }
 
 /// One sync at `now` with the simulator's knobs as they are.
-async fn sync_as_is(world: &World, cache: &Cache, now: i64) -> SyncSummary {
+pub(crate) async fn sync_as_is(world: &World, cache: &Cache, now: i64) -> SyncSummary {
     let aws = world.aws().await;
     let seen = Mutex::new(Vec::new());
     sync::run(&world.fleet, &world.catalog, &aws, cache, &SyncOptions::at(now), &|p| seen.lock().unwrap().push(p))

@@ -6,21 +6,12 @@
 //! says so in Sources, and the next sync reads it whole. Before, the status
 //! was ignored and the gap was kept as if it were quiet.
 
-use std::sync::Mutex;
-
 use fleetdeck_engine::cache::Cache;
 use fleetdeck_engine::catalog::Catalog;
-use fleetdeck_engine::sync::{self, SyncOptions};
 use fleetdeck_sim::SimKnobs;
 use fleetdeck_testkit::world::{epoch_now, World};
 
-async fn sync_at(world: &World, cache: &Cache, now: i64) -> fleetdeck_engine::model::SyncSummary {
-    let aws = world.aws().await;
-    let seen = Mutex::new(Vec::new());
-    sync::run(&world.fleet, &world.catalog, &aws, cache, &SyncOptions::at(now), &|p| seen.lock().unwrap().push(p))
-        .await
-        .expect("the sync completes")
-}
+use super::alarms::sync_as_is;
 
 async fn points(cache: &Cache, tenant: &str, region: &str, metric: &str) -> i64 {
     sqlx::query_scalar(
@@ -47,7 +38,7 @@ async fn a_series_answered_with_internal_error_is_flagged_and_read_again_next_sy
         metric_errors: vec![(globex.account.clone(), "HTTPCode_Target_5XX_Count".into())],
         ..SimKnobs::default()
     });
-    let first = sync_at(&world, &cache, epoch).await;
+    let first = sync_as_is(&world, &cache, epoch).await;
     let ours: Vec<&String> = first.errors.iter().filter(|e| e.starts_with("globex ")).collect();
     assert!(!ours.is_empty(), "{:#?}", first.errors);
     for e in &ours {
@@ -63,7 +54,7 @@ async fn a_series_answered_with_internal_error_is_flagged_and_read_again_next_sy
     assert!(points(&cache, "globex", "us-east-1", "requests").await > 0, "the rest of the call was");
 
     world.sim.set_knobs(SimKnobs { clock: Some(epoch + 300), ..SimKnobs::default() });
-    let second = sync_at(&world, &cache, epoch + 300).await;
+    let second = sync_as_is(&world, &cache, epoch + 300).await;
     assert_eq!(second.sources_failed, 0, "{:#?}", second.errors);
     let errors = points(&cache, "globex", "us-east-1", "errors").await;
     assert!(errors > 1000, "the whole day was read once it answered: {errors} points");
@@ -83,7 +74,7 @@ async fn a_denied_tenant_without_log_groups_has_no_logs_source_marked_denied() {
     let account = t.account.clone();
     world.sim.set_knobs(SimKnobs { clock: Some(epoch), deny_assume_role: vec![account], ..SimKnobs::default() });
     let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
-    let summary = sync_at(&world, &cache, epoch).await;
+    let summary = sync_as_is(&world, &cache, epoch).await;
     let theirs: Vec<(String, String, String)> =
         sqlx::query_as("SELECT region, source, status FROM source_status WHERE tenant_id = 'globex' ORDER BY 1, 2")
             .fetch_all(cache.pool())

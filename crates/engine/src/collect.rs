@@ -186,44 +186,28 @@ pub async fn alarms(
             .await
             .map_err(|e| classify(&e))?;
         for a in resp.metric_alarms() {
-            let row = AlarmRow {
-                namespace: a.namespace().map(str::to_string),
-                metric_name: a.metric_name().map(str::to_string),
-                threshold: a.threshold().filter(|t| t.is_finite()),
-                ..alarm_row(
-                    a.alarm_arn(),
-                    a.alarm_name(),
-                    a.state_value(),
-                    a.state_reason(),
-                    a.state_updated_timestamp(),
-                )
-            };
-            out.push(RawAlarm {
-                transitioned_at: a
-                    .state_transitioned_timestamp()
-                    .or(a.state_updated_timestamp())
-                    .and_then(|t| t.to_millis().ok()),
-                row,
-                dimensions: a
-                    .dimensions()
-                    .iter()
-                    .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
-                    .collect(),
-            });
+            let dimensions =
+                a.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))).collect();
+            let mut raw = raw_alarm(
+                (a.alarm_arn(), a.alarm_name(), a.state_value(), a.state_reason()),
+                (a.state_updated_timestamp(), a.state_transitioned_timestamp()),
+                dimensions,
+            );
+            raw.row.namespace = a.namespace().map(str::to_string);
+            raw.row.metric_name = a.metric_name().map(str::to_string);
+            raw.row.threshold = a.threshold().filter(|t| t.is_finite());
+            out.push(raw);
         }
         for a in resp.composite_alarms() {
-            let row = alarm_row(
-                a.alarm_arn(),
-                a.alarm_name(),
-                a.state_value(),
-                a.state_reason(),
-                a.state_updated_timestamp(),
-            );
             // A composite alarm has no dimensions: whose it is follows from
             // the account (see `RawAlarm::belongs_to`).
-            let transitioned_at =
-                a.state_transitioned_timestamp().or(a.state_updated_timestamp()).and_then(|t| t.to_millis().ok());
-            out.push(RawAlarm { row, dimensions: BTreeMap::new(), transitioned_at });
+            let mut raw = raw_alarm(
+                (a.alarm_arn(), a.alarm_name(), a.state_value(), a.state_reason()),
+                (a.state_updated_timestamp(), a.state_transitioned_timestamp()),
+                BTreeMap::new(),
+            );
+            raw.composite = true;
+            out.push(raw);
         }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
@@ -233,27 +217,38 @@ pub async fn alarms(
     Ok(out)
 }
 
-/// An alarm's cache row from what metric and composite alarms share; its
-/// tenant and region are filled in once it is attributed.
-fn alarm_row(
-    arn: Option<&str>,
-    name: Option<&str>,
-    state: Option<&aws_sdk_cloudwatch::types::StateValue>,
-    reason: Option<&str>,
-    updated: Option<&DateTime>,
-) -> AlarmRow {
-    AlarmRow {
-        tenant_id: String::new(),
-        region: String::new(),
-        arn: arn.unwrap_or_default().to_string(),
-        name: name.unwrap_or_default().to_string(),
-        state: state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
-        reason: reason.unwrap_or_default().to_string(),
-        state_changed_at: updated.and_then(|t| t.to_millis().ok()),
-        namespace: None,
-        metric_name: None,
-        threshold: None,
-        platform: false,
+/// An alarm as read, from what metric and composite alarms share: (ARN,
+/// name, state, reason), (StateUpdatedTimestamp,
+/// StateTransitionedTimestamp) and its dimensions. Tenant and region are
+/// filled in once it is attributed.
+fn raw_alarm(
+    (arn, name, state, reason): (
+        Option<&str>,
+        Option<&str>,
+        Option<&aws_sdk_cloudwatch::types::StateValue>,
+        Option<&str>,
+    ),
+    (updated, transitioned): (Option<&DateTime>, Option<&DateTime>),
+    dimensions: BTreeMap<String, String>,
+) -> RawAlarm {
+    let ms = |t: Option<&DateTime>| t.and_then(|t| t.to_millis().ok());
+    RawAlarm {
+        row: AlarmRow {
+            tenant_id: String::new(),
+            region: String::new(),
+            arn: arn.unwrap_or_default().to_string(),
+            name: name.unwrap_or_default().to_string(),
+            state: state.map(|s| s.as_str().to_string()).unwrap_or_else(|| "INSUFFICIENT_DATA".into()),
+            reason: reason.unwrap_or_default().to_string(),
+            state_changed_at: ms(updated),
+            namespace: None,
+            metric_name: None,
+            threshold: None,
+            platform: false,
+        },
+        dimensions,
+        transitioned_at: ms(transitioned.or(updated)),
+        composite: false,
     }
 }
 
@@ -287,11 +282,11 @@ fn rand_unit(attempt: u32, salt: i64) -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Every state change of every alarm (metric and composite) of one
-/// account-region since `since` (epoch s): one paged DescribeAlarmHistory
-/// without `AlarmName`, which "returns the histories for either all metric
-/// alarms or all composite alarms" of the types `AlarmTypes` names (API
-/// Reference). An optional read: at most [`OPTIONAL_MAX_FAILURES`] failed
+/// Every state change of every alarm of one `kind` (metric or composite)
+/// of one account-region since `since` (epoch s): one paged
+/// DescribeAlarmHistory without `AlarmName`, which "returns the histories
+/// for either all metric alarms or all composite alarms" (API Reference):
+/// one type a call, whatever `AlarmTypes` lists. An optional read: at most [`OPTIONAL_MAX_FAILURES`] failed
 /// attempts of at most [`OPTIONAL_ATTEMPT_TIMEOUT`] each, all within
 /// [`OPTIONAL_DEADLINE`], retried here rather than by the SDK so that each
 /// attempt sent is paced and counted.
@@ -299,6 +294,7 @@ pub async fn alarm_history(
     client: &aws_sdk_cloudwatch::Client,
     aws: &AwsAccess,
     target: &Target,
+    kind: AlarmType,
     since: i64,
 ) -> Result<Vec<HistoryItem>, Failure> {
     let once = aws_sdk_cloudwatch::config::Config::builder()
@@ -318,8 +314,7 @@ pub async fn alarm_history(
             aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
             let sent = client
                 .describe_alarm_history()
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
+                .alarm_types(kind.clone())
                 .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
                 .start_date(DateTime::from_secs(since))
                 .max_records(100)
@@ -372,6 +367,9 @@ pub struct RawAlarm {
     /// StateUpdatedTimestamp), epoch ms: a change newer than the history on
     /// record is what calls for a history read.
     pub transitioned_at: Option<i64>,
+    /// A composite alarm (its history is read with `AlarmTypes`
+    /// `CompositeAlarm`).
+    pub composite: bool,
 }
 
 impl RawAlarm {
@@ -669,6 +667,7 @@ mod tests {
             },
             dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             transitioned_at: None,
+            composite: false,
         }
     }
 

@@ -241,7 +241,11 @@ const LATENCY_TAIL: f64 = 3.5;
 pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: MetricKind, minute: i64) -> Option<Sample> {
     let region_factor = tenant.region_factor(region)?;
     if region_factor == 0.0 {
-        // An idle standby region: nothing flows, so nothing is published.
+        // An idle standby region: nothing flows, so nothing is published
+        // ("If there are no requests flowing through the load balancer or
+        // no data for a metric, the metric is not reported": Elastic Load
+        // Balancing User Guide, "CloudWatch metrics for your Application
+        // Load Balancer").
         return None;
     }
     let h = |salt: u64| mix(&[fleet.options.seed, tenant.key, kind.salt(), hash_str(region), minute as u64, salt]);
@@ -250,18 +254,16 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
         MetricKind::Errors => {
             let reqs = requests(fleet, tenant, region, region_factor, minute);
             let mut lambda = reqs * tenant.error_rate;
-            if let Some(start) = fleet.error_spike_start(tenant, region) {
-                if minute >= start {
-                    // The incident: a failing upstream turns ~8 % of traffic
-                    // into 5xx, with a floor so a night-time spike still
-                    // clears the catalog's critical threshold (50/min).
-                    let ramp = (0.5 + 0.25 * ((minute - start) / 60) as f64).min(1.0);
-                    lambda = (reqs * 0.08).max(140.0) * ramp * (1.0 + 0.08 * gauss(h(1)));
-                }
+            // The incident: a failing upstream turns ~8 % of traffic into
+            // 5xx, with a floor so a night-time spike still clears the
+            // catalog's critical threshold (50/min), `ramp` of the way.
+            let outage = |ramp: f64| (reqs * 0.08).max(140.0) * ramp * (1.0 + 0.08 * gauss(h(1)));
+            if let Some(start) = fleet.error_spike_start(tenant, region).filter(|s| minute >= *s) {
+                lambda = outage((0.5 + 0.25 * ((minute - start) / 60) as f64).min(1.0));
             }
             if fleet.error_blip(tenant, region).is_some_and(|(start, end)| (start..end).contains(&minute)) {
                 // The blip: as the spike at its height, for a few minutes.
-                lambda = (reqs * 0.08).max(140.0) * (1.0 + 0.08 * gauss(h(1)));
+                lambda = outage(1.0);
             }
             let deploy = fleet.peer_departure_start(tenant, region).is_some_and(|start| minute >= start);
             if deploy {

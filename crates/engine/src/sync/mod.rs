@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use aws_sdk_cloudwatch::types::AlarmType;
 use aws_sdk_sts::config::SharedCredentialsProvider;
 use futures::stream::{self, StreamExt};
 
@@ -629,12 +630,15 @@ fn attribute_history(
 /// from a day back or its last change, whichever is earlier). Never before
 /// the 30 days CloudWatch keeps alarm history. When no alarm changed,
 /// nothing is read: the alarms already say so.
-fn history_since(now_ms: i64, known: &HashMap<String, i64>, alarms: &[collect::RawAlarm]) -> Option<i64> {
+fn history_since<'a>(
+    now_ms: i64,
+    known: &HashMap<String, i64>,
+    alarms: impl Iterator<Item = &'a collect::RawAlarm>,
+) -> Option<i64> {
     const DAY_MS: i64 = clock::ms(DAY);
     // A day's margin inside the retention, so the change is still there.
     let kept_from = now_ms - 29 * DAY_MS;
     alarms
-        .iter()
         .filter_map(|a| a.transitioned_at.map(|at| (a, at)))
         .filter(|(a, at)| *at > kept_from && known.get(&a.row.name).is_none_or(|k| k < at))
         .map(|(a, at)| match known.get(&a.row.name) {
@@ -757,10 +761,20 @@ async fn alarm_call<'t, 'f>(
         Ok(a) => a,
         Err(f) => return (tenants, Err(f)),
     };
-    let history = match history_since(run.now_ms(), &known, &alarms) {
-        Some(since) => collect::alarm_history(&client, run.aws, target, since).await,
-        None => Ok(Vec::new()),
-    };
+    // One read per alarm type that changed (the API answers for one type
+    // a call); after a failed read the other is not tried.
+    let mut history: Result<Vec<collect::HistoryItem>, Failure> = Ok(Vec::new());
+    for (kind, composite) in [(AlarmType::MetricAlarm, false), (AlarmType::CompositeAlarm, true)] {
+        let Ok(items) = &mut history else { break };
+        let Some(since) = history_since(run.now_ms(), &known, alarms.iter().filter(|a| a.composite == composite))
+        else {
+            continue;
+        };
+        match collect::alarm_history(&client, run.aws, target, kind, since).await {
+            Ok(more) => items.extend(more),
+            Err(f) => history = Err(f),
+        }
+    }
     if let Err(f) = &history {
         tracing::debug!("alarm history of {} {} unavailable: {}", target.account, target.region, f.message);
     }

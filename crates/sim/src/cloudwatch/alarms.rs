@@ -172,8 +172,9 @@ fn into_ok_reason(alarm: &AlarmDef, points: &[(i64, f64)]) -> String {
 }
 
 /// A composite alarm `ALARM(a) OR ALARM(b)`: in ALARM while any child is,
-/// changing state a minute after the child that moves it (CloudWatch
-/// evaluates a composite when a child changes).
+/// changing state just after the child that moves it (a composite alarm is
+/// evaluated when one of the alarms in its rule changes state: CloudWatch
+/// User Guide, "Create a composite alarm").
 fn composite_timeline(call: &Call<'_>, children: &[(String, Vec<Change>)]) -> Vec<Change> {
     let mut events: Vec<(i64, usize, bool)> = Vec::new();
     for (i, (_, changes)) in children.iter().enumerate() {
@@ -367,7 +368,12 @@ pub(super) fn describe_alarm_history(call: &Call<'_>, input: &Value) -> Result<R
         for a in alarms(call).into_iter().filter(|a| name.is_none_or(|n| n == a.name)) {
             let is_composite = matches!(a.kind, Kind::Composite { .. });
             // Named, an alarm's history is returned whatever its type.
-            if name.is_none() && !(if is_composite { want_composite } else { want_metric }) {
+            // Unnamed, "the histories for either all metric alarms or all
+            // composite alarms are returned" (API Reference): one type a
+            // call, the less convenient reading. Metric alarms unless
+            // `AlarmTypes` asks for composite alarms only.
+            let composite_only = want_composite && !want_metric;
+            if name.is_none() && is_composite != composite_only {
                 continue;
             }
             let mut previous: Option<&str> = None;

@@ -22,26 +22,28 @@ async fn cloudwatch(sim: &SimFleet, id: &str, region: &str) -> aws_sdk_cloudwatc
 }
 
 /// (alarm name, "from -> to", epoch s) of every state update since `since`,
-/// read page by page as a client must.
+/// metric alarms' then composite alarms' (one type a call, as the API
+/// answers), read page by page as a client must.
 async fn history(cw: &aws_sdk_cloudwatch::Client, since: i64, page: i32) -> Vec<(String, String, i64)> {
     let mut out = Vec::new();
-    let mut pages = cw
-        .describe_alarm_history()
-        .alarm_types(AlarmType::MetricAlarm)
-        .alarm_types(AlarmType::CompositeAlarm)
-        .history_item_type(HistoryItemType::StateUpdate)
-        .start_date(DateTime::from_secs(since))
-        .max_records(page)
-        .into_paginator()
-        .send();
-    while let Some(p) = pages.next().await {
-        for i in p.expect("history page").alarm_history_items() {
-            let summary = i.history_summary().unwrap_or_default().trim_start_matches("Alarm updated from ");
-            out.push((
-                i.alarm_name().unwrap().to_string(),
-                summary.replace(" to ", " -> "),
-                i.timestamp().unwrap().secs(),
-            ));
+    for kind in [AlarmType::MetricAlarm, AlarmType::CompositeAlarm] {
+        let mut pages = cw
+            .describe_alarm_history()
+            .alarm_types(kind)
+            .history_item_type(HistoryItemType::StateUpdate)
+            .start_date(DateTime::from_secs(since))
+            .max_records(page)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            for i in p.expect("history page").alarm_history_items() {
+                let summary = i.history_summary().unwrap_or_default().trim_start_matches("Alarm updated from ");
+                out.push((
+                    i.alarm_name().unwrap().to_string(),
+                    summary.replace(" to ", " -> "),
+                    i.timestamp().unwrap().secs(),
+                ));
+            }
         }
     }
     out
@@ -112,6 +114,18 @@ async fn composite_alarms_come_only_when_asked_for() {
 
     let metric_only = cw.describe_alarm_history().start_date(DateTime::from_secs(NOW - 3600)).send().await.unwrap();
     assert!(metric_only.alarm_history_items().iter().all(|i| i.alarm_type() == Some(&AlarmType::MetricAlarm)));
+    // Without AlarmName "the histories for either all metric alarms or all
+    // composite alarms are returned": one type a call, even when both are
+    // asked for.
+    let both = cw
+        .describe_alarm_history()
+        .alarm_types(AlarmType::MetricAlarm)
+        .alarm_types(AlarmType::CompositeAlarm)
+        .start_date(DateTime::from_secs(NOW - 3600))
+        .send()
+        .await
+        .unwrap();
+    assert!(both.alarm_history_items().iter().all(|i| i.alarm_type() == Some(&AlarmType::MetricAlarm)));
     let h = history(&cw, NOW - 3600, 100).await;
     assert!(h.iter().any(|(n, s, _)| n == "globex-service-health" && s == "OK -> ALARM"), "{h:?}");
 }
