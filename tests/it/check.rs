@@ -255,6 +255,32 @@ async fn check_names_every_broken_tenant_of_a_broken_fleet_before_any_sync() {
     assert_eq!(failing, want, "exactly the broken tenants fail");
 }
 
+/// A role made before fleetdeck set SourceIdentity trusts sts:AssumeRole but
+/// not sts:SetSourceIdentity, and AWS then refuses the whole AssumeRole.
+/// fleetdeck still reads (the session carries its name only) and `check`
+/// says what the trust policy lacks; roles that allow it get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_whose_trust_lacks_set_source_identity_still_reads_and_check_asks_for_it() {
+    let w = World::start().await;
+    let silos = w.silo_tenants();
+    let (old, old_account, _) = &silos[0];
+    w.knobs(SimKnobs { no_set_source_identity: vec![old_account.clone()], ..SimKnobs::default() });
+    let rows = w.check(CheckOptions::at(w.epoch)).await;
+    assert_all_ok(&rows, &w.fleet, &[]);
+    let creds = rows.iter().find(|r| &r.tenant == old && r.check == Probe::Credentials).unwrap();
+    assert!(
+        creds.message.contains("does not allow sts:SetSourceIdentity") && creds.message.contains("fleetdeck policy"),
+        "{creds:#?}"
+    );
+    for r in rows.iter().filter(|r| &r.tenant != old && r.check == Probe::Credentials) {
+        assert!(!r.message.contains("SetSourceIdentity"), "{r:#?}");
+    }
+    let to_old: Vec<_> =
+        w.sim.assume_role_requests().into_iter().filter(|r| r.role_arn.contains(old_account.as_str())).collect();
+    let sent: Vec<(bool, bool)> = to_old.iter().map(|r| (r.source_identity.is_some(), r.issued.is_some())).collect();
+    assert_eq!(sent, [(true, false), (false, true)], "refused with it, then assumed without it, once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_group_selector_that_matches_nothing_is_caught_before_a_sync() {
     let mut w = World::start().await;
@@ -380,7 +406,7 @@ fn policy_prints_json_granting_tenants_and_the_payer_their_share_of_the_read_onl
     assert_eq!(doc["permissions_policy"]["Statement"].as_array().unwrap().len(), 1);
     let trust = &doc["trust_policy"]["Statement"][0];
     assert_eq!(trust["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
-    assert_eq!(trust["Action"], "sts:AssumeRole");
+    assert_eq!(trust["Action"], serde_json::json!(["sts:AssumeRole", "sts:SetSourceIdentity"]));
     assert_eq!(trust["Condition"]["StringEquals"]["sts:ExternalId"], "fleetdeck-acme-7f3a");
     let notes = String::from_utf8_lossy(&out.stderr);
     assert!(notes.contains("# permissions_policy:") && notes.contains("# trust_policy:"), "{notes}");

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{error::CredentialsError, future};
@@ -96,9 +95,12 @@ pub struct AwsAccess {
     /// Whether the base identity has credentials, found out once: the SDK's
     /// providers report a failure to the first caller only.
     base_ready: tokio::sync::OnceCell<Result<(), Failure>>,
-    /// The session name, found out once ([`AwsAccess::session_name`]).
-    viewer: tokio::sync::OnceCell<String>,
+    /// The session name and source identity, found out once
+    /// ([`AwsAccess::session_name`]).
+    viewer: tokio::sync::OnceCell<Viewer>,
     roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
+    /// Per role ARN: whether its trust policy refused sts:SetSourceIdentity.
+    refused_source_identity: Mutex<HashMap<String, Arc<std::sync::atomic::AtomicBool>>>,
     cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
     logs: Mutex<HashMap<(String, String), aws_sdk_cloudwatchlogs::Client>>,
     pub ledger: Arc<Ledger>,
@@ -113,10 +115,24 @@ const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 
 /// Assumed-role credentials shared by every client of one role: assumed
 /// once, reused until shortly before they expire, then assumed again. Each
-/// AssumeRole made is counted. Memory only, never written anywhere.
+/// AssumeRole sent is counted. Memory only, never written anywhere.
+///
+/// fleetdeck calls AssumeRole itself rather than through aws-config's
+/// provider, which cannot set `SourceIdentity`.
 #[derive(Debug)]
 struct AssumedRole {
-    inner: AssumeRoleProvider,
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
+    /// Who looked, carried into every CloudTrail event of the session and
+    /// of any role chained from it (IAM User Guide, "Monitor and control
+    /// actions taken with assumed roles"). `None` when the caller identity
+    /// could not be read: the local `$USER` is not evidence of anyone.
+    source_identity: Option<String>,
+    /// Set when the role's trust policy refused `sts:SetSourceIdentity`:
+    /// later sessions go without it, and `check` says so.
+    refused_source_identity: Arc<std::sync::atomic::AtomicBool>,
     account: String,
     region: String,
     ledger: Arc<Ledger>,
@@ -124,11 +140,49 @@ struct AssumedRole {
     cached: tokio::sync::Mutex<Option<(Credentials, SystemTime)>>,
 }
 
+impl AssumedRole {
+    /// One AssumeRole sent, counted; `with_source` sets SourceIdentity.
+    async fn assume(&self, with_source: bool) -> Result<Credentials, CredentialsError> {
+        let source = if with_source { self.source_identity.clone() } else { None };
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .policy(session_policy())
+            .duration_seconds(3600)
+            .set_external_id(self.external_id.clone())
+            .set_source_identity(source)
+            .send()
+            .await;
+        // Counted only when sent: without base credentials the
+        // AssumeRole never left this machine, and AWS bills nothing.
+        let sent = match &out {
+            Ok(_) => true,
+            Err(e) => !is_credentials_error(&DisplayErrorContext(e).to_string()),
+        };
+        if sent {
+            self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
+        }
+        let out = out.map_err(CredentialsError::provider_error)?;
+        let c = out.credentials().ok_or_else(|| CredentialsError::unhandled("AssumeRole returned no credentials"))?;
+        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "fleetdeck-assume-role",
+        ))
+    }
+}
+
 impl ProvideCredentials for AssumedRole {
     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
     where
         Self: 'a,
     {
+        use std::sync::atomic::Ordering;
         future::ProvideCredentials::new(async move {
             // One AssumeRole at a time per role: concurrent callers wait for it.
             let mut slot = self.cached.lock().await;
@@ -145,21 +199,30 @@ impl ProvideCredentials for AssumedRole {
                 }
             }
             let obtained = SystemTime::now();
-            let creds: Result<Credentials, CredentialsError> = self.inner.provide_credentials().await;
-            // Counted only when sent: without base credentials the
-            // AssumeRole never left this machine, and AWS bills nothing.
-            let sent = match &creds {
-                Ok(_) => true,
-                Err(e) => !is_credentials_error(&DisplayErrorContext(e).to_string()),
-            };
-            if sent {
-                self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
+            let with_source = self.source_identity.is_some() && !self.refused_source_identity.load(Ordering::Relaxed);
+            let mut creds = self.assume(with_source).await;
+            if let Err(e) = &creds {
+                // A role made before fleetdeck set source identities: its
+                // trust policy allows sts:AssumeRole but not
+                // sts:SetSourceIdentity, and AWS refuses the whole request.
+                // Reading still works without it; `check` asks for the fix.
+                if with_source && DisplayErrorContext(e).to_string().contains("sts:SetSourceIdentity") {
+                    self.refused_source_identity.store(true, Ordering::Relaxed);
+                    creds = self.assume(false).await;
+                }
             }
             let creds = creds?;
             *slot = Some((creds.clone(), obtained));
             Ok(creds)
         })
     }
+}
+
+/// Who the base identity is, as sessions name it.
+#[derive(Debug, Clone)]
+struct Viewer {
+    session_name: String,
+    source_identity: Option<String>,
 }
 
 impl AwsAccess {
@@ -195,6 +258,7 @@ impl AwsAccess {
             base_ready: tokio::sync::OnceCell::new(),
             viewer: tokio::sync::OnceCell::new(),
             roles: Mutex::default(),
+            refused_source_identity: Mutex::default(),
             cloudwatch: Mutex::default(),
             logs: Mutex::default(),
             ledger: Arc::new(Ledger::default()),
@@ -244,16 +308,36 @@ impl AwsAccess {
     /// such as an SSO user's e-mail), so the tenant sees which person
     /// looked. The local `$USER` only when the identity cannot be read.
     pub async fn session_name(&self) -> String {
+        self.viewer().await.session_name
+    }
+
+    /// The SourceIdentity sessions set: the caller identity's own name, as
+    /// GetCallerIdentity gave it (`None` when it could not be read).
+    pub async fn source_identity(&self) -> Option<String> {
+        self.viewer().await.source_identity
+    }
+
+    async fn viewer(&self) -> Viewer {
         self.viewer
             .get_or_init(|| async {
                 let who = match self.base_ready().await {
                     Ok(()) => self.caller_arn().await,
                     Err(_) => None,
                 };
-                session_name_for(who.as_deref())
+                Viewer {
+                    session_name: session_name_for(who.as_deref()),
+                    source_identity: who.as_deref().and_then(source_identity_for),
+                }
             })
             .await
             .clone()
+    }
+
+    /// Whether `role_arn`'s trust policy refused sts:SetSourceIdentity this
+    /// session (its sessions then carry the session name only).
+    pub fn source_identity_refused(&self, role_arn: &str) -> bool {
+        let flags = self.refused_source_identity.lock().unwrap_or_else(|e| e.into_inner());
+        flags.get(role_arn).is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The base identity's ARN (GetCallerIdentity needs no permission).
@@ -285,16 +369,23 @@ impl AwsAccess {
         if let Some(p) = self.roles.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return p.clone();
         }
-        let mut b = AssumeRoleProvider::builder(role_arn)
-            .session_name(self.session_name().await)
-            .policy(session_policy())
-            .session_length(Duration::from_secs(3600))
-            .configure(&self.base);
-        if let Some(x) = external_id {
-            b = b.external_id(x);
-        }
+        let viewer = self.viewer().await;
+        let refused = self
+            .refused_source_identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(role_arn.to_string())
+            .or_default()
+            .clone();
+        let sts_conf =
+            aws_sdk_sts::config::Builder::from(&self.base).credentials_provider(self.base_credentials.clone()).build();
         let provider = SharedCredentialsProvider::new(AssumedRole {
-            inner: b.build().await,
+            sts: aws_sdk_sts::Client::from_conf(sts_conf),
+            role_arn: role_arn.to_string(),
+            external_id: external_id.map(str::to_string),
+            session_name: viewer.session_name,
+            source_identity: viewer.source_identity,
+            refused_source_identity: refused,
             account: role_arn.split(':').nth(4).unwrap_or_default().to_string(),
             region: self.base.region().map(|r| r.to_string()).unwrap_or_default(),
             ledger: self.ledger.clone(),
@@ -409,6 +500,16 @@ fn session_name_for(caller_arn: Option<&str>) -> String {
     } else {
         name
     }
+}
+
+/// The SourceIdentity for a caller ARN: its last part (`user/ana` → `ana`,
+/// `assumed-role/AWSReservedSSO_Ops_1/ana@corp.com` → `ana@corp.com`), only
+/// the characters AssumeRole allows, 2 to 64 of them (STS API Reference,
+/// AssumeRole, SourceIdentity).
+fn source_identity_for(caller_arn: &str) -> Option<String> {
+    let who = caller_arn.rsplit(['/', ':']).next()?;
+    let clean: String = who.chars().filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c)).take(64).collect();
+    Some(clean).filter(|c| c.len() >= 2)
 }
 
 /// Classify an SDK error from any service.
@@ -813,6 +914,14 @@ mod tests {
         assert_eq!(session_name_for(Some("arn:aws:iam::999999999999:user/fleetdeck-demo")), "fleetdeck-demo");
         let long = format!("arn:aws:iam::1:user/{}", "a".repeat(100));
         assert_eq!(session_name_for(Some(&long)).len(), 64, "RoleSessionName is at most 64 characters");
+        let si = |arn: &str| source_identity_for(arn);
+        assert_eq!(
+            si("arn:aws:sts::1:assumed-role/AWSReservedSSO_Ops_1/ana.li@corp.com").as_deref(),
+            Some("ana.li@corp.com")
+        );
+        assert_eq!(si("arn:aws:iam::1:user/o'neil").as_deref(), Some("oneil"), "only [\\w+=,.@-]");
+        assert_eq!(si(&long).map(|s| s.len()), Some(64));
+        assert_eq!(si("arn:aws:iam::1:user/x"), None, "at least 2 characters");
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn trust_policy(principal: &str, external_id: Option<&str>) -> Value {
             "Sid": "FleetdeckAssumeRole",
             "Effect": "Allow",
             "Principal": { "AWS": principal },
-            "Action": "sts:AssumeRole",
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
             "Condition": { "StringEquals": { "sts:ExternalId": external_id.unwrap_or(EXTERNAL_ID_PLACEHOLDER) } }
         }]
     })
@@ -353,7 +353,15 @@ async fn check_tenant(aws: &AwsAccess, catalog: &Catalog, t: &Tenant, now: i64) 
     if let Err(failed) = assume(aws, &creds, &t.role_arn, ext).await {
         return vec![CheckRow::failed(&t.id, "*", Probe::Credentials, failed)];
     }
-    let mut rows = vec![CheckRow::ok(&t.id, "*", Probe::Credentials, format!("assumed {}", t.role_arn))];
+    let mut assumed = format!("assumed {}", t.role_arn);
+    if aws.source_identity_refused(&t.role_arn) {
+        assumed.push_str(
+            "; its trust policy does not allow sts:SetSourceIdentity, so the tenant's CloudTrail shows the \
+             session name only, not who looked: add \"sts:SetSourceIdentity\" to the trust policy's Action \
+             (`fleetdeck policy` prints it)",
+        );
+    }
+    let mut rows = vec![CheckRow::ok(&t.id, "*", Probe::Credentials, assumed)];
     for region in t.regions() {
         let target = Target {
             account: t.account.clone(),
@@ -813,7 +821,7 @@ mod tests {
         let p = trust_policy(&trusted_principal(Some("123456789012")).unwrap(), Some("ext-acme"));
         let s = &p["Statement"][0];
         assert_eq!(s["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
-        assert_eq!(s["Action"], "sts:AssumeRole");
+        assert_eq!(s["Action"], json!(["sts:AssumeRole", "sts:SetSourceIdentity"]));
         assert_eq!(s["Condition"]["StringEquals"]["sts:ExternalId"], "ext-acme");
         let p = trust_policy(&trusted_principal(None).unwrap(), None);
         assert_eq!(p["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::<YOUR-FLEETDECK-ACCOUNT-ID>:root");

@@ -184,6 +184,10 @@ pub struct SimKnobs {
     /// as AWS refuses it, the credentials unrecognised ("The security token
     /// included in the request is invalid").
     pub disabled_regions: Vec<(String, String)>,
+    /// Accounts whose role's trust policy does not allow
+    /// `sts:SetSourceIdentity` (a role made before fleetdeck asked for it):
+    /// an AssumeRole that sets a source identity is refused there.
+    pub no_set_source_identity: Vec<String>,
 }
 
 /// How far a request's signing time may be from AWS's clock.
@@ -234,6 +238,8 @@ pub struct AssumeRoleRequest {
     pub role_arn: String,
     pub external_id: Option<String>,
     pub session_name: String,
+    /// The `SourceIdentity` parameter, exactly as received.
+    pub source_identity: Option<String>,
     /// The inline session policy (the `Policy` parameter), exactly as received.
     pub policy: Option<String>,
     /// The session credentials issued, when the role was assumed.

@@ -187,6 +187,7 @@ pub(crate) fn handle(call: &Call<'_>, operation: &str, form: &[(String, String)]
                 role_arn: param("RoleArn").unwrap_or_default().to_string(),
                 external_id: param("ExternalId").map(str::to_string),
                 session_name: param("RoleSessionName").unwrap_or_default().to_string(),
+                source_identity: param("SourceIdentity").map(str::to_string),
                 policy: param("Policy").map(str::to_string),
                 issued,
             });
@@ -233,6 +234,19 @@ fn assume_role<'a>(
             return Err(validation("1 validation error detected: Value at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224"));
         }
     }
+    // SourceIdentity (AssumeRole, STS API Reference): 2 to 64 characters of
+    // [\w+=,.@-]; "You cannot use a value that begins with the text aws:".
+    let source_identity = param("SourceIdentity");
+    if let Some(si) = source_identity {
+        let ok = (2..=64).contains(&si.len())
+            && si.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+            && !si.to_ascii_lowercase().starts_with("aws:");
+        if !ok {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{si}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )));
+        }
+    }
     let policy = match param("Policy") {
         None => None,
         Some(doc) if doc.len() > 2048 => {
@@ -273,6 +287,13 @@ fn assume_role<'a>(
     if !role_exists || !trust_ok || missing {
         // The trust policy refuses: AWS names no policy in this message.
         return Err(not_authorized(call, Service::Sts, "sts:AssumeRole", Some(role_arn), None));
+    }
+    // "To set a source identity, the principal must have permission for the
+    // sts:SetSourceIdentity action in the role trust policy" (IAM User Guide,
+    // Monitor and control actions taken with assumed roles): a role made
+    // before fleetdeck asked for it refuses the whole AssumeRole.
+    if source_identity.is_some() && knobs.no_set_source_identity.iter().any(|a| a == account) {
+        return Err(not_authorized(call, Service::Sts, "sts:SetSourceIdentity", Some(role_arn), None));
     }
 
     let seed = call.state.fleet.options.seed;
@@ -325,8 +346,11 @@ fn assume_role<'a>(
         }
         None => String::new(),
     };
+    let source = source_identity
+        .map(|si| format!("\n    <SourceIdentity>{}</SourceIdentity>", xml_escape(si)))
+        .unwrap_or_default();
     Ok(Reply::Xml(format!(
-        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>{packed}\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
+        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>{packed}{source}\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
         xml_escape(&access_key_id),
         xml_escape(&secret),
         xml_escape(&token),

@@ -55,6 +55,9 @@ async fn a_sync_sends_only_allowlisted_reads_and_every_assume_role_carries_the_r
         // Named after the caller identity (the simulator's base user is
         // `fleetdeck-demo`), not after whatever `$USER` says.
         assert_eq!(r.session_name, "fleetdeck-demo", "the session name of {}", r.role_arn);
+        // And the caller's own name rides along as SourceIdentity, which
+        // the tenant's CloudTrail shows on every call and chained session.
+        assert_eq!(r.source_identity.as_deref(), Some("fleetdeck-demo"), "the source identity of {}", r.role_arn);
     }
 }
 
