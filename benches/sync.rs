@@ -212,6 +212,7 @@ async fn run() {
         region: fleet.region.clone(),
         endpoint_url: Some(endpoint),
         static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
+        static_session_token: None,
         max_attempts: fleetdeck_engine::aws::DEFAULT_MAX_ATTEMPTS,
         ..Default::default()
     })

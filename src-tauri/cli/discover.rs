@@ -25,10 +25,10 @@ pub async fn run(common: &Common, merge: bool) -> anyhow::Result<ExitCode> {
     let Some(payer) = &fleet.payer_account else {
         anyhow::bail!("the fleet file has no payer_account: Organizations is read from the payer (management) account");
     };
-    let creds = match &fleet.payer_role_arn {
-        Some(arn) => session.aws.role(arn, None).await,
-        None => session.aws.base_credentials(),
-    };
+    let creds =
+        session.aws.payer(fleet.payer_role_arn.as_deref()).await.map_err(|f| {
+            anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.label(), f.message, f.remediation)
+        })?;
     let found = fleetdeck_engine::discover::tagged_accounts(&session.aws, &creds, payer, &fleet.cost_tag)
         .await
         .map_err(|f| anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.label(), f.message, f.remediation))?;

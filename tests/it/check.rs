@@ -110,7 +110,11 @@ async fn every_tenant_that_granted_the_role_passes_and_cost_is_checked_only_when
     // Everything fleetdeck sent is on its read-only allowlist.
     for r in w.sim.requests() {
         let allowed = READ_ACTIONS.iter().any(|a| a.ends_with(&format!(":{}", r.action)));
-        assert!(allowed || r.action == "AssumeRole" || r.action == "GetCallerIdentity", "sent {}", r.action);
+        assert!(
+            allowed || ["AssumeRole", "GetCallerIdentity", "GetFederationToken"].contains(&r.action.as_str()),
+            "sent {}",
+            r.action
+        );
     }
 }
 
@@ -279,6 +283,73 @@ async fn a_role_whose_trust_lacks_set_source_identity_still_reads_and_check_asks
         w.sim.assume_role_requests().into_iter().filter(|r| r.role_arn.contains(old_account.as_str())).collect();
     let sent: Vec<(bool, bool)> = to_old.iter().map(|r| (r.source_identity.is_some(), r.issued.is_some())).collect();
     assert_eq!(sent, [(true, false), (false, true)], "refused with it, then assumed without it, once");
+}
+
+/// Without payer_role_arn, the payer is read through the base identity's
+/// own federation token, narrowed by the session policy: never unscoped.
+/// An IAM user not allowed sts:GetFederationToken, and an SSO or role user
+/// (AWS gives those no federation token), get the fix, not unscoped reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payer_reads_without_a_payer_role_are_scoped_or_refused_with_the_fix() {
+    let w = World::start().await;
+    let payer = w.fleet.payer_account.clone().unwrap();
+    assert_eq!(w.fleet.payer_role_arn, None);
+    let cost_row = |rows: Vec<CheckRow>| rows.into_iter().find(|r| r.check == Probe::Cost).unwrap();
+    let asked = |action: &str| w.sim.requests().iter().filter(|r| r.action == action).map(|r| r.count).sum::<u64>();
+
+    let ok = cost_row(w.check(CheckOptions { cost: true, ..CheckOptions::at(w.epoch) }).await);
+    assert_eq!(ok.result, Verdict::Ok, "{ok:#?}");
+    assert_eq!(w.sim.federation_token_requests().len(), 1);
+
+    w.knobs(SimKnobs { deny_actions: vec![(payer.clone(), "sts:GetFederationToken".into())], ..SimKnobs::default() });
+    let before = asked("GetCostAndUsage");
+    let denied = cost_row(w.check(CheckOptions { cost: true, ..CheckOptions::at(w.epoch) }).await);
+    assert_eq!((denied.result, denied.problem), (Verdict::Failed, Some(Problem::MissingAction)), "{denied:#?}");
+    let fix = denied.fix.as_deref().unwrap();
+    assert!(fix.contains("allow \"sts:GetFederationToken\"") && fix.contains("payer_role_arn"), "{fix}");
+    assert_eq!(asked("GetCostAndUsage"), before, "no unscoped read instead");
+
+    // An SSO user: the base identity is itself a role session (with no
+    // session policy of its own, as an SSO permission set's session).
+    w.knobs(SimKnobs::default());
+    let sso = {
+        use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(w.fleet.region.clone()))
+            .endpoint_url(w.sim.endpoint())
+            .credentials_provider(Credentials::new(
+                SimFleet::ACCESS_KEY_ID,
+                SimFleet::SECRET_ACCESS_KEY,
+                None,
+                None,
+                "t",
+            ))
+            .load()
+            .await;
+        let out = aws_sdk_sts::Client::new(&conf)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{payer}:role/FleetdeckCostReader"))
+            .role_session_name("ana@corp.com")
+            .send()
+            .await
+            .expect("the SSO session");
+        out.credentials.expect("credentials")
+    };
+    let aws = AwsAccess::new(&AwsSettings {
+        static_credentials: Some((sso.access_key_id().into(), sso.secret_access_key().into())),
+        static_session_token: Some(sso.session_token().into()),
+        ..fleetdeck_testkit::world::sim_settings(&w.sim.endpoint(), &w.fleet.region)
+    })
+    .await;
+    let opts = CheckOptions { cost: true, tenant: Some(w.fleet.tenants[0].id.clone()), ..CheckOptions::at(w.epoch) };
+    let before = asked("GetCostAndUsage");
+    let rows = check::run(&w.fleet, &w.catalog, &aws, &opts).await.unwrap();
+    let refused = cost_row(rows);
+    assert_eq!((refused.result, refused.problem), (Verdict::Failed, Some(Problem::BaseIdentity)), "{refused:#?}");
+    assert_eq!(refused.status, Some("access_denied"));
+    let fix = refused.fix.as_deref().unwrap();
+    assert!(fix.contains("SSO or a role") && fix.contains("set payer_role_arn"), "{fix}");
+    assert_eq!(asked("GetCostAndUsage"), before, "no unscoped read instead");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,6 +579,7 @@ async fn moto_access(endpoint: &str, key: &str, secret: &str) -> AwsAccess {
         region: "us-east-1".into(),
         endpoint_url: Some(endpoint.into()),
         static_credentials: Some((key.into(), secret.into())),
+        static_session_token: None,
         // moto answers what it lacks with 500; retrying that only waits.
         max_attempts: 1,
         ..Default::default()

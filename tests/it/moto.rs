@@ -129,6 +129,7 @@ async fn each_tenant_account_yields_its_own_metric_and_nothing_of_the_other() {
         region: "us-east-1".into(),
         endpoint_url: fleet.endpoint_url.clone(),
         static_credentials: Some(("AKIDFLEETDECK".into(), "secret".into())),
+        static_session_token: None,
         // moto answers what it lacks with 500; retrying that only waits.
         max_attempts: 1,
         ..Default::default()

@@ -58,6 +58,9 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Fixed base credentials (the simulated fleet's); else the default chain.
     pub static_credentials: Option<(String, String)>,
+    /// The session token going with `static_credentials`, when they are a
+    /// session's (tests playing an SSO or role user).
+    pub static_session_token: Option<String>,
     /// Attempts per call including the first (SDK standard retry with backoff).
     pub max_attempts: u32,
 }
@@ -71,6 +74,7 @@ impl AwsSettings {
             region: fleet.region.clone(),
             endpoint_url: Some(endpoint),
             static_credentials: Some(keys),
+            static_session_token: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
     }
@@ -99,6 +103,8 @@ pub struct AwsAccess {
     /// ([`AwsAccess::session_name`]).
     viewer: tokio::sync::OnceCell<Viewer>,
     roles: Mutex<HashMap<(String, Option<String>), SharedCredentialsProvider>>,
+    /// The base identity's own scoped session, for payer reads.
+    federated: Mutex<Option<SharedCredentialsProvider>>,
     /// Per role ARN: whether its trust policy refused sts:SetSourceIdentity.
     refused_source_identity: Mutex<HashMap<String, Arc<std::sync::atomic::AtomicBool>>>,
     cloudwatch: Mutex<HashMap<(String, String), aws_sdk_cloudwatch::Client>>,
@@ -122,8 +128,8 @@ const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug)]
 struct AssumedRole {
     sts: aws_sdk_sts::Client,
-    role_arn: String,
-    external_id: Option<String>,
+    /// How the session is obtained.
+    how: Scope,
     session_name: String,
     /// Who looked, carried into every CloudTrail event of the session and
     /// of any role chained from it (IAM User Guide, "Monitor and control
@@ -141,31 +147,50 @@ struct AssumedRole {
 }
 
 impl AssumedRole {
-    /// One AssumeRole sent, counted; `with_source` sets SourceIdentity.
+    /// One AssumeRole (or GetFederationToken) sent, counted;
+    /// `with_source` sets SourceIdentity.
     async fn assume(&self, with_source: bool) -> Result<Credentials, CredentialsError> {
-        let source = if with_source { self.source_identity.clone() } else { None };
-        let out = self
-            .sts
-            .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name(&self.session_name)
-            .policy(session_policy())
-            .duration_seconds(3600)
-            .set_external_id(self.external_id.clone())
-            .set_source_identity(source)
-            .send()
-            .await;
-        // Counted only when sent: without base credentials the
-        // AssumeRole never left this machine, and AWS bills nothing.
+        let (out, action) = match &self.how {
+            Scope::Role { role_arn, external_id } => {
+                let source = if with_source { self.source_identity.clone() } else { None };
+                let out = self
+                    .sts
+                    .assume_role()
+                    .role_arn(role_arn)
+                    .role_session_name(&self.session_name)
+                    .policy(session_policy())
+                    .duration_seconds(3600)
+                    .set_external_id(external_id.clone())
+                    .set_source_identity(source)
+                    .send()
+                    .await;
+                (out.map(|o| o.credentials).map_err(|e| sts_error_text(&e)), "sts:AssumeRole")
+            }
+            Scope::Federation => {
+                // Name: at most 32 characters (GetFederationToken, STS API Reference).
+                let name: String = self.session_name.chars().take(32).collect();
+                let out = self
+                    .sts
+                    .get_federation_token()
+                    .name(name)
+                    .policy(session_policy())
+                    .duration_seconds(3600)
+                    .send()
+                    .await;
+                (out.map(|o| o.credentials).map_err(|e| sts_error_text(&e)), "sts:GetFederationToken")
+            }
+        };
+        // Counted only when sent: without base credentials the request
+        // never left this machine, and AWS bills nothing.
         let sent = match &out {
             Ok(_) => true,
-            Err(e) => !is_credentials_error(&DisplayErrorContext(e).to_string()),
+            Err(e) => !is_credentials_error(e),
         };
         if sent {
-            self.ledger.count(&self.account, &self.region, "sts:AssumeRole");
+            self.ledger.count(&self.account, &self.region, action);
         }
-        let out = out.map_err(CredentialsError::provider_error)?;
-        let c = out.credentials().ok_or_else(|| CredentialsError::unhandled("AssumeRole returned no credentials"))?;
+        let out = out.map_err(|e| CredentialsError::provider_error(ServiceText(e)))?;
+        let c = out.ok_or_else(|| CredentialsError::unhandled("STS returned no credentials"))?;
         let expiry = SystemTime::try_from(*c.expiration()).ok();
         Ok(Credentials::new(
             c.access_key_id(),
@@ -218,6 +243,54 @@ impl ProvideCredentials for AssumedRole {
     }
 }
 
+/// How a scoped session is obtained.
+#[derive(Debug)]
+enum Scope {
+    /// AssumeRole into a role, with its ExternalId.
+    Role { role_arn: String, external_id: Option<String> },
+    /// GetFederationToken: the base identity itself (an IAM user), narrowed
+    /// by the same session policy. For payer reads without `payer_role_arn`.
+    Federation,
+}
+
+/// `Code: message` of an STS service error as AWS worded it; the whole
+/// error chain otherwise (no credentials, no connection).
+fn sts_error_text<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.code() {
+        Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
+        None => DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// AWS's own words (`Code: message`) under a failed AssumeRole or
+/// GetFederationToken, instead of the credentials provider's nesting.
+pub fn sts_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(ServiceText(text)) = err.downcast_ref::<ServiceText>() {
+            return Some(text.clone());
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// An STS error as text, kept whole for classification.
+#[derive(Debug)]
+struct ServiceText(String);
+
+impl std::fmt::Display for ServiceText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ServiceText {}
+
 /// Who the base identity is, as sessions name it.
 #[derive(Debug, Clone)]
 struct Viewer {
@@ -245,7 +318,8 @@ impl AwsAccess {
             loader = loader.endpoint_url(url);
         }
         if let Some((key, secret)) = &settings.static_credentials {
-            loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "fleetdeck-static"));
+            let token = settings.static_session_token.clone();
+            loader = loader.credentials_provider(Credentials::new(key, secret, token, None, "fleetdeck-static"));
         }
         let base = loader.load().await;
         let base_credentials = base
@@ -259,6 +333,7 @@ impl AwsAccess {
             viewer: tokio::sync::OnceCell::new(),
             roles: Mutex::default(),
             refused_source_identity: Mutex::default(),
+            federated: Mutex::default(),
             cloudwatch: Mutex::default(),
             logs: Mutex::default(),
             ledger: Arc::new(Ledger::default()),
@@ -381,8 +456,7 @@ impl AwsAccess {
             aws_sdk_sts::config::Builder::from(&self.base).credentials_provider(self.base_credentials.clone()).build();
         let provider = SharedCredentialsProvider::new(AssumedRole {
             sts: aws_sdk_sts::Client::from_conf(sts_conf),
-            role_arn: role_arn.to_string(),
-            external_id: external_id.map(str::to_string),
+            how: Scope::Role { role_arn: role_arn.to_string(), external_id: external_id.map(str::to_string) },
             session_name: viewer.session_name,
             source_identity: viewer.source_identity,
             refused_source_identity: refused,
@@ -392,6 +466,51 @@ impl AwsAccess {
             cached: tokio::sync::Mutex::new(None),
         });
         self.roles.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(provider).clone()
+    }
+
+    /// Credentials for reading the payer account (Cost Explorer,
+    /// Organizations), narrowed by the read-only session policy as tenant
+    /// sessions are: through `payer_role_arn` when the fleet file names one,
+    /// else the base identity's own federation token (GetFederationToken
+    /// with the session policy), which AWS gives IAM users only. Resolved
+    /// now, so a refusal comes back with its fix.
+    pub async fn payer(&self, payer_role_arn: Option<&str>) -> Result<SharedCredentialsProvider, Failure> {
+        if let Some(arn) = payer_role_arn {
+            let creds = self.role(arn, None).await;
+            self.check(&creds, arn, None).await?;
+            return Ok(creds);
+        }
+        self.base_ready().await?;
+        let session_name = self.session_name().await;
+        let creds = {
+            let mut slot = self.federated.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_ref() {
+                Some(c) => c.clone(),
+                None => {
+                    let sts_conf = aws_sdk_sts::config::Builder::from(&self.base)
+                        .credentials_provider(self.base_credentials.clone())
+                        .build();
+                    let c = SharedCredentialsProvider::new(AssumedRole {
+                        sts: aws_sdk_sts::Client::from_conf(sts_conf),
+                        how: Scope::Federation,
+                        session_name,
+                        source_identity: None,
+                        refused_source_identity: Arc::default(),
+                        account: String::new(),
+                        region: self.base.region().map(|r| r.to_string()).unwrap_or_default(),
+                        ledger: self.ledger.clone(),
+                        cached: tokio::sync::Mutex::new(None),
+                    });
+                    *slot = Some(c.clone());
+                    c
+                }
+            }
+        };
+        creds.provide_credentials().await.map(|_| creds.clone()).map_err(|e| {
+            let text = DisplayErrorContext(&e).to_string();
+            let words = sts_words(&e).unwrap_or_else(|| text.clone());
+            federation_failure(&words).unwrap_or_else(|| self.identity.explain(classify_text(&text, None)))
+        })
     }
 
     /// The credentials of a role already assumed this session, if any.
@@ -500,6 +619,28 @@ fn session_name_for(caller_arn: Option<&str>) -> String {
     } else {
         name
     }
+}
+
+/// The fix when GetFederationToken is refused: AWS gives federation tokens
+/// to IAM users only, and only when their policy allows the action.
+fn federation_failure(text: &str) -> Option<Failure> {
+    let role_fix = "create the payer role (`fleetdeck policy --payer --trusted-account <your account>` prints \
+                    its policies) and set payer_role_arn in the fleet file's [fleet] section";
+    let remediation = if text.contains("with session credentials") {
+        format!(
+            "you sign in with SSO or a role, and AWS gives federation tokens to IAM users only; fleetdeck reads \
+             cost and Organizations through a session narrowed to its read actions, so it needs a payer role: \
+             {role_fix}"
+        )
+    } else if text.contains("sts:GetFederationToken") {
+        format!(
+            "allow \"sts:GetFederationToken\" to your IAM user (fleetdeck narrows it to its read actions), or \
+             {role_fix}"
+        )
+    } else {
+        return None;
+    };
+    Some(Failure { status: SourceStatus::AccessDenied, message: plain(text), remediation })
 }
 
 /// The SourceIdentity for a caller ARN: its last part (`user/ana` → `ana`,

@@ -595,15 +595,9 @@ async fn check_logs(
 /// (through `payer_role_arn` if set, else the base identity, as a sync does).
 async fn check_cost(fleet: &Fleet, aws: &AwsAccess, payer: &str, now: i64) -> CheckRow {
     use aws_sdk_costexplorer::types::{DateInterval, Granularity};
-    let creds = match &fleet.payer_role_arn {
-        Some(arn) => {
-            let c = aws.role(arn, None).await;
-            if let Err(failed) = assume(aws, &c, arn, None).await {
-                return CheckRow::failed("*", "*", Probe::Cost, failed);
-            }
-            c
-        }
-        None => aws.base_credentials(),
+    let creds = match aws.payer(fleet.payer_role_arn.as_deref()).await {
+        Ok(c) => c,
+        Err(f) => return CheckRow::failed("*", "*", Probe::Cost, (payer_problem(&f), f)),
     };
     let client = aws.cost_explorer(&creds);
     let today = crate::clock::day_of(now);
@@ -657,28 +651,11 @@ async fn assume(
     creds.provide_credentials().await.map(|_| ()).map_err(|e| {
         let text = DisplayErrorContext(&e).to_string();
         let mut f = aws.identity().explain(classify_text(&text, Some((role_arn, external_id))));
-        if let Some(words) = aws_words(&e) {
+        if let Some(words) = crate::aws::sts_words(&e) {
             f.message = words;
         }
         assume_failure(f, &text, role_arn, external_id)
     })
-}
-
-/// `Code: message` of the STS error under a credentials error, when the SDK
-/// parsed one, instead of the provider's nested debug text.
-fn aws_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
-    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
-    type AssumeRoleSdkError = SdkError<AssumeRoleError, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if let Some(sdk) = err.downcast_ref::<AssumeRoleSdkError>() {
-            let code = sdk.code()?;
-            return Some(format!("{code}: {}", sdk.message().unwrap_or_default()));
-        }
-        source = err.source();
-    }
-    None
 }
 
 /// What a failed AssumeRole means. AWS gives one answer for a missing role,
@@ -762,6 +739,21 @@ fn denied_failure(f: Failure) -> (Problem, Failure) {
         return (Problem::MissingAction, Failure { remediation, ..f });
     }
     (Problem::Other, f)
+}
+
+/// What a refused payer session means: the payer role's trust policy, the
+/// IAM user's missing sts:GetFederationToken, or a base identity AWS gives
+/// no federation token (SSO, a role) and that so needs `payer_role_arn`.
+fn payer_problem(f: &Failure) -> Problem {
+    if f.message.contains("sts:AssumeRole") {
+        Problem::TrustPolicy
+    } else if f.message.contains("sts:GetFederationToken") {
+        Problem::MissingAction
+    } else if f.message.contains("with session credentials") {
+        Problem::BaseIdentity
+    } else {
+        problem_of_status(f)
+    }
 }
 
 fn problem_of_status(f: &Failure) -> Problem {

@@ -117,6 +117,7 @@ impl SessionOptions {
             region: self.region.clone().unwrap_or_else(|| fleet.region.clone()),
             endpoint_url: fleet.endpoint_url.clone(),
             static_credentials: None,
+            static_session_token: None,
             max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
                 .ok()
                 .and_then(|v| v.parse().ok())

@@ -244,6 +244,8 @@ pub struct AssumeRoleRequest {
     pub policy: Option<String>,
     /// The session credentials issued, when the role was assumed.
     pub issued: Option<IssuedCredentials>,
+    /// `Some(Name)` for a GetFederationToken request.
+    pub federation_name: Option<String>,
 }
 
 /// Session credentials the simulator issued. `Debug` shows the key id
@@ -402,7 +404,14 @@ impl SimFleet {
     /// Every AssumeRole request received (the latest 50,000), in order of
     /// arrival, with its session policy and the credentials issued.
     pub fn assume_role_requests(&self) -> Vec<AssumeRoleRequest> {
-        self.state.assume_role_requests()
+        self.state.assume_role_requests().into_iter().filter(|r| r.federation_name.is_none()).collect()
+    }
+
+    /// Every GetFederationToken request received, in order: the name in
+    /// `session_name` and `federation_name`, the policy, what was issued
+    /// (`role_arn` is the caller's ARN).
+    pub fn federation_token_requests(&self) -> Vec<AssumeRoleRequest> {
+        self.state.assume_role_requests().into_iter().filter(|r| r.federation_name.is_some()).collect()
     }
 
     /// Replace the runtime knobs; applies to the next request. Restarts the

@@ -46,10 +46,23 @@ pub(crate) struct Session {
     pub token: String,
     pub expires: i64,
     pub policy: Option<Arc<Policy>>,
+    /// Issued by GetFederationToken to an IAM user (`role` is empty).
+    pub federated: bool,
 }
 
 impl Session {
     pub(crate) fn caller(&self) -> Caller {
+        if self.federated {
+            // GetFederationToken, STS API Reference: FederatedUser.Arn is
+            // `arn:aws:sts::<account>:federated-user/<Name>`, the id
+            // `<account>:<Name>`.
+            return Caller {
+                account: self.account.clone(),
+                arn: format!("arn:aws:sts::{}:federated-user/{}", self.account, self.session_name),
+                user_id: format!("{}:{}", self.account, self.session_name),
+                policy: self.policy.clone(),
+            };
+        }
         Caller {
             account: self.account.clone(),
             arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account, self.role, self.session_name),
@@ -169,6 +182,11 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
 
 pub(crate) fn handle(call: &Call<'_>, operation: &str, form: &[(String, String)]) -> Result<Reply, ApiError> {
     let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if call.caller.arn.contains(":federated-user/") && operation != "GetCallerIdentity" {
+        // A federation token "cannot call any STS operations except
+        // GetCallerIdentity" (IAM User Guide, Compare AWS STS credentials).
+        return Err(not_authorized(call, Service::Sts, &format!("sts:{operation}"), None, None));
+    }
     match operation {
         "GetCallerIdentity" => Ok(Reply::Xml(format!(
             "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
@@ -190,11 +208,124 @@ pub(crate) fn handle(call: &Call<'_>, operation: &str, form: &[(String, String)]
                 source_identity: param("SourceIdentity").map(str::to_string),
                 policy: param("Policy").map(str::to_string),
                 issued,
+                federation_name: None,
+            });
+            answer
+        }
+        "GetFederationToken" => {
+            let mut issued = None;
+            let answer = federation_token(call, &param, &mut issued);
+            call.state.record_assume_role(AssumeRoleRequest {
+                caller_account: call.caller.account.clone(),
+                role_arn: call.caller.arn.clone(),
+                external_id: None,
+                session_name: param("Name").unwrap_or_default().to_string(),
+                source_identity: None,
+                policy: param("Policy").map(str::to_string),
+                issued,
+                federation_name: Some(param("Name").unwrap_or_default().to_string()),
             });
             answer
         }
         _ => Err(unknown_operation(call.protocol, Service::Sts, operation)),
     }
+}
+
+/// GetFederationToken (STS API Reference): "You must call the
+/// GetFederationToken operation using the long-term security credentials of
+/// an IAM user" (re:Post quotes AWS's refusal of session credentials:
+/// "Cannot call GetFederationToken with session credentials"); Name is 2 to
+/// 32 characters of [\w+=,.@-]; DurationSeconds 900 to 129,600, 43,200 when
+/// omitted; the session may do only what both the user's policies and the
+/// `Policy` passed allow, and "cannot call any STS operations except
+/// GetCallerIdentity" (IAM User Guide, Compare AWS STS credentials).
+fn federation_token<'a>(
+    call: &Call<'_>,
+    param: &dyn Fn(&str) -> Option<&'a str>,
+    issued: &mut Option<IssuedCredentials>,
+) -> Result<Reply, ApiError> {
+    if !call.caller.arn.contains(":user/") {
+        return Err(ApiError::new(403, "AccessDenied", "Cannot call GetFederationToken with session credentials"));
+    }
+    let name = param("Name").ok_or_else(|| {
+        validation(
+            "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    if !(2..=32).contains(&name.len()) || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 32 and match [\\w+=,.@-]*"
+        )));
+    }
+    let duration: i64 = match param("DurationSeconds") {
+        None => 43_200,
+        Some(d) => d.parse().ok().filter(|d| (900..=129_600).contains(d)).ok_or_else(|| {
+            validation(format!("1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 129600"))
+        })?,
+    };
+    let policy = match param("Policy") {
+        None => None,
+        Some(doc) if doc.len() > 2048 => {
+            return Err(validation("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"))
+        }
+        Some(doc) => Some(Arc::new(Policy::parse(doc).map_err(|e| ApiError::new(400, "MalformedPolicyDocument", e))?)),
+    };
+    let account = call.caller.account.clone();
+    let (access_key_id, secret, token) = new_keys(call, &account, name);
+    let expires = call.now.saturating_add(duration);
+    let session = Session {
+        account: account.clone(),
+        role: String::new(),
+        session_name: name.to_string(),
+        role_id: String::new(),
+        token: token.clone(),
+        expires,
+        policy: policy.clone(),
+        federated: true,
+    };
+    let caller = session.caller();
+    lock(&call.state.sessions).insert(access_key_id.clone(), session);
+    *issued = Some(IssuedCredentials {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret.clone(),
+        session_token: token.clone(),
+    });
+    let expiration = chrono::DateTime::from_timestamp(expires, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    let packed = match param("Policy") {
+        Some(p) => format!("\n    <PackedPolicySize>{}</PackedPolicySize>", (p.len() * 100 / 2048).max(1)),
+        None => String::new(),
+    };
+    Ok(Reply::Xml(format!(
+        "<GetFederationTokenResponse xmlns=\"{XMLNS}\">\n  <GetFederationTokenResult>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <FederatedUser>\n      <FederatedUserId>{}</FederatedUserId>\n      <Arn>{}</Arn>\n    </FederatedUser>{packed}\n  </GetFederationTokenResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetFederationTokenResponse>\n",
+        xml_escape(&access_key_id),
+        xml_escape(&secret),
+        xml_escape(&token),
+        xml_escape(&expiration),
+        xml_escape(&caller.user_id),
+        xml_escape(&caller.arn),
+        xml_escape(&call.request_id),
+    )))
+}
+
+/// A fresh key id, secret and session token for a session in `account`.
+fn new_keys(call: &Call<'_>, account: &str, session_name: &str) -> (String, String, String) {
+    let seed = call.state.fleet.options.seed;
+    let n = {
+        let mut sessions = lock(&call.state.sessions);
+        sessions.issued += 1;
+        sessions.issued
+    };
+    let access_key_id = format!("ASIA{account}{}", base32(n, 4));
+    let secret = format!("{:016x}{:016x}{:08x}", mix(&[seed, n, 1]), mix(&[seed, n, 2]), mix(&[seed, n, 3]) >> 32);
+    let token = format!(
+        "FwoGZXIvYXdzEFleetdeckSim{:016x}{:016x}{:016x}",
+        mix(&[seed, n, 4]),
+        mix(&[seed, n, 5]),
+        hash_str(session_name)
+    );
+    (access_key_id, secret, token)
 }
 
 fn validation(message: impl Into<String>) -> ApiError {
@@ -297,17 +428,7 @@ fn assume_role<'a>(
     }
 
     let seed = call.state.fleet.options.seed;
-    let mut sessions = lock(&call.state.sessions);
-    sessions.issued += 1;
-    let n = sessions.issued;
-    let access_key_id = format!("ASIA{account}{}", base32(n, 4));
-    let secret = format!("{:016x}{:016x}{:08x}", mix(&[seed, n, 1]), mix(&[seed, n, 2]), mix(&[seed, n, 3]) >> 32);
-    let token = format!(
-        "FwoGZXIvYXdzEFleetdeckSim{:016x}{:016x}{:016x}",
-        mix(&[seed, n, 4]),
-        mix(&[seed, n, 5]),
-        hash_str(session_name)
-    );
+    let (access_key_id, secret, token) = new_keys(call, account, session_name);
     let role_id = format!("AROA{}", base32(mix(&[seed, hash_str(account), hash_str(role)]), 17));
     // The knob shortens (or lengthens) what was asked for, honestly: the
     // Expiration returned is when the simulator starts refusing the keys.
@@ -324,10 +445,10 @@ fn assume_role<'a>(
         token: token.clone(),
         expires,
         policy: policy.clone(),
+        federated: false,
     };
     let caller = session.caller();
-    sessions.insert(access_key_id.clone(), session);
-    drop(sessions);
+    lock(&call.state.sessions).insert(access_key_id.clone(), session);
     *issued = Some(IssuedCredentials {
         access_key_id: access_key_id.clone(),
         secret_access_key: secret.clone(),

@@ -36,6 +36,7 @@ pub fn sim_settings(endpoint: &str, region: &str) -> AwsSettings {
         region: region.to_string(),
         endpoint_url: Some(endpoint.to_string()),
         static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
+        static_session_token: None,
         max_attempts: fleetdeck_engine::aws::DEFAULT_MAX_ATTEMPTS,
     }
 }

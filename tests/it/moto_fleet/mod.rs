@@ -398,6 +398,7 @@ impl Deck {
             region: US.into(),
             endpoint_url: fleet.endpoint_url.clone(),
             static_credentials: Some((FLEETDECK_KEY.into(), "secret".into())),
+            static_session_token: None,
             // moto answers what it lacks with 500; retrying that only waits.
             max_attempts: 1,
             ..Default::default()

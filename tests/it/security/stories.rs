@@ -23,6 +23,7 @@ async fn a_sync_sends_only_allowlisted_reads_and_every_assume_role_carries_the_r
         // no permission and reads nothing of a tenant's).
         let allowed = r.iam_action == "sts:AssumeRole"
             || r.iam_action == "sts:GetCallerIdentity"
+            || r.iam_action == "sts:GetFederationToken"
             || READ_ACTIONS.contains(&r.iam_action.as_str());
         assert!(allowed, "fleetdeck sent {} ({} requests) to {} {}", r.iam_action, r.count, r.account, r.region);
         seen.insert(r.iam_action.as_str());
@@ -59,6 +60,16 @@ async fn a_sync_sends_only_allowlisted_reads_and_every_assume_role_carries_the_r
         // the tenant's CloudTrail shows on every call and chained session.
         assert_eq!(r.source_identity.as_deref(), Some("fleetdeck-demo"), "the source identity of {}", r.role_arn);
     }
+    // The payer is read without payer_role_arn, so through the base user's
+    // own federation token, narrowed by the same session policy, never with
+    // the base keys themselves.
+    assert_eq!(w.fleet.payer_role_arn, None);
+    let federated = w.sim.federation_token_requests();
+    assert_eq!(federated.len(), 1, "one federation token for the whole sync: {federated:#?}");
+    assert_eq!(federated[0].policy.as_deref(), Some(policy.as_str()));
+    assert_eq!(federated[0].session_name, "fleetdeck-demo");
+    // (That the reads use it, not the base keys, shows in check.rs: with
+    // GetFederationToken denied, cost fails instead of reading unscoped.)
 }
 
 // ---------------------------------------------------------------------------
@@ -159,6 +170,7 @@ async fn no_key_issued_by_moto_reaches_the_cache_files() {
         region: "us-east-1".into(),
         endpoint_url: fleet.endpoint_url.clone(),
         static_credentials: Some((BASE_KEY.into(), BASE_SECRET.into())),
+        static_session_token: None,
         max_attempts: 1,
         ..Default::default()
     })

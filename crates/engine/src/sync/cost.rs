@@ -30,14 +30,7 @@ pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), Cach
 pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, Failure> {
     use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
     let fleet = run.fleet;
-    let creds = match &fleet.payer_role_arn {
-        Some(arn) => {
-            let c = run.aws.role(arn, None).await;
-            run.aws.check(&c, arn, None).await?;
-            c
-        }
-        None => run.aws.base_credentials(),
-    };
+    let creds = run.aws.payer(fleet.payer_role_arn.as_deref()).await?;
     let client = run.aws.cost_explorer(&creds);
     let today = Utc.timestamp_opt(run.opts.now, 0).single().unwrap_or_default().date_naive();
     let first_this = today.with_day(1).unwrap_or(today);
