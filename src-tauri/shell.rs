@@ -196,12 +196,33 @@ async fn open_console(
 ) -> Result<String, IpcError> {
     let s = state.session()?;
     let view = view::tenant(&s.cache, &s.catalog, &tenant, now()).await?;
-    let url =
+    let page =
         view.console.iter().filter(|l| l.region == region).nth(link as usize).map(|l| l.url.clone()).ok_or_else(
             || IpcError::new(IpcCode::NotFound, format!("no console link {link} for {tenant} in {region}")),
         )?;
+    if s.offline {
+        return Err(IpcError::new(IpcCode::Offline, "fleetdeck was started with --offline: it calls no AWS API"));
+    }
+    let t = s
+        .fleet
+        .tenant(&tenant)
+        .ok_or_else(|| IpcError::new(IpcCode::NotFound, format!("tenant {tenant} is no longer in the fleet file")))?;
+    // Signed in as the tenant's own session (ExternalId, read-only session
+    // policy): the sign-in URL goes to the browser and nowhere else.
+    let ext = t.external_id.as_deref();
+    let creds = s.aws.role(&t.role_arn, ext).await;
+    let signed_in = async {
+        s.aws.check(&creds, &t.role_arn, ext).await?;
+        fleetdeck_engine::signin::console_url(&s.aws, &creds, &page).await
+    };
+    let url = signed_in.await.map_err(|f| {
+        IpcError::new(
+            IpcCode::Aws,
+            format!("could not sign in to the AWS console: {}; fix: {}", f.message, f.remediation),
+        )
+    })?;
     open_in_browser(&url).map_err(|e| IpcError::new(IpcCode::Internal, format!("could not start a browser: {e}")))?;
-    Ok(url)
+    Ok(page)
 }
 
 /// `$BROWSER` if set, else the desktop's opener. The URL is one argument,

@@ -364,15 +364,15 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     console.wait_for("document.querySelector('#logs-error_breakdown .log-head')?.textContent.includes('run just now')");
     assert!(console.eval("Number(document.getElementById('logs-error_breakdown').dataset.rows)").as_u64().unwrap() > 0);
 
-    // Into the AWS console, as the read-only role in that account and region.
+    // Into the AWS console, signed in as the tenant's read-only session
+    // (the federation sign-in of the simulated fleet's endpoint), on the
+    // region's CloudWatch page.
     console.click("#console-links button");
     let opened = console.opened_url();
     console.wait_for("document.getElementById('console-status')?.textContent.startsWith('Opened')");
-    assert!(
-        opened.starts_with("https://signin.aws.amazon.com/switchrole?roleName=FleetdeckReadOnly&account="),
-        "{opened}"
-    );
-    assert!(opened.contains("us-east-1.console.aws.amazon.com"), "{opened}");
+    assert!(opened.starts_with("http://127.0.0.1:") && opened.contains("/federation?Action=login&"), "{opened}");
+    assert!(opened.contains("&Destination=https%3A%2F%2Fus-east-1.console.aws.amazon.com%2F"), "{opened}");
+    assert!(opened.contains("&SigninToken=") && !opened.contains("switchrole"), "{opened}");
     assert_eq!(console.eval(NO_INJECTED_MARKUP), true);
 
     // ---- The account manager: Cost, sorted by change, biggest rise first.

@@ -8,6 +8,7 @@ mod alarms;
 mod anomalies;
 mod cache_cmd;
 mod check;
+mod console;
 mod credentials;
 mod demo;
 mod detect;

@@ -350,6 +350,12 @@ impl AwsAccess {
         self.ledger.count(account, region, action);
     }
 
+    /// Where console sign-in tokens are asked for ([`crate::signin`]).
+    pub fn federation_endpoint(&self) -> String {
+        let region = self.base.region().map(|r| r.to_string()).unwrap_or_default();
+        crate::signin::federation_endpoint(self.base.endpoint_url(), &region)
+    }
+
     /// Which base identity this is and where it came from, for people
     /// (said at the start of a sync and a check).
     pub fn identity(&self) -> &Identity {

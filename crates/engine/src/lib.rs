@@ -65,6 +65,7 @@ pub mod redact;
 pub mod report;
 pub mod session;
 pub mod settings;
+pub mod signin;
 pub mod sync;
 #[cfg(test)]
 mod testkit;

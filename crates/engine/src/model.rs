@@ -711,6 +711,7 @@ pub struct ConsoleLink {
     pub region: String,
     /// What the link opens ("CloudWatch alarms", "Logs Insights").
     pub label: String,
+    /// The console page; opening it signs in first (`open_console`).
     pub url: String,
 }
 

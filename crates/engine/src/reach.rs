@@ -92,6 +92,26 @@ fn default_https_client() -> SharedHttpClient {
     })
 }
 
+/// One plain HTTPS GET outside any AWS API (the console sign-in endpoint),
+/// through the same TLS stack and proxy settings as every AWS call, behind
+/// `reach`'s breaker: (status, body as text). 15 seconds at most.
+pub async fn get(reach: &Arc<Reachability>, url: &str) -> Result<(u16, String), String> {
+    let mut conn =
+        ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+    conn.set_proxy_config(Some(ProxyConfig::from_env()));
+    let connector = BreakerConnector { inner: SharedHttpConnector::new(conn.build()), reach: reach.clone() };
+    let request = HttpRequest::get(url).map_err(|e| format!("not a URL: {e}"))?;
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(15), connector.call(request));
+    let response = sent.await.map_err(|_| "no answer in 15 s".to_string())?.map_err(|e| chain(&e))?;
+    let status = response.status().as_u16();
+    let body = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+        .collect()
+        .await
+        .map_err(|e| format!("the answer broke off: {e}"))?
+        .into_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 #[derive(Debug)]
 struct Breaker {
     inner: SharedHttpClient,

@@ -60,6 +60,7 @@ mod organizations;
 mod protocol;
 mod series;
 mod server;
+mod signin;
 mod sts;
 #[cfg(test)]
 mod tests;
@@ -68,6 +69,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use fleet::{Model, SimTenant, Tier, MAX_SYNTHETIC_METRICS, SYNTHETIC_NAMESPACE};
+pub use signin::ConsoleSignIn;
 
 /// What fleet to simulate. Construct with struct update syntax from
 /// [`Default`] when only some fields matter.
@@ -405,6 +407,12 @@ impl SimFleet {
     /// arrival, with its session policy and the credentials issued.
     pub fn assume_role_requests(&self) -> Vec<AssumeRoleRequest> {
         self.state.assume_role_requests().into_iter().filter(|r| r.federation_name.is_none()).collect()
+    }
+
+    /// Every console sign-in token issued at `/federation`, and where its
+    /// login sent the browser.
+    pub fn console_sign_ins(&self) -> Vec<ConsoleSignIn> {
+        server::lock(&self.state.signins).all()
     }
 
     /// Every GetFederationToken request received, in order: the name in

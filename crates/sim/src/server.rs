@@ -72,6 +72,7 @@ pub(crate) struct State {
     assume_roles: Mutex<std::collections::VecDeque<AssumeRoleRequest>>,
     pub sessions: Mutex<Sessions>,
     pub queries: Mutex<logs::Queries>,
+    pub signins: Mutex<crate::signin::SignIns>,
     buckets: Mutex<HashMap<(String, String, String), Bucket>>,
     seq: AtomicU64,
     /// Requests drawn for faults since the knobs were last set.
@@ -90,6 +91,7 @@ impl State {
             assume_roles: Mutex::new(std::collections::VecDeque::new()),
             sessions: Mutex::new(Sessions::default()),
             queries: Mutex::new(logs::Queries::default()),
+            signins: Mutex::new(crate::signin::SignIns::default()),
             buckets: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
             fault_seq: AtomicU64::new(0),
@@ -358,6 +360,15 @@ pub(crate) struct Call<'a> {
 async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ConnectionReset> {
     let request_id = state.uuid();
     let (parts, body) = req.into_parts();
+    if parts.uri.path() == "/federation" {
+        // The console sign-in endpoint: not an AWS API, no signature.
+        let (status, content_type, text, location) = crate::signin::handle(state, parts.uri.query().unwrap_or(""));
+        let mut builder = Response::builder().status(status).header("content-type", content_type);
+        if let Some(to) = location {
+            builder = builder.header("location", to);
+        }
+        return Ok(builder.body(Full::new(Bytes::from(text))).unwrap_or_default());
+    }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let authorization = header("authorization").map(str::to_string);
     let security_token = header("x-amz-security-token").map(str::to_string);

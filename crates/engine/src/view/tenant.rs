@@ -1,6 +1,6 @@
 //! The Tenant view: one tenant's health by region with its reasons, the
 //! metrics to chart, its alarms, the triage queries' latest results, its
-//! incidents, its cost, and links into the AWS console switched into its
+//! incidents, its cost, and links into the AWS console signed in as its
 //! role. From the cache only, like every view.
 
 use super::ViewError;
@@ -132,7 +132,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         requests.first().and_then(|(_, per_day)| crate::cost::per_million(forecast, *per_day, today));
 
     let console = match &role_arn {
-        Some(arn) => regions.iter().flat_map(|r| console_links(arn, &info.account, r, &info.id)).collect(),
+        Some(arn) => regions.iter().flat_map(|r| console_links(arn, r)).collect(),
         None => Vec::new(),
     };
     let log_queries =
@@ -194,15 +194,15 @@ fn cut(mut s: String, chars: usize) -> String {
     s
 }
 
-/// Links that open the AWS console in `region`, signed in as the role
-/// fleetdeck assumes for the tenant (the console's "switch role" page,
-/// which then goes on to the page): CloudWatch alarms, metrics and Logs
-/// Insights. The console asks the viewer's own AWS sign-in first; no
-/// credential is in the link.
-pub fn console_links(role_arn: &str, account: &str, region: &str, tenant: &str) -> Vec<ConsoleLink> {
-    let Some(role) = role_arn.rsplit_once(":role/").map(|(_, r)| r) else { return Vec::new() };
-    // A role path (`team/ro`) is part of the name the console wants.
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+/// Console pages for the tenant in `region`: CloudWatch alarms, metrics
+/// and Logs Insights. Opening one signs the browser in as the tenant's own
+/// read-only session ([`crate::signin`]); the link itself holds no
+/// credential and names no role (the console's switch-role page, which
+/// could, sends no ExternalId and drops the session policy).
+pub fn console_links(role_arn: &str, region: &str) -> Vec<ConsoleLink> {
+    if !role_arn.contains(":role/") {
+        return Vec::new();
+    }
     let page =
         |fragment: &str| format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#{fragment}");
     [
@@ -211,17 +211,7 @@ pub fn console_links(role_arn: &str, account: &str, region: &str, tenant: &str) 
         ("Logs Insights", "logsV2:logs-insights"),
     ]
     .into_iter()
-    .map(|(label, fragment)| ConsoleLink {
-        region: region.to_string(),
-        label: label.to_string(),
-        url: format!(
-            "https://signin.aws.amazon.com/switchrole?roleName={}&account={}&displayName={}&redirect_uri={}",
-            encode(role),
-            encode(account),
-            encode(&format!("{tenant} {region}")),
-            encode(&page(fragment))
-        ),
-    })
+    .map(|(label, fragment)| ConsoleLink { region: region.to_string(), label: label.to_string(), url: page(fragment) })
     .collect()
 }
 
@@ -230,14 +220,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn console_links_switch_into_the_tenants_role_and_region() {
-        let links =
-            console_links("arn:aws:iam::111111111111:role/ops/FleetdeckReadOnly", "111111111111", "eu-west-1", "acme");
+    fn console_links_are_plain_console_pages_with_no_role_or_credential() {
+        let links = console_links("arn:aws:iam::111111111111:role/ops/FleetdeckReadOnly", "eu-west-1");
         assert_eq!(links.len(), 3);
         let alarms = &links[0];
         assert_eq!(alarms.label, "CloudWatch alarms");
-        assert!(alarms.url.starts_with("https://signin.aws.amazon.com/switchrole?roleName=ops%2FFleetdeckReadOnly&account=111111111111&displayName=acme+eu-west-1&redirect_uri=https%3A%2F%2Feu-west-1.console.aws.amazon.com%2Fcloudwatch%2Fhome%3Fregion%3Deu-west-1%23alarmsV2%3A"), "{}", alarms.url);
-        assert!(console_links("not an arn", "1", "us-east-1", "a").is_empty());
+        assert_eq!(alarms.url, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:");
+        assert!(links.iter().all(|l| !l.url.contains("switchrole") && !l.url.contains("111111111111")));
+        assert!(console_links("not an arn", "us-east-1").is_empty());
     }
 
     #[test]
