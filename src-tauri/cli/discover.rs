@@ -29,9 +29,27 @@ pub async fn run(common: &Common, merge: bool) -> anyhow::Result<ExitCode> {
         session.aws.payer(fleet.payer_role_arn.as_deref()).await.map_err(|f| {
             anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.label(), f.message, f.remediation)
         })?;
-    let found = fleetdeck_engine::discover::tagged_accounts(&session.aws, &creds, payer, &fleet.cost_tag)
+    let mut found = fleetdeck_engine::discover::tagged_accounts(&session.aws, &creds, payer, &fleet.cost_tag)
         .await
         .map_err(|f| anyhow::anyhow!("Organizations: {} ({}); fix: {}", f.status.label(), f.message, f.remediation))?;
+    // Where the new accounts run, from the payer's spend by region (one
+    // Cost Explorer request, $0.01, only when there is something to draft).
+    if !fleetdeck_engine::discover::drafts(fleet, &found).0.is_empty() {
+        let today = fleetdeck_engine::clock::day_of(fleetdeck_engine::clock::now());
+        match fleetdeck_engine::discover::spend_regions(&session.aws, &creds, payer, today).await {
+            Ok(mut by_account) => {
+                for f in &mut found {
+                    f.regions = by_account.remove(&f.account).unwrap_or_default();
+                }
+            }
+            Err(f) => eprintln!(
+                "note: spend by region not read ({}: {}); home_region is drafted as the fleet's {}",
+                f.status.label(),
+                clean(&f.message),
+                fleet.region
+            ),
+        }
+    }
     let (drafts, skipped) = fleetdeck_engine::discover::drafts(fleet, &found);
     for s in &skipped {
         eprintln!("skipped: {}", clean(s));

@@ -138,13 +138,17 @@ fn a_bad_fleet_file_is_reported_with_file_line_and_field() {
 async fn discover_finds_the_tagged_accounts_missing_from_the_fleet_and_merges_them() {
     let sim = SimFleet::start(SimOptions::default()).await.unwrap();
     let mut fleet: toml::Value = toml::from_str(&sim.fleet_toml()).unwrap();
+    // Two silo tenants, one of them outside the fleet's base region.
+    let base = fleet["fleet"]["region"].as_str().unwrap().to_string();
     let tenants = fleet["tenant"].as_array_mut().unwrap();
-    let removed: Vec<String> = tenants
+    let silos: Vec<&toml::Value> = tenants.iter().filter(|t| t["model"].as_str() == Some("silo")).collect();
+    let away = silos.iter().find(|t| t["home_region"].as_str() != Some(base.as_str())).expect("a silo away from base");
+    let home = silos.iter().find(|t| t["home_region"].as_str() == Some(base.as_str())).expect("a silo in base");
+    let homes: Vec<(String, String)> = [away, home]
         .iter()
-        .filter(|t| t["model"].as_str() == Some("silo"))
-        .take(2)
-        .map(|t| t["id"].as_str().unwrap().to_string())
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t["home_region"].as_str().unwrap().to_string()))
         .collect();
+    let removed: Vec<String> = homes.iter().map(|(id, _)| id.clone()).collect();
     tenants.retain(|t| !removed.iter().any(|r| t["id"].as_str() == Some(r)));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fleet.toml");
@@ -179,10 +183,15 @@ async fn discover_finds_the_tagged_accounts_missing_from_the_fleet_and_merges_th
     let catalog = fleetdeck_engine::catalog::Catalog::builtin().unwrap();
     let merged = fleetdeck_engine::fleet::Fleet::load(&path, &catalog).expect("the merged file validates");
     assert_eq!(merged.tenants.len(), 24);
-    for id in &removed {
+    for (id, region) in &homes {
         let t = merged.tenant(id).unwrap();
         assert!(t.external_id.as_deref().unwrap().starts_with(&format!("fleetdeck-{id}-")));
+        // Drafted where the account spends, not in the fleet's base region.
+        assert_eq!(&t.home_region, region, "{id}");
     }
+    assert!(sim.requests().iter().any(|r| r.action == "ListTagsForResource"));
+    let ce: u64 = sim.requests().iter().filter(|r| r.action == "GetCostAndUsage").map(|r| r.count).sum();
+    assert_eq!(ce, 2, "one spend-by-region request per run that drafts something");
 
     let before = std::fs::read_to_string(&path).unwrap();
     let (drafts, note) = discover(true);

@@ -1,18 +1,24 @@
 //! Tenant discovery: AWS Organizations accounts tagged with the tenant tag
 //! become fleet-file entries, so onboarding fifty account-per-tenant
-//! customers is one command. Reads only (ListAccounts, ListTagsForResource,
-//! from the payer account).
+//! customers is one command. Reads only, from the payer account:
+//! ListAccounts, ListTagsForResource (Organizations has no call returning
+//! many accounts' tags at once, so these go several at a time, paced), and
+//! one GetCostAndUsage by account and region, for where each account runs:
+//! a new tenant's role does not exist yet, so its own metrics cannot be
+//! listed, but the payer sees where it spends.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 
 use aws_sdk_sts::config::SharedCredentialsProvider;
+use futures::StreamExt;
 
 use crate::aws::{classify, AwsAccess, Failure};
 use crate::fleet::Fleet;
+use crate::model::SourceStatus;
 
 /// An account tagged as a tenant's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Found {
     pub account: String,
     pub name: String,
@@ -23,7 +29,17 @@ pub struct Found {
     /// The `tenant-model` tag, if any: `silo` or `remote` (an account of
     /// the tenant's own; other values are drafted as silo, saying so).
     pub model: Option<String>,
+    /// Regions the account spent in over the last 30 days, most first, with
+    /// their share of its regional spend; empty when unknown.
+    pub regions: Vec<(String, f64)>,
 }
+
+/// Tag reads in flight at once (each still paced under the quota).
+const TAG_READS_AT_ONCE: usize = 8;
+
+/// A region with at least this share of an account's spend is drafted as
+/// one of its regions, besides the home region.
+const EXTRA_REGION_SHARE: f64 = 0.10;
 
 /// Every active account of the organization carrying `tag`.
 pub async fn tagged_accounts(
@@ -49,16 +65,93 @@ pub async fn tagged_accounts(
             break;
         }
     }
-    let mut found = Vec::new();
-    for (account, name) in accounts {
-        aws.call(payer, "us-east-1", "organizations:ListTagsForResource").await;
-        let tags = client.list_tags_for_resource().resource_id(&account).send().await.map_err(|e| classify(&e))?;
-        let value = |key: &str| tags.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
-        if let Some(tenant) = value(tag).filter(|v| !v.is_empty()) {
-            found.push(Found { account, name, tenant, tier: value("tenant-tier"), model: value("tenant-model") });
+    let reads = accounts.into_iter().map(|(account, name)| {
+        let client = &client;
+        async move {
+            aws.call(payer, "us-east-1", "organizations:ListTagsForResource").await;
+            let tags = client.list_tags_for_resource().resource_id(&account).send().await.map_err(|e| classify(&e))?;
+            let value = |key: &str| tags.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
+            Ok::<_, Failure>(value(tag).filter(|v| !v.is_empty()).map(|tenant| Found {
+                account,
+                name,
+                tenant,
+                tier: value("tenant-tier"),
+                model: value("tenant-model"),
+                regions: Vec::new(),
+            }))
         }
+    });
+    let read: Vec<Result<Option<Found>, Failure>> =
+        futures::stream::iter(reads).buffered(TAG_READS_AT_ONCE).collect().await;
+    let mut found = Vec::new();
+    for r in read {
+        found.extend(r?);
     }
     Ok(found)
+}
+
+/// Where each account spent over the 30 days before `today` (one
+/// GetCostAndUsage, monthly, by LINKED_ACCOUNT and REGION, paged): per
+/// account, its regions with their share, most first. Spend that belongs
+/// to no region (`global`, `NoRegion`) is left out.
+pub async fn spend_regions(
+    aws: &AwsAccess,
+    creds: &SharedCredentialsProvider,
+    payer: &str,
+    today: chrono::NaiveDate,
+) -> Result<HashMap<String, Vec<(String, f64)>>, Failure> {
+    use aws_sdk_costexplorer::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+    let client = aws.cost_explorer(creds);
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let interval = DateInterval::builder()
+        .start(day(today - chrono::Duration::days(30)))
+        .end(day(today))
+        .build()
+        .map_err(|e| Failure { status: SourceStatus::Error, message: e.to_string(), remediation: String::new() })?;
+    let group = |key: &str| GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key(key).build();
+    let mut spend: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
+        let page = client
+            .get_cost_and_usage()
+            .time_period(interval.clone())
+            .granularity(Granularity::Monthly)
+            .metrics("UnblendedCost")
+            .group_by(group("LINKED_ACCOUNT"))
+            .group_by(group("REGION"))
+            .set_next_page_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for g in page.results_by_time().iter().flat_map(|r| r.groups()) {
+            let (Some(account), Some(region)) = (g.keys().first(), g.keys().get(1)) else { continue };
+            if matches!(region.as_str(), "" | "global" | "NoRegion") {
+                continue;
+            }
+            let amount = g
+                .metrics()
+                .and_then(|m| m.get("UnblendedCost"))
+                .and_then(|m| m.amount())
+                .and_then(|a| a.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            *spend.entry(account.clone()).or_default().entry(region.clone()).or_default() += amount;
+        }
+        token = page.next_page_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(spend
+        .into_iter()
+        .map(|(account, regions)| {
+            let total: f64 = regions.values().filter(|v| **v > 0.0).sum();
+            let mut shares: Vec<(String, f64)> =
+                regions.into_iter().filter(|(_, v)| *v > 0.0).map(|(r, v)| (r, v / total)).collect();
+            shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            (account, shares)
+        })
+        .collect())
 }
 
 /// Fleet-file entries for the accounts not already in the fleet (by tenant
@@ -105,12 +198,34 @@ pub fn drafts(fleet: &Fleet, found: &[Found]) -> (String, Vec<String>) {
         } else {
             ""
         };
+        // Home: where the account spent most over the last 30 days; other
+        // regions with a tenth of its spend or more are its extra regions.
+        let (home, extra, where_note) = match f.regions.first() {
+            Some((home, _)) => {
+                let extra: Vec<&str> =
+                    f.regions[1..].iter().filter(|(_, s)| *s >= EXTRA_REGION_SHARE).map(|(r, _)| r.as_str()).collect();
+                let spread: Vec<String> =
+                    f.regions.iter().take(4).map(|(r, s)| format!("{r} {:.0}%", s * 100.0)).collect();
+                (home.as_str(), extra, format!("# Spend by region, last 30 days: {}.\n", spread.join(", ")))
+            }
+            None => (
+                fleet.region.as_str(),
+                Vec::new(),
+                "# No spend by region found for this account: home_region is the fleet's; check it.\n".to_string(),
+            ),
+        };
+        let extra_line = if extra.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = extra.iter().map(|r| toml_str(r)).collect();
+            format!("extra_regions = [{}]\n", list.join(", "))
+        };
         text.push_str(&format!(
             "\n# Discovered in AWS Organizations: account {} ({}), tagged {}={}.\n\
              # Put external_id in the trust policy of the role this tenant creates, and\n\
              # add selector.dimensions (e.g. LoadBalancer) so its metrics are read.\n\
-             {note}{remote}[[tenant]]\n\
-             id = {}\nname = {}\ntier = {}\nmodel = {}\naccount = {}\nexternal_id = {}\nhome_region = {}\n",
+             {where_note}{note}{remote}[[tenant]]\n\
+             id = {}\nname = {}\ntier = {}\nmodel = {}\naccount = {}\nexternal_id = {}\nhome_region = {}\n{extra_line}",
             f.account,
             toml_str(&f.name).trim_matches('"'),
             fleet.cost_tag,
@@ -121,7 +236,7 @@ pub fn drafts(fleet: &Fleet, found: &[Found]) -> (String, Vec<String>) {
             toml_str(model),
             toml_str(&f.account),
             toml_str(&external_id(&f.tenant)),
-            toml_str(&fleet.region),
+            toml_str(home),
         ));
     }
     (text, skipped)
@@ -158,6 +273,7 @@ mod tests {
                 tenant: "acme".into(),
                 tier: None,
                 model: None,
+                regions: Vec::new(),
             },
             Found {
                 account: "777777777777".into(),
@@ -165,6 +281,7 @@ mod tests {
                 tenant: "stark".into(),
                 tier: Some("premium".into()),
                 model: Some("remote".into()),
+                regions: vec![("eu-west-1".into(), 0.8), ("us-east-1".into(), 0.15), ("ap-south-1".into(), 0.05)],
             },
             Found {
                 account: "888888888888".into(),
@@ -172,6 +289,7 @@ mod tests {
                 tenant: "Bad Tag!".into(),
                 tier: None,
                 model: None,
+                regions: Vec::new(),
             },
             Found {
                 account: "999999999991".into(),
@@ -179,6 +297,7 @@ mod tests {
                 tenant: "wayne".into(),
                 tier: None,
                 model: Some("pooled".into()),
+                regions: Vec::new(),
             },
         ];
         let (drafts, skipped) = drafts(&fleet, &found);
@@ -193,6 +312,11 @@ mod tests {
         );
         assert!(stark.external_id.as_deref().unwrap().starts_with("fleetdeck-stark-"));
         assert_eq!(stark.model, crate::fleet::Model::Remote, "from its tenant-model tag");
+        assert_eq!(stark.home_region, "eu-west-1", "where it spends most");
+        assert_eq!(stark.extra_regions, ["us-east-1"], "a tenth or more of its spend; ap-south-1 is not");
+        assert!(drafts.contains("# Spend by region, last 30 days: eu-west-1 80%, us-east-1 15%, ap-south-1 5%."));
+        let wayne = fleet.tenant("wayne").unwrap();
+        assert_eq!(wayne.home_region, fleet.region, "no spend found: the fleet's region, saying so");
         let wayne = fleet.tenant("wayne").expect("wayne drafted");
         assert_eq!(wayne.model, crate::fleet::Model::Silo, "pooled is no model for an account of its own");
         assert!(drafts.contains("# Tagged tenant-model=\"pooled\""), "{drafts}");

@@ -22,7 +22,10 @@ pub fn rate_for(action: &str) -> f64 {
         "logs:StartQuery" | "logs:GetQueryResults" | "logs:StopQuery" => 5.0,
         "logs:DescribeLogGroups" => 10.0,
         "ce:GetCostAndUsage" => 5.0,
-        "organizations:ListAccounts" | "organizations:ListTagsForResource" => 2.0,
+        // AWS publishes no per-action rate for Organizations reads; the SDK
+        // retries TooManyRequestsException with backoff if this is too high.
+        "organizations:ListAccounts" => 2.0,
+        "organizations:ListTagsForResource" => 10.0,
         "sts:AssumeRole" => 100.0,
         _ => 5.0,
     };
