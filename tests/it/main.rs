@@ -6,6 +6,7 @@
 
 mod alarms;
 mod anomalies;
+mod broken;
 mod cache_cmd;
 mod check;
 mod console;

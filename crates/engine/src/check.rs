@@ -400,6 +400,30 @@ async fn check_tenant(aws: &AwsAccess, catalog: &Catalog, t: &Tenant, now: i64) 
     rows
 }
 
+/// A selector that finds no datapoint of any catalog metric in the last
+/// `hours` (`check` and the sync say it alike): the fix names the line.
+pub fn no_data(t: &Tenant, account: &str, region: &str, hours: i64, metrics: &[String]) -> Failure {
+    let mut dims: Vec<String> = t.selector.dimensions.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+    if dims.is_empty() {
+        dims.push("no dimension".into());
+    }
+    Failure {
+        status: SourceStatus::NotConfigured,
+        message: format!(
+            "GetMetricData allowed, but no datapoints in the last {hours} h in account {account} region {region} for \
+             {} with {}",
+            metrics.join(", "),
+            dims.join(", ")
+        ),
+        remediation: format!(
+            "check selector.dimensions of tenant {:?} (fleet file line {}): each value must be the one CloudWatch \
+             shows for the tenant's resource in {region} (a typo, a resource that no longer exists, or another \
+             region reads as no data)",
+            t.id, t.line
+        ),
+    }
+}
+
 enum MetricsFailure {
     /// The call failed.
     Call(Failure),
@@ -465,23 +489,14 @@ async fn check_cloudwatch(
         .map(|(s, _)| format!("{} ({}/{})", s.key, s.namespace, s.name))
         .collect();
     if with_data.is_empty() {
-        let dims: Vec<String> = t.selector.dimensions.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
-        return Err(MetricsFailure::NoData(Failure {
-            status: SourceStatus::NotConfigured,
-            message: format!(
-                "GetMetricData allowed, but no datapoints in the last 24 h in account {} region {} for {} with {}",
-                target.account,
-                target.region,
-                without.join(", "),
-                dims.join(", ")
-            ),
-            remediation: format!(
-                "check selector.dimensions of tenant {:?} (fleet file line {}): each value must be the one \
-                 CloudWatch shows for the tenant's resource in {} (a typo, a resource that no longer exists, \
-                 or another region reads as no data)",
-                t.id, t.line, target.region
-            ),
-        }));
+        if t.standby_regions.iter().any(|r| *r == target.region) {
+            return Ok(format!(
+                "standby: no datapoints in the last 24 h, as a failover region is until it is needed (GetMetricData \
+                 allowed; {} checked)",
+                without.join(", ")
+            ));
+        }
+        return Err(MetricsFailure::NoData(no_data(t, &target.account, &target.region, 24, &without)));
     }
     let mut out = format!("data for {} of {} catalog metrics in the last 24 h", with_data.len(), specs.len());
     if !without.is_empty() {
@@ -575,20 +590,7 @@ async fn check_logs(
         }
         return Ok(format!("log groups found: {}; StartQuery allowed", found.join(", ")));
     }
-    Err(LogsFailure::NoMatch(Failure {
-        status: SourceStatus::NotConfigured,
-        message: format!(
-            "no log group in account {} region {} matches {}",
-            target.account,
-            target.region,
-            missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
-        ),
-        remediation: format!(
-            "create the log group there, or fix selector.log_groups of tenant {:?} in the fleet file \
-             (a name, or a prefix ending in '*')",
-            t.id
-        ),
-    }))
+    Err(LogsFailure::NoMatch(crate::sync::logs::no_log_group(t, &target.account, &target.region, &missing)))
 }
 
 /// One GetCostAndUsage for yesterday, monthly total only, from the payer

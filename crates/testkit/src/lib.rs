@@ -2,6 +2,7 @@
 //! stopped when its guard drops: moto (an independent AWS emulator), a
 //! translating proxy in front of it, and helpers to find tools.
 
+pub mod broken;
 pub mod bulk;
 pub mod cbor_proxy;
 pub mod nab;

@@ -4,4 +4,8 @@ export type ConsoleLink = { region: string,
 /**
  * What the link opens ("CloudWatch alarms", "Logs Insights").
  */
-label: string, url: string, };
+label: string, 
+/**
+ * The console page; opening it signs in first (`open_console`).
+ */
+url: string, };

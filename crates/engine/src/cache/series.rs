@@ -567,6 +567,21 @@ impl Cache {
         .await?)
     }
 
+    /// Per tenant-region, its newest datapoint at or after `since` (epoch
+    /// s); tenant-regions with none are left out. One index seek per series.
+    pub async fn newest_points_since(&self, since: i64) -> Result<HashMap<(String, String), i64>, CacheError> {
+        Ok(sqlx::query_as::<_, (String, String, Option<i64>)>(
+            "SELECT s.tenant_id, s.region, max((SELECT max(d.ts) FROM datapoint d WHERE d.series_id = s.id AND d.ts >= ?1))
+             FROM series s GROUP BY s.tenant_id, s.region",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .filter_map(|(t, r, ts)| Some(((t, r), ts?)))
+        .collect())
+    }
+
     /// Per tenant, its oldest datapoint at or after `since` (epoch s);
     /// tenants with none are left out. One index seek per series, not a
     /// scan of the points.

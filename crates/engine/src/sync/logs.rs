@@ -67,17 +67,7 @@ pub async fn triage_queries(
 ) -> Result<Vec<LogResult>, Failure> {
     let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups).await?;
     if groups.is_empty() {
-        return Err(Failure {
-            status: SourceStatus::NotConfigured,
-            message: format!(
-                "no log group in account {} region {region} matches {:?}",
-                target.account, t.selector.log_groups
-            ),
-            remediation: format!(
-                "fix selector.log_groups of tenant {:?} (fleet file line {}): a name, or a prefix ending in '*'",
-                t.id, t.line
-            ),
-        });
+        return Err(no_log_group(t, &target.account, region, &t.selector.log_groups));
     }
     // StartQuery names at most 50 log groups: more are split into parts
     // and the parts' answers merged (see `insights`).
@@ -96,6 +86,15 @@ pub async fn triage_queries(
                 Err(f) => failed = failed.or(Some(f)),
             }
         }
+        // A log group named exactly is not listed first: StartQuery is what
+        // says it does not exist ("Log group '...' does not exist").
+        let failed = failed.map(|f| {
+            if f.message.contains("ResourceNotFoundException") && f.message.contains("does not exist") {
+                no_log_group(t, &target.account, region, &t.selector.log_groups)
+            } else {
+                f
+            }
+        });
         let partial = match (answers.is_empty(), failed) {
             (true, Some(f)) => return Err(f),
             (_, Some(f)) => {
@@ -165,4 +164,19 @@ pub async fn triage_now(
     let client = aws.logs(&creds, &target.role_arn, region);
     let mut results = triage_queries(aws, &client, &target, t, region, std::slice::from_ref(q), window).await?;
     results.pop().ok_or_else(|| unknown("the query returned nothing".into()))
+}
+
+/// A tenant's log group selector that matches nothing in an account-region
+/// (the sync and `check` say it alike): the fix names the fleet-file line.
+pub fn no_log_group(t: &Tenant, account: &str, region: &str, missing: &[String]) -> Failure {
+    let names: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
+    Failure {
+        status: SourceStatus::NotConfigured,
+        message: format!("no log group in account {account} region {region} matches {}", names.join(", ")),
+        remediation: format!(
+            "create the log group there, or fix selector.log_groups of tenant {:?} (fleet file line {}): a name, \
+             or a prefix ending in '*'",
+            t.id, t.line
+        ),
+    }
 }

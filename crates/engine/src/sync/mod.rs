@@ -24,7 +24,7 @@ use crate::model::{SourceStatus, SyncProgress, SyncSummary};
 use crate::plan::{self, SeriesRead, Target};
 
 mod cost;
-mod logs;
+pub mod logs;
 
 use cost::cost_phase;
 use logs::logs_phase;
@@ -478,6 +478,25 @@ async fn metrics_phase(
             if slot.is_ok() {
                 *slot = Err(f);
             }
+        }
+    }
+    // Read without error yet holding no datapoint at all over the window:
+    // the selector names nothing CloudWatch has (a typo, a resource gone),
+    // unless the region is a standby one, idle by design.
+    let window = run.opts.backfill_secs.min(DAY);
+    let newest = run.cache.newest_points_since(run.opts.now - window).await?;
+    for ((tenant, region), result) in &mut metric_state {
+        let Some(t) = run.fleet.tenant(tenant) else { continue };
+        let idle = !newest.contains_key(&(tenant.clone(), region.clone()));
+        if result.is_ok() && idle && !t.standby_regions.iter().any(|r| r == region) {
+            let metrics: Vec<String> = run
+                .catalog
+                .metrics_for(t.model)
+                .filter(|m| m.dimensions.iter().all(|d| t.selector.dimensions.contains_key(d)))
+                .map(|m| m.key.clone())
+                .collect();
+            let account = t.account.clone();
+            *result = Err(crate::check::no_data(t, &account, region, window / HOUR, &metrics));
         }
     }
     for ((tenant, region), result) in &metric_state {
