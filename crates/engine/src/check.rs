@@ -489,7 +489,7 @@ async fn check_cloudwatch(
         .map(|(s, _)| format!("{} ({}/{})", s.key, s.namespace, s.name))
         .collect();
     if with_data.is_empty() {
-        if t.standby_regions.iter().any(|r| *r == target.region) {
+        if t.standby_regions.contains(&target.region) {
             return Ok(format!(
                 "standby: no datapoints in the last 24 h, as a failover region is until it is needed (GetMetricData \
                  allowed; {} checked)",
