@@ -81,13 +81,12 @@ impl BrokenFleet {
         let opts = SimOptions { seed: SEED, tenants: 24, now: epoch, shape: None, realistic: true };
         let mut world = World::start_options(opts, Catalog::builtin().expect("built-in catalog")).await;
         let mut file: toml::Value = toml::from_str(&world.sim.fleet_toml()).expect("the fleet file");
-        let mut account = |id: &str| -> String {
-            let tenants = file["tenant"].as_array_mut().expect("tenants");
-            let t = tenants.iter_mut().find(|t| t["id"].as_str() == Some(id)).expect("the tenant is in the fleet");
+        let renamed = {
+            let tenants = file["tenant"].as_array().expect("tenants");
+            let t =
+                tenants.iter().find(|t| t["id"].as_str() == Some(RENAMED_ROLE)).expect("the tenant is in the fleet");
             t["account"].as_str().expect("account").to_string()
         };
-        let (no_alarms, no_start, renamed) =
-            (account(NO_DESCRIBE_ALARMS), account(NO_START_QUERY), account(RENAMED_ROLE));
         for t in file["tenant"].as_array_mut().expect("tenants") {
             let id = t["id"].as_str().unwrap_or_default().to_string();
             let table = t.as_table_mut().expect("a tenant table");
