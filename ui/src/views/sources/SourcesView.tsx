@@ -16,6 +16,16 @@ import { ago, plural, timestamp } from '../../format';
 import { sources } from '../../ipc';
 import type { ViewProps } from '../../routes';
 
+/** How people call each source (the cache's names are identifiers). */
+const SOURCE_LABEL: Record<string, string> = {
+  credentials: 'credentials',
+  metrics: 'metrics',
+  alarms: 'alarms',
+  alarm_history: 'alarm history',
+  logs: 'logs',
+  cost: 'cost',
+};
+
 /** Every status Rust can send (the type makes a missing one a build error). */
 const STATUS_LABEL: Record<SourceStatus, string> = {
   ok: 'ok',
@@ -170,7 +180,7 @@ function SourceLine({ row, now, cursor }: { row: SourceRow; now: number; cursor:
         {row.tenant !== '*' && <div class="tenant-id muted">{row.tenant}</div>}
       </td>
       <td class="mono">{row.region === '*' ? 'all' : row.region}</td>
-      <td>{row.source}</td>
+      <td>{SOURCE_LABEL[row.source] ?? row.source}</td>
       <td class="col-error">
         {row.error && <div class="error-line">{row.error}</div>}
         {row.remediation && <div class="error-line muted">fix: {row.remediation}</div>}
