@@ -432,6 +432,31 @@ async fn a_tenant_whose_daily_cost_jumped_shows_one_cost_incident_and_nobody_els
     assert!(others.is_empty(), "steady tenants raised cost anomalies: {others:#?}");
 }
 
+/// Cost Explorer calls the whole open month estimated (the simulator
+/// follows it). The month's days are kept as estimated, yet judged once
+/// settled (48 h), and not bought again every sync once settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_month_is_estimated_yet_its_settled_days_are_judged_and_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(epoch_now()).await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    world.sync(&cache, world.epoch).await;
+    let today = fleetdeck_engine::clock::day_of(world.epoch);
+    let first = today.format("%Y-%m-01").to_string();
+    let (open, final_days): (i64, i64) =
+        sqlx::query_as("SELECT sum(estimated = 1), sum(estimated = 0) FROM cost_daily WHERE day >= ?1")
+            .bind(&first)
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert!(
+        open > 0 && final_days == 0,
+        "every day of the open month is estimated: {open} estimated, {final_days} final"
+    );
+    let settled = fleetdeck_engine::cost::stable_through(today).format("%Y-%m-%d").to_string();
+    assert_eq!(cache.meta("cost_closed_through").await.unwrap().as_deref(), Some(settled.as_str()));
+}
+
 /// (health, reasons) of every tenant-region, by (tenant, region).
 async fn all_health(cache: &Cache) -> BTreeMap<(String, String), (String, Vec<String>)> {
     sqlx::query("SELECT tenant_id, region, health, reasons FROM health")

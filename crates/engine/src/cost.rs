@@ -357,6 +357,16 @@ const COST_BASELINE_DAYS: usize = 14;
 /// A day is anomalous when it is this many robust deviations above the
 /// baseline (median of the previous days; deviation = 1.4826 x MAD)...
 const COST_Z: f64 = 4.0;
+/// A day's spend has settled once the day began 48 hours ago: Cost
+/// Explorer still marks it `Estimated` (the whole open month is, until the
+/// invoice), but late usage records have arrived by then.
+pub const STABLE_AFTER_DAYS: i64 = 2;
+
+/// The newest day whose spend is stable on `today`.
+pub fn stable_through(today: NaiveDate) -> NaiveDate {
+    today - Duration::days(STABLE_AFTER_DAYS)
+}
+
 /// ...and at least this share above it...
 const COST_MIN_RISE: f64 = 0.25;
 /// ...and at least this many dollars above it: pennies are not news.
@@ -366,11 +376,13 @@ const COST_MIN_DOLLARS: f64 = 10.0;
 /// day against the median of the 14 days before it, consecutive anomalous
 /// days folded into one episode with its dollar impact. Computed from the
 /// cached daily cost (tag and account lines summed), newest first. Only
-/// closed days are judged: today's partial, estimated spend is a fraction
-/// of a day, so a jump would look over at midnight and back at breakfast.
+/// stable days are judged ([`stable_through`]): today's partial spend is a
+/// fraction of a day, so a jump would look over at midnight and back at
+/// breakfast; but waiting for Cost Explorer to call a day final would wait
+/// for the month's invoice.
 pub async fn anomalies(cache: &Cache, today: NaiveDate, look_back_days: i64) -> Result<Vec<CostAnomaly>, CacheError> {
     let from = today - Duration::days(look_back_days + COST_BASELINE_DAYS as i64);
-    let rows = cache.closed_cost_days(&day(from), &day(today)).await?;
+    let rows = cache.closed_cost_days(&day(from), &day(today), &day(stable_through(today))).await?;
     // (tenant, service) and its days, in the query's order.
     type Days = Vec<(NaiveDate, f64)>;
     let mut series: Vec<((String, String), Days)> = Vec::new();

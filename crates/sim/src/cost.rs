@@ -12,8 +12,10 @@
 //! RDS and ElastiCache on reserved capacity, so their amortized cost
 //! (`AmortizedCost`, `NetAmortizedCost`) is 8-15 % below the unblended one
 //! (`UnblendedCost`, `BlendedCost`, `NetUnblendedCost`); everywhere else
-//! the two are equal. Days before today are final (`Estimated: false`),
-//! today is partial and estimated.
+//! the two are equal. Today is partial. The bill of the open month is not
+//! final, so every period in it is `Estimated: true`, as are the days of
+//! the month before until its invoice closes ([`INVOICE_CLOSES_ON`]); see
+//! [`estimated`].
 
 use std::collections::BTreeMap;
 
@@ -67,6 +69,24 @@ const RESERVABLE: [&str; 3] = [EC2, RDS, ELASTICACHE];
 /// The amortization discount of a reserved line, from its key.
 fn reservation_discount(key: u64) -> f64 {
     0.08 + 0.07 * unit(mix(&[key, 0x5249]))
+}
+
+/// The day of the month by which last month's bill is final. Cost
+/// Explorer's ResultByTime only says `Estimated` "determines whether the
+/// result is estimated" (Billing and Cost Management API Reference); the
+/// Cost Explorer user guide calls the current month's costs estimated, and
+/// AWS issues the invoice for a month in the first days of the next. The
+/// less convenient reading is taken: the whole open month is estimated, and
+/// last month too until the 5th.
+pub(crate) const INVOICE_CLOSES_ON: u32 = 5;
+
+/// Whether Cost Explorer reports `day` (days since the epoch) as estimated
+/// on `today`.
+pub(crate) fn estimated(day: i64, today: NaiveDate) -> bool {
+    let first_this = today.with_day(1).unwrap_or(today);
+    let first_last = (first_this - chrono::Duration::days(1)).with_day(1).unwrap_or(first_this);
+    let open_from = if today.day() <= INVOICE_CLOSES_ON { first_last } else { first_this };
+    day >= days_since_epoch(open_from)
 }
 
 fn days_since_epoch(d: NaiveDate) -> i64 {
@@ -533,7 +553,7 @@ fn get_cost_and_usage(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError>
     let mut row = 0usize;
     let mut more = false;
     for (from, to) in &periods {
-        let estimated = *to > today_day;
+        let estimated = (*from..*to).any(|d| estimated(d, today));
         let period_json = json!({ "Start": fmt_day(*from), "End": fmt_day(*to) });
         if group_by.is_empty() {
             let total: Dollars = (*from..*to).map(|day| lines.iter().map(|l| amount(l, day)).sum::<Dollars>()).sum();

@@ -169,25 +169,40 @@ impl Cache {
         .await?)
     }
 
-    /// The closed (not estimated) daily spend of every tenant on every
-    /// service over `[from, to]`, tag and account lines summed, untagged
-    /// spend left out: (tenant, service, day, amount), by tenant, service
-    /// and day.
+    /// The stable daily spend of every tenant on every service over `[from,
+    /// to]`: days Cost Explorer calls final, and estimated days up to
+    /// `stable_through` (old enough to have settled); tag and account lines
+    /// summed, untagged spend left out: (tenant, service, day, amount), by
+    /// tenant, service and day.
     pub async fn closed_cost_days(
         &self,
         from: &str,
         to: &str,
+        stable_through: &str,
     ) -> Result<Vec<(String, String, String, f64)>, CacheError> {
         let rows = sqlx::query(
             "SELECT tenant_id, service, day, sum(amount) FROM cost_daily
-             WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND estimated = 0
+             WHERE day >= ?1 AND day <= ?2 AND tenant_id != '' AND (estimated = 0 OR day <= ?3)
              GROUP BY tenant_id, service, day ORDER BY tenant_id, service, day",
         )
         .bind(from)
         .bind(to)
+        .bind(stable_through)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    /// Whether any cached day in `[from, to)` is still marked estimated (a
+    /// month whose invoice had not closed when it was read).
+    pub async fn estimated_cost_between(&self, from: &str, to: &str) -> Result<bool, CacheError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM cost_daily WHERE day >= ?1 AND day < ?2 AND estimated = 1")
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
     }
 
     /// Replace the kept cost anomalies with `rows` and record `day` as the

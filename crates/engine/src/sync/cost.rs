@@ -23,6 +23,10 @@ pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), Cach
     run.flush().await
 }
 
+/// The day of the month by which AWS has closed last month's invoice: from
+/// then on, last month's figures are final.
+const INVOICE_CLOSED_BY: u32 = 5;
+
 /// Daily cost by tenant tag and by linked account, from the first day not
 /// yet closed (Cost Explorer bills $0.01 a request: a closed day, one no
 /// longer `Estimated`, is never fetched twice) through today; on a first
@@ -42,7 +46,17 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache:
         .ok()
         .flatten()
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
-    let from = closed.map(|d| d + Duration::days(1)).unwrap_or(first_last).max(first_last).min(today);
+    let mut from = closed.map(|d| d + Duration::days(1)).unwrap_or(first_last).max(first_last).min(today);
+    // Last month read while its bill was open: once its invoice has closed,
+    // read it once more for the final figures.
+    let last_month_open = run
+        .cache
+        .estimated_cost_between(&first_last.format("%Y-%m-%d").to_string(), &first_this.format("%Y-%m-%d").to_string())
+        .await
+        .unwrap_or(false);
+    if today.day() > INVOICE_CLOSED_BY && last_month_open {
+        from = first_last;
+    }
     let (start, end) =
         (from.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
 
@@ -56,12 +70,16 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache:
     run.step("cost", format!("by linked account from {start}"));
     let (by_tag, by_account) = (by_tag?, by_account?);
 
-    // The closed days now cached: up to the day before the first estimated one.
+    // The days not read again: final ones (not `Estimated`), and estimated
+    // ones once they are stable (the open month is estimated to its last
+    // day; its settled days are not re-bought every sync). Last month is
+    // read once more when its invoice closes (above).
     let first_open =
         by_tag.iter().chain(&by_account).filter(|l| l.estimated).map(|l| l.day.as_str()).min().map(str::to_string);
-    let newest_closed = match first_open {
-        Some(day) => NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().map(|d| d - Duration::days(1)),
-        None => Some(today - Duration::days(1)),
+    let stable = crate::cost::stable_through(today);
+    let newest_closed = match first_open.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()) {
+        Some(first) if first > stable => Some(first - Duration::days(1)),
+        _ => Some(stable),
     };
 
     let tagged: HashMap<&str, &str> =

@@ -465,7 +465,7 @@ async fn short_lived_credentials_expire_on_the_simulated_clock() {
 }
 
 #[tokio::test]
-async fn unblended_and_amortized_cost_come_together_and_only_today_is_estimated() {
+async fn unblended_and_amortized_cost_come_together_and_the_open_month_is_estimated() {
     let sim = sim().await;
     let now = sim.options().now;
     sim.set_knobs(SimKnobs { clock: Some(now), ..SimKnobs::default() });
@@ -538,9 +538,19 @@ async fn unblended_and_amortized_cost_come_together_and_only_today_is_estimated(
             }
         }
         assert!(reserved > 0 && plain > 0, "by tag {by_tag}: {reserved} reserved, {plain} plain groups");
+        // The open month is estimated; last month too until the 5th.
+        use chrono::Datelike;
+        let date = |d: i64| chrono::DateTime::from_timestamp(d * 86_400, 0).unwrap().date_naive();
+        let t = date(today);
+        let open = |d: i64| {
+            let dd = date(d);
+            (dd.year(), dd.month()) == (t.year(), t.month())
+                || (t.day() <= crate::cost::INVOICE_CLOSES_ON && dd < t && (t - dd).num_days() < 40)
+        };
         let expected: std::collections::BTreeMap<String, bool> =
-            (today - 3..=today).map(|d| (day(d), d == today)).collect();
-        assert_eq!(estimated, expected, "by tag {by_tag}: only today is estimated");
+            (today - 3..=today).map(|d| (day(d), open(d))).collect();
+        assert_eq!(estimated, expected, "by tag {by_tag}: the open month is estimated");
+        assert_eq!(estimated.get(&day(today)), Some(&true), "today always is");
     }
 }
 
