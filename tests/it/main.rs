@@ -8,6 +8,7 @@ mod alarms;
 mod anomalies;
 mod broken;
 mod cache_cmd;
+mod chargeback;
 mod check;
 mod console;
 mod credentials;

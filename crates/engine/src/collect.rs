@@ -539,7 +539,7 @@ pub async fn cost(
 ) -> Result<Vec<CostLine>, Failure> {
     let first = match by {
         CostGrouping::Tag(key, _) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
-        CostGrouping::LinkedAccount => {
+        CostGrouping::LinkedAccount | CostGrouping::UntaggedByAccount(_) => {
             GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("LINKED_ACCOUNT").build()
         }
     };
@@ -556,6 +556,19 @@ pub async fn cost(
                                 .set_values(Some(excluded.to_vec()))
                                 .build(),
                         )
+                        .build(),
+                )
+                .build(),
+        ),
+        // Spend without the tenant tag, per linked account: the Tags
+        // expression with MatchOptions ABSENT (Expression and TagValues,
+        // Billing and Cost Management API Reference).
+        CostGrouping::UntaggedByAccount(tag) => Some(
+            Expression::builder()
+                .tags(
+                    aws_sdk_costexplorer::types::TagValues::builder()
+                        .key(tag)
+                        .match_options(aws_sdk_costexplorer::types::MatchOption::Absent)
                         .build(),
                 )
                 .build(),
@@ -594,7 +607,7 @@ pub async fn cost(
                 let key = match by {
                     // Tag group keys come as "<tag>$<value>"; "" is untagged.
                     CostGrouping::Tag(tag, _) => k.strip_prefix(&format!("{tag}$")).unwrap_or(k).to_string(),
-                    CostGrouping::LinkedAccount => k.clone(),
+                    CostGrouping::LinkedAccount | CostGrouping::UntaggedByAccount(_) => k.clone(),
                 };
                 out.push(CostLine {
                     key,
@@ -622,10 +635,13 @@ pub enum CostGrouping<'a> {
     /// are not untagged spend).
     Tag(&'a str, &'a [String]),
     LinkedAccount,
+    /// By linked account, only spend without the tenant tag: what a pool's
+    /// untagged infrastructure costs, account by account.
+    UntaggedByAccount(&'a str),
 }
 
 /// Turn cost lines into cache rows, attributing each to a tenant.
-pub fn cost_rows(lines: Vec<CostLine>, source: &'static str, owner: impl Fn(&str) -> Option<String>) -> Vec<CostRow> {
+pub fn cost_rows(lines: Vec<CostLine>, source: &str, owner: impl Fn(&str) -> Option<String>) -> Vec<CostRow> {
     let mut merged: BTreeMap<(String, String, String), CostRow> = BTreeMap::new();
     for line in lines {
         let tenant = owner(&line.key).unwrap_or_default();
@@ -633,7 +649,7 @@ pub fn cost_rows(lines: Vec<CostLine>, source: &'static str, owner: impl Fn(&str
             tenant_id: tenant,
             day: line.day,
             service: line.service,
-            source,
+            source: source.to_string(),
             amount: 0.0,
             amortized: 0.0,
             unit: line.unit,

@@ -164,6 +164,155 @@ pub async fn usage_per_day(
         .collect())
 }
 
+/// What one tenant is charged this month: its own spend (its tag's, or its
+/// account's), its share of the pools it lives in, and the unit cost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Charge {
+    pub month_to_date: f64,
+    pub last_month: f64,
+    pub forecast: f64,
+    /// Its share of the untagged spend of the accounts (pools) it lives in.
+    pub shared_month_to_date: f64,
+    pub shared_forecast: f64,
+    /// Requests per day at this month's measured rate.
+    pub requests_per_day: Option<f64>,
+    /// Dollars per million requests: ([`Charge::forecast`] +
+    /// [`Charge::shared_forecast`]) over the month's requests at the
+    /// measured rate. The one definition every view, report and CSV shows.
+    pub per_million: Option<f64>,
+}
+
+/// One pool: an account several tenants live in (a shared account, an EKS
+/// cluster's, a pooled platform's), its untagged spend and who shares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    pub account: String,
+    /// The usage metric it is shared out by.
+    pub metric: String,
+    /// (tenant, share of the pool, 0 to 1).
+    pub members: Vec<(String, f64)>,
+    pub month_to_date: f64,
+    pub forecast: f64,
+    /// Members have no usage on record: shared equally.
+    pub equal_split: bool,
+}
+
+/// The fleet's chargeback this month.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chargeback {
+    pub tenants: std::collections::HashMap<String, Charge>,
+    pub pools: Vec<Pool>,
+    /// Untagged spend of accounts no tenant lives in (the payer's own
+    /// Config, CloudTrail, Cost Explorer; security and tooling accounts),
+    /// and untagged services `[apportion] services` leaves out: shown,
+    /// not charged. (account, month to date, forecast).
+    pub overhead: Vec<(String, f64, f64)>,
+}
+
+/// The chargeback on `today`: each tenant's own spend plus, for each
+/// account it shares with other tenants, a part of that account's untagged
+/// spend in proportion to its use of the pool's usage metric
+/// ([`crate::fleet::Apportion::metric_for`]). Untagged spend of accounts
+/// where no tenant lives is fleet overhead, never charged.
+pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, CacheError> {
+    use std::collections::{BTreeMap, HashMap};
+    let apportion: crate::fleet::Apportion =
+        cache.meta("apportion").await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let own: HashMap<String, TenantCost> =
+        by_tenant(cache, today).await?.into_iter().map(|c| (c.tenant.clone(), c)).collect();
+    let tenants = cache.tenant_accounts().await?;
+    let requests: HashMap<String, f64> = usage_per_day(cache, "requests", None, today).await?.into_iter().collect();
+    let mut usage_by_metric: HashMap<String, HashMap<String, f64>> = HashMap::new();
+
+    // Per account: its untagged days (shared services only), the rest overhead.
+    let (first, _) = month_starts(today);
+    let from = first.min(today - Duration::days(RUN_RATE_DAYS as i64));
+    let rows = cache.untagged_by_account(&day(from), &day(today)).await?;
+    let mut shared_days: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+    let mut other_days: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+    for (account, service, d, amount) in rows {
+        let Some(d) = parse_day(&d) else { continue };
+        let shared = apportion.services.is_empty() || apportion.services.contains(&service);
+        let into = if shared { &mut shared_days } else { &mut other_days };
+        *into.entry(account).or_default().entry(d).or_default() += amount;
+    }
+    let figures = |days: &BTreeMap<NaiveDate, f64>| -> (f64, f64) {
+        let days: Vec<(NaiveDate, f64)> = days.iter().map(|(d, v)| (*d, *v)).collect();
+        (days.iter().filter(|(d, _)| *d >= first).map(|(_, v)| v).sum(), forecast(&days, today))
+    };
+
+    let mut out = Chargeback::default();
+    for (id, _, _) in &tenants {
+        let c = own.get(id);
+        out.tenants.insert(
+            id.clone(),
+            Charge {
+                month_to_date: c.map_or(0.0, |c| c.month_to_date),
+                last_month: c.map_or(0.0, |c| c.last_month),
+                forecast: c.map_or(0.0, |c| c.forecast),
+                requests_per_day: requests.get(id).copied(),
+                ..Charge::default()
+            },
+        );
+    }
+    for (account, days) in &other_days {
+        let (mtd, fc) = figures(days);
+        out.overhead.push((account.clone(), mtd, fc));
+    }
+    for (account, days) in &shared_days {
+        let (mtd, fc) = figures(days);
+        let members: Vec<&(String, String, String)> = tenants
+            .iter()
+            .filter(|(_, model, a)| {
+                a == account && crate::fleet::Model::parse(model).is_some_and(|m| !m.owns_account())
+            })
+            .collect();
+        if members.is_empty() {
+            out.overhead.push((account.clone(), mtd, fc));
+            continue;
+        }
+        // The pool's metric: that of the model most of its tenants have.
+        let mut models: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, model, _) in &members {
+            *models.entry(model.as_str()).or_default() += 1;
+        }
+        let model = models.iter().max_by_key(|(_, n)| **n).map(|(m, _)| *m).unwrap_or("shared");
+        let metric = apportion.metric_for(model).to_string();
+        if !usage_by_metric.contains_key(&metric) {
+            let usage = usage_per_day(cache, &metric, None, today).await?.into_iter().collect();
+            usage_by_metric.insert(metric.clone(), usage);
+        }
+        let usage = &usage_by_metric[&metric];
+        let weights: Vec<f64> =
+            members.iter().map(|(id, _, _)| usage.get(id).copied().unwrap_or(0.0).max(0.0)).collect();
+        let total: f64 = weights.iter().sum();
+        let equal_split = total <= 0.0;
+        let shares: Vec<(String, f64)> = members
+            .iter()
+            .zip(&weights)
+            .map(|((id, _, _), w)| (id.clone(), if equal_split { 1.0 / members.len() as f64 } else { w / total }))
+            .collect();
+        for (id, share) in &shares {
+            if let Some(c) = out.tenants.get_mut(id) {
+                c.shared_month_to_date += mtd * share;
+                c.shared_forecast += fc * share;
+            }
+        }
+        out.pools.push(Pool {
+            account: account.clone(),
+            metric,
+            members: shares,
+            month_to_date: mtd,
+            forecast: fc,
+            equal_split,
+        });
+    }
+    for c in out.tenants.values_mut() {
+        c.per_million = c.requests_per_day.and_then(|r| per_million(c.forecast + c.shared_forecast, r, today));
+    }
+    Ok(out)
+}
+
 /// Days in `today`'s month.
 pub fn days_in_month(today: NaiveDate) -> f64 {
     let first = today.with_day(1).unwrap_or(today);
@@ -194,7 +343,7 @@ mod tests {
             tenant_id: tenant.into(),
             day: day.into(),
             service: "EC2".into(),
-            source: "tag",
+            source: "tag".into(),
             amount,
             amortized: amount,
             unit: "USD".into(),

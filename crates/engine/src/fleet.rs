@@ -82,6 +82,30 @@ pub struct Apportion {
     /// The untagged services that are shared infrastructure; empty means
     /// all untagged spend is.
     pub services: Vec<String>,
+    /// Per model (`shared`, `eks`, `pooled`): the usage metric its pools
+    /// are shared out by, instead of `metric` (`eks = "pods"`: pod count,
+    /// summed over the month, is pod-hours).
+    #[serde(default)]
+    pub by_model: std::collections::BTreeMap<String, String>,
+}
+
+impl Apportion {
+    /// The usage metric a pool of `model` tenants is shared out by: the
+    /// fleet file's choice for the model, else pods for an EKS cluster
+    /// (EKS namespaces serve no requests fleetdeck sees), else `metric`.
+    pub fn metric_for(&self, model: &str) -> &str {
+        match self.by_model.get(model) {
+            Some(m) => m,
+            None if model == "eks" => "pods",
+            None => &self.metric,
+        }
+    }
+}
+
+impl Default for Apportion {
+    fn default() -> Apportion {
+        Apportion { metric: "requests".into(), services: Vec::new(), by_model: Default::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +169,8 @@ struct RawApportion {
     metric: Spanned<String>,
     #[serde(default)]
     services: Vec<Spanned<String>>,
+    #[serde(default)]
+    by_model: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 /// `[retention]`: days kept, each optional (defaults in
@@ -468,9 +494,26 @@ impl Fleet {
             for s in a.services.iter().filter(|s| s.get_ref().trim().is_empty()) {
                 p.add(s.span(), "apportion.services", "a service name must not be empty");
             }
+            for (model, metric) in &a.by_model {
+                if !matches!(model.as_str(), "shared" | "eks" | "pooled") {
+                    p.add(
+                        metric.span(),
+                        "apportion.by_model",
+                        format!("{model:?} is not a model whose tenants share an account (shared, eks, pooled)"),
+                    );
+                }
+                if !catalog.metrics.iter().any(|m| &m.key == metric.get_ref()) {
+                    p.add(
+                        metric.span(),
+                        "apportion.by_model",
+                        format!("{:?} is not a catalog metric key", metric.get_ref()),
+                    );
+                }
+            }
             Apportion {
                 metric: a.metric.into_inner(),
                 services: a.services.into_iter().map(Spanned::into_inner).collect(),
+                by_model: a.by_model.into_iter().map(|(k, v)| (k, v.into_inner())).collect(),
             }
         });
 

@@ -530,17 +530,26 @@ pub struct TenantCostRow {
     pub cost_per_million: Option<f64>,
 }
 
-/// `[apportion]` at work this month.
+/// The chargeback at work this month: each pool's untagged spend shared
+/// out to the tenants living in it, and the overhead no tenant pays.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ApportionView {
+    /// The usage metric pools are shared out by...
     pub metric: String,
+    /// ...except these models' (`eks: pods`).
+    pub by_model: Vec<String>,
     /// The untagged services shared out; empty means all untagged spend.
     pub services: Vec<String>,
-    /// The untagged spend shared out, month to date.
+    /// The pools' untagged spend shared out, month to date.
     pub shared_month_to_date: f64,
-    /// Tenants that share it (those in shared accounts with usage).
+    /// Tenants that carry a share.
     pub tenants: u32,
+    /// Accounts shared by several tenants that have untagged spend.
+    pub pools: u32,
+    /// Untagged spend of accounts no tenant lives in (payer, security,
+    /// tooling), and of services not shared out: shown, not charged.
+    pub overhead_month_to_date: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]

@@ -280,6 +280,9 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
     };
     let by_tag = "TAG:tenant-id";
     let by_account = "DIMENSION:LINKED_ACCOUNT";
+    // The third query: by account, only spend without the tenant tag (its
+    // Filter is `Tags` ABSENT, which moto ignores: the pages say it).
+    let untagged = "UNTAGGED:LINKED_ACCOUNT";
     let pages: HashMap<(&str, Option<&str>), Json> = HashMap::from([
         (
             (by_tag, None),
@@ -332,6 +335,17 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
                 None,
             ),
         ),
+        (
+            (untagged, None),
+            page(
+                vec![
+                    on(d1, false, vec![group(SILO, ec2, "20"), group(SHARED, ec2, "7.25")]),
+                    on(d2, false, vec![group(SHARED, lambda, "1.5")]),
+                    on(d3, true, vec![group(PAYER, "AWS Cost Explorer", "0.05")]),
+                ],
+                None,
+            ),
+        ),
     ]);
     let pages: HashMap<(String, Option<String>), Json> =
         pages.into_iter().map(|((g, t), p)| ((g.to_string(), t.map(str::to_string)), p)).collect();
@@ -343,9 +357,7 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
         if r.name() != "ce:GetCostAndUsage" || !answered.lock().unwrap().insert(r.params.to_string()) {
             return;
         }
-        let g = &r.params["GroupBy"][0];
-        let grouping = format!("{}:{}", g["Type"].as_str().unwrap_or(""), g["Key"].as_str().unwrap_or(""));
-        let key = (grouping, r.param("NextPageToken").map(str::to_string));
+        let key = (grouping_of(&r.params), r.param("NextPageToken").map(str::to_string));
         if let Some(page) = pages.get(&key) {
             let body = json!({"account_id": r.account, "results": [page]});
             fleetdeck_testkit::moto_api_at(&moto_url, "/moto-api/static/ce/cost-and-usage-results", &body.to_string());
@@ -366,7 +378,7 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
         .map(|r| {
             assert_eq!((r.account.as_str(), r.region.as_str()), (PAYER, US), "Cost Explorer is read as the payer");
             let g = &r.params["GroupBy"];
-            let grouping = format!("{}:{}", g[0]["Type"].as_str().unwrap_or(""), g[0]["Key"].as_str().unwrap_or(""));
+            let grouping = grouping_of(&r.params);
             assert_eq!(g[1], json!({"Type": "DIMENSION", "Key": "SERVICE"}), "second grouping is SERVICE");
             if grouping == "TAG:tenant-id" {
                 // Whole-account tenants are costed by account: the tag query
@@ -392,6 +404,7 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
         (s(by_tag), None),
         (s(by_tag), Some(s("tag-page-2"))),
         (s(by_tag), Some(s("tag-page-3"))),
+        (s(untagged), None),
     ];
     want.sort();
     assert_eq!(followed, want, "each grouping read once, every page followed to the end: {calls:?}");
@@ -404,9 +417,15 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
             .collect();
+    // Untagged spend is kept per account ("untagged:<account>"): the shared
+    // account's goes to its tenants, the payer's is overhead; the silo's
+    // untagged spend is acme's own, costed by account.
+    let shared_untagged = format!("untagged:{SHARED}");
+    let payer_untagged = format!("untagged:{PAYER}");
     let want: Vec<(String, String, String, String, f64)> = [
-        ("", d1, ec2, "tag", 7.25),
-        ("", d2, lambda, "tag", 1.5),
+        ("", d1, ec2, shared_untagged.as_str(), 7.25),
+        ("", d2, lambda, shared_untagged.as_str(), 1.5),
+        ("", d3, "AWS Cost Explorer", payer_untagged.as_str(), 0.05),
         ("acme", d1, ec2, "account", 20.0),
         ("acme", d2, ec2, "account", 21.0),
         ("globex", d1, ec2, "account", 30.0),
@@ -428,13 +447,24 @@ async fn cost_explorer_pages_land_on_the_right_tenants_and_untagged_spend_is_kep
         .fetch_one(deck.cache.pool())
         .await
         .unwrap();
-    assert_eq!(estimated, 1, "only the open day's line is an estimate");
+    assert_eq!(estimated, 2, "only the open day's lines are estimates");
     let amortized_off: i64 =
         sqlx::query_scalar("SELECT count(*) FROM cost_daily WHERE amortized IS NULL OR amortized != amount")
             .fetch_one(deck.cache.pool())
             .await
             .unwrap();
     assert_eq!(amortized_off, 0, "amortised cost comes from the same pages as unblended");
+}
+
+/// Which of the three Cost Explorer queries a request is: its first
+/// grouping, or `UNTAGGED:LINKED_ACCOUNT` for the one filtered to spend
+/// without the tenant tag.
+fn grouping_of(params: &Json) -> String {
+    if params["Filter"]["Tags"]["MatchOptions"][0] == "ABSENT" {
+        return "UNTAGGED:LINKED_ACCOUNT".into();
+    }
+    let g = &params["GroupBy"][0];
+    format!("{}:{}", g["Type"].as_str().unwrap_or(""), g["Key"].as_str().unwrap_or(""))
 }
 
 /// A security reviewer at a tenant asks what fleetdeck does in their

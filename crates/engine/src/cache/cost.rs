@@ -13,7 +13,7 @@ pub struct CostRow {
     pub tenant_id: String,
     pub day: String,
     pub service: String,
-    pub source: &'static str,
+    pub source: String,
     /// Unblended.
     pub amount: f64,
     pub amortized: f64,
@@ -47,7 +47,7 @@ impl Cache {
             .bind(&c.tenant_id)
             .bind(&c.day)
             .bind(&c.service)
-            .bind(c.source)
+            .bind(&c.source)
             .bind(c.amount)
             .bind(c.amortized)
             .bind(&c.unit)
@@ -188,6 +188,26 @@ impl Cache {
         .bind(from)
         .bind(to)
         .bind(stable_through)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    /// Untagged spend per linked account and day over `[from, to]` (rows of
+    /// source `untagged:<account>`): (account, service, day, amount), by
+    /// account and day.
+    pub async fn untagged_by_account(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, String, String, f64)>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT substr(source, 10), service, day, amount FROM cost_daily
+             WHERE tenant_id = '' AND source LIKE 'untagged:%' AND day >= ?1 AND day <= ?2
+             ORDER BY 1, 3",
+        )
+        .bind(from)
+        .bind(to)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())

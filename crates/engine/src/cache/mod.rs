@@ -296,6 +296,13 @@ impl Cache {
         Ok(rows.iter().map(|t| (t.get(0), t.get(1), t.get(2), t.get(3))).collect())
     }
 
+    /// Every active tenant's model and account: (id, model, account).
+    pub async fn tenant_accounts(&self) -> Result<Vec<(String, String, String)>, CacheError> {
+        Ok(sqlx::query_as("SELECT id, model, account FROM tenant WHERE active = 1 ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Every active tenant's regions, home region first: (id, regions), in
     /// no particular order.
     pub async fn active_tenant_regions(&self) -> Result<Vec<(String, Vec<String>)>, CacheError> {

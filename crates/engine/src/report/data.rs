@@ -72,15 +72,9 @@ pub struct TenantFigures {
     /// Its entries in the Incidents view (alarms, anomalies, cost).
     pub incidents: usize,
     pub usage: Option<Usage>,
-}
-
-impl TenantFigures {
-    /// Dollars per million requests: the mean daily cost of the period's
-    /// closed days over the mean daily requests cached for the period.
-    pub fn cost_per_million(&self, days: i64) -> Option<f64> {
-        let per_day = self.usage.as_ref()?.per_day()?;
-        (per_day > 0.0 && days > 0).then(|| self.period_cost / days as f64 / per_day * 1e6)
-    }
+    /// Dollars per million requests, as the Cost view and the Tenant page
+    /// show it ([`crate::cost::Charge::per_million`]).
+    pub unit_cost: Option<f64>,
 }
 
 /// Time with and without incidents, epoch ms.
@@ -270,6 +264,7 @@ pub async fn gather(cache: &Cache, catalog: &Catalog, period: Period, now: i64) 
                 availability,
                 incidents: own.len(),
                 usage: usage.get(&row.tenant).copied(),
+                unit_cost: row.cost_per_million,
             }
         })
         .collect();
@@ -476,26 +471,5 @@ mod tests {
         assert_eq!(a.impaired_ms, clock::ms(MINUTE));
         assert_eq!(availability(&[], 0, 0).share(), None);
         assert_eq!(availability(&[], 0, clock::ms(MINUTE)).share(), Some(1.0));
-    }
-
-    #[test]
-    fn unit_cost_is_daily_cost_over_daily_requests() {
-        let t = TenantFigures {
-            id: "acme".into(),
-            name: "Acme".into(),
-            tier: "premium".into(),
-            model: "silo".into(),
-            regions: vec![],
-            health: None,
-            cost: CostFigures::default(),
-            period_cost: 70.0,
-            previous_cost: 0.0,
-            availability: Availability::default(),
-            incidents: 0,
-            // Half a day of data: 1M requests a day.
-            usage: Some(Usage { requests: 500_000.0, covered_secs: 43_200 }),
-        };
-        assert_eq!(t.cost_per_million(7), Some(10.0));
-        assert_eq!(TenantFigures { usage: None, ..t }.cost_per_million(7), None);
     }
 }

@@ -246,7 +246,7 @@ fn csv(f: &data::Figures, tenant: Option<&str>) -> String {
             format!("{:.2}", t.period_cost),
             format!("{:.2}", t.previous_cost),
             t.usage.as_ref().map(|u| format!("{:.0}", u.requests)).unwrap_or_default(),
-            opt(t.cost_per_million(f.cost_days.days), 4),
+            opt(t.unit_cost, 4),
         ];
         out.push_str(&crate::export::csv_record(cells.iter().map(String::as_str)));
     }

@@ -68,14 +68,23 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache:
     run.step("cost", format!("by tenant tag from {start}"));
     let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
     run.step("cost", format!("by linked account from {start}"));
-    let (by_tag, by_account) = (by_tag?, by_account?);
+    let untagged =
+        collect::cost(&client, run.aws, payer, CostGrouping::UntaggedByAccount(&fleet.cost_tag), &start, &end).await;
+    run.step("cost", format!("untagged by linked account from {start}"));
+    let (by_tag, by_account, untagged) = (by_tag?, by_account?, untagged?);
 
     // The days not read again: final ones (not `Estimated`), and estimated
     // ones once they are stable (the open month is estimated to its last
     // day; its settled days are not re-bought every sync). Last month is
     // read once more when its invoice closes (above).
-    let first_open =
-        by_tag.iter().chain(&by_account).filter(|l| l.estimated).map(|l| l.day.as_str()).min().map(str::to_string);
+    let first_open = by_tag
+        .iter()
+        .chain(&by_account)
+        .chain(&untagged)
+        .filter(|l| l.estimated)
+        .map(|l| l.day.as_str())
+        .min()
+        .map(str::to_string);
     let stable = crate::cost::stable_through(today);
     let newest_closed = match first_open.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()) {
         Some(first) if first > stable => Some(first - Duration::days(1)),
@@ -88,9 +97,25 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache:
         fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| (t.account.as_str(), t.id.as_str())).collect();
     // A whole-account tenant that also tags its resources is costed by its
     // account below; its tag lines are neither its cost twice nor untagged.
-    let by_tag: Vec<collect::CostLine> =
-        by_tag.into_iter().filter(|l| !fleet.tenants.iter().any(|t| t.model.owns_account() && t.id == l.key)).collect();
+    // Untagged lines (key "") are read per account below; tagged lines of
+    // an id the fleet does not know stay unclaimed ('' tenant, "tag").
+    let by_tag: Vec<collect::CostLine> = by_tag
+        .into_iter()
+        .filter(|l| !l.key.is_empty())
+        .filter(|l| !fleet.tenants.iter().any(|t| t.model.owns_account() && t.id == l.key))
+        .collect();
     let mut rows = collect::cost_rows(by_tag, "tag", |k| tagged.get(k).map(|s| s.to_string()));
+    // Untagged spend per linked account ('' tenant, source
+    // "untagged:<account>"): a pool's infrastructure goes to the tenants
+    // living in that account; an account no tenant lives in is fleet
+    // overhead. Accounts a tenant owns are costed whole by account below.
+    let mut by_pool: std::collections::BTreeMap<String, Vec<collect::CostLine>> = Default::default();
+    for l in untagged.into_iter().filter(|l| !owners.contains_key(l.key.as_str())) {
+        by_pool.entry(l.key.clone()).or_default().push(l);
+    }
+    for (account, lines) in by_pool {
+        rows.extend(collect::cost_rows(lines, &format!("untagged:{account}"), |_| Some(String::new())));
+    }
     // Whole-account tenants are costed by account; tag lines in their
     // accounts would count them twice, so only account lines are kept.
     rows.extend(

@@ -367,7 +367,7 @@ pub async fn run(
         Some(at) => opts.now - at >= opts.cost_every_secs,
         None => true,
     };
-    let cost_calls = if fleet.payer_account.is_some() && cost_due { 2 } else { 0 };
+    let cost_calls = if fleet.payer_account.is_some() && cost_due { 3 } else { 0 };
     run.total.fetch_add((calls.len() + alarm_targets.len() + log_jobs.len() + cost_calls) as u32, Ordering::Relaxed);
 
     // 3-6. Metrics, alarms, logs and cost at once: they wait on different

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::ViewError;
 use crate::cache::Cache;
-use crate::fleet::{Apportion, Model};
+use crate::fleet::Apportion;
 use crate::model::{ApportionView, CostFigures, CostView, ServiceCost, TenantCostRow};
 
 /// The Cost view on `today` (UTC): every active tenant, even one with no cost
@@ -23,56 +23,39 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         })
         .unwrap_or_default()
     };
-    let apportion: Option<Apportion> = cache.meta("apportion").await?.and_then(|json| serde_json::from_str(&json).ok());
-    let usage_metric = apportion.as_ref().map_or("requests", |a| a.metric.as_str()).to_string();
-    let usage: HashMap<String, f64> =
-        crate::cost::usage_per_day(cache, &usage_metric, None, today).await?.into_iter().collect();
-    let untagged_services = crate::cost::by_service(cache, Some(""), today).await?;
-
+    // Own spend, each pool's untagged spend shared out to the tenants
+    // living in it, and the unit cost: one computation (`cost::chargeback`)
+    // for this view, the Tenant page, the reports and their CSV.
+    let apportion: Apportion =
+        cache.meta("apportion").await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let charges = crate::cost::chargeback(cache, today).await?;
+    let usage_metric = "requests".to_string();
     let tenants = cache.active_tenants().await?;
     let mut rows: Vec<TenantCostRow> = tenants
         .into_iter()
-        .map(|(id, name, tier, model)| TenantCostRow {
-            name,
-            tier,
-            model,
-            cost: figures(costs.get(&id)),
-            apportioned: 0.0,
-            usage: usage.get(&id).copied(),
-            cost_per_million: None,
-            tenant: id,
+        .map(|(id, name, tier, model)| {
+            let c = charges.tenants.get(&id).cloned().unwrap_or_default();
+            TenantCostRow {
+                name,
+                tier,
+                model,
+                cost: figures(costs.get(&id)),
+                apportioned: c.shared_month_to_date,
+                usage: c.requests_per_day,
+                cost_per_million: c.per_million,
+                tenant: id,
+            }
         })
         .collect();
-
-    // Pooled infrastructure is shared by the tenants living on it: those in
-    // shared accounts (shared VPC, EKS namespace, pooled), by their usage.
-    // A silo or remote tenant's account is its own, costed whole already.
-    let apportion_view = apportion.map(|a| {
-        let shared: f64 = untagged_services
-            .iter()
-            .filter(|(service, _, _)| a.services.is_empty() || a.services.contains(service))
-            .map(|(_, mtd, _)| mtd)
-            .sum();
-        let sharing = |r: &TenantCostRow| {
-            Model::parse(&r.model).is_some_and(|m| !m.owns_account()) && r.usage.is_some_and(|u| u > 0.0)
-        };
-        let total_usage: f64 = rows.iter().filter(|r| sharing(r)).filter_map(|r| r.usage).sum();
-        let mut tenants = 0;
-        for r in rows.iter_mut() {
-            if sharing(r) && total_usage > 0.0 {
-                r.apportioned = shared * r.usage.unwrap_or(0.0) / total_usage;
-                tenants += 1;
-            }
-        }
-        ApportionView { metric: a.metric, services: a.services, shared_month_to_date: shared, tenants }
+    let apportion_view = (!charges.pools.is_empty() || !charges.overhead.is_empty()).then(|| ApportionView {
+        metric: apportion.metric.clone(),
+        by_model: apportion.by_model.iter().map(|(m, k)| format!("{m}: {k}")).collect(),
+        services: apportion.services.clone(),
+        shared_month_to_date: charges.pools.iter().map(|p| p.month_to_date).sum(),
+        tenants: rows.iter().filter(|r| r.apportioned > 0.0).count() as u32,
+        pools: charges.pools.len() as u32,
+        overhead_month_to_date: charges.overhead.iter().map(|(_, mtd, _)| mtd).sum(),
     });
-    for r in rows.iter_mut() {
-        // The shared part at the month's run rate too: month to date scaled like the forecast.
-        let shared_forecast =
-            if r.cost.month_to_date > 0.0 { r.apportioned * r.cost.forecast / r.cost.month_to_date } else { 0.0 };
-        r.cost_per_million =
-            r.usage.and_then(|u| crate::cost::per_million(r.cost.forecast + shared_forecast, u, today));
-    }
     rows.sort_by(|a, b| b.cost.forecast.total_cmp(&a.cost.forecast).then_with(|| a.tenant.cmp(&b.tenant)));
 
     let untagged = figures(costs.get(""));

@@ -127,9 +127,9 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         .into_iter()
         .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
         .collect();
-    let requests = crate::cost::usage_per_day(cache, "requests", Some(id), today).await?;
+    // The Cost view's figure: own spend and pool share over requests.
     let cost_per_million_requests =
-        requests.first().and_then(|(_, per_day)| crate::cost::per_million(forecast, *per_day, today));
+        crate::cost::chargeback(cache, today).await?.tenants.get(id).and_then(|c| c.per_million);
 
     let console = match &role_arn {
         Some(arn) => regions.iter().flat_map(|r| console_links(arn, r)).collect(),

@@ -93,9 +93,12 @@ export function CostView({ state }: ViewProps) {
         {data?.apportion && (
           <Figure
             id="kpi-cost-shared"
-            label={`Shared out by ${data.apportion.metric} to ${plural(data.apportion.tenants, 'tenant')}`}
+            label={`Pools shared out to ${plural(data.apportion.tenants, 'tenant')}`}
             value={data.apportion.shared_month_to_date}
           />
+        )}
+        {data?.apportion && (
+          <Figure id="kpi-cost-overhead" label="Fleet overhead (not charged)" value={data.apportion.overhead_month_to_date} />
         )}
       </section>
       {error && (
@@ -218,9 +221,13 @@ export function CostView({ state }: ViewProps) {
           </ul>
           {data?.apportion && (
             <p class="muted small" id="apportion-note">
-              Untagged spend of {data.apportion.services.length === 0 ? 'every service' : data.apportion.services.join(', ')} (
-              {money(data.apportion.shared_month_to_date)} this month) is shared out to the tenants living in shared accounts,
-              in proportion to their {data.apportion.metric}.
+              Untagged spend of {data.apportion.services.length === 0 ? 'every service' : data.apportion.services.join(', ')} in
+              an account several tenants live in ({plural(data.apportion.pools, 'pool')},{' '}
+              {money(data.apportion.shared_month_to_date)} this month) goes to those tenants only, in proportion to their{' '}
+              {data.apportion.metric}
+              {data.apportion.by_model.length > 0 ? ` (by model: ${data.apportion.by_model.join(', ')})` : ''}. Untagged spend of
+              accounts no tenant lives in (payer, security, tooling: {money(data.apportion.overhead_month_to_date)}) is fleet
+              overhead, shown and not charged.
             </p>
           )}
         </section>

@@ -81,7 +81,7 @@ pub fn tenant(f: &Figures, d: &TenantDetail) -> Document {
         tile(
             "fig-unit-cost",
             "Cost per 1M requests",
-            t.cost_per_million(days).map(money).unwrap_or_else(|| "–".into()),
+            t.unit_cost.map(money).unwrap_or_else(|| "–".into()),
             "daily cost / daily requests",
             Tone::Plain,
         ),
@@ -159,14 +159,13 @@ pub fn tenant(f: &Figures, d: &TenantDetail) -> Document {
     match (&d.usage_label, t.usage) {
         (Some(label), Some(u)) => {
             b.push(Block::Para(format!(
-                "{label}: {} over the last {} cached ({} a day). Unit cost: the mean daily cost of the last {} \
-                 ({}) over the mean daily requests: {} per million requests.",
+                "{label}: {} over the last {} cached ({} a day). Unit cost: this month's forecast, its share of \
+                 shared infrastructure included, over this month's requests at the measured rate: {} per \
+                 million requests (the Cost view's figure).",
                 count(u.requests),
                 duration(clock::ms(u.covered_secs)),
                 u.per_day().map(count).unwrap_or_default(),
-                plural(days, "closed day"),
-                money(t.period_cost / days.max(1) as f64),
-                t.cost_per_million(days).map(money).unwrap_or_else(|| "–".into()),
+                t.unit_cost.map(money).unwrap_or_else(|| "–".into()),
             )));
         }
         (Some(label), None) => b.push(Block::Para(format!("No {label} datapoints in the period."))),

@@ -1,0 +1,186 @@
+//! Cost numbers an account manager can sign: each tenant's month is built
+//! here by hand from the simulated bill (Cost Explorer, asked directly) and
+//! the usage fleetdeck measured, and matched to the cent against the Cost
+//! view; the unit cost is the same in the Cost view, the Tenant page, the
+//! report and its CSV. A pool's untagged spend goes only to the tenants
+//! living in that account, by the pool's usage metric (requests for shared
+//! and pooled accounts, pods for the EKS cluster); spend of accounts where
+//! no tenant lives is overhead, shown and never charged.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_costexplorer::types::{
+    DateInterval, Expression, Granularity, GroupDefinition, GroupDefinitionType, MatchOption, TagValues,
+};
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::fleet::Model;
+use fleetdeck_engine::report::{self, Format, Period, ReportSpec};
+use fleetdeck_engine::view;
+use fleetdeck_sim::SimFleet;
+use fleetdeck_testkit::world::{epoch_now, World};
+
+/// Month-to-date unblended cost from the simulated payer, grouped by
+/// `first` and SERVICE, optionally only spend without the tenant tag:
+/// group key -> dollars.
+async fn bill(w: &World, first: GroupDefinition, untagged_only: bool) -> BTreeMap<String, f64> {
+    use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(w.sim.endpoint())
+        .credentials_provider(Credentials::new(SimFleet::ACCESS_KEY_ID, SimFleet::SECRET_ACCESS_KEY, None, None, "t"))
+        .load()
+        .await;
+    let ce = aws_sdk_costexplorer::Client::new(&conf);
+    let today = fleetdeck_engine::clock::day_of(w.epoch);
+    let start = today.format("%Y-%m-01").to_string();
+    let end = (today + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let filter = untagged_only.then(|| {
+        Expression::builder()
+            .tags(TagValues::builder().key(&w.fleet.cost_tag).match_options(MatchOption::Absent).build())
+            .build()
+    });
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = ce
+            .get_cost_and_usage()
+            .time_period(DateInterval::builder().start(&start).end(&end).build().unwrap())
+            .granularity(Granularity::Daily)
+            .metrics("UnblendedCost")
+            .group_by(first.clone())
+            .group_by(GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("SERVICE").build())
+            .set_filter(filter.clone())
+            .set_next_page_token(token)
+            .send()
+            .await
+            .expect("the bill");
+        for r in page.results_by_time() {
+            for g in r.groups() {
+                let amount: f64 = g.metrics().unwrap()["UnblendedCost"].amount().unwrap().parse().unwrap();
+                *out.entry(g.keys()[0].clone()).or_default() += amount;
+            }
+        }
+        token = page.next_page_token().map(str::to_string);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenants_month_is_recomputed_by_hand_from_the_bill_and_matches_everywhere() {
+    let w = World::start_with(24, Catalog::builtin().unwrap(), epoch_now()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    let summary = super::alarms::sync_as_is(&w, &cache, w.epoch).await;
+    assert_eq!(summary.sources_failed, 0, "{:#?}", summary.errors);
+    let today = fleetdeck_engine::clock::day_of(w.epoch);
+
+    // The bill, three ways.
+    let dim = |k: &str| GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key(k).build();
+    let tag = GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(&w.fleet.cost_tag).build();
+    let by_tag = bill(&w, tag, false).await;
+    let by_account = bill(&w, dim("LINKED_ACCOUNT"), false).await;
+    let untagged = bill(&w, dim("LINKED_ACCOUNT"), true).await;
+
+    // By hand. Own spend: an account-owning tenant's whole account; any
+    // other tenant's tag.
+    let tenants = &w.fleet.tenants;
+    let mut own: HashMap<&str, f64> = HashMap::new();
+    for t in tenants {
+        let spend = if t.model.owns_account() {
+            by_account.get(&t.account).copied().unwrap_or(0.0)
+        } else {
+            by_tag.get(&format!("{}${}", w.fleet.cost_tag, t.id)).copied().unwrap_or(0.0)
+        };
+        own.insert(t.id.as_str(), spend);
+    }
+    // Pools: untagged spend of an account that non-owning tenants share,
+    // by requests (shared, pooled) or pods (EKS); overhead: untagged spend
+    // of accounts no tenant lives in.
+    let usage = |rows: Vec<(String, f64)>| rows.into_iter().collect::<HashMap<_, _>>();
+    let requests = usage(fleetdeck_engine::cost::usage_per_day(&cache, "requests", None, today).await.unwrap());
+    let pods = usage(fleetdeck_engine::cost::usage_per_day(&cache, "pods", None, today).await.unwrap());
+    let mut share: HashMap<&str, f64> = HashMap::new();
+    let mut overhead = 0.0;
+    for (account, dollars) in &untagged {
+        if tenants.iter().any(|t| t.model.owns_account() && &t.account == account) {
+            continue;
+        }
+        let members: Vec<_> = tenants.iter().filter(|t| &t.account == account).collect();
+        if members.is_empty() {
+            overhead += dollars;
+            continue;
+        }
+        let eks = members.iter().filter(|t| t.model == Model::Eks).count() * 2 > members.len();
+        let metric = if eks { &pods } else { &requests };
+        let weights: Vec<f64> = members.iter().map(|t| metric.get(&t.id).copied().unwrap_or(0.0)).collect();
+        let total: f64 = weights.iter().sum();
+        assert!(total > 0.0, "usage measured for the pool of {account}");
+        for (t, wgt) in members.iter().zip(&weights) {
+            *share.entry(t.id.as_str()).or_default() += dollars * wgt / total;
+        }
+    }
+    assert!(overhead > 0.0, "the payer's own spend is overhead");
+
+    // The Cost view, to the cent.
+    let cost = view::cost(&cache, today).await.unwrap();
+    for r in &cost.rows {
+        let (o, s) = (own[r.tenant.as_str()], share.get(r.tenant.as_str()).copied().unwrap_or(0.0));
+        assert!(
+            (r.cost.month_to_date - o).abs() < 0.005,
+            "{}: own {} against {o:.2} by hand",
+            r.tenant,
+            r.cost.month_to_date
+        );
+        assert!((r.apportioned - s).abs() < 0.005, "{}: share {} against {s:.2} by hand", r.tenant, r.apportioned);
+    }
+    let a = cost.apportion.as_ref().expect("pools and overhead shown");
+    assert!(
+        (a.overhead_month_to_date - overhead).abs() < 0.005,
+        "overhead {} against {overhead:.2}",
+        a.overhead_month_to_date
+    );
+    // EKS tenants carry a share of their cluster's account, and only that.
+    for t in tenants.iter().filter(|t| t.model == Model::Eks) {
+        assert!(share.get(t.id.as_str()).copied().unwrap_or(0.0) > 0.0, "{} pays its share of the cluster", t.id);
+    }
+    // Everything on the bill is someone's or overhead.
+    let total_bill: f64 = by_account.values().sum();
+    let charged: f64 = cost.rows.iter().map(|r| r.cost.month_to_date + r.apportioned).sum();
+    let unclaimed_tags: f64 = by_tag
+        .iter()
+        .filter(|(k, _)| {
+            let v = k.split_once('$').map(|(_, v)| v).unwrap_or("");
+            !v.is_empty() && !tenants.iter().any(|t| t.id == v && !t.model.owns_account())
+        })
+        .map(|(_, v)| v)
+        .sum::<f64>();
+    assert!(
+        (charged + overhead + unclaimed_tags - total_bill).abs() < 0.05,
+        "charged {charged:.2} + overhead {overhead:.2} + unclaimed {unclaimed_tags:.2} against the bill {total_bill:.2}"
+    );
+
+    // One unit cost: Cost view, Tenant page, report, CSV.
+    let spec = ReportSpec { period: Period::days(7), tenant: None, format: Format::Csv };
+    let csv = String::from_utf8(report::render(&cache, &w.catalog, &spec, w.epoch).await.unwrap().bytes).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|c| *c == "cost_per_million_requests").unwrap();
+    let mut compared = 0;
+    for r in cost.rows.iter().filter(|r| r.cost_per_million.is_some()) {
+        let unit = r.cost_per_million.unwrap();
+        let page = view::tenant(&cache, &w.catalog, &r.tenant, w.epoch).await.unwrap();
+        assert_eq!(
+            page.cost_per_million_requests.map(|v| (v * 100.0).round()),
+            Some((unit * 100.0).round()),
+            "{}",
+            r.tenant
+        );
+        let line = csv.lines().find(|l| l.starts_with(&format!("{},", r.tenant))).unwrap();
+        let cell: f64 = line.split(',').nth(col).unwrap().parse().unwrap();
+        assert_eq!((cell * 100.0).round(), (unit * 100.0).round(), "{}: CSV {cell} against {unit}", r.tenant);
+        compared += 1;
+    }
+    assert!(compared > 10, "unit costs compared: {compared}");
+}
