@@ -142,6 +142,17 @@ async fn each_tenants_month_is_recomputed_by_hand_from_the_bill_and_matches_ever
         "overhead {} against {overhead:.2}",
         a.overhead_month_to_date
     );
+    // A customer-owned account outside the organization is on no line of
+    // the bill: "not on your bill", not $0, in the Cost view and its page.
+    let outside: Vec<_> = w.sim.tenants().iter().filter(|t| t.outside_organization()).collect();
+    assert_eq!(outside.len(), 1, "the demo fleet has one");
+    for t in &outside {
+        let row = cost.rows.iter().find(|r| r.tenant == t.id).unwrap();
+        assert!(row.not_on_bill && row.cost.month_to_date == 0.0, "{row:#?}");
+        let page = view::tenant(&cache, &w.catalog, &t.id, w.epoch).await.unwrap();
+        assert!(page.cost_not_on_bill, "{}", t.id);
+    }
+    assert_eq!(cost.rows.iter().filter(|r| r.not_on_bill).count(), 1, "every other tenant is on the bill");
     // EKS tenants carry a share of their cluster's account, and only that.
     for t in tenants.iter().filter(|t| t.model == Model::Eks) {
         assert!(share.get(t.id.as_str()).copied().unwrap_or(0.0) > 0.0, "{} pays its share of the cluster", t.id);

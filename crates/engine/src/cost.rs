@@ -180,6 +180,10 @@ pub struct Charge {
     /// [`Charge::shared_forecast`]) over the month's requests at the
     /// measured rate. The one definition every view, report and CSV shows.
     pub per_million: Option<f64>,
+    /// Its own account is on no line of the payer's bill: a customer-owned
+    /// account outside the organization pays AWS itself. Its cost is
+    /// unknown to fleetdeck, not zero.
+    pub not_on_bill: bool,
 }
 
 /// One pool: an account several tenants live in (a shared account, an EKS
@@ -242,8 +246,10 @@ pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, C
     };
 
     let mut out = Chargeback::default();
-    for (id, _, _) in &tenants {
+    let any_cost = !own.is_empty();
+    for (id, model, _) in &tenants {
         let c = own.get(id);
+        let owns_account = crate::fleet::Model::parse(model).is_some_and(|m| m.owns_account());
         out.tenants.insert(
             id.clone(),
             Charge {
@@ -251,6 +257,7 @@ pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, C
                 last_month: c.map_or(0.0, |c| c.last_month),
                 forecast: c.map_or(0.0, |c| c.forecast),
                 requests_per_day: requests.get(id).copied(),
+                not_on_bill: any_cost && owns_account && c.is_none(),
                 ..Charge::default()
             },
         );

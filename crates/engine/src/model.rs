@@ -528,6 +528,9 @@ pub struct TenantCostRow {
     /// The month's forecast (its share of pooled infrastructure included)
     /// per million units of the month's usage at that rate.
     pub cost_per_million: Option<f64>,
+    /// Its own account is on no line of the payer's bill (a customer-owned
+    /// account outside the organization): "not on your bill", not $0.
+    pub not_on_bill: bool,
 }
 
 /// The chargeback at work this month: each pool's untagged spend shared
@@ -613,6 +616,8 @@ pub struct TenantView {
     /// The month's forecast per million of the month's requests at the
     /// rate measured so far, where requests are measured.
     pub cost_per_million_requests: Option<f64>,
+    /// Its account is not on the payer's bill: its cost is unknown here.
+    pub cost_not_on_bill: bool,
     /// AWS console links that switch into the tenant's role and region.
     pub console: Vec<ConsoleLink>,
     /// Epoch ms of the newest datapoint of any region.

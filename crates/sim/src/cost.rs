@@ -6,7 +6,9 @@
 //! and remote tenants pay in their own linked account, untagged; shared,
 //! EKS and pooled tenants carry the `tenant-id` tag in the shared accounts,
 //! beside untagged spend no tag can split (NAT, control plane, the pooled
-//! cluster). Hooli's EC2 compute runs at 3x for the last three days.
+//! cluster). Hooli's EC2 compute runs at 3x for the last three days. A
+//! remote tenant outside the organization
+//! ([`super::fleet::SimTenant::outside_organization`]) is on no line.
 //!
 //! Reservations: enterprise tenants and the pooled platform run their EC2,
 //! RDS and ElastiCache on reserved capacity, so their amortized cost
@@ -104,7 +106,7 @@ fn fmt_day(day: i64) -> String {
 /// The fleet's bill, line by line.
 fn cost_lines(fleet: &Fleet) -> Vec<CostLine<'_>> {
     let mut lines = Vec::new();
-    for t in &fleet.tenants {
+    for t in fleet.tenants.iter().filter(|t| !t.outside_organization()) {
         let u = |salt: u64| unit(mix(&[t.key, 0xc0, salt]));
         let daily = match t.tier {
             super::Tier::Enterprise => 400.0 + 500.0 * u(1),

@@ -8,8 +8,8 @@
 //! discovers tenants from the organization must tell them apart by tags:
 //! tenant accounts carry `tenant-id` and `tenant-tier`, the shared ones
 //! `tenancy=shared`, the others nothing. Remote tenants' accounts are
-//! customer-owned but invited into the organization (consolidated
-//! billing), hence `JoinedMethod: INVITED`.
+//! customer-owned; most were invited into the organization (consolidated
+//! billing), hence `JoinedMethod: INVITED`, one never was and is not listed.
 
 use serde_json::{json, Value};
 
@@ -87,7 +87,7 @@ pub(crate) fn org_accounts(fleet: &Fleet) -> Vec<OrgAccount> {
             tags: shared_tags(),
         });
     }
-    for t in fleet.tenants.iter().filter(|t| t.model.owns_account()) {
+    for t in fleet.tenants.iter().filter(|t| t.model.owns_account() && !t.outside_organization()) {
         let (email, method) = match t.model {
             Model::Remote => (format!("cloud-admin@{}.example.com", t.id), "INVITED"),
             _ => (format!("aws+{}@{DOMAIN}", t.id), "CREATED"),
@@ -252,8 +252,9 @@ mod unit_tests {
         let accounts = org_accounts(&fleet);
         let ids: std::collections::HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids.len(), accounts.len(), "no account twice");
-        // payer + 3 shared + 10 silo/remote + 2 outside the fleet
-        assert_eq!(accounts.len(), 16);
+        // payer + 3 shared + the silo/remote ones invited or created + 2 outside the fleet
+        let own = fleet.tenants.iter().filter(|t| t.model.owns_account() && !t.outside_organization()).count();
+        assert_eq!(accounts.len(), 1 + 3 + own + 2);
         assert_eq!(accounts[0].id, PAYER_ACCOUNT);
         assert!(accounts.iter().all(|a| a.joined < 1_795_300_000.0 && a.joined > 1.6e9));
         let globex = fleet.tenants.iter().find(|t| t.id == "globex").expect("globex");

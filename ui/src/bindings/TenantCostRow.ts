@@ -24,4 +24,9 @@ usage: number | null,
  * The month's forecast (its share of pooled infrastructure included)
  * per million units of the month's usage at that rate.
  */
-cost_per_million: number | null, };
+cost_per_million: number | null, 
+/**
+ * Its own account is on no line of the payer's bill (a customer-owned
+ * account outside the organization): "not on your bill", not $0.
+ */
+not_on_bill: boolean, };

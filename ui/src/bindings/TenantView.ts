@@ -46,6 +46,10 @@ cost_services: Array<ServiceCost>,
  */
 cost_per_million_requests: number | null, 
 /**
+ * Its account is not on the payer's bill: its cost is unknown here.
+ */
+cost_not_on_bill: boolean, 
+/**
  * AWS console links that switch into the tenant's role and region.
  */
 console: Array<ConsoleLink>, 

@@ -43,6 +43,7 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
                 apportioned: c.shared_month_to_date,
                 usage: c.requests_per_day,
                 cost_per_million: c.per_million,
+                not_on_bill: c.not_on_bill,
                 tenant: id,
             }
         })

@@ -128,8 +128,8 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
         .collect();
     // The Cost view's figure: own spend and pool share over requests.
-    let cost_per_million_requests =
-        crate::cost::chargeback(cache, today).await?.tenants.get(id).and_then(|c| c.per_million);
+    let charge = crate::cost::chargeback(cache, today).await?.tenants.remove(id).unwrap_or_default();
+    let (cost_per_million_requests, cost_not_on_bill) = (charge.per_million, charge.not_on_bill);
 
     let console = match &role_arn {
         Some(arn) => regions.iter().flat_map(|r| console_links(arn, r)).collect(),
@@ -149,6 +149,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         cost,
         cost_services,
         cost_per_million_requests,
+        cost_not_on_bill,
         console,
         fresh_at,
     })

@@ -150,6 +150,16 @@ pub struct SimTenant {
 }
 
 impl SimTenant {
+    /// A remote tenant whose account was never invited into the provider's
+    /// organization (the demo fleet's zorg): its spend is on
+    /// the customer's own bill, not the payer's (Cost Explorer of the
+    /// management account sees member accounts only: "Cost Explorer ...
+    /// for your organization's member accounts", AWS Organizations
+    /// consolidated billing), and ListAccounts does not list it.
+    pub fn outside_organization(&self) -> bool {
+        self.model == Model::Remote && self.id == "zorg"
+    }
+
     /// Home region first, then the extra regions.
     pub fn regions(&self) -> Vec<&'static str> {
         std::iter::once(self.home_region)

@@ -122,7 +122,7 @@ export function CostView({ state }: ViewProps) {
                   r.tenant,
                   r.name,
                   r.tier,
-                  r.cost.month_to_date.toFixed(2),
+                  r.not_on_bill ? 'not on your bill' : r.cost.month_to_date.toFixed(2),
                   r.apportioned.toFixed(2),
                   r.cost.last_month.toFixed(2),
                   r.cost.forecast.toFixed(2),
@@ -173,7 +173,9 @@ export function CostView({ state }: ViewProps) {
                       <div class="tenant-id muted">{r.tenant}</div>
                     </td>
                     <td>{r.tier}</td>
-                    <td class="num">{money(r.cost.month_to_date)}</td>
+                    <td class="num" data-not-on-bill={r.not_on_bill ? 'true' : undefined}>
+                      {r.not_on_bill ? <span class="muted" title="A customer-owned account outside your organization: AWS bills the customer">not on your bill</span> : money(r.cost.month_to_date)}
+                    </td>
                     <td class="num">{r.apportioned > 0 ? money(r.apportioned) : <span class="muted">–</span>}</td>
                     <td class="num">{money(r.cost.last_month)}</td>
                     <td class="num">{money(r.cost.forecast)}</td>

@@ -306,7 +306,15 @@ function Cost({ data, state }: { data: TenantData; state: ConsoleState }) {
       <dl class="figures">
         <div>
           <dt>Month to date</dt>
-          <dd id="tenant-mtd">{dollars(c.month_to_date)}</dd>
+          <dd id="tenant-mtd">
+            {data.cost_not_on_bill ? (
+              <span class="muted" title="A customer-owned account outside your organization: AWS bills the customer">
+                not on your bill
+              </span>
+            ) : (
+              dollars(c.month_to_date)
+            )}
+          </dd>
         </div>
         <div>
           <dt>Last month</dt>
