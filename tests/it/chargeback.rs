@@ -195,3 +195,63 @@ async fn each_tenants_month_is_recomputed_by_hand_from_the_bill_and_matches_ever
     }
     assert!(compared > 10, "unit costs compared: {compared}");
 }
+
+/// Cost Explorer fails in the middle of a paged read (every page after the
+/// second answers DataUnavailableException): the pages already answered, and paid for, are kept;
+/// the next sync resumes at the failed page instead of buying the first
+/// ones again; and the result is the same cache a clean read gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cost_page_keeps_the_pages_paid_for_and_the_next_sync_resumes_there() {
+    let w = World::start_with(24, Catalog::builtin().unwrap(), epoch_now()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ce_requests = || -> u64 {
+        w.sim.requests().iter().filter(|r| r.action == "GetCostAndUsage").map(|r| r.count - r.faulted).sum()
+    };
+    let rows_of = |cache: &Cache| {
+        let pool = cache.pool().clone();
+        async move {
+            let rows: Vec<(String, String, String, String, f64)> =
+                sqlx::query_as("SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            rows
+        }
+    };
+
+    // A clean read, for reference: how many pages, and what it stores.
+    let clean = Cache::open(&dir.path().join("clean.sqlite")).await.unwrap();
+    let before = ce_requests();
+    super::alarms::sync_as_is(&w, &clean, w.epoch).await;
+    let pages = ce_requests() - before;
+    assert!(pages > 6, "each of the three reads takes several pages: {pages}");
+
+    // Every page after the second fails, whatever the retries.
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    w.sim.set_knobs(fleetdeck_sim::SimKnobs {
+        clock: Some(w.epoch),
+        cost_pages_fail_after: Some(2),
+        ..Default::default()
+    });
+    let before = ce_requests();
+    let summary = super::alarms::sync_as_is(&w, &cache, w.epoch).await;
+    let answered = ce_requests() - before - 3;
+    assert_eq!(answered, 6, "two pages of each read answered, the third refused once");
+    let failed: Vec<_> = summary.errors.iter().filter(|e| e.contains(" cost: ")).collect();
+    assert_eq!(failed.len(), 1, "{:#?}", summary.errors);
+    assert!(failed[0].contains("the pages read before it are kept"), "{}", failed[0]);
+    let kept = rows_of(&cache).await;
+    assert!(!kept.is_empty(), "the pages answered are in the cache");
+
+    // AWS answers again: only the pages not yet read are bought.
+    w.sim.set_knobs(fleetdeck_sim::SimKnobs { clock: Some(w.epoch), ..Default::default() });
+    let before = ce_requests();
+    let summary = super::alarms::sync_as_is(&w, &cache, w.epoch).await;
+    assert_eq!(summary.sources_failed, 0, "{:#?}", summary.errors);
+    assert_eq!(
+        ce_requests() - before,
+        pages - answered,
+        "resumed at the failed pages, the first ones not bought again"
+    );
+    assert_eq!(rows_of(&cache).await, rows_of(&clean).await, "nothing lost, nothing counted twice");
+}

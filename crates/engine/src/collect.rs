@@ -527,16 +527,27 @@ pub struct CostLine {
     pub estimated: bool,
 }
 
+/// What one paged Cost Explorer read brought back: every line of the pages
+/// answered and, when a page failed, why and the token to resume from
+/// (`None`: the first page), so the pages already paid for are kept.
+#[derive(Debug, Default)]
+pub struct CostRead {
+    pub lines: Vec<CostLine>,
+    pub failed: Option<(Failure, Option<String>)>,
+}
+
 /// Daily unblended and amortised cost by (group key, service) from the payer
-/// account, following NextPageToken. `by` is a tag key or `LINKED_ACCOUNT`.
+/// account, following NextPageToken from `resume` (a token a failed read
+/// left; its request must be the same). `by` is a tag key or
+/// `LINKED_ACCOUNT`.
 pub async fn cost(
     client: &aws_sdk_costexplorer::Client,
     aws: &AwsAccess,
     payer: &str,
     by: CostGrouping<'_>,
-    start_day: &str,
-    end_day: &str,
-) -> Result<Vec<CostLine>, Failure> {
+    (start_day, end_day): (&str, &str),
+    resume: Option<String>,
+) -> CostRead {
     let first = match by {
         CostGrouping::Tag(key, _) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
         CostGrouping::LinkedAccount | CostGrouping::UntaggedByAccount(_) => {
@@ -544,7 +555,10 @@ pub async fn cost(
         }
     };
     let service = GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("SERVICE").build();
-    let interval = DateInterval::builder().start(start_day).end(end_day).build().map_err(failure_from_build)?;
+    let interval = match DateInterval::builder().start(start_day).end(end_day).build() {
+        Ok(i) => i,
+        Err(e) => return CostRead { lines: Vec::new(), failed: Some((failure_from_build(e), None)) },
+    };
     let filter = match by {
         CostGrouping::Tag(_, excluded) if !excluded.is_empty() => Some(
             Expression::builder()
@@ -576,7 +590,7 @@ pub async fn cost(
         _ => None,
     };
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
+    let mut token: Option<String> = resume;
     loop {
         aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
         let resp = client
@@ -590,8 +604,17 @@ pub async fn cost(
             .set_filter(filter.clone())
             .set_next_page_token(token.clone())
             .send()
-            .await
-            .map_err(|e| classify(&e))?;
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            // A token from an earlier sync that Cost Explorer no longer
+            // takes: read from the first page.
+            Err(e) if token.is_some() && out.is_empty() && classify(&e).message.contains("InvalidNextToken") => {
+                token = None;
+                continue;
+            }
+            Err(e) => return CostRead { lines: out, failed: Some((classify(&e), token)) },
+        };
         for day in resp.results_by_time() {
             let date = day.time_period().map(|p| p.start().to_string()).unwrap_or_default();
             for g in day.groups() {
@@ -625,7 +648,7 @@ pub async fn cost(
             break;
         }
     }
-    Ok(out)
+    CostRead { lines: out, failed: None }
 }
 
 #[derive(Debug, Clone, Copy)]

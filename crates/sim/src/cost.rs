@@ -492,6 +492,11 @@ fn get_cost_and_usage(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError>
             .and_then(|(_, o)| o.parse::<usize>().ok())
             .ok_or_else(|| ApiError::new(400, "InvalidNextTokenException", "The NextPageToken is invalid."))?,
     };
+    if call.state.knobs().cost_pages_fail_after.is_some_and(|n| offset >= n * PAGE_GROUPS) {
+        // One of GetCostAndUsage's documented errors (API Reference,
+        // Errors): not retryable, so the read stops at this page.
+        return Err(ApiError::new(400, "DataUnavailableException", "The requested data is unavailable."));
+    }
 
     // The periods: days, or calendar months clipped to the range; nothing
     // after today.

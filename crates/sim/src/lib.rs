@@ -190,6 +190,10 @@ pub struct SimKnobs {
     /// `sts:SetSourceIdentity` (a role made before fleetdeck asked for it):
     /// an AssumeRole that sets a source identity is refused there.
     pub no_set_source_identity: Vec<String>,
+    /// GetCostAndUsage answers `DataUnavailableException` for every page
+    /// after the first `n` of any query (a failure in the middle of a paged
+    /// read): the pages before it were answered, and billed.
+    pub cost_pages_fail_after: Option<usize>,
 }
 
 /// How far a request's signing time may be from AWS's clock.

@@ -6,10 +6,29 @@ use crate::collect::CostGrouping;
 /// Cost from the payer account, when due.
 pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), CacheError> {
     let Some(payer) = run.fleet.payer_account.as_ref().filter(|_| cost_due) else { return Ok(()) };
-    let result = cost(run, payer).await;
+    let result = match cost(run, payer).await {
+        Err(f) => Err(f),
+        Ok(read) => {
+            // The pages read are kept even if a later one failed: they were
+            // paid for. Their progress is recorded once they are stored.
+            run.cache.put_costs(&read.rows).await?;
+            for (key, p) in &read.progress {
+                run.cache.set_meta(key, &serde_json::to_string(p).unwrap_or_default()).await?;
+            }
+            match read.failure {
+                Some(f) => Err(Failure {
+                    message: format!("{} (the pages read before it are kept; the next sync resumes there)", f.message),
+                    ..f
+                }),
+                None => Ok(()),
+            }
+        }
+    };
     run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
-    if let Ok(rows) = result {
-        run.cache.put_costs(&rows).await?;
+    if result.is_ok() {
+        for name in ["tag", "account", "untagged"] {
+            run.cache.set_meta(&format!("cost_progress:{name}"), "").await?;
+        }
         run.cache.set_meta("cost_synced_at", &run.opts.now.to_string()).await?;
         let today = crate::clock::day_of(run.opts.now);
         crate::cost::refresh_anomalies(run.cache, today).await?;
@@ -27,11 +46,30 @@ pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), Cach
 /// then on, last month's figures are final.
 const INVOICE_CLOSED_BY: u32 = 5;
 
+/// How far one of the cost reads got in its window.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct CostProgress {
+    start: String,
+    end: String,
+    /// The page to resume from (`None`: the first).
+    next: Option<String>,
+    done: bool,
+}
+
+/// What a cost read brought: the rows to store (always, even when a page
+/// failed: they were paid for), the progress of each query to record once
+/// they are stored, and the failure, if any.
+pub(super) struct CostResult {
+    pub rows: Vec<crate::cache::CostRow>,
+    pub progress: Vec<(String, CostProgress)>,
+    pub failure: Option<Failure>,
+}
+
 /// Daily cost by tenant tag and by linked account, from the first day not
 /// yet closed (Cost Explorer bills $0.01 a request: a closed day, one no
 /// longer `Estimated`, is never fetched twice) through today; on a first
 /// sync, from the first day of last month.
-pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache::CostRow>, Failure> {
+pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<CostResult, Failure> {
     use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
     let fleet = run.fleet;
     let creds = run.aws.payer(fleet.payer_role_arn.as_deref()).await?;
@@ -64,14 +102,48 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache:
         fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.clone()).collect();
     owned.sort();
     owned.dedup();
-    let by_tag = collect::cost(&client, run.aws, payer, CostGrouping::Tag(&fleet.cost_tag, &owned), &start, &end).await;
-    run.step("cost", format!("by tenant tag from {start}"));
-    let by_account = collect::cost(&client, run.aws, payer, CostGrouping::LinkedAccount, &start, &end).await;
-    run.step("cost", format!("by linked account from {start}"));
-    let untagged =
-        collect::cost(&client, run.aws, payer, CostGrouping::UntaggedByAccount(&fleet.cost_tag), &start, &end).await;
-    run.step("cost", format!("untagged by linked account from {start}"));
-    let (by_tag, by_account, untagged) = (by_tag?, by_account?, untagged?);
+    // Three paged reads. Each one's progress is kept (meta
+    // `cost_progress:<query>`): a read whose page failed resumes from that
+    // page on the next sync, and one that finished is not bought again,
+    // as long as the window is the same.
+    let queries = [
+        ("tag", CostGrouping::Tag(&fleet.cost_tag, &owned), "by tenant tag"),
+        ("account", CostGrouping::LinkedAccount, "by linked account"),
+        ("untagged", CostGrouping::UntaggedByAccount(&fleet.cost_tag), "untagged by linked account"),
+    ];
+    let mut read: Vec<Vec<collect::CostLine>> = Vec::new();
+    let mut failure: Option<Failure> = None;
+    let mut progress = Vec::new();
+    for (name, grouping, what) in queries {
+        let key = format!("cost_progress:{name}");
+        let before: Option<CostProgress> = run
+            .cache
+            .meta(&key)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
+            .filter(|p| p.start == start && p.end == end);
+        if before.as_ref().is_some_and(|p| p.done) {
+            read.push(Vec::new());
+            continue;
+        }
+        let resume = before.and_then(|p| p.next);
+        let r = collect::cost(&client, run.aws, payer, grouping, (&start, &end), resume).await;
+        run.step("cost", format!("{what} from {start}"));
+        let (next, done) = match r.failed {
+            None => (None, true),
+            Some((f, next)) => {
+                failure.get_or_insert(f);
+                (next, false)
+            }
+        };
+        progress.push((key, CostProgress { start: start.clone(), end: end.clone(), next, done }));
+        read.push(r.lines);
+    }
+    let untagged = read.pop().unwrap_or_default();
+    let by_account = read.pop().unwrap_or_default();
+    let by_tag = read.pop().unwrap_or_default();
 
     // The days not read again: final ones (not `Estimated`), and estimated
     // ones once they are stable (the open month is estimated to its last
@@ -123,8 +195,8 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<Vec<crate::cache:
             .into_iter()
             .filter(|r| !r.tenant_id.is_empty()),
     );
-    if let Some(d) = newest_closed.filter(|d| *d >= from) {
+    if let Some(d) = newest_closed.filter(|d| *d >= from && failure.is_none()) {
         run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).replace(d.format("%Y-%m-%d").to_string());
     }
-    Ok(rows)
+    Ok(CostResult { rows, progress, failure })
 }
