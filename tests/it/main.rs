@@ -16,6 +16,7 @@ mod detect;
 mod faults;
 mod freshness;
 mod fuzz;
+mod ledger;
 mod logging;
 mod logs_split;
 mod moto;
