@@ -54,7 +54,8 @@ async fn a_sync_is_priced_as_aws_bills_it_insights_by_bytes_scanned_and_sts_free
     assert!((dollars("cloudwatch:GetMetricData") - metrics as f64 * 0.01 / 1000.0).abs() < 1e-9);
 
     // The Sources view says the same, per service.
-    let view = fleetdeck_engine::view::sources(&cache).await.unwrap();
+    let settings = fleetdeck_engine::model::Settings::default();
+    let view = fleetdeck_engine::view::sources(&cache, &world.fleet, &world.catalog, &settings, epoch).await.unwrap();
     let logs = view.calls.iter().find(|c| c.service == "logs").expect("logs calls");
     let describe = dollars("logs:DescribeLogGroups");
     assert!((logs.dollars - insights - describe).abs() < 1e-9, "{:?} against ${insights:.6}", view.calls);

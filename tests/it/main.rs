@@ -7,6 +7,7 @@
 mod alarms;
 mod anomalies;
 mod broken;
+mod budget;
 mod cache_cmd;
 mod check;
 mod console;

@@ -52,6 +52,8 @@ pub struct ActionCalls {
     pub metrics: i64,
     /// At list prices, as each sync's ledger priced them.
     pub dollars: f64,
+    /// How many of the syncs made these calls.
+    pub syncs: i64,
 }
 
 impl Cache {
@@ -154,7 +156,7 @@ impl Cache {
             .fetch_one(&self.pool)
             .await?;
         let rows = sqlx::query(
-            "SELECT c.action, sum(c.calls), sum(c.metrics), sum(c.dollars)
+            "SELECT c.action, sum(c.calls), sum(c.metrics), sum(c.dollars), count(DISTINCT c.sync_id)
              FROM api_call c JOIN sync_run s ON s.id = c.sync_id WHERE s.started_at >= ?1
              GROUP BY c.action ORDER BY c.action",
         )
@@ -163,7 +165,13 @@ impl Cache {
         .await?;
         let actions = rows
             .iter()
-            .map(|r| ActionCalls { action: r.get(0), calls: r.get(1), metrics: r.get(2), dollars: r.get(3) })
+            .map(|r| ActionCalls {
+                action: r.get(0),
+                calls: r.get(1),
+                metrics: r.get(2),
+                dollars: r.get(3),
+                syncs: r.get(4),
+            })
             .collect();
         Ok(SyncCalls { syncs, actions })
     }
