@@ -146,7 +146,15 @@ async fn run() {
     let (incidents_ms, timeline) =
         time(RUNS, || async { view::incidents(&cache, 24, NOW).await.expect("incidents") }).await;
     assert!(!timeline.incidents.is_empty());
-    let (sources_ms, _) = time(RUNS, || async { view::sources(&cache).await.expect("sources") }).await;
+    let fleet = fleetdeck_engine::fleet::Fleet::parse(
+        std::path::Path::new("fleet.toml"),
+        &fleetdeck_testkit::bulk::synthetic_fleet_toml(tenants),
+        &catalog,
+    )
+    .expect("the synthetic fleet file");
+    let settings = fleetdeck_engine::model::Settings::default();
+    let (sources_ms, _) =
+        time(RUNS, || async { view::sources(&cache, &fleet, &catalog, &settings, NOW).await.expect("sources") }).await;
 
     let today = chrono::DateTime::from_timestamp(NOW, 0).unwrap().date_naive();
     let (cost_ms, costview) = time(RUNS, || async { view::cost(&cache, today).await.expect("cost view") }).await;

@@ -126,7 +126,7 @@ async fn run() {
         last = Some(fleetdeck_engine::peers::compute(&cache, &fleet, &catalog, now).await.expect("peers"));
         peers_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        fleetdeck_engine::health::compute(&cache, &fleet, &catalog, now).await.expect("health");
+        fleetdeck_engine::health::compute(&cache, &fleet, &catalog, None, now).await.expect("health");
         health_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let last = last.expect("runs");

@@ -87,7 +87,7 @@ async fn export_chart(state: State<'_, AppState>, export: ChartExport) -> Result
 #[tauri::command]
 async fn sources(state: State<'_, AppState>) -> Result<SourcesView, IpcError> {
     let s = state.session()?;
-    Ok(view::sources(&s.cache).await?)
+    Ok(view::sources(&s.cache, &s.fleet, &s.catalog, &state.settings(), now()).await?)
 }
 
 #[tauri::command]
@@ -249,7 +249,14 @@ async fn settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> 
     let s = state.session()?;
     let (settings, _) =
         state.settings.lock().map_err(|_| IpcError::new(IpcCode::Internal, "settings poisoned"))?.clone();
-    Ok(view::settings_view(&s.cache, &s.fleet, s.fleet_file.as_deref(), settings, &state.settings_path).await?)
+    let from = view::SettingsSources {
+        cache: &s.cache,
+        fleet: &s.fleet,
+        catalog: &s.catalog,
+        fleet_file: s.fleet_file.as_deref(),
+        settings_path: &state.settings_path,
+    };
+    Ok(view::settings_view(from, settings, now()).await?)
 }
 
 /// The settings file's problem, if it could not be read (the defaults are
@@ -309,8 +316,13 @@ async fn start_sync(state: State<'_, AppState>, on_progress: Channel<SyncProgres
         // A closed window just stops listening; the sync goes on.
         let _ = on_progress.send(p);
     };
-    let result =
-        fleetdeck_engine::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &SyncOptions::at(now()), &report).await;
+    // The periodic sync is what the API budget bounds: over it, healthy
+    // tenant-regions are read less often (a failure to assess reads all).
+    let at = now();
+    let spend = fleetdeck_engine::spend::assess(&s.cache, &s.fleet, &s.catalog, &state.settings(), at).await;
+    let healthy_every = spend.ok().and_then(|sp| sp.healthy_every_minutes).map(|m| i64::from(m) * 60);
+    let opts = SyncOptions { healthy_every_secs: healthy_every, ..SyncOptions::at(at) };
+    let result = fleetdeck_engine::sync::run(&s.fleet, &s.catalog, &s.aws, &s.cache, &opts, &report).await;
     {
         let mut st = state.sync.lock().map_err(|_| IpcError::new(IpcCode::Internal, "sync state poisoned"))?;
         st.running = false;

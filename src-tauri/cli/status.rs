@@ -48,7 +48,62 @@ pub async fn run(common: &Common, json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     print_sources_and_calls(&cache).await?;
+    print_spend(&opts, &cache, &catalog).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn syncs(n: i64) -> String {
+    format!("{n} sync{}", if n == 1 { "" } else { "s" })
+}
+
+/// What the syncs cost and what the API budget changed. The projection
+/// needs the fleet: a fleet file's (the simulated fleet is not started for
+/// a status) that parses; without it, the last 24 h and the stretch the
+/// last sync used.
+async fn print_spend(
+    opts: &fleetdeck_engine::session::SessionOptions,
+    cache: &fleetdeck_engine::cache::Cache,
+    catalog: &fleetdeck_engine::catalog::Catalog,
+) -> anyhow::Result<()> {
+    use fleetdeck_engine::session::FleetSource;
+    let now = clock::now();
+    // A fleet file that no longer parses costs only the projection here:
+    // the health above came from the cache.
+    let fleet = match opts.fleet_source()? {
+        FleetSource::File(path) => fleetdeck_engine::fleet::Fleet::load(&path, catalog).ok(),
+        FleetSource::Demo => None,
+    };
+    let Some(fleet) = fleet else {
+        let day = cache.calls_since(clock::ms(now - clock::DAY)).await?;
+        if day.syncs > 0 {
+            let dollars: f64 = day.actions.iter().map(|a| a.dollars).sum();
+            println!("API calls: ${dollars:.2} over the last 24 h ({})", syncs(day.syncs));
+        }
+        if let Some(every) = fleetdeck_engine::spend::recorded_stretch(cache).await? {
+            println!("API budget: the last sync read healthy tenant-regions every {} min", every / 60);
+        }
+        return Ok(());
+    };
+    // The viewer's own budget counts too; a settings file that does not
+    // parse is the console's to report, the defaults stand in here.
+    let settings = fleetdeck_engine::settings::load(&fleetdeck_engine::settings::path()).unwrap_or_default();
+    let s = fleetdeck_engine::spend::assess(cache, &fleet, catalog, &settings, now).await?;
+    println!(
+        "API calls: ${:.2} over the last 24 h ({}); every {} min: ${:.2} a day, ${:.2} a month{}",
+        s.last_24h_dollars,
+        syncs(i64::from(s.last_24h_syncs)),
+        s.interval_minutes,
+        s.per_day,
+        s.per_month,
+        match (s.budget, &s.budget_from) {
+            (Some(b), Some(from)) => format!(" (budget ${b:.2} a month, from {from})"),
+            _ => String::new(),
+        }
+    );
+    if let Some(note) = &s.note {
+        println!("API budget: {note}");
+    }
+    Ok(())
 }
 
 /// What failed, how to fix it, and what the last sync cost.

@@ -159,7 +159,9 @@ async fn status_and_the_console_give_each_condition_of_the_realistic_fleet_its_t
     }
 
     // The console's Sources view.
-    let sources = fleetdeck_engine::view::sources(&cache).await.unwrap();
+    let w = &b.world;
+    let settings = fleetdeck_engine::model::Settings::default();
+    let sources = fleetdeck_engine::view::sources(&cache, &w.fleet, &w.catalog, &settings, epoch).await.unwrap();
     let not_ok: Vec<_> = sources.rows.iter().filter(|r| r.status != SourceStatus::Ok).collect();
     let of = |tenant: &str| -> Vec<_> { not_ok.iter().filter(|r| r.tenant == tenant).collect() };
     for tenant in [broken::WRONG_EXTERNAL_ID, broken::RENAMED_ROLE] {

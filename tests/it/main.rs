@@ -7,6 +7,7 @@
 mod alarms;
 mod anomalies;
 mod broken;
+mod budget;
 mod cache_cmd;
 mod chargeback;
 mod check;
@@ -17,6 +18,7 @@ mod detect;
 mod faults;
 mod freshness;
 mod fuzz;
+mod ledger;
 mod logging;
 mod logs_split;
 mod moto;

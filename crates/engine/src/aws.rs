@@ -342,12 +342,48 @@ impl AwsAccess {
         }
     }
 
-    /// Every AWS call passes here first: paced under the account-region's
-    /// quota for that action, then counted.
-    pub async fn call(&self, account: &str, region: &str, action: &'static str) {
+    /// Every AWS call passes here: paced under the account-region's quota
+    /// for that action, sent (`request` is the SDK's `send()`, which does
+    /// nothing until awaited), and counted in the ledger if it left this
+    /// machine ([`was_sent`]).
+    pub async fn send<T, E, R>(
+        &self,
+        account: &str,
+        region: &str,
+        action: &'static str,
+        request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, SdkError<E, R>>
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
         debug_assert!(READ_ACTIONS.contains(&action), "{action} is not on the read-only allowlist");
         self.pacer.wait(account, region, action).await;
-        self.ledger.count(account, region, action);
+        let out = request.await;
+        if out.as_ref().err().is_none_or(was_sent) {
+            self.ledger.count(account, region, action);
+        }
+        out
+    }
+
+    /// [`AwsAccess::send`] for a GetMetricData of `metrics` queries, which
+    /// AWS bills per metric requested.
+    pub async fn send_metric_data<T, E, R>(
+        &self,
+        account: &str,
+        region: &str,
+        metrics: u64,
+        request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, SdkError<E, R>>
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let out = self.send(account, region, "cloudwatch:GetMetricData", request).await;
+        if out.as_ref().err().is_none_or(was_sent) {
+            self.ledger.count_metrics(account, region, metrics);
+        }
+        out
     }
 
     /// Where console sign-in tokens are asked for ([`crate::signin`]).
@@ -673,6 +709,35 @@ where
         other => DisplayErrorContext(other).to_string(),
     };
     classify_text(&text, None)
+}
+
+/// Whether a request that failed left this machine, so AWS may bill it:
+/// not when it could not be built, when there were no credentials to sign
+/// it with (the SDK resolves them before sending, and reports their
+/// failure as a dispatch failure), or when no connection to AWS was made.
+pub fn was_sent<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match err {
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::DispatchFailure(d) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+            while let Some(e) = source {
+                if e.downcast_ref::<CredentialsError>().is_some() {
+                    return false;
+                }
+                source = e.source();
+            }
+            let text = DisplayErrorContext(err).to_string();
+            let unsent = is_credentials_error(&text)
+                || text.contains(crate::reach::UNREACHABLE)
+                || d.as_connector_error().is_some_and(crate::reach::could_not_connect);
+            !unsent
+        }
+        _ => true,
+    }
 }
 
 /// Classify by the AWS error code found in an error's text. The codes are
@@ -1069,19 +1134,5 @@ mod tests {
         assert_eq!(si("arn:aws:iam::1:user/o'neil").as_deref(), Some("oneil"), "only [\\w+=,.@-]");
         assert_eq!(si(&long).map(|s| s.len()), Some(64));
         assert_eq!(si("arn:aws:iam::1:user/x"), None, "at least 2 characters");
-    }
-
-    #[test]
-    fn the_ledger_prices_calls_like_aws() {
-        let l = Ledger::default();
-        l.count("1", "r", "cloudwatch:GetMetricData");
-        l.count_metrics("1", "r", 500);
-        l.count("1", "r", "ce:GetCostAndUsage");
-        l.count("1", "r", "cloudwatch:DescribeAlarms");
-        let calls = l.drain();
-        assert_eq!(calls.iter().map(|c| c.calls).sum::<u64>(), 3);
-        let dollars: f64 = calls.iter().map(CallCount::dollars).sum();
-        assert!((dollars - (0.005 + 0.01 + 0.00001)).abs() < 1e-9, "{dollars}");
-        assert!(l.drain().is_empty(), "drain starts afresh");
     }
 }

@@ -512,12 +512,26 @@ async fn check_alarms(
     aws: &AwsAccess,
     target: &Target,
 ) -> Result<String, Failure> {
-    aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarms").await;
-    let alarms = client.describe_alarms().max_records(1).send().await.map_err(|e| classify(&e))?;
-    aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
+    let alarms = aws
+        .send(
+            &target.account,
+            &target.region,
+            "cloudwatch:DescribeAlarms",
+            client.describe_alarms().max_records(1).send(),
+        )
+        .await
+        .map_err(|e| classify(&e))?;
     // The question is access: a refusal fails the check, anything else
     // (an API in a brownout, an emulator without it) is said, not failed.
-    let history = match client.describe_alarm_history().max_records(1).send().await {
+    let history = match aws
+        .send(
+            &target.account,
+            &target.region,
+            "cloudwatch:DescribeAlarmHistory",
+            client.describe_alarm_history().max_records(1).send(),
+        )
+        .await
+    {
         Ok(_) => "DescribeAlarmHistory allowed".to_string(),
         Err(e) => {
             let f = classify(&e);
@@ -554,12 +568,13 @@ async fn check_logs(
             Some(p) => (p, true),
             None => (pattern.as_str(), false),
         };
-        aws.call(&target.account, &target.region, "logs:DescribeLogGroups").await;
-        let resp = client
-            .describe_log_groups()
-            .log_group_name_prefix(prefix)
-            .limit(1)
-            .send()
+        let resp = aws
+            .send(
+                &target.account,
+                &target.region,
+                "logs:DescribeLogGroups",
+                client.describe_log_groups().log_group_name_prefix(prefix).limit(1).send(),
+            )
             .await
             .map_err(|e| LogsFailure::Call(classify(&e)))?;
         let first = resp.log_groups().first().and_then(|g| g.log_group_name());
@@ -573,20 +588,26 @@ async fn check_logs(
         // stopped at once (a query is billed by the data it scans: a
         // minute of one group is next to nothing).
         let end = crate::clock::now();
-        aws.call(&target.account, &target.region, "logs:StartQuery").await;
-        let started = client
-            .start_query()
-            .log_group_names(found[0].clone())
-            .start_time(end - 60)
-            .end_time(end)
-            .query_string("fields @timestamp | limit 1")
-            .send()
+        let started = aws
+            .send(
+                &target.account,
+                &target.region,
+                "logs:StartQuery",
+                client
+                    .start_query()
+                    .log_group_names(found[0].clone())
+                    .start_time(end - 60)
+                    .end_time(end)
+                    .query_string("fields @timestamp | limit 1")
+                    .send(),
+            )
             .await
             .map_err(|e| LogsFailure::Call(classify(&e)))?;
         if let Some(id) = started.query_id() {
-            aws.call(&target.account, &target.region, "logs:StopQuery").await;
             // A query that already finished cannot be stopped: fine.
-            let _ = client.stop_query().query_id(id).send().await;
+            let _ = aws
+                .send(&target.account, &target.region, "logs:StopQuery", client.stop_query().query_id(id).send())
+                .await;
         }
         return Ok(format!("log groups found: {}; StartQuery allowed", found.join(", ")));
     }
@@ -619,13 +640,18 @@ async fn check_cost(fleet: &Fleet, aws: &AwsAccess, payer: &str, now: i64) -> Ch
             return CheckRow::failed("*", "*", Probe::Cost, (Problem::Other, f));
         }
     };
-    aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
-    let sent = client
-        .get_cost_and_usage()
-        .time_period(interval)
-        .granularity(Granularity::Daily)
-        .metrics("UnblendedCost")
-        .send()
+    let sent = aws
+        .send(
+            payer,
+            "us-east-1",
+            "ce:GetCostAndUsage",
+            client
+                .get_cost_and_usage()
+                .time_period(interval)
+                .granularity(Granularity::Daily)
+                .metrics("UnblendedCost")
+                .send(),
+        )
         .await;
     match sent {
         Ok(_) => CheckRow::ok("*", "*", Probe::Cost, format!("GetCostAndUsage allowed as payer {payer} ($0.01)")),

@@ -1,6 +1,7 @@
 //! Collectors: one function per AWS read, each turning SDK answers into cache
-//! rows. They never write to AWS, count every call in the ledger, and return
-//! a classified [`Failure`] instead of an SDK error.
+//! rows. They never write to AWS, count every call sent in the ledger
+//! ([`AwsAccess::send`]), and return a classified [`Failure`] instead of an
+//! SDK error.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -74,16 +75,16 @@ pub async fn metric_data(
     let mut token: Option<String> = None;
     let mut skipped = 0usize;
     loop {
-        aws.call(&target.account, &target.region, "cloudwatch:GetMetricData").await;
-        aws.ledger.count_metrics(&target.account, &target.region, queries.len() as u64);
-        let resp = client
+        let request = client
             .get_metric_data()
             .set_metric_data_queries(Some(built.clone()))
             .start_time(DateTime::from_secs(start))
             .end_time(DateTime::from_secs(end))
             .scan_by(ScanBy::TimestampAscending)
             .set_next_token(token.clone())
-            .send()
+            .send();
+        let resp = aws
+            .send_metric_data(&target.account, &target.region, queries.len() as u64, request)
             .await
             .map_err(|e| classify(&e))?;
         for r in resp.metric_data_results() {
@@ -173,16 +174,21 @@ pub async fn alarms(
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarms").await;
         // Composite alarms too: "If you omit this parameter, only metric
         // alarms are returned" (DescribeAlarms, AlarmTypes, API Reference).
-        let resp = client
-            .describe_alarms()
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
-            .max_records(100)
-            .set_next_token(token.clone())
-            .send()
+        let resp = aws
+            .send(
+                &target.account,
+                &target.region,
+                "cloudwatch:DescribeAlarms",
+                client
+                    .describe_alarms()
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .max_records(100)
+                    .set_next_token(token.clone())
+                    .send(),
+            )
             .await
             .map_err(|e| classify(&e))?;
         for a in resp.metric_alarms() {
@@ -311,17 +317,22 @@ pub async fn alarm_history(
         let (mut attempt, mut failures) = (0u32, 0u32);
         let resp = loop {
             attempt += 1;
-            aws.call(&target.account, &target.region, "cloudwatch:DescribeAlarmHistory").await;
-            let sent = client
-                .describe_alarm_history()
-                .alarm_types(kind.clone())
-                .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
-                .start_date(DateTime::from_secs(since))
-                .max_records(100)
-                .set_next_token(token.clone())
-                .customize()
-                .config_override(once.clone())
-                .send()
+            let sent = aws
+                .send(
+                    &target.account,
+                    &target.region,
+                    "cloudwatch:DescribeAlarmHistory",
+                    client
+                        .describe_alarm_history()
+                        .alarm_types(kind.clone())
+                        .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
+                        .start_date(DateTime::from_secs(since))
+                        .max_records(100)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .config_override(once.clone())
+                        .send(),
+                )
                 .await;
             match sent {
                 Ok(resp) => break resp,
@@ -421,12 +432,13 @@ pub async fn log_group_names(
         };
         let mut token = None;
         loop {
-            aws.call(&target.account, &target.region, "logs:DescribeLogGroups").await;
-            let resp = client
-                .describe_log_groups()
-                .log_group_name_prefix(prefix)
-                .set_next_token(token)
-                .send()
+            let resp = aws
+                .send(
+                    &target.account,
+                    &target.region,
+                    "logs:DescribeLogGroups",
+                    client.describe_log_groups().log_group_name_prefix(prefix).set_next_token(token).send(),
+                )
                 .await
                 .map_err(|e| classify(&e))?;
             names.extend(resp.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)));
@@ -457,26 +469,59 @@ pub async fn insights(
     // Logs Insights allows 30 running queries per account-region; hold a
     // slot from start to finish.
     let _slot = aws.pacer.query_slot(&target.account, &target.region).await;
-    aws.call(&target.account, &target.region, "logs:StartQuery").await;
-    let started = client
-        .start_query()
-        .set_log_group_names(Some(groups))
-        .start_time(start)
-        .end_time(end)
-        .query_string(query)
-        .limit(10_000)
-        .send()
+    let started = aws
+        .send(
+            &target.account,
+            &target.region,
+            "logs:StartQuery",
+            client
+                .start_query()
+                .set_log_group_names(Some(groups))
+                .start_time(start)
+                .end_time(end)
+                .query_string(query)
+                .limit(10_000)
+                .send(),
+        )
         .await
         .map_err(|e| classify(&e))?;
     let id = started.query_id().unwrap_or_default().to_string();
+    // AWS bills the query by the bytes it scanned, whatever became of it:
+    // the most any answer said (a running query's statistics are its
+    // progress so far).
+    let mut scanned = 0u64;
+    let result = poll_query(client, aws, target, &id, &mut scanned).await;
+    aws.ledger.count_scanned(&target.account, &target.region, scanned);
+    result
+}
+
+/// Poll a started query with backoff until it ends, keeping the largest
+/// `statistics.bytesScanned` seen in `scanned`.
+async fn poll_query(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    id: &str,
+    scanned: &mut u64,
+) -> Result<InsightsResult, Failure> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     // A query over an hour of logs takes a second or so: polling sooner
     // only spends GetQueryResults quota on "Running".
     tokio::time::sleep(FIRST_POLL).await;
     let mut delay = Duration::from_millis(500);
     loop {
-        aws.call(&target.account, &target.region, "logs:GetQueryResults").await;
-        let r = client.get_query_results().query_id(&id).send().await.map_err(|e| classify(&e))?;
+        let r = aws
+            .send(
+                &target.account,
+                &target.region,
+                "logs:GetQueryResults",
+                client.get_query_results().query_id(id).send(),
+            )
+            .await
+            .map_err(|e| classify(&e))?;
+        if let Some(s) = r.statistics() {
+            *scanned = (*scanned).max(s.bytes_scanned().max(0.0) as u64);
+        }
         match r.status() {
             Some(QueryStatus::Complete) => {
                 let rows: Vec<BTreeMap<String, String>> = r
@@ -592,18 +637,23 @@ pub async fn cost(
     let mut out = Vec::new();
     let mut token: Option<String> = resume;
     loop {
-        aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
-        let resp = client
-            .get_cost_and_usage()
-            .time_period(interval.clone())
-            .granularity(Granularity::Daily)
-            .metrics("UnblendedCost")
-            .metrics("AmortizedCost")
-            .group_by(first.clone())
-            .group_by(service.clone())
-            .set_filter(filter.clone())
-            .set_next_page_token(token.clone())
-            .send()
+        let resp = aws
+            .send(
+                payer,
+                "us-east-1",
+                "ce:GetCostAndUsage",
+                client
+                    .get_cost_and_usage()
+                    .time_period(interval.clone())
+                    .granularity(Granularity::Daily)
+                    .metrics("UnblendedCost")
+                    .metrics("AmortizedCost")
+                    .group_by(first.clone())
+                    .group_by(service.clone())
+                    .set_filter(filter.clone())
+                    .set_next_page_token(token.clone())
+                    .send(),
+            )
             .await;
         let resp = match resp {
             Ok(r) => r,

@@ -52,8 +52,10 @@ pub async fn tagged_accounts(
     let mut accounts = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        aws.call(payer, "us-east-1", "organizations:ListAccounts").await;
-        let page = client.list_accounts().set_next_token(token).send().await.map_err(|e| classify(&e))?;
+        let page = aws
+            .send(payer, "us-east-1", "organizations:ListAccounts", client.list_accounts().set_next_token(token).send())
+            .await
+            .map_err(|e| classify(&e))?;
         for a in page.accounts() {
             let active = a.status().is_none_or(|s| s.as_str() == "ACTIVE");
             if let (Some(id), true) = (a.id(), active) {
@@ -68,8 +70,15 @@ pub async fn tagged_accounts(
     let reads = accounts.into_iter().map(|(account, name)| {
         let client = &client;
         async move {
-            aws.call(payer, "us-east-1", "organizations:ListTagsForResource").await;
-            let tags = client.list_tags_for_resource().resource_id(&account).send().await.map_err(|e| classify(&e))?;
+            let tags = aws
+                .send(
+                    payer,
+                    "us-east-1",
+                    "organizations:ListTagsForResource",
+                    client.list_tags_for_resource().resource_id(&account).send(),
+                )
+                .await
+                .map_err(|e| classify(&e))?;
             let value = |key: &str| tags.tags().iter().find(|t| t.key() == key).map(|t| t.value().to_string());
             Ok::<_, Failure>(value(tag).filter(|v| !v.is_empty()).map(|tenant| Found {
                 account,
@@ -112,16 +121,21 @@ pub async fn spend_regions(
     let mut spend: HashMap<String, HashMap<String, f64>> = HashMap::new();
     let mut token: Option<String> = None;
     loop {
-        aws.call(payer, "us-east-1", "ce:GetCostAndUsage").await;
-        let page = client
-            .get_cost_and_usage()
-            .time_period(interval.clone())
-            .granularity(Granularity::Monthly)
-            .metrics("UnblendedCost")
-            .group_by(group("LINKED_ACCOUNT"))
-            .group_by(group("REGION"))
-            .set_next_page_token(token)
-            .send()
+        let page = aws
+            .send(
+                payer,
+                "us-east-1",
+                "ce:GetCostAndUsage",
+                client
+                    .get_cost_and_usage()
+                    .time_period(interval.clone())
+                    .granularity(Granularity::Monthly)
+                    .metrics("UnblendedCost")
+                    .group_by(group("LINKED_ACCOUNT"))
+                    .group_by(group("REGION"))
+                    .set_next_page_token(token)
+                    .send(),
+            )
             .await
             .map_err(|e| classify(&e))?;
         for g in page.results_by_time().iter().flat_map(|r| r.groups()) {

@@ -70,6 +70,10 @@ pub struct Fleet {
     pub retention: Retention,
     /// How shared spend no tag can split is shared out (`[apportion]`).
     pub apportion: Option<Apportion>,
+    /// The most an open console's API calls may cost a month, for the
+    /// whole team (`[fleet] monthly_api_budget`, dollars at list prices);
+    /// a viewer's own, if lower, wins ([`crate::spend::budget`]).
+    pub monthly_api_budget: Option<f64>,
 }
 
 /// Pooled infrastructure (a shared cluster, its load balancer) carries no
@@ -200,6 +204,7 @@ struct RawFleet {
     /// cached text, not only data-residency tenants'.
     #[serde(default)]
     redact_personal_data: bool,
+    monthly_api_budget: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +279,12 @@ impl Fleet {
             let u = url.get_ref();
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 p.add(url.span(), "fleet.endpoint_url", format!("{u:?} is not an http(s) URL"));
+            }
+        }
+
+        if let Some(b) = &f.monthly_api_budget {
+            if !(b.get_ref().is_finite() && *b.get_ref() > 0.0) {
+                p.add(b.span(), "fleet.monthly_api_budget", "must be a number of dollars above 0");
             }
         }
 
@@ -528,6 +539,7 @@ impl Fleet {
             tenants,
             retention,
             apportion,
+            monthly_api_budget: f.monthly_api_budget.map(Spanned::into_inner),
         };
         p.finish(fleet)
     }
@@ -745,6 +757,16 @@ mod tests {
             err.to_string().contains("fleet.toml:8: tenant[0].account: \"11111\" is not a 12-digit AWS account id"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_monthly_api_budget_for_the_team_is_dollars_above_zero() {
+        assert_eq!(parse(HEAD).unwrap().monthly_api_budget, None);
+        let with = |v: &str| HEAD.replacen("[fleet]\n", &format!("[fleet]\nmonthly_api_budget = {v}\n"), 1);
+        assert_eq!(parse(&with("300")).unwrap().monthly_api_budget, Some(300.0));
+        assert_eq!(parse(&with("49.5")).unwrap().monthly_api_budget, Some(49.5));
+        let err = parse(&with("0")).unwrap_err().to_string();
+        assert!(err.contains("fleet.monthly_api_budget: must be a number of dollars above 0"), "{err}");
     }
 
     #[test]

@@ -299,8 +299,18 @@ pub fn value(v: f64, unit: &str) -> String {
 /// Assess every tenant-region of the fleet from the cache and store it.
 /// Five reads of the whole cache, not five per tenant-region: on F200
 /// (600 tenant-regions, 12,000 series) per-series reads took 2.5 s.
-pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) -> Result<Vec<HealthRow>, CacheError> {
-    let rules = &catalog.health;
+///
+/// `healthy_every`: the budget's stretch ([`crate::spend`]), when healthy
+/// tenant-regions are not read every sync: their data is that much older
+/// at its freshest, and is judged so.
+pub async fn compute(
+    cache: &Cache,
+    fleet: &Fleet,
+    catalog: &Catalog,
+    healthy_every: Option<i64>,
+    now: i64,
+) -> Result<Vec<HealthRow>, CacheError> {
+    let rules = &crate::spend::stretched_rules(&catalog.health, healthy_every);
     let max_window = catalog.metrics.iter().map(|m| m.window.max(1)).max().unwrap_or(1);
     let mut latest = cache.latest_points_all(max_window).await?;
     let sources = cache.all_sources().await?;

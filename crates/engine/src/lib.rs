@@ -66,6 +66,7 @@ pub mod report;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod spend;
 pub mod sync;
 #[cfg(test)]
 mod testkit;

@@ -457,6 +457,8 @@ pub struct SourcesView {
     /// The last sync's API calls and list-price dollars, per service.
     pub calls: Vec<ServiceCalls>,
     pub last_sync: Option<SyncSummary>,
+    /// What keeping the console open costs, and what the budget changed.
+    pub spend: ApiSpend,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -744,12 +746,49 @@ pub struct Settings {
     /// asked for: on-call already has a pager, and a console that pings on
     /// every blip is muted by the second day.
     pub notify_critical: bool,
+    /// The most this console's API calls may cost a month, in dollars at
+    /// list prices; none when unset. The fleet file's
+    /// `monthly_api_budget`, if lower, wins ([`crate::spend`]).
+    pub monthly_api_budget: Option<f64>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { sync_minutes: 5, theme: Theme::System, time_zone: TimeZone::Utc, notify_critical: false }
+        Settings {
+            sync_minutes: 5,
+            theme: Theme::System,
+            time_zone: TimeZone::Utc,
+            notify_critical: false,
+            monthly_api_budget: None,
+        }
     }
+}
+
+/// What keeping the console open costs in API calls at list prices, and
+/// what the budget does about it ([`crate::spend`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ApiSpend {
+    /// What the syncs of the last 24 hours cost.
+    pub last_24h_dollars: f64,
+    pub last_24h_syncs: u32,
+    /// The sync interval the projection is for.
+    pub interval_minutes: u32,
+    /// Every tenant-region read every sync at that interval.
+    pub per_day: f64,
+    pub per_month: f64,
+    /// Dollars a month, and whose: "the fleet file" or "your settings".
+    pub budget: Option<f64>,
+    pub budget_from: Option<String>,
+    /// Set when the projection exceeds the budget: how often healthy
+    /// tenant-regions are read instead, and what that costs a month.
+    pub healthy_every_minutes: Option<u32>,
+    pub stretched_per_month: Option<f64>,
+    /// Tenant-regions last assessed healthy, and the others.
+    pub healthy: u32,
+    pub unhealthy: u32,
+    /// The sentence that says what the budget changed, when it did.
+    pub note: Option<String>,
 }
 
 /// The console's colours.
@@ -790,6 +829,8 @@ pub struct SettingsView {
     pub log_dir: Option<String>,
     /// The fleet file's `[retention]`, in days.
     pub retention: Vec<RetentionLine>,
+    /// What keeping the console open costs, and what the budget changed.
+    pub spend: ApiSpend,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -157,7 +157,7 @@ impl HttpConnector for BreakerConnector {
 
 /// Whether the request never reached a server: refused, no route, no DNS
 /// answer, or the connect timeout.
-fn could_not_connect(e: &ConnectorError) -> bool {
+pub(crate) fn could_not_connect(e: &ConnectorError) -> bool {
     use std::io::ErrorKind::*;
     let mut source: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = source {

@@ -1,5 +1,5 @@
 //! The viewer's own preferences (sync interval, theme, time zone, desktop
-//! notifications): a small JSON file in the platform config directory,
+//! notifications, a monthly API budget): a small JSON file in the platform config directory,
 //! beside `fleet.toml` but apart from it, because the fleet file is the
 //! team's and these are one person's. Layered: defaults, then the file.
 //! A file that does not parse is reported with its path, line and field,
@@ -77,6 +77,11 @@ fn validate(s: &Settings) -> Result<(), (&'static str, String)> {
     if !(1..=60).contains(&s.sync_minutes) {
         return Err(("sync_minutes", format!("{} is not 1 to 60 minutes", s.sync_minutes)));
     }
+    if let Some(b) = s.monthly_api_budget {
+        if !(b.is_finite() && b > 0.0) {
+            return Err(("monthly_api_budget", format!("{b} is not a number of dollars above 0")));
+        }
+    }
     Ok(())
 }
 
@@ -104,7 +109,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fleetdeck").join("settings.json");
         assert_eq!(load(&path).unwrap(), Settings::default());
-        let mine = Settings { sync_minutes: 2, theme: Theme::Dark, time_zone: TimeZone::Local, notify_critical: true };
+        let mine = Settings {
+            sync_minutes: 2,
+            theme: Theme::Dark,
+            time_zone: TimeZone::Local,
+            notify_critical: true,
+            monthly_api_budget: Some(120.0),
+        };
         save(&path, &mine).unwrap();
         assert_eq!(load(&path).unwrap(), mine);
         use std::os::unix::fs::PermissionsExt;
@@ -130,5 +141,8 @@ mod tests {
         std::fs::write(&path, "{\n  \"sync_minutes\": 5,\n  \"theme\": \"<b>pink</b>\"\n}\n").unwrap();
         let e = load(&path).unwrap_err().to_string();
         assert!(e.contains(":3: theme: unknown variant"), "{e}");
+        std::fs::write(&path, "{\n  \"sync_minutes\": 5,\n  \"monthly_api_budget\": -3\n}\n").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.ends_with(":3: monthly_api_budget: -3 is not a number of dollars above 0"), "{e}");
     }
 }

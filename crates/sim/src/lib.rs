@@ -407,6 +407,12 @@ impl SimFleet {
         server::lock(&self.state.queries).log()
     }
 
+    /// The `bytesScanned` of every Logs Insights query started, summed:
+    /// what AWS bills the queries on.
+    pub fn insights_bytes_scanned(&self) -> u64 {
+        server::lock(&self.state.queries).bytes_scanned()
+    }
+
     /// Every AssumeRole request received (the latest 50,000), in order of
     /// arrival, with its session policy and the credentials issued.
     pub fn assume_role_requests(&self) -> Vec<AssumeRoleRequest> {

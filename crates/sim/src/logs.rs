@@ -45,11 +45,18 @@ pub(crate) struct Queries {
     /// (account, region, query string) of every query started, the latest
     /// [`MAX_STORED`]: what a test can check was asked.
     log: VecDeque<(String, String, String)>,
+    /// `bytesScanned` of every query started, summed: what the queries
+    /// are billed on.
+    bytes_scanned: u64,
 }
 
 impl Queries {
     pub(crate) fn log(&self) -> Vec<(String, String, String)> {
         self.log.iter().cloned().collect()
+    }
+
+    pub(crate) fn bytes_scanned(&self) -> u64 {
+        self.bytes_scanned
     }
 }
 
@@ -62,7 +69,7 @@ struct StoredQuery {
     cancelled: bool,
     rows: Vec<Vec<(String, String)>>,
     matched: u64,
-    scanned: u64,
+    scanned: Scanned,
     groups: usize,
 }
 
@@ -457,6 +464,7 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
         queries.log.pop_front();
     }
     queries.log.push_back((call.caller.account.clone(), call.region.clone(), query.to_string()));
+    queries.bytes_scanned += result.scanned.bytes;
     queries.by_id.insert(
         id.clone(),
         StoredQuery {
@@ -492,7 +500,49 @@ fn resolve_identifier(id: &str, account: &str, region: &str) -> Option<String> {
 struct QueryResult {
     rows: Vec<Vec<(String, String)>>,
     matched: u64,
-    scanned: u64,
+    scanned: Scanned,
+}
+
+/// What a query read of its log groups: `recordsScanned` and
+/// `bytesScanned` of GetQueryResults' `statistics` ("The total number of
+/// log events scanned during the query" and "The total number of bytes in
+/// the log events scanned during the query": QueryStatistics, CloudWatch
+/// Logs API Reference). Logs Insights is billed on the bytes ("$0.005 per
+/// GB of data scanned": Amazon CloudWatch Pricing, Logs, Logs Insights).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Scanned {
+    records: u64,
+    bytes: u64,
+}
+
+/// Bytes of one log event as stored (a JSON line of an access or
+/// application log with its timestamp): the simulated error lines render
+/// at 250 to 350 bytes.
+const EVENT_BYTES: u64 = 320;
+
+/// Everything `groups` hold from `first_minute` to `last_minute`: every
+/// line of every tenant writing to them, one access line per request and
+/// the error lines, whatever the query filters on. Logs Insights reads
+/// the whole time range of each group named ("the log groups and time
+/// range you specify": Analyzing log data with CloudWatch Logs Insights,
+/// User Guide); a `filter` narrows what matches, not what is scanned, so
+/// a tenant's query of a shared group pays for every tenant's lines.
+fn scanned(call: &Call<'_>, groups: &[&LogGroup], first_minute: i64, last_minute: i64) -> Scanned {
+    let fleet = &call.state.fleet;
+    let mut records = 0u64;
+    let mut minute = first_minute;
+    while minute <= last_minute {
+        for g in groups {
+            for i in &g.tenants {
+                let t = &fleet.tenants[*i];
+                let requests =
+                    sample(fleet, t, &call.region, MetricKind::Requests, minute).map_or(0.0, |s| s.sum.max(0.0));
+                records += requests as u64 + error_count(fleet, t, &call.region, minute);
+            }
+        }
+        minute += 60;
+    }
+    Scanned { records, bytes: records * EVENT_BYTES }
 }
 
 fn run(
@@ -534,14 +584,12 @@ fn run(
     let row_limit = shape.limit.or(limit).unwrap_or(MAX_ROWS).min(limit.unwrap_or(MAX_ROWS)).min(MAX_ROWS);
 
     let mut matched = 0u64;
-    let mut minutes_scanned = 0u64;
     let mut by_type: HashMap<&'static str, u64> = HashMap::new();
     let mut raw: Vec<Vec<(String, String)>> = Vec::new();
     if level_ok && !sources.is_empty() && first_minute <= last_minute {
         let count = ((last_minute - first_minute) / 60 + 1) as usize;
         for k in 0..count {
             let minute = if shape.ascending { first_minute + k as i64 * 60 } else { last_minute - k as i64 * 60 };
-            minutes_scanned += sources.len() as u64;
             let mut in_minute: Vec<(i64, usize, u64, &'static str)> = Vec::new();
             for (si, s) in sources.iter().enumerate() {
                 let n = error_count(fleet, s.tenant, &call.region, minute);
@@ -592,12 +640,7 @@ fn run(
             }
         }
     };
-    QueryResult {
-        rows,
-        matched,
-        // Error lines are a small share of what the groups hold.
-        scanned: matched * 40 + minutes_scanned * 25,
-    }
+    QueryResult { rows, matched, scanned: scanned(call, groups, first_minute, last_minute) }
 }
 
 fn project(
@@ -657,15 +700,17 @@ fn get_query_results(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> 
     } else {
         Vec::new()
     };
-    let (matched, scanned) = if done { (q.matched, q.scanned) } else { (0, 0) };
+    // Statistics are of the whole query once it is complete; a running
+    // query's show the progress so far, here none yet.
+    let (matched, scanned) = if done { (q.matched, q.scanned) } else { (0, Scanned::default()) };
     Ok(Reply::Json(json!({
         "queryLanguage": "CWLI",
         "status": status,
         "results": results,
         "statistics": {
             "recordsMatched": matched as f64,
-            "recordsScanned": scanned as f64,
-            "bytesScanned": (scanned * 310) as f64,
+            "recordsScanned": scanned.records as f64,
+            "bytesScanned": scanned.bytes as f64,
             "logGroupsScanned": q.groups as f64,
         },
     })))

@@ -20,4 +20,10 @@ time_zone: TimeZone,
  * asked for: on-call already has a pager, and a console that pings on
  * every blip is muted by the second day.
  */
-notify_critical: boolean, };
+notify_critical: boolean, 
+/**
+ * The most this console's API calls may cost a month, in dollars at
+ * list prices; none when unset. The fleet file's
+ * `monthly_api_budget`, if lower, wins ([`crate::spend`]).
+ */
+monthly_api_budget: number | null, };

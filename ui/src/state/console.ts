@@ -28,7 +28,13 @@ import { applyTheme, type Effective } from '../theme';
 /** How often relative times ("2 min ago") are refreshed. */
 export const TICK_MS = 30_000;
 /** What the viewer sees until their settings are read. */
-export const DEFAULT_SETTINGS: Settings = { sync_minutes: 5, theme: 'system', time_zone: 'utc', notify_critical: false };
+export const DEFAULT_SETTINGS: Settings = {
+  sync_minutes: 5,
+  theme: 'system',
+  time_zone: 'utc',
+  notify_critical: false,
+  monthly_api_budget: null,
+};
 /** ...or this long, when the last one could not reach AWS at all. */
 export const RETRY_UNREACHABLE_MS = 60_000;
 /** How often `sync_state` is polled while following someone else's sync. */

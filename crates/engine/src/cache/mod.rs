@@ -34,7 +34,7 @@ pub use cost::{CostAnomalyRow, CostRow};
 pub use health::HealthRow;
 pub use logs::LogResult;
 pub use series::{OwnedSeriesKey, PointBatch, SeriesIdentity, SeriesKey, SeriesPlace, ROLLUPS};
-pub use sources::SourceState;
+pub use sources::{ActionCalls, SourceState, SyncCalls};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

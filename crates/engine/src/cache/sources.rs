@@ -36,6 +36,26 @@ pub(super) fn source_state(r: &sqlx::sqlite::SqliteRow) -> SourceState {
     }
 }
 
+/// What a number of syncs called, by action ([`Cache::calls_since`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncCalls {
+    pub syncs: i64,
+    pub actions: Vec<ActionCalls>,
+}
+
+/// The calls of one action (`cloudwatch:GetMetricData`) over some syncs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionCalls {
+    pub action: String,
+    pub calls: i64,
+    /// GetMetricData's metrics requested.
+    pub metrics: i64,
+    /// At list prices, as each sync's ledger priced them.
+    pub dollars: f64,
+    /// How many of the syncs made these calls.
+    pub syncs: i64,
+}
+
 impl Cache {
     /// Record sources' statuses in one transaction (one commit, not one per
     /// source: on F200 that was 0.8 s of a re-sync).
@@ -125,6 +145,35 @@ impl Cache {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// What the syncs started at or after `since_ms` (epoch ms) called, by
+    /// action, and how many syncs that was: what keeping the console open
+    /// has cost.
+    pub async fn calls_since(&self, since_ms: i64) -> Result<SyncCalls, CacheError> {
+        let syncs: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_run WHERE started_at >= ?1")
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT c.action, sum(c.calls), sum(c.metrics), sum(c.dollars), count(DISTINCT c.sync_id)
+             FROM api_call c JOIN sync_run s ON s.id = c.sync_id WHERE s.started_at >= ?1
+             GROUP BY c.action ORDER BY c.action",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let actions = rows
+            .iter()
+            .map(|r| ActionCalls {
+                action: r.get(0),
+                calls: r.get(1),
+                metrics: r.get(2),
+                dollars: r.get(3),
+                syncs: r.get(4),
+            })
+            .collect();
+        Ok(SyncCalls { syncs, actions })
     }
 
     /// Every source not ok, worst news first: (tenant, region, source,

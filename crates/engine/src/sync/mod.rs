@@ -51,6 +51,11 @@ pub struct SyncOptions {
     /// Logs Insights jobs in flight at once: each mostly waits for its
     /// query to finish, so far more than `concurrency`.
     pub logs_concurrency: usize,
+    /// The API budget's stretch ([`crate::spend`]): a healthy
+    /// tenant-region whose metrics were read less than this long ago is not
+    /// read again (nor its logs); `None` reads every tenant-region every
+    /// sync. Alarms are read every sync regardless.
+    pub healthy_every_secs: Option<i64>,
 }
 
 impl SyncOptions {
@@ -67,6 +72,7 @@ impl SyncOptions {
             cost_every_secs: 6 * HOUR,
             logs_every_secs: 15 * 60,
             logs_concurrency: 64,
+            healthy_every_secs: None,
         }
     }
 }
@@ -270,6 +276,9 @@ pub async fn run(
     let creds = &creds;
     let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
 
+    // Under the budget's stretch, healthy tenant-regions read recently rest.
+    let resting = resting(cache, opts).await?;
+
     // 2. Plan the metric reads.
     let end = plan::end_for(opts.now);
     let mut reads: Vec<SeriesRead> = Vec::new();
@@ -278,7 +287,7 @@ pub async fn run(
     let mut unconfigured: BTreeMap<(String, String), Failure> = BTreeMap::new();
     let mut specs: Vec<ReadSpec> = Vec::new();
     for t in &reachable {
-        for region in t.regions() {
+        for region in t.regions().filter(|r| !resting.contains(&(t.id.clone(), r.to_string()))) {
             for spec in catalog.metrics_for(t.model) {
                 let dims: BTreeMap<String, String> = spec
                     .dimensions
@@ -355,10 +364,17 @@ pub async fn run(
     let mut alarm_targets: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
     let mut log_jobs: Vec<(&Tenant, String)> = Vec::new();
     let logs_fresh = cache.logs_fresh(opts.now - opts.logs_every_secs, catalog.logs.len()).await?;
+    // A resting tenant-region's logs are re-read as rarely as its metrics.
+    let logs_resting = match opts.healthy_every_secs {
+        Some(every) if !resting.is_empty() => cache.logs_fresh(opts.now - every, catalog.logs.len()).await?,
+        _ => Default::default(),
+    };
     for t in &reachable {
         for region in t.regions() {
             alarm_targets.entry(target(t, region)).or_default().push((t, region.to_string()));
-            if !t.selector.log_groups.is_empty() && !logs_fresh.contains(&(t.id.clone(), region.to_string())) {
+            let key = (t.id.clone(), region.to_string());
+            let rests = resting.contains(&key) && logs_resting.contains(&key);
+            if !t.selector.log_groups.is_empty() && !logs_fresh.contains(&key) && !rests {
                 log_jobs.push((t, region.to_string()));
             }
         }
@@ -405,7 +421,8 @@ pub async fn run(
         peers.departures,
         peers.shifts
     );
-    crate::health::compute(cache, fleet, catalog, opts.now).await?;
+    crate::health::compute(cache, fleet, catalog, opts.healthy_every_secs, opts.now).await?;
+    crate::spend::record_stretch(cache, opts.healthy_every_secs).await?;
     // The fleet's median lines for the buckets this sync's points fell in:
     // from the previous sync's window (or the backfill) on.
     let since = match cache.last_sync().await? {
@@ -440,6 +457,32 @@ pub async fn run(
         message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed),
     });
     Ok(summary)
+}
+
+/// The tenant-regions not read this sync under the budget's stretch:
+/// healthy when last assessed, and their metrics read without error less
+/// than `healthy_every_secs` ago.
+async fn resting(
+    cache: &Cache,
+    opts: &SyncOptions,
+) -> Result<std::collections::BTreeSet<(String, String)>, CacheError> {
+    let Some(every) = opts.healthy_every_secs else { return Ok(Default::default()) };
+    let healthy: std::collections::BTreeSet<(String, String)> = cache
+        .active_health()
+        .await?
+        .into_iter()
+        .filter(|(_, _, h)| *h == crate::model::Health::Ok)
+        .map(|(t, r, _)| (t, r))
+        .collect();
+    let since = clock::ms(opts.now - every);
+    Ok(cache
+        .all_sources()
+        .await?
+        .into_iter()
+        .filter(|s| s.source == "metrics" && s.last_ok.is_some_and(|at| at > since))
+        .map(|s| (s.tenant_id, s.region))
+        .filter(|key| healthy.contains(key))
+        .collect())
 }
 
 /// Packed GetMetricData calls, each committing its own points and

@@ -21,8 +21,9 @@ pub async fn fleet_overview(
     now: i64,
 ) -> Result<FleetOverview, ViewError> {
     let mut out = cache.fleet_health(&catalog.views.fleet_health).await?;
+    let rules = crate::spend::freshness_rules(cache, &catalog.health).await?;
     for row in &mut out {
-        crate::health::judge_freshness(row, &catalog.health, now);
+        crate::health::judge_freshness(row, &rules, now);
     }
     // Worst first, as the query orders them, after freshness was judged.
     out.sort_by_key(|r| std::cmp::Reverse(r.health.severity()));

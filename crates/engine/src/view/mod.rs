@@ -36,7 +36,7 @@ pub use cost::cost;
 pub use export::{export_dir, save_csv};
 pub use fleet::{fleet_overview, heatmap, newly_critical, HEATMAP_CELLS};
 pub use incidents::{incidents, MAX_INCIDENT_HOURS};
-pub use settings::settings_view;
+pub use settings::{settings_view, SettingsSources};
 pub use sources::sources;
 pub use tenant::{console_links, log_table, tenant};
 

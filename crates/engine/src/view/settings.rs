@@ -1,21 +1,28 @@
-//! The Settings view: the viewer's preferences, and where fleetdeck keeps
-//! everything (fleet file, cache, logs) with the fleet file's retention.
+//! The Settings view: the viewer's preferences, where fleetdeck keeps
+//! everything (fleet file, cache, logs) with the fleet file's retention,
+//! and what keeping the console open costs against the API budget.
 
 use std::path::Path;
 
 use super::ViewError;
 use crate::cache::Cache;
+use crate::catalog::Catalog;
 use crate::fleet::Fleet;
 use crate::model::{RetentionLine, Settings, SettingsView};
 
-/// What the Settings view shows. `fleet_file` is None on the simulated fleet.
-pub async fn settings_view(
-    cache: &Cache,
-    fleet: &Fleet,
-    fleet_file: Option<&Path>,
-    settings: Settings,
-    settings_path: &Path,
-) -> Result<SettingsView, ViewError> {
+/// Where the Settings view's facts come from.
+pub struct SettingsSources<'a> {
+    pub cache: &'a Cache,
+    pub fleet: &'a Fleet,
+    pub catalog: &'a Catalog,
+    /// None on the simulated fleet.
+    pub fleet_file: Option<&'a Path>,
+    pub settings_path: &'a Path,
+}
+
+/// What the Settings view shows at `now` (epoch s).
+pub async fn settings_view(from: SettingsSources<'_>, settings: Settings, now: i64) -> Result<SettingsView, ViewError> {
+    let SettingsSources { cache, fleet, catalog, fleet_file, settings_path } = from;
     let cache_path = cache.path().map(Path::to_path_buf).unwrap_or_default();
     // The WAL holds committed pages not yet folded into the file: both are the cache's size.
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -31,6 +38,7 @@ pub async fn settings_view(
     .into_iter()
     .map(|(key, what, days)| RetentionLine { key: key.into(), what: what.into(), days })
     .collect();
+    let spend = crate::spend::assess(cache, fleet, catalog, &settings, now).await?;
     Ok(SettingsView {
         settings,
         settings_path: settings_path.display().to_string(),
@@ -41,5 +49,6 @@ pub async fn settings_view(
         cache_bytes: size(&cache_path) + size(&wal),
         log_dir: crate::logging::log_dir().map(|d| d.display().to_string()),
         retention,
+        spend,
     })
 }

@@ -1,13 +1,24 @@
-//! The Sources view: what every source read, and what the last sync cost.
+//! The Sources view: what every source read, what the last sync cost, and
+//! what keeping the console open costs against the API budget.
 
 use super::ViewError;
 use crate::cache::Cache;
-use crate::model::{ServiceCalls, SourcesView};
+use crate::catalog::Catalog;
+use crate::fleet::Fleet;
+use crate::model::{ServiceCalls, Settings, SourcesView};
 
-/// The Sources view: every source of every active tenant-region (and the
-/// fleet-wide cost source), the worst first, then by tenant; and what the
-/// last sync called and cost, per service.
-pub async fn sources(cache: &Cache) -> Result<SourcesView, ViewError> {
+/// The Sources view at `now` (epoch s): every source of every active
+/// tenant-region (and the fleet-wide cost source), the worst first, then by
+/// tenant; what the last sync called and cost, per service; and what the
+/// syncs cost a day and a month at the viewer's interval, against the
+/// budget ([`crate::spend::assess`]).
+pub async fn sources(
+    cache: &Cache,
+    fleet: &Fleet,
+    catalog: &Catalog,
+    settings: &Settings,
+    now: i64,
+) -> Result<SourcesView, ViewError> {
     let rows = cache.source_rows().await?;
     let calls = cache
         .last_sync_calls()
@@ -19,5 +30,6 @@ pub async fn sources(cache: &Cache) -> Result<SourcesView, ViewError> {
             dollars,
         })
         .collect();
-    Ok(SourcesView { rows, calls, last_sync: cache.last_sync().await? })
+    let spend = crate::spend::assess(cache, fleet, catalog, settings, now).await?;
+    Ok(SourcesView { rows, calls, last_sync: cache.last_sync().await?, spend })
 }

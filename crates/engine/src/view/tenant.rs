@@ -44,8 +44,9 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         })
         .collect();
     // Freshness judged at this read, as the Fleet view judges it.
+    let rules = crate::spend::freshness_rules(cache, &catalog.health).await?;
     for row in &mut by_region {
-        crate::health::judge_freshness(row, &catalog.health, now);
+        crate::health::judge_freshness(row, &rules, now);
     }
     // The fleet file's order: home region first.
     let order = |r: &str| regions.iter().position(|x| x == r).unwrap_or(usize::MAX);

@@ -2,11 +2,13 @@
  * Settings: the viewer's own preferences (kept on this machine), and where
  * fleetdeck keeps everything, with the fleet file's retention. Retention
  * is the team's choice, so it lives in the fleet file: shown here, changed
- * there.
+ * there. And what the open console costs in API calls, against a monthly
+ * budget (the viewer's or the fleet file's, the lower winning).
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { Settings } from '../../bindings/Settings';
 import type { SettingsView as SettingsData } from '../../bindings/SettingsView';
+import { ApiSpend } from '../../components/ApiSpend';
 import { asIpcError, settings as readSettings } from '../../ipc';
 import type { ViewProps } from '../../routes';
 import type { Theme } from '../../bindings/Theme';
@@ -50,6 +52,8 @@ export function SettingsView({ state }: ViewProps) {
     try {
       await state.saveSettings(draft);
       setStatus({ ok: true, text: 'Saved.' });
+      // The projection and the budget's effect follow the new settings.
+      setData(await readSettings());
     } catch (e) {
       setStatus({ ok: false, text: asIpcError(e).message });
     }
@@ -87,6 +91,25 @@ export function SettingsView({ state }: ViewProps) {
               <option value={value}>{label}</option>
             ))}
           </select>
+        </label>
+        <label>
+          <span>API budget</span>
+          <input
+            id="setting-api-budget"
+            type="number"
+            min={0.01}
+            step={0.01}
+            placeholder="none"
+            value={draft.monthly_api_budget ?? ''}
+            onInput={(e) => {
+              const v = e.currentTarget.value.trim();
+              set('monthly_api_budget', v === '' ? null : Number(v));
+            }}
+          />{' '}
+          dollars a month{' '}
+          <span class="muted">
+            (over it, healthy tenants are read less often; the fleet file's budget, if lower, wins)
+          </span>
         </label>
         <label class="check">
           <input
@@ -132,6 +155,8 @@ export function SettingsView({ state }: ViewProps) {
             <dt>Logs</dt>
             <dd class="mono">{data.log_dir ?? 'stderr only (no log directory could be used)'}</dd>
           </dl>
+          <h3>API calls</h3>
+          <ApiSpend spend={data.spend} />
           <h3>Retention</h3>
           <p class="muted small">
             Set in the fleet file's <span class="mono">[retention]</span> table, so every engineer's cache keeps the same

@@ -2,11 +2,13 @@
  * Sources: is fleetdeck reading everything it should? One row per tenant,
  * region and source (credentials, metrics, alarms, logs, cost), failures
  * first, each with the AWS error, its fix and when it was last read fine;
- * and what the last sync cost in calls and dollars.
+ * what the last sync cost in calls and dollars; and what keeping the
+ * console open costs a day and a month, against the API budget.
  */
 import { useMemo, useRef, useState } from 'preact/hooks';
 import type { SourceRow } from '../../bindings/SourceRow';
 import type { SourceStatus } from '../../bindings/SourceStatus';
+import { ApiSpend } from '../../components/ApiSpend';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
@@ -94,6 +96,7 @@ export function SourcesView({ state }: ViewProps) {
           Could not read the sources: {error.message}
         </p>
       )}
+      {data && <ApiSpend spend={data.spend} />}
       <section class="table-pane" aria-label="Sources">
         <div class="toolbar">
           <FilterBox
