@@ -469,6 +469,29 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     assert_eq!(console.eval("document.documentElement.dataset.themeEffective"), "light");
     let saved = std::fs::read_to_string(console.home.path().join("settings.json")).unwrap();
     assert!(saved.contains("\"theme\": \"light\""), "{saved}");
+    // What the open console costs, and a budget below it: the reason and
+    // the stretched interval of healthy tenants are on screen. (The budget
+    // is cleared again, so the rest of the story syncs as before.)
+    console.wait_for("document.getElementById('spend-projection')?.textContent.includes('a month')");
+    let last = console.eval("document.getElementById('spend-last-24h').textContent");
+    assert!(regex::Regex::new(r"^\$\d+\.\d\d over \d+ syncs?$").unwrap().is_match(last.as_str().unwrap()), "{last}");
+    let set_budget = |v: &str| {
+        format!("const b = document.getElementById('setting-api-budget'); b.value = '{v}'; b.dispatchEvent(new Event('input', {{bubbles: true}})); b.dispatchEvent(new Event('change', {{bubbles: true}}));")
+    };
+    console.script(false, &set_budget("0.5"));
+    console.click("#save-settings");
+    console.wait_for(
+        "(document.getElementById('spend-note')?.textContent ?? '').includes('healthy tenant-regions are read every')",
+    );
+    assert!(console
+        .eval("document.getElementById('spend-note').textContent")
+        .as_str()
+        .unwrap()
+        .contains("over the $0.50 budget"));
+    console.screenshot("settings-budget.png");
+    console.script(false, &set_budget(""));
+    console.click("#save-settings");
+    console.wait_for("document.getElementById('spend-note') === null");
     console.screenshot("settings-view.png");
     // ...and dark, chosen from the palette; the charts are drawn again for it.
     console.go("#/tenant/globex/us-east-1");

@@ -13,7 +13,7 @@ export function ApiSpend({ spend }: { spend: Spend }) {
       <dl class="facts">
         <dt>Last 24 h</dt>
         <dd id="spend-last-24h">
-          {dollars(spend.last_24h_dollars)} over {spend.last_24h_syncs} {plural(spend.last_24h_syncs, 'sync')}
+          {dollars(spend.last_24h_dollars)} over {plural(spend.last_24h_syncs, 'sync')}
         </dd>
         <dt>Every {spend.interval_minutes} min</dt>
         <dd id="spend-projection">
