@@ -6,7 +6,7 @@
 //! standby region among them, pass.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fleetdeck_engine::cache::Cache;
 use fleetdeck_engine::model::{Health, SourceRow, SourceStatus};
@@ -20,23 +20,14 @@ use super::alarms::sync_as_is;
 /// The CLI in an environment of its own: `home` (with the SSO config), the
 /// simulator's keys unless a profile is named, no metadata service.
 fn fleetdeck(home: &Path, profile: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetdeck"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
     match profile {
-        Some(p) => {
-            cmd.args(["--profile", p]);
-        }
-        None => {
-            cmd.env("AWS_ACCESS_KEY_ID", SimFleet::ACCESS_KEY_ID)
-                .env("AWS_SECRET_ACCESS_KEY", SimFleet::SECRET_ACCESS_KEY);
-        }
+        Some(p) => super::credentials::fleetdeck(home, &[], &[&["--profile", p][..], args].concat()),
+        None => super::credentials::fleetdeck(
+            home,
+            &[("AWS_ACCESS_KEY_ID", SimFleet::ACCESS_KEY_ID), ("AWS_SECRET_ACCESS_KEY", SimFleet::SECRET_ACCESS_KEY)],
+            args,
+        ),
     }
-    cmd.args(args).output().expect("run fleetdeck")
 }
 
 /// `(check, problem, status, message, fix)` of a tenant's failed rows.

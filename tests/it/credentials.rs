@@ -16,21 +16,10 @@ use std::process::{Command, Output};
 use fleetdeck_engine::catalog::Catalog;
 use fleetdeck_testkit::world::{epoch_now, World};
 
-const SSO_CONFIG: &str = "\
-[profile sso-dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = ReadOnly
-region = us-east-1
-
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-";
+use fleetdeck_testkit::broken::SSO_CONFIG;
 
 /// The binary in an empty environment with `home` as its home.
-fn fleetdeck(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn fleetdeck(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetdeck"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

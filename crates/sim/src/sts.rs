@@ -283,30 +283,47 @@ fn federation_token<'a>(
         policy: policy.clone(),
         federated: true,
     };
+    let (caller, credentials) = issue(call, session, (access_key_id, secret, token), issued);
+    Ok(Reply::Xml(format!(
+        "<GetFederationTokenResponse xmlns=\"{XMLNS}\">\n  <GetFederationTokenResult>\n{credentials}    <FederatedUser>\n      <FederatedUserId>{}</FederatedUserId>\n      <Arn>{}</Arn>\n    </FederatedUser>{}\n  </GetFederationTokenResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetFederationTokenResponse>\n",
+        xml_escape(&caller.user_id),
+        xml_escape(&caller.arn),
+        packed_policy_size(param("Policy")),
+        xml_escape(&call.request_id),
+    )))
+}
+
+/// Remember `session` under its keys, hand them to the request's record,
+/// and answer them: the session's caller and the `<Credentials>` element.
+fn issue(
+    call: &Call<'_>,
+    session: Session,
+    (access_key_id, secret, token): (String, String, String),
+    issued: &mut Option<IssuedCredentials>,
+) -> (Caller, String) {
     let caller = session.caller();
-    lock(&call.state.sessions).insert(access_key_id.clone(), session);
-    *issued = Some(IssuedCredentials {
-        access_key_id: access_key_id.clone(),
-        secret_access_key: secret.clone(),
-        session_token: token.clone(),
-    });
-    let expiration = chrono::DateTime::from_timestamp(expires, 0)
+    let expiration = chrono::DateTime::from_timestamp(session.expires, 0)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default();
-    let packed = match param("Policy") {
-        Some(p) => format!("\n    <PackedPolicySize>{}</PackedPolicySize>", (p.len() * 100 / 2048).max(1)),
-        None => String::new(),
-    };
-    Ok(Reply::Xml(format!(
-        "<GetFederationTokenResponse xmlns=\"{XMLNS}\">\n  <GetFederationTokenResult>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <FederatedUser>\n      <FederatedUserId>{}</FederatedUserId>\n      <Arn>{}</Arn>\n    </FederatedUser>{packed}\n  </GetFederationTokenResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetFederationTokenResponse>\n",
+    lock(&call.state.sessions).insert(access_key_id.clone(), session);
+    let xml = format!(
+        "    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n",
         xml_escape(&access_key_id),
         xml_escape(&secret),
         xml_escape(&token),
         xml_escape(&expiration),
-        xml_escape(&caller.user_id),
-        xml_escape(&caller.arn),
-        xml_escape(&call.request_id),
-    )))
+    );
+    *issued = Some(IssuedCredentials { access_key_id, secret_access_key: secret, session_token: token });
+    (caller, xml)
+}
+
+/// `<PackedPolicySize>`: the share of the packed-policy budget a session
+/// policy uses, reported whenever one was passed.
+fn packed_policy_size(policy: Option<&str>) -> String {
+    match policy {
+        Some(p) => format!("\n    <PackedPolicySize>{}</PackedPolicySize>", (p.len() * 100 / 2048).max(1)),
+        None => String::new(),
+    }
 }
 
 /// A fresh key id, secret and session token for a session in `account`.
@@ -447,35 +464,13 @@ fn assume_role<'a>(
         policy: policy.clone(),
         federated: false,
     };
-    let caller = session.caller();
-    lock(&call.state.sessions).insert(access_key_id.clone(), session);
-    *issued = Some(IssuedCredentials {
-        access_key_id: access_key_id.clone(),
-        secret_access_key: secret.clone(),
-        session_token: token.clone(),
-    });
-
-    let expiration = chrono::DateTime::from_timestamp(expires, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default();
-    let packed = match &policy {
-        Some(_) => {
-            // Percentage of the packed-policy budget a short read-only
-            // policy uses; AWS reports it whenever a policy was passed.
-            let size = param("Policy").map_or(0, |p| p.len()) * 100 / 2048;
-            format!("\n    <PackedPolicySize>{}</PackedPolicySize>", size.max(1))
-        }
-        None => String::new(),
-    };
+    let (caller, credentials) = issue(call, session, (access_key_id, secret, token), issued);
+    let packed = packed_policy_size(policy.as_ref().and(param("Policy")));
     let source = source_identity
         .map(|si| format!("\n    <SourceIdentity>{}</SourceIdentity>", xml_escape(si)))
         .unwrap_or_default();
     Ok(Reply::Xml(format!(
-        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>{packed}{source}\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
-        xml_escape(&access_key_id),
-        xml_escape(&secret),
-        xml_escape(&token),
-        xml_escape(&expiration),
+        "<AssumeRoleResponse xmlns=\"{XMLNS}\">\n  <AssumeRoleResult>\n{credentials}    <AssumedRoleUser>\n      <AssumedRoleId>{}</AssumedRoleId>\n      <Arn>{}</Arn>\n    </AssumedRoleUser>{packed}{source}\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
         xml_escape(&caller.user_id),
         xml_escape(&caller.arn),
         xml_escape(&call.request_id),
