@@ -180,6 +180,7 @@ async fn run_triage(state: State<'_, AppState>, request: LogsRequest) -> Result<
         records_matched: result.records_matched as f64,
         truncated: result.truncated,
         withheld: result.withheld,
+        partial: result.partial,
         read_at: end * 1000,
     })
 }

@@ -690,6 +690,9 @@ pub struct LogPanel {
     pub truncated: bool,
     /// Raw lines were not kept (data residency): only the count is.
     pub withheld: bool,
+    /// Part of the log groups could not be queried: how many and why
+    /// (the result is the other groups' answer).
+    pub partial: Option<String>,
     /// Epoch ms the result was read.
     #[ts(type = "number")]
     pub read_at: i64,

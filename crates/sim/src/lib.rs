@@ -194,6 +194,10 @@ pub struct SimKnobs {
     /// after the first `n` of any query (a failure in the middle of a paged
     /// read): the pages before it were answered, and billed.
     pub cost_pages_fail_after: Option<usize>,
+    /// Log groups still listed by DescribeLogGroups but deleted since:
+    /// StartQuery naming one answers ResourceNotFoundException ("Log group
+    /// '...' does not exist"), as AWS does for a group that is gone.
+    pub deleted_log_groups: Vec<String>,
 }
 
 /// How far a request's signing time may be from AWS's clock.

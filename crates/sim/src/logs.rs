@@ -421,6 +421,8 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let mut groups: Vec<&LogGroup> = Vec::new();
     for id in &requested {
         let name = resolve_identifier(id, &call.caller.account, &call.region);
+        let deleted = &call.state.knobs().deleted_log_groups;
+        let name = name.filter(|n| !deleted.iter().any(|d| d == n));
         let group = name.and_then(|n| available.iter().find(|g| g.name == n));
         match group {
             Some(g) if !groups.iter().any(|x| x.name == g.name) => groups.push(g),

@@ -21,6 +21,11 @@ truncated: boolean,
  */
 withheld: boolean, 
 /**
+ * Part of the log groups could not be queried: how many and why
+ * (the result is the other groups' answer).
+ */
+partial: string | null, 
+/**
  * Epoch ms the result was read.
  */
 read_at: number, };

@@ -18,13 +18,16 @@ pub struct LogResult {
     pub records_matched: i64,
     pub truncated: bool,
     pub withheld: bool,
+    /// Some log groups' part of the query failed: how many, and why. The
+    /// rest of the groups' answer is what the result holds.
+    pub partial: Option<String>,
 }
 
 impl Cache {
     pub async fn put_log_result(&self, r: &LogResult, now_ms: i64) -> Result<(), CacheError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO log_result (tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR REPLACE INTO log_result (tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at, partial)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .bind(&r.tenant_id)
         .bind(&r.region)
@@ -36,6 +39,7 @@ impl Cache {
         .bind(r.truncated)
         .bind(r.withheld)
         .bind(now_ms)
+        .bind(&r.partial)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -68,7 +72,7 @@ impl Cache {
 
     pub async fn log_results(&self, tenant: &str, region: &str) -> Result<Vec<LogResult>, CacheError> {
         let rows = sqlx::query(
-            "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld
+            "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, partial
              FROM log_result WHERE tenant_id = ?1 AND region = ?2 ORDER BY query_key",
         )
         .bind(tenant)
@@ -87,6 +91,7 @@ impl Cache {
                 records_matched: r.get(6),
                 truncated: r.get(7),
                 withheld: r.get(8),
+                partial: r.get(9),
             })
             .collect())
     }
@@ -95,7 +100,7 @@ impl Cache {
     /// order, each with when it was read (epoch ms).
     pub async fn tenant_log_results(&self, tenant: &str) -> Result<Vec<(LogResult, i64)>, CacheError> {
         let rows = sqlx::query(
-            "SELECT region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at
+            "SELECT region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at, partial
              FROM log_result WHERE tenant_id = ?1",
         )
         .bind(tenant)
@@ -114,6 +119,7 @@ impl Cache {
                     records_matched: l.get(5),
                     truncated: l.get::<i64, _>(6) != 0,
                     withheld: l.get::<i64, _>(7) != 0,
+                    partial: l.get(9),
                 };
                 (result, l.get(8))
             })

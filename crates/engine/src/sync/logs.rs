@@ -80,28 +80,30 @@ pub async fn triage_queries(
         let text = if q.raw_lines && t.residency { crate::insights::count_only(&text) } else { text };
         let mut answers = Vec::with_capacity(parts.len());
         let mut failed: Option<Failure> = None;
+        let mut unread = 0;
         for part in &parts {
             match collect::insights(client, aws, target, part.clone(), &text, start, end).await {
                 Ok(r) => answers.push(r),
-                Err(f) => failed = failed.or(Some(f)),
+                Err(f) => {
+                    unread += part.len();
+                    failed = failed.or(Some(f));
+                }
             }
         }
-        // A log group named exactly is not listed first: StartQuery is what
-        // says it does not exist ("Log group '...' does not exist").
-        let failed = failed.map(|f| {
-            if f.message.contains("ResourceNotFoundException") && f.message.contains("does not exist") {
-                no_log_group(t, &target.account, region, &t.selector.log_groups)
-            } else {
-                f
-            }
-        });
         let partial = match (answers.is_empty(), failed) {
+            // A log group named exactly is not listed first: StartQuery is
+            // what says it does not exist ("Log group '...' does not exist").
+            (true, Some(f))
+                if f.message.contains("ResourceNotFoundException") && f.message.contains("does not exist") =>
+            {
+                return Err(no_log_group(t, &target.account, region, &t.selector.log_groups))
+            }
             (true, Some(f)) => return Err(f),
             (_, Some(f)) => {
                 tracing::warn!("{} {region} {}: part of the log groups not read: {}", t.id, q.key, f.message);
-                true
+                Some(format!("{unread} of {} log groups not read: {}", groups.len(), f.message))
             }
-            (_, None) => false,
+            (_, None) => None,
         };
         let r = if answers.len() == 1 { answers.remove(0) } else { crate::insights::merge(&text, answers) };
         let withheld = q.raw_lines && t.residency;
@@ -121,9 +123,9 @@ pub async fn triage_queries(
             window_end: end,
             rows,
             records_matched: r.records_matched,
-            // A part that failed leaves the answer short, as a cut one is.
-            truncated: r.truncated || partial,
+            truncated: r.truncated,
             withheld,
+            partial,
         });
     }
     Ok(out)

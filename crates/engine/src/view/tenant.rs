@@ -99,6 +99,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
                 rows,
                 records_matched: l.records_matched as f64,
                 truncated: l.truncated,
+                partial: l.partial.clone(),
                 withheld: l.withheld,
                 read_at,
             }

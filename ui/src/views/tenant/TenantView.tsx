@@ -475,6 +475,11 @@ function Logs({ data, region, state }: { data: TenantData; region: string; state
               <LogTable panel={panel} />
             )}
             {panel?.truncated && <p class="stale small">Logs Insights cut this result: there are more rows than shown.</p>}
+            {panel?.partial && (
+              <p class="stale small" data-partial="true">
+                Part of the log groups were not read ({panel.partial}): the result is the other groups' answer.
+              </p>
+            )}
           </div>
         );
       })}
