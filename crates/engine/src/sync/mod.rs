@@ -688,10 +688,12 @@ fn attribute_history(
 /// Where an account-region's history read starts (epoch s), if it needs
 /// one. An alarm whose last change (from DescribeAlarms) is newer than the
 /// newest change on record for it changed since the last read, perhaps more
-/// than once: it is read from just after that record (an alarm with none,
-/// from a day back or its last change, whichever is earlier). Never before
-/// the 30 days CloudWatch keeps alarm history. When no alarm changed,
-/// nothing is read: the alarms already say so.
+/// than once: it is read from just after that record. An alarm with no
+/// record is read from a day back, and only if it changed within that day:
+/// one that last changed earlier has held its state all day, and that
+/// change's time (StateTransitionedTimestamp) already dates its episode.
+/// Never before the 30 days CloudWatch keeps alarm history. When no alarm
+/// changed, nothing is read: the alarms already say so.
 fn history_since<'a>(
     now_ms: i64,
     known: &HashMap<String, i64>,
@@ -702,10 +704,13 @@ fn history_since<'a>(
     let kept_from = now_ms - 29 * DAY_MS;
     alarms
         .filter_map(|a| a.transitioned_at.map(|at| (a, at)))
-        .filter(|(a, at)| *at > kept_from && known.get(&a.row.name).is_none_or(|k| k < at))
-        .map(|(a, at)| match known.get(&a.row.name) {
+        .filter(|(a, at)| match known.get(&a.row.name) {
+            Some(k) => k < at && *at > kept_from,
+            None => *at > now_ms - DAY_MS,
+        })
+        .map(|(a, _)| match known.get(&a.row.name) {
             Some(k) => k + 1,
-            None => (at - 1000).min(now_ms - DAY_MS),
+            None => now_ms - DAY_MS,
         })
         .min()
         .map(|since| clock::secs(since.max(now_ms - 30 * DAY_MS)))
@@ -860,4 +865,48 @@ fn the_sync_future_is_send_for_every_lifetime<'a>(
 ) {
     fn is_send<T: Send>(_: T) {}
     is_send(run(fleet, catalog, aws, cache, opts, progress));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::AlarmRow;
+
+    fn alarm(name: &str, transitioned_at: i64) -> collect::RawAlarm {
+        collect::RawAlarm {
+            row: AlarmRow {
+                tenant_id: String::new(),
+                region: String::new(),
+                arn: format!("arn:{name}"),
+                name: name.into(),
+                state: "OK".into(),
+                reason: String::new(),
+                state_changed_at: None,
+                namespace: None,
+                metric_name: None,
+                threshold: None,
+                platform: false,
+            },
+            dimensions: Default::default(),
+            transitioned_at: Some(transitioned_at),
+            composite: false,
+        }
+    }
+
+    #[test]
+    fn history_is_read_only_where_an_alarm_changed_since_the_record_or_within_the_day() {
+        let now = clock::ms(1_800_000_000);
+        let day = clock::ms(DAY);
+        let none = HashMap::new();
+        // No record, last changed three days ago: its state held all day.
+        assert_eq!(history_since(now, &none, [alarm("a", now - 3 * day)].iter()), None);
+        // No record, changed two hours ago: from a day back.
+        assert_eq!(history_since(now, &none, [alarm("a", now - 7_200_000)].iter()), Some(clock::secs(now - day)));
+        // A record older than the change: from just after it.
+        let known = HashMap::from([("a".to_string(), now - 5 * day)]);
+        assert_eq!(history_since(now, &known, [alarm("a", now - day)].iter()), Some(clock::secs(now - 5 * day + 1)));
+        // The record already holds the change: nothing to read.
+        let known = HashMap::from([("a".to_string(), now - day)]);
+        assert_eq!(history_since(now, &known, [alarm("a", now - day)].iter()), None);
+    }
 }
