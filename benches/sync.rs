@@ -130,7 +130,10 @@ fn peak_rss_mb() -> f64 {
 /// The fewest calls and dollars any client could spend on the same sync:
 /// GetMetricData packed to both limits, one AssumeRole per role, one
 /// DescribeAlarms page per account-region, StartQuery and one
-/// GetQueryResults per query, and the Cost Explorer pages of both groupings.
+/// GetQueryResults per query, and the Cost Explorer pages of the three
+/// reads. Priced as AWS bills: STS is free, and Logs Insights bills the
+/// bytes its queries scan (`logs_dollars`, what this sync's queries
+/// scanned: the same data scans the same bytes whoever asks).
 fn minimum(
     fleet: &Fleet,
     catalog: &Catalog,
@@ -138,6 +141,7 @@ fn minimum(
     backfill: i64,
     starts: &BTreeMap<(String, String, String), i64>,
     ce_pages: u64,
+    logs_dollars: f64,
 ) -> (u64, f64) {
     let end = plan::end_for(now);
     let mut reads = Vec::new();
@@ -174,7 +178,9 @@ fn minimum(
     let calls = gmd + others + ce;
     // Each GetMetricData call bills its metrics; with one call per group the
     // bound is one billing per series.
-    let dollars = metrics as f64 * 0.01 / 1000.0 + ce as f64 * 0.01 + others as f64 * 0.01 / 1000.0;
+    let describe_alarms = account_regions.len() as u64;
+    let dollars =
+        metrics as f64 * 0.01 / 1000.0 + ce as f64 * 0.01 + describe_alarms as f64 * 0.01 / 1000.0 + logs_dollars;
     (calls, dollars)
 }
 
@@ -245,8 +251,14 @@ async fn run() {
     .fetch_one(cache.pool())
     .await
     .unwrap();
+    let logs_dollars: f64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(dollars), 0.0) FROM api_call WHERE action LIKE 'logs:%' AND sync_id = (SELECT min(id) FROM sync_run)",
+    )
+    .fetch_one(cache.pool())
+    .await
+    .unwrap();
     let (min_calls, min_dollars) =
-        minimum(&fleet, &catalog, t0, opts.backfill_secs, &BTreeMap::new(), ce_pages.max(2) as u64);
+        minimum(&fleet, &catalog, t0, opts.backfill_secs, &BTreeMap::new(), ce_pages.max(3) as u64, logs_dollars);
 
     // Five minutes later.
     let t1 = t0 + 300;
