@@ -9,6 +9,7 @@ mod anomalies;
 mod broken;
 mod budget;
 mod cache_cmd;
+mod changes;
 mod chargeback;
 mod check;
 mod console;

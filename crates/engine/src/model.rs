@@ -57,6 +57,27 @@ pub struct TenantHealth {
     /// When the newest datapoint for this tenant-region was committed.
     #[ts(type = "number | null")]
     pub fresh_at: Option<i64>,
+    /// Its health at the sync before, when it was different (the row
+    /// changed since then); `None` when unchanged or new.
+    pub was: Option<Health>,
+}
+
+/// What changed since the sync before the last: "since 10:05: 2 new
+/// critical, 1 recovered". Counted per tenant-region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HealthChanges {
+    /// Epoch ms: when the sync compared with assessed health.
+    #[ts(type = "number")]
+    pub since: i64,
+    /// Critical now, not then.
+    pub new_critical: u32,
+    /// Degraded now, ok or unknown then.
+    pub new_degraded: u32,
+    /// Ok now, degraded or critical then.
+    pub recovered: u32,
+    /// Any other change (critical to degraded, to or from unknown...).
+    pub other: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -94,6 +115,9 @@ pub struct FleetOverview {
     pub anomalies_24h: u32,
     /// The whole fleet's cost (untagged spend included).
     pub cost: CostFigures,
+    /// What changed since the sync before the last; `None` after a first
+    /// sync.
+    pub changes: Option<HealthChanges>,
 }
 
 /// Health counts of one tier or region.

@@ -20,4 +20,9 @@ focus_metric: string | null,
 /**
  * When the newest datapoint for this tenant-region was committed.
  */
-fresh_at: number | null, };
+fresh_at: number | null, 
+/**
+ * Its health at the sync before, when it was different (the row
+ * changed since then); `None` when unchanged or new.
+ */
+was: Health | null, };

@@ -31,13 +31,25 @@ fn parse_health(s: &str) -> Health {
 impl Cache {
     /// Replace every health row in one transaction, so a reader sees either
     /// the previous assessment or the new one.
+    /// Each row keeps the health the previous assessment gave its
+    /// tenant-region (`previous`, `previous_at`), for "what changed".
     pub async fn replace_health(&self, rows: &[HealthRow], now_ms: i64) -> Result<(), CacheError> {
         let mut tx = self.pool.begin().await?;
+        let before: std::collections::HashMap<(String, String), (String, i64)> =
+            sqlx::query_as::<_, (String, String, String, i64)>(
+                "SELECT tenant_id, region, health, computed_at FROM health",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(t, r, h, at)| ((t, r), (h, at)))
+            .collect();
         sqlx::query("DELETE FROM health").execute(&mut *tx).await?;
         for h in rows {
+            let previous = before.get(&(h.tenant_id.clone(), h.region.clone()));
             sqlx::query(
-                "INSERT INTO health (tenant_id, region, health, reasons, focus_metric, fresh_at, computed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO health (tenant_id, region, health, reasons, focus_metric, fresh_at, computed_at, previous, previous_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .bind(&h.tenant_id)
             .bind(&h.region)
@@ -46,6 +58,8 @@ impl Cache {
             .bind(&h.focus_metric)
             .bind(h.fresh_at)
             .bind(now_ms)
+            .bind(previous.map(|(health, _)| health.as_str()))
+            .bind(previous.map(|(_, at)| *at))
             .execute(&mut *tx)
             .await?;
         }
@@ -72,9 +86,20 @@ impl Cache {
                 reasons: serde_json::from_str(&reasons).unwrap_or_default(),
                 focus_metric: r.try_get("focus_metric")?,
                 fresh_at: r.try_get("fresh_at")?,
+                was: None,
             });
         }
         Ok(out)
+    }
+
+    /// Per tenant-region, the health the sync before the last gave it and
+    /// when that sync assessed it (`None` for a row new at the last sync).
+    pub async fn previous_health(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String), (Health, i64)>, CacheError> {
+        let rows: Vec<(String, String, Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT tenant_id, region, previous, previous_at FROM health").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().filter_map(|(t, r, h, at)| Some(((t, r), (parse_health(&h?), at?)))).collect())
     }
 
     /// The health of every active tenant-region: (tenant, region, health),

@@ -7,7 +7,9 @@ use super::ViewError;
 use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::clock::{ms, secs, DAY, HOUR, MINUTE};
-use crate::model::{CostFigures, FleetOverview, GroupHealth, Health, HealthCounts, Heatmap, HeatmapRow, TenantHealth};
+use crate::model::{
+    CostFigures, FleetOverview, GroupHealth, Health, HealthChanges, HealthCounts, Heatmap, HeatmapRow, TenantHealth,
+};
 
 // The views' SQL comes from the query catalog (the user's own files or the
 // built-in ones), never from tenant data; every value is bound as a parameter.
@@ -27,6 +29,7 @@ pub async fn fleet_overview(
     }
     // Worst first, as the query orders them, after freshness was judged.
     out.sort_by_key(|r| std::cmp::Reverse(r.health.severity()));
+    let changes = mark_changes(&mut out, &cache.previous_health().await?);
     let counts = count_worst(out.iter().map(|r| (r.tenant.as_str(), r.health)));
     let by_tier = group_counts(&out, |r| (r.tier.as_str(), r.tenant.as_str()));
     let by_region = group_counts(&out, |r| (r.region.as_str(), r.tenant.as_str()));
@@ -61,7 +64,32 @@ pub async fn fleet_overview(
         open_alarms: open_alarms.clamp(0, u32::MAX as i64) as u32,
         anomalies_24h: anomalies_24h.clamp(0, u32::MAX as i64) as u32,
         cost,
+        changes,
     })
+}
+
+/// Mark each row whose health differs from the sync before (`was`) and
+/// count the changes; `None` when no row has a previous assessment.
+fn mark_changes(
+    rows: &mut [TenantHealth],
+    previous: &std::collections::HashMap<(String, String), (Health, i64)>,
+) -> Option<HealthChanges> {
+    let since = previous.values().map(|(_, at)| *at).max()?;
+    let mut c = HealthChanges { since, ..HealthChanges::default() };
+    for r in rows.iter_mut() {
+        let Some((was, _)) = previous.get(&(r.tenant.clone(), r.region.clone())) else { continue };
+        if *was == r.health {
+            continue;
+        }
+        r.was = Some(*was);
+        match (was, r.health) {
+            (_, Health::Critical) => c.new_critical += 1,
+            (Health::Ok | Health::Unknown, Health::Degraded) => c.new_degraded += 1,
+            (Health::Degraded | Health::Critical, Health::Ok) => c.recovered += 1,
+            _ => c.other += 1,
+        }
+    }
+    Some(c)
 }
 
 /// Tenants critical in `after` that were not critical in `before` (each
@@ -248,6 +276,7 @@ mod tests {
 
     fn row(tenant: &str, region: &str, health: Health) -> TenantHealth {
         TenantHealth {
+            was: None,
             tenant: tenant.into(),
             name: tenant.into(),
             tier: "t".into(),

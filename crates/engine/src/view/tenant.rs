@@ -32,6 +32,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     let mut by_region: Vec<TenantHealth> = health
         .into_iter()
         .map(|h| TenantHealth {
+            was: None,
             tenant: info.id.clone(),
             name: info.name.clone(),
             tier: info.tier.clone(),

@@ -63,6 +63,7 @@ export function FleetTable({ rows, total, cursor, selected, now, onPick, onOpen 
                 data-tenant={row.tenant}
                 data-region={row.region}
                 data-health={row.health}
+                data-was={row.was ?? undefined}
                 data-cursor={isCursor ? 'true' : undefined}
                 data-selected={isSelected ? 'true' : undefined}
                 aria-selected={isSelected}
@@ -71,6 +72,11 @@ export function FleetTable({ rows, total, cursor, selected, now, onPick, onOpen 
               >
                 <td class="col-health">
                   <HealthBadge health={row.health} />
+                  {row.was !== null && (
+                    <span class="changed small" title={`changed since the sync before: was ${row.was}`}>
+                      was {row.was}
+                    </span>
+                  )}
                 </td>
                 <td class="col-tenant">
                   <div class="tenant-name">{row.name}</div>

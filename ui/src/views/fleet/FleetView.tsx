@@ -9,6 +9,8 @@ import { uiReady } from '../../ipc';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Health } from '../../bindings/Health';
 import type { TenantHealth } from '../../bindings/TenantHealth';
+import type { HealthChanges } from '../../bindings/HealthChanges';
+import { shortTime } from '../../format';
 import { ExportButton } from '../../components/ExportButton';
 import { FilterBox } from '../../components/FilterBox';
 import { HEALTH_GLYPH, HEALTHS } from '../../components/HealthBadge';
@@ -201,6 +203,11 @@ export function FleetView({ state }: ViewProps) {
             <Select id="filter-tier" label="Tier" value={tier} options={choices.tiers} onChange={setTier} />
             <Select id="filter-region" label="Region" value={region} options={choices.regions} onChange={setRegion} />
             <Select id="filter-model" label="Model" value={model} options={choices.models} onChange={setModel} />
+            {overview?.changes && (
+              <span id="changes" class="row-count" data-new-critical={overview.changes.new_critical} data-recovered={overview.changes.recovered}>
+                {changesLine(overview.changes)}
+              </span>
+            )}
             <span id="row-count" class="row-count muted">
               {visible.length === rows.length ? `${rows.length} rows` : `${visible.length} of ${rows.length} rows`}
             </span>
@@ -320,4 +327,15 @@ function Select({
       ))}
     </select>
   );
+}
+
+/** "since 10:05: 2 new critical, 1 recovered" (or "no change"). */
+function changesLine(c: HealthChanges): string {
+  const parts = [
+    c.new_critical > 0 ? `${c.new_critical} new critical` : '',
+    c.new_degraded > 0 ? `${c.new_degraded} new degraded` : '',
+    c.recovered > 0 ? `${c.recovered} recovered` : '',
+    c.other > 0 ? `${c.other} other ${c.other === 1 ? 'change' : 'changes'}` : '',
+  ].filter((p) => p !== '');
+  return `since ${shortTime(c.since)}: ${parts.length === 0 ? 'no change' : parts.join(', ')}`;
 }

@@ -1,0 +1,57 @@
+//! What changed since the previous sync (issue 22): the Fleet view marks the
+//! tenant-regions whose health changed and says "since HH:MM: N new
+//! critical, M recovered"; a sync that changes nothing clears the marks.
+
+use fleetdeck_engine::cache::Cache;
+use fleetdeck_engine::catalog::Catalog;
+use fleetdeck_engine::model::Health;
+use fleetdeck_engine::view;
+use fleetdeck_testkit::world::{epoch_now, World};
+
+use super::alarms::sync_as_is;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_since_the_previous_sync_are_marked_after_a_second_sync_and_clear_after_a_third() {
+    let epoch = epoch_now();
+    let w = World::start_with(24, Catalog::builtin().unwrap(), epoch).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    let knobs = |at: i64| w.sim.set_knobs(fleetdeck_sim::SimKnobs { clock: Some(at), ..Default::default() });
+
+    // Before globex's 5xx spike, then during it.
+    let before = epoch - 3 * 3600;
+    knobs(before);
+    sync_as_is(&w, &cache, before).await;
+    let first = view::fleet_overview(&cache, &w.catalog, false, before).await.unwrap();
+    assert!(first.changes.is_none(), "a first sync has nothing to compare with");
+    assert!(first.rows.iter().all(|r| r.was.is_none()));
+    let globex_then = first.rows.iter().find(|r| r.tenant == "globex" && r.region == "us-east-1").unwrap().health;
+    assert_ne!(globex_then, Health::Critical);
+
+    knobs(epoch);
+    sync_as_is(&w, &cache, epoch).await;
+    let second = view::fleet_overview(&cache, &w.catalog, false, epoch).await.unwrap();
+    let globex = second.rows.iter().find(|r| r.tenant == "globex" && r.region == "us-east-1").unwrap();
+    assert_eq!((globex.health, globex.was), (Health::Critical, Some(globex_then)), "{globex:#?}");
+    let changes = second.changes.as_ref().expect("changes since the first sync");
+    assert!(changes.new_critical >= 1, "{changes:#?}");
+    assert_eq!(changes.since, fleetdeck_engine::clock::ms(before));
+    let marked = second.rows.iter().filter(|r| r.was.is_some()).count() as u32;
+    assert_eq!(marked, changes.new_critical + changes.new_degraded + changes.recovered + changes.other, "{changes:#?}");
+    for r in second.rows.iter().filter(|r| r.was.is_some()) {
+        assert_ne!(r.was, Some(r.health), "{r:#?}");
+    }
+
+    // Five minutes later nothing moved: the marks are gone.
+    knobs(epoch + 300);
+    sync_as_is(&w, &cache, epoch + 300).await;
+    let third = view::fleet_overview(&cache, &w.catalog, false, epoch + 300).await.unwrap();
+    let globex = third.rows.iter().find(|r| r.tenant == "globex" && r.region == "us-east-1").unwrap();
+    assert_eq!(globex.was, None, "{globex:#?}");
+    let changes = third.changes.as_ref().expect("compared with the second sync");
+    assert_eq!(changes.since, fleetdeck_engine::clock::ms(epoch));
+    assert_eq!(
+        third.rows.iter().filter(|r| r.was.is_some()).count() as u32,
+        changes.new_critical + changes.new_degraded + changes.recovered + changes.other
+    );
+}
