@@ -290,6 +290,14 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     assert!(tiers.as_array().unwrap().len() >= 3, "health by tier: {tiers}");
     console.wait_for_image("#focus-chart-img");
     console.screenshot("fleet-view.png");
+    // A second sync: the Fleet view says what changed since the first.
+    console.click("#sync-now");
+    console.wait_for("(document.getElementById('changes')?.textContent ?? '').startsWith('since ')");
+    let changes = console.eval("document.getElementById('changes').textContent");
+    assert!(
+        regex::Regex::new(r"^since [0-9: -]+\d\d:\d\d: (no change|\d+ )").unwrap().is_match(changes.as_str().unwrap()),
+        "{changes}"
+    );
 
     // Filters narrow the table: premium tenants in eu-west-1 only.
     console.script(false, "const s = document.getElementById('filter-tier'); s.value = 'premium'; s.dispatchEvent(new Event('change', {bubbles: true}));");
