@@ -440,13 +440,20 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     assert!(sources.iter().all(|s| s[3] == "ok"), "the simulated fleet reads cleanly: {sources:?}");
     console.screenshot("sources-view.png");
 
-    // ---- Incidents: globex's anomaly and alarm; Enter on a row opens its evidence.
+    // ---- Incidents: globex's spike is one incident, led by its alarm, its
+    // anomaly and peer signals inside; its row opens the evidence.
     console.go("#/incidents");
-    console.wait_for("document.querySelector('#incidents-table tr[data-tenant=globex][data-kind=anomaly]') !== null");
-    let kinds = console.eval("Array.from(document.querySelectorAll('#incidents-table tr[data-tenant=globex]')).map(r => r.dataset.kind + ' ' + r.dataset.subject)");
-    assert!(kinds.as_array().unwrap().iter().any(|k| k.as_str().unwrap().starts_with("alarm")), "{kinds}");
+    let spike = "#incidents-table tr[data-tenant=globex][data-region=us-east-1][data-kind=alarm]";
+    console.wait_for(&format!("document.querySelector('{spike}') !== null"));
+    let rows = console
+        .eval("document.querySelectorAll('#incidents-table tr[data-tenant=globex][data-region=us-east-1]').length");
+    assert_eq!(rows.as_u64(), Some(1), "one incident for the spike");
+    let signals = console
+        .eval(&format!("Array.from(document.querySelectorAll('{spike} .signals li')).map(li => li.dataset.kind)"));
+    let signals: Vec<&str> = signals.as_array().unwrap().iter().filter_map(|k| k.as_str()).collect();
+    assert!(signals.contains(&"anomaly") && signals.contains(&"peer"), "{signals:?}");
     console.screenshot("incidents-view.png");
-    console.click("#incidents-table tr[data-tenant=globex][data-kind=anomaly] a.evidence");
+    console.click(&format!("{spike} a.evidence"));
     console.wait_for("location.hash === '#/tenant/globex/us-east-1' && document.querySelector('#tenant-view')?.dataset.tenant === 'globex'");
 
     // ---- The executive: the weekly summary, from the command palette.

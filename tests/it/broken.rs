@@ -220,7 +220,14 @@ async fn status_and_the_console_give_each_condition_of_the_realistic_fleet_its_t
     assert_eq!(idle.health, Health::Ok, "{idle:#?}");
     assert_eq!(idle.reasons, ["standby: idle, as a failover region is until it is needed"]);
     let incidents = fleetdeck_engine::view::incidents(&cache, 24, epoch).await.unwrap().incidents;
-    let named = |subject: &str| incidents.iter().filter(|i| i.subject == subject).collect::<Vec<_>>();
+    // Signals of one problem are grouped: look inside each incident too.
+    let named = |subject: &str| {
+        incidents
+            .iter()
+            .flat_map(|i| std::iter::once(i).chain(i.evidence.iter()))
+            .filter(|i| i.subject == subject)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(named(broken::COMPOSITE_ALARM.1).len(), 1, "{incidents:#?}");
     // One alarm per region the shared account runs in: each is one incident.
     let platform: Vec<_> = named(broken::PLATFORM_ALARM).into_iter().filter(|i| i.region == "us-east-1").collect();

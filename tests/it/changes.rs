@@ -55,3 +55,29 @@ async fn changes_since_the_previous_sync_are_marked_after_a_second_sync_and_clea
         changes.new_critical + changes.new_degraded + changes.recovered + changes.other
     );
 }
+
+/// One incident per problem (issue 22): globex's 5xx spike raised an alarm,
+/// an anomaly and a peer departure within minutes in one tenant-region. The
+/// Incidents view shows it once, led by the alarm, the other signals listed
+/// inside; nothing is lost (every signal is in some incident).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globex_spike_is_one_incident_holding_its_alarm_anomaly_and_peer_evidence() {
+    let epoch = epoch_now();
+    let w = World::start_with(24, Catalog::builtin().unwrap(), epoch).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    sync_as_is(&w, &cache, epoch).await;
+    let view = view::incidents(&cache, 24, epoch).await.unwrap();
+    let globex: Vec<_> = view.incidents.iter().filter(|i| i.tenant == "globex" && i.region == "us-east-1").collect();
+    assert_eq!(globex.len(), 1, "one incident for the spike: {globex:#?}");
+    let spike = globex[0];
+    assert_eq!(spike.kind, "alarm", "led by the alarm: {spike:#?}");
+    let kinds: std::collections::BTreeSet<&str> = spike.evidence.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains("anomaly") && kinds.contains("peer"), "evidence inside: {kinds:?}");
+    assert!(spike.evidence.iter().all(|e| e.start >= spike.start), "the incident starts with its first signal");
+    assert!(spike.title.contains("signals"), "{}", spike.title);
+    // Nothing lost: every raw signal is an incident or inside one.
+    let raw = cache.incidents(epoch - 24 * 3600, epoch).await.unwrap();
+    let shown: usize = view.incidents.iter().filter(|i| i.kind != "cost").map(|i| 1 + i.evidence.len()).sum();
+    assert_eq!(shown, raw.len());
+}

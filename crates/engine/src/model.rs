@@ -309,6 +309,10 @@ pub struct Incident {
     /// usual level ..."), or the alarm's state change. Untrusted text for
     /// alarms (their names come from the tenant's account): escape it.
     pub title: String,
+    /// The other signals of the same problem (same tenant-region, started
+    /// within minutes of this one), in the Incidents view; empty elsewhere.
+    #[serde(default)]
+    pub evidence: Vec<Incident>,
 }
 
 /// Streamed while a sync runs.

@@ -25,4 +25,9 @@ end: number | null,
  * usual level ..."), or the alarm's state change. Untrusted text for
  * alarms (their names come from the tenant's account): escape it.
  */
-title: string, };
+title: string, 
+/**
+ * The other signals of the same problem (same tenant-region, started
+ * within minutes of this one), in the Incidents view; empty elsewhere.
+ */
+evidence: Array<Incident>, };

@@ -139,6 +139,7 @@ impl Cache {
                     } else {
                         format!("alarm {name}: {summary}")
                     },
+                    evidence: Vec::new(),
                 };
                 if is_platform && tenant_filter.is_none() {
                     let slot =

@@ -472,6 +472,7 @@ impl Cache {
                 start: clock::ms(r.get(3)),
                 end: r.get::<Option<i64>, _>(4).map(clock::ms),
                 title: r.get(6),
+                evidence: Vec::new(),
             });
         }
         let rows = sqlx::query(
@@ -498,6 +499,7 @@ impl Cache {
                 start: clock::ms(r.get(4)),
                 end: r.get::<Option<i64>, _>(5).map(clock::ms),
                 title: r.get(6),
+                evidence: Vec::new(),
             });
         }
 

@@ -450,6 +450,7 @@ mod tests {
             start: clock::ms(start_min * MINUTE),
             end: end_min.map(|m| clock::ms(m * MINUTE)),
             title: String::new(),
+            evidence: Vec::new(),
         }
     }
 

@@ -15,7 +15,7 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
         return Err(ViewError::BadRequest(format!("the incident window is 1 to {MAX_INCIDENT_HOURS} hours")));
     }
     let since = now - i64::from(hours) * HOUR;
-    let mut incidents = cache.incidents(since, now).await?;
+    let mut incidents = one_per_problem(cache.incidents(since, now).await?);
     // Cost anomalies are days: each day that overlaps the window counts.
     let today = clock::day_of(now);
     for a in crate::cost::kept_anomalies(cache, None, today, i64::from(hours) / 24 + 1).await? {
@@ -27,6 +27,71 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
     let names = cache.tenant_names().await?.into_iter().collect();
     Ok(IncidentsView { since: clock::ms(since), until: clock::ms(now), incidents, names })
+}
+
+/// Signals of one tenant-region that start within this long of the first
+/// are one problem.
+pub const SAME_PROBLEM_MS: i64 = 10 * 60 * 1000;
+
+/// One incident per problem: the alarm, anomaly and peer signals of one
+/// tenant-region that start within [`SAME_PROBLEM_MS`] of the first, or
+/// while an earlier one of them is still going on (a peer departure is
+/// judged on 20-minute medians, so it is seen later), are one incident, led by its first alarm (else its first anomaly, else the
+/// first signal), the others inside it as evidence. It starts with the
+/// first signal and ends with the last (ongoing while any is). Fleet-wide
+/// shifts and cost anomalies stay as they are.
+pub fn one_per_problem(mut signals: Vec<Incident>) -> Vec<Incident> {
+    use crate::model::IncidentKind;
+    let groupable = |i: &Incident| matches!(i.kind, IncidentKind::Alarm | IncidentKind::Anomaly | IncidentKind::Peer);
+    let (mut rest, mut out): (Vec<Incident>, Vec<Incident>) = signals.drain(..).partition(groupable);
+    rest.sort_by(|a, b| (&a.tenant, &a.region, a.start).cmp(&(&b.tenant, &b.region, b.start)));
+    let mut group: Vec<Incident> = Vec::new();
+    let flush = |group: &mut Vec<Incident>, out: &mut Vec<Incident>| {
+        if group.is_empty() {
+            return;
+        }
+        let rank = |i: &Incident| match i.kind {
+            IncidentKind::Alarm => 0,
+            IncidentKind::Anomaly => 1,
+            _ => 2,
+        };
+        let lead_at = (0..group.len()).min_by_key(|k| (rank(&group[*k]), group[*k].start)).unwrap_or(0);
+        let mut lead = group.remove(lead_at);
+        let others = std::mem::take(group);
+        if !others.is_empty() {
+            lead.start = others.iter().map(|o| o.start).fold(lead.start, i64::min);
+            lead.end = if lead.end.is_none() || others.iter().any(|o| o.end.is_none()) {
+                None
+            } else {
+                others.iter().filter_map(|o| o.end).fold(lead.end, |a, b| a.max(Some(b)))
+            };
+            let kinds: Vec<&str> = others.iter().map(|o| o.kind.as_str()).collect();
+            lead.title = format!("{} (with {} more signals: {})", lead.title, others.len(), kinds.join(", "));
+        }
+        lead.evidence = others;
+        out.push(lead);
+    };
+    // The group's end so far: None while any of its signals goes on.
+    let mut until: Option<i64> = None;
+    for s in rest {
+        let same = group.first().is_some_and(|g| {
+            g.tenant == s.tenant
+                && g.region == s.region
+                && (s.start - g.start <= SAME_PROBLEM_MS || until.is_none_or(|u| s.start <= u + SAME_PROBLEM_MS))
+        });
+        if !same {
+            flush(&mut group, &mut out);
+            until = s.end;
+        } else {
+            until = match (until, s.end) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
+        group.push(s);
+    }
+    flush(&mut group, &mut out);
+    out
 }
 
 /// A cost anomaly on the timeline: its days, from the first's midnight to
@@ -41,5 +106,6 @@ pub(super) fn cost_incident(a: &crate::cost::CostAnomaly) -> Incident {
         start: day_ms(a.first),
         end: (!a.ongoing).then(|| day_ms(a.last + chrono::Duration::days(1))),
         title: a.explain(),
+        evidence: Vec::new(),
     }
 }

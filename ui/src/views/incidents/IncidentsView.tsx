@@ -224,6 +224,15 @@ function IncidentLine({ incident: i, name, now, cursor }: { incident: Incident; 
       <td class="col-what">
         <div class="error-line">{i.title}</div>
         <div class="muted mono">{i.subject}</div>
+        {i.evidence.length > 0 && (
+          <ul class="signals small" data-signals={i.evidence.length}>
+            {i.evidence.map((e, k) => (
+              <li key={k} data-kind={e.kind}>
+                <span class="muted">{e.kind}</span> {e.title}
+              </li>
+            ))}
+          </ul>
+        )}
       </td>
     </tr>
   );
