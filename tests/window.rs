@@ -453,6 +453,11 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     let signals: Vec<&str> = signals.as_array().unwrap().iter().filter_map(|k| k.as_str()).collect();
     assert!(signals.contains(&"anomaly") && signals.contains(&"peer"), "{signals:?}");
     console.screenshot("incidents-view.png");
+    // Showing only anomalies keeps the spike: one of its signals is one.
+    console.click("#chip-anomaly");
+    console.wait_for("document.querySelector('#chip-anomaly').getAttribute('aria-pressed') === 'true'");
+    assert_eq!(console.eval(&format!("document.querySelector('{spike}') !== null")), true);
+    console.click("#chip-anomaly");
     console.click(&format!("{spike} a.evidence"));
     console.wait_for("location.hash === '#/tenant/globex/us-east-1' && document.querySelector('#tenant-view')?.dataset.tenant === 'globex'");
 

@@ -61,12 +61,17 @@ export function IncidentsView({ state }: ViewProps) {
     const needle = text.trim().toLowerCase();
     return list.filter(
       (i) =>
-        (kinds.size === 0 || kinds.has(i.kind)) &&
+        // An incident matches by its own kind or any of its signals'.
+        (kinds.size === 0 || kinds.has(i.kind) || i.evidence.some((e) => kinds.has(e.kind))) &&
         (needle === '' ||
-          [i.tenant, name(i.tenant), i.region, i.subject, i.title].some((f) => f.toLowerCase().includes(needle))),
+          [i.tenant, name(i.tenant), i.region, i.subject, i.title, ...i.evidence.map((e) => e.title)].some((f) =>
+            f.toLowerCase().includes(needle),
+          )),
     );
   }, [list, kinds, text, data]);
   const ongoing = list.filter((i) => i.end === null).length;
+  // Per kind, every signal counts, those inside an incident too.
+  const signals = list.flatMap((i) => [i, ...i.evidence]);
   const box = useRef<HTMLDivElement>(null);
   const cursor = useTableKeys(box, visible.length, (at) => {
     const i = visible[at];
@@ -90,7 +95,7 @@ export function IncidentsView({ state }: ViewProps) {
         </div>
         {KINDS.map((kind) => (
           <div key={kind} id={`kpi-incidents-${kind}`} class="kpi">
-            <span class="kpi-value">{data ? list.filter((i) => i.kind === kind).length : '–'}</span>
+            <span class="kpi-value">{data ? signals.filter((i) => i.kind === kind).length : '–'}</span>
             <span class="kpi-label">{KIND_LABEL[kind]}</span>
           </div>
         ))}
