@@ -424,6 +424,21 @@ pub fn no_data(t: &Tenant, account: &str, region: &str, hours: i64, metrics: &[S
     }
 }
 
+/// A tenant's log group selector that matches nothing in an account-region
+/// (the sync and `check` say it alike): the fix names the fleet-file line.
+pub fn no_log_group(t: &Tenant, account: &str, region: &str, missing: &[String]) -> Failure {
+    let names: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
+    Failure {
+        status: SourceStatus::NotConfigured,
+        message: format!("no log group in account {account} region {region} matches {}", names.join(", ")),
+        remediation: format!(
+            "create the log group there, or fix selector.log_groups of tenant {:?} (fleet file line {}): a name, \
+             or a prefix ending in '*'",
+            t.id, t.line
+        ),
+    }
+}
+
 enum MetricsFailure {
     /// The call failed.
     Call(Failure),
@@ -611,7 +626,7 @@ async fn check_logs(
         }
         return Ok(format!("log groups found: {}; StartQuery allowed", found.join(", ")));
     }
-    Err(LogsFailure::NoMatch(crate::sync::logs::no_log_group(t, &target.account, &target.region, &missing)))
+    Err(LogsFailure::NoMatch(no_log_group(t, &target.account, &target.region, &missing)))
 }
 
 /// One GetCostAndUsage for yesterday, monthly total only, from the payer

@@ -736,10 +736,11 @@ pub fn cost_rows(lines: Vec<CostLine>, source: &str, owner: impl Fn(&str) -> Opt
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn alarm(dims: &[(&str, &str)]) -> RawAlarm {
+    /// An alarm named "n" in ALARM with these dimensions (tests).
+    pub(crate) fn alarm(dims: &[(&str, &str)]) -> RawAlarm {
         RawAlarm {
             row: AlarmRow {
                 tenant_id: String::new(),

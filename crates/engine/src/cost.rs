@@ -204,6 +204,12 @@ pub struct Pool {
 /// The fleet's chargeback this month.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Chargeback {
+    /// How pools were shared out (the fleet file's `[apportion]`, or the
+    /// defaults).
+    pub apportion: crate::fleet::Apportion,
+    /// Every owner of cost in the cache, by [`by_tenant`]: tenants, and ''
+    /// for spend no tenant claims.
+    pub own: std::collections::HashMap<String, TenantCost>,
     pub tenants: std::collections::HashMap<String, Charge>,
     pub pools: Vec<Pool>,
     /// Untagged spend of accounts no tenant lives in (the payer's own
@@ -226,7 +232,8 @@ pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, C
         by_tenant(cache, today).await?.into_iter().map(|c| (c.tenant.clone(), c)).collect();
     let tenants = cache.tenant_accounts().await?;
     let requests: HashMap<String, f64> = usage_per_day(cache, "requests", None, today).await?.into_iter().collect();
-    let mut usage_by_metric: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    let mut usage_by_metric: HashMap<String, HashMap<String, f64>> =
+        HashMap::from([("requests".to_string(), requests.clone())]);
 
     // Per account: its untagged days (shared services only), the rest overhead.
     let (first, _) = month_starts(today);
@@ -317,6 +324,8 @@ pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, C
     for c in out.tenants.values_mut() {
         c.per_million = c.requests_per_day.and_then(|r| per_million(c.forecast + c.shared_forecast, r, today));
     }
+    out.own = own;
+    out.apportion = apportion;
     Ok(out)
 }
 

@@ -67,7 +67,7 @@ pub async fn triage_queries(
 ) -> Result<Vec<LogResult>, Failure> {
     let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups).await?;
     if groups.is_empty() {
-        return Err(no_log_group(t, &target.account, region, &t.selector.log_groups));
+        return Err(crate::check::no_log_group(t, &target.account, region, &t.selector.log_groups));
     }
     // StartQuery names at most 50 log groups: more are split into parts
     // and the parts' answers merged (see `insights`).
@@ -96,7 +96,7 @@ pub async fn triage_queries(
             (true, Some(f))
                 if f.message.contains("ResourceNotFoundException") && f.message.contains("does not exist") =>
             {
-                return Err(no_log_group(t, &target.account, region, &t.selector.log_groups))
+                return Err(crate::check::no_log_group(t, &target.account, region, &t.selector.log_groups))
             }
             (true, Some(f)) => return Err(f),
             (_, Some(f)) => {
@@ -166,19 +166,4 @@ pub async fn triage_now(
     let client = aws.logs(&creds, &target.role_arn, region);
     let mut results = triage_queries(aws, &client, &target, t, region, std::slice::from_ref(q), window).await?;
     results.pop().ok_or_else(|| unknown("the query returned nothing".into()))
-}
-
-/// A tenant's log group selector that matches nothing in an account-region
-/// (the sync and `check` say it alike): the fix names the fleet-file line.
-pub fn no_log_group(t: &Tenant, account: &str, region: &str, missing: &[String]) -> Failure {
-    let names: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
-    Failure {
-        status: SourceStatus::NotConfigured,
-        message: format!("no log group in account {account} region {region} matches {}", names.join(", ")),
-        remediation: format!(
-            "create the log group there, or fix selector.log_groups of tenant {:?} (fleet file line {}): a name, \
-             or a prefix ending in '*'",
-            t.id, t.line
-        ),
-    }
 }

@@ -24,7 +24,7 @@ use crate::model::{SourceStatus, SyncProgress, SyncSummary};
 use crate::plan::{self, SeriesRead, Target};
 
 mod cost;
-pub mod logs;
+mod logs;
 
 use cost::cost_phase;
 use logs::logs_phase;
@@ -870,27 +870,12 @@ fn the_sync_future_is_send_for_every_lifetime<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::AlarmRow;
 
     fn alarm(name: &str, transitioned_at: i64) -> collect::RawAlarm {
-        collect::RawAlarm {
-            row: AlarmRow {
-                tenant_id: String::new(),
-                region: String::new(),
-                arn: format!("arn:{name}"),
-                name: name.into(),
-                state: "OK".into(),
-                reason: String::new(),
-                state_changed_at: None,
-                namespace: None,
-                metric_name: None,
-                threshold: None,
-                platform: false,
-            },
-            dimensions: Default::default(),
-            transitioned_at: Some(transitioned_at),
-            composite: false,
-        }
+        let mut a = collect::tests::alarm(&[]);
+        a.row.name = name.into();
+        a.transitioned_at = Some(transitioned_at);
+        a
     }
 
     #[test]

@@ -1,10 +1,7 @@
 //! The Cost view: per-tenant cost, this month against last.
 
-use std::collections::HashMap;
-
 use super::ViewError;
 use crate::cache::Cache;
-use crate::fleet::Apportion;
 use crate::model::{ApportionView, CostFigures, CostView, ServiceCost, TenantCostRow};
 
 /// The Cost view on `today` (UTC): every active tenant, even one with no cost
@@ -12,8 +9,11 @@ use crate::model::{ApportionView, CostFigures, CostView, ServiceCost, TenantCost
 /// each tenant's share of pooled infrastructure and its cost per million
 /// units of usage; the fleet's spend per service and its cost anomalies.
 pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, ViewError> {
-    let costs: HashMap<String, crate::cost::TenantCost> =
-        crate::cost::by_tenant(cache, today).await?.into_iter().map(|c| (c.tenant.clone(), c)).collect();
+    // Own spend, each pool's untagged spend shared out to the tenants
+    // living in it, and the unit cost: one computation (`cost::chargeback`)
+    // for this view, the Tenant page, the reports and their CSV.
+    let charges = crate::cost::chargeback(cache, today).await?;
+    let (costs, apportion) = (&charges.own, &charges.apportion);
     let figures = |c: Option<&crate::cost::TenantCost>| {
         c.map(|c| CostFigures {
             month_to_date: c.month_to_date,
@@ -23,12 +23,6 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         })
         .unwrap_or_default()
     };
-    // Own spend, each pool's untagged spend shared out to the tenants
-    // living in it, and the unit cost: one computation (`cost::chargeback`)
-    // for this view, the Tenant page, the reports and their CSV.
-    let apportion: Apportion =
-        cache.meta("apportion").await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
-    let charges = crate::cost::chargeback(cache, today).await?;
     let usage_metric = "requests".to_string();
     let tenants = cache.active_tenants().await?;
     let mut rows: Vec<TenantCostRow> = tenants
