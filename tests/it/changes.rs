@@ -57,11 +57,11 @@ async fn changes_since_the_previous_sync_are_marked_after_a_second_sync_and_clea
 }
 
 /// One incident per problem (issue 22): globex's 5xx spike raised an alarm,
-/// an anomaly and a peer departure within minutes in one tenant-region. The
+/// an anomaly, a peer departure and error logs within minutes in one tenant-region. The
 /// Incidents view shows it once, led by the alarm, the other signals listed
 /// inside; nothing is lost (every signal is in some incident).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn globex_spike_is_one_incident_holding_its_alarm_anomaly_and_peer_evidence() {
+async fn globex_spike_is_one_incident_holding_its_alarm_anomaly_peer_and_log_evidence() {
     let epoch = epoch_now();
     let w = World::start_with(24, Catalog::builtin().unwrap(), epoch).await;
     let dir = tempfile::tempdir().unwrap();
@@ -73,11 +73,23 @@ async fn globex_spike_is_one_incident_holding_its_alarm_anomaly_and_peer_evidenc
     let spike = globex[0];
     assert_eq!(spike.kind, "alarm", "led by the alarm: {spike:#?}");
     let kinds: std::collections::BTreeSet<&str> = spike.evidence.iter().map(|e| e.kind.as_str()).collect();
-    assert!(kinds.contains("anomaly") && kinds.contains("peer"), "evidence inside: {kinds:?}");
-    assert!(spike.evidence.iter().all(|e| e.start >= spike.start), "the incident starts with its first signal");
+    assert!(kinds.contains("anomaly") && kinds.contains("peer") && kinds.contains("logs"), "evidence inside: {kinds:?}");
+    // The error logs of the hour it began in, counted inside AWS, name the
+    // errors the spike threw.
+    let logs = spike.evidence.iter().find(|e| e.kind == "logs").unwrap();
+    assert!(logs.title.contains("error lines in its logs"), "{}", logs.title);
+    assert!(logs.end.is_some_and(|end| end > spike.start), "the logs read cover the spike: {logs:#?}");
+    // (The log evidence is the hour read, not a start.)
+    let signals = spike.evidence.iter().filter(|e| e.kind != "logs");
+    assert!(signals.clone().all(|e| e.start >= spike.start), "the incident starts with its first signal");
     assert!(spike.title.contains("signals"), "{}", spike.title);
     // Nothing lost: every raw signal is an incident or inside one.
     let raw = cache.incidents(epoch - 24 * 3600, epoch).await.unwrap();
-    let shown: usize = view.incidents.iter().filter(|i| i.kind != "cost").map(|i| 1 + i.evidence.len()).sum();
+    let shown: usize = view
+        .incidents
+        .iter()
+        .filter(|i| i.kind != "cost")
+        .map(|i| 1 + i.evidence.iter().filter(|e| e.kind != "logs").count())
+        .sum();
     assert_eq!(shown, raw.len());
 }

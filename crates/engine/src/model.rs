@@ -260,6 +260,9 @@ pub enum IncidentKind {
     Peer,
     /// A shift of a whole region, tier or fleet (tenant `*`).
     Fleet,
+    /// Error lines in the tenant's logs, counted by its triage query: only
+    /// ever evidence inside another incident.
+    Logs,
 }
 
 impl IncidentKind {
@@ -270,6 +273,7 @@ impl IncidentKind {
             IncidentKind::Cost => "cost",
             IncidentKind::Peer => "peer",
             IncidentKind::Fleet => "fleet",
+            IncidentKind::Logs => "logs",
         }
     }
 }

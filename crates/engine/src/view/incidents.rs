@@ -16,6 +16,7 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
     }
     let since = now - i64::from(hours) * HOUR;
     let mut incidents = one_per_problem(cache.incidents(since, now).await?);
+    with_error_logs(cache, &mut incidents, now).await?;
     // Cost anomalies are days: each day that overlaps the window counts.
     let today = clock::day_of(now);
     for a in crate::cost::kept_anomalies(cache, None, today, i64::from(hours) / 24 + 1).await? {
@@ -92,6 +93,70 @@ pub fn one_per_problem(mut signals: Vec<Incident>) -> Vec<Incident> {
     }
     flush(&mut group, &mut out);
     out
+}
+
+/// The triage query whose counts are an incident's log evidence.
+const ERROR_QUERY: &str = "error_breakdown";
+
+/// Adds to each tenant-region incident the error lines its logs held while
+/// it went on: the latest `error_breakdown` result (counted inside AWS, so
+/// residency tenants' lines never leave it), when its window overlaps the
+/// incident and it counted any. Older windows are not kept, so an incident
+/// long over gets none.
+async fn with_error_logs(cache: &Cache, incidents: &mut [Incident], now: i64) -> Result<(), ViewError> {
+    use crate::model::IncidentKind;
+    let mut read: std::collections::HashMap<(String, String), Option<Incident>> = Default::default();
+    for i in incidents.iter_mut() {
+        if i.tenant == "*" || !matches!(i.kind, IncidentKind::Alarm | IncidentKind::Anomaly | IncidentKind::Peer) {
+            continue;
+        }
+        let key = (i.tenant.clone(), i.region.clone());
+        if !read.contains_key(&key) {
+            let found = cache.log_results(&i.tenant, &i.region).await?.into_iter().find(|r| r.query_key == ERROR_QUERY);
+            read.insert(key.clone(), found.and_then(|r| error_logs(&r)));
+        }
+        let Some(logs) = &read[&key] else { continue };
+        let (from, to) = (i.start - SAME_PROBLEM_MS, i.end.unwrap_or(clock::ms(now)));
+        if logs.start < to && logs.end.is_some_and(|end| end > from) {
+            i.evidence.push(logs.clone());
+        }
+    }
+    Ok(())
+}
+
+/// "312 error lines in its logs over 60 min, most PaymentGatewayTimeout
+/// (280)", from an `error_breakdown` result (rows of `error_type` and
+/// `errors`); `None` when it counted none.
+fn error_logs(r: &crate::cache::LogResult) -> Option<Incident> {
+    let rows = r.rows.as_array()?;
+    // Logs Insights returns every field as a string.
+    let count = |row: &serde_json::Value| {
+        let v = row.get("errors")?;
+        v.as_i64().or_else(|| v.as_str()?.parse().ok())
+    };
+    let total: i64 = rows.iter().filter_map(count).sum();
+    if total <= 0 {
+        return None;
+    }
+    let top = rows.iter().filter_map(|row| Some((row.get("error_type")?.as_str()?, count(row)?))).max_by_key(|(_, n)| *n);
+    let minutes = (r.window_end - r.window_start) / 60;
+    let mut title = format!("{total} error lines in its logs over {minutes} min");
+    if let Some((kind, n)) = top {
+        title.push_str(&format!(", most {kind} ({n})"));
+    }
+    if r.truncated {
+        title.push_str(" (more groups of errors than were kept)");
+    }
+    Some(Incident {
+        tenant: r.tenant_id.clone(),
+        region: r.region.clone(),
+        kind: crate::model::IncidentKind::Logs,
+        subject: ERROR_QUERY.into(),
+        start: clock::ms(r.window_start),
+        end: Some(clock::ms(r.window_end)),
+        title,
+        evidence: Vec::new(),
+    })
 }
 
 /// A cost anomaly on the timeline: its days, from the first's midnight to

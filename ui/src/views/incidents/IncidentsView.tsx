@@ -3,6 +3,8 @@
  * episodes found by the detector, alarm episodes from CloudWatch and cost
  * anomalies (a tenant's daily spend on a service far above its own usual) —
  * and peer and fleet-wide departures — newest first, ongoing ones marked.
+ * One problem is one row: a tenant-region's alarm, anomaly, peer departure
+ * and error logs that began together are listed inside it.
  * Each opens its evidence: the tenant's view in that region, with its
  * charts, alarms and logs (arrow keys and Enter work too).
  */
@@ -24,7 +26,7 @@ const WINDOWS: readonly { hours: number; label: string }[] = [
   { hours: 24 * 30, label: '30 days' },
 ];
 
-const KINDS: readonly IncidentKind[] = ['anomaly', 'alarm', 'cost', 'peer', 'fleet'];
+const KINDS: readonly IncidentKind[] = ['anomaly', 'alarm', 'cost', 'peer', 'fleet', 'logs'];
 
 const KIND_LABEL: Record<IncidentKind, string> = {
   anomaly: 'Anomalies',
@@ -32,6 +34,7 @@ const KIND_LABEL: Record<IncidentKind, string> = {
   cost: 'Cost anomalies',
   peer: 'Apart from peers',
   fleet: 'Fleet-wide',
+  logs: 'With error logs',
 };
 
 /** Where an incident's evidence is: its tenant in its region (cost: the tenant). */
