@@ -167,7 +167,7 @@ fn minimum(
                     external_id: None,
                     region: region.into(),
                 };
-                reads.push(SeriesRead { target, series_id: 0, period: spec.period, start });
+                reads.push(SeriesRead { target, series_id: 0, period: spec.period, start, queries: 1 });
                 metrics += 1;
             }
         }

@@ -73,7 +73,10 @@ async fn globex_spike_is_one_incident_holding_its_alarm_anomaly_peer_and_log_evi
     let spike = globex[0];
     assert_eq!(spike.kind, "alarm", "led by the alarm: {spike:#?}");
     let kinds: std::collections::BTreeSet<&str> = spike.evidence.iter().map(|e| e.kind.as_str()).collect();
-    assert!(kinds.contains("anomaly") && kinds.contains("peer") && kinds.contains("logs"), "evidence inside: {kinds:?}");
+    assert!(
+        kinds.contains("anomaly") && kinds.contains("peer") && kinds.contains("logs"),
+        "evidence inside: {kinds:?}"
+    );
     // The error logs of the hour it began in, counted inside AWS, name the
     // errors the spike threw.
     let logs = spike.evidence.iter().find(|e| e.kind == "logs").unwrap();

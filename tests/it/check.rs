@@ -73,13 +73,18 @@ fn rows_of<'a>(rows: &'a [CheckRow], tenant: &str) -> Vec<&'a CheckRow> {
     rows.iter().filter(|r| r.tenant == tenant).collect()
 }
 
-/// Per tenant: one credentials row, then CloudWatch, alarms and Logs per region.
+/// Per tenant: one credentials row, then CloudWatch, alarms and Logs per
+/// region (with the tag read first for a tenant found by its tag).
 fn assert_all_ok(rows: &[CheckRow], fleet: &Fleet, except: &[&str]) {
     for t in fleet.tenants.iter().filter(|t| !except.contains(&t.id.as_str())) {
         let mine = rows_of(rows, &t.id);
         let shape: Vec<(&str, Probe)> = mine.iter().map(|r| (r.region.as_str(), r.check)).collect();
         let mut want = vec![("*", Probe::Credentials)];
+        let by_tag = fleetdeck_engine::sync::needs_tags(t, &fleetdeck_engine::catalog::Catalog::builtin().unwrap());
         for region in t.regions() {
+            if by_tag {
+                want.push((region, Probe::Tags));
+            }
             want.extend([(region, Probe::Cloudwatch), (region, Probe::Alarms), (region, Probe::Logs)]);
         }
         assert_eq!(shape, want, "{}", t.id);
@@ -216,11 +221,11 @@ async fn check_names_every_broken_tenant_of_a_broken_fleet_before_any_sync() {
         } else if &t.id == renamed {
             t.role_arn = t.role_arn.replace("FleetdeckReadOnly", "FleetdeckReader");
         } else if &t.id == bad_lb {
-            t.selector.dimensions.insert("LoadBalancer".into(), "app/does-not-exist/0000".into());
+            t.selector.dimensions.insert("LoadBalancer".into(), vec!["app/does-not-exist/0000".into()]);
         } else if &t.id == no_group {
             t.selector.log_groups = vec!["/no-such/app".into()];
         } else if t.id == pooled {
-            t.selector.dimensions.insert("TenantId".into(), format!("{}-typo", t.id));
+            t.selector.dimensions.insert("TenantId".into(), vec![format!("{}-typo", t.id)]);
         }
     }
     let rows = w.check(CheckOptions::at(w.epoch)).await;
@@ -471,9 +476,12 @@ fn policy_prints_json_granting_tenants_and_the_payer_their_share_of_the_read_onl
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    let tenant: Vec<&str> =
-        READ_ACTIONS.iter().copied().filter(|a| a.starts_with("cloudwatch:") || a.starts_with("logs:")).collect();
-    assert_eq!(actions, tenant, "a tenant grants CloudWatch and Logs reads only, never its bill");
+    let tenant: Vec<&str> = READ_ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| a.starts_with("cloudwatch:") || a.starts_with("logs:") || *a == "tag:GetResources")
+        .collect();
+    assert_eq!(actions, tenant, "a tenant grants CloudWatch, Logs and tagged-resource reads only, never its bill");
     assert_eq!(doc["permissions_policy"]["Statement"].as_array().unwrap().len(), 1);
     let trust = &doc["trust_policy"]["Statement"][0];
     assert_eq!(trust["Principal"]["AWS"], "arn:aws:iam::123456789012:root");

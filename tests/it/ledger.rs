@@ -96,13 +96,7 @@ async fn a_call_never_sent_for_want_of_credentials_is_neither_counted_nor_priced
     let logs = aws.logs(&none, "none", &target.region);
     let sent_before: u64 = world.sim.requests().iter().map(|r| r.count).sum();
 
-    let query = QuerySpec {
-        namespace: "AWS/ApplicationELB".into(),
-        metric_name: "RequestCount".into(),
-        dimensions: Default::default(),
-        stat: "Sum".into(),
-        period: 60,
-    };
+    let query = QuerySpec::one("AWS/ApplicationELB", "RequestCount", Default::default(), "Sum", 60);
     let failures = [
         collect::metric_data(&cloudwatch, &aws, &target, &[query], epoch - 3600, epoch).await.unwrap_err(),
         collect::alarms(&cloudwatch, &aws, &target).await.unwrap_err(),

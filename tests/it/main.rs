@@ -27,3 +27,4 @@ mod moto_fleet;
 mod partial;
 mod report;
 mod security;
+mod tags;

@@ -32,6 +32,7 @@ pub const READ_ACTIONS: &[&str] = &[
     "ce:GetCostAndUsage",
     "organizations:ListAccounts",
     "organizations:ListTagsForResource",
+    "tag:GetResources",
 ];
 
 /// Attempts per call, the first included. A brownout (a fifth of calls
@@ -615,6 +616,16 @@ impl AwsAccess {
                 aws_sdk_cloudwatchlogs::Client::from_conf(conf)
             })
             .clone()
+    }
+
+    /// The Resource Groups Tagging API of one account-region (a client per
+    /// call: it is read every few hours, not every sync).
+    pub fn tagging(&self, creds: &SharedCredentialsProvider, region: &str) -> aws_sdk_resourcegroupstagging::Client {
+        let conf = aws_sdk_resourcegroupstagging::config::Builder::from(&self.base)
+            .credentials_provider(creds.clone())
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_resourcegroupstagging::Client::from_conf(conf)
     }
 
     /// Organizations has one endpoint, in us-east-1 (aws partition).

@@ -364,6 +364,9 @@ pub struct SourceRules {
     /// The alarms' state changes (DescribeAlarmHistory): without them
     /// episodes are dated by the alarms' own state only.
     pub alarm_history: Health,
+    /// The tenant's resources found by its tag (`tag:GetResources`): the
+    /// map read before stays in use.
+    pub tags: Health,
     pub logs: Health,
     pub other: Health,
 }
@@ -436,6 +439,7 @@ struct RawSourceRules {
     metrics: RawOutcome,
     alarms: RawOutcome,
     alarm_history: RawOutcome,
+    tags: RawOutcome,
     logs: RawOutcome,
     other: RawOutcome,
 }
@@ -526,7 +530,7 @@ impl RuleReader<'_> {
 }
 
 /// Every key of `health.toml`: the built-in file sets them all.
-const HEALTH_KEYS: usize = 23;
+const HEALTH_KEYS: usize = 24;
 
 /// Parse `health.toml`. A user's file (`base` the built-in rules) may leave
 /// keys out, which keep `base`'s rule; the built-in one (`base` None) must
@@ -545,6 +549,7 @@ fn parse_health(path: &Path, text: &str, base: Option<&HealthRules>) -> Result<H
             metrics: Health::Unknown,
             alarms: Health::Unknown,
             alarm_history: Health::Unknown,
+            tags: Health::Unknown,
             logs: Health::Unknown,
             other: Health::Unknown,
         },
@@ -564,6 +569,7 @@ fn parse_health(path: &Path, text: &str, base: Option<&HealthRules>) -> Result<H
     r.outcome(&s.metrics, "source.metrics", &mut rules.source.metrics);
     r.outcome(&s.alarms, "source.alarms", &mut rules.source.alarms);
     r.outcome(&s.alarm_history, "source.alarm_history", &mut rules.source.alarm_history);
+    r.outcome(&s.tags, "source.tags", &mut rules.source.tags);
     r.outcome(&s.logs, "source.logs", &mut rules.source.logs);
     r.outcome(&s.other, "source.other", &mut rules.source.other);
     r.outcome(&raw.alarm.in_alarm, "alarm.in_alarm", &mut rules.alarm_in_alarm);

@@ -17,6 +17,8 @@
 //! not bad base credentials) and a fix in the terms of the two policies
 //! [`permissions_policy`] and [`trust_policy`] generate for `fleetdeck policy`.
 
+use std::collections::BTreeMap;
+
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -146,6 +148,9 @@ pub enum Probe {
     Logs,
     /// `ce:GetCostAndUsage` from the payer, once (opt-in: $0.01).
     Cost,
+    /// `tag:GetResources`: the resources carrying the tenant's cost
+    /// allocation tag, for tenants whose dimension values it supplies.
+    Tags,
 }
 
 impl Probe {
@@ -156,6 +161,7 @@ impl Probe {
             Probe::Alarms => "alarms",
             Probe::Logs => "logs",
             Probe::Cost => "cost",
+            Probe::Tags => "tags",
         }
     }
 }
@@ -327,7 +333,7 @@ pub async fn run(
             }
         },
     };
-    let jobs = tenants.into_iter().map(|t| check_tenant(aws, catalog, t, opts.now));
+    let jobs = tenants.into_iter().map(|t| check_tenant(aws, fleet, catalog, t, opts.now));
     let per_tenant: Vec<Vec<CheckRow>> = stream::iter(jobs).buffered(opts.concurrency.max(1)).collect().await;
     let mut rows: Vec<CheckRow> = per_tenant.into_iter().flatten().collect();
     if let Some(payer) = &fleet.payer_account {
@@ -347,7 +353,7 @@ pub async fn run(
     Ok(rows)
 }
 
-async fn check_tenant(aws: &AwsAccess, catalog: &Catalog, t: &Tenant, now: i64) -> Vec<CheckRow> {
+async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Tenant, now: i64) -> Vec<CheckRow> {
     let ext = t.external_id.as_deref();
     let creds = aws.role(&t.role_arn, ext).await;
     if let Err(failed) = assume(aws, &creds, &t.role_arn, ext).await {
@@ -369,8 +375,31 @@ async fn check_tenant(aws: &AwsAccess, catalog: &Catalog, t: &Tenant, now: i64) 
             external_id: t.external_id.clone(),
             region: region.to_string(),
         };
+        // The values the fleet file leaves out, found by the tenant's tag.
+        let mut dims = t.selector.dimensions.clone();
+        if crate::sync::needs_tags(t, catalog) {
+            let client = aws.tagging(&creds, region);
+            let ids = [t.id.clone()];
+            match collect::tagged_resources(&client, aws, &target, &fleet.cost_tag, &ids, 100).await {
+                Ok(found) => {
+                    let listed: Vec<String> = found.iter().map(|r| format!("{} {}", r.kind(), r.value)).collect();
+                    let text = format!(
+                        "found by tag {} = {:?}: {}{}",
+                        fleet.cost_tag,
+                        t.id,
+                        crate::tags::describe(&found),
+                        if listed.is_empty() { String::new() } else { format!(" ({})", listed.join(", ")) }
+                    );
+                    rows.push(CheckRow::ok(&t.id, region, Probe::Tags, text));
+                    for (k, v) in crate::tags::values(&found) {
+                        dims.entry(k).or_insert(v);
+                    }
+                }
+                Err(f) => rows.push(CheckRow::failed(&t.id, region, Probe::Tags, read_failure(f, t, region))),
+            }
+        }
         let cw = aws.cloudwatch(&creds, &t.role_arn, region);
-        rows.push(match check_cloudwatch(&cw, aws, &target, catalog, t, now).await {
+        rows.push(match check_cloudwatch(&cw, aws, &target, catalog, t, &dims, now).await {
             Ok(found) => CheckRow::ok(&t.id, region, Probe::Cloudwatch, found),
             Err(MetricsFailure::Call(f)) => {
                 CheckRow::failed(&t.id, region, Probe::Cloudwatch, read_failure(f, t, region))
@@ -403,7 +432,15 @@ async fn check_tenant(aws: &AwsAccess, catalog: &Catalog, t: &Tenant, now: i64) 
 /// A selector that finds no datapoint of any catalog metric in the last
 /// `hours` (`check` and the sync say it alike): the fix names the line.
 pub fn no_data(t: &Tenant, account: &str, region: &str, hours: i64, metrics: &[String]) -> Failure {
-    let mut dims: Vec<String> = t.selector.dimensions.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+    let mut dims: Vec<String> = t
+        .selector
+        .dimensions
+        .iter()
+        .map(|(k, v)| match &v[..] {
+            [one] => format!("{k} = {one:?}"),
+            many => format!("{k} = {many:?}"),
+        })
+        .collect();
     if dims.is_empty() {
         dims.push("no dimension".into());
     }
@@ -457,38 +494,25 @@ async fn check_cloudwatch(
     target: &Target,
     catalog: &Catalog,
     t: &Tenant,
+    dims: &BTreeMap<String, Vec<String>>,
     now: i64,
 ) -> Result<String, MetricsFailure> {
     let end = now - now.rem_euclid(HOUR) + HOUR;
-    let specs: Vec<_> = catalog
-        .metrics_for(t.model)
-        .filter(|spec| spec.dimensions.iter().all(|d| t.selector.dimensions.contains_key(d)))
-        .collect();
+    let specs: Vec<_> =
+        catalog.metrics_for(t.model).filter(|spec| spec.dimensions.iter().all(|d| dims.contains_key(d))).collect();
+    // Each metric of the tenant's first resource: presence is the question.
     let queries: Vec<QuerySpec> = specs
         .iter()
-        .map(|spec| QuerySpec {
-            namespace: spec.namespace.clone(),
-            metric_name: spec.name.clone(),
-            dimensions: spec
-                .dimensions
-                .iter()
-                .filter_map(|d| t.selector.dimensions.get(d).map(|v| (d.clone(), v.clone())))
-                .collect(),
+        .map(|spec| {
+            let first = spec.dimensions.iter().filter_map(|d| Some((d.clone(), dims.get(d)?.first()?.clone())));
             // Percentiles are not summed: any statistic shows presence.
-            stat: "SampleCount".into(),
-            period: HOUR as u32,
+            QuerySpec::one(&spec.namespace, &spec.name, first.collect(), "SampleCount", HOUR as u32)
         })
         .collect();
     if queries.is_empty() {
         // Nothing of the tenant's to look for: whether the call is allowed
         // is still worth knowing, on any metric.
-        let any = QuerySpec {
-            namespace: "AWS/Logs".into(),
-            metric_name: "IncomingBytes".into(),
-            dimensions: Default::default(),
-            stat: "Sum".into(),
-            period: 60,
-        };
+        let any = QuerySpec::one("AWS/Logs", "IncomingBytes", BTreeMap::new(), "Sum", 60);
         let end = now - now.rem_euclid(60);
         collect::metric_data(client, aws, target, &[any], end - 600, end).await.map_err(MetricsFailure::Call)?;
         return Ok("GetMetricData allowed (no catalog metric has all its dimensions in the selector)".into());
@@ -842,7 +866,10 @@ mod tests {
         };
         let (tenant, payer) =
             (actions(&permissions_policy(Grantor::Tenant)), actions(&permissions_policy(Grantor::Payer)));
-        assert!(tenant.iter().all(|a| a.starts_with("cloudwatch:") || a.starts_with("logs:")), "{tenant:?}");
+        assert!(
+            tenant.iter().all(|a| a.starts_with("cloudwatch:") || a.starts_with("logs:") || a == "tag:GetResources"),
+            "{tenant:?}"
+        );
         assert!(payer.iter().all(|a| a.starts_with("ce:") || a.starts_with("organizations:")), "{payer:?}");
         let mut both = [tenant, payer].concat();
         both.sort();

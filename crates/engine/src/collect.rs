@@ -19,14 +19,67 @@ use crate::cache::{AlarmRow, CostRow};
 use crate::model::SourceStatus;
 use crate::plan::Target;
 
-/// What one GetMetricData query asks for.
+/// What one series of GetMetricData asks for: a metric of one resource,
+/// or of several summed up (a tenant with two load balancers), each read
+/// as its own query and combined per timestamp ([`combine`]).
 #[derive(Debug, Clone)]
 pub struct QuerySpec {
     pub namespace: String,
     pub metric_name: String,
-    pub dimensions: BTreeMap<String, String>,
+    /// One dimension set per resource, at least one.
+    pub resources: Vec<BTreeMap<String, String>>,
     pub stat: String,
     pub period: u32,
+}
+
+impl QuerySpec {
+    /// A query of one resource.
+    pub fn one(
+        namespace: &str,
+        metric_name: &str,
+        dimensions: BTreeMap<String, String>,
+        stat: &str,
+        period: u32,
+    ) -> QuerySpec {
+        QuerySpec {
+            namespace: namespace.into(),
+            metric_name: metric_name.into(),
+            resources: vec![dimensions],
+            stat: stat.into(),
+            period,
+        }
+    }
+}
+
+/// One series from its resources' points: counts (`Sum`, `SampleCount`)
+/// add up; `Minimum` is the lowest; `Average` the mean of the resources'
+/// averages (their sample counts are not read); `Maximum` and percentiles
+/// the highest, since the tenant's worst load balancer is its p99 (a
+/// merged percentile cannot be rebuilt from percentiles). A timestamp one
+/// resource has no datapoint for (no requests there) takes the others'.
+pub fn combine(stat: &str, parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    let mut at: BTreeMap<i64, (f64, f64, f64, f64)> = BTreeMap::new();
+    for (ts, v) in parts.into_iter().flatten() {
+        let e = at.entry(ts).or_insert((0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+        e.0 += v;
+        e.1 += 1.0;
+        e.2 = e.2.min(v);
+        e.3 = e.3.max(v);
+    }
+    at.into_iter()
+        .map(|(ts, (sum, n, min, max))| {
+            let v = match stat {
+                "Sum" | "SampleCount" => sum,
+                "Average" => sum / n,
+                "Minimum" => min,
+                _ => max,
+            };
+            (ts, v)
+        })
+        .collect()
 }
 
 fn failure_from_build(e: impl std::fmt::Display) -> Failure {
@@ -62,14 +115,18 @@ pub async fn metric_data(
 ) -> Result<MetricAnswer, Failure> {
     let mut built = Vec::with_capacity(queries.len());
     for (i, q) in queries.iter().enumerate() {
-        let mut metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name);
-        for (name, value) in &q.dimensions {
-            metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+        for (k, dimensions) in q.resources.iter().enumerate() {
+            let mut metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name);
+            for (name, value) in dimensions {
+                metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+            }
+            let stat = MetricStat::builder().metric(metric.build()).period(q.period as i32).stat(&q.stat).build();
+            let id = if q.resources.len() == 1 { format!("q{i}") } else { format!("q{i}r{k}") };
+            built.push(MetricDataQuery::builder().id(id).metric_stat(stat).return_data(true).build());
         }
-        let stat = MetricStat::builder().metric(metric.build()).period(q.period as i32).stat(&q.stat).build();
-        built.push(MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build());
     }
-    let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); queries.len()];
+    // Per query, per resource.
+    let mut parts: Vec<Vec<Vec<(i64, f64)>>> = queries.iter().map(|q| vec![Vec::new(); q.resources.len()]).collect();
     // Each query's status on the last page that mentioned it.
     let mut status: Vec<Option<(String, String)>> = vec![None; queries.len()];
     let mut token: Option<String> = None;
@@ -84,21 +141,23 @@ pub async fn metric_data(
             .set_next_token(token.clone())
             .send();
         let resp = aws
-            .send_metric_data(&target.account, &target.region, queries.len() as u64, request)
+            .send_metric_data(&target.account, &target.region, built.len() as u64, request)
             .await
             .map_err(|e| classify(&e))?;
         for r in resp.metric_data_results() {
-            let Some(idx) = r.id().and_then(|id| id.strip_prefix('q')).and_then(|n| n.parse::<usize>().ok()) else {
-                continue;
-            };
-            let Some(points) = out.get_mut(idx) else { continue };
+            let Some((idx, k)) = r.id().and_then(parse_query_id) else { continue };
+            let Some(points) = parts.get_mut(idx).and_then(|p| p.get_mut(k)) else { continue };
             skipped += push_finite(points, r.timestamps().iter().map(|t| t.secs()).zip(r.values().iter().copied()));
             let messages: Vec<String> = r
                 .messages()
                 .iter()
                 .map(|m| format!("{}: {}", m.code().unwrap_or("Message"), m.value().unwrap_or_default()))
                 .collect();
-            status[idx] = r.status_code().map(|c| (c.as_str().to_string(), messages.join("; ")));
+            // A query is as complete as its least complete resource.
+            let now = r.status_code().map(|c| (c.as_str().to_string(), messages.join("; ")));
+            if k == 0 || status[idx].as_ref().is_none_or(|(code, _)| code == "Complete") {
+                status[idx] = now;
+            }
         }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
@@ -112,8 +171,12 @@ pub async fn metric_data(
             target.region
         );
     }
-    for p in &mut out {
-        sort_points(p);
+    let mut out: Vec<Vec<(i64, f64)>> = Vec::with_capacity(queries.len());
+    for (q, mut resources) in queries.iter().zip(parts) {
+        for p in &mut resources {
+            sort_points(p);
+        }
+        out.push(combine(&q.stat, resources));
     }
     let incomplete = status
         .into_iter()
@@ -128,6 +191,15 @@ pub async fn metric_data(
         })
         .collect();
     Ok(MetricAnswer { points: out, incomplete })
+}
+
+/// `q7` → (7, 0); `q7r1` → (7, 1).
+fn parse_query_id(id: &str) -> Option<(usize, usize)> {
+    let rest = id.strip_prefix('q')?;
+    match rest.split_once('r') {
+        Some((i, k)) => Some((i.parse().ok()?, k.parse().ok()?)),
+        None => Some((rest.parse().ok()?, 0)),
+    }
 }
 
 /// Keep the finite points of an answer (CloudWatch values are finite; NaN
@@ -387,14 +459,14 @@ impl RawAlarm {
     /// Is this alarm about the tenant whose selector is `dims`? A whole-
     /// account tenant owns every alarm; otherwise every alarm dimension the
     /// selector names must match, and at least one must.
-    pub fn belongs_to(&self, owns_account: bool, dims: &BTreeMap<String, String>) -> bool {
+    pub fn belongs_to(&self, owns_account: bool, dims: &BTreeMap<String, Vec<String>>) -> bool {
         if owns_account {
             return true;
         }
         let mut matched = false;
         for (k, v) in &self.dimensions {
             if let Some(want) = dims.get(k) {
-                if want != v {
+                if !want.contains(v) {
                     return false;
                 }
                 matched = true;
@@ -763,7 +835,7 @@ pub(crate) mod tests {
 
     #[test]
     fn pooled_alarms_go_only_to_the_tenant_they_name() {
-        let mine: BTreeMap<String, String> = [("TenantId".to_string(), "acme".to_string())].into();
+        let mine: BTreeMap<String, Vec<String>> = [("TenantId".to_string(), vec!["acme".to_string()])].into();
         assert!(alarm(&[("TenantId", "acme")]).belongs_to(false, &mine));
         assert!(!alarm(&[("TenantId", "acme2")]).belongs_to(false, &mine));
         assert!(
@@ -771,6 +843,11 @@ pub(crate) mod tests {
             "an alarm naming no tenant dimension is nobody's"
         );
         assert!(alarm(&[("QueueName", "jobs")]).belongs_to(true, &mine), "a silo tenant owns its whole account");
+        // A tenant with two load balancers owns the alarms of either.
+        let two: BTreeMap<String, Vec<String>> =
+            [("LoadBalancer".to_string(), vec!["app/a/1".to_string(), "app/b/2".to_string()])].into();
+        assert!(alarm(&[("LoadBalancer", "app/b/2")]).belongs_to(false, &two));
+        assert!(!alarm(&[("LoadBalancer", "app/c/3")]).belongs_to(false, &two));
     }
 
     #[test]
@@ -808,4 +885,64 @@ pub(crate) mod tests {
         assert_eq!((rows[0].tenant_id.as_str(), rows[0].amount, rows[0].estimated), ("", 4.0, true));
         assert_eq!((rows[1].tenant_id.as_str(), rows[1].amount, rows[1].amortized), ("acme", 3.5, 1.75));
     }
+}
+
+/// Tag values a `TagFilter` may list ("each key can include up to 20
+/// values": GetResources, Resource Groups Tagging API Reference).
+const TAG_VALUES_PER_FILTER: usize = 20;
+
+/// The resources of one account-region tagged `tag_key` = one of
+/// `tenants`, limited to the types whose ARNs name a catalog dimension
+/// ([`crate::tags::RESOURCE_TYPES`]); every page, `per_page` at a time
+/// (1 to 100). AWS ends with an empty `PaginationToken` rather than none,
+/// and either ends the read.
+pub async fn tagged_resources(
+    client: &aws_sdk_resourcegroupstagging::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    tag_key: &str,
+    tenants: &[String],
+    per_page: i32,
+) -> Result<Vec<crate::tags::TaggedResource>, Failure> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let mut out = Vec::new();
+    for chunk in tenants.chunks(TAG_VALUES_PER_FILTER) {
+        let filter = TagFilter::builder().key(tag_key).set_values(Some(chunk.to_vec())).build();
+        let mut token: Option<String> = None;
+        loop {
+            let request = client
+                .get_resources()
+                .tag_filters(filter.clone())
+                .set_resource_type_filters(Some(crate::tags::RESOURCE_TYPES.iter().map(|t| t.to_string()).collect()))
+                .resources_per_page(per_page)
+                .set_pagination_token(token.clone())
+                .send();
+            let resp = aws
+                .send(&target.account, &target.region, "tag:GetResources", request)
+                .await
+                .map_err(|e| classify(&e))?;
+            for m in resp.resource_tag_mapping_list() {
+                let Some(arn) = m.resource_arn() else { continue };
+                let tenant = m.tags().iter().find(|t| t.key() == tag_key).map(|t| t.value().to_string());
+                let (Some(tenant), Some((dimension, value))) = (tenant, crate::tags::dimension_of(arn)) else {
+                    continue;
+                };
+                if !chunk.contains(&tenant) {
+                    continue;
+                }
+                out.push(crate::tags::TaggedResource {
+                    tenant,
+                    region: target.region.clone(),
+                    arn: arn.to_string(),
+                    dimension: dimension.to_string(),
+                    value,
+                });
+            }
+            token = resp.pagination_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -150,8 +150,11 @@ impl Tenant {
 /// Where a tenant's data is within its account.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
-    /// Dimension values of the tenant's resources, defaults filled in.
-    pub dimensions: BTreeMap<String, String>,
+    /// Dimension values of the tenant's resources, defaults filled in;
+    /// several per name when it has several (two load balancers). Names
+    /// left out that a tag can supply ([`crate::tags`]) are found by the
+    /// tenant's cost allocation tag at sync.
+    pub dimensions: BTreeMap<String, Vec<String>>,
     pub log_groups: Vec<String>,
     pub log_tenant_field: Option<String>,
 }
@@ -233,10 +236,27 @@ struct RawTenant {
 #[serde(deny_unknown_fields)]
 struct RawSelector {
     #[serde(default)]
-    dimensions: BTreeMap<String, Spanned<String>>,
+    dimensions: BTreeMap<String, Spanned<DimensionValues>>,
     #[serde(default)]
     log_groups: Vec<Spanned<String>>,
     log_tenant_field: Option<Spanned<String>>,
+}
+
+/// `LoadBalancer = "app/web/1"` or `LoadBalancer = ["app/web/1", "app/api/2"]`.
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "a dimension value (a string) or a list of them")]
+enum DimensionValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl DimensionValues {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            DimensionValues::One(v) => vec![v],
+            DimensionValues::Many(v) => v,
+        }
+    }
 }
 
 /// Errors from reading a fleet file: the file itself, or its contents.
@@ -394,25 +414,34 @@ impl Fleet {
                 );
             }
 
-            let mut dimensions: BTreeMap<String, String> =
-                t.selector.dimensions.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
-            for (k, v) in &t.selector.dimensions {
-                if v.get_ref().is_empty() || v.get_ref().len() > 1024 {
-                    p.add(v.span(), at(&format!("selector.dimensions.{k}")), "must be 1-1024 characters");
+            let mut dimensions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (k, v) in t.selector.dimensions {
+                let span = v.span();
+                let values = v.into_inner().into_vec();
+                let field = at(&format!("selector.dimensions.{k}"));
+                if values.is_empty() {
+                    p.add(span.clone(), field.clone(), "must list at least one value");
                 }
+                if values.iter().any(|v| v.is_empty() || v.len() > 1024) {
+                    p.add(span, field, "each value must be 1-1024 characters");
+                }
+                dimensions.insert(k, values);
             }
             if let Some(dim) = model.and_then(Model::tenant_dimension) {
-                dimensions.entry(dim.to_string()).or_insert_with(|| id.clone());
+                dimensions.entry(dim.to_string()).or_insert_with(|| vec![id.clone()]);
             }
             // A whole-account tenant may start without dimension values (as
             // `fleetdeck discover` writes it): its alarms, logs and cost are
             // read, and its metrics are reported "not configured" with the
-            // fix. In a shared account they are what tells tenants apart.
+            // fix. In a shared account they are what tells tenants apart:
+            // the ones a resource's tag can supply (a load balancer, a
+            // database) are found by the tenant's tag at sync, the others
+            // (an EKS cluster's name) must be given.
             if let Some(m) = model.filter(|m| !m.owns_account()) {
                 let missing: BTreeSet<&str> = catalog
                     .metrics_for(m)
                     .flat_map(|spec| spec.dimensions.iter().map(String::as_str))
-                    .filter(|d| !dimensions.contains_key(*d))
+                    .filter(|d| !dimensions.contains_key(*d) && !crate::tags::taggable(d))
                     .collect();
                 if !missing.is_empty() {
                     let names: Vec<&str> = missing.into_iter().collect();
@@ -669,9 +698,13 @@ mod tests {
         let models: BTreeSet<Model> = fleet.tenants.iter().map(|t| t.model).collect();
         assert_eq!(models.len(), 5);
         let hooli = fleet.tenant("hooli").unwrap();
-        assert_eq!(hooli.selector.dimensions["Namespace"], "hooli");
+        assert_eq!(hooli.selector.dimensions["Namespace"], ["hooli"]);
         let umbrella = fleet.tenant("umbrella").unwrap();
-        assert_eq!(umbrella.selector.dimensions["TenantId"], "umbrella", "pooled tenants default TenantId to their id");
+        assert_eq!(
+            umbrella.selector.dimensions["TenantId"],
+            ["umbrella"],
+            "pooled tenants default TenantId to their id"
+        );
         assert_eq!(umbrella.role_arn, "arn:aws:iam::555555555555:role/FleetdeckReadOnly");
         assert_eq!(fleet.tenant("globex").unwrap().role_arn, "arn:aws:iam::222222222222:role/GlobexVendorReadOnly");
         assert_eq!(fleet.cost_tag, "tenant-id");
@@ -726,16 +759,37 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_selector_dimension_is_named_in_a_shared_account_and_allowed_for_a_whole_account() {
+    fn a_missing_selector_dimension_no_tag_can_supply_is_named_in_a_shared_account() {
         let tenant = |model: &str| {
             format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"{model}\"\nexternal_id = \"xx-1\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\n")
         };
-        let err = parse(&tenant("shared")).unwrap_err();
+        let err = parse(&tenant("eks")).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         assert_eq!(err.problems[0].field, "tenant[0].selector.dimensions");
-        assert!(err.problems[0].message.contains("missing LoadBalancer"));
+        assert!(err.problems[0].message.contains("missing ClusterName"), "{}", err.problems[0].message);
+        let fleet = parse(&tenant("shared")).expect("a shared tenant's load balancers are found by its tag");
+        assert!(fleet.tenants[0].selector.dimensions.is_empty());
         let fleet = parse(&tenant("silo")).expect("a silo tenant may start without dimension values");
         assert!(fleet.tenants[0].selector.dimensions.is_empty());
+    }
+
+    #[test]
+    fn a_dimension_takes_one_value_or_a_list_of_them() {
+        let tenant = |dims: &str| {
+            format!("{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"shared\"\naccount = \"111111111111\"\nhome_region = \"us-east-1\"\nselector.dimensions = {{ {dims} }}\n")
+        };
+        let f = parse(&tenant("LoadBalancer = \"app/a/1\"")).unwrap();
+        assert_eq!(f.tenants[0].selector.dimensions["LoadBalancer"], ["app/a/1"]);
+        let f = parse(&tenant("LoadBalancer = [\"app/a/1\", \"app/b/2\"]")).unwrap();
+        assert_eq!(f.tenants[0].selector.dimensions["LoadBalancer"], ["app/a/1", "app/b/2"]);
+        let err = parse(&tenant("LoadBalancer = []")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("fleet.toml:10: tenant[0].selector.dimensions.LoadBalancer: must list at least one value"),
+            "{err}"
+        );
+        let err = parse(&tenant("LoadBalancer = 5")).unwrap_err();
+        assert!(err.to_string().contains("a dimension value (a string) or a list of them"), "{err}");
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn assess_with(
             "metrics" => ("metrics not read", rules.source.metrics),
             "alarms" => ("alarms not read", rules.source.alarms),
             "alarm_history" => ("alarm history not read", rules.source.alarm_history),
+            "tags" => ("tagged resources not read", rules.source.tags),
             "logs" => ("logs not read", rules.source.logs),
             _ => ("source not read", rules.source.other),
         };

@@ -45,7 +45,7 @@ impl CallCount {
     /// metric requested, Logs Insights per GB scanned (the query, not its
     /// StartQuery, GetQueryResults and StopQuery requests), Cost Explorer
     /// per request, STS nothing (IAM and STS are "offered at no additional
-    /// charge": AWS IAM pricing), and $0.01 per 1,000 other requests.
+    /// charge": AWS IAM pricing), the Tagging API nothing, and $0.01 per 1,000 other requests.
     pub fn dollars(&self) -> f64 {
         match self.action {
             "cloudwatch:GetMetricData" => self.metrics as f64 * PER_METRIC_REQUESTED,
@@ -54,6 +54,9 @@ impl CallCount {
             }
             "ce:GetCostAndUsage" => self.calls as f64 * PER_COST_EXPLORER_REQUEST,
             a if a.starts_with("sts:") => 0.0,
+            // "There is no additional charge for the Resource Groups
+            // Tagging API" (AWS Resource Groups pricing).
+            "tag:GetResources" => 0.0,
             _ => self.calls as f64 * PER_OTHER_REQUEST,
         }
     }

@@ -68,6 +68,7 @@ pub mod settings;
 pub mod signin;
 pub mod spend;
 pub mod sync;
+pub mod tags;
 #[cfg(test)]
 mod testkit;
 pub mod view;

@@ -27,6 +27,8 @@ pub fn rate_for(action: &str) -> f64 {
         "organizations:ListAccounts" => 2.0,
         "organizations:ListTagsForResource" => 10.0,
         "sts:AssumeRole" => 100.0,
+        // No published rate either; read every few hours, one page a call.
+        "tag:GetResources" => 5.0,
         _ => 5.0,
     };
     quota * 0.8

@@ -29,6 +29,9 @@ pub struct SeriesRead {
     pub period: u32,
     /// Epoch seconds, period-aligned: the first timestamp wanted.
     pub start: i64,
+    /// Queries it takes in a call: one per resource it sums up (a tenant
+    /// found by its tag with two load balancers reads each).
+    pub queries: u32,
 }
 
 /// One GetMetricData call (before NextToken paging, which only happens when
@@ -44,7 +47,12 @@ pub struct MetricCall {
 
 impl MetricCall {
     pub fn points(&self, reads: &[SeriesRead]) -> u64 {
-        self.reads.iter().map(|&i| points(self.start, self.end, reads[i].period)).sum()
+        self.reads.iter().map(|&i| points(self.start, self.end, reads[i].period) * u64::from(reads[i].queries)).sum()
+    }
+
+    /// Queries it carries (the 500 a call allows).
+    pub fn queries(&self, reads: &[SeriesRead]) -> usize {
+        self.reads.iter().map(|&i| reads[i].queries as usize).sum()
     }
 }
 
@@ -91,10 +99,12 @@ pub fn pack(reads: &[SeriesRead], end: i64) -> Vec<MetricCall> {
             let window_end = (window_start + max_span).min(end);
             let mut current: Vec<usize> = Vec::new();
             let mut current_points = 0u64;
+            let mut current_queries = 0usize;
             for &i in &members {
-                let p = points(window_start, window_end, reads[i].period);
+                let q = reads[i].queries as usize;
+                let p = points(window_start, window_end, reads[i].period) * q as u64;
                 if !current.is_empty()
-                    && (current.len() == MAX_QUERIES_PER_CALL || current_points + p > MAX_POINTS_PER_CALL)
+                    && (current_queries + q > MAX_QUERIES_PER_CALL || current_points + p > MAX_POINTS_PER_CALL)
                 {
                     calls.push(MetricCall {
                         target: target.clone(),
@@ -103,9 +113,11 @@ pub fn pack(reads: &[SeriesRead], end: i64) -> Vec<MetricCall> {
                         reads: std::mem::take(&mut current),
                     });
                     current_points = 0;
+                    current_queries = 0;
                 }
                 current.push(i);
                 current_points += p;
+                current_queries += q;
             }
             if !current.is_empty() {
                 calls.push(MetricCall { target: target.clone(), start: window_start, end: window_end, reads: current });
@@ -122,8 +134,8 @@ pub fn minimum_calls(reads: &[SeriesRead], end: i64) -> u64 {
     let mut groups: BTreeMap<(&Target, i64), (u64, u64)> = BTreeMap::new();
     for r in reads.iter().filter(|r| r.start < end) {
         let g = groups.entry((&r.target, r.start)).or_default();
-        g.0 += 1;
-        g.1 += points(r.start, end, r.period);
+        g.0 += u64::from(r.queries);
+        g.1 += points(r.start, end, r.period) * u64::from(r.queries);
     }
     groups.values().map(|&(n, p)| n.div_ceil(MAX_QUERIES_PER_CALL as u64).max(p.div_ceil(MAX_POINTS_PER_CALL))).sum()
 }
@@ -143,7 +155,7 @@ mod tests {
     }
 
     fn reads(n: usize, t: &Target, start: i64) -> Vec<SeriesRead> {
-        (0..n).map(|i| SeriesRead { target: t.clone(), series_id: i as i64, period: 60, start }).collect()
+        (0..n).map(|i| SeriesRead { target: t.clone(), series_id: i as i64, period: 60, start, queries: 1 }).collect()
     }
 
     #[test]
@@ -154,9 +166,21 @@ mod tests {
         let r = reads(300, &t, start); // 300 x 1440 = 432,000 points
         let calls = pack(&r, end);
         assert_eq!(calls.len(), 5); // 70 queries (100,800 points) a call
-        assert!(calls.iter().all(|c| c.points(&r) <= MAX_POINTS_PER_CALL && c.reads.len() <= MAX_QUERIES_PER_CALL));
+        assert!(calls.iter().all(|c| c.points(&r) <= MAX_POINTS_PER_CALL && c.queries(&r) <= MAX_QUERIES_PER_CALL));
         assert_eq!(calls.iter().map(|c| c.reads.len()).sum::<usize>(), 300);
         assert_eq!(minimum_calls(&r, end), 5);
+    }
+
+    #[test]
+    fn a_series_summed_over_several_resources_takes_a_query_each() {
+        let t = target("111111111111", "us-east-1");
+        let mut r = reads(300, &t, 0);
+        for read in &mut r {
+            read.queries = 2;
+        }
+        let calls = pack(&r, 3600);
+        assert_eq!(calls.iter().map(|c| c.queries(&r)).collect::<Vec<_>>(), vec![500, 100]);
+        assert_eq!(minimum_calls(&r, 3600), 2);
     }
 
     #[test]

@@ -109,12 +109,13 @@ pub async fn usage(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) ->
         |tenant: &str, region: &str| health.iter().any(|(t, r, h)| t == tenant && r == region && *h == Health::Ok);
     let mut reads = Vec::new();
     for t in &fleet.tenants {
-        let metrics = catalog
-            .metrics_for(t.model)
-            .filter(|m| m.dimensions.iter().all(|d| t.selector.dimensions.contains_key(d)))
-            .count() as u64;
+        let tagged = cache.tenant_tagged(&t.id).await?;
         for region in t.regions() {
-            reads.push((metrics, healthy(&t.id, region)));
+            let found: Vec<_> = tagged.iter().filter(|r| r.region == region).cloned().collect();
+            let values = crate::tags::merged(&t.selector.dimensions, &found);
+            let metrics: usize =
+                catalog.metrics_for(t.model).filter_map(|m| crate::tags::queries_for(&m.dimensions, &values)).sum();
+            reads.push((metrics as u64, healthy(&t.id, region)));
         }
     }
     let day = cache.calls_since(crate::clock::ms(now - DAY)).await?;

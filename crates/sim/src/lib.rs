@@ -62,6 +62,7 @@ mod series;
 mod server;
 mod signin;
 mod sts;
+mod tagging;
 #[cfg(test)]
 mod tests;
 

@@ -51,6 +51,8 @@ pub(crate) enum Service {
     Logs,
     CostExplorer,
     Organizations,
+    /// The Resource Groups Tagging API.
+    Tagging,
     Unknown,
 }
 
@@ -63,6 +65,7 @@ impl Service {
             Service::Logs => "logs",
             Service::CostExplorer => "ce",
             Service::Organizations => "organizations",
+            Service::Tagging => "tag",
             Service::Unknown => "unknown",
         }
     }
@@ -76,6 +79,7 @@ impl Service {
             "logs" => Some(Service::Logs),
             "ce" => Some(Service::CostExplorer),
             "organizations" => Some(Service::Organizations),
+            "tagging" => Some(Service::Tagging),
             _ => None,
         }
     }
@@ -88,6 +92,7 @@ impl Service {
             "Logs_20140328" => Service::Logs,
             "AWSInsightsIndexService" => Service::CostExplorer,
             "AWSOrganizationsV20161128" => Service::Organizations,
+            "ResourceGroupsTaggingAPI_20170126" => Service::Tagging,
             _ => Service::Unknown,
         }
     }
@@ -100,6 +105,7 @@ impl Service {
             Service::Logs => Some("2014-03-28"),
             Service::CostExplorer => Some("2017-10-25"),
             Service::Organizations => Some("2016-11-28"),
+            Service::Tagging => Some("2017-01-26"),
             Service::Unknown => None,
         }
     }

@@ -221,6 +221,21 @@ impl Sample {
         Sample { count: 1.0, sum: v, min: v, max: v, spread: Spread::Point }
     }
 
+    /// The part of this minute one of several load balancers saw: `share`
+    /// of the counts (rounded: counts are whole), the same latency.
+    pub(crate) fn share(self, share: f64) -> Sample {
+        if share >= 1.0 {
+            return self;
+        }
+        match self.spread {
+            Spread::Point => {
+                let v = (self.sum * share).round();
+                Sample { sum: v, min: v, max: v, ..self }
+            }
+            _ => Sample { count: self.count * share, sum: self.sum * share, ..self },
+        }
+    }
+
     /// The `p`-th percentile (0..=100) of the values inside this minute.
     fn quantile(&self, p: f64) -> f64 {
         match self.spread {

@@ -517,6 +517,7 @@ fn dispatch(
         Service::Logs => logs::handle(call, operation, body),
         Service::CostExplorer => cost::handle(call, operation, body),
         Service::Organizations => organizations::handle(call, operation, body),
+        Service::Tagging => crate::tagging::handle(call, operation, body),
         Service::Unknown => Err(unknown_operation(call.protocol, service, operation)),
     }
 }

@@ -25,6 +25,7 @@ pub mod housekeeping;
 mod logs;
 mod series;
 mod sources;
+mod tags;
 #[cfg(test)]
 mod tests;
 

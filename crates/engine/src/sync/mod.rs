@@ -25,6 +25,9 @@ use crate::plan::{self, SeriesRead, Target};
 
 mod cost;
 mod logs;
+mod tags;
+
+pub use tags::needs_tags;
 
 use cost::cost_phase;
 use logs::logs_phase;
@@ -113,9 +116,17 @@ struct Run<'a> {
     pending: Mutex<Vec<SourceState>>,
     /// The newest Cost Explorer day fetched that can no longer change.
     closed_through: Mutex<Option<String>>,
+    /// Each tenant-region's dimension values, typed or found by tag (set
+    /// once the tag step ran).
+    selectors: std::sync::OnceLock<tags::Selectors>,
 }
 
 impl Run<'_> {
+    fn selectors(&self) -> &tags::Selectors {
+        static NONE: std::sync::LazyLock<tags::Selectors> = std::sync::LazyLock::new(Default::default);
+        self.selectors.get().unwrap_or(&NONE)
+    }
+
     fn now_ms(&self) -> i64 {
         clock::ms(self.opts.now)
     }
@@ -196,6 +207,40 @@ fn target(t: &Tenant, region: &str) -> Target {
     }
 }
 
+/// Why a tenant-region's metrics have no dimension values, and the fix:
+/// what to tag (a value a tag can supply), else what to type.
+fn unconfigured_metrics(fleet: &Fleet, t: &Tenant, region: &str, missing: &[&str]) -> Failure {
+    let typed = missing.iter().map(|d| format!("{d} = \"...\"")).collect::<Vec<_>>().join(", ");
+    if !t.model.owns_account() && missing.iter().all(|d| crate::tags::taggable(d)) {
+        let kinds: Vec<&str> = missing.iter().map(|d| crate::tags::kind_of(d)).collect();
+        return Failure {
+            status: SourceStatus::NotConfigured,
+            message: format!(
+                "no {} tagged {} = {:?} in account {}, {region} (the tag map is read every {} hours)",
+                kinds.join(" or "),
+                fleet.cost_tag,
+                t.id,
+                t.account,
+                crate::tags::REFRESH_SECS / crate::clock::HOUR
+            ),
+            remediation: format!(
+                "tag the tenant's {} with {} = {:?}, or add selector.dimensions = {{ {typed} }} to tenant {:?} \
+                 (fleet file line {})",
+                kinds.join(" and "),
+                fleet.cost_tag,
+                t.id,
+                t.id,
+                t.line
+            ),
+        };
+    }
+    Failure {
+        status: SourceStatus::NotConfigured,
+        message: format!("the fleet file gives no {} for this tenant's metrics", missing.join(", ")),
+        remediation: format!("add selector.dimensions = {{ {typed} }} to tenant {:?} in the fleet file", t.id),
+    }
+}
+
 /// Run one sync of the whole fleet into the cache.
 pub async fn run(
     fleet: &Fleet,
@@ -227,6 +272,7 @@ pub async fn run(
         errors: Mutex::default(),
         pending: Mutex::default(),
         closed_through: Mutex::default(),
+        selectors: Default::default(),
     };
     let run = &run;
     cache.record_fleet(fleet).await?;
@@ -276,6 +322,11 @@ pub async fn run(
     let creds = &creds;
     let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
 
+    // Tenants found by their tags: the account-regions' maps, read again
+    // every few hours.
+    let _ = run.selectors.set(tags::read(run, &reachable, &provider_for).await?);
+    let selectors = run.selectors();
+
     // Under the budget's stretch, healthy tenant-regions read recently rest.
     let resting = resting(cache, opts).await?;
 
@@ -289,28 +340,45 @@ pub async fn run(
     for t in &reachable {
         for region in t.regions().filter(|r| !resting.contains(&(t.id.clone(), r.to_string()))) {
             for spec in catalog.metrics_for(t.model) {
-                let dims: BTreeMap<String, String> = spec
-                    .dimensions
-                    .iter()
-                    .filter_map(|d| t.selector.dimensions.get(d).map(|v| (d.clone(), v.clone())))
-                    .collect();
-                if dims.len() < spec.dimensions.len() {
-                    // Only whole-account tenants get here (the fleet file
-                    // demands the values elsewhere): say what to add.
-                    let missing: Vec<&str> =
-                        spec.dimensions.iter().map(String::as_str).filter(|d| !dims.contains_key(*d)).collect();
-                    unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| Failure {
-                        status: SourceStatus::NotConfigured,
-                        message: format!("the fleet file gives no {} for this tenant's metrics", missing.join(", ")),
-                        remediation: format!(
-                            "add selector.dimensions = {{ {} }} to tenant {:?} in the fleet file",
-                            missing.iter().map(|d| format!("{d} = \"...\"")).collect::<Vec<_>>().join(", "),
-                            t.id
-                        ),
-                    });
+                // One dimension set per resource (every combination of the
+                // values); the identity names where the values came from,
+                // so a load balancer added later continues the series.
+                let mut resources: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
+                let mut identity = serde_json::Map::new();
+                let mut missing: Vec<&str> = Vec::new();
+                for d in &spec.dimensions {
+                    let Some(v) = selectors.values(t, region, d) else {
+                        missing.push(d);
+                        continue;
+                    };
+                    resources = resources
+                        .into_iter()
+                        .flat_map(|set| {
+                            v.values.iter().map(move |value| {
+                                let mut set = set.clone();
+                                set.insert(d.clone(), value.clone());
+                                set
+                            })
+                        })
+                        .collect();
+                    identity.insert(
+                        d.clone(),
+                        match (&v.values[..], v.from_tag) {
+                            (_, true) => format!("tag:{}={}", fleet.cost_tag, t.id).into(),
+                            ([one], false) => one.clone().into(),
+                            (many, false) => many.to_vec().into(),
+                        },
+                    );
+                }
+                if !missing.is_empty() {
+                    // Said only when no metric of the tenant-region could
+                    // be read: say what to add, or what to tag.
+                    unconfigured
+                        .entry((t.id.clone(), region.to_string()))
+                        .or_insert_with(|| unconfigured_metrics(fleet, t, region, &missing));
                     continue;
                 }
-                let dims_json = serde_json::to_string(&dims).unwrap_or_default();
+                let dims_json = serde_json::Value::Object(identity).to_string();
                 let key = SeriesKey {
                     tenant_id: &t.id,
                     region,
@@ -336,12 +404,13 @@ pub async fn run(
                     series_id,
                     period: spec.period,
                     start: plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, spec.period),
+                    queries: resources.len() as u32,
                 });
                 specs.push((
                     QuerySpec {
                         namespace: spec.namespace.clone(),
                         metric_name: spec.name.clone(),
-                        dimensions: dims,
+                        resources,
                         stat: spec.stat.clone(),
                         period: spec.period,
                     },
@@ -532,10 +601,11 @@ async fn metrics_phase(
         let Some(t) = run.fleet.tenant(tenant) else { continue };
         let idle = !newest.contains_key(&(tenant.clone(), region.clone()));
         if result.is_ok() && idle && !t.standby_regions.iter().any(|r| r == region) {
+            let dims = run.selectors().all(t, region);
             let metrics: Vec<String> = run
                 .catalog
                 .metrics_for(t.model)
-                .filter(|m| m.dimensions.iter().all(|d| t.selector.dimensions.contains_key(d)))
+                .filter(|m| m.dimensions.iter().all(|d| dims.contains_key(d)))
                 .map(|m| m.key.clone())
                 .collect();
             let account = t.account.clone();
@@ -584,7 +654,7 @@ async fn alarms_phase(
     for (tenants, result) in alarm_results {
         match result {
             Ok((alarms, history)) => {
-                let rows = attribute(tenants, alarms);
+                let rows = attribute(tenants, run.selectors(), alarms);
                 let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
                 run.cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
                 for (t, region) in tenants {
@@ -625,14 +695,22 @@ async fn alarms_phase(
 /// database's, a composite) is a platform alarm, kept on every tenant of
 /// the account-region. An alarm naming a resource no tenant of the fleet
 /// has is somebody else's and is left out.
-fn attribute(tenants: &[(&Tenant, String)], alarms: Vec<collect::RawAlarm>) -> Vec<crate::cache::AlarmRow> {
+fn attribute(
+    tenants: &[(&Tenant, String)],
+    selectors: &tags::Selectors,
+    alarms: Vec<collect::RawAlarm>,
+) -> Vec<crate::cache::AlarmRow> {
     let shared = !tenants.iter().any(|(t, _)| t.model.owns_account());
+    let dims: Vec<BTreeMap<String, Vec<String>>> = tenants.iter().map(|(t, r)| selectors.all(t, r)).collect();
     let mut rows = Vec::new();
     for a in alarms {
-        let mut matched: Vec<&(&Tenant, String)> =
-            tenants.iter().filter(|(t, _)| a.belongs_to(t.model.owns_account(), &t.selector.dimensions)).collect();
-        let names_no_tenant =
-            !a.dimensions.keys().any(|k| tenants.iter().any(|(t, _)| t.selector.dimensions.contains_key(k)));
+        let mut matched: Vec<&(&Tenant, String)> = tenants
+            .iter()
+            .zip(&dims)
+            .filter(|((t, _), dims)| a.belongs_to(t.model.owns_account(), dims))
+            .map(|(t, _)| t)
+            .collect();
+        let names_no_tenant = !a.dimensions.keys().any(|k| dims.iter().any(|d| d.contains_key(k)));
         let platform = shared && matched.is_empty() && names_no_tenant;
         if platform {
             matched = tenants.iter().collect();

@@ -138,7 +138,8 @@ fn error_logs(r: &crate::cache::LogResult) -> Option<Incident> {
     if total <= 0 {
         return None;
     }
-    let top = rows.iter().filter_map(|row| Some((row.get("error_type")?.as_str()?, count(row)?))).max_by_key(|(_, n)| *n);
+    let top =
+        rows.iter().filter_map(|row| Some((row.get("error_type")?.as_str()?, count(row)?))).max_by_key(|(_, n)| *n);
     let minutes = (r.window_end - r.window_start) / 60;
     let mut title = format!("{total} error lines in its logs over {minutes} min");
     if let Some((kind, n)) = top {

@@ -280,6 +280,8 @@ fn parse_query(q: &Value, n: usize) -> Result<MetricQuery, ApiError> {
 struct Series<'a> {
     tenant: &'a SimTenant,
     def: &'static MetricDef,
+    /// The share of the tenant's traffic this metric's resource carries.
+    share: f64,
     region: &'a str,
     period: i64,
     stat: Stat,
@@ -320,7 +322,7 @@ impl Series<'_> {
         let mut m = t;
         while m < end {
             if let Some(s) = sample(fleet, self.tenant, self.region, self.def.kind, m) {
-                buf.push(s);
+                buf.push(s.share(self.share));
             }
             m += 60;
         }
@@ -477,7 +479,7 @@ fn plan<'a>(
         return None;
     }
     let s = &q.stat;
-    let (tenant, def) =
+    let (tenant, def, share) =
         call.state.fleet.find_metric(&call.caller.account, &call.region, &s.namespace, &s.metric, &s.dimensions)?;
     if s.unit.as_deref().is_some_and(|u| u != def.unit) {
         return None;
@@ -503,6 +505,7 @@ fn plan<'a>(
     Some(Series {
         tenant,
         def,
+        share,
         region: &call.region,
         period: p,
         stat: s.stat,

@@ -131,8 +131,14 @@ pub struct SimTenant {
     /// publishes none.
     pub standby_regions: Vec<&'static str>,
     pub residency: bool,
-    /// The catalog dimensions of the tenant's metrics, sorted by name.
+    /// The catalog dimensions of the tenant's metrics, sorted by name (its
+    /// first load balancer's, for tenants with several).
     pub dimensions: Vec<(String, String)>,
+    /// Its AWS resources, tagged with the cost allocation tag
+    /// (`tenant-id = <id>`): load balancers, their target groups, a
+    /// database. Empty for EKS and pooled tenants (a namespace or a
+    /// `TenantId` is no AWS resource).
+    pub resources: Vec<SimResource>,
     pub log_groups: Vec<String>,
     /// What the fleet file names for them: the names, or a prefix (`/x/*`).
     pub log_selector: Vec<String>,
@@ -188,6 +194,30 @@ impl SimTenant {
     }
 }
 
+/// One of a tenant's tagged AWS resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimResource {
+    /// Its ARN without partition, region and account:
+    /// `elasticloadbalancing`, `loadbalancer/app/shared-acme/0123...`.
+    pub service: &'static str,
+    pub resource: String,
+    /// A load balancer's share of the tenant's traffic (its metrics carry
+    /// that share; latency is the tenant's own on each); 0 for the rest.
+    pub share: f64,
+}
+
+impl SimResource {
+    /// Its ARN in one account-region.
+    pub fn arn(&self, account: &str, region: &str) -> String {
+        format!("arn:aws:{}:{region}:{account}:{}", self.service, self.resource)
+    }
+
+    /// The `LoadBalancer` dimension value of a load balancer.
+    pub fn load_balancer(&self) -> Option<&str> {
+        self.resource.strip_prefix("loadbalancer/").filter(|_| self.service == "elasticloadbalancing")
+    }
+}
+
 /// A log group in one account-region and whose lines it holds.
 #[derive(Debug)]
 pub(crate) struct LogGroup {
@@ -198,6 +228,10 @@ pub(crate) struct LogGroup {
 }
 
 type MetricKey = (String, String, &'static str, &'static str, Vec<(String, String)>);
+
+/// The tenant index, the metric, and the share of the tenant's traffic the
+/// metric's resource carries.
+type MetricEntry = (usize, &'static MetricDef, f64);
 
 /// The generated fleet: immutable once the server starts.
 #[derive(Debug)]
@@ -218,7 +252,7 @@ pub(crate) struct Fleet {
     peer_departure: Option<(usize, &'static str, i64)>,
     region_shift: Option<(&'static str, i64, i64)>,
     error_blip: Option<(usize, &'static str, i64, i64)>,
-    metrics: HashMap<MetricKey, (usize, &'static MetricDef)>,
+    metrics: HashMap<MetricKey, MetricEntry>,
     /// (account, region) -> log groups sorted by name.
     log_groups: HashMap<(String, String), Vec<LogGroup>>,
 }
@@ -424,6 +458,26 @@ impl Fleet {
             ));
         }
 
+        // The second shared tenant runs two load balancers (60/40) and a
+        // database, all tagged with its id: found by its tag, not by a
+        // hand-typed dimension value.
+        if let Some(t) = tenants.iter_mut().filter(|t| t.model == Model::Shared).nth(1) {
+            let hash = format!("{:016x}", mix(&[t.key, 0x6c63]));
+            let second = SimResource {
+                service: "elasticloadbalancing",
+                resource: format!("loadbalancer/app/shared-{}-api/{hash}", t.id),
+                share: 0.4,
+            };
+            t.resources[0].share = 0.6;
+            t.resources.push(second);
+            t.resources.push(SimResource {
+                service: "elasticloadbalancing",
+                resource: format!("targetgroup/{}-api/{}", t.id, &hash[..12]),
+                share: 0.0,
+            });
+            t.resources.push(SimResource { service: "rds", resource: format!("db:{}-orders", t.id), share: 0.0 });
+        }
+
         // A service per log group: tyrell's 60 match its one prefix, more
         // than one Logs Insights query may name (50).
         if opts.realistic {
@@ -468,10 +522,22 @@ impl Fleet {
         let wanted = opts.shape.as_ref().map_or(0, |s| s.metrics);
         for (i, t) in tenants.iter().enumerate() {
             let synthetic = &SYNTHETIC[..synthetic_count(t.model, wanted)];
+            // Each load balancer publishes its share of the traffic under
+            // its own dimension; other models publish under the tenant's.
+            let mut published: Vec<(Vec<(String, String)>, f64)> = t
+                .resources
+                .iter()
+                .filter_map(|r| Some((vec![("LoadBalancer".to_string(), r.load_balancer()?.to_string())], r.share)))
+                .collect();
+            if published.is_empty() {
+                published.push((t.dimensions.clone(), 1.0));
+            }
             for region in t.regions() {
                 for def in metric_defs(t.model).iter().chain(synthetic) {
-                    let key = (t.account.clone(), region.to_string(), def.namespace, def.name, t.dimensions.clone());
-                    metrics.insert(key, (i, def));
+                    for (dims, share) in &published {
+                        let key = (t.account.clone(), region.to_string(), def.namespace, def.name, dims.clone());
+                        metrics.insert(key, (i, def, *share));
+                    }
                 }
                 let groups = log_groups.entry((t.account.clone(), region.to_string())).or_default();
                 for name in &t.log_groups {
@@ -518,7 +584,7 @@ impl Fleet {
         namespace: &str,
         name: &str,
         dimensions: &[(String, String)],
-    ) -> Option<(&SimTenant, &'static MetricDef)> {
+    ) -> Option<(&SimTenant, &'static MetricDef, f64)> {
         // Borrowing lookups on a tuple key need an owned key; resolve the
         // static namespace/name first so unknown ones cost nothing.
         let def = [&ALB[..], &EKS[..], &POOLED[..], &SYNTHETIC[..]]
@@ -528,7 +594,13 @@ impl Fleet {
         let mut dims = dimensions.to_vec();
         dims.sort();
         let key = (account.to_string(), region.to_string(), def.namespace, def.name, dims);
-        self.metrics.get(&key).map(|(i, d)| (&self.tenants[*i], *d))
+        self.metrics.get(&key).map(|(i, d, share)| (&self.tenants[*i], *d, *share))
+    }
+
+    /// The shared-VPC and pooled accounts, where the platform's own
+    /// resources live beside the tenants'.
+    pub(crate) fn is_platform_account(&self, account: &str) -> bool {
+        account == self.shared_account || self.pooled_accounts.iter().any(|a| a == account)
     }
 
     /// Log groups of one account-region, sorted by name.
@@ -728,9 +800,13 @@ impl Fleet {
             if t.residency {
                 out.push_str("residency = true\n");
             }
-            let dims: Vec<String> =
-                t.dimensions.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v))).collect();
-            let _ = writeln!(out, "selector.dimensions = {{ {} }}", dims.join(", "));
+            // Shared-account tenants are found by their tag (fleetdeck
+            // reads the account's tagged resources); the rest name theirs.
+            if t.model != Model::Shared {
+                let dims: Vec<String> =
+                    t.dimensions.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v))).collect();
+                let _ = writeln!(out, "selector.dimensions = {{ {} }}", dims.join(", "));
+            }
             let _ = writeln!(out, "selector.log_groups = {}", toml_array(t.log_selector.iter().map(String::as_str)));
             if let Some(field) = t.log_tenant_field {
                 let _ = writeln!(out, "selector.log_tenant_field = {}", toml_str(field));
@@ -764,6 +840,18 @@ fn make_tenant(
             vec![("ClusterName".to_string(), CLUSTER_NAME.to_string()), ("Namespace".to_string(), id.clone())]
         }
         Model::Pooled => vec![("TenantId".to_string(), id.clone())],
+    };
+    // Load balancers and their target groups carry the tenant's tag.
+    let resources = match &dimensions[..] {
+        [(name, lb)] if name == "LoadBalancer" => vec![
+            SimResource { service: "elasticloadbalancing", resource: format!("loadbalancer/{lb}"), share: 1.0 },
+            SimResource {
+                service: "elasticloadbalancing",
+                resource: format!("targetgroup/{id}-web/{}", &lb_hash[..12]),
+                share: 0.0,
+            },
+        ],
+        _ => Vec::new(),
     };
     let (log_groups, log_tenant_field) = match slot.model {
         Model::Silo | Model::Remote => (vec![format!("/{id}/app")], None),
@@ -803,6 +891,7 @@ fn make_tenant(
         standby_regions: Vec::new(),
         residency: slot.residency,
         dimensions,
+        resources,
         log_selector: log_groups.clone(),
         log_groups,
         log_tenant_field,

@@ -24,6 +24,7 @@ const SOURCE_LABEL: Record<string, string> = {
   metrics: 'metrics',
   alarms: 'alarms',
   alarm_history: 'alarm history',
+  tags: 'tagged resources',
   logs: 'logs',
   cost: 'cost',
 };
