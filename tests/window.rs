@@ -440,6 +440,18 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     assert!(sources.iter().all(|s| s[3] == "ok"), "the simulated fleet reads cleanly: {sources:?}");
     console.screenshot("sources-view.png");
 
+    // ---- A shared-account tenant found by its tag: its Tenant page lists
+    // the load balancers and target groups that carry it.
+    let tagged: BTreeSet<&str> = sources.iter().filter(|s| s[2] == "tags").map(|s| s[0].as_str().unwrap()).collect();
+    assert!(tagged.len() >= 4, "the shared tenants are found by tag: {tagged:?}");
+    let first = tagged.iter().next().unwrap();
+    console.go(&format!("#/tenant/{first}"));
+    console.wait_for("document.querySelectorAll('#tenant-resources li').length >= 2");
+    let listed = console.eval("document.getElementById('tenant-resources').textContent");
+    assert!(listed.as_str().unwrap().contains("found by tag tenant-id = "), "{listed}");
+    assert!(listed.as_str().unwrap().contains("load balancer"), "{listed}");
+    console.screenshot("tenant-resources.png");
+
     // ---- Incidents: globex's spike is one incident, led by its alarm, its
     // anomaly and peer signals inside; its row opens the evidence.
     console.go("#/incidents");

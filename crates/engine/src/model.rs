@@ -654,6 +654,10 @@ pub struct TenantView {
     pub cost_not_on_bill: bool,
     /// AWS console links that switch into the tenant's role and region.
     pub console: Vec<ConsoleLink>,
+    /// Its resources found by the cost allocation tag (every region), and
+    /// that tag's key; empty for a tenant whose fleet-file entry names them.
+    pub resources: Vec<crate::tags::ResourceInfo>,
+    pub resource_tag: String,
     /// Epoch ms of the newest datapoint of any region.
     #[ts(type = "number | null")]
     pub fresh_at: Option<i64>,

@@ -34,8 +34,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
 ];
 
 /// One of a tenant's resources, found by its tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaggedResource {
     pub tenant: String,
     pub region: String,
@@ -49,6 +48,24 @@ impl TaggedResource {
     /// "load balancer", "database"...: what it is, for people.
     pub fn kind(&self) -> &'static str {
         kind_of(&self.dimension)
+    }
+}
+
+/// A tagged resource as the Tenant view lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ResourceInfo {
+    pub region: String,
+    pub arn: String,
+    /// What it is, for people: "load balancer", "database"...
+    pub kind: String,
+    /// Its dimension value (untrusted text: tenants name their resources).
+    pub value: String,
+}
+
+impl From<TaggedResource> for ResourceInfo {
+    fn from(r: TaggedResource) -> ResourceInfo {
+        ResourceInfo { kind: r.kind().into(), region: r.region, arn: r.arn, value: r.value }
     }
 }
 

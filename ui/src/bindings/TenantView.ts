@@ -6,6 +6,7 @@ import type { Incident } from "./Incident";
 import type { LogPanel } from "./LogPanel";
 import type { LogQueryInfo } from "./LogQueryInfo";
 import type { MetricInfo } from "./MetricInfo";
+import type { ResourceInfo } from "./ResourceInfo";
 import type { ServiceCost } from "./ServiceCost";
 import type { TenantHealth } from "./TenantHealth";
 import type { TenantInfo } from "./TenantInfo";
@@ -53,6 +54,11 @@ cost_not_on_bill: boolean,
  * AWS console links that switch into the tenant's role and region.
  */
 console: Array<ConsoleLink>, 
+/**
+ * Its resources found by the cost allocation tag (every region), and
+ * that tag's key; empty for a tenant whose fleet-file entry names them.
+ */
+resources: Array<ResourceInfo>, resource_tag: string, 
 /**
  * Epoch ms of the newest datapoint of any region.
  */

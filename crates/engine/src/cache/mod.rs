@@ -246,6 +246,11 @@ impl Cache {
             .execute(&mut *tx)
             .await?;
         }
+        // The tag key tenants are found by, for the views to name it.
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('cost_tag', ?1)")
+            .bind(&fleet.cost_tag)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.set_meta("fleet_name", &fleet.name).await?;
         // The views read how pooled spend is shared out from here: they

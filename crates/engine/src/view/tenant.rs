@@ -154,6 +154,8 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         cost_per_million_requests,
         cost_not_on_bill,
         console,
+        resources: cache.tenant_tagged(id).await?.into_iter().map(Into::into).collect(),
+        resource_tag: cache.meta("cost_tag").await?.unwrap_or_else(|| "tenant-id".into()),
         fresh_at,
     })
 }

@@ -177,6 +177,7 @@ function Tenant({ data, region: asked, state, version }: { data: TenantData; reg
           <Incidents incidents={data.incidents} />
           <Cost data={data} state={state} />
           <Console data={data} region={region} />
+          <Resources data={data} region={region} />
         </aside>
       </div>
     </div>
@@ -393,6 +394,34 @@ function Console({ data, region }: { data: TenantData; region: string }) {
     </section>
   );
 }
+
+/** What names the tenant's resources in a shared account: its tag. */
+function Resources({ data, region }: { data: TenantData; region: string }) {
+  const here = data.resources.filter((r) => r.region === region);
+  if (data.resources.length === 0) return null;
+  return (
+    <section class="panel" id="tenant-resources" aria-label="Resources found by tag">
+      <div class="panel-head">
+        <h3>Resources</h3>
+        <span class="muted">
+          found by tag {data.resource_tag} = {data.tenant.id} in {region}
+        </span>
+      </div>
+      {here.length === 0 ? (
+        <p class="muted small">Nothing in {region} carries the tag.</p>
+      ) : (
+        <ul class="resource-list">
+          {here.map((r) => (
+            <li key={r.arn} title={r.arn}>
+              <span class="muted">{r.kind}</span> {r.value}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 
 const RUN_HOURS: readonly number[] = [1, 6, 24, 72];
 
