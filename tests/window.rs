@@ -427,6 +427,11 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     // ---- Sources: every tenant-region's metrics, alarms and logs read fine.
     console.go("#/sources");
     console.wait_for("document.querySelectorAll('#sources-table tr[data-source]').length > 0");
+    // Rows are drawn as they scroll into view: scroll to the last one.
+    console.wait_for(
+        "(() => { const more = document.querySelector('#sources-table tr.no-match'); \
+         if (more) { more.scrollIntoView(); return false; } return true; })()",
+    );
     let sources = console.eval("Array.from(document.querySelectorAll('#sources-table tr[data-source]')).map(r => [r.dataset.tenant, r.dataset.region, r.dataset.source, r.dataset.status])");
     let sources = sources.as_array().unwrap();
     let metrics: BTreeSet<(&str, &str)> = sources
@@ -450,6 +455,7 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     let listed = console.eval("document.getElementById('tenant-resources').textContent");
     assert!(listed.as_str().unwrap().contains("found by tag tenant-id = "), "{listed}");
     assert!(listed.as_str().unwrap().contains("load balancer"), "{listed}");
+    console.script(false, "document.getElementById('tenant-resources').scrollIntoView();");
     console.screenshot("tenant-resources.png");
 
     // ---- Incidents: globex's spike is one incident, led by its alarm, its

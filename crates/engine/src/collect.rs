@@ -807,6 +807,66 @@ pub fn cost_rows(lines: Vec<CostLine>, source: &str, owner: impl Fn(&str) -> Opt
     merged.into_values().collect()
 }
 
+/// Tag values a `TagFilter` may list ("each key can include up to 20
+/// values": GetResources, Resource Groups Tagging API Reference).
+const TAG_VALUES_PER_FILTER: usize = 20;
+
+/// The resources of one account-region tagged `tag_key` = one of
+/// `tenants`, limited to the types whose ARNs name a catalog dimension
+/// ([`crate::tags::RESOURCE_TYPES`]); every page, `per_page` at a time
+/// (1 to 100). AWS ends with an empty `PaginationToken` rather than none,
+/// and either ends the read.
+pub async fn tagged_resources(
+    client: &aws_sdk_resourcegroupstagging::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    tag_key: &str,
+    tenants: &[String],
+    per_page: i32,
+) -> Result<Vec<crate::tags::TaggedResource>, Failure> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let mut out = Vec::new();
+    for chunk in tenants.chunks(TAG_VALUES_PER_FILTER) {
+        let filter = TagFilter::builder().key(tag_key).set_values(Some(chunk.to_vec())).build();
+        let mut token: Option<String> = None;
+        loop {
+            let request = client
+                .get_resources()
+                .tag_filters(filter.clone())
+                .set_resource_type_filters(Some(crate::tags::RESOURCE_TYPES.iter().map(|t| t.to_string()).collect()))
+                .resources_per_page(per_page)
+                .set_pagination_token(token.clone())
+                .send();
+            let resp = aws
+                .send(&target.account, &target.region, "tag:GetResources", request)
+                .await
+                .map_err(|e| classify(&e))?;
+            for m in resp.resource_tag_mapping_list() {
+                let Some(arn) = m.resource_arn() else { continue };
+                let tenant = m.tags().iter().find(|t| t.key() == tag_key).map(|t| t.value().to_string());
+                let (Some(tenant), Some((dimension, value))) = (tenant, crate::tags::dimension_of(arn)) else {
+                    continue;
+                };
+                if !chunk.contains(&tenant) {
+                    continue;
+                }
+                out.push(crate::tags::TaggedResource {
+                    tenant,
+                    region: target.region.clone(),
+                    arn: arn.to_string(),
+                    dimension: dimension.to_string(),
+                    value,
+                });
+            }
+            token = resp.pagination_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -885,64 +945,4 @@ pub(crate) mod tests {
         assert_eq!((rows[0].tenant_id.as_str(), rows[0].amount, rows[0].estimated), ("", 4.0, true));
         assert_eq!((rows[1].tenant_id.as_str(), rows[1].amount, rows[1].amortized), ("acme", 3.5, 1.75));
     }
-}
-
-/// Tag values a `TagFilter` may list ("each key can include up to 20
-/// values": GetResources, Resource Groups Tagging API Reference).
-const TAG_VALUES_PER_FILTER: usize = 20;
-
-/// The resources of one account-region tagged `tag_key` = one of
-/// `tenants`, limited to the types whose ARNs name a catalog dimension
-/// ([`crate::tags::RESOURCE_TYPES`]); every page, `per_page` at a time
-/// (1 to 100). AWS ends with an empty `PaginationToken` rather than none,
-/// and either ends the read.
-pub async fn tagged_resources(
-    client: &aws_sdk_resourcegroupstagging::Client,
-    aws: &AwsAccess,
-    target: &Target,
-    tag_key: &str,
-    tenants: &[String],
-    per_page: i32,
-) -> Result<Vec<crate::tags::TaggedResource>, Failure> {
-    use aws_sdk_resourcegroupstagging::types::TagFilter;
-    let mut out = Vec::new();
-    for chunk in tenants.chunks(TAG_VALUES_PER_FILTER) {
-        let filter = TagFilter::builder().key(tag_key).set_values(Some(chunk.to_vec())).build();
-        let mut token: Option<String> = None;
-        loop {
-            let request = client
-                .get_resources()
-                .tag_filters(filter.clone())
-                .set_resource_type_filters(Some(crate::tags::RESOURCE_TYPES.iter().map(|t| t.to_string()).collect()))
-                .resources_per_page(per_page)
-                .set_pagination_token(token.clone())
-                .send();
-            let resp = aws
-                .send(&target.account, &target.region, "tag:GetResources", request)
-                .await
-                .map_err(|e| classify(&e))?;
-            for m in resp.resource_tag_mapping_list() {
-                let Some(arn) = m.resource_arn() else { continue };
-                let tenant = m.tags().iter().find(|t| t.key() == tag_key).map(|t| t.value().to_string());
-                let (Some(tenant), Some((dimension, value))) = (tenant, crate::tags::dimension_of(arn)) else {
-                    continue;
-                };
-                if !chunk.contains(&tenant) {
-                    continue;
-                }
-                out.push(crate::tags::TaggedResource {
-                    tenant,
-                    region: target.region.clone(),
-                    arn: arn.to_string(),
-                    dimension: dimension.to_string(),
-                    value,
-                });
-            }
-            token = resp.pagination_token().filter(|t| !t.is_empty()).map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-    }
-    Ok(out)
 }

@@ -1,6 +1,6 @@
 //! The Resource Groups Tagging API over AWS JSON 1.1: `GetResources`, as the
 //! API reference describes it
-//! (https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html).
+//! (<https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html>).
 //!
 //! - It answers for the caller's account in the signing region only ("the
 //!   tagged or previously tagged resources that are located in the
