@@ -402,7 +402,11 @@ async fn the_incident_timeline_merges_anomalies_and_alarms_newest_first() {
     let until = world.epoch - SPIKE_BEFORE_NOW - 60;
     let before = cache.incidents(world.epoch - 86_400, until).await.unwrap();
     assert!(before.iter().all(|i| i.start <= until * 1000), "{before:#?}");
-    assert!(!before.iter().any(|i| i.tenant == "globex"), "the spike began after the window: {before:#?}");
+    // (A one-minute requests episode of globex the day before, which the
+    // detector finds at some times of day, is not the spike.)
+    let spike =
+        |i: &&fleetdeck_engine::model::Incident| i.tenant == "globex" && (i.subject == "errors" || i.kind == "alarm");
+    assert!(!before.iter().any(|i| spike(&i)), "the spike began after the window: {before:#?}");
     assert!(!before.is_empty() && before.len() < day.len(), "nothing was narrowed away: {before:#?}");
 }
 

@@ -263,6 +263,9 @@ pub enum IncidentKind {
     /// Error lines in the tenant's logs, counted by its triage query: only
     /// ever evidence inside another incident.
     Logs,
+    /// A noisy neighbour: the tenant whose load rose while its pool-mates
+    /// slowed down with it (inside their incidents too).
+    Neighbour,
 }
 
 impl IncidentKind {
@@ -274,6 +277,7 @@ impl IncidentKind {
             IncidentKind::Peer => "peer",
             IncidentKind::Fleet => "fleet",
             IncidentKind::Logs => "logs",
+            IncidentKind::Neighbour => "neighbour",
         }
     }
 }

@@ -93,11 +93,22 @@ pub struct SimOptions {
     /// account that names no tenant, and a 5xx blip on tyrell whose alarm
     /// fires and clears well before `now`.
     pub realistic: bool,
+    /// A noisy neighbour: from 40 minutes before `now`, the first pooled
+    /// tenant of us-east-1 serves 4x its requests, and the p99 latency of
+    /// the other tenants of its pooled account there rises 2.5x with it.
+    pub noisy_neighbour: bool,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { seed: 7, tenants: 24, now: server::wall_clock(), shape: None, realistic: false }
+        SimOptions {
+            seed: 7,
+            tenants: 24,
+            now: server::wall_clock(),
+            shape: None,
+            realistic: false,
+            noisy_neighbour: false,
+        }
     }
 }
 

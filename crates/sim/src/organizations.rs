@@ -247,8 +247,14 @@ mod unit_tests {
 
     #[test]
     fn the_organization_lists_each_account_once_with_tenant_tags() {
-        let fleet =
-            Fleet::generate(&SimOptions { seed: 7, tenants: 24, now: 1_795_300_000, shape: None, realistic: false });
+        let fleet = Fleet::generate(&SimOptions {
+            seed: 7,
+            tenants: 24,
+            now: 1_795_300_000,
+            shape: None,
+            realistic: false,
+            noisy_neighbour: false,
+        });
         let accounts = org_accounts(&fleet);
         let ids: std::collections::HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids.len(), accounts.len(), "no account twice");

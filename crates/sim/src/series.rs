@@ -306,8 +306,10 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
                     p99 = (tenant.p99 + (3.05 - tenant.p99) * frac) * (1.0 + 0.03 * gauss(h(1)));
                 }
             }
-            // The regional slowdown moves every tenant of the region alike.
-            let p99 = (p99 * fleet.region_slowdown(region, minute)).max(0.01);
+            // The regional slowdown moves every tenant of the region alike;
+            // a noisy neighbour slows its pool-mates.
+            let slower = fleet.region_slowdown(region, minute) * fleet.neighbour_effect(tenant, region, minute).1;
+            let p99 = (p99 * slower).max(0.01);
             let sigma = LATENCY_TAIL.ln() / probit(0.99);
             let mu = (p99 / LATENCY_TAIL).ln();
             let mean = (mu + sigma * sigma / 2.0).exp();
@@ -347,7 +349,8 @@ fn requests(fleet: &Fleet, tenant: &SimTenant, region: &str, region_factor: f64,
     let day = minute.div_euclid(86_400) as u64;
     let day_level = 1.0 + 0.06 * gauss(mix(&[seed, tenant.key, 11, region_h, day]));
     let minute_noise = 1.0 + 0.04 * gauss(mix(&[seed, tenant.key, 12, region_h, minute as u64]));
-    let lambda = tenant.peak_rpm * region_factor * load(minute) * day_level * minute_noise;
+    let noisy = fleet.neighbour_effect(tenant, region, minute).0;
+    let lambda = tenant.peak_rpm * region_factor * load(minute) * day_level * minute_noise * noisy;
     poisson(lambda.max(0.0), mix(&[seed, tenant.key, 13, region_h, minute as u64]))
 }
 

@@ -53,8 +53,11 @@ pub struct World {
 
 impl World {
     pub async fn start_with(tenants: usize, catalog: Catalog, epoch: i64) -> World {
-        World::start_options(SimOptions { seed: SEED, tenants, now: epoch, shape: None, realistic: false }, catalog)
-            .await
+        World::start_options(
+            SimOptions { seed: SEED, tenants, now: epoch, shape: None, realistic: false, noisy_neighbour: false },
+            catalog,
+        )
+        .await
     }
 
     /// A fleet of any [`SimOptions`] (its clock frozen at `opts.now`), e.g.

@@ -59,6 +59,9 @@ pub enum PeerKind {
     /// Most tenant-regions of a region or a tier moved together (incident
     /// kind `fleet`).
     Fleet,
+    /// A tenant's load rose while its pool-mates slowed down with it
+    /// (incident kind `neighbour`): the members are the pool-mates.
+    Neighbour,
 }
 
 impl PeerKind {
@@ -66,6 +69,7 @@ impl PeerKind {
         match self {
             PeerKind::Peer => "peer",
             PeerKind::Fleet => "fleet",
+            PeerKind::Neighbour => "neighbour",
         }
     }
 }
@@ -329,7 +333,11 @@ impl Cache {
             .iter()
             .map(|r| {
                 let row = PeerRow {
-                    kind: if r.get::<&str, _>(1) == "fleet" { PeerKind::Fleet } else { PeerKind::Peer },
+                    kind: match r.get::<&str, _>(1) {
+                        "fleet" => PeerKind::Fleet,
+                        "neighbour" => PeerKind::Neighbour,
+                        _ => PeerKind::Peer,
+                    },
                     tenant_id: r.get(2),
                     region: r.get(3),
                     tier: r.get(4),
@@ -348,7 +356,7 @@ impl Cache {
                 (r.get(0), row)
             })
             .collect();
-        let fleet: Vec<i64> = out.iter().filter(|(_, p)| p.kind == PeerKind::Fleet).map(|(id, _)| *id).collect();
+        let fleet: Vec<i64> = out.iter().filter(|(_, p)| p.kind != PeerKind::Peer).map(|(id, _)| *id).collect();
         for chunk in fleet.chunks(500) {
             let sql = format!(
                 "SELECT peer_id, tenant_id, region FROM fleet_member WHERE peer_id IN ({}) ORDER BY 1, 2, 3",
@@ -488,10 +496,10 @@ impl Cache {
         .await?;
         for r in &rows {
             out.push(Incident {
-                kind: if r.get::<&str, _>(0) == "fleet" {
-                    crate::model::IncidentKind::Fleet
-                } else {
-                    crate::model::IncidentKind::Peer
+                kind: match r.get::<&str, _>(0) {
+                    "fleet" => crate::model::IncidentKind::Fleet,
+                    "neighbour" => crate::model::IncidentKind::Neighbour,
+                    _ => crate::model::IncidentKind::Peer,
                 },
                 tenant: r.get(1),
                 region: r.get(2),

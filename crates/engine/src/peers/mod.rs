@@ -5,6 +5,12 @@
 //!   metric moved far more, or far less, than the same metric of its tier's
 //!   other tenants while they were steady: a broken deploy, a noisy
 //!   neighbour;
+//! - a **noisy neighbour** (kind `neighbour`): in a pool (the tenants of
+//!   one shared, EKS or pooled account in one region), one tenant's load
+//!   rose at least [`NOISY_LOAD`]x while its pool-mates' own load stayed
+//!   steady and their latency or errors rose at least [`SUFFER`]x with it:
+//!   the finding names the noisy tenant, its members are the pool-mates
+//!   that suffered ([`neighbours`]);
 //! - a **fleet-wide shift** (kind `fleet`): most tenant-regions of a region,
 //!   of a tier, or of the whole fleet moved together. That is one incident
 //!   for everybody, stored once with the tenant-regions that moved; their
@@ -71,7 +77,7 @@
 //! [`find`] and [`carry`] are pure (no I/O, no clock); [`compute`] reads
 //! the cache, runs them and stores the result, as the sync's analysis phase.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use crate::cache::{Cache, CacheError, PeerKind, PeerRow};
@@ -102,6 +108,14 @@ pub const PSEUDO_EVENTS: f64 = 10.0;
 pub const MAX_GAP_SECS: i64 = 2 * WINDOW_SECS;
 /// Below this, a median change reads "steady" in titles.
 const STEADY_FACTOR: f64 = 1.15;
+/// A noisy neighbour's load change: at least this.
+pub const NOISY_LOAD: f64 = 2.0;
+/// A pool-mate suffers when its latency or errors changed at least this
+/// much while its own load stayed under [`SHIFT_FACTOR`].
+pub const SUFFER: f64 = 1.5;
+/// The metric that is a tenant's load, and those a neighbour's load hurts.
+const LOAD_METRIC: &str = "requests";
+const HURT_METRICS: [&str; 2] = ["latency_p99", "errors"];
 
 /// One series as the comparison reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +138,9 @@ pub struct Level {
     pub like_days: bool,
     /// Summed counts get [`PSEUDO_EVENTS`] on both sides.
     pub summed_count: bool,
+    /// The pool it shares with other tenants (its shared account); `None`
+    /// for a tenant that owns its account.
+    pub pool: Option<String>,
 }
 
 impl Level {
@@ -410,6 +427,108 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
     found
 }
 
+/// Noisy neighbours in one pass over `levels`: per pool and region, a
+/// tenant whose load ([`LOAD_METRIC`]) changed at least [`NOISY_LOAD`]x
+/// (every change taken against the fleet's median change of its metric)
+/// (half that, in logarithms, to continue an `open` one) while its
+/// pool-mates' load stayed under [`SHIFT_FACTOR`]x, and at least one
+/// pool-mate, and half of those compared, had its latency or errors change
+/// [`SUFFER`]x. It names the noisy tenant; its members are the pool-mates
+/// that suffered. A pool where several tenants' load rose is judged not at
+/// all: the rise is not one tenant's.
+pub fn neighbours(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
+    let minutes = WINDOW_SECS / MINUTE;
+    let mut pools: BTreeMap<(&str, &str), Vec<&Level>> = BTreeMap::new();
+    for l in levels {
+        if let Some(pool) = &l.pool {
+            pools.entry((pool.as_str(), l.region.as_str())).or_default().push(l);
+        }
+    }
+    // Each change against the whole fleet's median change of that metric:
+    // where usual levels come from another kind of day, or the fleet as a
+    // whole is busier than usual, every tenant moved alike.
+    let mut by_metric: HashMap<&str, Vec<f64>> = HashMap::new();
+    for l in levels {
+        if let Some(c) = l.change() {
+            by_metric.entry(l.metric_key.as_str()).or_default().push(c);
+        }
+    }
+    let fleet_median: HashMap<&str, f64> = by_metric.into_iter().map(|(m, mut v)| (m, median(&mut v))).collect();
+    let relative = |l: &Level| Some(l.change()? / fleet_median.get(l.metric_key.as_str()).copied().unwrap_or(1.0));
+    let mut found = Vec::new();
+    for ((pool, region), members) in pools {
+        let loads: Vec<(&Level, f64)> =
+            members.iter().filter(|l| l.metric_key == LOAD_METRIC).filter_map(|l| Some((*l, relative(l)?))).collect();
+        let subject = |tenant: &str| {
+            (PeerKind::Neighbour, tenant.to_string(), region.to_string(), pool.to_string(), LOAD_METRIC.to_string())
+        };
+        let noisy: Vec<&(&Level, f64)> = loads
+            .iter()
+            .filter(|(l, c)| {
+                let bar = if open.contains(&subject(&l.tenant_id)) { NOISY_LOAD.sqrt() } else { NOISY_LOAD };
+                *c >= bar
+            })
+            .collect();
+        let [(noisy, load)] = noisy[..] else { continue };
+        let steady = |tenant: &str| loads.iter().any(|(l, c)| l.tenant_id == tenant && *c < SHIFT_FACTOR);
+        let mut compared = 0u32;
+        let mut hurt: Vec<(&Level, f64)> = Vec::new();
+        for mate in loads.iter().map(|(l, _)| l.tenant_id.as_str()).filter(|t| *t != noisy.tenant_id) {
+            if !steady(mate) {
+                continue;
+            }
+            let worst = members
+                .iter()
+                .filter(|l| l.tenant_id == mate && HURT_METRICS.contains(&l.metric_key.as_str()))
+                .filter_map(|l| Some((*l, relative(l)?)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let Some(worst) = worst else { continue };
+            compared += 1;
+            if worst.1 >= SUFFER {
+                hurt.push(worst);
+            }
+        }
+        if hurt.is_empty() || (hurt.len() as u32) * 2 < compared {
+            continue;
+        }
+        let mut changes: Vec<f64> = hurt.iter().map(|(_, c)| *c).collect();
+        let peer_change = median(&mut changes);
+        let labels: BTreeSet<&str> = hurt.iter().map(|(l, _)| l.label.as_str()).collect();
+        let labels: Vec<&str> = labels.into_iter().collect();
+        let title = format!(
+            "noisy neighbour: {} {} {} the fleet's change over {minutes} min ({} against a usual {}) in account \
+             {pool}, {region}, while {} of its {} pool-mates' {} rose {} with it (median)",
+            noisy.tenant_id,
+            noisy.label.to_lowercase(),
+            factor(*load),
+            amount(noisy.recent, &noisy.unit),
+            amount(noisy.usual.unwrap_or_default(), &noisy.unit),
+            hurt.len(),
+            compared,
+            labels.join(" or "),
+            factor(peer_change),
+        );
+        let mut mates: Vec<(String, String)> =
+            hurt.iter().map(|(l, _)| (l.tenant_id.clone(), l.region.clone())).collect();
+        mates.sort();
+        found.push(Finding {
+            kind: PeerKind::Neighbour,
+            tenant_id: noisy.tenant_id.clone(),
+            region: region.to_string(),
+            tier: pool.to_string(),
+            metric_key: LOAD_METRIC.into(),
+            direction: Direction::Up,
+            change: *load,
+            peer_change,
+            moved: hurt.len() as u32,
+            compared,
+            title,
+            members: mates,
+        });
+    }
+    found
+}
+
 /// Join one pass's findings (over the window `[from, to)`) to the episodes
 /// still open: a finding continues its subject's open episode in the same
 /// direction (its peak kept, a fleet shift's members added to), or starts
@@ -539,7 +658,8 @@ pub async fn compute(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) 
     let levels = levels(cache, fleet, catalog, from, to, mid).await?;
     let open = cache.open_peer_anomalies().await?;
     let subjects: HashSet<Subject> = open.iter().map(|o| subject_of(o.subject())).collect();
-    let found = find(&levels, &subjects);
+    let mut found = find(&levels, &subjects);
+    found.extend(neighbours(&levels, &subjects));
     let rows = carry(&open, found, from, to);
     cache.put_peer_anomalies(&rows).await?;
     let ongoing = |kind| rows.iter().filter(|r| r.kind == kind && r.end.is_none()).count();
@@ -598,6 +718,7 @@ async fn levels(
                     usual: usual.map(|(u, _)| u),
                     like_days: usual.is_some_and(|(_, like)| like),
                     summed_count: spec.unit == "count" && spec.stat == "Sum",
+                    pool: (!t.model.owns_account()).then(|| t.account.clone()),
                 });
             }
         }

@@ -17,6 +17,7 @@ fn level(tenant: &str, region: &str, tier: &str, change: f64) -> Level {
         usual: Some(100.0),
         like_days: true,
         summed_count: false,
+        pool: None,
     }
 }
 
@@ -289,4 +290,68 @@ fn the_usual_level_is_the_median_of_like_days_between_their_hours() {
     assert_eq!(usual_level(mid, &HashMap::new()), None);
     assert_eq!(baseline_buckets(mid).len(), 2 * BASELINE_DAYS as usize);
     assert!(baseline_buckets(mid).iter().all(|b| b % HOUR == 0));
+}
+
+/// One metric of a tenant of the pooled account "555555555555" in
+/// us-east-1, moved `change` times its usual 100.
+fn pooled(tenant: &str, metric: &str, change: f64) -> Level {
+    Level {
+        metric_key: metric.into(),
+        label: if metric == "requests" { "Requests".into() } else { "p99 latency".into() },
+        pool: Some("555555555555".into()),
+        ..level(tenant, "us-east-1", "standard", change)
+    }
+}
+
+/// A pool of three: `loads` and `latencies` per tenant a, b, c; the rest
+/// of the fleet (eight tenants of their own accounts) steady.
+fn pool(loads: [f64; 3], latencies: [f64; 3]) -> Vec<Level> {
+    let names = ["a", "b", "c"];
+    let mut out = Vec::new();
+    for i in 0..3 {
+        out.push(pooled(names[i], "requests", loads[i]));
+        out.push(pooled(names[i], "latency_p99", latencies[i]));
+    }
+    for l in steady_tier() {
+        out.push(Level { metric_key: "requests".into(), label: "Requests".into(), ..l.clone() });
+        out.push(l);
+    }
+    out
+}
+
+#[test]
+fn a_tenant_whose_load_slows_its_pool_mates_is_named_as_their_noisy_neighbour() {
+    let found = neighbours(&pool([4.0, 1.05, 0.98], [1.1, 2.4, 2.0]), &none_open());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!((f.kind, f.tenant_id.as_str(), f.tier.as_str()), (PeerKind::Neighbour, "a", "555555555555"));
+    assert_eq!(f.members, [("b".to_string(), "us-east-1".to_string()), ("c".to_string(), "us-east-1".to_string())]);
+    assert!(f.title.starts_with("noisy neighbour: a requests 3.96x the fleet's change"), "{}", f.title);
+    assert!(f.title.contains("2 of its 2 pool-mates' p99 latency rose 2.16x"), "{}", f.title);
+}
+
+#[test]
+fn no_neighbour_is_named_when_the_load_is_not_one_tenants_or_nobody_suffers() {
+    // Two tenants' load rose: not one tenant's doing.
+    assert!(neighbours(&pool([4.0, 3.0, 1.0], [1.0, 2.0, 2.0]), &none_open()).is_empty());
+    // The pool-mates are slow under their own load.
+    assert!(neighbours(&pool([4.0, 1.6, 1.7], [1.0, 2.0, 2.0]), &none_open()).is_empty());
+    // Load rose, nobody slowed down.
+    assert!(neighbours(&pool([4.0, 1.0, 1.0], [1.0, 1.1, 1.0]), &none_open()).is_empty());
+    // Tenants that own their accounts share no pool.
+    let own: Vec<Level> =
+        pool([4.0, 1.0, 1.0], [1.0, 2.0, 2.0]).into_iter().map(|l| Level { pool: None, ..l }).collect();
+    assert!(neighbours(&own, &none_open()).is_empty());
+}
+
+#[test]
+fn a_busier_fleet_moves_the_bar_with_it() {
+    // Every tenant's load reads 1.6x (a usual level from another kind of
+    // day): the pool-mates at 1.7x are steady, the noisy one at 6.4x is 4x.
+    let busier: Vec<Level> = pool([6.4, 1.7, 1.6], [1.1, 2.4, 2.0])
+        .into_iter()
+        .map(|l| if l.metric_key == "requests" && l.pool.is_none() { Level { recent: l.recent * 1.6, ..l } } else { l })
+        .collect();
+    let found = neighbours(&busier, &none_open());
+    assert_eq!(found.iter().map(|f| f.tenant_id.as_str()).collect::<Vec<_>>(), ["a"]);
 }

@@ -17,6 +17,7 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
     let since = now - i64::from(hours) * HOUR;
     let mut incidents = one_per_problem(cache.incidents(since, now).await?);
     with_error_logs(cache, &mut incidents, now).await?;
+    with_noisy_neighbours(cache, &mut incidents, since, now).await?;
     // Cost anomalies are days: each day that overlaps the window counts.
     let today = clock::day_of(now);
     for a in crate::cost::kept_anomalies(cache, None, today, i64::from(hours) / 24 + 1).await? {
@@ -43,7 +44,9 @@ pub const SAME_PROBLEM_MS: i64 = 10 * 60 * 1000;
 /// shifts and cost anomalies stay as they are.
 pub fn one_per_problem(mut signals: Vec<Incident>) -> Vec<Incident> {
     use crate::model::IncidentKind;
-    let groupable = |i: &Incident| matches!(i.kind, IncidentKind::Alarm | IncidentKind::Anomaly | IncidentKind::Peer);
+    let groupable = |i: &Incident| {
+        matches!(i.kind, IncidentKind::Alarm | IncidentKind::Anomaly | IncidentKind::Peer | IncidentKind::Neighbour)
+    };
     let (mut rest, mut out): (Vec<Incident>, Vec<Incident>) = signals.drain(..).partition(groupable);
     rest.sort_by(|a, b| (&a.tenant, &a.region, a.start).cmp(&(&b.tenant, &b.region, b.start)));
     let mut group: Vec<Incident> = Vec::new();
@@ -93,6 +96,42 @@ pub fn one_per_problem(mut signals: Vec<Incident>) -> Vec<Incident> {
     }
     flush(&mut group, &mut out);
     out
+}
+
+/// Names the noisy neighbour in its pool-mates' incidents: each incident of
+/// a tenant-region a `neighbour` finding lists as having suffered, that
+/// overlaps the finding, gets it as evidence and "likely cause: noisy
+/// neighbour X" in its title.
+async fn with_noisy_neighbours(
+    cache: &Cache,
+    incidents: &mut [Incident],
+    since: i64,
+    now: i64,
+) -> Result<(), ViewError> {
+    use crate::cache::PeerKind;
+    let found: Vec<_> =
+        cache.recent_peer_anomalies(since).await?.into_iter().filter(|p| p.kind == PeerKind::Neighbour).collect();
+    for n in &found {
+        let (from, to) = (clock::ms(n.start) - SAME_PROBLEM_MS, n.end.map_or(clock::ms(now), clock::ms));
+        for i in incidents.iter_mut() {
+            let member = n.members.iter().any(|(t, r)| *t == i.tenant && *r == i.region);
+            if !member || i.start > to || i.end.is_some_and(|end| end < from) {
+                continue;
+            }
+            i.title.push_str(&format!("; likely cause: noisy neighbour {}", n.tenant_id));
+            i.evidence.push(Incident {
+                tenant: n.tenant_id.clone(),
+                region: n.region.clone(),
+                kind: crate::model::IncidentKind::Neighbour,
+                subject: n.metric_key.clone(),
+                start: clock::ms(n.start),
+                end: n.end.map(clock::ms),
+                title: n.title.clone(),
+                evidence: Vec::new(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The triage query whose counts are an incident's log evidence.

@@ -252,6 +252,8 @@ pub(crate) struct Fleet {
     peer_departure: Option<(usize, &'static str, i64)>,
     region_shift: Option<(&'static str, i64, i64)>,
     error_blip: Option<(usize, &'static str, i64, i64)>,
+    /// The noisy tenant, its region, and the start.
+    noisy_neighbour: Option<(usize, &'static str, i64)>,
     metrics: HashMap<MetricKey, MetricEntry>,
     /// (account, region) -> log groups sorted by name.
     log_groups: HashMap<(String, String), Vec<LogGroup>>,
@@ -512,6 +514,11 @@ impl Fleet {
         let region_shift = Some((AP, minute_now - 25 * 60, minute_now + 15 * 60));
         let error_blip =
             find("tyrell").filter(|_| opts.realistic).map(|i| (i, US, minute_now - 100 * 60, minute_now - 88 * 60));
+        let noisy_neighbour = tenants
+            .iter()
+            .position(|t| t.model == Model::Pooled && t.home_region == US)
+            .filter(|_| opts.noisy_neighbour)
+            .map(|i| (i, US, minute_now - 40 * 60));
         if let Some((i, _, _, _)) = latency_ramp {
             // The regression starts from a normal ~0.3 s.
             tenants[i].p99 = 0.3;
@@ -570,6 +577,7 @@ impl Fleet {
             peer_departure,
             region_shift,
             error_blip,
+            noisy_neighbour,
             metrics,
             log_groups,
         }
@@ -642,7 +650,31 @@ impl Fleet {
         out.extend(self.error_blip(tenant, region));
         out.extend(self.region_shift.filter(|(r, _, _)| *r == region).map(|(_, s, e)| (s, e)));
         out.extend(self.cost_jump_day(tenant).map(|d| (d * 86_400, i64::MAX)));
+        out.extend(
+            self.noisy_neighbour
+                .filter(|_| self.neighbour_effect(tenant, region, i64::MAX) != (1.0, 1.0))
+                .map(|(_, _, start)| (start, i64::MAX)),
+        );
         out
+    }
+
+    /// How much the noisy neighbour multiplies `tenant`'s requests in
+    /// `region` during `minute` (4 for the noisy tenant), and its p99
+    /// latency (2.5 for the other tenants of its pool there); 1 otherwise.
+    pub(crate) fn neighbour_effect(&self, tenant: &SimTenant, region: &str, minute: i64) -> (f64, f64) {
+        match self.noisy_neighbour {
+            Some((i, r, start)) if r == region && minute >= start => {
+                let noisy = &self.tenants[i];
+                if noisy.key == tenant.key {
+                    (4.0, 1.0)
+                } else if tenant.account == noisy.account && !tenant.model.owns_account() {
+                    (1.0, 2.5)
+                } else {
+                    (1.0, 1.0)
+                }
+            }
+            _ => (1.0, 1.0),
+        }
     }
 
     /// (start, end) of the latency regression, when `tenant` has one there.

@@ -3,7 +3,14 @@
 use super::*;
 
 fn fleet(n: usize) -> Fleet {
-    Fleet::generate(&SimOptions { seed: 7, tenants: n, now: 1_795_300_000, shape: None, realistic: false })
+    Fleet::generate(&SimOptions {
+        seed: 7,
+        tenants: n,
+        now: 1_795_300_000,
+        shape: None,
+        realistic: false,
+        noisy_neighbour: false,
+    })
 }
 
 #[test]
@@ -34,7 +41,14 @@ fn the_same_seed_makes_the_same_fleet_and_another_seed_another() {
     let a = fleet(24);
     let b = fleet(24);
     assert_eq!(a.tenants, b.tenants);
-    let c = Fleet::generate(&SimOptions { seed: 8, tenants: 24, now: 1_795_300_000, shape: None, realistic: false });
+    let c = Fleet::generate(&SimOptions {
+        seed: 8,
+        tenants: 24,
+        now: 1_795_300_000,
+        shape: None,
+        realistic: false,
+        noisy_neighbour: false,
+    });
     assert_ne!(a.tenants[3].account, c.tenants[3].account);
 }
 
@@ -60,6 +74,7 @@ fn the_f200_shape_has_its_accounts_regions_and_metrics() {
         now: 1_795_300_000,
         shape: Some(super::super::SimShape::f200()),
         realistic: false,
+        noisy_neighbour: false,
     });
     assert_eq!(f.tenants.len(), 200);
     let own: HashSet<&str> = f.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()).collect();

@@ -26,7 +26,7 @@ const WINDOWS: readonly { hours: number; label: string }[] = [
   { hours: 24 * 30, label: '30 days' },
 ];
 
-const KINDS: readonly IncidentKind[] = ['anomaly', 'alarm', 'cost', 'peer', 'fleet', 'logs'];
+const KINDS: readonly IncidentKind[] = ['anomaly', 'alarm', 'cost', 'peer', 'neighbour', 'fleet', 'logs'];
 
 const KIND_LABEL: Record<IncidentKind, string> = {
   anomaly: 'Anomalies',
@@ -35,6 +35,7 @@ const KIND_LABEL: Record<IncidentKind, string> = {
   peer: 'Apart from peers',
   fleet: 'Fleet-wide',
   logs: 'With error logs',
+  neighbour: 'Noisy neighbours',
 };
 
 /** Where an incident's evidence is: its tenant in its region (cost: the tenant). */
