@@ -80,6 +80,18 @@ async fn a_cache_from_each_earlier_schema_is_migrated_and_keeps_its_data() {
             ] {
                 sqlx::query(sql).execute(&pool).await.unwrap();
             }
+            if version >= 8 {
+                // A fleet shift and its member (0015 rebuilds both tables).
+                sqlx::query("INSERT INTO peer_anomaly (id, kind, tenant_id, region, tier, metric_key, direction, start, \"end\", through_ts, change, peer_change, moved, compared, title)
+                             VALUES (3, 'fleet', '*', 'us-east-1', '*', 'requests', 'up', 5000, 5600, 5600, 2.0, 2.0, 1, 1, 'shift')")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query("INSERT INTO fleet_member (peer_id, tenant_id, region) VALUES (3, 'a', 'us-east-1')")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
             if version >= 3 {
                 sqlx::query("INSERT INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES ('a','us-east-1','a-errors',1000,'Alarm updated from OK to ALARM')")
                     .execute(&pool)
@@ -95,6 +107,12 @@ async fn a_cache_from_each_earlier_schema_is_migrated_and_keeps_its_data() {
         assert_eq!(applied, latest, "schema {version}");
         assert_eq!(cache.latest_points("a", "us-east-1", "errors", 5).await.unwrap(), vec![(120, 2.5), (60, 1.5)]);
         assert_eq!(cache.alarms("a", "us-east-1").await.unwrap().len(), 1, "schema {version}");
+        if version >= 8 {
+            let peers = cache.recent_peer_anomalies(0).await.unwrap();
+            let kept: Vec<(&str, &[(String, String)])> =
+                peers.iter().map(|p| (p.title.as_str(), p.members.as_slice())).collect();
+            assert_eq!(kept, [("shift", &[("a".to_string(), "us-east-1".to_string())][..])], "schema {version}");
+        }
         // The points written before rollups existed are summarised (0007).
         let hours: Vec<(i64, i64, f64, f64)> =
             sqlx::query_as("SELECT res, n, lo, hi FROM rollup WHERE series_id = 7 ORDER BY res")
