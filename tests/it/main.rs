@@ -16,6 +16,7 @@ mod console;
 mod credentials;
 mod demo;
 mod detect;
+mod environments;
 mod faults;
 mod freshness;
 mod fuzz;

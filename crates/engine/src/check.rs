@@ -369,14 +369,33 @@ async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Ten
     }
     let mut rows = vec![CheckRow::ok(&t.id, "*", Probe::Credentials, assumed)];
     for region in t.regions() {
+        let place = t.place(region);
         let target = Target {
-            account: t.account.clone(),
-            role_arn: t.role_arn.clone(),
-            external_id: t.external_id.clone(),
-            region: region.to_string(),
+            account: place.account.to_string(),
+            role_arn: place.role_arn.to_string(),
+            external_id: place.external_id.map(str::to_string),
+            region: place.region.to_string(),
         };
+        // Another environment's account is reached through its own role:
+        // assumed here, its row in that environment's region.
+        let creds = if place.role_arn == t.role_arn {
+            creds.clone()
+        } else {
+            let other = aws.role(place.role_arn, place.external_id).await;
+            match assume(aws, &other, place.role_arn, place.external_id).await {
+                Ok(()) => {
+                    rows.push(CheckRow::ok(&t.id, region, Probe::Credentials, format!("assumed {}", place.role_arn)));
+                    other
+                }
+                Err(failed) => {
+                    rows.push(CheckRow::failed(&t.id, region, Probe::Credentials, failed));
+                    continue;
+                }
+            }
+        };
+        let (region, label) = (place.region, region);
         // The values the fleet file leaves out, found by the tenant's tag.
-        let mut dims = t.selector.dimensions.clone();
+        let mut dims = t.dimensions_in(label).clone();
         if crate::sync::needs_tags(t, catalog) {
             let client = aws.tagging(&creds, region);
             let ids = [t.id.clone()];
@@ -390,40 +409,40 @@ async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Ten
                         crate::tags::describe(&found),
                         if listed.is_empty() { String::new() } else { format!(" ({})", listed.join(", ")) }
                     );
-                    rows.push(CheckRow::ok(&t.id, region, Probe::Tags, text));
+                    rows.push(CheckRow::ok(&t.id, label, Probe::Tags, text));
                     for (k, v) in crate::tags::values(&found) {
                         dims.entry(k).or_insert(v);
                     }
                 }
-                Err(f) => rows.push(CheckRow::failed(&t.id, region, Probe::Tags, read_failure(f, t, region))),
+                Err(f) => rows.push(CheckRow::failed(&t.id, label, Probe::Tags, read_failure(f, t, label))),
             }
         }
-        let cw = aws.cloudwatch(&creds, &t.role_arn, region);
+        let cw = aws.cloudwatch(&creds, &target.role_arn, region);
         rows.push(match check_cloudwatch(&cw, aws, &target, catalog, t, &dims, now).await {
-            Ok(found) => CheckRow::ok(&t.id, region, Probe::Cloudwatch, found),
+            Ok(found) => CheckRow::ok(&t.id, label, Probe::Cloudwatch, found),
             Err(MetricsFailure::Call(f)) => {
-                CheckRow::failed(&t.id, region, Probe::Cloudwatch, read_failure(f, t, region))
+                CheckRow::failed(&t.id, label, Probe::Cloudwatch, read_failure(f, t, label))
             }
-            Err(MetricsFailure::NoData(f)) => CheckRow::failed(&t.id, region, Probe::Cloudwatch, (Problem::NoData, f)),
+            Err(MetricsFailure::NoData(f)) => CheckRow::failed(&t.id, label, Probe::Cloudwatch, (Problem::NoData, f)),
         });
         rows.push(match check_alarms(&cw, aws, &target).await {
-            Ok(found) => CheckRow::ok(&t.id, region, Probe::Alarms, found),
-            Err(f) => CheckRow::failed(&t.id, region, Probe::Alarms, read_failure(f, t, region)),
+            Ok(found) => CheckRow::ok(&t.id, label, Probe::Alarms, found),
+            Err(f) => CheckRow::failed(&t.id, label, Probe::Alarms, read_failure(f, t, label)),
         });
         if t.selector.log_groups.is_empty() {
             rows.push(CheckRow::skipped(
                 &t.id,
-                region,
+                label,
                 Probe::Logs,
                 "no selector.log_groups in the fleet file: fleetdeck reads no logs for this tenant".into(),
             ));
             continue;
         }
-        let logs = aws.logs(&creds, &t.role_arn, region);
+        let logs = aws.logs(&creds, &target.role_arn, region);
         rows.push(match check_logs(&logs, aws, &target, t).await {
-            Ok(found) => CheckRow::ok(&t.id, region, Probe::Logs, found),
-            Err(LogsFailure::Call(f)) => CheckRow::failed(&t.id, region, Probe::Logs, read_failure(f, t, region)),
-            Err(LogsFailure::NoMatch(f)) => CheckRow::failed(&t.id, region, Probe::Logs, (Problem::NoLogGroup, f)),
+            Ok(found) => CheckRow::ok(&t.id, label, Probe::Logs, found),
+            Err(LogsFailure::Call(f)) => CheckRow::failed(&t.id, label, Probe::Logs, read_failure(f, t, label)),
+            Err(LogsFailure::NoMatch(f)) => CheckRow::failed(&t.id, label, Probe::Logs, (Problem::NoLogGroup, f)),
         });
     }
     rows
@@ -433,8 +452,7 @@ async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Ten
 /// `hours` (`check` and the sync say it alike): the fix names the line.
 pub fn no_data(t: &Tenant, account: &str, region: &str, hours: i64, metrics: &[String]) -> Failure {
     let mut dims: Vec<String> = t
-        .selector
-        .dimensions
+        .dimensions_in(region)
         .iter()
         .map(|(k, v)| match &v[..] {
             [one] => format!("{k} = {one:?}"),
@@ -759,9 +777,11 @@ fn assume_failure(f: Failure, text: &str, role_arn: &str, external_id: Option<&s
 fn read_failure(f: Failure, t: &Tenant, region: &str) -> (Problem, Failure) {
     let region_off = || {
         format!(
-            "enable {region} in account {} (AWS console: Account > AWS Regions), or remove it from tenant {:?}'s \
+            "enable {} in account {} (AWS console: Account > AWS Regions), or remove it from tenant {:?}'s \
              regions in the fleet file",
-            t.account, t.id
+            crate::fleet::aws_region(region),
+            t.place(region).account,
+            t.id
         )
     };
     // The credentials were just issued and accepted by STS: a region that
@@ -855,6 +875,7 @@ mod tests {
             redact_personal: false,
             selector: Default::default(),
             line: 0,
+            environments: Vec::new(),
         }
     }
 

@@ -136,14 +136,87 @@ pub struct Tenant {
     /// The fleet-file line of its `[[tenant]]` table, for fixes that name
     /// where to look (0 where the tenant did not come from a file).
     pub line: usize,
+    /// Its other accounts (staging, a remote data plane), each reached its
+    /// own way (`[[tenant.environment]]`). Their regions are named
+    /// `<region>@<environment>` wherever a region is ([`Tenant::regions`]).
+    pub environments: Vec<Environment>,
+}
+
+/// Another account of a tenant: where it is, how it is reached, and the
+/// regions read there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// `staging`, `dr`...: a-z, 0-9 and '-'.
+    pub name: String,
+    pub account: String,
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub regions: Vec<String>,
+    /// `<region>@<name>` of each region, as the tenant's regions name them.
+    pub labels: Vec<String>,
+    /// Its own dimension values (another account has other load
+    /// balancers); `None`: the tenant's.
+    pub dimensions: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Where one of a tenant's regions is: the account, how it is reached,
+/// and the AWS region.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Place<'a> {
+    pub account: &'a str,
+    pub role_arn: &'a str,
+    pub external_id: Option<&'a str>,
+    pub region: &'a str,
+    /// The environment's name; `None` in the tenant's own account.
+    pub environment: Option<&'a str>,
+}
+
+/// The AWS region of a region name: `us-east-1@staging` is `us-east-1`.
+pub fn aws_region(name: &str) -> &str {
+    name.split_once('@').map_or(name, |(r, _)| r)
 }
 
 impl Tenant {
-    /// Home region first, then the extra ones.
+    /// Home region first, then the extra ones, the standby ones, and those
+    /// of its other environments (`us-east-1@staging`).
     pub fn regions(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.home_region.as_str())
             .chain(self.extra_regions.iter().map(String::as_str))
             .chain(self.standby_regions.iter().map(String::as_str))
+            .chain(self.environments.iter().flat_map(|e| e.labels.iter().map(String::as_str)))
+    }
+
+    /// The dimension values of its resources in region `name`: an
+    /// environment's own, else the tenant's.
+    pub fn dimensions_in(&self, name: &str) -> &BTreeMap<String, Vec<String>> {
+        let env = name.split_once('@').map(|(_, e)| e);
+        self.environments
+            .iter()
+            .find(|e| Some(e.name.as_str()) == env)
+            .and_then(|e| e.dimensions.as_ref())
+            .unwrap_or(&self.selector.dimensions)
+    }
+
+    /// Where region `name` (as [`Tenant::regions`] names it) is read.
+    pub fn place<'a>(&'a self, name: &'a str) -> Place<'a> {
+        if let Some((region, env)) = name.split_once('@') {
+            if let Some(e) = self.environments.iter().find(|e| e.name == env) {
+                return Place {
+                    account: &e.account,
+                    role_arn: &e.role_arn,
+                    external_id: e.external_id.as_deref(),
+                    region,
+                    environment: Some(&e.name),
+                };
+            }
+        }
+        Place {
+            account: &self.account,
+            role_arn: &self.role_arn,
+            external_id: self.external_id.as_deref(),
+            region: name,
+            environment: None,
+        }
     }
 }
 
@@ -230,6 +303,30 @@ struct RawTenant {
     residency: bool,
     #[serde(default)]
     selector: RawSelector,
+    #[serde(default)]
+    environment: Vec<Spanned<RawEnvironment>>,
+}
+
+/// `[[tenant.environment]]`: another account of the tenant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    name: Spanned<String>,
+    account: Spanned<String>,
+    role_arn: Option<Spanned<String>>,
+    role_name: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    #[serde(default)]
+    regions: Vec<Spanned<String>>,
+    #[serde(default)]
+    selector: Option<RawEnvironmentSelector>,
+}
+
+/// An environment's own `selector.dimensions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironmentSelector {
+    dimensions: BTreeMap<String, Spanned<DimensionValues>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -475,7 +572,84 @@ impl Fleet {
                 v.clone()
             });
 
+            let mut environments = Vec::new();
+            for (k, e) in t.environment.into_iter().enumerate() {
+                let span = e.span();
+                let e = e.into_inner();
+                let at = |field: &str| format!("tenant[{i}].environment[{k}].{field}");
+                let name = e.name.get_ref();
+                if !valid_tenant_id(name) {
+                    p.add(e.name.span(), at("name"), format!("{name:?} must be 1-63 of a-z, 0-9 and '-'"));
+                }
+                if environments.iter().any(|x: &Environment| &x.name == name) {
+                    p.add(e.name.span(), at("name"), format!("environment {name:?} is listed twice"));
+                }
+                check_account(&mut p, &e.account, &at("account"));
+                let regions: Vec<String> = if e.regions.is_empty() {
+                    vec![t.home_region.get_ref().clone()]
+                } else {
+                    e.regions.iter().map(|r| r.get_ref().clone()).collect()
+                };
+                for r in &e.regions {
+                    check_region(&mut p, r, &at("regions"));
+                }
+                let role_arn = match (&e.role_arn, &e.role_name, &f.role_name) {
+                    (Some(arn), _, _) => {
+                        check_role_arn(&mut p, arn, &at("role_arn"));
+                        if arn_account(arn.get_ref()).is_some_and(|a| a != e.account.get_ref()) {
+                            p.add(
+                                arn.span(),
+                                at("role_arn"),
+                                format!("role is not in account {}", e.account.get_ref()),
+                            );
+                        }
+                        arn.get_ref().clone()
+                    }
+                    (None, Some(name), _) | (None, None, Some(name)) => format!(
+                        "arn:{}:iam::{}:role/{}",
+                        partition_of(&regions[0]),
+                        e.account.get_ref(),
+                        name.get_ref()
+                    ),
+                    (None, None, None) => {
+                        p.add(
+                            span.clone(),
+                            at("role_arn"),
+                            "no role: set role_arn or role_name here, or role_name in [fleet]",
+                        );
+                        String::new()
+                    }
+                };
+                let dimensions = e.selector.map(|sel| {
+                    let mut out = BTreeMap::new();
+                    for (d, v) in sel.dimensions {
+                        let span = v.span();
+                        let values = v.into_inner().into_vec();
+                        if values.is_empty() || values.iter().any(|v| v.is_empty() || v.len() > 1024) {
+                            p.add(span, at(&format!("selector.dimensions.{d}")), "must list 1-1024 character values");
+                        }
+                        out.insert(d, values);
+                    }
+                    out
+                });
+                environments.push(Environment {
+                    dimensions,
+                    name: name.clone(),
+                    account: e.account.get_ref().clone(),
+                    role_arn,
+                    // The tenant's ExternalId unless the environment has its own.
+                    external_id: e
+                        .external_id
+                        .as_ref()
+                        .map(|x| x.get_ref().clone())
+                        .or_else(|| t.external_id.as_ref().map(|x| x.get_ref().clone())),
+                    labels: regions.iter().map(|r| format!("{r}@{name}")).collect(),
+                    regions,
+                });
+            }
+
             tenants.push(Tenant {
+                environments,
                 name: t.name.clone().unwrap_or_else(|| id.clone()),
                 id,
                 tier: t.tier.into_inner(),
@@ -790,6 +964,33 @@ mod tests {
         );
         let err = parse(&tenant("LoadBalancer = 5")).unwrap_err();
         assert!(err.to_string().contains("a dimension value (a string) or a list of them"), "{err}");
+    }
+
+    #[test]
+    fn a_tenant_names_its_other_accounts_each_with_its_role_and_regions() {
+        let text = format!(
+            "{HEAD}[[tenant]]\nid = \"acme\"\ntier = \"t\"\nmodel = \"silo\"\naccount = \"111111111111\"\nexternal_id = \"x-1\"\nhome_region = \"us-east-1\"\n\
+             [[tenant.environment]]\nname = \"staging\"\naccount = \"222222222222\"\nselector.dimensions = {{ LoadBalancer = \"app/s/1\" }}\n\
+             [[tenant.environment]]\nname = \"dr\"\naccount = \"333333333333\"\nrole_name = \"Reader\"\nexternal_id = \"x-dr\"\nregions = [\"eu-west-1\"]\n"
+        );
+        let f = parse(&text).unwrap();
+        let t = &f.tenants[0];
+        assert_eq!(t.regions().collect::<Vec<_>>(), ["us-east-1", "us-east-1@staging", "eu-west-1@dr"]);
+        let staging = t.place("us-east-1@staging");
+        assert_eq!(
+            (staging.account, staging.role_arn, staging.external_id, staging.region),
+            ("222222222222", "arn:aws:iam::222222222222:role/FleetdeckReadOnly", Some("x-1"), "us-east-1")
+        );
+        let dr = t.place("eu-west-1@dr");
+        assert_eq!((dr.role_arn, dr.external_id), ("arn:aws:iam::333333333333:role/Reader", Some("x-dr")));
+        assert_eq!(t.dimensions_in("us-east-1@staging")["LoadBalancer"], ["app/s/1"]);
+        assert!(t.dimensions_in("eu-west-1@dr").is_empty(), "the tenant's own (none here)");
+        assert_eq!(t.place("us-east-1").account, "111111111111");
+
+        let bad = text.replace("name = \"dr\"", "name = \"staging\"").replace("\"333333333333\"", "\"3333\"");
+        let err = parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("tenant[0].environment[1].name: environment \"staging\" is listed twice"), "{err}");
+        assert!(err.contains("tenant[0].environment[1].account: \"3333\" is not a 12-digit AWS account id"), "{err}");
     }
 
     #[test]

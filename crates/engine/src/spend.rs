@@ -112,7 +112,7 @@ pub async fn usage(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) ->
         let tagged = cache.tenant_tagged(&t.id).await?;
         for region in t.regions() {
             let found: Vec<_> = tagged.iter().filter(|r| r.region == region).cloned().collect();
-            let values = crate::tags::merged(&t.selector.dimensions, &found);
+            let values = crate::tags::merged(t.dimensions_in(region), &found);
             let metrics: usize =
                 catalog.metrics_for(t.model).filter_map(|m| crate::tags::queries_for(&m.dimensions, &values)).sum();
             reads.push((metrics as u64, healthy(&t.id, region)));

@@ -3,4 +3,4 @@
 /**
  * What an [`Incident`] is.
  */
-export type IncidentKind = "anomaly" | "alarm" | "cost" | "peer" | "fleet" | "logs";
+export type IncidentKind = "anomaly" | "alarm" | "cost" | "peer" | "fleet" | "logs" | "neighbour";

@@ -114,8 +114,8 @@ pub const NOISY_LOAD: f64 = 2.0;
 /// much while its own load stayed under [`SHIFT_FACTOR`].
 pub const SUFFER: f64 = 1.5;
 /// The metric that is a tenant's load, and those a neighbour's load hurts.
-const LOAD_METRIC: &str = "requests";
-const HURT_METRICS: [&str; 2] = ["latency_p99", "errors"];
+pub const LOAD_METRIC: &str = "requests";
+pub const HURT_METRICS: [&str; 2] = ["latency_p99", "errors"];
 
 /// One series as the comparison reads it.
 #[derive(Debug, Clone, PartialEq)]

@@ -34,7 +34,7 @@ pub(super) async fn logs_call<'f>(
     creds: SharedCredentialsProvider,
 ) -> (&'f Tenant, String, Result<Vec<LogResult>, Failure>) {
     let target = target(t, region);
-    let client = run.aws.logs(&creds, &target.role_arn, region);
+    let client = run.aws.logs(&creds, &target.role_arn, &target.region);
     let result = logs_for(run, &client, &target, t, region).await;
     run.step("logs", format!("{} {region}", t.id));
     (t, region.to_string(), result)
@@ -163,7 +163,7 @@ pub async fn triage_now(
     let target = target(t, region);
     let creds = aws.role(&target.role_arn, target.external_id.as_deref()).await;
     aws.check(&creds, &target.role_arn, target.external_id.as_deref()).await?;
-    let client = aws.logs(&creds, &target.role_arn, region);
+    let client = aws.logs(&creds, &target.role_arn, &target.region);
     let mut results = triage_queries(aws, &client, &target, t, region, std::slice::from_ref(q), window).await?;
     results.pop().ok_or_else(|| unknown("the query returned nothing".into()))
 }

@@ -91,6 +91,9 @@ pub type Progress<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 /// tenant-regions of series CloudWatch answered only in part.
 type Scoped = (Vec<(String, String)>, Result<(), Failure>, Vec<((String, String), Failure)>);
 
+/// A role and the ExternalId it is assumed with.
+type RoleKey = (String, Option<String>);
+
 /// What a metric read asks CloudWatch for, whose it is, and the catalog
 /// entry it answers (for the anomalies found in it).
 type ReadSpec<'a> = (QuerySpec, &'a Tenant, String, &'a MetricSpec);
@@ -198,12 +201,15 @@ fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> Sourc
     }
 }
 
+/// Who reads a tenant's region (as [`Tenant::regions`] names it), and the
+/// AWS region it is in.
 fn target(t: &Tenant, region: &str) -> Target {
+    let p = t.place(region);
     Target {
-        account: t.account.clone(),
-        role_arn: t.role_arn.clone(),
-        external_id: t.external_id.clone(),
-        region: region.to_string(),
+        account: p.account.to_string(),
+        role_arn: p.role_arn.to_string(),
+        external_id: p.external_id.map(str::to_string),
+        region: p.region.to_string(),
     }
 }
 
@@ -220,7 +226,7 @@ fn unconfigured_metrics(fleet: &Fleet, t: &Tenant, region: &str, missing: &[&str
                 kinds.join(" or "),
                 fleet.cost_tag,
                 t.id,
-                t.account,
+                t.place(region).account,
                 crate::tags::REFRESH_SECS / crate::clock::HOUR
             ),
             remediation: format!(
@@ -277,10 +283,18 @@ pub async fn run(
     let run = &run;
     cache.record_fleet(fleet).await?;
 
-    // 1. Credentials, once per role.
-    let mut roles: BTreeMap<(String, Option<String>), Vec<&Tenant>> = BTreeMap::new();
+    // 1. Credentials, once per role (a tenant's other environments are
+    // reached through roles of their own).
+    let mut roles: BTreeMap<RoleKey, Vec<(&Tenant, Vec<&str>)>> = BTreeMap::new();
     for t in &fleet.tenants {
-        roles.entry((t.role_arn.clone(), t.external_id.clone())).or_default().push(t);
+        for region in t.regions() {
+            let p = t.place(region);
+            let of_role = roles.entry((p.role_arn.to_string(), p.external_id.map(str::to_string))).or_default();
+            match of_role.iter_mut().find(|(x, _)| x.id == t.id) {
+                Some((_, regions)) => regions.push(region),
+                None => of_role.push((t, vec![region])),
+            }
+        }
     }
     run.total.store(roles.len() as u32, Ordering::Relaxed);
     let checks: Vec<_> = roles.keys().map(|(arn, ext)| assume(run, arn, ext.as_deref())).collect();
@@ -289,12 +303,16 @@ pub async fn run(
     let checked = roles.keys().cloned().zip(checked).map(|(k, (p, r))| (k, p, r));
     let mut creds: HashMap<(String, Option<String>), SharedCredentialsProvider> = HashMap::new();
     for (key, provider, result) in checked {
-        for t in &roles[&key] {
-            run.record(&t.id, "*", "credentials", result.as_ref().map(|_| ())).await?;
+        for (t, regions) in &roles[&key] {
+            // The tenant's own role is its credentials source; another
+            // environment's failure shows in that environment's regions.
+            if key.0 == t.role_arn {
+                run.record(&t.id, "*", "credentials", result.as_ref().map(|_| ())).await?;
+            }
             // Without credentials nothing else of this tenant was read: its
             // sources say so instead of keeping an earlier sync's "ok".
             if let Err(f) = &result {
-                for region in t.regions() {
+                for region in regions.iter().copied() {
                     for source in ["metrics", "alarms", "alarm_history", "logs"] {
                         // A tenant without log groups has no logs source
                         // to fail.
@@ -317,14 +335,20 @@ pub async fn run(
         }
     }
     run.flush().await?;
-    let reachable: Vec<&Tenant> =
-        fleet.tenants.iter().filter(|t| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()))).collect();
+    // Tenants with at least one region whose account was reached; `reaches`
+    // says which of their regions.
+    let reaches = |t: &Tenant, region: &str| {
+        let p = t.place(region);
+        creds.contains_key(&(p.role_arn.to_string(), p.external_id.map(str::to_string)))
+    };
+    let reachable: Vec<&Tenant> = fleet.tenants.iter().filter(|t| t.regions().any(|r| reaches(t, r))).collect();
+    let reaches = &reaches;
     let creds = &creds;
     let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
 
     // Tenants found by their tags: the account-regions' maps, read again
     // every few hours.
-    let _ = run.selectors.set(tags::read(run, &reachable, &provider_for).await?);
+    let _ = run.selectors.set(tags::read(run, &reachable, reaches, &provider_for).await?);
     let selectors = run.selectors();
 
     // Under the budget's stretch, healthy tenant-regions read recently rest.
@@ -338,7 +362,7 @@ pub async fn run(
     let mut unconfigured: BTreeMap<(String, String), Failure> = BTreeMap::new();
     let mut specs: Vec<ReadSpec> = Vec::new();
     for t in &reachable {
-        for region in t.regions().filter(|r| !resting.contains(&(t.id.clone(), r.to_string()))) {
+        for region in t.regions().filter(|r| reaches(t, r) && !resting.contains(&(t.id.clone(), r.to_string()))) {
             for spec in catalog.metrics_for(t.model) {
                 // One dimension set per resource (every combination of the
                 // values); the identity names where the values came from,
@@ -439,7 +463,7 @@ pub async fn run(
         _ => Default::default(),
     };
     for t in &reachable {
-        for region in t.regions() {
+        for region in t.regions().filter(|r| reaches(t, r)) {
             alarm_targets.entry(target(t, region)).or_default().push((t, region.to_string()));
             let key = (t.id.clone(), region.to_string());
             let rests = resting.contains(&key) && logs_resting.contains(&key);
@@ -608,7 +632,7 @@ async fn metrics_phase(
                 .filter(|m| m.dimensions.iter().all(|d| dims.contains_key(d)))
                 .map(|m| m.key.clone())
                 .collect();
-            let account = t.account.clone();
+            let account = t.place(region).account.to_string();
             *result = Err(crate::check::no_data(t, &account, region, window / HOUR, &metrics));
         }
     }

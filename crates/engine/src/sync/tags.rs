@@ -34,7 +34,7 @@ pub(crate) struct Values {
 impl Selectors {
     /// The values of `dimension` for a tenant in a region, if any.
     pub fn values(&self, t: &Tenant, region: &str, dimension: &str) -> Option<Values> {
-        if let Some(v) = t.selector.dimensions.get(dimension) {
+        if let Some(v) = t.dimensions_in(region).get(dimension) {
             return Some(Values { values: v.clone(), from_tag: false });
         }
         let found = self.found.get(&(t.id.clone(), region.to_string()))?;
@@ -45,7 +45,7 @@ impl Selectors {
     /// Every dimension value of a tenant in a region, typed or found.
     pub fn all(&self, t: &Tenant, region: &str) -> BTreeMap<String, Vec<String>> {
         let found = self.found.get(&(t.id.clone(), region.to_string()));
-        tags::merged(&t.selector.dimensions, found.map_or(&[], Vec::as_slice))
+        tags::merged(t.dimensions_in(region), found.map_or(&[], Vec::as_slice))
     }
 }
 
@@ -64,11 +64,12 @@ pub fn needs_tags(t: &Tenant, catalog: &Catalog) -> bool {
 pub(super) async fn read(
     run: &Run<'_>,
     reachable: &[&Tenant],
+    reaches: &(dyn Fn(&Tenant, &str) -> bool + Sync),
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
 ) -> Result<Selectors, CacheError> {
     let mut by_target: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
     for t in reachable.iter().filter(|t| needs_tags(t, run.catalog)) {
-        for region in t.regions() {
+        for region in t.regions().filter(|r| reaches(t, r)) {
             by_target.entry(target(t, region)).or_default().push((t, region.to_string()));
         }
     }
@@ -100,8 +101,11 @@ pub(super) async fn read(
                 }
             }
         }
+        // Kept by AWS region; looked up by the tenant's name for it.
         for r in run.cache.tagged(&target.account, &target.region).await? {
-            selectors.found.entry((r.tenant.clone(), r.region.clone())).or_default().push(r);
+            for (_, region) in tenants.iter().filter(|(t, _)| t.id == r.tenant) {
+                selectors.found.entry((r.tenant.clone(), region.clone())).or_default().push(r.clone());
+            }
         }
     }
     run.flush().await?;

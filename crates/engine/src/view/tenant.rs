@@ -135,7 +135,9 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     let (cost_per_million_requests, cost_not_on_bill) = (charge.per_million, charge.not_on_bill);
 
     let console = match &role_arn {
-        Some(arn) => regions.iter().flat_map(|r| console_links(arn, r)).collect(),
+        // The tenant's own account only: another environment's account is
+        // reached through a role of its own.
+        Some(arn) => regions.iter().filter(|r| !r.contains('@')).flat_map(|r| console_links(arn, r)).collect(),
         None => Vec::new(),
     };
     let log_queries =

@@ -139,6 +139,10 @@ pub struct SimTenant {
     /// database. Empty for EKS and pooled tenants (a namespace or a
     /// `TenantId` is no AWS resource).
     pub resources: Vec<SimResource>,
+    /// A staging account of its own (one silo tenant of the demo): its home
+    /// region there runs a staging load balancer with 5 % of the traffic,
+    /// the same log group, the same role and ExternalId.
+    pub staging: Option<String>,
     pub log_groups: Vec<String>,
     /// What the fleet file names for them: the names, or a prefix (`/x/*`).
     pub log_selector: Vec<String>,
@@ -499,6 +503,12 @@ impl Fleet {
             .map(|label| (account_id(seed, label, &mut taken), label))
             .collect();
 
+        // The seventh silo tenant of the plan keeps a staging account
+        // (drawn last, so no other account moved); benchmark shapes do not.
+        if let Some(t) = tenants.iter_mut().filter(|t| t.model == Model::Silo && opts.shape.is_none()).nth(6) {
+            t.staging = Some(account_id(seed, &format!("{}-staging", t.id), &mut taken));
+        }
+
         let find = |id: &str| tenants.iter().position(|t| t.id == id);
         let minute_now = opts.now - opts.now.rem_euclid(60);
         let error_spike = find("globex").map(|i| (i, US, minute_now - 45 * 60));
@@ -538,6 +548,20 @@ impl Fleet {
                 .collect();
             if published.is_empty() {
                 published.push((t.dimensions.clone(), 1.0));
+            }
+            if let Some(staging) = &t.staging {
+                let lb = format!("app/{}-staging/{:016x}", t.id, mix(&[t.key, 0x5747]));
+                for def in metric_defs(t.model) {
+                    let dims = vec![("LoadBalancer".to_string(), lb.clone())];
+                    metrics.insert(
+                        (staging.clone(), t.home_region.to_string(), def.namespace, def.name, dims),
+                        (i, def, 0.05),
+                    );
+                }
+                let groups = log_groups.entry((staging.clone(), t.home_region.to_string())).or_default();
+                for name in &t.log_groups {
+                    groups.push(LogGroup { name: name.clone(), tenants: vec![i], created: opts.now - 200 * 86_400 });
+                }
             }
             for region in t.regions() {
                 for def in metric_defs(t.model).iter().chain(synthetic) {
@@ -725,7 +749,9 @@ impl Fleet {
 
     /// The tenant that owns `account` outright (silo, remote).
     pub(crate) fn account_owner(&self, account: &str) -> Option<&SimTenant> {
-        self.tenants.iter().find(|t| t.model.owns_account() && t.account == account)
+        self.tenants
+            .iter()
+            .find(|t| t.model.owns_account() && (t.account == account || t.staging.as_deref() == Some(account)))
     }
 
     /// Every account of the fleet, payer first: where fleetdeck's role
@@ -734,6 +760,7 @@ impl Fleet {
         let mut out = vec![PAYER_ACCOUNT, &self.shared_account, &self.eks_account];
         out.extend(self.pooled_accounts.iter().map(String::as_str));
         out.extend(self.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()));
+        out.extend(self.tenants.iter().filter_map(|t| t.staging.as_deref()));
         out
     }
 
@@ -752,7 +779,8 @@ impl Fleet {
                 format!("Pooled SaaS platform {}", k + 1)
             }
         } else if let Some(t) = self.account_owner(account) {
-            format!("{} (prod)", t.name)
+            let env = if t.staging.as_deref() == Some(account) { "staging" } else { "prod" };
+            format!("{} ({env})", t.name)
         } else if let Some((_, label)) = self.other_accounts.iter().find(|(id, _)| id == account) {
             label.to_string()
         } else {
@@ -843,6 +871,12 @@ impl Fleet {
             if let Some(field) = t.log_tenant_field {
                 let _ = writeln!(out, "selector.log_tenant_field = {}", toml_str(field));
             }
+            if let Some(staging) = &t.staging {
+                out.push_str("\n[[tenant.environment]]\nname = \"staging\"\n");
+                let _ = writeln!(out, "account = {}", toml_str(staging));
+                let lb = format!("app/{}-staging/{:016x}", t.id, mix(&[t.key, 0x5747]));
+                let _ = writeln!(out, "selector.dimensions = {{ LoadBalancer = {} }}", toml_str(&lb));
+            }
         }
         out
     }
@@ -924,6 +958,7 @@ fn make_tenant(
         residency: slot.residency,
         dimensions,
         resources,
+        staging: None,
         log_selector: log_groups.clone(),
         log_groups,
         log_tenant_field,
