@@ -42,12 +42,25 @@ async fn changes_since_the_previous_sync_are_marked_after_a_second_sync_and_clea
         assert_ne!(r.was, Some(r.health), "{r:#?}");
     }
 
+    // The incidents and the Tenant page say what changed too: the spike
+    // began after the sync before, so it is new; globex's region tab says
+    // what it was.
+    let incidents = view::incidents(&cache, 24, epoch).await.unwrap();
+    let since = incidents.changed_since.expect("a sync before");
+    let spike = incidents.incidents.iter().find(|i| i.tenant == "globex" && i.kind == "alarm" && i.end.is_none());
+    assert!(spike.is_some_and(|i| i.start >= since), "the spike is new since {since}: {spike:#?}");
+    let page = view::tenant(&cache, &w.catalog, "globex", epoch).await.unwrap();
+    let tab = page.regions.iter().find(|r| r.region == "us-east-1").unwrap();
+    assert_eq!(tab.was, Some(globex_then), "{tab:#?}");
+
     // Five minutes later nothing moved: the marks are gone.
     knobs(epoch + 300);
     sync_as_is(&w, &cache, epoch + 300).await;
     let third = view::fleet_overview(&cache, &w.catalog, false, epoch + 300).await.unwrap();
     let globex = third.rows.iter().find(|r| r.tenant == "globex" && r.region == "us-east-1").unwrap();
     assert_eq!(globex.was, None, "{globex:#?}");
+    let page = view::tenant(&cache, &w.catalog, "globex", epoch + 300).await.unwrap();
+    assert!(page.regions.iter().all(|r| r.was.is_none()), "{:#?}", page.regions);
     let changes = third.changes.as_ref().expect("compared with the second sync");
     assert_eq!(changes.since, fleetdeck_engine::clock::ms(epoch));
     assert_eq!(

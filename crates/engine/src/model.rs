@@ -628,6 +628,11 @@ pub struct IncidentsView {
     pub incidents: Vec<Incident>,
     /// Tenant id -> display name (untrusted text).
     pub names: std::collections::BTreeMap<String, String>,
+    /// Epoch ms: when the sync before the last assessed the fleet; an
+    /// incident that began since is new, one that ended since is over.
+    /// `None` after a first sync.
+    #[ts(type = "number | null")]
+    pub changed_since: Option<i64>,
 }
 
 /// The Tenant view: everything about one tenant an on-call engineer or an

@@ -13,4 +13,10 @@ since: number, until: number, incidents: Array<Incident>,
 /**
  * Tenant id -> display name (untrusted text).
  */
-names: { [key in string]: string }, };
+names: { [key in string]: string }, 
+/**
+ * Epoch ms: when the sync before the last assessed the fleet; an
+ * incident that began since is new, one that ended since is over.
+ * `None` after a first sync.
+ */
+changed_since: number | null, };

@@ -28,7 +28,8 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
     }
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
     let names = cache.tenant_names().await?.into_iter().collect();
-    Ok(IncidentsView { since: clock::ms(since), until: clock::ms(now), incidents, names })
+    let changed_since = cache.previous_health().await?.values().map(|(_, at)| *at).max();
+    Ok(IncidentsView { since: clock::ms(since), until: clock::ms(now), incidents, names, changed_since })
 }
 
 /// Signals of one tenant-region that start within this long of the first

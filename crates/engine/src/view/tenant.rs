@@ -29,10 +29,12 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     let model = Model::parse(&info.model);
 
     let health = cache.tenant_health(id).await?;
+    let previous = cache.previous_health().await?;
     let mut by_region: Vec<TenantHealth> = health
         .into_iter()
         .map(|h| TenantHealth {
-            was: None,
+            // Its health at the sync before, where it differs.
+            was: previous.get(&(id.to_string(), h.region.clone())).map(|(was, _)| *was).filter(|was| *was != h.health),
             tenant: info.id.clone(),
             name: info.name.clone(),
             tier: info.tier.clone(),

@@ -16,7 +16,7 @@ import { FilterBox } from '../../components/FilterBox';
 import { useCached } from '../../components/useCached';
 import { useProgressive } from '../../components/useProgressive';
 import { useTableKeys } from '../../components/useTableKeys';
-import { ago, plural, timestamp } from '../../format';
+import { ago, plural, shortTime, timestamp } from '../../format';
 import { incidents } from '../../ipc';
 import type { ViewProps } from '../../routes';
 
@@ -147,6 +147,12 @@ export function IncidentsView({ state }: ViewProps) {
             ))}
           </div>
           <span class="row-count">{plural(visible.length, 'incident')}</span>
+          {data?.changed_since != null && (
+            <span class="changed small" id="incidents-changes">
+              since {shortTime(data.changed_since)}: {list.filter((i) => changeOf(i, data.changed_since) === 'new').length} new,{' '}
+              {list.filter((i) => changeOf(i, data.changed_since) === 'ended').length} ended
+            </span>
+          )}
           <ExportButton
             id="export-incidents"
             table={() => ({
@@ -178,6 +184,7 @@ export function IncidentsView({ state }: ViewProps) {
             <tbody>
               {visible.slice(0, drawn).map((i, at) => (
                 <IncidentLine
+                  since={data?.changed_since ?? null}
                   key={`${i.kind}/${i.tenant}/${i.region}/${i.subject}/${i.start}`}
                   incident={i}
                   name={i.tenant === '*' ? 'Whole fleet' : name(i.tenant)}
@@ -203,8 +210,29 @@ export function IncidentsView({ state }: ViewProps) {
   );
 }
 
-function IncidentLine({ incident: i, name, now, cursor }: { incident: Incident; name: string; now: number; cursor: boolean }) {
+/** What changed since the sync before: it began since, or ended since. */
+function changeOf(i: Incident, since: number | null): 'new' | 'ended' | null {
+  if (since === null) return null;
+  if (i.start >= since) return 'new';
+  if (i.end !== null && i.end >= since) return 'ended';
+  return null;
+}
+
+function IncidentLine({
+  incident: i,
+  name,
+  now,
+  cursor,
+  since,
+}: {
+  incident: Incident;
+  name: string;
+  now: number;
+  cursor: boolean;
+  since: number | null;
+}) {
   const evidence = evidenceOf(i);
+  const changed = changeOf(i, since);
   return (
     <tr
       class={`row ${i.end === null ? 'health-critical' : 'health-degraded'}${cursor ? ' is-cursor' : ''}`}
@@ -214,8 +242,17 @@ function IncidentLine({ incident: i, name, now, cursor }: { incident: Incident; 
       data-kind={i.kind}
       data-subject={i.subject}
       data-ongoing={i.end === null}
+      data-changed={changed ?? undefined}
     >
-      <td title={timestamp(i.start)}>{ago(i.start, now)}</td>
+      <td title={timestamp(i.start)}>
+        {ago(i.start, now)}
+        {changed !== null && since !== null && (
+          <span class="changed small" title={`since the sync before (${shortTime(since)})`}>
+            {' '}
+            {changed}
+          </span>
+        )}
+      </td>
       <td>{i.end === null ? <strong>ongoing, {duration(now - i.start)}</strong> : duration(i.end - i.start)}</td>
       <td>
         <span class={`badge ${i.kind === 'alarm' ? 'health-critical' : i.kind === 'cost' ? 'health-unknown' : 'health-degraded'}`}>

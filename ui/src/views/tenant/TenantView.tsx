@@ -133,11 +133,18 @@ function Tenant({ data, region: asked, state, version }: { data: TenantData; reg
             aria-pressed={r.region === region}
             data-region={r.region}
             data-health={r.health}
+            data-was={r.was ?? undefined}
             onClick={() => pickRegion(r.region)}
           >
             <HealthBadge health={r.health} />
             <span class="mono">{r.region}</span>
             {r.region === t.home_region && <span class="muted"> home</span>}
+            {r.was !== null && (
+              <span class="changed small" title={`changed since the sync before: was ${r.was}`}>
+                {' '}
+                was {r.was}
+              </span>
+            )}
           </button>
         ))}
       </nav>
