@@ -452,47 +452,8 @@ impl Fleet {
                 }
             }
 
-            let role_arn = match (&t.role_arn, &t.role_name, &f.role_name) {
-                (Some(arn), _, _) => {
-                    check_role_arn(&mut p, arn, &at("role_arn"));
-                    if let Some(acct) = arn_account(arn.get_ref()) {
-                        if acct != t.account.get_ref() {
-                            p.add(
-                                arn.span(),
-                                at("role_arn"),
-                                format!(
-                                    "role is in account {acct} but the tenant's account is {}",
-                                    t.account.get_ref()
-                                ),
-                            );
-                        }
-                    }
-                    arn.get_ref().clone()
-                }
-                (None, Some(name), _) | (None, None, Some(name)) => {
-                    if !valid_role_name(name.get_ref()) {
-                        p.add(
-                            name.span(),
-                            at("role_name"),
-                            format!("{:?} is not a valid IAM role name", name.get_ref()),
-                        );
-                    }
-                    format!(
-                        "arn:{}:iam::{}:role/{}",
-                        partition_of(t.home_region.get_ref()),
-                        t.account.get_ref(),
-                        name.get_ref()
-                    )
-                }
-                (None, None, None) => {
-                    p.add(
-                        span.clone(),
-                        at("role_arn"),
-                        "no role: set role_arn or role_name here, or role_name in [fleet]",
-                    );
-                    String::new()
-                }
-            };
+            let role = RoleFields { arn: &t.role_arn, name: &t.role_name, fleet_name: &f.role_name };
+            let role_arn = role.resolve(&mut p, (&t.account, t.home_region.get_ref()), span.clone(), &at);
             if let Some(x) = &t.external_id {
                 let v = x.get_ref();
                 let ok = (2..=1224).contains(&v.len())
@@ -593,33 +554,8 @@ impl Fleet {
                 for r in &e.regions {
                     check_region(&mut p, r, &at("regions"));
                 }
-                let role_arn = match (&e.role_arn, &e.role_name, &f.role_name) {
-                    (Some(arn), _, _) => {
-                        check_role_arn(&mut p, arn, &at("role_arn"));
-                        if arn_account(arn.get_ref()).is_some_and(|a| a != e.account.get_ref()) {
-                            p.add(
-                                arn.span(),
-                                at("role_arn"),
-                                format!("role is not in account {}", e.account.get_ref()),
-                            );
-                        }
-                        arn.get_ref().clone()
-                    }
-                    (None, Some(name), _) | (None, None, Some(name)) => format!(
-                        "arn:{}:iam::{}:role/{}",
-                        partition_of(&regions[0]),
-                        e.account.get_ref(),
-                        name.get_ref()
-                    ),
-                    (None, None, None) => {
-                        p.add(
-                            span.clone(),
-                            at("role_arn"),
-                            "no role: set role_arn or role_name here, or role_name in [fleet]",
-                        );
-                        String::new()
-                    }
-                };
+                let role = RoleFields { arn: &e.role_arn, name: &e.role_name, fleet_name: &f.role_name };
+                let role_arn = role.resolve(&mut p, (&e.account, &regions[0]), span.clone(), &at);
                 let dimensions = e.selector.map(|sel| {
                     let mut out = BTreeMap::new();
                     for (d, v) in sel.dimensions {
@@ -749,6 +685,50 @@ impl Fleet {
 
     pub fn tenant(&self, id: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.id == id)
+    }
+}
+
+/// A tenant's (or an environment's) role fields and the fleet's default.
+struct RoleFields<'a> {
+    arn: &'a Option<Spanned<String>>,
+    name: &'a Option<Spanned<String>>,
+    fleet_name: &'a Option<Spanned<String>>,
+}
+
+impl RoleFields<'_> {
+    /// The role ARN: `role_arn` (checked, and in `account`), else
+    /// `role_name` here or in `[fleet]` in `account`; a problem (and an
+    /// empty ARN) when none is given. `at` names a field of the table.
+    fn resolve(
+        &self,
+        p: &mut Problems,
+        (account, region): (&Spanned<String>, &str),
+        table: std::ops::Range<usize>,
+        at: &dyn Fn(&str) -> String,
+    ) -> String {
+        match (self.arn, self.name, self.fleet_name) {
+            (Some(arn), _, _) => {
+                check_role_arn(p, arn, &at("role_arn"));
+                if let Some(acct) = arn_account(arn.get_ref()).filter(|a| a != account.get_ref()) {
+                    p.add(
+                        arn.span(),
+                        at("role_arn"),
+                        format!("role is in account {acct} but the account is {}", account.get_ref()),
+                    );
+                }
+                arn.get_ref().clone()
+            }
+            (None, Some(name), _) | (None, None, Some(name)) => {
+                if !valid_role_name(name.get_ref()) {
+                    p.add(name.span(), at("role_name"), format!("{:?} is not a valid IAM role name", name.get_ref()));
+                }
+                format!("arn:{}:iam::{}:role/{}", partition_of(region), account.get_ref(), name.get_ref())
+            }
+            (None, None, None) => {
+                p.add(table, at("role_arn"), "no role: set role_arn or role_name here, or role_name in [fleet]");
+                String::new()
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use super::fleet::{Fleet, Model, COST_TAG, PAYER_ACCOUNT};
-use super::protocol::{access_denied, json_input, unknown_operation, Service};
+use super::protocol::{access_denied, json_input, page_token, parse_page_token, unknown_operation, Service};
 use super::series::{hash_str, mix};
 use super::server::{ApiError, Call, Reply};
 
@@ -143,19 +143,8 @@ fn str_field<'a>(input: &'a Value, name: &str) -> Result<Option<&'a str>, ApiErr
     }
 }
 
-/// Opaque paging token: the offset and a check derived from the seed, so a
-/// token from elsewhere is refused rather than misread.
-fn token(seed: u64, offset: usize) -> String {
-    format!("{:016x}{offset:08x}", mix(&[seed, 0x7061_6765, offset as u64]))
-}
-
-fn parse_token(seed: u64, t: &str) -> Option<usize> {
-    if t.len() != 24 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let offset = usize::from_str_radix(&t[16..], 16).ok()?;
-    (token(seed, offset) == t).then_some(offset)
-}
+/// This operation's paging tokens ([`page_token`]).
+const TOKEN_SALT: u64 = 0x7061_6765;
 
 fn list_accounts(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let fleet = &call.state.fleet;
@@ -181,7 +170,7 @@ fn list_accounts(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let accounts = org_accounts(fleet);
     let offset = match str_field(input, "NextToken")? {
         None => 0,
-        Some(t) => parse_token(seed, t).filter(|o| *o < accounts.len()).ok_or_else(bad_token)?,
+        Some(t) => parse_page_token(seed, TOKEN_SALT, t).filter(|o| *o < accounts.len()).ok_or_else(bad_token)?,
     };
     let org = org_id(seed);
     let page: Vec<Value> = accounts
@@ -205,7 +194,7 @@ fn list_accounts(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let mut out = json!({ "Accounts": page });
     let next = offset + max as usize;
     if next < accounts.len() {
-        out["NextToken"] = json!(token(seed, next));
+        out["NextToken"] = json!(page_token(seed, TOKEN_SALT, next));
     }
     Ok(Reply::Json(out))
 }
@@ -276,10 +265,10 @@ mod unit_tests {
 
     #[test]
     fn tokens_round_trip_and_refuse_strangers() {
-        let t = token(7, 5);
-        assert_eq!(parse_token(7, &t), Some(5));
-        assert_eq!(parse_token(8, &t), None);
-        assert_eq!(parse_token(7, "garbage"), None);
+        let t = page_token(7, TOKEN_SALT, 5);
+        assert_eq!(parse_page_token(7, TOKEN_SALT, &t), Some(5));
+        assert_eq!(parse_page_token(8, TOKEN_SALT, &t), None);
+        assert_eq!(parse_page_token(7, TOKEN_SALT, "garbage"), None);
         assert!(org_id(7).starts_with("o-") && org_id(7).len() == 12);
     }
 }

@@ -156,6 +156,22 @@ pub(crate) fn route(path: &str, target: Option<&str>, smithy_protocol: Option<&s
     Route { protocol: Protocol::Query, service, operation: String::new() }
 }
 
+/// An opaque paging token: the offset and a check derived from the seed
+/// and the operation's `salt`, so a token from elsewhere is refused rather
+/// than misread.
+pub(crate) fn page_token(seed: u64, salt: u64, offset: usize) -> String {
+    format!("{:016x}{offset:08x}", crate::series::mix(&[seed, salt, offset as u64]))
+}
+
+/// The offset of a token [`page_token`] made with the same seed and salt.
+pub(crate) fn parse_page_token(seed: u64, salt: u64, t: &str) -> Option<usize> {
+    if t.len() != 24 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let offset = usize::from_str_radix(&t[16..], 16).ok()?;
+    (page_token(seed, salt, offset) == t).then_some(offset)
+}
+
 /// The protocol's answer to an operation the simulator does not serve.
 pub(crate) fn unknown_operation(protocol: Protocol, service: Service, operation: &str) -> ApiError {
     match protocol {

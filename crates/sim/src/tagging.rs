@@ -30,8 +30,7 @@
 use serde_json::{json, Value};
 
 use super::fleet::{Fleet, COST_TAG};
-use super::protocol::{json_input, unknown_operation, Service};
-use super::series::mix;
+use super::protocol::{json_input, page_token, parse_page_token, unknown_operation, Service};
 use super::server::{ApiError, Call, Reply};
 
 const MAX_PER_PAGE: i64 = 100;
@@ -85,17 +84,8 @@ fn matches_type(arn: &str, filter: &str) -> bool {
     }
 }
 
-fn token(seed: u64, offset: usize) -> String {
-    format!("{:016x}{offset:08x}", mix(&[seed, 0x7461_6767, offset as u64]))
-}
-
-fn parse_token(seed: u64, t: &str) -> Option<usize> {
-    if t.len() != 24 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let offset = usize::from_str_radix(&t[16..], 16).ok()?;
-    (token(seed, offset) == t).then_some(offset)
-}
+/// This operation's paging tokens ([`page_token`]).
+const TOKEN_SALT: u64 = 0x7461_6767;
 
 fn get_resources(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let fleet = &call.state.fleet;
@@ -153,7 +143,7 @@ fn get_resources(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let seed = fleet.options.seed;
     let offset = match input.get("PaginationToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
         None => 0,
-        Some(t) => parse_token(seed, t)
+        Some(t) => parse_page_token(seed, TOKEN_SALT, t)
             .filter(|o| *o <= all.len())
             .ok_or_else(|| invalid("The specified pagination token is not valid"))?,
     };
@@ -167,7 +157,7 @@ fn get_resources(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
         })
         .collect();
     let next = offset + per_page as usize;
-    let token = if next < all.len() { token(seed, next) } else { String::new() };
+    let token = if next < all.len() { page_token(seed, TOKEN_SALT, next) } else { String::new() };
     Ok(Reply::Json(json!({ "PaginationToken": token, "ResourceTagMappingList": page })))
 }
 
@@ -187,9 +177,8 @@ mod unit_tests {
     }
 
     #[test]
-    fn tokens_are_refused_from_elsewhere() {
-        assert_eq!(parse_token(7, &token(7, 50)), Some(50));
-        assert_eq!(parse_token(8, &token(7, 50)), None);
-        assert_eq!(parse_token(7, "nonsense"), None);
+    fn another_operations_token_is_refused() {
+        assert_eq!(parse_page_token(7, TOKEN_SALT, &page_token(7, TOKEN_SALT, 50)), Some(50));
+        assert_eq!(parse_page_token(7, TOKEN_SALT, &page_token(7, 0x7061_6765, 50)), None);
     }
 }
