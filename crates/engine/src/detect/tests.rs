@@ -157,7 +157,7 @@ fn a_saved_detector_carries_on_exactly_where_it_stopped() {
 
 #[test]
 fn the_largest_recent_miss_halves_every_thousand_points() {
-    assert!((RECORD_DECAY.powi(1000) - 0.5).abs() < 1e-12);
+    assert!((Detector::new(Config::default()).record_decay.powi(1000) - 0.5).abs() < 1e-12);
 }
 
 #[test]
