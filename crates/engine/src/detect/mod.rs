@@ -40,11 +40,24 @@
 //!    what this series' CUSUM commonly reaches) the point scores at least 0.5
 //!    and every forecast's level moves by its own mean miss since the shift
 //!    began: a level shift is reported once, then becomes the new normal.
-//! 5. **One alarm per episode.** After a point scores at or above the
+//! 5. **Sustained surprise (anomaly likelihood).** As Numenta's HTM
+//!    detector scores how surprising its prediction errors are against
+//!    their own recent distribution, the misses (in usual misses, each
+//!    capped at 4 so that a single spike cannot trip it) are averaged over
+//!    the last 10 points, and that average is measured against a Gaussian
+//!    of its own running mean and spread (over about 2,000 points, the
+//!    spread at least 0.1). An average with a tail probability of 1e-8
+//!    scores 0.5. This catches changes of behaviour that are too small per
+//!    point for the bar and not one-sided enough for the CUSUM: noise that
+//!    grows, a pattern that breaks. It speaks only from the 300th point and
+//!    after a week of history: until the weekly shape is known, a sustained
+//!    miss may be the week's own shape (the first weekend's lower traffic).
+//! 6. **One alarm per episode.** After a point scores at or above the
 //!    threshold, the next 100 points score just below it, whatever they do:
 //!    an ongoing episode is not news again, and alerting on every point of it
 //!    would bury the next one.
 //!
+//! A point's surprise is the largest of the three channels (steps 3 to 5).
 //! The first 50 points of a series score 0 while the basics are learned.
 //! A counter that resets (a fall by more than half after ten or more rising
 //! steps) scores 0 at the reset, and every level moves down with it. Gaps
@@ -98,6 +111,8 @@ pub struct Params {
     pub record_half_life: f64,
     /// The usual miss is never taken below this fraction of the level.
     pub relative_floor: f64,
+    /// Seconds of history before the likelihood channel speaks.
+    pub likelihood_after: i64,
 }
 
 impl Default for Params {
@@ -109,6 +124,7 @@ impl Default for Params {
             likelihood_window: LIKELIHOOD_WINDOW,
             record_half_life: RECORD_HALF_LIFE,
             relative_floor: RELATIVE_FLOOR,
+            likelihood_after: LIKELIHOOD_AFTER,
         }
     }
 }
@@ -117,7 +133,7 @@ impl Default for Params {
 // Points scored 0 while the basics are learned.
 const WARM_UP: u64 = 50;
 /// A miss of this many usual misses scores 0.5 on a well-behaved series.
-const Z_ALARM: f64 = 9.0;
+const Z_ALARM: f64 = 7.0;
 /// The bar is also this many times the series' 99.5th percentile miss.
 const TAIL_KAPPA: f64 = 1.5;
 const TAIL_QUANTILE: f64 = 0.995;
@@ -160,7 +176,7 @@ const QUIET: u32 = 100;
 /// that average over about `LIKELIHOOD_MEMORY` points; it speaks from
 /// point `LIKELIHOOD_FROM` on, and its spread is never taken below
 /// `LIKELIHOOD_MIN_SD`.
-const LIKELIHOOD_TAIL: f64 = 1e-6;
+const LIKELIHOOD_TAIL: f64 = 1e-8;
 const LIKELIHOOD_WINDOW: usize = 10;
 /// The most points the likelihood channel can average over (see [`Params`]).
 const LIKELIHOOD_RING: usize = 40;
@@ -168,6 +184,10 @@ const LIKELIHOOD_CAP: f64 = 4.0;
 const LIKELIHOOD_MEMORY: f64 = 2000.0;
 const LIKELIHOOD_FROM: u64 = 300;
 const LIKELIHOOD_MIN_SD: f64 = 0.1;
+/// The likelihood channel waits for a week of history: until then a
+/// sustained miss may be the week's own shape (the first weekend's lower
+/// traffic), which no forecast could know yet.
+const LIKELIHOOD_AFTER: i64 = WEEK;
 /// A shaped forecast is chosen only when its squared error is below this
 /// fraction of the simpler one's.
 const PREFER_SIMPLE: f64 = 0.9;
@@ -475,7 +495,7 @@ impl Detector {
             self.cusum_tail = (self.cusum_tail * (1.0 + CUSUM_STEP * (above - (1.0 - CUSUM_QUANTILE)))).max(0.1);
         }
         let shift = tail_score(stat / limit);
-        let likely = self.likelihood(n, z.abs());
+        let likely = self.likelihood(n, z.abs(), elapsed);
 
         let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift).max(likely) };
         let mut score = surprise;
@@ -524,7 +544,7 @@ impl Detector {
     /// How unlikely the recent misses are, averaged, against that average's
     /// own history (HTM's anomaly likelihood): 0.5 at a Gaussian tail of
     /// [`Params::likelihood_tail`].
-    fn likelihood(&mut self, n: u64, z: f64) -> f64 {
+    fn likelihood(&mut self, n: u64, z: f64, elapsed: i64) -> f64 {
         let window = self.params.likelihood_window.clamp(1, LIKELIHOOD_RING);
         let slot = (n as usize) % window;
         // The running sum is kept exactly: out with the oldest, in with the new.
@@ -538,7 +558,8 @@ impl Detector {
         let average = self.recent_sum / window as f64;
         let sd = self.like_var.sqrt().max(LIKELIHOOD_MIN_SD);
         let u = (average - self.like_mean) / sd;
-        let score = if n > LIKELIHOOD_FROM && self.params.likelihood_tail > 0.0 && u > 0.0 {
+        let speaks = n > LIKELIHOOD_FROM && elapsed >= self.params.likelihood_after;
+        let score = if speaks && self.params.likelihood_tail > 0.0 && u > 0.0 {
             tail_score(u / upper_quantile(self.params.likelihood_tail))
         } else {
             0.0
