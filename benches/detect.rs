@@ -1,8 +1,13 @@
 //! `cargo bench --bench detect`: the anomaly detector's throughput on one
 //! thread over a long series, beside a trivial pass (summing the same
-//! values) timed in the same run; then its NAB scores at the fixed
-//! threshold, when the labelled corpus is present (`FLEETDECK_NAB`, else
-//! `../shared/nab` beside the repository). The last line is JSON.
+//! values) timed in the same run; its scores on labelled synthetic
+//! CloudWatch-like series (testkit's `synthetic`); then its NAB scores at
+//! the fixed threshold, when the labelled corpus is present
+//! (`FLEETDECK_NAB`, else `../shared/nab` beside the repository): on all
+//! 41 files, per category, and under leave-one-category-out over a grid of
+//! constants (every candidate and every split printed, not only the best).
+//! The previous detector (before issue #20) is scored in the same run as
+//! the baseline. The last line is JSON.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -77,6 +82,7 @@ fn main() {
     let synthetic = synthetic_figures();
 
     let mut nab_scores = [None; 3];
+    let mut previous_nab = None;
     if let Some(corpus) = &corpus {
         let started = Instant::now();
         let scores = corpus.detect(&Config::default());
@@ -100,6 +106,13 @@ fn main() {
             "nab_detail          {detected}/{windows} windows found, {false_positives} false positives, threshold {ANOMALY_THRESHOLD} fixed; {} files in {took:.2} s",
             corpus.files.len()
         );
+        let previous = corpus.detect_with(|| Detector::with_params(Config::default(), PREVIOUS));
+        let previous = nab::PROFILES.map(|p| corpus.score(&previous, ANOMALY_THRESHOLD, &p));
+        println!(
+            "nab_previous        {:.1} / {:.1} / {:.1} (the detector before issue #20, same run)",
+            previous[0], previous[1], previous[2]
+        );
+        previous_nab = Some(previous);
         splits(corpus, &scores);
     }
     println!(
@@ -112,6 +125,7 @@ fn main() {
             "nab_standard": nab_scores[0],
             "nab_low_fp": nab_scores[1],
             "nab_low_fn": nab_scores[2],
+            "nab_previous": previous_nab,
             "synthetic": synthetic,
             "threshold": ANOMALY_THRESHOLD,
             "bars": {
@@ -236,6 +250,7 @@ const PREVIOUS: Params = Params {
     likelihood_window: 10,
     record_half_life: 1000.0,
     relative_floor: 1e-6,
+    likelihood_after: 0,
 };
 
 /// The labelled synthetic CloudWatch-like series (testkit's `synthetic`):
