@@ -340,3 +340,25 @@ pub fn evaluate(seed: u64, new: impl Fn() -> fleetdeck_engine::detect::Detector,
     }
     Evaluation { nab: scores, incidents, found, delays, false_alarms, quiet_days, missed, noisy }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_makes_the_same_series_with_windows_around_each_incident() {
+        let (a, quiet) = corpus(7);
+        let (b, _) = corpus(7);
+        assert_eq!(a.len(), 24);
+        assert_eq!(quiet.len(), 24);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.series.series, y.series.series);
+            let rows = x.series.series.values.len();
+            assert!(x.series.series.timestamps.windows(2).all(|w| w[0] < w[1]), "{}", x.series.name);
+            for (&(_, start), w) in x.incidents.iter().zip(&x.series.windows) {
+                assert!(w.first <= start && start <= w.last && w.last < rows, "{}: {w:?} {start}", x.series.name);
+            }
+        }
+        assert!(quiet.iter().all(|q| q.series.windows.is_empty() && q.incidents.is_empty()));
+    }
+}
