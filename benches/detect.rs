@@ -1,15 +1,24 @@
 //! `cargo bench --bench detect`: the anomaly detector's throughput on one
 //! thread over a long series, beside a trivial pass (summing the same
-//! values) timed in the same run; then its NAB scores at the fixed
-//! threshold, when the labelled corpus is present (`FLEETDECK_NAB`, else
-//! `../shared/nab` beside the repository). The last line is JSON.
+//! values) timed in the same run; its scores on labelled synthetic
+//! CloudWatch-like series (testkit's `synthetic`); then its NAB scores at
+//! the fixed threshold, when the labelled corpus is present
+//! (`FLEETDECK_NAB`, else `../shared/nab` beside the repository): on all
+//! 41 files, per category, and under leave-one-category-out over a grid of
+//! constants (every candidate and every split printed, not only the best).
+//! The previous detector (before issue #20) is scored in the same run as
+//! the baseline. The last line is JSON.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use fleetdeck_engine::detect::{Config, Detector, ANOMALY_THRESHOLD};
+use fleetdeck_engine::detect::{Config, Detector, Params, ANOMALY_THRESHOLD};
 use fleetdeck_testkit::nab::{self, Corpus};
+use fleetdeck_testkit::synthetic;
+
+/// The synthetic series' seed.
+const SYNTHETIC_SEED: u64 = 20;
 
 /// Points in the long series.
 const POINTS: usize = 20_000_000;
@@ -70,7 +79,10 @@ fn main() {
     println!("baseline_points_s   {baseline_points_per_s:<14.0} (summing the same values)");
     println!("state_bytes         {state_bytes:<14} (one series' saved state)");
 
+    let synthetic = synthetic_figures();
+
     let mut nab_scores = [None; 3];
+    let mut previous_nab = None;
     if let Some(corpus) = &corpus {
         let started = Instant::now();
         let scores = corpus.detect(&Config::default());
@@ -94,6 +106,14 @@ fn main() {
             "nab_detail          {detected}/{windows} windows found, {false_positives} false positives, threshold {ANOMALY_THRESHOLD} fixed; {} files in {took:.2} s",
             corpus.files.len()
         );
+        let previous = corpus.detect_with(|| Detector::with_params(Config::default(), PREVIOUS));
+        let previous = nab::PROFILES.map(|p| corpus.score(&previous, ANOMALY_THRESHOLD, &p));
+        println!(
+            "nab_previous        {:.1} / {:.1} / {:.1} (the detector before issue #20, same run)",
+            previous[0], previous[1], previous[2]
+        );
+        previous_nab = Some(previous);
+        splits(corpus, &scores);
     }
     println!(
         "{}",
@@ -105,6 +125,8 @@ fn main() {
             "nab_standard": nab_scores[0],
             "nab_low_fp": nab_scores[1],
             "nab_low_fn": nab_scores[2],
+            "nab_previous": previous_nab,
+            "synthetic": synthetic,
             "threshold": ANOMALY_THRESHOLD,
             "bars": {
                 "points_per_s": MIN_POINTS_PER_S,
@@ -150,4 +172,108 @@ fn long_series(corpus: Option<&Corpus>) -> (Vec<i64>, Vec<f64>) {
         }
     }
     (timestamps, values)
+}
+
+/// The shipped detector per fold, then leave-one-category-out over a grid
+/// of candidate constants: every split's choice and held-out scores.
+fn splits(corpus: &Corpus, shipped: &[Vec<f64>]) {
+    let folds = corpus.folds();
+    for fold in &folds {
+        let s =
+            nab::PROFILES.map(|p| corpus.score_where(shipped, ANOMALY_THRESHOLD, &p, |f| nab::fold(&f.name) == *fold));
+        let fp: usize = corpus
+            .files
+            .iter()
+            .zip(shipped)
+            .filter(|(f, _)| nab::fold(&f.name) == *fold)
+            .map(|(f, s)| nab::score_file(s, ANOMALY_THRESHOLD, &f.windows, &nab::STANDARD).false_positives)
+            .sum();
+        println!("fold {fold:<16} shipped {:5.1} / {:5.1} / {:5.1}  ({fp} false positives)", s[0], s[1], s[2]);
+    }
+    let grid = candidates();
+    let scores: Vec<Vec<Vec<f64>>> =
+        grid.iter().map(|p| corpus.detect_with(|| Detector::with_params(Config::default(), *p))).collect();
+    for (i, (p, s)) in grid.iter().zip(&scores).enumerate() {
+        let all = nab::PROFILES.map(|q| corpus.score(s, ANOMALY_THRESHOLD, &q));
+        println!("candidate {i:<2} {p:?}: all 41 files {:5.1} / {:5.1} / {:5.1}", all[0], all[1], all[2]);
+    }
+    let splits = nab::leave_one_category_out(corpus, &scores, ANOMALY_THRESHOLD);
+    for s in &splits {
+        println!(
+            "loco held out {:<16} chose candidate {:<2} (others {:5.1}); held out {:5.1} / {:5.1} / {:5.1}",
+            s.held_out, s.chosen, s.tuned, s.held[0], s.held[1], s.held[2]
+        );
+    }
+    // Every file scored by the candidate chosen without its fold.
+    let pooled: Vec<Vec<f64>> = corpus
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let split = splits.iter().find(|s| s.held_out == nab::fold(&f.name)).expect("a split per fold");
+            scores[split.chosen][i].clone()
+        })
+        .collect();
+    let pooled = nab::PROFILES.map(|p| corpus.score(&pooled, ANOMALY_THRESHOLD, &p));
+    println!("loco pooled held-out  {:5.1} / {:5.1} / {:5.1}", pooled[0], pooled[1], pooled[2]);
+}
+
+/// The constants leave-one-category-out chooses among: the alarm bar, the
+/// likelihood channel's tail (0: off) and window, and how fast the
+/// largest recent miss is forgotten.
+fn candidates() -> Vec<Params> {
+    let mut grid = Vec::new();
+    for z_alarm in [7.0, 9.0, 11.0] {
+        for record_half_life in [1000.0, 4000.0] {
+            grid.push(Params { z_alarm, likelihood_tail: 0.0, record_half_life, ..Params::default() });
+            for likelihood_tail in [1e-6, 1e-8, 1e-10] {
+                for likelihood_window in [10, 40] {
+                    grid.push(Params {
+                        z_alarm,
+                        likelihood_tail,
+                        likelihood_window,
+                        record_half_life,
+                        ..Params::default()
+                    });
+                }
+            }
+        }
+    }
+    grid
+}
+
+/// The detector before the likelihood channel (main until issue #20).
+const PREVIOUS: Params = Params {
+    z_alarm: 7.0,
+    likelihood_tail: 0.0,
+    quiet: 100,
+    likelihood_window: 10,
+    record_half_life: 1000.0,
+    relative_floor: 1e-6,
+    likelihood_after: 0,
+};
+
+/// The labelled synthetic CloudWatch-like series (testkit's `synthetic`):
+/// the shipped detector beside the previous one.
+fn synthetic_figures() -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (name, params) in [("shipped", Params::default()), ("previous", PREVIOUS)] {
+        let e =
+            synthetic::evaluate(SYNTHETIC_SEED, || Detector::with_params(Config::default(), params), ANOMALY_THRESHOLD);
+        let mut delays = e.delays.clone();
+        delays.sort_by(f64::total_cmp);
+        let median = delays.get(delays.len() / 2).copied().unwrap_or(f64::NAN);
+        let worst = delays.last().copied().unwrap_or(f64::NAN);
+        let per_day = e.false_alarms as f64 / e.quiet_days;
+        println!(
+            "synthetic {name:<9} {:5.1} / {:5.1} / {:5.1}  found {}/{} (delay median {median:.0} min, max {worst:.0}); quiet: {} alarms in {:.0} series-days",
+            e.nab[0], e.nab[1], e.nab[2], e.found, e.incidents, e.false_alarms, e.quiet_days
+        );
+        out.insert(
+            name.into(),
+            serde_json::json!({"standard": e.nab[0], "low_fp": e.nab[1], "low_fn": e.nab[2], "found": e.found,
+                "incidents": e.incidents, "median_delay_min": median, "false_alarms_per_series_day": per_day}),
+        );
+    }
+    out.into()
 }

@@ -193,10 +193,11 @@ async fn the_injected_incidents_are_found_explained_and_shown_in_health() {
     let spike_start = world.epoch - SPIKE_BEFORE_NOW;
     let spike: Vec<&Episode> = found.iter().filter(|e| on(e, SPIKE)).collect();
     assert!(
-        spike.iter().any(|e| (spike_start..=spike_start + 5 * 60).contains(&e.start) && e.direction == "up"),
-        "no anomaly on globex us-east-1 errors within 5 minutes of the spike at {spike_start}: {spike:#?}"
+        spike.iter().any(|e| (spike_start..=spike_start + 3 * 60).contains(&e.start) && e.direction == "up"),
+        "no anomaly on globex us-east-1 errors within 3 minutes of the spike at {spike_start}: {spike:#?}"
     );
     let e = spike.iter().find(|e| e.start >= spike_start).unwrap();
+    eprintln!("globex's spike found {} s after it began", e.start - spike_start);
     // "5xx errors 39.3x its usual level (78 per minute against 1.99 per minute) for 5 minutes"
     assert!(
         e.explanation.starts_with("5xx errors ")
@@ -213,6 +214,12 @@ async fn the_injected_incidents_are_found_explained_and_shown_in_health() {
         .iter()
         .find(|e| (ramp_start..world.epoch).contains(&e.start) && e.direction == "up")
         .unwrap_or_else(|| panic!("no anomaly on initech eu-west-1 p99 latency during the ramp: {ramp:#?}"));
+    // The ramp climbs from the tenant's usual p99 (~0.3 s) to 3 s over two
+    // hours: 3 minutes in it is ~0.37 s, within the minute-to-minute noise
+    // of a busy hour. It was found 6 minutes in when this bound was set
+    // (issue 20 asks for 3; the detector does not get there yet).
+    eprintln!("initech's ramp found {} s after it began", e.start - ramp_start);
+    assert!(e.start <= ramp_start + 10 * 60, "the ramp found later than 10 minutes in: {e:?}");
     // "p99 latency 1.46x its usual level (0.46 s against 0.316 s)"
     assert!(
         e.explanation.starts_with("p99 latency ")
@@ -235,11 +242,20 @@ async fn the_injected_incidents_are_found_explained_and_shown_in_health() {
 /// The bound, at most one episode per 50 series-days (11 in the ~550
 /// series-days of this week), is set by what one run can check without
 /// flaking: the simulated data moves with the real clock (see `epoch_now`),
-/// and the rate measured is about one in 500 series-days (0 to 2 episodes a
-/// run, printed). It catches what matters: before the detector's usual miss
-/// had a floor of one event, sparse counts raised 221 episodes here. It is
-/// no promise for a large fleet: one in 500 series-days is still about 24
-/// episodes a day on F200's 12,000 series.
+/// and the rate measured is about one in 500 series-days (0 to 3 episodes a
+/// run, printed; 3 in 532 on 2026-12-07). It catches what matters: before
+/// the detector's usual miss had a floor of one event, sparse counts raised
+/// 221 episodes here. It is no promise for a large fleet: one in 500
+/// series-days is still about 24 episodes a day on F200's 12,000 series.
+///
+/// Issue 20's goal, one false episode per 5,000 series-days, cannot be
+/// asserted from one week: even a run with no episode at all in ~550
+/// series-days only bounds the rate below 3/550 (about 1 in 180, 95%
+/// Poisson), and showing 1 in 5,000 with no episode seen takes some
+/// 15,000 series-days (3 x 5,000), about 27 weeks of this fleet. Nor is the
+/// goal met: 3 episodes in 532 series-days is about 1 in 180. The
+/// detector's likelihood channel waits for a week of history, so it is
+/// silent in this week and its own false-alarm rate is not measured here.
 ///
 /// Since the simulator has a broken deploy and a regional slowdown too,
 /// their tenant-region and the slowdown's episodes (p99 latency in its

@@ -6,6 +6,7 @@ pub mod broken;
 pub mod bulk;
 pub mod cbor_proxy;
 pub mod nab;
+pub mod synthetic;
 pub mod world;
 
 use std::io::{BufRead, BufReader};

@@ -40,11 +40,24 @@
 //!    what this series' CUSUM commonly reaches) the point scores at least 0.5
 //!    and every forecast's level moves by its own mean miss since the shift
 //!    began: a level shift is reported once, then becomes the new normal.
-//! 5. **One alarm per episode.** After a point scores at or above the
+//! 5. **Sustained surprise (anomaly likelihood).** As Numenta's HTM
+//!    detector scores how surprising its prediction errors are against
+//!    their own recent distribution, the misses (in usual misses, each
+//!    capped at 4 so that a single spike cannot trip it) are averaged over
+//!    the last 10 points, and that average is measured against a Gaussian
+//!    of its own running mean and spread (over about 2,000 points, the
+//!    spread at least 0.1). An average with a tail probability of 1e-8
+//!    scores 0.5. This catches changes of behaviour that are too small per
+//!    point for the bar and not one-sided enough for the CUSUM: noise that
+//!    grows, a pattern that breaks. It speaks only from the 300th point and
+//!    after a week of history: until the weekly shape is known, a sustained
+//!    miss may be the week's own shape (the first weekend's lower traffic).
+//! 6. **One alarm per episode.** After a point scores at or above the
 //!    threshold, the next 100 points score just below it, whatever they do:
 //!    an ongoing episode is not news again, and alerting on every point of it
 //!    would bury the next one.
 //!
+//! A point's surprise is the largest of the three channels (steps 3 to 5).
 //! The first 50 points of a series score 0 while the basics are learned.
 //! A counter that resets (a fall by more than half after ten or more rising
 //! steps) scores 0 at the reset, and every level moves down with it. Gaps
@@ -80,6 +93,42 @@ impl Default for Config {
     }
 }
 
+/// The constants the detector's evaluation varies (see `benches/detect.rs`):
+/// [`Params::default`] is what every series runs with. Not part of the
+/// saved state: a restored detector runs with the defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// A miss of this many usual misses scores 0.5 on a well-behaved series.
+    pub z_alarm: f64,
+    /// The averaged miss scores 0.5 when a Gaussian over its own recent
+    /// history gives it at most this tail probability (0: channel off).
+    pub likelihood_tail: f64,
+    /// Points after an alarm that score just below the threshold.
+    pub quiet: u32,
+    /// Points the likelihood channel averages misses over (1 to 40).
+    pub likelihood_window: usize,
+    /// The largest recent miss halves every this many points.
+    pub record_half_life: f64,
+    /// The usual miss is never taken below this fraction of the level.
+    pub relative_floor: f64,
+    /// Seconds of history before the likelihood channel speaks.
+    pub likelihood_after: i64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            z_alarm: Z_ALARM,
+            likelihood_tail: LIKELIHOOD_TAIL,
+            quiet: QUIET,
+            likelihood_window: LIKELIHOOD_WINDOW,
+            record_half_life: RECORD_HALF_LIFE,
+            relative_floor: RELATIVE_FLOOR,
+            likelihood_after: LIKELIHOOD_AFTER,
+        }
+    }
+}
+
 // The method's constants, chosen once for every series (see the module doc).
 // Points scored 0 while the basics are learned.
 const WARM_UP: u64 = 50;
@@ -90,8 +139,8 @@ const TAIL_KAPPA: f64 = 1.5;
 const TAIL_QUANTILE: f64 = 0.995;
 /// Step of the online quantile, relative to its value.
 const TAIL_STEP: f64 = 0.05;
-/// The largest recent miss halves every 1000 points: 0.5^(1/1000) a point.
-const RECORD_DECAY: f64 = 0.999_307_092_990_452_5;
+/// The largest recent miss halves every this many points.
+const RECORD_HALF_LIFE: f64 = 1000.0;
 /// A miss must beat the largest recent miss by this factor to be news again:
 /// a series that repeats the same spike is not alarming at every repeat.
 const RECORD_MARGIN: f64 = 1.2;
@@ -110,6 +159,8 @@ const CLIP: f64 = 4.0;
 /// The usual miss is never taken below this many grains of the series (see
 /// [`Detector::grain`]).
 const GRAIN_FLOOR: f64 = 1.0;
+/// Nor below this fraction of the series' level.
+const RELATIVE_FLOOR: f64 = 1e-6;
 /// CUSUM: allowance and per-point cap (in usual misses), and limit.
 const CUSUM_K: f64 = 1.0;
 const CUSUM_CAP: f64 = 4.0;
@@ -120,6 +171,23 @@ const CUSUM_QUANTILE: f64 = 0.98;
 const CUSUM_STEP: f64 = 0.01;
 /// Points after an alarm that score just below the threshold.
 const QUIET: u32 = 100;
+/// The likelihood channel: misses (in usual misses, capped) averaged over
+/// the last `LIKELIHOOD_WINDOW` points, against the mean and spread of
+/// that average over about `LIKELIHOOD_MEMORY` points; it speaks from
+/// point `LIKELIHOOD_FROM` on, and its spread is never taken below
+/// `LIKELIHOOD_MIN_SD`.
+const LIKELIHOOD_TAIL: f64 = 1e-8;
+const LIKELIHOOD_WINDOW: usize = 10;
+/// The most points the likelihood channel can average over (see [`Params`]).
+const LIKELIHOOD_RING: usize = 40;
+const LIKELIHOOD_CAP: f64 = 4.0;
+const LIKELIHOOD_MEMORY: f64 = 2000.0;
+const LIKELIHOOD_FROM: u64 = 300;
+const LIKELIHOOD_MIN_SD: f64 = 0.1;
+/// The likelihood channel waits for a week of history: until then a
+/// sustained miss may be the week's own shape (the first weekend's lower
+/// traffic), which no forecast could know yet.
+const LIKELIHOOD_AFTER: i64 = WEEK;
 /// A shaped forecast is chosen only when its squared error is below this
 /// fraction of the simpler one's.
 const PREFER_SIMPLE: f64 = 0.9;
@@ -140,7 +208,7 @@ const DAY_SLOT: i64 = 15 * MINUTE;
 /// 1970-01-01 was a Thursday: shifting by 3 days starts weeks on Monday.
 const MONDAY: i64 = 3 * DAY;
 /// Bumped whenever the state's meaning changes: older state is relearned.
-const STATE_VERSION: u32 = 2;
+const STATE_VERSION: u32 = 3;
 
 /// Which learned shape an expectation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +334,17 @@ pub struct Detector {
     /// before the first), and whether every value so far was a whole number.
     min_step: f64,
     integral: bool,
+    /// The last [`LIKELIHOOD_WINDOW`] capped |z| (a ring), and the running
+    /// mean and variance of their average.
+    recent: Vec<f32>,
+    recent_sum: f64,
+    like_mean: f64,
+    like_var: f64,
+    #[serde(skip)]
+    params: Params,
+    /// 0.5^(1 / record_half_life), once.
+    #[serde(skip, default = "default_record_decay")]
+    record_decay: f64,
 }
 
 /// Detector state that cannot be restored.
@@ -307,7 +386,20 @@ impl Detector {
             rising: 0,
             min_step: 0.0,
             integral: true,
+            recent: vec![0.0; LIKELIHOOD_RING],
+            recent_sum: 0.0,
+            like_mean: 0.0,
+            like_var: 0.0,
+            params: Params::default(),
+            record_decay: default_record_decay(),
         }
+    }
+
+    /// A detector with other constants than the shipped ones, to evaluate
+    /// them (see [`Params`]).
+    pub fn with_params(config: Config, params: Params) -> Detector {
+        let record_decay = 0.5f64.powf(1.0 / params.record_half_life);
+        Detector { params, record_decay, ..Detector::new(config) }
     }
 
     pub fn config(&self) -> &Config {
@@ -361,7 +453,7 @@ impl Detector {
         // A floor keeps a perfectly flat series from dividing by zero, and a
         // series that moves in whole steps from having a usual miss of a
         // sliver of one.
-        let floor = (1e-9 + 1e-6 * flat.abs()).max(GRAIN_FLOOR * self.grain());
+        let floor = (1e-9 + self.params.relative_floor * flat.abs()).max(GRAIN_FLOOR * self.grain());
         let spread = (1.25 * self.tracks[s].error).max(floor);
         let miss = x - expected[s];
         let z = miss / spread;
@@ -374,14 +466,14 @@ impl Detector {
         }
 
         // How unusual the miss is for this series.
-        let bar = Z_ALARM.max(TAIL_KAPPA * self.tail).max(RECORD_MARGIN * self.record);
+        let bar = self.params.z_alarm.max(TAIL_KAPPA * self.tail).max(RECORD_MARGIN * self.record);
         let point = tail_score(z.abs() / bar);
         if n > 10 {
             let above = if z.abs() > self.tail { 1.0 } else { 0.0 };
             self.tail *= 1.0 + TAIL_STEP * (above - (1.0 - TAIL_QUANTILE));
         }
         if n > RECORD_FROM {
-            self.record = (self.record * RECORD_DECAY).max(z.abs());
+            self.record = (self.record * self.record_decay).max(z.abs());
         }
 
         // Sustained shifts.
@@ -403,14 +495,15 @@ impl Detector {
             self.cusum_tail = (self.cusum_tail * (1.0 + CUSUM_STEP * (above - (1.0 - CUSUM_QUANTILE)))).max(0.1);
         }
         let shift = tail_score(stat / limit);
+        let likely = self.likelihood(n, z.abs(), elapsed);
 
-        let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift) };
+        let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift).max(likely) };
         let mut score = surprise;
         if self.quiet > 0 {
             self.quiet -= 1;
             score = score.min(QUIET_SCORE);
         } else if score >= ANOMALY_THRESHOLD {
-            self.quiet = QUIET;
+            self.quiet = self.params.quiet;
         }
 
         self.learn(ts, x, n, slots, own, expected, floor);
@@ -446,6 +539,38 @@ impl Detector {
             _ => Season::None,
         };
         Observation { score, surprise, expected: expected[s], spread, z, season, bar, track: s as u8, offsets }
+    }
+
+    /// How unlikely the recent misses are, averaged, against that average's
+    /// own history (HTM's anomaly likelihood): 0.5 at a Gaussian tail of
+    /// [`Params::likelihood_tail`].
+    fn likelihood(&mut self, n: u64, z: f64, elapsed: i64) -> f64 {
+        let window = self.params.likelihood_window.clamp(1, LIKELIHOOD_RING);
+        let slot = (n as usize) % window;
+        // The running sum is kept exactly: out with the oldest, in with the new.
+        let new = z.min(LIKELIHOOD_CAP) as f32;
+        self.recent_sum += f64::from(new) - f64::from(self.recent[slot]);
+        self.recent[slot] = new;
+        if slot == 0 {
+            // Now and then, summed afresh: no rounding builds up.
+            self.recent_sum = self.recent[..window].iter().map(|&r| f64::from(r)).sum();
+        }
+        let average = self.recent_sum / window as f64;
+        let sd = self.like_var.sqrt().max(LIKELIHOOD_MIN_SD);
+        let u = (average - self.like_mean) / sd;
+        let speaks = n > LIKELIHOOD_FROM && elapsed >= self.params.likelihood_after;
+        let score = if speaks && self.params.likelihood_tail > 0.0 && u > 0.0 {
+            tail_score(u / upper_quantile(self.params.likelihood_tail))
+        } else {
+            0.0
+        };
+        if n > window as u64 {
+            let rate = (1.0 / LIKELIHOOD_MEMORY).max(1.0 / (n - window as u64) as f64);
+            let d = average - self.like_mean;
+            self.like_mean += rate * d;
+            self.like_var += rate * (d * d * (1.0 - rate) - self.like_var);
+        }
+        score
     }
 
     /// Every forecast learns from the point.
@@ -528,8 +653,30 @@ impl Detector {
     }
 }
 
+fn default_record_decay() -> f64 {
+    0.5f64.powf(1.0 / RECORD_HALF_LIFE)
+}
+
 /// What a point in the quiet period scores at most.
 const QUIET_SCORE: f64 = ANOMALY_THRESHOLD * 0.99;
+
+/// The standard normal's `x` with tail probability `p` above it (Acklam's
+/// rational approximation of the upper tail, enough for a bar).
+fn upper_quantile(p: f64) -> f64 {
+    let q = (-2.0 * p.clamp(1e-300, 0.5).ln()).sqrt();
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+        / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+}
 
 /// 0 at 0, 0.5 at 1 (the bar), rising smoothly towards 1 beyond.
 fn tail_score(u: f64) -> f64 {

@@ -157,7 +157,7 @@ fn a_saved_detector_carries_on_exactly_where_it_stopped() {
 
 #[test]
 fn the_largest_recent_miss_halves_every_thousand_points() {
-    assert!((RECORD_DECAY.powi(1000) - 0.5).abs() < 1e-12);
+    assert!((Detector::new(Config::default()).record_decay.powi(1000) - 0.5).abs() < 1e-12);
 }
 
 #[test]
@@ -440,4 +440,39 @@ fn an_ongoing_episode_keeps_its_peak_and_says_where_the_series_is_now() {
     );
     // At the peak, or once it has ended, "now" adds nothing.
     assert!(!e.explain_now("p99 latency", "ms", Some(2700.0)).contains("now"));
+}
+
+/// Noise that grows fourfold with no point beyond the bar: the likelihood
+/// channel finds it within the hour once the detector has a week of the
+/// series, where the point bar and the CUSUM alone do not.
+#[test]
+fn noise_that_grows_is_flagged_once_a_week_is_known() {
+    let day = (DAY / STEP) as usize;
+    let burst = 8 * day;
+    let mut noise = Noise(23);
+    let points: Vec<(i64, f64)> = (0..9 * day)
+        .map(|i| (T0 + i as i64 * STEP, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
+        .collect();
+    let found = alarms(&points, &mut Detector::new(Config::default()));
+    let after: Vec<usize> = found.iter().copied().filter(|&i| i >= burst).collect();
+    assert!(after.first().is_some_and(|&i| i < burst + 12), "alarms: {found:?}");
+    assert!(found.iter().all(|&i| i < day || i >= burst), "alarms before the burst: {found:?}");
+    let without = Params { likelihood_tail: 0.0, ..Params::default() };
+    let found = alarms(&points, &mut Detector::with_params(Config::default(), without));
+    assert!(!found.iter().any(|&i| (burst..burst + 12).contains(&i)), "{found:?}");
+}
+
+/// Before a week of history the channel is silent: the same burst on the
+/// third day is left to the point bar and the CUSUM.
+#[test]
+fn the_likelihood_channel_waits_for_a_week() {
+    let day = (DAY / STEP) as usize;
+    let burst = 3 * day;
+    let mut noise = Noise(23);
+    let points: Vec<(i64, f64)> = (0..4 * day)
+        .map(|i| (T0 + i as i64 * STEP, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
+        .collect();
+    let shipped = alarms(&points, &mut Detector::new(Config::default()));
+    let without = Params { likelihood_tail: 0.0, ..Params::default() };
+    assert_eq!(shipped, alarms(&points, &mut Detector::with_params(Config::default(), without)));
 }
