@@ -448,6 +448,12 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     // ---- A shared-account tenant found by its tag: its Tenant page lists
     // the load balancers and target groups that carry it.
     let tagged: BTreeSet<&str> = sources.iter().filter(|s| s[2] == "tags").map(|s| s[0].as_str().unwrap()).collect();
+    let detail =
+        console.eval("document.querySelector('#sources-table tr[data-source=tags] .source-detail')?.textContent");
+    assert!(
+        detail.as_str().is_some_and(|d| d.contains("found by tag tenant-id = ") && d.contains("load balancer")),
+        "{detail}"
+    );
     assert!(tagged.len() >= 4, "the shared tenants are found by tag: {tagged:?}");
     let first = tagged.iter().next().unwrap();
     console.go(&format!("#/tenant/{first}"));
@@ -455,7 +461,7 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     let listed = console.eval("document.getElementById('tenant-resources').textContent");
     assert!(listed.as_str().unwrap().contains("found by tag tenant-id = "), "{listed}");
     assert!(listed.as_str().unwrap().contains("load balancer"), "{listed}");
-    console.script(false, "document.getElementById('tenant-resources').scrollIntoView();");
+    console.script(false, "document.getElementById('tenant-resources').scrollIntoView({block: 'center'});");
     console.screenshot("tenant-resources.png");
 
     // ---- Incidents: globex's spike is one incident, led by its alarm, its

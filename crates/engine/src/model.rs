@@ -510,6 +510,9 @@ pub struct SourceRow {
     pub status: SourceStatus,
     pub error: Option<String>,
     pub remediation: Option<String>,
+    /// What it found, where that says more than "ok": the resources a
+    /// `tags` source found by the tenant's tag. Untrusted text.
+    pub detail: Option<String>,
     /// Epoch ms of the last sync that read it without error.
     #[ts(type = "number | null")]
     pub last_ok: Option<i64>,

@@ -15,6 +15,11 @@ region: string,
  */
 source: string, status: SourceStatus, error: string | null, remediation: string | null, 
 /**
+ * What it found, where that says more than "ok": the resources a
+ * `tags` source found by the tenant's tag. Untrusted text.
+ */
+detail: string | null, 
+/**
  * Epoch ms of the last sync that read it without error.
  */
 last_ok: number | null, 

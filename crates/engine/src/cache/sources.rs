@@ -234,6 +234,7 @@ impl Cache {
                 status: SourceStatus::parse(r.get(4)),
                 error: r.get(5),
                 remediation: r.get(6),
+                detail: None,
                 last_ok: r.get(7),
                 last_attempt: r.get(8),
             })

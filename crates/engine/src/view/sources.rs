@@ -19,7 +19,18 @@ pub async fn sources(
     settings: &Settings,
     now: i64,
 ) -> Result<SourcesView, ViewError> {
-    let rows = cache.source_rows().await?;
+    let mut rows = cache.source_rows().await?;
+    // What each tenant-region's tag found, from the map the sync keeps.
+    let tag = cache.meta("cost_tag").await?.unwrap_or_else(|| "tenant-id".into());
+    let mut found: std::collections::HashMap<String, Vec<crate::tags::TaggedResource>> = Default::default();
+    for row in rows.iter_mut().filter(|r| r.source == "tags") {
+        if !found.contains_key(&row.tenant) {
+            found.insert(row.tenant.clone(), cache.tenant_tagged(&row.tenant).await?);
+        }
+        let region = crate::fleet::aws_region(&row.region);
+        let here = found[&row.tenant].iter().filter(|r| r.region == region);
+        row.detail = Some(format!("found by tag {tag} = {:?}: {}", row.tenant, crate::tags::describe(here)));
+    }
     let calls = cache
         .last_sync_calls()
         .await?

@@ -188,6 +188,7 @@ function SourceLine({ row, now, cursor }: { row: SourceRow; now: number; cursor:
       <td class="col-error">
         {row.error && <div class="error-line">{row.error}</div>}
         {row.remediation && <div class="error-line muted">fix: {row.remediation}</div>}
+        {row.detail && <div class="muted small source-detail">{row.detail}</div>}
       </td>
       <td title={row.last_ok !== null ? timestamp(row.last_ok) : undefined} class={ok ? '' : 'stale'}>
         {row.last_ok !== null ? ago(row.last_ok, now) : 'never'}
