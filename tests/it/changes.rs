@@ -163,3 +163,39 @@ async fn a_noisy_tenant_in_a_pooled_account_is_named_as_the_cause_of_its_pool_ma
         view.incidents.iter().flat_map(|i| std::iter::once(i).chain(&i.evidence)).filter(|i| i.kind == "neighbour");
     assert_eq!(named.count(), 0);
 }
+
+/// What changed, in the Cost view (issue 22): hooli's cost jump is judged
+/// once its first day settles; the sync that first shows it marks it new,
+/// and the next sync, which changes nothing, clears the mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cost_anomaly_that_appeared_since_the_sync_before_is_marked_new_then_cleared() {
+    use fleetdeck_engine::clock::day_of;
+    let epoch = epoch_now();
+    let w = World::start_with(24, Catalog::builtin().unwrap(), epoch).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    let knobs = |at: i64| w.sim.set_knobs(fleetdeck_sim::SimKnobs { clock: Some(at), ..Default::default() });
+    let hooli = |v: &fleetdeck_engine::model::CostView| {
+        v.anomalies.iter().find(|a| a.tenant == "hooli").map(|a| format!("{}/{}/{}", a.tenant, a.subject, a.start))
+    };
+
+    // Two days before: the jump's first day has not settled yet.
+    let before = epoch - 2 * 86_400;
+    knobs(before);
+    sync_as_is(&w, &cache, before).await;
+    let first = view::cost(&cache, day_of(before)).await.unwrap();
+    assert_eq!(hooli(&first), None, "not judged before it settles");
+    assert!(first.changed.is_empty(), "a first sync has nothing to compare with");
+
+    knobs(epoch);
+    sync_as_is(&w, &cache, epoch).await;
+    let second = view::cost(&cache, day_of(epoch)).await.unwrap();
+    let jump = hooli(&second).expect("hooli's jump is judged once settled");
+    assert_eq!(second.changed, [jump.clone()], "the new anomaly is marked, nothing else");
+
+    knobs(epoch + 300);
+    sync_as_is(&w, &cache, epoch + 300).await;
+    let third = view::cost(&cache, day_of(epoch + 300)).await.unwrap();
+    assert_eq!(hooli(&third), Some(jump));
+    assert!(third.changed.is_empty(), "nothing changed since: {:?}", third.changed);
+}

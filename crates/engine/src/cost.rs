@@ -501,6 +501,12 @@ pub struct CostAnomaly {
 }
 
 impl CostAnomaly {
+    /// What identifies it across syncs, and whether it still goes on.
+    pub fn key(&self) -> String {
+        let end = if self.ongoing { "ongoing".to_string() } else { self.last.to_string() };
+        format!("{}|{}|{}|{end}", self.tenant, self.service, self.first)
+    }
+
     /// "Amazon EC2 $412.50 a day against a usual $120.10 (+$876.20 over 3
     /// days)".
     pub fn explain(&self) -> String {
@@ -637,6 +643,30 @@ pub async fn refresh_anomalies(cache: &Cache, today: NaiveDate) -> Result<usize,
 /// last `look_back_days` before `today`, one tenant's with `Some`, newest
 /// first. A cache that has cost but was never refreshed (written by an
 /// earlier release) is refreshed first.
+/// Note the cost anomalies as a sync leaves them, keeping those the sync
+/// before left ([`changed_anomalies`] compares the two).
+pub async fn remember_anomalies(cache: &Cache, now: i64) -> Result<(), CacheError> {
+    let kept = kept_anomalies(cache, None, crate::clock::day_of(now), 14).await?;
+    let keys: Vec<String> = kept.iter().map(CostAnomaly::key).collect();
+    if let Some(previous) = cache.meta("cost_anomalies_now").await? {
+        cache.set_meta("cost_anomalies_before", &previous).await?;
+    }
+    cache.set_meta("cost_anomalies_now", &serde_json::to_string(&keys).unwrap_or_default()).await
+}
+
+/// Of `anomalies`, those new or changed (ended) since the sync before the
+/// last, as `tenant/service/start` (epoch ms of the first day); none after
+/// a first sync.
+pub async fn changed_anomalies(cache: &Cache, anomalies: &[CostAnomaly]) -> Result<Vec<String>, CacheError> {
+    let Some(before) = cache.meta("cost_anomalies_before").await? else { return Ok(Vec::new()) };
+    let before: std::collections::HashSet<String> = serde_json::from_str(&before).unwrap_or_default();
+    Ok(anomalies
+        .iter()
+        .filter(|a| !before.contains(&a.key()))
+        .map(|a| format!("{}/{}/{}", a.tenant, a.service, crate::clock::ms(crate::clock::day_start(a.first))))
+        .collect())
+}
+
 pub async fn kept_anomalies(
     cache: &Cache,
     tenant: Option<&str>,

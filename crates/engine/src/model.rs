@@ -544,6 +544,10 @@ pub struct CostView {
     pub services: Vec<ServiceCost>,
     /// Cost anomalies of the last 14 days, newest first.
     pub anomalies: Vec<Incident>,
+    /// The anomalies new or changed (ended) since the sync before, as
+    /// `tenant/service/start` (the start in epoch ms); empty after a first
+    /// sync, and after a sync that changed none.
+    pub changed: Vec<String>,
     /// How pooled infrastructure is shared out, when the fleet file says.
     pub apportion: Option<ApportionView>,
     /// The usage metric cost per unit is measured in (`requests`).

@@ -26,6 +26,12 @@ services: Array<ServiceCost>,
  */
 anomalies: Array<Incident>, 
 /**
+ * The anomalies new or changed (ended) since the sync before, as
+ * `tenant/service/start` (the start in epoch ms); empty after a first
+ * sync, and after a sync that changed none.
+ */
+changed: Array<string>, 
+/**
  * How pooled infrastructure is shared out, when the fleet file says.
  */
 apportion: ApportionView | null, 

@@ -515,6 +515,8 @@ pub async fn run(
         peers.shifts
     );
     crate::health::compute(cache, fleet, catalog, opts.healthy_every_secs, opts.now).await?;
+    // The cost anomalies as of this sync, beside those of the one before.
+    crate::cost::remember_anomalies(cache, opts.now).await?;
     crate::spend::record_stretch(cache, opts.healthy_every_secs).await?;
     // The fleet's median lines for the buckets this sync's points fell in:
     // from the previous sync's window (or the backfill) on.

@@ -67,11 +67,9 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         .into_iter()
         .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
         .collect();
-    let anomalies = crate::cost::kept_anomalies(cache, None, today, 14)
-        .await?
-        .iter()
-        .map(super::incidents::cost_incident)
-        .collect();
+    let kept = crate::cost::kept_anomalies(cache, None, today, 14).await?;
+    let changed = crate::cost::changed_anomalies(cache, &kept).await?;
+    let anomalies = kept.iter().map(super::incidents::cost_incident).collect();
     Ok(CostView {
         today: today.format("%Y-%m-%d").to_string(),
         rows,
@@ -79,6 +77,7 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
         total,
         services,
         anomalies,
+        changed,
         apportion: apportion_view,
         usage_metric,
     })

@@ -212,8 +212,17 @@ export function CostView({ state }: ViewProps) {
           <h2 class="pane-title">Cost anomalies, 14 days</h2>
           <ul id="cost-anomalies" class="incident-list">
             {(data?.anomalies ?? []).map((a) => (
-              <li key={`${a.tenant}/${a.subject}/${a.start}`} data-tenant={a.tenant}>
+              <li
+                key={`${a.tenant}/${a.subject}/${a.start}`}
+                data-tenant={a.tenant}
+                data-changed={data?.changed.includes(`${a.tenant}/${a.subject}/${a.start}`) ? 'true' : undefined}
+              >
                 <a href={`#/tenant/${encodeURIComponent(a.tenant)}`}>{data?.rows.find((r) => r.tenant === a.tenant)?.name ?? a.tenant}</a>{' '}
+                {data?.changed.includes(`${a.tenant}/${a.subject}/${a.start}`) && (
+                  <span class="changed small" title="new or changed since the sync before">
+                    new{' '}
+                  </span>
+                )}
                 <span class="muted">since {shortTime(a.start)}</span>{' '}
                 {a.end === null ? <span class="ongoing">ongoing</span> : <span class="muted">to {shortTime(a.end)}</span>}
                 <div class="incident-title">{a.title}</div>
