@@ -499,7 +499,7 @@ impl Fleet {
                 let missing: BTreeSet<&str> = catalog
                     .metrics_for(m)
                     .flat_map(|spec| spec.dimensions.iter().map(String::as_str))
-                    .filter(|d| !dimensions.contains_key(*d) && !crate::tags::taggable(d))
+                    .filter(|d| !dimensions.contains_key(*d) && !crate::tags::taggable(m, d))
                     .collect();
                 if !missing.is_empty() {
                     let names: Vec<&str> = missing.into_iter().collect();

@@ -30,6 +30,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "sqs",
     "dynamodb:table",
     "lambda:function",
+    "ecs:cluster",
     "ec2:instance",
 ];
 
@@ -79,14 +80,17 @@ pub fn kind_of(dimension: &str) -> &'static str {
         "QueueName" => "queue",
         "TableName" => "table",
         "FunctionName" => "function",
+        "ClusterName" => "cluster",
         "InstanceId" => "instance",
         _ => "resource",
     }
 }
 
-/// Dimensions a tag can supply (the fleet file may leave them out).
-pub fn taggable(dimension: &str) -> bool {
-    kind_of(dimension) != "resource"
+/// Dimensions a tag can supply to a tenant of `model` (the fleet file may
+/// leave them out). The cluster an `eks` tenant's namespace runs on is the
+/// pool every tenant shares, carrying no one tenant's tag.
+pub fn taggable(model: crate::fleet::Model, dimension: &str) -> bool {
+    kind_of(dimension) != "resource" && !(model == crate::fleet::Model::Eks && dimension == "ClusterName")
 }
 
 /// The CloudWatch dimension and value an ARN's metrics are published under
@@ -101,10 +105,11 @@ pub fn taggable(dimension: &str) -> bool {
 ///   `DBClusterIdentifier`;
 /// - `arn:aws:sqs:...:jobs` → `QueueName`; `dynamodb:...:table/t` →
 ///   `TableName`; `lambda:...:function:f` → `FunctionName`;
+///   `ecs:...:cluster/c` (a tenant's own ECS cluster) → `ClusterName`;
 ///   `ec2:...:instance/i-1` → `InstanceId`.
 ///
-/// A cluster is not among them: in a shared account the cluster (EKS, ECS)
-/// is the pool every tenant runs on, carrying no one tenant's tag.
+/// An EKS cluster is not among them: it is the pool the `eks` tenants'
+/// namespaces share ([`taggable`]).
 pub fn dimension_of(arn: &str) -> Option<(&'static str, String)> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [_, _, service, _, _, resource] = parts[..] else { return None };
@@ -126,6 +131,7 @@ pub fn dimension_of(arn: &str) -> Option<(&'static str, String)> {
         "sqs" => (!resource.is_empty() && !resource.contains([':', '/'])).then(|| ("QueueName", resource.to_string())),
         "dynamodb" => after("table/").filter(|v| !v.contains('/')).map(|v| ("TableName", v)),
         "lambda" => after("function:").map(|v| ("FunctionName", v.split(':').next().unwrap_or(&v).to_string())),
+        "ecs" => after("cluster/").map(|v| ("ClusterName", v)),
         "ec2" => after("instance/").map(|v| ("InstanceId", v)),
         _ => None,
     }
@@ -212,7 +218,14 @@ mod tests {
             dimension_of("arn:aws:lambda:eu-west-1:111111111111:function:f:3"),
             Some(("FunctionName", "f".into()))
         );
-        assert_eq!(dimension_of("arn:aws:eks:eu-west-1:111111111111:cluster/prod"), None, "a cluster is the pool");
+        assert_eq!(
+            dimension_of("arn:aws:ecs:eu-west-1:111111111111:cluster/acme"),
+            Some(("ClusterName", "acme".into()))
+        );
+        assert_eq!(dimension_of("arn:aws:eks:eu-west-1:111111111111:cluster/prod"), None, "an EKS cluster is the pool");
+        assert!(
+            taggable(crate::fleet::Model::Shared, "ClusterName") && !taggable(crate::fleet::Model::Eks, "ClusterName")
+        );
         assert_eq!(dimension_of("arn:aws:s3:::bucket"), None);
         assert_eq!(dimension_of("not an arn"), None);
     }

@@ -7,6 +7,7 @@
 //!   neighbour;
 //! - a **noisy neighbour** (kind `neighbour`): in a pool (the tenants of
 //!   one shared, EKS or pooled account in one region), one tenant's load
+//!   (requests; running pods on EKS)
 //!   rose at least [`NOISY_LOAD`]x while its pool-mates' own load stayed
 //!   steady and their latency or errors rose at least [`SUFFER`]x with it:
 //!   the finding names the noisy tenant, its members are the pool-mates
@@ -113,9 +114,11 @@ pub const NOISY_LOAD: f64 = 2.0;
 /// A pool-mate suffers when its latency or errors changed at least this
 /// much while its own load stayed under [`SHIFT_FACTOR`].
 pub const SUFFER: f64 = 1.5;
-/// The metric that is a tenant's load, and those a neighbour's load hurts.
-pub const LOAD_METRIC: &str = "requests";
-pub const HURT_METRICS: [&str; 2] = ["latency_p99", "errors"];
+/// The metrics that are a tenant's load (requests; running pods for an EKS
+/// namespace), and those a neighbour's load hurts (latency and errors; an
+/// EKS namespace's pods' CPU).
+pub const LOAD_METRICS: [&str; 2] = ["requests", "pods"];
+pub const HURT_METRICS: [&str; 3] = ["latency_p99", "errors", "cpu"];
 
 /// One series as the comparison reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -428,7 +431,7 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
 }
 
 /// Noisy neighbours in one pass over `levels`: per pool and region, a
-/// tenant whose load ([`LOAD_METRIC`]) changed at least [`NOISY_LOAD`]x
+/// tenant whose load ([`LOAD_METRICS`]) changed at least [`NOISY_LOAD`]x
 /// (every change taken against the fleet's median change of its metric)
 /// (half that, in logarithms, to continue an `open` one) while its
 /// pool-mates' load stayed under [`SHIFT_FACTOR`]x, and at least one
@@ -457,10 +460,14 @@ pub fn neighbours(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
     let relative = |l: &Level| Some(l.change()? / fleet_median.get(l.metric_key.as_str()).copied().unwrap_or(1.0));
     let mut found = Vec::new();
     for ((pool, region), members) in pools {
-        let loads: Vec<(&Level, f64)> =
-            members.iter().filter(|l| l.metric_key == LOAD_METRIC).filter_map(|l| Some((*l, relative(l)?))).collect();
+        let loads: Vec<(&Level, f64)> = members
+            .iter()
+            .filter(|l| LOAD_METRICS.contains(&l.metric_key.as_str()))
+            .filter_map(|l| Some((*l, relative(l)?)))
+            .collect();
         let subject = |tenant: &str| {
-            (PeerKind::Neighbour, tenant.to_string(), region.to_string(), pool.to_string(), LOAD_METRIC.to_string())
+            let load = loads.iter().find(|(l, _)| l.tenant_id == tenant).map_or("", |(l, _)| l.metric_key.as_str());
+            (PeerKind::Neighbour, tenant.to_string(), region.to_string(), pool.to_string(), load.to_string())
         };
         let noisy: Vec<&(&Level, f64)> = loads
             .iter()
@@ -516,7 +523,7 @@ pub fn neighbours(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
             tenant_id: noisy.tenant_id.clone(),
             region: region.to_string(),
             tier: pool.to_string(),
-            metric_key: LOAD_METRIC.into(),
+            metric_key: noisy.metric_key.clone(),
             direction: Direction::Up,
             change: *load,
             peer_change,

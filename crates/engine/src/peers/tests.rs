@@ -355,3 +355,27 @@ fn a_busier_fleet_moves_the_bar_with_it() {
     let found = neighbours(&busier, &none_open());
     assert_eq!(found.iter().map(|f| f.tenant_id.as_str()).collect::<Vec<_>>(), ["a"]);
 }
+
+#[test]
+fn on_an_eks_cluster_a_namespace_whose_pods_multiplied_is_named_when_the_others_cpu_rose() {
+    let eks = |tenant: &str, metric: &str, change: f64| Level {
+        label: if metric == "pods" { "Running pods".into() } else { "Pod CPU".into() },
+        ..pooled(tenant, metric, change)
+    };
+    let mut levels = vec![
+        eks("a", "pods", 3.0),
+        eks("a", "cpu", 1.0),
+        eks("b", "pods", 1.0),
+        eks("b", "cpu", 1.8),
+        eks("c", "pods", 1.05),
+        eks("c", "cpu", 1.7),
+    ];
+    for l in steady_tier() {
+        levels.push(Level { metric_key: "pods".into(), ..l.clone() });
+        levels.push(Level { metric_key: "cpu".into(), ..l });
+    }
+    let found = neighbours(&levels, &none_open());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].tenant_id.as_str(), found[0].metric_key.as_str()), ("a", "pods"));
+    assert!(found[0].title.contains("running pods 2.97x the fleet's change"), "{}", found[0].title);
+}

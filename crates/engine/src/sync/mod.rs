@@ -217,7 +217,7 @@ fn target(t: &Tenant, region: &str) -> Target {
 /// what to tag (a value a tag can supply), else what to type.
 fn unconfigured_metrics(fleet: &Fleet, t: &Tenant, region: &str, missing: &[&str]) -> Failure {
     let typed = missing.iter().map(|d| format!("{d} = \"...\"")).collect::<Vec<_>>().join(", ");
-    if !t.model.owns_account() && missing.iter().all(|d| crate::tags::taggable(d)) {
+    if !t.model.owns_account() && missing.iter().all(|d| crate::tags::taggable(t.model, d)) {
         let kinds: Vec<&str> = missing.iter().map(|d| crate::tags::kind_of(d)).collect();
         return Failure {
             status: SourceStatus::NotConfigured,

@@ -55,7 +55,7 @@ pub fn needs_tags(t: &Tenant, catalog: &Catalog) -> bool {
         && catalog
             .metrics_for(t.model)
             .flat_map(|spec| spec.dimensions.iter())
-            .any(|d| !t.selector.dimensions.contains_key(d) && tags::taggable(d))
+            .any(|d| !t.selector.dimensions.contains_key(d) && tags::taggable(t.model, d))
 }
 
 /// Read (or reuse) the tag maps of the account-regions whose tenants need
