@@ -70,6 +70,18 @@ impl Cache {
         Ok(rows.into_iter().collect())
     }
 
+    /// The latest result of one triage query in every tenant-region.
+    pub async fn query_results(&self, query_key: &str) -> Result<Vec<LogResult>, CacheError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, partial
+             FROM log_result WHERE query_key = ?1",
+        )
+        .bind(query_key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(log_result_row).collect())
+    }
+
     pub async fn log_results(&self, tenant: &str, region: &str) -> Result<Vec<LogResult>, CacheError> {
         let rows = sqlx::query(
             "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, partial
@@ -79,21 +91,7 @@ impl Cache {
         .bind(region)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| LogResult {
-                tenant_id: r.get(0),
-                region: r.get(1),
-                query_key: r.get(2),
-                window_start: r.get(3),
-                window_end: r.get(4),
-                rows: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or(serde_json::Value::Null),
-                records_matched: r.get(6),
-                truncated: r.get(7),
-                withheld: r.get(8),
-                partial: r.get(9),
-            })
-            .collect())
+        Ok(rows.iter().map(log_result_row).collect())
     }
 
     /// Every latest result of a tenant's triage queries, in no particular
@@ -124,5 +122,21 @@ impl Cache {
                 (result, l.get(8))
             })
             .collect())
+    }
+}
+
+/// A `log_result` row read in the column order of [`Cache::log_results`].
+fn log_result_row(r: &sqlx::sqlite::SqliteRow) -> LogResult {
+    LogResult {
+        tenant_id: r.get(0),
+        region: r.get(1),
+        query_key: r.get(2),
+        window_start: r.get(3),
+        window_end: r.get(4),
+        rows: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or(serde_json::Value::Null),
+        records_matched: r.get(6),
+        truncated: r.get(7),
+        withheld: r.get(8),
+        partial: r.get(9),
     }
 }

@@ -145,17 +145,21 @@ const ERROR_QUERY: &str = "error_breakdown";
 /// long over gets none.
 async fn with_error_logs(cache: &Cache, incidents: &mut [Incident], now: i64) -> Result<(), ViewError> {
     use crate::model::IncidentKind;
-    let mut read: std::collections::HashMap<(String, String), Option<Incident>> = Default::default();
+    if incidents.is_empty() {
+        return Ok(());
+    }
+    // One read for the fleet: every tenant-region's latest count.
+    let read: std::collections::HashMap<(String, String), Incident> = cache
+        .query_results(ERROR_QUERY)
+        .await?
+        .iter()
+        .filter_map(|r| Some(((r.tenant_id.clone(), r.region.clone()), error_logs(r)?)))
+        .collect();
     for i in incidents.iter_mut() {
         if i.tenant == "*" || !matches!(i.kind, IncidentKind::Alarm | IncidentKind::Anomaly | IncidentKind::Peer) {
             continue;
         }
-        let key = (i.tenant.clone(), i.region.clone());
-        if !read.contains_key(&key) {
-            let found = cache.log_results(&i.tenant, &i.region).await?.into_iter().find(|r| r.query_key == ERROR_QUERY);
-            read.insert(key.clone(), found.and_then(|r| error_logs(&r)));
-        }
-        let Some(logs) = &read[&key] else { continue };
+        let Some(logs) = read.get(&(i.tenant.clone(), i.region.clone())) else { continue };
         let (from, to) = (i.start - SAME_PROBLEM_MS, i.end.unwrap_or(clock::ms(now)));
         if logs.start < to && logs.end.is_some_and(|end| end > from) {
             i.evidence.push(logs.clone());
