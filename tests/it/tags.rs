@@ -73,6 +73,22 @@ async fn a_tenant_with_two_load_balancers_and_a_database_is_found_by_its_tag_and
     assert_eq!(charted, summed, "the tenant's requests are its two load balancers' sum");
     assert!(summed.iter().zip(&each[0]).all(|(s, one)| s.1 > one.1), "more than either alone");
 
+    // Its database is charted too; a shared tenant without one has no such
+    // chart, and its metrics still read cleanly.
+    let db =
+        cache.series_points(&w.catalog.views.series_points, &t.id, &region, "db_cpu", (end - 1800, end)).await.unwrap();
+    assert!(!db.is_empty() && db.iter().all(|(_, v)| (0.0..=100.0).contains(v)), "{db:?}");
+    let other = w.sim.tenants().iter().find(|o| o.model == Model::Shared && o.id != t.id).unwrap();
+    let none = cache
+        .series_points(&w.catalog.views.series_points, &other.id, other.home_region, "db_cpu", (end - 1800, end))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let all = cache.all_sources().await.unwrap();
+    let metrics =
+        all.iter().find(|s| s.tenant_id == other.id && s.region == other.home_region && s.source == "metrics");
+    assert_eq!(metrics.map(|s| s.status), Some(SourceStatus::Ok), "{metrics:?}");
+
     // The map is read again only after hours: a second sync asks nothing.
     let before = tag_reads(&w);
     assert!(before > 0);

@@ -139,6 +139,8 @@ pub(crate) enum MetricKind {
     PodCpu,
     /// Pods running in the tenant's namespace.
     RunningPods,
+    /// A tenant's database's CPU, following its traffic.
+    DbCpu,
     /// The n-th filler gauge of a benchmark fleet ([`super::SimShape`]):
     /// a level of its own that follows the traffic shape, with noise.
     Synthetic(u8),
@@ -152,6 +154,7 @@ impl MetricKind {
             MetricKind::Latency => 3,
             MetricKind::PodCpu => 4,
             MetricKind::RunningPods => 5,
+            MetricKind::DbCpu => 6,
             MetricKind::Synthetic(n) => 0x100 + u64::from(n),
         }
     }
@@ -328,6 +331,10 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
             let avg = (tenant.cpu_base + 30.0 * load(minute) + 2.5 * gauss(h(1))).clamp(3.0, 97.0);
             let (lo, hi) = (avg * 0.7, (avg * 1.3).min(100.0));
             Some(Sample { count: pods, sum: avg * pods, min: lo, max: hi, spread: Spread::Uniform })
+        }
+        MetricKind::DbCpu => {
+            let avg = (tenant.cpu_base + 25.0 * load(minute) + 2.0 * gauss(h(1))).clamp(2.0, 98.0);
+            Some(Sample::point(avg))
         }
         MetricKind::RunningPods => {
             let pods = f64::from(tenant.pods) * fleet.pod_multiplier(tenant, minute) * region_factor.max(0.5);

@@ -71,6 +71,12 @@ pub(super) const EKS: [MetricDef; 2] = [
     },
 ];
 
+/// A shared tenant's own database (RDS publishes `CPUUtilization` per
+/// `DBInstanceIdentifier`: "Amazon CloudWatch metrics for Amazon RDS",
+/// RDS User Guide).
+pub(super) const RDS: [MetricDef; 1] =
+    [MetricDef { namespace: "AWS/RDS", name: "CPUUtilization", kind: MetricKind::DbCpu, unit: "Percent", alarm: None }];
+
 pub(super) const POOLED: [MetricDef; 3] = [
     MetricDef { namespace: "SaaS/App", name: "Requests", kind: MetricKind::Requests, unit: "Count", alarm: None },
     MetricDef {

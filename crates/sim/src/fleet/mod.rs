@@ -549,6 +549,19 @@ impl Fleet {
             if published.is_empty() {
                 published.push((t.dimensions.clone(), 1.0));
             }
+            let databases: Vec<Vec<(String, String)>> = t
+                .resources
+                .iter()
+                .filter_map(|r| {
+                    Some(vec![("DBInstanceIdentifier".to_string(), r.resource.strip_prefix("db:")?.to_string())])
+                })
+                .collect();
+            for region in t.regions() {
+                for dims in &databases {
+                    let key = (t.account.clone(), region.to_string(), RDS[0].namespace, RDS[0].name, dims.clone());
+                    metrics.insert(key, (i, &RDS[0], 1.0));
+                }
+            }
             if let Some(staging) = &t.staging {
                 let lb = format!("app/{}-staging/{:016x}", t.id, mix(&[t.key, 0x5747]));
                 for def in metric_defs(t.model) {
@@ -619,7 +632,7 @@ impl Fleet {
     ) -> Option<(&SimTenant, &'static MetricDef, f64)> {
         // Borrowing lookups on a tuple key need an owned key; resolve the
         // static namespace/name first so unknown ones cost nothing.
-        let def = [&ALB[..], &EKS[..], &POOLED[..], &SYNTHETIC[..]]
+        let def = [&ALB[..], &EKS[..], &POOLED[..], &RDS[..], &SYNTHETIC[..]]
             .iter()
             .flat_map(|defs| defs.iter())
             .find(|d| d.namespace == namespace && d.name == name)?;
