@@ -160,3 +160,38 @@ async fn a_shared_tenant_whose_resources_carry_no_tag_is_told_what_to_tag() {
     assert!(fix.contains("tag the tenant's load balancer with tenant-id = \"ghost\""), "{fix}");
     assert!(fix.contains(&format!("fleet file line {}", ghost.line)), "{fix}");
 }
+
+/// A shared account's role made before fleetdeck read tags (its policy
+/// lacks tag:GetResources): the tags source and `check` say so with the
+/// action to add, and the tenants' metrics say the tag read failed rather
+/// than that nothing is tagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_tag_get_resources_is_told_to_add_it_not_that_nothing_is_tagged() {
+    let epoch = epoch_now();
+    let w = World::start_with(24, Catalog::builtin().unwrap(), epoch).await;
+    let t = w.fleet.tenants.iter().find(|t| t.model == fleetdeck_engine::fleet::Model::Shared).unwrap().clone();
+    w.sim.set_knobs(SimKnobs {
+        clock: Some(epoch),
+        deny_actions: vec![(t.account.clone(), "tag:GetResources".into())],
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    sync_as_is(&w, &cache, epoch).await;
+    let sources: Vec<_> = cache.all_sources().await.unwrap().into_iter().filter(|s| s.tenant_id == t.id).collect();
+    let of = |source: &str| sources.iter().find(|s| s.source == source && s.region == t.home_region).unwrap();
+    assert_eq!(of("tags").status, SourceStatus::AccessDenied, "{:?}", of("tags"));
+    assert!(of("tags").remediation.as_deref().unwrap_or_default().contains("\"tag:GetResources\""), "{:?}", of("tags"));
+    let metrics = of("metrics");
+    let error = metrics.error.as_deref().unwrap_or_default();
+    assert!(error.contains("could not list the resources tagged tenant-id"), "{metrics:?}");
+    assert!(!error.contains("no load balancer tagged"), "{metrics:?}");
+    assert!(metrics.remediation.as_deref().unwrap_or_default().contains("\"tag:GetResources\""), "{metrics:?}");
+
+    let aws = w.aws().await;
+    let opts = CheckOptions { tenant: Some(t.id.clone()), ..CheckOptions::at(epoch) };
+    let rows = check::run(&w.fleet, &w.catalog, &aws, &opts).await.unwrap();
+    let row = rows.iter().find(|r| r.check == Probe::Tags).unwrap();
+    assert_eq!(row.result, Verdict::Failed, "{row:?}");
+    assert!(row.fix.as_deref().unwrap_or_default().contains("\"tag:GetResources\""), "{row:?}");
+}

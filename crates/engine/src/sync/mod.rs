@@ -215,9 +215,28 @@ fn target(t: &Tenant, region: &str) -> Target {
 
 /// Why a tenant-region's metrics have no dimension values, and the fix:
 /// what to tag (a value a tag can supply), else what to type.
-fn unconfigured_metrics(fleet: &Fleet, t: &Tenant, region: &str, missing: &[&str]) -> Failure {
+fn unconfigured_metrics(
+    fleet: &Fleet,
+    t: &Tenant,
+    region: &str,
+    missing: &[&str],
+    tag_read: Option<&Failure>,
+) -> Failure {
     let typed = missing.iter().map(|d| format!("{d} = \"...\"")).collect::<Vec<_>>().join(", ");
-    if !t.model.owns_account() && missing.iter().all(|d| crate::tags::taggable(t.model, d)) {
+    let taggable = !t.model.owns_account() && missing.iter().all(|d| crate::tags::taggable(t.model, d));
+    if let Some(f) = tag_read.filter(|_| taggable) {
+        // Nothing is known of the tenant's resources: the read failed, not
+        // the tagging.
+        return Failure {
+            status: f.status,
+            message: format!(
+                "could not list the resources tagged {} = {:?}, so its metrics were not read: {}",
+                fleet.cost_tag, t.id, f.message
+            ),
+            remediation: f.remediation.clone(),
+        };
+    }
+    if taggable {
         let kinds: Vec<&str> = missing.iter().map(|d| crate::tags::kind_of(d)).collect();
         return Failure {
             status: SourceStatus::NotConfigured,
@@ -397,9 +416,9 @@ pub async fn run(
                 if !missing.is_empty() {
                     // Said only when no metric of the tenant-region could
                     // be read: say what to add, or what to tag.
-                    unconfigured
-                        .entry((t.id.clone(), region.to_string()))
-                        .or_insert_with(|| unconfigured_metrics(fleet, t, region, &missing));
+                    unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| {
+                        unconfigured_metrics(fleet, t, region, &missing, selectors.failure(t, region))
+                    });
                     continue;
                 }
                 let dims_json = serde_json::Value::Object(identity).to_string();

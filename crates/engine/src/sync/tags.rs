@@ -23,6 +23,8 @@ const PER_PAGE: i32 = 100;
 #[derive(Debug, Default)]
 pub(crate) struct Selectors {
     found: HashMap<(String, String), Vec<TaggedResource>>,
+    /// Tenant-regions whose tag read failed this sync, and why.
+    failed: HashMap<(String, String), crate::aws::Failure>,
 }
 
 /// Where a series' dimension values came from.
@@ -40,6 +42,11 @@ impl Selectors {
         let found = self.found.get(&(t.id.clone(), region.to_string()))?;
         let values = tags::values(found).remove(dimension)?;
         Some(Values { values, from_tag: true })
+    }
+
+    /// Why the tenant's tag read in this region failed this sync, if it did.
+    pub fn failure(&self, t: &Tenant, region: &str) -> Option<&crate::aws::Failure> {
+        self.failed.get(&(t.id.clone(), region.to_string()))
     }
 
     /// Every dimension value of a tenant in a region, typed or found.
@@ -93,8 +100,14 @@ pub(super) async fn read(
                         run.record(&t.id, region, "tags", Ok(())).await?;
                     }
                 }
-                Err(mut f) => {
-                    f.message = format!("{} (the resources found before are used)", f.message);
+                Err(f) => {
+                    for (t, region) in tenants {
+                        selectors.failed.insert((t.id.clone(), region.clone()), f.clone());
+                    }
+                    let f = crate::aws::Failure {
+                        message: format!("{} (the resources found before, if any, are used)", f.message),
+                        ..f
+                    };
                     for (t, region) in tenants {
                         run.record(&t.id, region, "tags", Err(&f)).await?;
                     }
