@@ -219,22 +219,19 @@ fn splits(corpus: &Corpus, shipped: &[Vec<f64>]) {
 }
 
 /// The constants leave-one-category-out chooses among: the alarm bar, the
-/// likelihood channel's tail (0: off) and window, and how fast the
-/// largest recent miss is forgotten.
+/// likelihood channel's tail (0: off) and window, how fast the largest
+/// recent miss is forgotten, and the shift channel's tail (0: off).
 fn candidates() -> Vec<Params> {
     let mut grid = Vec::new();
-    for z_alarm in [7.0, 9.0, 11.0] {
-        for record_half_life in [1000.0, 4000.0] {
-            grid.push(Params { z_alarm, likelihood_tail: 0.0, record_half_life, ..Params::default() });
-            for likelihood_tail in [1e-6, 1e-8, 1e-10] {
-                for likelihood_window in [10, 40] {
-                    grid.push(Params {
-                        z_alarm,
-                        likelihood_tail,
-                        likelihood_window,
-                        record_half_life,
-                        ..Params::default()
-                    });
+    for shift_tail in [0.0, 1e-8, 1e-12] {
+        for z_alarm in [7.0, 9.0, 11.0] {
+            for record_half_life in [1000.0, 4000.0] {
+                let p = Params { z_alarm, record_half_life, shift_tail, ..Params::default() };
+                grid.push(Params { likelihood_tail: 0.0, ..p });
+                for likelihood_tail in [1e-6, 1e-8, 1e-10] {
+                    for likelihood_window in [10, 40] {
+                        grid.push(Params { likelihood_tail, likelihood_window, ..p });
+                    }
                 }
             }
         }
@@ -242,7 +239,7 @@ fn candidates() -> Vec<Params> {
     grid
 }
 
-/// The detector before the likelihood channel (main until issue #20).
+/// The detector before issue #20's likelihood and shift channels.
 const PREVIOUS: Params = Params {
     z_alarm: 7.0,
     likelihood_tail: 0.0,
@@ -251,6 +248,10 @@ const PREVIOUS: Params = Params {
     record_half_life: 1000.0,
     relative_floor: 1e-6,
     likelihood_after: 0,
+    record_margin: 1.2,
+    shift_tail: 0.0,
+    short_window: 10.0,
+    long_window: 240.0,
 };
 
 /// The labelled synthetic CloudWatch-like series (testkit's `synthetic`):

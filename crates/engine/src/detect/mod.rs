@@ -46,18 +46,27 @@
 //!    capped at 4 so that a single spike cannot trip it) are averaged over
 //!    the last 10 points, and that average is measured against a Gaussian
 //!    of its own running mean and spread (over about 2,000 points, the
-//!    spread at least 0.1). An average with a tail probability of 1e-8
+//!    spread at least 0.1). An average with a tail probability of 1e-10
 //!    scores 0.5. This catches changes of behaviour that are too small per
 //!    point for the bar and not one-sided enough for the CUSUM: noise that
 //!    grows, a pattern that breaks. It speaks only from the 300th point and
 //!    after a week of history: until the weekly shape is known, a sustained
 //!    miss may be the week's own shape (the first weekend's lower traffic).
-//! 6. **One alarm per episode.** After a point scores at or above the
+//! 6. **A moved mean (shift channel).** The values' own running mean over
+//!    about 10 points is compared with their mean over about 240, and that
+//!    gap is measured against a Gaussian of its own running mean and spread
+//!    (over about 2,000 points): a gap with a two-sided tail probability of
+//!    1e-12 scores 0.5. It looks at the values, not at the misses, so it
+//!    still sees a level that moves while the forecasts follow it, and it
+//!    calibrates itself per series (a series whose short mean always
+//!    wanders far has a wide gap spread). Like the likelihood channel it
+//!    speaks from the 300th point and after a week of history.
+//! 7. **One alarm per episode.** After a point scores at or above the
 //!    threshold, the next 100 points score just below it, whatever they do:
 //!    an ongoing episode is not news again, and alerting on every point of it
 //!    would bury the next one.
 //!
-//! A point's surprise is the largest of the three channels (steps 3 to 5).
+//! A point's surprise is the largest of the four channels (steps 3 to 6).
 //! The first 50 points of a series score 0 while the basics are learned.
 //! A counter that resets (a fall by more than half after ten or more rising
 //! steps) scores 0 at the reset, and every level moves down with it. Gaps
@@ -113,6 +122,15 @@ pub struct Params {
     pub relative_floor: f64,
     /// Seconds of history before the likelihood channel speaks.
     pub likelihood_after: i64,
+    /// A miss must beat the largest recent miss by this factor.
+    pub record_margin: f64,
+    /// The shift channel scores 0.5 when the gap between the values' short
+    /// and long means has at most this two-sided Gaussian tail probability
+    /// against the gap's own recent history (0: channel off).
+    pub shift_tail: f64,
+    /// Points the shift channel's short and long means run over (about).
+    pub short_window: f64,
+    pub long_window: f64,
 }
 
 impl Default for Params {
@@ -125,6 +143,10 @@ impl Default for Params {
             record_half_life: RECORD_HALF_LIFE,
             relative_floor: RELATIVE_FLOOR,
             likelihood_after: LIKELIHOOD_AFTER,
+            record_margin: RECORD_MARGIN,
+            shift_tail: SHIFT_TAIL,
+            short_window: SHIFT_SHORT,
+            long_window: SHIFT_LONG,
         }
     }
 }
@@ -176,7 +198,7 @@ const QUIET: u32 = 100;
 /// that average over about `LIKELIHOOD_MEMORY` points; it speaks from
 /// point `LIKELIHOOD_FROM` on, and its spread is never taken below
 /// `LIKELIHOOD_MIN_SD`.
-const LIKELIHOOD_TAIL: f64 = 1e-8;
+const LIKELIHOOD_TAIL: f64 = 1e-10;
 const LIKELIHOOD_WINDOW: usize = 10;
 /// The most points the likelihood channel can average over (see [`Params`]).
 const LIKELIHOOD_RING: usize = 40;
@@ -184,6 +206,14 @@ const LIKELIHOOD_CAP: f64 = 4.0;
 const LIKELIHOOD_MEMORY: f64 = 2000.0;
 const LIKELIHOOD_FROM: u64 = 300;
 const LIKELIHOOD_MIN_SD: f64 = 0.1;
+/// The shift channel: the values' mean over about `SHIFT_SHORT` points
+/// less their mean over about `SHIFT_LONG`, against the running mean and
+/// spread of that gap (over `LIKELIHOOD_MEMORY` points, the spread at least
+/// `SHIFT_MIN_SD` usual-miss floors); 0.5 at a two-sided tail of `SHIFT_TAIL`.
+const SHIFT_TAIL: f64 = 1e-12;
+const SHIFT_SHORT: f64 = 10.0;
+const SHIFT_LONG: f64 = 240.0;
+const SHIFT_MIN_SD: f64 = 0.1;
 /// The likelihood channel waits for a week of history: until then a
 /// sustained miss may be the week's own shape (the first weekend's lower
 /// traffic), which no forecast could know yet.
@@ -208,7 +238,7 @@ const DAY_SLOT: i64 = 15 * MINUTE;
 /// 1970-01-01 was a Thursday: shifting by 3 days starts weeks on Monday.
 const MONDAY: i64 = 3 * DAY;
 /// Bumped whenever the state's meaning changes: older state is relearned.
-const STATE_VERSION: u32 = 3;
+const STATE_VERSION: u32 = 4;
 
 /// Which learned shape an expectation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -340,6 +370,12 @@ pub struct Detector {
     recent_sum: f64,
     like_mean: f64,
     like_var: f64,
+    /// The shift channel: the values' short and long running means, and
+    /// the running mean and variance of their gap.
+    short_x: f64,
+    long_x: f64,
+    shift_mean: f64,
+    shift_var: f64,
     #[serde(skip)]
     params: Params,
     /// 0.5^(1 / record_half_life), once.
@@ -390,6 +426,10 @@ impl Detector {
             recent_sum: 0.0,
             like_mean: 0.0,
             like_var: 0.0,
+            short_x: 0.0,
+            long_x: 0.0,
+            shift_mean: 0.0,
+            shift_var: 0.0,
             params: Params::default(),
             record_decay: default_record_decay(),
         }
@@ -428,6 +468,7 @@ impl Detector {
                 t.level = x;
             }
             (self.first_ts, self.last_ts, self.last_value) = (ts, ts, x);
+            (self.short_x, self.long_x) = (x, x);
             self.integral = x.fract() == 0.0;
             return Observation::blank(x);
         }
@@ -466,7 +507,7 @@ impl Detector {
         }
 
         // How unusual the miss is for this series.
-        let bar = self.params.z_alarm.max(TAIL_KAPPA * self.tail).max(RECORD_MARGIN * self.record);
+        let bar = self.params.z_alarm.max(TAIL_KAPPA * self.tail).max(self.params.record_margin * self.record);
         let point = tail_score(z.abs() / bar);
         if n > 10 {
             let above = if z.abs() > self.tail { 1.0 } else { 0.0 };
@@ -496,8 +537,9 @@ impl Detector {
         }
         let shift = tail_score(stat / limit);
         let likely = self.likelihood(n, z.abs(), elapsed);
+        let moved = self.shifted(n, x, elapsed, floor);
 
-        let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift).max(likely) };
+        let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift).max(likely).max(moved) };
         let mut score = surprise;
         if self.quiet > 0 {
             self.quiet -= 1;
@@ -570,6 +612,29 @@ impl Detector {
             self.like_mean += rate * d;
             self.like_var += rate * (d * d * (1.0 - rate) - self.like_var);
         }
+        score
+    }
+
+    /// How far the values' recent mean has moved from their longer-run
+    /// mean, against how far it usually is (see the module doc): 0.5 at a
+    /// two-sided Gaussian tail of [`Params::shift_tail`].
+    fn shifted(&mut self, n: u64, x: f64, elapsed: i64, floor: f64) -> f64 {
+        let p = &self.params;
+        if p.shift_tail <= 0.0 {
+            return 0.0;
+        }
+        let short = (1.0 / p.short_window).max(1.0 / n as f64);
+        let long = (1.0 / p.long_window).max(1.0 / n as f64);
+        self.short_x += short * (x - self.short_x);
+        self.long_x += long * (x - self.long_x);
+        let gap = self.short_x - self.long_x;
+        let d = gap - self.shift_mean;
+        let sd = self.shift_var.sqrt().max(SHIFT_MIN_SD * floor);
+        let speaks = n > LIKELIHOOD_FROM && elapsed >= p.likelihood_after;
+        let score = if speaks { tail_score(d.abs() / sd / upper_quantile(0.5 * p.shift_tail)) } else { 0.0 };
+        let memory = (1.0 / LIKELIHOOD_MEMORY).max(1.0 / n as f64);
+        self.shift_mean += memory * d;
+        self.shift_var += memory * (d * d * (1.0 - memory) - self.shift_var);
         score
     }
 

@@ -476,3 +476,32 @@ fn the_likelihood_channel_waits_for_a_week() {
     let without = Params { likelihood_tail: 0.0, ..Params::default() };
     assert_eq!(shipped, alarms(&points, &mut Detector::with_params(Config::default(), without)));
 }
+
+/// The shift channel on its own: a week and more of steady noise never
+/// reaches the threshold; a move of the mean by five noise amplitudes does
+/// within a few points; and before a week of history it is silent.
+#[test]
+fn the_shift_channel_flags_a_moved_mean_and_not_steady_noise() {
+    let day = (DAY / STEP) as u64;
+    let run = |from: u64, days: u64| {
+        let mut d = Detector::new(Config::default());
+        let mut noise = Noise(7);
+        let mut scores = Vec::new();
+        for n in 1..=days * day {
+            let x = 100.0 + if n >= from { 5.0 } else { 0.0 } + noise.next();
+            if n == 1 {
+                (d.short_x, d.long_x) = (x, x);
+            }
+            scores.push(d.shifted(n, x, (n as i64 - 1) * STEP, 1e-3));
+        }
+        scores
+    };
+    let steady = run(u64::MAX, 10);
+    assert!(steady.iter().all(|&s| s < ANOMALY_THRESHOLD), "{:?}", steady.iter().copied().fold(0.0, f64::max));
+    let from = 9 * day;
+    let moved = run(from, 10);
+    let first = moved.iter().position(|&s| s >= ANOMALY_THRESHOLD).map(|i| i as u64 + 1);
+    assert!(first.is_some_and(|n| (from..from + 6).contains(&n)), "first alarm at {first:?}, the move at {from}");
+    let early = run(3 * day, 4);
+    assert!(early.iter().all(|&s| s == 0.0));
+}
