@@ -108,11 +108,15 @@ pub async fn usage(cache: &Cache, fleet: &Fleet, catalog: &Catalog, now: i64) ->
     let healthy =
         |tenant: &str, region: &str| health.iter().any(|(t, r, h)| t == tenant && r == region && *h == Health::Ok);
     let mut reads = Vec::new();
+    // One read of every tenant's tagged resources.
+    let mut tagged: std::collections::HashMap<(String, String), Vec<crate::tags::TaggedResource>> = Default::default();
+    for r in cache.all_tagged().await? {
+        tagged.entry((r.tenant.clone(), r.region.clone())).or_default().push(r);
+    }
     for t in &fleet.tenants {
-        let tagged = cache.tenant_tagged(&t.id).await?;
         for region in t.regions() {
-            let found: Vec<_> = tagged.iter().filter(|r| r.region == region).cloned().collect();
-            let values = crate::tags::merged(t.dimensions_in(region), &found);
+            let found = tagged.get(&(t.id.clone(), region.to_string())).map_or(&[][..], Vec::as_slice);
+            let values = crate::tags::merged(t.dimensions_in(region), found);
             let metrics: usize =
                 catalog.metrics_for(t.model).filter_map(|m| crate::tags::queries_for(&m.dimensions, &values)).sum();
             reads.push((metrics as u64, healthy(&t.id, region)));

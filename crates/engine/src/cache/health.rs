@@ -102,6 +102,25 @@ impl Cache {
         Ok(rows.into_iter().filter_map(|(t, r, h, at)| Some(((t, r), (parse_health(&h?), at?)))).collect())
     }
 
+    /// When the sync before the last assessed the fleet (epoch ms): the
+    /// newest `previous_at`; `None` after a first sync.
+    pub async fn previous_assessed_at(&self) -> Result<Option<i64>, CacheError> {
+        Ok(sqlx::query_scalar("SELECT max(previous_at) FROM health").fetch_one(&self.pool).await?)
+    }
+
+    /// [`Cache::previous_health`] of one tenant's regions.
+    pub async fn previous_health_of(
+        &self,
+        tenant: &str,
+    ) -> Result<std::collections::HashMap<(String, String), (Health, i64)>, CacheError> {
+        let rows: Vec<(String, String, Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT tenant_id, region, previous, previous_at FROM health WHERE tenant_id = ?1")
+                .bind(tenant)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().filter_map(|(t, r, h, at)| Some(((t, r), (parse_health(&h?), at?)))).collect())
+    }
+
     /// The health of every active tenant-region: (tenant, region, health),
     /// by tenant and region.
     pub async fn active_health(&self) -> Result<Vec<(String, String, Health)>, CacheError> {

@@ -69,6 +69,14 @@ impl Cache {
         Ok(rows.iter().map(tagged_row).collect())
     }
 
+    /// Every tenant's tagged resources.
+    pub async fn all_tagged(&self) -> Result<Vec<TaggedResource>, CacheError> {
+        let rows = sqlx::query("SELECT tenant_id, region, arn, dimension, value FROM tagged_resource")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(tagged_row).collect())
+    }
+
     /// One tenant's tagged resources in every region.
     pub async fn tenant_tagged(&self, tenant: &str) -> Result<Vec<TaggedResource>, CacheError> {
         let rows = sqlx::query(

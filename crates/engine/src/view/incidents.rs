@@ -28,7 +28,7 @@ pub async fn incidents(cache: &Cache, hours: u32, now: i64) -> Result<IncidentsV
     }
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
     let names = cache.tenant_names().await?.into_iter().collect();
-    let changed_since = cache.previous_health().await?.values().map(|(_, at)| *at).max();
+    let changed_since = cache.previous_assessed_at().await?;
     Ok(IncidentsView { since: clock::ms(since), until: clock::ms(now), incidents, names, changed_since })
 }
 

@@ -29,7 +29,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     let model = Model::parse(&info.model);
 
     let health = cache.tenant_health(id).await?;
-    let previous = cache.previous_health().await?;
+    let previous = cache.previous_health_of(id).await?;
     let mut by_region: Vec<TenantHealth> = health
         .into_iter()
         .map(|h| TenantHealth {
