@@ -72,25 +72,16 @@ impl Cache {
 
     /// The latest result of one triage query in every tenant-region.
     pub async fn query_results(&self, query_key: &str) -> Result<Vec<LogResult>, CacheError> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, partial
-             FROM log_result WHERE query_key = ?1",
-        )
-        .bind(query_key)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!("SELECT {LOG_RESULT_COLUMNS} FROM log_result WHERE query_key = ?1");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query_key).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(log_result_row).collect())
     }
 
     pub async fn log_results(&self, tenant: &str, region: &str) -> Result<Vec<LogResult>, CacheError> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, partial
-             FROM log_result WHERE tenant_id = ?1 AND region = ?2 ORDER BY query_key",
-        )
-        .bind(tenant)
-        .bind(region)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {LOG_RESULT_COLUMNS} FROM log_result WHERE tenant_id = ?1 AND region = ?2 ORDER BY query_key"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(region).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(log_result_row).collect())
     }
 
@@ -125,7 +116,12 @@ impl Cache {
     }
 }
 
-/// A `log_result` row read in the column order of [`Cache::log_results`].
+/// The columns [`log_result_row`] reads, in its order (a constant, never
+/// input).
+const LOG_RESULT_COLUMNS: &str =
+    "tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, partial";
+
+/// A `log_result` row read in the order of [`LOG_RESULT_COLUMNS`].
 fn log_result_row(r: &sqlx::sqlite::SqliteRow) -> LogResult {
     LogResult {
         tenant_id: r.get(0),
