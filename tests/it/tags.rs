@@ -84,6 +84,17 @@ async fn a_tenant_with_two_load_balancers_and_a_database_is_found_by_its_tag_and
         .await
         .unwrap();
     assert!(none.is_empty());
+    let charts = |tenant: &str| {
+        let cache = &cache;
+        let w = &w;
+        let tenant = tenant.to_string();
+        async move {
+            let page = fleetdeck_engine::view::tenant(cache, &w.catalog, &tenant, epoch).await.unwrap();
+            page.metrics.iter().map(|m| m.key.clone()).collect::<Vec<_>>()
+        }
+    };
+    assert!(charts(&t.id).await.contains(&"db_cpu".to_string()), "its database is charted");
+    assert!(!charts(&other.id).await.contains(&"db_cpu".to_string()), "no empty database chart");
     let all = cache.all_sources().await.unwrap();
     let metrics =
         all.iter().find(|s| s.tenant_id == other.id && s.region == other.home_region && s.source == "metrics");

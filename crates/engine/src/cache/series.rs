@@ -319,6 +319,14 @@ impl Cache {
     /// Every series already in the cache by [`SeriesKey::identity`]: (id,
     /// unit, watermark). One read instead of one upsert per series (12,000
     /// on F200: 1.7 s of a re-sync).
+    /// The catalog metric keys a tenant has a series of, in any region.
+    pub async fn tenant_metric_keys(&self, tenant: &str) -> Result<Vec<String>, CacheError> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT metric_key FROM series WHERE tenant_id = ?1")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn known_series(&self) -> Result<HashMap<SeriesIdentity, (i64, String, Option<i64>)>, CacheError> {
         let rows = sqlx::query(
             "SELECT tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, id, unit, watermark

@@ -57,8 +57,13 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
     let fresh_at = by_region.iter().filter_map(|r| r.fresh_at).max();
 
     let specs: Vec<&crate::catalog::MetricSpec> = model.map(|m| catalog.metrics_for(m).collect()).unwrap_or_default();
+    // A metric of a resource the tenant does not have (a shared tenant
+    // without a database) is not charted empty, once it has series of
+    // others; before its first sync every catalog metric is.
+    let has = cache.tenant_metric_keys(id).await?;
     let metrics = specs
         .iter()
+        .filter(|m| has.is_empty() || has.contains(&m.key))
         .map(|m| MetricInfo {
             key: m.key.clone(),
             label: m.label.clone(),
