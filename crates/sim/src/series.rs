@@ -116,16 +116,29 @@ pub(crate) fn weekday(t: i64) -> i64 {
 }
 
 /// Share of peak traffic at `t`: a daily wave peaking at 14:00 UTC with a
-/// night-time trough at 15 % of peak, and weekends at about 60 %.
+/// night-time trough at 15 % of peak, and weekends at about 60 %. Users do
+/// not all stop at midnight UTC: the weekend level is reached over the
+/// [`WEEK_RAMP`] seconds either side of the midnight it starts and ends on
+/// (a step there read as a fleet-wide 1.6x jump every Monday).
 pub(crate) fn load(t: i64) -> f64 {
     let hour = t.rem_euclid(86_400) as f64 / 3600.0;
     let daily = 0.15 + 0.85 * 0.5 * (1.0 + (std::f64::consts::TAU * (hour - 14.0) / 24.0).cos());
-    let weekly = match weekday(t) {
+    let level = |at: i64| match weekday(at) {
         0 | 6 => 0.62,
         _ => 1.0,
     };
+    let midnight = (t + 43_200).div_euclid(86_400) * 86_400;
+    let weekly = if (t - midnight).abs() < WEEK_RAMP {
+        let f = (t - midnight + WEEK_RAMP) as f64 / (2 * WEEK_RAMP) as f64;
+        level(midnight - 1) * (1.0 - f) + level(midnight) * f
+    } else {
+        level(t)
+    };
     daily * weekly
 }
+
+/// Half the time the weekly level takes to change around midnight.
+const WEEK_RAMP: i64 = 3 * 3600;
 
 // ---------------------------------------------------------------------------
 // Metrics
@@ -353,8 +366,16 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
 fn requests(fleet: &Fleet, tenant: &SimTenant, region: &str, region_factor: f64, minute: i64) -> f64 {
     let seed = fleet.options.seed;
     let region_h = hash_str(region);
-    let day = minute.div_euclid(86_400) as u64;
-    let day_level = 1.0 + 0.06 * gauss(mix(&[seed, tenant.key, 11, region_h, day]));
+    // Each day's level wobbles, reached gradually around midnight like the
+    // weekend's (see `load`).
+    let level_of = |day: i64| 1.0 + 0.06 * gauss(mix(&[seed, tenant.key, 11, region_h, day as u64]));
+    let midnight = (minute + 43_200).div_euclid(86_400) * 86_400;
+    let day_level = if (minute - midnight).abs() < WEEK_RAMP {
+        let f = (minute - midnight + WEEK_RAMP) as f64 / (2 * WEEK_RAMP) as f64;
+        level_of(midnight / 86_400 - 1) * (1.0 - f) + level_of(midnight / 86_400) * f
+    } else {
+        level_of(minute.div_euclid(86_400))
+    };
     let minute_noise = 1.0 + 0.04 * gauss(mix(&[seed, tenant.key, 12, region_h, minute as u64]));
     let noisy = fleet.neighbour_effect(tenant, region, minute).0;
     let lambda = tenant.peak_rpm * region_factor * load(minute) * day_level * minute_noise * noisy;
