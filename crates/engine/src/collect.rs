@@ -127,8 +127,9 @@ pub async fn metric_data(
     }
     // Per query, per resource.
     let mut parts: Vec<Vec<Vec<(i64, f64)>>> = queries.iter().map(|q| vec![Vec::new(); q.resources.len()]).collect();
-    // Each query's status on the last page that mentioned it.
-    let mut status: Vec<Option<(String, String)>> = vec![None; queries.len()];
+    // Each resource's status on the last page that mentioned it.
+    let mut status: Vec<Vec<Option<(String, String)>>> =
+        queries.iter().map(|q| vec![None; q.resources.len()]).collect();
     let mut token: Option<String> = None;
     let mut skipped = 0usize;
     loop {
@@ -153,11 +154,7 @@ pub async fn metric_data(
                 .iter()
                 .map(|m| format!("{}: {}", m.code().unwrap_or("Message"), m.value().unwrap_or_default()))
                 .collect();
-            // A query is as complete as its least complete resource.
-            let now = r.status_code().map(|c| (c.as_str().to_string(), messages.join("; ")));
-            if k == 0 || status[idx].as_ref().is_none_or(|(code, _)| code == "Complete") {
-                status[idx] = now;
-            }
+            status[idx][k] = r.status_code().map(|c| (c.as_str().to_string(), messages.join("; ")));
         }
         token = resp.next_token().map(str::to_string);
         if token.is_none() {
@@ -179,10 +176,10 @@ pub async fn metric_data(
         out.push(combine(&q.stat, resources));
     }
     let incomplete = status
-        .into_iter()
+        .iter()
         .enumerate()
         .filter_map(|(i, s)| {
-            let (code, messages) = s?;
+            let (code, messages) = least_complete(s)?;
             (code != "Complete").then(|| {
                 let q = &queries[i];
                 let why = if messages.is_empty() { String::new() } else { format!(" ({messages})") };
@@ -191,6 +188,14 @@ pub async fn metric_data(
         })
         .collect();
     Ok(MetricAnswer { points: out, incomplete })
+}
+
+/// A query's status from its resources' (each as its last page left it):
+/// the first that is not `Complete`, else any. A series summed over
+/// resources is as complete as its least complete one.
+fn least_complete(resources: &[Option<(String, String)>]) -> Option<&(String, String)> {
+    let answered = resources.iter().flatten();
+    answered.clone().find(|(code, _)| code != "Complete").or_else(|| answered.last())
 }
 
 /// `q7` → (7, 0); `q7r1` → (7, 1).
@@ -891,6 +896,15 @@ pub(crate) mod tests {
             transitioned_at: None,
             composite: false,
         }
+    }
+
+    #[test]
+    fn a_summed_series_is_as_complete_as_its_least_complete_resource() {
+        let st = |code: &str| Some((code.to_string(), String::new()));
+        assert_eq!(least_complete(&[st("Complete"), st("PartialData")]).map(|s| s.0.as_str()), Some("PartialData"));
+        assert_eq!(least_complete(&[st("InternalError"), st("Complete")]).map(|s| s.0.as_str()), Some("InternalError"));
+        assert_eq!(least_complete(&[st("Complete"), None]).map(|s| s.0.as_str()), Some("Complete"));
+        assert_eq!(least_complete(&[None, None]), None);
     }
 
     #[test]
