@@ -87,6 +87,20 @@ fn matches_type(arn: &str, filter: &str) -> bool {
 /// This operation's paging tokens ([`page_token`]).
 const TOKEN_SALT: u64 = 0x7461_6767;
 
+/// A list of strings (absent is empty), as the JSON protocol types it: any
+/// other shape is refused.
+fn strings(v: Option<&Value>, name: &str) -> Result<Vec<String>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| invalid(format!("{name} must be a list")))?
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| invalid(format!("each of {name} must be a string"))))
+            .collect(),
+    }
+}
+
 fn get_resources(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let fleet = &call.state.fleet;
     let mut filters: Vec<(String, Vec<String>)> = Vec::new();
@@ -100,30 +114,14 @@ fn get_resources(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
             if key.is_empty() || key.len() > 128 {
                 return Err(invalid("TagFilter Key must be 1 to 128 characters"));
             }
-            let values: Vec<String> = match f.get("Values") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(v) => v
-                    .as_array()
-                    .ok_or_else(|| invalid("TagFilter Values must be a list"))?
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_string).ok_or_else(|| invalid("a tag value must be a string")))
-                    .collect::<Result<_, _>>()?,
-            };
+            let values = strings(f.get("Values"), "TagFilter Values")?;
             if values.len() > MAX_TAG_VALUES {
                 return Err(invalid(format!("each TagFilter key can include up to {MAX_TAG_VALUES} values")));
             }
             filters.push((key.to_string(), values));
         }
     }
-    let types: Vec<String> = match input.get("ResourceTypeFilters") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => v
-            .as_array()
-            .ok_or_else(|| invalid("ResourceTypeFilters must be a list"))?
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-    };
+    let types = strings(input.get("ResourceTypeFilters"), "ResourceTypeFilters")?;
     let per_page = match input.get("ResourcesPerPage") {
         None | Some(Value::Null) => DEFAULT_PER_PAGE,
         Some(v) => v.as_i64().ok_or_else(|| invalid("ResourcesPerPage must be an integer"))?,

@@ -22,7 +22,8 @@ const PER_PAGE: i32 = 100;
 /// names it leaves out, the values found by the tenant's tag.
 #[derive(Debug, Default)]
 pub(crate) struct Selectors {
-    found: HashMap<(String, String), Vec<TaggedResource>>,
+    /// Per tenant-region, the values its tag found, per dimension name.
+    found: HashMap<(String, String), BTreeMap<String, Vec<String>>>,
     /// Tenant-regions whose tag read failed this sync, and why.
     failed: HashMap<(String, String), crate::aws::Failure>,
 }
@@ -39,8 +40,7 @@ impl Selectors {
         if let Some(v) = t.dimensions_in(region).get(dimension) {
             return Some(Values { values: v.clone(), from_tag: false });
         }
-        let found = self.found.get(&(t.id.clone(), region.to_string()))?;
-        let values = tags::values(found).remove(dimension)?;
+        let values = self.found.get(&(t.id.clone(), region.to_string()))?.get(dimension)?.clone();
         Some(Values { values, from_tag: true })
     }
 
@@ -51,8 +51,9 @@ impl Selectors {
 
     /// Every dimension value of a tenant in a region, typed or found.
     pub fn all(&self, t: &Tenant, region: &str) -> BTreeMap<String, Vec<String>> {
-        let found = self.found.get(&(t.id.clone(), region.to_string()));
-        tags::merged(t.dimensions_in(region), found.map_or(&[], Vec::as_slice))
+        let mut out = self.found.get(&(t.id.clone(), region.to_string())).cloned().unwrap_or_default();
+        out.extend(t.dimensions_in(region).iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
     }
 }
 
@@ -115,9 +116,11 @@ pub(super) async fn read(
             }
         }
         // Kept by AWS region; looked up by the tenant's name for it.
-        for r in run.cache.tagged(&target.account, &target.region).await? {
-            for (_, region) in tenants.iter().filter(|(t, _)| t.id == r.tenant) {
-                selectors.found.entry((r.tenant.clone(), region.clone())).or_default().push(r.clone());
+        let found = run.cache.tagged(&target.account, &target.region).await?;
+        for (t, region) in tenants {
+            let mine: Vec<TaggedResource> = found.iter().filter(|r| r.tenant == t.id).cloned().collect();
+            if !mine.is_empty() {
+                selectors.found.insert((t.id.clone(), region.clone()), tags::values(&mine));
             }
         }
     }
