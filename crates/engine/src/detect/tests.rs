@@ -442,17 +442,25 @@ fn an_ongoing_episode_keeps_its_peak_and_says_where_the_series_is_now() {
     assert!(!e.explain_now("p99 latency", "ms", Some(2700.0)).contains("now"));
 }
 
+/// `days` days of noise around 100 that grows fourfold from day `from` on;
+/// the index of its first grown point.
+fn growing_noise(from: usize, days: usize) -> (usize, Vec<(i64, f64)>) {
+    let day = (DAY / STEP) as usize;
+    let burst = from * day;
+    let mut noise = Noise(23);
+    let points = (0..days * day)
+        .map(|i| (T0 + i as i64 * STEP, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
+        .collect();
+    (burst, points)
+}
+
 /// Noise that grows fourfold with no point beyond the bar: the likelihood
 /// channel finds it within the hour once the detector has a week of the
 /// series, where the point bar and the CUSUM alone do not.
 #[test]
 fn noise_that_grows_is_flagged_once_a_week_is_known() {
     let day = (DAY / STEP) as usize;
-    let burst = 8 * day;
-    let mut noise = Noise(23);
-    let points: Vec<(i64, f64)> = (0..9 * day)
-        .map(|i| (T0 + i as i64 * STEP, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
-        .collect();
+    let (burst, points) = growing_noise(8, 9);
     let found = alarms(&points, &mut Detector::new(Config::default()));
     let after: Vec<usize> = found.iter().copied().filter(|&i| i >= burst).collect();
     assert!(after.first().is_some_and(|&i| i < burst + 12), "alarms: {found:?}");
@@ -466,12 +474,7 @@ fn noise_that_grows_is_flagged_once_a_week_is_known() {
 /// third day is left to the point bar and the CUSUM.
 #[test]
 fn the_likelihood_channel_waits_for_a_week() {
-    let day = (DAY / STEP) as usize;
-    let burst = 3 * day;
-    let mut noise = Noise(23);
-    let points: Vec<(i64, f64)> = (0..4 * day)
-        .map(|i| (T0 + i as i64 * STEP, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
-        .collect();
+    let (_, points) = growing_noise(3, 4);
     let shipped = alarms(&points, &mut Detector::new(Config::default()));
     let without = Params { likelihood_tail: 0.0, ..Params::default() };
     assert_eq!(shipped, alarms(&points, &mut Detector::with_params(Config::default(), without)));
