@@ -148,8 +148,17 @@ pub enum Command {
         only: Option<PolicyDoc>,
         /// The permissions for the management (payer) account's role instead:
         /// Cost Explorer and Organizations reads, which tenants never grant.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "monitoring")]
         payer: bool,
+        /// The monitoring account's role instead (`[monitoring]`): CloudWatch
+        /// and Logs Insights over the linked accounts and its sinks' links,
+        /// plus the sink policy letting the fleet file's tenant accounts link.
+        #[arg(long)]
+        monitoring: bool,
+        /// With --monitoring: a tenant account the sink policy lets link
+        /// (repeat it; default: a placeholder).
+        #[arg(long, value_name = "ACCOUNT", requires = "monitoring")]
+        linked_account: Vec<String>,
     },
     /// The cache file: size per table and per tenant (`stats`, the default),
     /// `compact`, or `drop-tenant ID`. No AWS calls.
@@ -188,11 +197,13 @@ pub enum CacheAction {
     },
 }
 
-/// One of the two documents `fleetdeck policy` prints.
+/// One of the documents `fleetdeck policy` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyDoc {
     Permissions,
     Trust,
+    /// The monitoring account's sink policy (with --monitoring).
+    Sink,
 }
 
 impl Common {
@@ -239,13 +250,22 @@ pub fn main() -> ExitCode {
                     Command::Check { tenant, cost, json } => check::run(&cli.common, tenant, cost, json).await,
                     Command::Cache { action, json } => cache::run(&cli.common, action, json).await,
                     Command::Report(args) => report::run(&cli.common.session_options(), args).await,
-                    Command::Policy { external_id, trusted_account, only, payer } => {
-                        let grantor = if payer {
-                            fleetdeck_engine::check::Grantor::Payer
-                        } else {
-                            fleetdeck_engine::check::Grantor::Tenant
+                    Command::Policy { external_id, trusted_account, only, payer, monitoring, linked_account } => {
+                        use fleetdeck_engine::check::Grantor;
+                        let grantor = match (payer, monitoring) {
+                            (true, _) => Grantor::Payer,
+                            (_, true) => Grantor::Monitoring,
+                            _ => Grantor::Tenant,
                         };
-                        policy::run(external_id.as_deref(), trusted_account.as_deref(), only, grantor)
+                        policy::run(
+                            policy::Asked {
+                                external_id: external_id.as_deref(),
+                                trusted_account: trusted_account.as_deref(),
+                                only,
+                                linked_accounts: &linked_account,
+                            },
+                            grantor,
+                        )
                     }
                 }
             });

@@ -100,7 +100,7 @@ async fn a_call_never_sent_for_want_of_credentials_is_neither_counted_nor_priced
     let failures = [
         collect::metric_data(&cloudwatch, &aws, &target, &[query], epoch - 3600, epoch).await.unwrap_err(),
         collect::alarms(&cloudwatch, &aws, &target).await.unwrap_err(),
-        collect::log_group_names(&logs, &aws, &target, &["/acme/*".to_string()]).await.unwrap_err(),
+        collect::log_group_names(&logs, &aws, &target, &["/acme/*".to_string()], None).await.unwrap_err(),
         collect::insights(&logs, &aws, &target, vec!["/acme/api".into()], "fields @message", epoch - 3600, epoch)
             .await
             .unwrap_err(),

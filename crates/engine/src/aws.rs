@@ -33,6 +33,9 @@ pub const READ_ACTIONS: &[&str] = &[
     "organizations:ListAccounts",
     "organizations:ListTagsForResource",
     "tag:GetResources",
+    "oam:ListSinks",
+    "oam:GetSink",
+    "oam:ListAttachedLinks",
 ];
 
 /// Attempts per call, the first included. A brownout (a fifth of calls
@@ -626,6 +629,17 @@ impl AwsAccess {
             .region(Region::new(region.to_string()))
             .build();
         aws_sdk_resourcegroupstagging::Client::from_conf(conf)
+    }
+
+    /// CloudWatch Observability Access Manager (the monitoring account's
+    /// sinks and their links) of one region; a client per call, as it is
+    /// read by `check` and `discover`, not by every sync.
+    pub fn oam(&self, creds: &SharedCredentialsProvider, region: &str) -> aws_sdk_oam::Client {
+        let conf = aws_sdk_oam::config::Builder::from(&self.base)
+            .credentials_provider(creds.clone())
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_oam::Client::from_conf(conf)
     }
 
     /// Organizations has one endpoint, in us-east-1 (aws partition).

@@ -43,8 +43,12 @@ pub const EXTERNAL_ID_PLACEHOLDER: &str = "<TENANT-EXTERNAL-ID>";
 /// Whose role a permissions policy is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grantor {
-    /// A tenant account: CloudWatch metrics and alarms, Logs Insights.
+    /// A tenant account: CloudWatch metrics and alarms, Logs Insights,
+    /// its tagged resources.
     Tenant,
+    /// The provider's monitoring account (`[monitoring]`): CloudWatch and
+    /// Logs Insights over the linked accounts, and its sinks' links.
+    Monitoring,
     /// The management (payer) account: Cost Explorer and Organizations.
     /// A tenant never grants these: a customer-owned account would let the
     /// vendor read its bill.
@@ -54,8 +58,13 @@ pub enum Grantor {
 impl Grantor {
     /// The actions of [`READ_ACTIONS`] this role needs.
     pub fn actions(self) -> Vec<&'static str> {
-        let payer = |a: &&str| a.starts_with("ce:") || a.starts_with("organizations:");
-        READ_ACTIONS.iter().copied().filter(|a| payer(a) == (self == Grantor::Payer)).collect()
+        let service = |a: &str| a.split(':').next().unwrap_or_default().to_string();
+        let wanted: &[&str] = match self {
+            Grantor::Tenant => &["cloudwatch", "logs", "tag"],
+            Grantor::Payer => &["ce", "organizations"],
+            Grantor::Monitoring => &["cloudwatch", "logs", "oam"],
+        };
+        READ_ACTIONS.iter().copied().filter(|a| wanted.contains(&service(a).as_str())).collect()
     }
 }
 
@@ -94,6 +103,34 @@ pub fn trust_policy(principal: &str, external_id: Option<&str>) -> Value {
             "Principal": { "AWS": principal },
             "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
             "Condition": { "StringEquals": { "sts:ExternalId": external_id.unwrap_or(EXTERNAL_ID_PLACEHOLDER) } }
+        }]
+    })
+}
+
+/// Stands in for the accounts allowed to link when none are given.
+pub const LINKED_ACCOUNT_PLACEHOLDER: &str = "<TENANT-ACCOUNT-ID>";
+
+/// What a tenant's link shares with the monitoring account: its metrics
+/// and its log groups (OAM resource types, CreateLink, OAM API Reference).
+pub const LINK_RESOURCE_TYPES: [&str; 2] = ["AWS::CloudWatch::Metric", "AWS::Logs::LogGroup"];
+
+/// The policy of the monitoring account's sink (PutSinkPolicy, OAM API
+/// Reference): `accounts` may link to it, sharing metrics and log groups
+/// and nothing else. A placeholder stands in when none are given.
+pub fn sink_policy(accounts: &[String]) -> Value {
+    let principals: Vec<&str> = if accounts.is_empty() {
+        vec![LINKED_ACCOUNT_PLACEHOLDER]
+    } else {
+        accounts.iter().map(String::as_str).collect()
+    };
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "AWS": principals },
+            "Action": ["oam:CreateLink", "oam:UpdateLink"],
+            "Resource": "*",
+            "Condition": { "ForAllValues:StringEquals": { "oam:ResourceTypes": LINK_RESOURCE_TYPES } }
         }]
     })
 }
@@ -151,6 +188,12 @@ pub enum Probe {
     /// `tag:GetResources`: the resources carrying the tenant's cost
     /// allocation tag, for tenants whose dimension values it supplies.
     Tags,
+    /// The monitoring account (`[monitoring]`): its role, and its sink in
+    /// each region (`oam:ListSinks`).
+    Sink,
+    /// A linked tenant's account in one region: attached to the sink
+    /// (`oam:ListAttachedLinks`), sharing metrics and log groups.
+    Link,
 }
 
 impl Probe {
@@ -162,6 +205,8 @@ impl Probe {
             Probe::Logs => "logs",
             Probe::Cost => "cost",
             Probe::Tags => "tags",
+            Probe::Sink => "sink",
+            Probe::Link => "link",
         }
     }
 }
@@ -194,6 +239,11 @@ pub enum Problem {
     ServiceNotEnabled,
     /// No log group matches the tenant's `selector.log_groups`.
     NoLogGroup,
+    /// The monitoring account has no sink in the region.
+    NoSink,
+    /// The tenant's account is not linked to the sink in the region, or
+    /// its link does not share metrics or log groups.
+    NotLinked,
     /// The calls work, but no catalog metric has data for the tenant's
     /// `selector.dimensions` in the last 24 hours (a typo, a resource that
     /// does not exist, or a dimension set the service does not publish).
@@ -220,6 +270,8 @@ impl Problem {
             Problem::RegionNotEnabled => "region not enabled",
             Problem::ServiceNotEnabled => "service not enabled",
             Problem::NoLogGroup => "no matching log group",
+            Problem::NoSink => "no sink in the monitoring account",
+            Problem::NotLinked => "account not linked to the sink",
             Problem::NoData => "no data for the selector",
             Problem::BaseIdentity => "base credentials invalid",
             Problem::Expired => "credentials expired",
@@ -333,9 +385,15 @@ pub async fn run(
             }
         },
     };
-    let jobs = tenants.into_iter().map(|t| check_tenant(aws, fleet, catalog, t, opts.now));
+    let mut rows = Vec::new();
+    let monitoring = match &fleet.monitoring {
+        Some(m) => Some(check_monitoring(aws, m, &mut rows).await),
+        None => None,
+    };
+    let monitoring = monitoring.as_ref();
+    let jobs = tenants.into_iter().map(|t| check_tenant(aws, fleet, catalog, t, monitoring, opts.now));
     let per_tenant: Vec<Vec<CheckRow>> = stream::iter(jobs).buffered(opts.concurrency.max(1)).collect().await;
-    let mut rows: Vec<CheckRow> = per_tenant.into_iter().flatten().collect();
+    rows.extend(per_tenant.into_iter().flatten());
     if let Some(payer) = &fleet.payer_account {
         rows.push(if opts.cost {
             check_cost(fleet, aws, payer, opts.now).await
@@ -353,53 +411,221 @@ pub async fn run(
     Ok(rows)
 }
 
-async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Tenant, now: i64) -> Vec<CheckRow> {
-    let ext = t.external_id.as_deref();
-    let creds = aws.role(&t.role_arn, ext).await;
-    if let Err(failed) = assume(aws, &creds, &t.role_arn, ext).await {
-        return vec![CheckRow::failed(&t.id, "*", Probe::Credentials, failed)];
+/// What `check` learnt of the monitoring account: its credentials, and per
+/// region its sink and the links attached to it.
+struct MonitoringSeen<'a> {
+    monitoring: &'a crate::fleet::Monitoring,
+    creds: Option<SharedCredentialsProvider>,
+    /// Per region: the sink's ARN and its links, or why they are unknown.
+    sinks: BTreeMap<String, Result<(String, Vec<collect::AttachedLink>), Failure>>,
+}
+
+impl MonitoringSeen<'_> {
+    fn target(&self, region: &str) -> Target {
+        Target {
+            account: self.monitoring.account.clone(),
+            role_arn: self.monitoring.role_arn.clone(),
+            external_id: self.monitoring.external_id.clone(),
+            region: region.to_string(),
+        }
     }
-    let mut assumed = format!("assumed {}", t.role_arn);
-    if aws.source_identity_refused(&t.role_arn) {
-        assumed.push_str(
-            "; its trust policy does not allow sts:SetSourceIdentity, so the tenant's CloudTrail shows the \
-             session name only, not who looked: add \"sts:SetSourceIdentity\" to the trust policy's Action \
-             (`fleetdeck policy` prints it)",
-        );
+}
+
+/// The monitoring account's role, then its sink in each region of
+/// `[monitoring]` and the links attached to it: rows for tenant `*`.
+async fn check_monitoring<'a>(
+    aws: &AwsAccess,
+    m: &'a crate::fleet::Monitoring,
+    rows: &mut Vec<CheckRow>,
+) -> MonitoringSeen<'a> {
+    let mut seen = MonitoringSeen { monitoring: m, creds: None, sinks: BTreeMap::new() };
+    let creds = aws.role(&m.role_arn, m.external_id.as_deref()).await;
+    if let Err(failed) = assume(aws, &creds, &m.role_arn, m.external_id.as_deref()).await {
+        rows.push(CheckRow::failed("*", "*", Probe::Sink, failed));
+        return seen;
     }
-    let mut rows = vec![CheckRow::ok(&t.id, "*", Probe::Credentials, assumed)];
-    for region in t.regions() {
-        let place = t.place(region);
-        let target = Target {
-            account: place.account.to_string(),
-            role_arn: place.role_arn.to_string(),
-            external_id: place.external_id.map(str::to_string),
-            region: place.region.to_string(),
+    rows.push(CheckRow::ok("*", "*", Probe::Sink, format!("assumed the monitoring account's role {}", m.role_arn)));
+    for region in &m.regions {
+        let target = seen.target(region);
+        let client = aws.oam(&creds, region);
+        let found = match collect::sinks(&client, aws, &target).await {
+            Ok(sinks) => match sinks.first() {
+                Some(sink) => match collect::attached_links(&client, aws, &target, sink).await {
+                    Ok(links) => Ok((sink.clone(), links)),
+                    Err(f) => Err(f),
+                },
+                None => Err(Failure {
+                    status: SourceStatus::NotConfigured,
+                    message: format!("the monitoring account {} has no sink in {region}", m.account),
+                    remediation: format!(
+                        "in account {}, region {region}: `aws oam create-sink --name fleetdeck`, then give it the \
+                         policy `fleetdeck policy --monitoring --only sink` prints (`aws oam put-sink-policy`); or \
+                         remove {region} from monitoring.regions (fleet file line {})",
+                        m.account, m.line
+                    ),
+                }),
+            },
+            Err(f) => Err(f),
         };
-        // Another environment's account is reached through its own role:
-        // assumed here, its row in that environment's region.
-        let creds = if place.role_arn == t.role_arn {
-            creds.clone()
-        } else {
-            let other = aws.role(place.role_arn, place.external_id).await;
-            match assume(aws, &other, place.role_arn, place.external_id).await {
-                Ok(()) => {
-                    rows.push(CheckRow::ok(&t.id, region, Probe::Credentials, format!("assumed {}", place.role_arn)));
-                    other
-                }
-                Err(failed) => {
-                    rows.push(CheckRow::failed(&t.id, region, Probe::Credentials, failed));
-                    continue;
-                }
+        rows.push(match &found {
+            Ok((sink, links)) => {
+                CheckRow::ok("*", region, Probe::Sink, format!("sink {sink}: {} linked accounts", links.len()))
+            }
+            Err(f) if f.status == SourceStatus::NotConfigured => {
+                CheckRow::failed("*", region, Probe::Sink, (Problem::NoSink, f.clone()))
+            }
+            Err(f) => CheckRow::failed("*", region, Probe::Sink, (problem_of_status(f), f.clone())),
+        });
+        seen.sinks.insert(region.clone(), found);
+    }
+    seen.creds = Some(creds);
+    seen
+}
+
+/// Is the tenant's account linked to the sink in `region`, sharing what
+/// fleetdeck reads? The fix is the command the tenant runs.
+fn check_link(seen: &MonitoringSeen<'_>, t: &Tenant, region: &str) -> CheckRow {
+    let (sink, links) = match seen.sinks.get(region) {
+        Some(Ok(found)) => found,
+        Some(Err(_)) | None => {
+            return CheckRow::skipped(&t.id, region, Probe::Link, "not checked: the sink could not be read".into())
+        }
+    };
+    let create = format!(
+        "in account {}, region {region}: `aws oam create-link --sink-identifier {sink} --label-template \
+         '$AccountName' --resource-types {}` (the sink's policy must let the account link: `fleetdeck policy \
+         --monitoring --linked-account {}`)",
+        t.account,
+        LINK_RESOURCE_TYPES.join(" "),
+        t.account
+    );
+    let Some(link) = links.iter().find(|l| l.account == t.account) else {
+        let f = Failure {
+            status: SourceStatus::NotConfigured,
+            message: format!(
+                "account {} is not linked to the monitoring account's sink in {region}: its metrics and logs read \
+                 as empty there",
+                t.account
+            ),
+            remediation: create,
+        };
+        return CheckRow::failed(&t.id, region, Probe::Link, (Problem::NotLinked, f));
+    };
+    let missing: Vec<&str> =
+        LINK_RESOURCE_TYPES.iter().copied().filter(|r| !link.resource_types.iter().any(|x| x == r)).collect();
+    if !missing.is_empty() {
+        let f = Failure {
+            status: SourceStatus::NotConfigured,
+            message: format!(
+                "account {}'s link ({}) does not share {} with the monitoring account in {region}",
+                t.account,
+                link.label,
+                missing.join(" or ")
+            ),
+            remediation: format!(
+                "in account {}, region {region}: `aws oam update-link --identifier {} --resource-types {}`",
+                t.account,
+                link.link_arn,
+                LINK_RESOURCE_TYPES.join(" ")
+            ),
+        };
+        return CheckRow::failed(&t.id, region, Probe::Link, (Problem::NotLinked, f));
+    }
+    CheckRow::ok(
+        &t.id,
+        region,
+        Probe::Link,
+        format!("linked as {:?}, sharing {}", link.label, link.resource_types.join(", ")),
+    )
+}
+
+async fn check_tenant(
+    aws: &AwsAccess,
+    fleet: &Fleet,
+    catalog: &Catalog,
+    t: &Tenant,
+    monitoring: Option<&MonitoringSeen<'_>>,
+    now: i64,
+) -> Vec<CheckRow> {
+    let ext = t.external_id.as_deref();
+    let mut rows = Vec::new();
+    // A tenant read only through the monitoring account has no role of its
+    // own to assume.
+    let own = if t.has_role() {
+        let creds = aws.role(&t.role_arn, ext).await;
+        if let Err(failed) = assume(aws, &creds, &t.role_arn, ext).await {
+            return vec![CheckRow::failed(&t.id, "*", Probe::Credentials, failed)];
+        }
+        let mut assumed = format!("assumed {}", t.role_arn);
+        if aws.source_identity_refused(&t.role_arn) {
+            assumed.push_str(
+                "; its trust policy does not allow sts:SetSourceIdentity, so the tenant's CloudTrail shows the \
+                 session name only, not who looked: add \"sts:SetSourceIdentity\" to the trust policy's Action \
+                 (`fleetdeck policy` prints it)",
+            );
+        }
+        rows.push(CheckRow::ok(&t.id, "*", Probe::Credentials, assumed));
+        Some(creds)
+    } else {
+        let how = match monitoring {
+            Some(m) if m.creds.is_some() => format!(
+                "no role of its own: read through the monitoring account {}; alarms in its own account are not \
+                 visible (links share metrics and logs, not alarms)",
+                m.monitoring.account
+            ),
+            _ => {
+                return vec![CheckRow::skipped(
+                    &t.id,
+                    "*",
+                    Probe::Credentials,
+                    "not checked: it is read through the monitoring account, whose role could not be assumed".into(),
+                )]
             }
         };
-        let (region, label) = (place.region, region);
+        rows.push(CheckRow::ok(&t.id, "*", Probe::Credentials, how));
+        None
+    };
+    for label in t.regions() {
+        let linked = monitoring.filter(|_| fleet.monitoring_for(t, label).is_some());
+        let place = t.place(label);
+        let region = place.region;
+        // Its own account (or its environment's) through its own role:
+        // the tag map and alarms there, and everything else when it is not
+        // read through the monitoring account.
+        let mut own_read: Option<(Target, SharedCredentialsProvider)> = None;
+        if let Some(own_creds) = own.as_ref().filter(|_| !place.role_arn.is_empty()) {
+            let target = Target {
+                account: place.account.to_string(),
+                role_arn: place.role_arn.to_string(),
+                external_id: place.external_id.map(str::to_string),
+                region: region.to_string(),
+            };
+            // Another environment's account is reached through its own role:
+            // assumed here, its row in that environment's region.
+            if place.role_arn == t.role_arn {
+                own_read = Some((target, own_creds.clone()));
+            } else {
+                let other = aws.role(place.role_arn, place.external_id).await;
+                match assume(aws, &other, place.role_arn, place.external_id).await {
+                    Ok(()) => {
+                        rows.push(CheckRow::ok(
+                            &t.id,
+                            label,
+                            Probe::Credentials,
+                            format!("assumed {}", place.role_arn),
+                        ));
+                        own_read = Some((target, other));
+                    }
+                    Err(failed) => rows.push(CheckRow::failed(&t.id, label, Probe::Credentials, failed)),
+                }
+            }
+        }
         // The values the fleet file leaves out, found by the tenant's tag.
         let mut dims = t.dimensions_in(label).clone();
-        if crate::sync::needs_tags(t, catalog) {
-            let client = aws.tagging(&creds, region);
+        if let Some((target, creds)) = own_read.as_ref().filter(|_| crate::sync::needs_tags(t, catalog)) {
+            let client = aws.tagging(creds, region);
             let ids = [t.id.clone()];
-            match collect::tagged_resources(&client, aws, &target, &fleet.cost_tag, &ids, 100).await {
+            match collect::tagged_resources(&client, aws, target, &fleet.cost_tag, &ids, 100).await {
                 Ok(found) => {
                     let listed: Vec<String> = found.iter().map(|r| format!("{} {}", r.kind(), r.value)).collect();
                     let text = format!(
@@ -417,18 +643,57 @@ async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Ten
                 Err(f) => rows.push(CheckRow::failed(&t.id, label, Probe::Tags, read_failure(f, t, label))),
             }
         }
-        let cw = aws.cloudwatch(&creds, &target.role_arn, region);
-        rows.push(match check_cloudwatch(&cw, aws, &target, catalog, t, &dims, now).await {
-            Ok(found) => CheckRow::ok(&t.id, label, Probe::Cloudwatch, found),
-            Err(MetricsFailure::Call(f)) => {
-                CheckRow::failed(&t.id, label, Probe::Cloudwatch, read_failure(f, t, label))
+        // Metrics and logs: through the monitoring account when linked.
+        let reader = match linked {
+            Some(m) => {
+                let link = check_link(m, t, label);
+                let ok = !link.is_failed();
+                rows.push(link);
+                match (&m.creds, ok) {
+                    (Some(creds), true) => Some((m.target(region), creds.clone(), Some(t.account.as_str()))),
+                    _ => None,
+                }
             }
-            Err(MetricsFailure::NoData(f)) => CheckRow::failed(&t.id, label, Probe::Cloudwatch, (Problem::NoData, f)),
-        });
-        rows.push(match check_alarms(&cw, aws, &target).await {
-            Ok(found) => CheckRow::ok(&t.id, label, Probe::Alarms, found),
-            Err(f) => CheckRow::failed(&t.id, label, Probe::Alarms, read_failure(f, t, label)),
-        });
+            None => own_read.as_ref().map(|(target, creds)| (target.clone(), creds.clone(), None)),
+        };
+        if let Some((target, creds, account_id)) = &reader {
+            let cw = aws.cloudwatch(creds, &target.role_arn, region);
+            let source = account_id.unwrap_or(&target.account);
+            rows.push(match check_cloudwatch(&cw, aws, target, *account_id, catalog, t, &dims, now).await {
+                Ok(found) => CheckRow::ok(&t.id, label, Probe::Cloudwatch, found),
+                Err(MetricsFailure::Call(f)) => {
+                    CheckRow::failed(&t.id, label, Probe::Cloudwatch, read_failure(f, t, label))
+                }
+                Err(MetricsFailure::NoData(f)) => {
+                    let f = Failure { message: f.message.replace(&target.account, source), ..f };
+                    CheckRow::failed(&t.id, label, Probe::Cloudwatch, (Problem::NoData, f))
+                }
+            });
+        }
+        // Alarms: its own account's when it has a role there, else those
+        // the monitoring account holds.
+        let alarms_from = match (&own_read, &reader) {
+            (Some((target, creds)), _) => Some((target, creds)),
+            (None, Some((target, creds, Some(_)))) => Some((target, creds)),
+            _ => None,
+        };
+        if let Some((target, creds)) = alarms_from {
+            let cw = aws.cloudwatch(creds, &target.role_arn, region);
+            rows.push(match check_alarms(&cw, aws, target).await {
+                Ok(found) if own_read.is_none() => CheckRow::ok(
+                    &t.id,
+                    label,
+                    Probe::Alarms,
+                    format!(
+                        "{found} in the monitoring account; alarms in the tenant's own account are not visible \
+                         without a role there"
+                    ),
+                ),
+                Ok(found) => CheckRow::ok(&t.id, label, Probe::Alarms, found),
+                Err(f) => CheckRow::failed(&t.id, label, Probe::Alarms, read_failure(f, t, label)),
+            });
+        }
+        let Some((target, creds, account_id)) = &reader else { continue };
         if t.selector.log_groups.is_empty() {
             rows.push(CheckRow::skipped(
                 &t.id,
@@ -438,8 +703,8 @@ async fn check_tenant(aws: &AwsAccess, fleet: &Fleet, catalog: &Catalog, t: &Ten
             ));
             continue;
         }
-        let logs = aws.logs(&creds, &target.role_arn, region);
-        rows.push(match check_logs(&logs, aws, &target, t).await {
+        let logs = aws.logs(creds, &target.role_arn, region);
+        rows.push(match check_logs(&logs, aws, target, *account_id, t).await {
             Ok(found) => CheckRow::ok(&t.id, label, Probe::Logs, found),
             Err(LogsFailure::Call(f)) => CheckRow::failed(&t.id, label, Probe::Logs, read_failure(f, t, label)),
             Err(LogsFailure::NoMatch(f)) => CheckRow::failed(&t.id, label, Probe::Logs, (Problem::NoLogGroup, f)),
@@ -506,10 +771,12 @@ enum MetricsFailure {
 /// dimension values: whether the call is allowed, and whether the selector
 /// finds the tenant's data. A typo in a dimension value reads as "no data"
 /// in every view after a sync; here it is named before one.
+#[allow(clippy::too_many_arguments)]
 async fn check_cloudwatch(
     client: &aws_sdk_cloudwatch::Client,
     aws: &AwsAccess,
     target: &Target,
+    account_id: Option<&str>,
     catalog: &Catalog,
     t: &Tenant,
     dims: &BTreeMap<String, Vec<String>>,
@@ -524,7 +791,9 @@ async fn check_cloudwatch(
         .map(|spec| {
             let first = spec.dimensions.iter().filter_map(|d| Some((d.clone(), dims.get(d)?.first()?.clone())));
             // Percentiles are not summed: any statistic shows presence.
-            QuerySpec::one(&spec.namespace, &spec.name, first.collect(), "SampleCount", HOUR as u32)
+            let mut q = QuerySpec::one(&spec.namespace, &spec.name, first.collect(), "SampleCount", HOUR as u32);
+            q.account_id = account_id.map(str::to_string);
+            q
         })
         .collect();
     if queries.is_empty() {
@@ -553,7 +822,8 @@ async fn check_cloudwatch(
                 without.join(", ")
             ));
         }
-        return Err(MetricsFailure::NoData(no_data(t, &target.account, &target.region, 24, &without)));
+        let account = account_id.unwrap_or(&target.account);
+        return Err(MetricsFailure::NoData(no_data(t, account, &target.region, 24, &without)));
     }
     let mut out = format!("data for {} of {} catalog metrics in the last 24 h", with_data.len(), specs.len());
     if !without.is_empty() {
@@ -616,6 +886,7 @@ async fn check_logs(
     client: &aws_sdk_cloudwatchlogs::Client,
     aws: &AwsAccess,
     target: &Target,
+    linked: Option<&str>,
     t: &Tenant,
 ) -> Result<String, LogsFailure> {
     let mut found = Vec::new();
@@ -625,13 +896,13 @@ async fn check_logs(
             Some(p) => (p, true),
             None => (pattern.as_str(), false),
         };
+        let mut request = client.describe_log_groups().log_group_name_prefix(prefix).limit(1);
+        if let Some(account) = linked {
+            // The linked account's groups, from the monitoring account.
+            request = request.include_linked_accounts(true).account_identifiers(account);
+        }
         let resp = aws
-            .send(
-                &target.account,
-                &target.region,
-                "logs:DescribeLogGroups",
-                client.describe_log_groups().log_group_name_prefix(prefix).limit(1).send(),
-            )
+            .send(&target.account, &target.region, "logs:DescribeLogGroups", request.send())
             .await
             .map_err(|e| LogsFailure::Call(classify(&e)))?;
         let first = resp.log_groups().first().and_then(|g| g.log_group_name());
@@ -650,13 +921,18 @@ async fn check_logs(
                 &target.account,
                 &target.region,
                 "logs:StartQuery",
-                client
-                    .start_query()
-                    .log_group_names(found[0].clone())
-                    .start_time(end - 60)
-                    .end_time(end)
-                    .query_string("fields @timestamp | limit 1")
-                    .send(),
+                match linked {
+                    Some(account) => client.start_query().log_group_identifiers(collect::log_group_arn(
+                        &target.region,
+                        account,
+                        &found[0],
+                    )),
+                    None => client.start_query().log_group_names(found[0].clone()),
+                }
+                .start_time(end - 60)
+                .end_time(end)
+                .query_string("fields @timestamp | limit 1")
+                .send(),
             )
             .await
             .map_err(|e| LogsFailure::Call(classify(&e)))?;
@@ -668,7 +944,7 @@ async fn check_logs(
         }
         return Ok(format!("log groups found: {}; StartQuery allowed", found.join(", ")));
     }
-    Err(LogsFailure::NoMatch(no_log_group(t, &target.account, &target.region, &missing)))
+    Err(LogsFailure::NoMatch(no_log_group(t, linked.unwrap_or(&target.account), &target.region, &missing)))
 }
 
 /// One GetCostAndUsage for yesterday, monthly total only, from the payer
@@ -876,6 +1152,7 @@ mod tests {
             selector: Default::default(),
             line: 0,
             environments: Vec::new(),
+            monitored: false,
         }
     }
 
@@ -892,11 +1169,16 @@ mod tests {
             "{tenant:?}"
         );
         assert!(payer.iter().all(|a| a.starts_with("ce:") || a.starts_with("organizations:")), "{payer:?}");
-        let mut both = [tenant, payer].concat();
+        let monitoring = actions(&permissions_policy(Grantor::Monitoring));
+        assert!(
+            monitoring.iter().all(|a| a.starts_with("cloudwatch:") || a.starts_with("logs:") || a.starts_with("oam:")),
+            "{monitoring:?}"
+        );
+        let mut both = [tenant, payer, monitoring.into_iter().filter(|a| a.starts_with("oam:")).collect()].concat();
         both.sort();
         let mut all = actions(&session);
         all.sort();
-        assert_eq!(both, all, "every read action is granted by exactly one of the two");
+        assert_eq!(both, all, "every read action is granted by one of the three, oam's only by the monitoring account");
     }
 
     #[test]

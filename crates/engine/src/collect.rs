@@ -30,6 +30,9 @@ pub struct QuerySpec {
     pub resources: Vec<BTreeMap<String, String>>,
     pub stat: String,
     pub period: u32,
+    /// The linked account the metric is in, when it is read through the
+    /// monitoring account (`AccountId` of each of its queries).
+    pub account_id: Option<String>,
 }
 
 impl QuerySpec {
@@ -47,6 +50,7 @@ impl QuerySpec {
             resources: vec![dimensions],
             stat: stat.into(),
             period,
+            account_id: None,
         }
     }
 }
@@ -122,7 +126,14 @@ pub async fn metric_data(
             }
             let stat = MetricStat::builder().metric(metric.build()).period(q.period as i32).stat(&q.stat).build();
             let id = if q.resources.len() == 1 { format!("q{i}") } else { format!("q{i}r{k}") };
-            built.push(MetricDataQuery::builder().id(id).metric_stat(stat).return_data(true).build());
+            built.push(
+                MetricDataQuery::builder()
+                    .id(id)
+                    .metric_stat(stat)
+                    .set_account_id(q.account_id.clone())
+                    .return_data(true)
+                    .build(),
+            );
         }
     }
     // Per query, per resource.
@@ -269,15 +280,30 @@ pub async fn alarms(
             .await
             .map_err(|e| classify(&e))?;
         for a in resp.metric_alarms() {
+            // An alarm on one metric names it at the top level; an alarm
+            // on another account's metric (or on metric math) names it in
+            // `Metrics`, with its `AccountId` (PutMetricAlarm, CloudWatch
+            // API Reference): the one it watches returns data.
+            let watched = a.metrics().iter().find(|q| q.return_data().unwrap_or(true) && q.metric_stat().is_some());
+            let metric = a.metrics().iter().find_map(|q| q.metric_stat()).and_then(|m| m.metric());
+            let metric = watched.and_then(|q| q.metric_stat()).and_then(|m| m.metric()).or(metric);
+            let top = a.metric_name().is_some();
+            let dims = if top { a.dimensions() } else { metric.map_or(&[][..], |m| m.dimensions()) };
             let dimensions =
-                a.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))).collect();
+                dims.iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))).collect();
             let mut raw = raw_alarm(
                 (a.alarm_arn(), a.alarm_name(), a.state_value(), a.state_reason()),
                 (a.state_updated_timestamp(), a.state_transitioned_timestamp()),
                 dimensions,
             );
-            raw.row.namespace = a.namespace().map(str::to_string);
-            raw.row.metric_name = a.metric_name().map(str::to_string);
+            if top {
+                raw.row.namespace = a.namespace().map(str::to_string);
+                raw.row.metric_name = a.metric_name().map(str::to_string);
+            } else {
+                raw.row.namespace = metric.and_then(|m| m.namespace()).map(str::to_string);
+                raw.row.metric_name = metric.and_then(|m| m.metric_name()).map(str::to_string);
+            }
+            raw.account = a.metrics().iter().find_map(|q| q.account_id()).map(str::to_string);
             raw.row.threshold = a.threshold().filter(|t| t.is_finite());
             out.push(raw);
         }
@@ -332,6 +358,7 @@ fn raw_alarm(
         dimensions,
         transitioned_at: ms(transitioned.or(updated)),
         composite: false,
+        account: None,
     }
 }
 
@@ -458,6 +485,9 @@ pub struct RawAlarm {
     /// A composite alarm (its history is read with `AlarmTypes`
     /// `CompositeAlarm`).
     pub composite: bool,
+    /// The account of the metric it watches, when the alarm names one
+    /// (an alarm in the monitoring account on a linked account's metric).
+    pub account: Option<String>,
 }
 
 impl RawAlarm {
@@ -495,30 +525,42 @@ pub struct InsightsResult {
 }
 
 /// Expand log group prefixes (`/acme/*`) into names; names pass through.
+/// Read through the monitoring account (`linked`: the tenant's account),
+/// they are the groups' ARNs instead: "If a log group that you're querying
+/// is in a source account and you're using a monitoring account, you must
+/// specify the ARN of the log group" (StartQuery, CloudWatch Logs API
+/// Reference), and a prefix is listed in the linked account
+/// (DescribeLogGroups with `includeLinkedAccounts` and `accountIdentifiers`).
 pub async fn log_group_names(
     client: &aws_sdk_cloudwatchlogs::Client,
     aws: &AwsAccess,
     target: &Target,
     patterns: &[String],
+    linked: Option<&str>,
 ) -> Result<Vec<String>, Failure> {
     let mut names = Vec::new();
     for p in patterns {
         let Some(prefix) = p.strip_suffix('*') else {
-            names.push(p.clone());
+            names.push(match linked {
+                Some(account) => log_group_arn(&target.region, account, p),
+                None => p.clone(),
+            });
             continue;
         };
         let mut token = None;
         loop {
+            let mut request = client.describe_log_groups().log_group_name_prefix(prefix).set_next_token(token);
+            if let Some(account) = linked {
+                request = request.include_linked_accounts(true).account_identifiers(account);
+            }
             let resp = aws
-                .send(
-                    &target.account,
-                    &target.region,
-                    "logs:DescribeLogGroups",
-                    client.describe_log_groups().log_group_name_prefix(prefix).set_next_token(token).send(),
-                )
+                .send(&target.account, &target.region, "logs:DescribeLogGroups", request.send())
                 .await
                 .map_err(|e| classify(&e))?;
-            names.extend(resp.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)));
+            names.extend(resp.log_groups().iter().filter_map(|g| match linked {
+                Some(account) => g.log_group_name().map(|n| log_group_arn(&target.region, account, n)),
+                None => g.log_group_name().map(str::to_string),
+            }));
             token = resp.next_token().map(str::to_string);
             if token.is_none() {
                 break;
@@ -528,6 +570,19 @@ pub async fn log_group_names(
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// A log group's ARN (without the trailing `:*` of DescribeLogGroups'
+/// `arn`; StartQuery takes either).
+pub fn log_group_arn(region: &str, account: &str, name: &str) -> String {
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    format!("arn:{partition}:logs:{region}:{account}:log-group:{name}")
 }
 
 /// How long after StartQuery the first GetQueryResults is sent.
@@ -543,6 +598,8 @@ pub async fn insights(
     start: i64,
     end: i64,
 ) -> Result<InsightsResult, Failure> {
+    // Groups of a linked account are named by ARN (`log_group_names`).
+    let by_arn = groups.iter().all(|g| g.starts_with("arn:"));
     // Logs Insights allows 30 running queries per account-region; hold a
     // slot from start to finish.
     let _slot = aws.pacer.query_slot(&target.account, &target.region).await;
@@ -553,7 +610,8 @@ pub async fn insights(
             "logs:StartQuery",
             client
                 .start_query()
-                .set_log_group_names(Some(groups))
+                .set_log_group_names((!by_arn).then(|| groups.clone()))
+                .set_log_group_identifiers(by_arn.then_some(groups))
                 .start_time(start)
                 .end_time(end)
                 .query_string(query)
@@ -812,6 +870,71 @@ pub fn cost_rows(lines: Vec<CostLine>, source: &str, owner: impl Fn(&str) -> Opt
     merged.into_values().collect()
 }
 
+/// A source account's link to a monitoring account's sink, as
+/// ListAttachedLinks shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedLink {
+    /// The source account (from the link's ARN).
+    pub account: String,
+    /// Its label (by default the account's name, `$AccountName`).
+    pub label: String,
+    pub link_arn: String,
+    /// What it shares: `AWS::CloudWatch::Metric`, `AWS::Logs::LogGroup`...
+    pub resource_types: Vec<String>,
+}
+
+/// The monitoring account's sinks in one region (ListSinks, every page):
+/// their ARNs.
+pub async fn sinks(client: &aws_sdk_oam::Client, aws: &AwsAccess, target: &Target) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let request = client.list_sinks().set_next_token(token.clone()).send();
+        let resp =
+            aws.send(&target.account, &target.region, "oam:ListSinks", request).await.map_err(|e| classify(&e))?;
+        out.extend(resp.items().iter().filter_map(|s| s.arn().map(str::to_string)));
+        token = resp.next_token().map(str::to_string).filter(|t| !t.is_empty());
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The links attached to a sink (ListAttachedLinks, every page).
+pub async fn attached_links(
+    client: &aws_sdk_oam::Client,
+    aws: &AwsAccess,
+    target: &Target,
+    sink_arn: &str,
+) -> Result<Vec<AttachedLink>, Failure> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let request = client.list_attached_links().sink_identifier(sink_arn).set_next_token(token.clone()).send();
+        let resp = aws
+            .send(&target.account, &target.region, "oam:ListAttachedLinks", request)
+            .await
+            .map_err(|e| classify(&e))?;
+        for item in resp.items() {
+            let Some(arn) = item.link_arn() else { continue };
+            // arn:aws:oam:<region>:<source account>:link/<id>
+            let Some(account) = arn.split(':').nth(4).filter(|a| a.len() == 12) else { continue };
+            out.push(AttachedLink {
+                account: account.to_string(),
+                label: item.label().unwrap_or_default().to_string(),
+                link_arn: arn.to_string(),
+                resource_types: item.resource_types().to_vec(),
+            });
+        }
+        token = resp.next_token().map(str::to_string).filter(|t| !t.is_empty());
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// Tag values a `TagFilter` may list ("each key can include up to 20
 /// values": GetResources, Resource Groups Tagging API Reference).
 const TAG_VALUES_PER_FILTER: usize = 20;
@@ -895,6 +1018,7 @@ pub(crate) mod tests {
             dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             transitioned_at: None,
             composite: false,
+            account: None,
         }
     }
 

@@ -256,6 +256,114 @@ pub fn drafts(fleet: &Fleet, found: &[Found]) -> (String, Vec<String>) {
     (text, skipped)
 }
 
+/// An account linked to the monitoring account's sink, in the regions it
+/// is linked in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linked {
+    pub account: String,
+    /// The link's label (by default the account's name).
+    pub label: String,
+    /// Regions where it is linked, in `[monitoring]` order.
+    pub regions: Vec<String>,
+}
+
+/// Every account linked to the monitoring account's sinks
+/// (ListSinks and ListAttachedLinks in each region of `[monitoring]`).
+pub async fn linked_accounts(aws: &AwsAccess, m: &crate::fleet::Monitoring) -> Result<Vec<Linked>, Failure> {
+    let creds = aws.role(&m.role_arn, m.external_id.as_deref()).await;
+    aws.check(&creds, &m.role_arn, m.external_id.as_deref()).await?;
+    let mut out: Vec<Linked> = Vec::new();
+    for region in &m.regions {
+        let target = crate::plan::Target {
+            account: m.account.clone(),
+            role_arn: m.role_arn.clone(),
+            external_id: m.external_id.clone(),
+            region: region.clone(),
+        };
+        let client = aws.oam(&creds, region);
+        for sink in crate::collect::sinks(&client, aws, &target).await? {
+            for link in crate::collect::attached_links(&client, aws, &target, &sink).await? {
+                match out.iter_mut().find(|l| l.account == link.account) {
+                    Some(l) if !l.regions.contains(region) => l.regions.push(region.clone()),
+                    Some(_) => {}
+                    None => {
+                        out.push(Linked { account: link.account, label: link.label, regions: vec![region.clone()] })
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Fleet-file entries (`via = "monitoring"`) for linked accounts not yet
+/// in the fleet. The tenant id is the account's tenant tag where
+/// Organizations has one (`tagged`), else drafted from the link's label.
+pub fn drafts_linked(fleet: &Fleet, linked: &[Linked], tagged: &[Found]) -> (String, Vec<String>) {
+    let known_ids: BTreeSet<&str> = fleet.tenants.iter().map(|t| t.id.as_str()).collect();
+    let known_accounts: BTreeSet<&str> = fleet.tenants.iter().map(|t| t.account.as_str()).collect();
+    let mut text = String::new();
+    let mut skipped = Vec::new();
+    let mut seen = BTreeSet::new();
+    for l in linked {
+        if known_accounts.contains(l.account.as_str()) {
+            continue;
+        }
+        let tag = tagged.iter().find(|f| f.account == l.account);
+        let (id, from) = match tag {
+            Some(f) => (f.tenant.clone(), format!("its tag {}={}", fleet.cost_tag, f.tenant)),
+            None => (slug(&l.label), format!("its link label {:?}: check the id", l.label)),
+        };
+        let valid = (1..=63).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-');
+        if !valid || known_ids.contains(id.as_str()) || !seen.insert(id.clone()) {
+            skipped.push(format!(
+                "account {} (linked as {:?}) would be tenant {id:?}, which is not a valid, unused tenant id: add it by hand",
+                l.account, l.label
+            ));
+            continue;
+        }
+        let extra = if l.regions.len() > 1 {
+            let list: Vec<String> = l.regions[1..].iter().map(|r| toml_str(r)).collect();
+            format!("extra_regions = [{}]\n", list.join(", "))
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "\n# Linked to the monitoring account's sink: account {} ({}), in {}; id from {from}.\n\
+             # Read through the monitoring account: no role needed. Add selector.dimensions\n\
+             # (e.g. LoadBalancer) so its metrics are read, and selector.log_groups for its logs.\n\
+             [[tenant]]\nid = {}\nname = {}\ntier = {}\nmodel = \"silo\"\naccount = {}\nvia = \"monitoring\"\n\
+             home_region = {}\n{extra}",
+            l.account,
+            toml_str(&l.label).trim_matches('"'),
+            l.regions.join(", "),
+            toml_str(&id),
+            toml_str(if l.label.is_empty() { &id } else { &l.label }),
+            toml_str(tag.and_then(|f| f.tier.as_deref()).unwrap_or("standard")),
+            toml_str(&l.account),
+            toml_str(&l.regions[0]),
+        ));
+    }
+    (text, skipped)
+}
+
+/// A tenant id drafted from a label: lowercase, runs of anything else as
+/// one '-', at most 63 characters.
+fn slug(label: &str) -> String {
+    let mut out = String::new();
+    for c in label.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(63);
+    out.trim_end_matches('-').to_string()
+}
+
 /// A fresh ExternalId: unique per tenant and not guessable from its name.
 fn external_id(tenant: &str) -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

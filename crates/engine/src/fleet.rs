@@ -74,6 +74,24 @@ pub struct Fleet {
     /// whole team (`[fleet] monthly_api_budget`, dollars at list prices);
     /// a viewer's own, if lower, wins ([`crate::spend::budget`]).
     pub monthly_api_budget: Option<f64>,
+    /// The provider's monitoring account (`[monitoring]`): CloudWatch
+    /// cross-account observability, through which linked tenants are read.
+    pub monitoring: Option<Monitoring>,
+}
+
+/// `[monitoring]`: a monitoring account with an OAM sink in each of its
+/// regions, to which tenants' accounts link ("CloudWatch cross-account
+/// observability", CloudWatch User Guide). One role there reads every
+/// linked account's metrics and logs in a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitoring {
+    pub account: String,
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    /// The regions with a sink: a linked tenant's regions must be among them.
+    pub regions: Vec<String>,
+    /// The fleet-file line of `[monitoring]`.
+    pub line: usize,
 }
 
 /// Pooled infrastructure (a shared cluster, its load balancer) carries no
@@ -140,6 +158,12 @@ pub struct Tenant {
     /// own way (`[[tenant.environment]]`). Their regions are named
     /// `<region>@<environment>` wherever a region is ([`Tenant::regions`]).
     pub environments: Vec<Environment>,
+    /// Read through the monitoring account (`via = "monitoring"`): its
+    /// account is linked to the sink, so its metrics and logs are read
+    /// there, and its alarms are those the monitoring account holds. Its
+    /// own role (`role_arn` non-empty) is then optional: with one, its own
+    /// account's alarms and tag map are read too.
+    pub monitored: bool,
 }
 
 /// Another account of a tenant: where it is, how it is reached, and the
@@ -197,6 +221,12 @@ impl Tenant {
             .unwrap_or(&self.selector.dimensions)
     }
 
+    /// Whether it names a role of its own (a tenant read only through the
+    /// monitoring account may not).
+    pub fn has_role(&self) -> bool {
+        !self.role_arn.is_empty()
+    }
+
     /// Where region `name` (as [`Tenant::regions`] names it) is read.
     pub fn place<'a>(&'a self, name: &'a str) -> Place<'a> {
         if let Some((region, env)) = name.split_once('@') {
@@ -240,6 +270,18 @@ struct RawFile {
     tenant: Vec<Spanned<RawTenant>>,
     retention: Option<RawRetention>,
     apportion: Option<RawApportion>,
+    monitoring: Option<Spanned<RawMonitoring>>,
+}
+
+/// `[monitoring]`: the monitoring account, its role and its sinks' regions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMonitoring {
+    account: Spanned<String>,
+    role_arn: Option<Spanned<String>>,
+    role_name: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    regions: Spanned<Vec<Spanned<String>>>,
 }
 
 /// `[apportion]`: which usage metric shares out untagged spend.
@@ -305,6 +347,8 @@ struct RawTenant {
     selector: RawSelector,
     #[serde(default)]
     environment: Vec<Spanned<RawEnvironment>>,
+    /// `"role"` (the default) or `"monitoring"`.
+    via: Option<Spanned<String>>,
 }
 
 /// `[[tenant.environment]]`: another account of the tenant.
@@ -405,6 +449,37 @@ impl Fleet {
             }
         }
 
+        let monitoring = raw.monitoring.map(|m| {
+            let span = m.span();
+            let m = m.into_inner();
+            check_account(&mut p, &m.account, "monitoring.account");
+            if m.regions.get_ref().is_empty() {
+                p.add(m.regions.span(), "monitoring.regions", "must list the regions where the account has a sink");
+            }
+            let mut regions: Vec<String> = Vec::new();
+            for r in m.regions.get_ref() {
+                check_region(&mut p, r, "monitoring.regions");
+                if regions.contains(r.get_ref()) {
+                    p.add(r.span(), "monitoring.regions", format!("region {:?} is listed twice", r.get_ref()));
+                }
+                regions.push(r.get_ref().clone());
+            }
+            let role = RoleFields { arn: &m.role_arn, name: &m.role_name, fleet_name: &None };
+            let at = |field: &str| format!("monitoring.{field}");
+            let home = regions.first().cloned().unwrap_or_else(|| f.region.get_ref().clone());
+            let role_arn = role.resolve(&mut p, (&m.account, &home), span.clone(), &at);
+            if let Some(x) = &m.external_id {
+                check_external_id(&mut p, x, "monitoring.external_id");
+            }
+            Monitoring {
+                account: m.account.into_inner(),
+                role_arn,
+                external_id: m.external_id.map(Spanned::into_inner),
+                regions,
+                line: crate::input::line_of(text, span.start),
+            }
+        });
+
         let redact_personal_data = f.redact_personal_data;
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut tenants = Vec::with_capacity(raw.tenant.len());
@@ -452,16 +527,53 @@ impl Fleet {
                 }
             }
 
-            let role = RoleFields { arn: &t.role_arn, name: &t.role_name, fleet_name: &f.role_name };
-            let role_arn = role.resolve(&mut p, (&t.account, t.home_region.get_ref()), span.clone(), &at);
-            if let Some(x) = &t.external_id {
-                let v = x.get_ref();
-                let ok = (2..=1224).contains(&v.len())
-                    && v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
-                if !ok {
-                    p.add(x.span(), at("external_id"), "must be 2-1224 characters of letters, digits and +=,.@:/-_");
+            let monitored = match t.via.as_ref().map(|v| (v, v.get_ref().as_str())) {
+                None | Some((_, "role")) => false,
+                Some((v, "monitoring")) => {
+                    match &monitoring {
+                        None => p.add(
+                            v.span(),
+                            at("via"),
+                            "the fleet file has no [monitoring] section naming the monitoring account",
+                        ),
+                        Some(m) => {
+                            for r in regions.iter().filter(|r| !m.regions.contains(r)) {
+                                p.add(
+                                    v.span(),
+                                    at("via"),
+                                    format!(
+                                        "the tenant runs in {r}, where the monitoring account has no sink \
+                                         (monitoring.regions, line {})",
+                                        m.line
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    true
                 }
-            } else if matches!(model, Some(Model::Silo | Model::Remote)) {
+                Some((v, other)) => {
+                    p.add(v.span(), at("via"), format!("{other:?} must be \"role\" or \"monitoring\""));
+                    false
+                }
+            };
+            // A tenant read through the monitoring account needs no role of
+            // its own: the fleet's default role name does not apply to it,
+            // only a role it names itself.
+            let role = RoleFields {
+                arn: &t.role_arn,
+                name: &t.role_name,
+                fleet_name: if monitored { &None } else { &f.role_name },
+            };
+            let has_role = !monitored || t.role_arn.is_some() || t.role_name.is_some();
+            let role_arn = if has_role {
+                role.resolve(&mut p, (&t.account, t.home_region.get_ref()), span.clone(), &at)
+            } else {
+                String::new()
+            };
+            if let Some(x) = &t.external_id {
+                check_external_id(&mut p, x, &at("external_id"));
+            } else if has_role && matches!(model, Some(Model::Silo | Model::Remote)) {
                 p.add(
                     span.clone(),
                     at("external_id"),
@@ -604,6 +716,7 @@ impl Fleet {
                     log_tenant_field,
                 },
                 line: crate::input::line_of(text, span.start),
+                monitored,
             });
         }
 
@@ -679,12 +792,22 @@ impl Fleet {
             retention,
             apportion,
             monthly_api_budget: f.monthly_api_budget.map(Spanned::into_inner),
+            monitoring,
         };
         p.finish(fleet)
     }
 
     pub fn tenant(&self, id: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// The monitoring account a tenant's region (as [`Tenant::regions`]
+    /// names it) is read through, if it is: a linked tenant's own regions;
+    /// its other environments are reached through their own roles.
+    pub fn monitoring_for(&self, t: &Tenant, region: &str) -> Option<&Monitoring> {
+        self.monitoring
+            .as_ref()
+            .filter(|m| t.monitored && !region.contains('@') && m.regions.iter().any(|r| r == region))
     }
 }
 
@@ -750,6 +873,14 @@ fn check_account(p: &mut Problems, a: &Spanned<String>, field: &str) {
             field,
             format!("{v:?} is not a 12-digit AWS account id (quote it: account = \"012345678901\")"),
         );
+    }
+}
+
+fn check_external_id(p: &mut Problems, x: &Spanned<String>, field: &str) {
+    let v = x.get_ref();
+    let ok = (2..=1224).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+    if !ok {
+        p.add(x.span(), field, "must be 2-1224 characters of letters, digits and +=,.@:/-_");
     }
 }
 
@@ -1016,5 +1147,59 @@ mod tests {
         assert!(text.contains("fleet.toml:6: retention.cost_days: must be 62 to 3650 days"), "{text}");
         let err = parse(&format!("{HEAD}[retention]\nraw_dayz = 3\n")).unwrap_err();
         assert!(err.to_string().contains("unknown field `raw_dayz`"), "{err}");
+    }
+
+    const MONITORING: &str = "[monitoring]\naccount = \"999988887777\"\nrole_name = \"FleetdeckMonitoring\"\n\
+                              regions = [\"us-east-1\", \"eu-west-1\"]\n";
+
+    #[test]
+    fn a_linked_tenant_needs_no_role_and_is_read_through_the_monitoring_account() {
+        let tenants = "[[tenant]]\nid = \"linked\"\ntier = \"t\"\nmodel = \"silo\"\naccount = \"111111111111\"\n\
+                       via = \"monitoring\"\nhome_region = \"us-east-1\"\nextra_regions = [\"eu-west-1\"]\n\
+                       [[tenant]]\nid = \"both\"\ntier = \"t\"\nmodel = \"silo\"\naccount = \"222222222222\"\n\
+                       via = \"monitoring\"\nrole_name = \"Own\"\nexternal_id = \"x-both\"\nhome_region = \"us-east-1\"\n\
+                       [[tenant]]\nid = \"roled\"\ntier = \"t\"\nmodel = \"silo\"\naccount = \"333333333333\"\n\
+                       external_id = \"x-roled\"\nhome_region = \"us-east-1\"\n";
+        let f = parse(&format!("{HEAD}{MONITORING}{tenants}")).unwrap();
+        let m = f.monitoring.as_ref().unwrap();
+        assert_eq!(
+            (m.account.as_str(), m.role_arn.as_str(), m.line),
+            ("999988887777", "arn:aws:iam::999988887777:role/FleetdeckMonitoring", 4)
+        );
+        let linked = f.tenant("linked").unwrap();
+        assert!(linked.monitored && !linked.has_role(), "the fleet's role_name is not a linked tenant's role");
+        assert!(f.monitoring_for(linked, "eu-west-1").is_some());
+        let both = f.tenant("both").unwrap();
+        assert_eq!(both.role_arn, "arn:aws:iam::222222222222:role/Own");
+        assert!(f.monitoring_for(both, "us-east-1").is_some());
+        let roled = f.tenant("roled").unwrap();
+        assert!(!roled.monitored && f.monitoring_for(roled, "us-east-1").is_none());
+        assert_eq!(roled.role_arn, "arn:aws:iam::333333333333:role/FleetdeckReadOnly");
+    }
+
+    #[test]
+    fn a_linked_tenant_without_a_sink_in_its_region_or_without_monitoring_is_refused_with_its_line() {
+        let tenant = "[[tenant]]\nid = \"linked\"\ntier = \"t\"\nmodel = \"silo\"\naccount = \"111111111111\"\n\
+                      via = \"monitoring\"\nhome_region = \"ap-southeast-2\"\n";
+        let err = parse(&format!("{HEAD}{MONITORING}{tenant}")).unwrap_err();
+        let p = &err.problems[0];
+        assert_eq!((p.line, p.field.as_str()), (13, "tenant[0].via"));
+        assert!(
+            p.message.contains("runs in ap-southeast-2, where the monitoring account has no sink"),
+            "{}",
+            p.message
+        );
+        let err = parse(&format!("{HEAD}{tenant}")).unwrap_err();
+        assert!(err.problems[0].message.contains("no [monitoring] section"), "{}", err.problems[0].message);
+        let err = parse(&format!("{HEAD}{}", tenant.replace("\"monitoring\"", "\"oam\""))).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.field == "tenant[0].via" && p.message.contains("must be \"role\" or \"monitoring\"")),
+            "{err}"
+        );
+        let err = parse(&format!("{HEAD}[monitoring]\naccount = \"1\"\nregions = []\n")).unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["monitoring.role_arn", "monitoring.account", "monitoring.regions"], "by line");
     }
 }

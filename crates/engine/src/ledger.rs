@@ -57,6 +57,10 @@ impl CallCount {
             // "There is no additional charge for the Resource Groups
             // Tagging API" (AWS Resource Groups pricing).
             "tag:GetResources" => 0.0,
+            // "Cross-account observability in CloudWatch comes with no extra
+            // cost for logs and metrics" (Amazon CloudWatch pricing): the
+            // sink and its links are not billed.
+            a if a.starts_with("oam:") => 0.0,
             _ => self.calls as f64 * PER_OTHER_REQUEST,
         }
     }

@@ -694,6 +694,14 @@ pub struct TenantInfo {
     pub residency: bool,
     /// False once the tenant has left the fleet file (its history stays).
     pub active: bool,
+    /// The monitoring account its metrics and logs are read through
+    /// (CloudWatch cross-account observability); `None`: its own role.
+    pub monitoring_account: Option<String>,
+    /// Read only through the monitoring account, with no role of its own:
+    /// the alarms in its own account are not visible (a link shares
+    /// metrics and logs, not alarms); only the monitoring account's alarms
+    /// on its metrics are.
+    pub own_alarms_hidden: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

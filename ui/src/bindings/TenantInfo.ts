@@ -12,4 +12,16 @@ residency: boolean,
 /**
  * False once the tenant has left the fleet file (its history stays).
  */
-active: boolean, };
+active: boolean, 
+/**
+ * The monitoring account its metrics and logs are read through
+ * (CloudWatch cross-account observability); `None`: its own role.
+ */
+monitoring_account: string | null, 
+/**
+ * Read only through the monitoring account, with no role of its own:
+ * the alarms in its own account are not visible (a link shares
+ * metrics and logs, not alarms); only the monitoring account's alarms
+ * on its metrics are.
+ */
+own_alarms_hidden: boolean, };

@@ -228,11 +228,13 @@ impl Cache {
         for t in &fleet.tenants {
             let regions: Vec<&str> = t.regions().collect();
             sqlx::query(
-                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions, residency, active, role_arn)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)
+                "INSERT INTO tenant (id, name, tier, model, account, home_region, regions, residency, active, role_arn,
+                   monitoring_account)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, tier = excluded.tier, model = excluded.model,
                    account = excluded.account, home_region = excluded.home_region, regions = excluded.regions,
-                   residency = excluded.residency, active = 1, role_arn = excluded.role_arn",
+                   residency = excluded.residency, active = 1, role_arn = excluded.role_arn,
+                   monitoring_account = excluded.monitoring_account",
             )
             .bind(&t.id)
             .bind(&t.name)
@@ -243,6 +245,7 @@ impl Cache {
             .bind(serde_json::to_string(&regions).unwrap_or_default())
             .bind(t.residency)
             .bind(&t.role_arn)
+            .bind(fleet.monitoring_for(t, &t.home_region).map(|m| &m.account))
             .execute(&mut *tx)
             .await?;
         }
@@ -268,7 +271,9 @@ impl Cache {
     /// never saw it.
     pub async fn tenant(&self, id: &str) -> Result<Option<(crate::model::TenantInfo, Option<String>)>, CacheError> {
         let row = sqlx::query(
-            "SELECT id, name, tier, model, account, home_region, regions, residency, active, role_arn FROM tenant WHERE id = ?1",
+            "SELECT id, name, tier, model, account, home_region, regions, residency, active, role_arn,
+                    monitoring_account
+             FROM tenant WHERE id = ?1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -284,6 +289,9 @@ impl Cache {
                 regions: serde_json::from_str(row.get::<&str, _>(6)).unwrap_or_default(),
                 residency: row.get::<i64, _>(7) != 0,
                 active: row.get::<i64, _>(8) != 0,
+                monitoring_account: row.get(10),
+                own_alarms_hidden: row.get::<Option<String>, _>(10).is_some()
+                    && row.get::<Option<String>, _>(9).is_none_or(|r| r.is_empty()),
             };
             (info, row.get(9))
         }))

@@ -10,8 +10,10 @@ pub(super) async fn logs_phase(
     log_jobs: &[(&Tenant, String)],
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
 ) -> Result<(), CacheError> {
-    let jobs: Vec<_> =
-        log_jobs.iter().map(|(t, region)| logs_call(run, t, region, provider_for(&target(t, region)))).collect();
+    let jobs: Vec<_> = log_jobs
+        .iter()
+        .map(|(t, region)| logs_call(run, t, region, provider_for(&target(run.fleet, t, region))))
+        .collect();
     let log_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.logs_concurrency).collect().await;
     for (t, region, result) in log_results {
         match result {
@@ -33,7 +35,7 @@ pub(super) async fn logs_call<'f>(
     region: &str,
     creds: SharedCredentialsProvider,
 ) -> (&'f Tenant, String, Result<Vec<LogResult>, Failure>) {
-    let target = target(t, region);
+    let target = target(run.fleet, t, region);
     let client = run.aws.logs(&creds, &target.role_arn, &target.region);
     let result = logs_for(run, &client, &target, t, region).await;
     run.step("logs", format!("{} {region}", t.id));
@@ -49,7 +51,8 @@ pub(super) async fn logs_for(
 ) -> Result<Vec<LogResult>, Failure> {
     let end = run.opts.now;
     let window = (end - run.opts.logs_window_secs, end);
-    triage_queries(run.aws, client, target, t, region, &run.catalog.logs, window).await
+    let linked = linked_account(run.fleet, t, region);
+    triage_queries(run.aws, client, (target, linked.as_deref()), t, region, &run.catalog.logs, window).await
 }
 
 /// Run triage queries for one tenant-region over `window` (epoch s) in its
@@ -59,15 +62,18 @@ pub(super) async fn logs_for(
 pub async fn triage_queries(
     aws: &AwsAccess,
     client: &aws_sdk_cloudwatchlogs::Client,
-    target: &Target,
+    (target, linked): (&Target, Option<&str>),
     t: &Tenant,
     region: &str,
     queries: &[crate::catalog::LogsQuery],
     (start, end): (i64, i64),
 ) -> Result<Vec<LogResult>, Failure> {
-    let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups).await?;
+    // The account the groups are in: the linked one, read through the
+    // monitoring account.
+    let account = linked.unwrap_or(&target.account);
+    let groups = collect::log_group_names(client, aws, target, &t.selector.log_groups, linked).await?;
     if groups.is_empty() {
-        return Err(crate::check::no_log_group(t, &target.account, region, &t.selector.log_groups));
+        return Err(crate::check::no_log_group(t, account, region, &t.selector.log_groups));
     }
     // StartQuery names at most 50 log groups: more are split into parts
     // and the parts' answers merged (see `insights`).
@@ -96,7 +102,7 @@ pub async fn triage_queries(
             (true, Some(f))
                 if f.message.contains("ResourceNotFoundException") && f.message.contains("does not exist") =>
             {
-                return Err(crate::check::no_log_group(t, &target.account, region, &t.selector.log_groups))
+                return Err(crate::check::no_log_group(t, account, region, &t.selector.log_groups))
             }
             (true, Some(f)) => return Err(f),
             (_, Some(f)) => {
@@ -160,10 +166,12 @@ pub async fn triage_now(
             remediation: "add selector.log_groups to the tenant in the fleet file".into(),
         });
     }
-    let target = target(t, region);
+    let target = target(fleet, t, region);
     let creds = aws.role(&target.role_arn, target.external_id.as_deref()).await;
     aws.check(&creds, &target.role_arn, target.external_id.as_deref()).await?;
     let client = aws.logs(&creds, &target.role_arn, &target.region);
-    let mut results = triage_queries(aws, &client, &target, t, region, std::slice::from_ref(q), window).await?;
+    let linked = linked_account(fleet, t, region);
+    let mut results =
+        triage_queries(aws, &client, (&target, linked.as_deref()), t, region, std::slice::from_ref(q), window).await?;
     results.pop().ok_or_else(|| unknown("the query returned nothing".into()))
 }

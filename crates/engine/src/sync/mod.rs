@@ -94,6 +94,9 @@ type Scoped = (Vec<(String, String)>, Result<(), Failure>, Vec<((String, String)
 /// A role and the ExternalId it is assumed with.
 type RoleKey = (String, Option<String>);
 
+/// A tenant's region and the sources read there through one role.
+type RegionSources<'a> = (&'a str, &'static [&'static str]);
+
 /// What a metric read asks CloudWatch for, whose it is, and the catalog
 /// entry it answers (for the anomalies found in it).
 type ReadSpec<'a> = (QuerySpec, &'a Tenant, String, &'a MetricSpec);
@@ -201,15 +204,58 @@ fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> Sourc
     }
 }
 
-/// Who reads a tenant's region (as [`Tenant::regions`] names it), and the
-/// AWS region it is in.
-fn target(t: &Tenant, region: &str) -> Target {
+/// Who reads a tenant's region's metrics and logs (the region as
+/// [`Tenant::regions`] names it), and the AWS region it is in: the
+/// monitoring account when the tenant is linked to it, else the tenant's
+/// own role (or its environment's).
+fn target(fleet: &Fleet, t: &Tenant, region: &str) -> Target {
+    match fleet.monitoring_for(t, region) {
+        Some(m) => Target {
+            account: m.account.clone(),
+            role_arn: m.role_arn.clone(),
+            external_id: m.external_id.clone(),
+            region: region.to_string(),
+        },
+        None => own(t, region),
+    }
+}
+
+/// The tenant's own account-region through its own role (its
+/// environment's in an environment's region); `None` for a tenant read
+/// only through the monitoring account.
+fn own_target(t: &Tenant, region: &str) -> Option<Target> {
+    let p = t.place(region);
+    (!p.role_arn.is_empty()).then(|| own(t, region))
+}
+
+fn own(t: &Tenant, region: &str) -> Target {
     let p = t.place(region);
     Target {
         account: p.account.to_string(),
         role_arn: p.role_arn.to_string(),
         external_id: p.external_id.map(str::to_string),
         region: p.region.to_string(),
+    }
+}
+
+/// The `AccountId` a tenant-region's queries name: its account, when it
+/// is read through the monitoring account ("If you are performing a
+/// GetMetricData operation in a monitoring account, use this to specify
+/// which account to retrieve this metric from", MetricDataQuery, CloudWatch
+/// API Reference).
+fn linked_account(fleet: &Fleet, t: &Tenant, region: &str) -> Option<String> {
+    fleet.monitoring_for(t, region).map(|_| t.account.clone())
+}
+
+/// The roles a tenant-region is read through, and for which sources: the
+/// reader's (metrics, logs, and alarms when it is the monitoring
+/// account's) and the tenant's own, if it is another (its alarms, its tag
+/// map).
+fn roles_of(fleet: &Fleet, t: &Tenant, region: &str) -> Vec<(Target, &'static [&'static str])> {
+    let reader = target(fleet, t, region);
+    match own_target(t, region) {
+        Some(own) if own != reader => vec![(reader, &["metrics", "logs"]), (own, &["alarms", "alarm_history"])],
+        _ => vec![(reader, &["metrics", "alarms", "alarm_history", "logs"])],
     }
 }
 
@@ -236,7 +282,7 @@ fn unconfigured_metrics(
             remediation: f.remediation.clone(),
         };
     }
-    if taggable {
+    if taggable && !t.place(region).role_arn.is_empty() {
         let kinds: Vec<&str> = missing.iter().map(|d| crate::tags::kind_of(d)).collect();
         return Failure {
             status: SourceStatus::NotConfigured,
@@ -256,6 +302,24 @@ fn unconfigured_metrics(
                 t.id,
                 t.id,
                 t.line
+            ),
+        };
+    }
+    if taggable {
+        // Read only through the monitoring account, which sees a linked
+        // account's metrics and logs but not its tags.
+        return Failure {
+            status: SourceStatus::NotConfigured,
+            message: format!(
+                "the fleet file gives no {} for this tenant's metrics, and its tag map cannot be read: \
+                 it is read through the monitoring account, which does not see account {}'s tags",
+                missing.join(", "),
+                t.account
+            ),
+            remediation: format!(
+                "add selector.dimensions = {{ {typed} }} to tenant {:?} (fleet file line {}), or give it a role \
+                 in its account (role_name = \"...\") so its resources tagged {} = {:?} are found",
+                t.id, t.line, fleet.cost_tag, t.id
             ),
         };
     }
@@ -302,16 +366,17 @@ pub async fn run(
     let run = &run;
     cache.record_fleet(fleet).await?;
 
-    // 1. Credentials, once per role (a tenant's other environments are
-    // reached through roles of their own).
-    let mut roles: BTreeMap<RoleKey, Vec<(&Tenant, Vec<&str>)>> = BTreeMap::new();
+    // 1. Credentials, once per role: the tenants' own, their other
+    // environments', the monitoring account's.
+    let mut roles: BTreeMap<RoleKey, Vec<(&Tenant, Vec<RegionSources>)>> = BTreeMap::new();
     for t in &fleet.tenants {
         for region in t.regions() {
-            let p = t.place(region);
-            let of_role = roles.entry((p.role_arn.to_string(), p.external_id.map(str::to_string))).or_default();
-            match of_role.iter_mut().find(|(x, _)| x.id == t.id) {
-                Some((_, regions)) => regions.push(region),
-                None => of_role.push((t, vec![region])),
+            for (target, sources) in roles_of(fleet, t, region) {
+                let of_role = roles.entry((target.role_arn, target.external_id)).or_default();
+                match of_role.iter_mut().find(|(x, _)| x.id == t.id) {
+                    Some((_, regions)) => regions.push((region, sources)),
+                    None => of_role.push((t, vec![(region, sources)])),
+                }
             }
         }
     }
@@ -323,16 +388,19 @@ pub async fn run(
     let mut creds: HashMap<(String, Option<String>), SharedCredentialsProvider> = HashMap::new();
     for (key, provider, result) in checked {
         for (t, regions) in &roles[&key] {
-            // The tenant's own role is its credentials source; another
+            // The tenant's own role is its credentials source (the
+            // monitoring account's, for a tenant read only there); another
             // environment's failure shows in that environment's regions.
-            if key.0 == t.role_arn {
+            let home = target(fleet, t, &t.home_region);
+            let source_role = if t.has_role() { &t.role_arn } else { &home.role_arn };
+            if &key.0 == source_role {
                 run.record(&t.id, "*", "credentials", result.as_ref().map(|_| ())).await?;
             }
             // Without credentials nothing else of this tenant was read: its
             // sources say so instead of keeping an earlier sync's "ok".
             if let Err(f) = &result {
-                for region in regions.iter().copied() {
-                    for source in ["metrics", "alarms", "alarm_history", "logs"] {
+                for (region, sources) in regions.iter().copied() {
+                    for source in sources.iter().copied() {
                         // A tenant without log groups has no logs source
                         // to fail.
                         if source == "logs" && t.selector.log_groups.is_empty() {
@@ -354,20 +422,19 @@ pub async fn run(
         }
     }
     run.flush().await?;
-    // Tenants with at least one region whose account was reached; `reaches`
+    let has_creds = |t: &Target| creds.contains_key(&(t.role_arn.clone(), t.external_id.clone()));
+    // Tenants with at least one region whose metrics can be read; `reaches`
     // says which of their regions.
-    let reaches = |t: &Tenant, region: &str| {
-        let p = t.place(region);
-        creds.contains_key(&(p.role_arn.to_string(), p.external_id.map(str::to_string)))
-    };
+    let reaches = |t: &Tenant, region: &str| has_creds(&target(fleet, t, region));
     let reachable: Vec<&Tenant> = fleet.tenants.iter().filter(|t| t.regions().any(|r| reaches(t, r))).collect();
     let reaches = &reaches;
+    let has_creds = &has_creds;
     let creds = &creds;
     let provider_for = |t: &Target| creds[&(t.role_arn.clone(), t.external_id.clone())].clone();
 
     // Tenants found by their tags: the account-regions' maps, read again
     // every few hours.
-    let _ = run.selectors.set(tags::read(run, &reachable, reaches, &provider_for).await?);
+    let _ = run.selectors.set(tags::read(run, &reachable, has_creds, &provider_for).await?);
     let selectors = run.selectors();
 
     // Under the budget's stretch, healthy tenant-regions read recently rest.
@@ -443,7 +510,7 @@ pub async fn run(
                     }
                 };
                 reads.push(SeriesRead {
-                    target: target(t, region),
+                    target: target(fleet, t, region),
                     series_id,
                     period: spec.period,
                     start: plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, spec.period),
@@ -456,6 +523,7 @@ pub async fn run(
                         resources,
                         stat: spec.stat.clone(),
                         period: spec.period,
+                        account_id: linked_account(fleet, t, region),
                     },
                     t,
                     region.to_string(),
@@ -483,7 +551,13 @@ pub async fn run(
     };
     for t in &reachable {
         for region in t.regions().filter(|r| reaches(t, r)) {
-            alarm_targets.entry(target(t, region)).or_default().push((t, region.to_string()));
+            // Its own account's alarms, and the monitoring account's
+            // (alarms there on its metrics).
+            let own = own_target(t, region).filter(|o| has_creds(o));
+            let monitoring = fleet.monitoring_for(t, region).map(|_| target(fleet, t, region));
+            for at in own.into_iter().chain(monitoring.filter(|m| has_creds(m))) {
+                alarm_targets.entry(at).or_default().push((t, region.to_string()));
+            }
             let key = (t.id.clone(), region.to_string());
             let rests = resting.contains(&key) && logs_resting.contains(&key);
             if !t.selector.log_groups.is_empty() && !logs_fresh.contains(&key) && !rests {
@@ -696,41 +770,95 @@ async fn alarms_phase(
         .map(|((target, tenants), known)| alarm_call(run, target, tenants, provider_for(target), known))
         .collect();
     let alarm_results: Vec<_> = stream::iter(jobs).buffer_unordered(run.opts.concurrency).collect().await;
-    for (tenants, result) in alarm_results {
+    // A tenant-region may be covered by two reads (its own account's and
+    // the monitoring account's): its alarms are replaced only when every
+    // read covering it succeeded, with what they found together.
+    let mut found: BTreeMap<(String, String), Vec<crate::cache::AlarmRow>> = BTreeMap::new();
+    let mut failed: BTreeMap<(String, String), Failure> = BTreeMap::new();
+    let mut history_failed: BTreeMap<(String, String), Failure> = BTreeMap::new();
+    let mut changes = Vec::new();
+    for (target, tenants, result) in alarm_results {
         match result {
             Ok((alarms, history)) => {
-                let rows = attribute(tenants, run.selectors(), alarms);
-                let scope: Vec<(String, String)> = tenants.iter().map(|(t, r)| (t.id.clone(), r.clone())).collect();
-                run.cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
-                for (t, region) in tenants {
-                    run.record(&t.id, region, "alarms", Ok(())).await?;
+                let rows = match monitoring_account(run.fleet, target) {
+                    Some(_) => attribute_linked(tenants, run.selectors(), alarms),
+                    None => attribute(tenants, run.selectors(), alarms),
+                };
+                if let Ok(items) = history {
+                    changes.extend(attribute_history(tenants, &rows, items));
+                } else if let Err(f) = history {
+                    for (t, region) in tenants {
+                        history_failed.entry((t.id.clone(), region.clone())).or_insert_with(|| f.clone());
+                    }
                 }
-                match history {
-                    Ok(items) => {
-                        run.cache.put_alarm_history(&attribute_history(tenants, &rows, items)).await?;
-                        for (t, region) in tenants {
-                            run.record(&t.id, region, "alarm_history", Ok(())).await?;
-                        }
-                    }
-                    Err(f) => {
-                        for (t, region) in tenants {
-                            run.record(&t.id, region, "alarm_history", Err(&f)).await?;
-                        }
-                    }
+                for (t, region) in tenants {
+                    found.entry((t.id.clone(), region.clone())).or_default();
+                }
+                for row in rows {
+                    found.entry((row.tenant_id.clone(), row.region.clone())).or_default().push(row);
                 }
             }
             Err(f) => {
                 for (t, region) in tenants {
-                    run.record(&t.id, region, "alarms", Err(&f)).await?;
-                    // The history is read after the alarms: not read either.
-                    let history =
-                        Failure { message: format!("not read: the alarms were not read ({})", f.message), ..f.clone() };
-                    run.record(&t.id, region, "alarm_history", Err(&history)).await?;
+                    failed.entry((t.id.clone(), region.clone())).or_insert_with(|| f.clone());
                 }
             }
         }
     }
+    let scope: Vec<(String, String)> = found.keys().filter(|k| !failed.contains_key(*k)).cloned().collect();
+    let rows: Vec<crate::cache::AlarmRow> =
+        scope.iter().flat_map(|k| found.get(k).into_iter().flatten().cloned()).collect();
+    run.cache.replace_alarms(&scope, &rows, run.now_ms()).await?;
+    run.cache.put_alarm_history(&changes).await?;
+    for (tenant, region) in &scope {
+        run.record(tenant, region, "alarms", Ok(())).await?;
+        let history = history_failed.get(&(tenant.clone(), region.clone()));
+        run.record(tenant, region, "alarm_history", history.map_or(Ok(()), Err)).await?;
+    }
+    for ((tenant, region), f) in &failed {
+        run.record(tenant, region, "alarms", Err(f)).await?;
+        // The history is read after the alarms: not read either.
+        let history = Failure { message: format!("not read: the alarms were not read ({})", f.message), ..f.clone() };
+        run.record(tenant, region, "alarm_history", Err(&history)).await?;
+    }
     run.flush().await
+}
+
+/// The monitoring account, when `target` is its read.
+fn monitoring_account<'f>(fleet: &'f Fleet, target: &Target) -> Option<&'f crate::fleet::Monitoring> {
+    fleet.monitoring.as_ref().filter(|m| m.account == target.account && m.role_arn == target.role_arn)
+}
+
+/// Whose each alarm of the monitoring account is: an alarm on a linked
+/// account's metric names that account (`AccountId` of its metric, which
+/// an alarm on another account's metric must give: PutMetricAlarm,
+/// CloudWatch API Reference), and is a tenant's when the account is the
+/// tenant's own, or when its dimensions name the tenant's resources in a
+/// shared one. The monitoring account's alarms on its own metrics, and
+/// composites, name no tenant and are left out.
+fn attribute_linked(
+    tenants: &[(&Tenant, String)],
+    selectors: &tags::Selectors,
+    alarms: Vec<collect::RawAlarm>,
+) -> Vec<crate::cache::AlarmRow> {
+    let mut rows = Vec::new();
+    for a in alarms {
+        let Some(account) = a.account.clone() else { continue };
+        for (t, region) in tenants.iter().filter(|(t, _)| t.account == account) {
+            if a.belongs_to(t.model.owns_account(), &selectors.all(t, region)) {
+                rows.push(redacted(a.clone().into_row(&t.id, region), t));
+            }
+        }
+    }
+    rows
+}
+
+/// Alarm reasons quote datapoints and can quote dimension values:
+/// redacted like any other cached text.
+fn redacted(mut row: crate::cache::AlarmRow, t: &Tenant) -> crate::cache::AlarmRow {
+    row.reason =
+        if t.redact_personal { crate::redact::redact(&row.reason) } else { crate::redact::redact_secrets(&row.reason) };
+    row
 }
 
 /// Whose each alarm of an account-region is. A tenant owning the account
@@ -763,14 +891,7 @@ fn attribute(
         for (t, region) in matched {
             let mut row = a.clone().into_row(&t.id, region);
             row.platform = platform;
-            // Alarm reasons quote datapoints and can quote dimension
-            // values: redacted like any other cached text.
-            row.reason = if t.redact_personal {
-                crate::redact::redact(&row.reason)
-            } else {
-                crate::redact::redact_secrets(&row.reason)
-            };
-            rows.push(row);
+            rows.push(redacted(row, t));
         }
     }
     rows
@@ -938,18 +1059,21 @@ async fn detect_anomalies(
 #[allow(clippy::type_complexity)]
 async fn alarm_call<'t, 'f>(
     run: &Run<'_>,
-    target: &Target,
+    target: &'t Target,
     tenants: &'t [(&'f Tenant, String)],
     creds: SharedCredentialsProvider,
     known: HashMap<String, i64>,
-) -> (&'t [(&'f Tenant, String)], Result<(Vec<collect::RawAlarm>, Result<Vec<collect::HistoryItem>, Failure>), Failure>)
-{
+) -> (
+    &'t Target,
+    &'t [(&'f Tenant, String)],
+    Result<(Vec<collect::RawAlarm>, Result<Vec<collect::HistoryItem>, Failure>), Failure>,
+) {
     let client = run.aws.cloudwatch(&creds, &target.role_arn, &target.region);
     let alarms = collect::alarms(&client, run.aws, target).await;
     run.step("alarms", format!("{} {}", target.account, target.region));
     let alarms = match alarms {
         Ok(a) => a,
-        Err(f) => return (tenants, Err(f)),
+        Err(f) => return (target, tenants, Err(f)),
     };
     // One read per alarm type that changed (the API answers for one type
     // a call); after a failed read the other is not tried.
@@ -968,7 +1092,7 @@ async fn alarm_call<'t, 'f>(
     if let Err(f) = &history {
         tracing::debug!("alarm history of {} {} unavailable: {}", target.account, target.region, f.message);
     }
-    (tenants, Ok((alarms, history)))
+    (target, tenants, Ok((alarms, history)))
 }
 
 /// Regression: a commit path that kept an iterator of closures (or passed a
@@ -1016,5 +1140,35 @@ mod tests {
         // The record already holds the change: nothing to read.
         let known = HashMap::from([("a".to_string(), now - day)]);
         assert_eq!(history_since(now, &known, [alarm("a", now - day)].iter()), None);
+    }
+
+    #[test]
+    fn the_monitoring_accounts_alarms_go_to_the_tenant_whose_account_and_resources_they_name() {
+        let text = "[fleet]\nregion = \"us-east-1\"\n\
+                    [monitoring]\naccount = \"999988887777\"\nrole_name = \"M\"\nregions = [\"us-east-1\"]\n\
+                    [[tenant]]\nid = \"silo\"\ntier = \"t\"\nmodel = \"silo\"\naccount = \"111111111111\"\n\
+                    via = \"monitoring\"\nhome_region = \"us-east-1\"\n\
+                    [[tenant]]\nid = \"p1\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"222222222222\"\n\
+                    via = \"monitoring\"\nhome_region = \"us-east-1\"\n\
+                    [[tenant]]\nid = \"p2\"\ntier = \"t\"\nmodel = \"pooled\"\naccount = \"222222222222\"\n\
+                    via = \"monitoring\"\nhome_region = \"us-east-1\"\n";
+        let fleet = Fleet::parse(std::path::Path::new("f.toml"), text, &Catalog::builtin().unwrap()).unwrap();
+        let tenants: Vec<(&Tenant, String)> = fleet.tenants.iter().map(|t| (t, "us-east-1".to_string())).collect();
+        let on = |name: &str, account: Option<&str>, dims: &[(&str, &str)]| {
+            let mut a = collect::tests::alarm(dims);
+            a.row.name = name.into();
+            a.account = account.map(str::to_string);
+            a
+        };
+        let alarms = vec![
+            on("silo-5xx", Some("111111111111"), &[("LoadBalancer", "app/x/1")]),
+            on("p2-errors", Some("222222222222"), &[("TenantId", "p2")]),
+            // Another account's, and the monitoring account's own: nobody's.
+            on("stranger", Some("555555555555"), &[]),
+            on("own-billing", None, &[]),
+        ];
+        let rows = attribute_linked(&tenants, &tags::Selectors::default(), alarms);
+        let got: Vec<(&str, &str)> = rows.iter().map(|r| (r.tenant_id.as_str(), r.name.as_str())).collect();
+        assert_eq!(got, [("silo", "silo-5xx"), ("p2", "p2-errors")]);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sts::config::SharedCredentialsProvider;
 
-use super::{target, Run};
+use super::{own_target, Run};
 use crate::cache::CacheError;
 use crate::catalog::Catalog;
 use crate::collect;
@@ -72,13 +72,18 @@ pub fn needs_tags(t: &Tenant, catalog: &Catalog) -> bool {
 pub(super) async fn read(
     run: &Run<'_>,
     reachable: &[&Tenant],
-    reaches: &(dyn Fn(&Tenant, &str) -> bool + Sync),
+    has_creds: &(dyn Fn(&Target) -> bool + Sync),
     provider_for: &(dyn Fn(&Target) -> SharedCredentialsProvider + Sync),
 ) -> Result<Selectors, CacheError> {
+    // Read in the tenant's own account, through its own role: the
+    // monitoring account sees linked accounts' metrics and logs, not their
+    // tags.
     let mut by_target: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
     for t in reachable.iter().filter(|t| needs_tags(t, run.catalog)) {
-        for region in t.regions().filter(|r| reaches(t, r)) {
-            by_target.entry(target(t, region)).or_default().push((t, region.to_string()));
+        for region in t.regions() {
+            if let Some(own) = own_target(t, region).filter(|o| has_creds(o)) {
+                by_target.entry(own).or_default().push((t, region.to_string()));
+            }
         }
     }
     let mut selectors = Selectors::default();

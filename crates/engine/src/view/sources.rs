@@ -31,6 +31,20 @@ pub async fn sources(
         let here = found[&row.tenant].iter().filter(|r| r.region == region);
         row.detail = Some(format!("found by tag {tag} = {:?}: {}", row.tenant, crate::tags::describe(here)));
     }
+    // How a linked tenant-region is read, and what that cannot see.
+    for row in rows.iter_mut().filter(|r| matches!(r.source.as_str(), "metrics" | "logs" | "alarms")) {
+        let Some(t) = fleet.tenant(&row.tenant) else { continue };
+        let Some(m) = fleet.monitoring_for(t, &row.region) else { continue };
+        row.detail = Some(match row.source.as_str() {
+            "alarms" if !t.has_role() => format!(
+                "the monitoring account {}'s alarms on its metrics only: alarms in account {} are not visible (a \
+                 link shares metrics and logs, not alarms; give the tenant a role to read them)",
+                m.account, t.account
+            ),
+            "alarms" => format!("its own account's, and the monitoring account {}'s on its metrics", m.account),
+            _ => format!("read through the monitoring account {} (account {} is linked)", m.account, t.account),
+        });
+    }
     let calls = cache
         .last_sync_calls()
         .await?

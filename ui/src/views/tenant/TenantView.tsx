@@ -180,7 +180,7 @@ function Tenant({ data, region: asked, state, version }: { data: TenantData; reg
         </section>
 
         <aside class="tenant-side">
-          <Alarms alarms={data.alarms} />
+          <Alarms alarms={data.alarms} tenant={data.tenant} />
           <Incidents incidents={data.incidents} />
           <Cost data={data} state={state} />
           <Console data={data} region={region} />
@@ -220,7 +220,7 @@ function ReportButton({ tenant }: { tenant: string }) {
   );
 }
 
-function Alarms({ alarms }: { alarms: readonly AlarmInfo[] }) {
+function Alarms({ alarms, tenant }: { alarms: readonly AlarmInfo[]; tenant: TenantData['tenant'] }) {
   const box = useRef<HTMLDivElement>(null);
   const cursor = useTableKeys(box, alarms.length, () => undefined);
   return (
@@ -237,6 +237,13 @@ function Alarms({ alarms }: { alarms: readonly AlarmInfo[] }) {
           })}
         />
       </div>
+      {tenant.own_alarms_hidden && (
+        <p class="muted small" id="alarms-hidden">
+          Alarms in account {tenant.account} are not visible: this tenant is read through the monitoring account{' '}
+          {tenant.monitoring_account}, whose link shares metrics and logs, not alarms. Shown: the monitoring account's
+          alarms on its metrics. Give the tenant a role (role_name in the fleet file) to read its own.
+        </p>
+      )}
       <div class="table-scroll short" ref={box} tabIndex={0}>
         <table class="compact" id="alarms-table">
           <tbody>
