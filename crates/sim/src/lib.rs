@@ -13,10 +13,12 @@
 //! | CloudWatch Logs | AWS JSON 1.1 | `StartQuery`, `GetQueryResults`, `StopQuery`, `DescribeLogGroups` |
 //! | Cost Explorer | AWS JSON 1.1 | `GetCostAndUsage` |
 //! | Organizations | AWS JSON 1.1 | `ListAccounts`, `ListTagsForResource` |
+//! | Resource Groups Tagging | AWS JSON 1.1 | `GetResources` |
+//! | CloudWatch Observability Access Manager (OAM) | AWS restJson1 | `ListSinks`, `GetSink`, `GetSinkPolicy`, `ListAttachedLinks` |
 //!
 //! A request goes to the service of its SigV4 credential scope
-//! (`monitoring`, `sts`, `logs`, `ce`, `organizations`) in the protocol its
-//! shape shows (see `protocol.rs`). Everything else gets that protocol's
+//! (`monitoring`, `sts`, `logs`, `ce`, `organizations`, `tagging`, `oam`)
+//! in the protocol its shape shows (see `protocol.rs`). Everything else gets that protocol's
 //! unknown-operation error, and is counted like every other request
 //! ([`SimFleet::requests`]). The `fleetdeck-sim` binary serves a fleet on a
 //! port of its own for clients in other processes.
@@ -32,6 +34,20 @@
 //! memory. The only state is what AWS itself keeps between calls: issued
 //! sessions, running Logs Insights queries and the request counts.
 //!
+//! With [`SimOptions::monitoring`] the fleet also has CloudWatch
+//! cross-account observability: a monitoring account
+//! ([`SimFleet::monitoring_account`], role
+//! [`SimFleet::MONITORING_ROLE_NAME`]) with an OAM sink in each region and
+//! links to it from the accounts holding tenant data there. From that
+//! account, GetMetricData's `AccountId` reads a linked account's metrics,
+//! Logs Insights reads linked accounts' log groups by ARN,
+//! `DescribeLogGroups` with `includeLinkedAccounts` lists them, and
+//! `DescribeAlarms`/`DescribeAlarmHistory` show copies of the silo, EKS and
+//! pooled tenants' alarms watching their source account's metric
+//! (`Metrics` with `AccountId`); [`SimFleet::monitoring_fleet_toml`]
+//! describes the fleet read that way. [`SimKnobs::oam_unlinked`] and
+//! [`SimKnobs::oam_withheld`] take links, or what they share, away.
+//!
 //! The answers follow the real service limits (500 queries and 100,800
 //! datapoints per `GetMetricData` with `NextToken` paging, period alignment,
 //! CloudWatch retention by period, 100 alarms per page, Logs Insights 10,000
@@ -40,22 +56,26 @@
 //! (`ThrottlingException` and friends), missing roles, denied actions,
 //! short-lived credentials, injected faults (throttling, 5xx, dropped
 //! connections), a frozen clock, answers garbled on purpose
-//! ([`Malformed`]) and a SigV4 request-time check ([`SimKnobs::check_request_time`]).
+//! ([`Malformed`]), a SigV4 request-time check ([`SimKnobs::check_request_time`])
+//! and missing or partial cross-account observability links.
 //! It records every AssumeRole it receives, with the session policy and the
 //! credentials it issued ([`SimFleet::assume_role_requests`]), so tests can
 //! check the policy and look for the secrets wherever they must not be.
 //!
-//! Module map: `fleet` (tenants, catalog resources, TOML), `series` (metric
-//! values), `server` (HTTP, identity, counting, knobs, faults), `protocol`
-//! (routing, per-protocol errors, rendering), `malformed` (garbled answers),
+//! Module map: `fleet` (tenants, catalog resources, the monitoring
+//! account, TOML), `series` (metric values), `server` (HTTP, identity,
+//! counting, knobs, faults), `protocol` (routing, per-protocol errors,
+//! rendering), `malformed` (garbled answers), `signin` (console sign-in),
 //! and one module per service: `sts`, `cloudwatch` (with `wire`, its JSON
-//! 1.0 and AWS Query forms), `logs`, `cost`, `organizations`.
+//! 1.0 and AWS Query forms, and `alarms`), `logs`, `cost`, `organizations`,
+//! `tagging`, `oam` (sinks and links, and what a link shares).
 
 mod cloudwatch;
 mod cost;
 mod fleet;
 mod logs;
 mod malformed;
+mod oam;
 mod organizations;
 mod protocol;
 mod series;
@@ -97,6 +117,15 @@ pub struct SimOptions {
     /// tenant of us-east-1 serves 4x its requests, and the p99 latency of
     /// the other tenants of its pooled account there rises 2.5x with it.
     pub noisy_neighbour: bool,
+    /// CloudWatch cross-account observability: a monitoring account
+    /// (role [`SimFleet::MONITORING_ROLE_NAME`], no ExternalId) with a sink
+    /// named `fleetdeck` in each of the three regions, and a link to it in
+    /// each region from every account that holds tenant data there (the
+    /// tenants' own accounts, the shared, EKS and pooled accounts; not the
+    /// staging accounts, not the payer) sharing metrics and log groups.
+    /// See `oam.rs`, [`SimFleet::monitoring_fleet_toml`] and the knobs
+    /// [`SimKnobs::oam_unlinked`] and [`SimKnobs::oam_withheld`].
+    pub monitoring: bool,
 }
 
 impl Default for SimOptions {
@@ -108,6 +137,7 @@ impl Default for SimOptions {
             shape: None,
             realistic: false,
             noisy_neighbour: false,
+            monitoring: false,
         }
     }
 }
@@ -210,6 +240,17 @@ pub struct SimKnobs {
     /// StartQuery naming one answers ResourceNotFoundException ("Log group
     /// '...' does not exist"), as AWS does for a group that is gone.
     pub deleted_log_groups: Vec<String>,
+    /// (source account, region) pairs whose OAM link to the monitoring
+    /// account's sink is absent (a source account that never linked, or
+    /// deleted its link): ListAttachedLinks leaves it out and the
+    /// monitoring account sees none of its metrics, logs or alarms there.
+    /// Only meaningful with [`SimOptions::monitoring`].
+    pub oam_unlinked: Vec<(String, String)>,
+    /// (source account, region, resource type) triples the link does not
+    /// share, e.g. `("111122223333", "eu-west-1", "AWS::Logs::LogGroup")`:
+    /// the type is missing from the link's `ResourceTypes` and that data is
+    /// invisible to the monitoring account.
+    pub oam_withheld: Vec<(String, String, String)>,
 }
 
 /// How far a request's signing time may be from AWS's clock.
@@ -357,6 +398,10 @@ impl SimFleet {
     /// The fleet's base region: STS and Cost Explorer are called there.
     pub const BASE_REGION: &'static str = fleet::BASE_REGION;
 
+    /// The role fleetdeck assumes in the monitoring account
+    /// ([`SimOptions::monitoring`]); its trust policy asks for no ExternalId.
+    pub const MONITORING_ROLE_NAME: &'static str = fleet::MONITORING_ROLE_NAME;
+
     /// Binds 127.0.0.1 on a free port and serves the fleet on the current
     /// tokio runtime.
     pub async fn start(opts: SimOptions) -> std::io::Result<SimFleet> {
@@ -380,6 +425,25 @@ impl SimFleet {
     /// this server.
     pub fn fleet_toml(&self) -> String {
         self.state.fleet.to_toml(&self.endpoint())
+    }
+
+    /// The same fleet file as [`SimFleet::fleet_toml`] read through the
+    /// monitoring account: a `[monitoring]` section (account, role name,
+    /// regions) after `[fleet]` and `[apportion]`, and every tenant whose
+    /// data the monitoring account sees marked `via = "monitoring"`: silo,
+    /// EKS and pooled tenants without a role of their own, shared-model
+    /// tenants keeping `role_name = "FleetdeckReadOnly"` (their tags and
+    /// own-account alarms are read through it). Remote tenants and staging
+    /// environments are as in `fleet_toml`. Without
+    /// [`SimOptions::monitoring`] it is `fleet_toml` itself.
+    pub fn monitoring_fleet_toml(&self) -> String {
+        self.state.fleet.to_monitoring_toml(&self.endpoint())
+    }
+
+    /// The monitoring account, when the fleet has one
+    /// ([`SimOptions::monitoring`]).
+    pub fn monitoring_account(&self) -> Option<&str> {
+        self.state.fleet.monitoring_account.as_deref()
     }
 
     /// The simulated tenants, in fleet-file order.

@@ -12,12 +12,19 @@
 //! derived from the same minute values as the error metrics, so metrics and
 //! logs agree; they are JSON documents that carry e-mail addresses, IPs and
 //! API keys, so redaction has something to do.
+//!
+//! In a monitoring account (cross-account observability, `oam.rs`),
+//! `StartQuery` also reads the log groups of linked source accounts that
+//! share `AWS::Logs::LogGroup`, named by ARN in `logGroupIdentifiers`, and
+//! `DescribeLogGroups` lists them with `includeLinkedAccounts`. The query
+//! is the monitoring account's: it counts against its concurrency limit
+//! and `@log` names each row's source account.
 
 use std::collections::{HashMap, VecDeque};
 
 use serde_json::{json, Value};
 
-use super::fleet::{Fleet, LogGroup, Model, SimTenant};
+use super::fleet::{Fleet, LogGroup, Model, SimTenant, OAM_LOG_GROUP};
 use super::protocol::{json_input, unknown_operation, Service};
 use super::series::{hash_str, mix, poisson, sample, splitmix64, unit, MetricKind};
 use super::server::{lock, ApiError, Call, Reply};
@@ -417,15 +424,14 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
         Some(n) => return Err(invalid(format!("limit must be between 1 and {MAX_ROWS}, got {n}."))),
     };
 
-    let available = fleet.log_groups(&call.caller.account, &call.region);
     let mut groups: Vec<&LogGroup> = Vec::new();
     for id in &requested {
-        let name = resolve_identifier(id, &call.caller.account, &call.region);
         let deleted = &call.state.knobs().deleted_log_groups;
-        let name = name.filter(|n| !deleted.iter().any(|d| d == n));
-        let group = name.and_then(|n| available.iter().find(|g| g.name == n));
+        let group = resolve_identifier(call, id)
+            .filter(|(_, n)| !deleted.iter().any(|d| d == n))
+            .and_then(|(account, n)| fleet.log_groups(account, &call.region).iter().find(|g| g.name == n));
         match group {
-            Some(g) if !groups.iter().any(|x| x.name == g.name) => groups.push(g),
+            Some(g) if !groups.iter().any(|x| std::ptr::eq(*x, g)) => groups.push(g),
             Some(_) => {}
             None => {
                 return Err(not_found(format!(
@@ -487,16 +493,35 @@ fn start_query(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     Ok(Reply::Json(json!({ "queryId": id })))
 }
 
-/// A log group name from a name or an ARN in the caller's account-region.
-fn resolve_identifier(id: &str, account: &str, region: &str) -> Option<String> {
-    match id.strip_prefix("arn:aws:logs:") {
-        None => Some(id.to_string()),
-        Some(rest) => {
-            let rest = rest.strip_prefix(region)?.strip_prefix(':')?;
-            let rest = rest.strip_prefix(account)?.strip_prefix(":log-group:")?;
-            Some(rest.strip_suffix(":*").unwrap_or(rest).to_string())
-        }
+/// The (account, log group name) a `logGroupIdentifiers` entry names: a
+/// name, in the caller's account; or an ARN
+/// (`arn:aws:logs:<region>:<account>:log-group:<name>`, also accepted
+/// with a trailing `:*`) of the signing region, in the caller's account
+/// or in a source account linked to the caller's sink there that shares
+/// log groups. "If a log group that you're querying is in a source
+/// account and you're using a monitoring account, you must specify the
+/// ARN of the log group here" (StartQuery, logGroupIdentifiers, CloudWatch
+/// Logs API Reference): a bare name never reaches a source account, and
+/// an ARN of an account that shares no log groups with the caller is as
+/// missing as a group that does not exist.
+fn resolve_identifier<'a>(call: &'a Call<'_>, id: &'a str) -> Option<(&'a str, String)> {
+    let caller = call.caller.account.as_str();
+    let Some(rest) = id.strip_prefix("arn:aws:logs:") else {
+        return Some((caller, id.to_string()));
+    };
+    let (account, rest) = arn_account(rest, &call.region)?;
+    if account != caller && !crate::oam::shares(call, account, OAM_LOG_GROUP) {
+        return None;
     }
+    Some((account, rest.strip_suffix(":*").unwrap_or(rest).to_string()))
+}
+
+/// `<account>` and `<name>` of the rest of a log group ARN after
+/// `arn:aws:logs:`, when it is of `region`.
+fn arn_account<'a>(rest: &'a str, region: &str) -> Option<(&'a str, &'a str)> {
+    let rest = rest.strip_prefix(region)?.strip_prefix(':')?;
+    let (account, name) = rest.split_once(":log-group:")?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some((account, name))
 }
 
 struct QueryResult {
@@ -744,15 +769,63 @@ fn describe_log_groups(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError
         Some(n) if (1..=50).contains(&n) => n as usize,
         Some(n) => return Err(invalid(format!("limit must be between 1 and 50, got {n}."))),
     };
-    let groups: Vec<&LogGroup> = call
-        .state
-        .fleet
-        .log_groups(&call.caller.account, &call.region)
-        .iter()
-        .filter(|g| prefix.is_none_or(|p| g.name.starts_with(p)))
-        .filter(|g| pattern.is_none_or(|p| g.name.to_lowercase().contains(&p.to_lowercase())))
+    // Cross-account observability (DescribeLogGroups, CloudWatch Logs API
+    // Reference): "If you are using a monitoring account, set this to
+    // true to have the operation return log groups in the accounts listed
+    // in accountIdentifiers. If this parameter is set to true and
+    // accountIdentifiers contains a null value, the operation returns all
+    // log groups in the monitoring account and all log groups in all
+    // source accounts that are linked to the monitoring account." The
+    // default is false: only the caller's own groups. Where the reference
+    // leaves room, the less convenient reading: `accountIdentifiers`
+    // without `includeLinkedAccounts` is ignored (the caller's own groups
+    // only); with it, only the accounts listed are searched (the caller's
+    // own groups too only if it lists itself; an empty list, which is not
+    // "a null value", searches none); a listed account that is not
+    // linked, or shares no log groups, contributes nothing.
+    let include_linked = match input.get("includeLinkedAccounts") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::new(400, "SerializationException", "includeLinkedAccounts must be a boolean")),
+    };
+    let listed = str_list(input, "accountIdentifiers")?;
+    if let Some(ids) = &listed {
+        // "Array Members: Minimum number of 0 items. Maximum number of 20
+        // items. Length Constraints: Fixed length of 12. Pattern: ^\d{12}$"
+        if ids.len() > 20 {
+            return Err(invalid("accountIdentifiers can include at most 20 account IDs."));
+        }
+        if let Some(bad) = ids.iter().find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(invalid(format!("accountIdentifiers: '{bad}' is not a 12-digit account ID.")));
+        }
+    }
+    let caller = call.caller.account.as_str();
+    let mut accounts: Vec<&str> = Vec::new();
+    match (&listed, include_linked) {
+        (_, false) => accounts.push(caller),
+        (Some(ids), true) => accounts.extend(ids.iter().map(String::as_str)),
+        (None, true) => {
+            accounts.push(caller);
+            let linked = crate::oam::attached_links(&call.state.fleet, &call.state.knobs(), &call.region);
+            accounts.extend(linked.into_iter().map(|l| l.source));
+        }
+    }
+    let mut groups: Vec<(&str, &LogGroup)> = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let readable = *account == caller || crate::oam::shares(call, account, OAM_LOG_GROUP);
+        if !readable || accounts[..i].contains(account) {
+            continue;
+        }
+        groups.extend(call.state.fleet.log_groups(account, &call.region).iter().map(|g| (*account, g)));
+    }
+    // "The results are ASCII-sorted by log group name."
+    groups.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
+    let groups: Vec<(&str, &LogGroup)> = groups
+        .into_iter()
+        .filter(|(_, g)| prefix.is_none_or(|p| g.name.starts_with(p)))
+        .filter(|(_, g)| pattern.is_none_or(|p| g.name.to_lowercase().contains(&p.to_lowercase())))
         .collect();
-    let fingerprint = hash_str(&format!("{prefix:?}|{pattern:?}|{limit}"));
+    let fingerprint = hash_str(&format!("{prefix:?}|{pattern:?}|{limit}|{include_linked}|{listed:?}"));
     let offset = match str_field(input, "nextToken")? {
         None => 0,
         Some(t) => t
@@ -765,8 +838,8 @@ fn describe_log_groups(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|g| {
-            let arn = format!("arn:aws:logs:{}:{}:log-group:{}", call.region, call.caller.account, g.name);
+        .map(|(account, g)| {
+            let arn = format!("arn:aws:logs:{}:{}:log-group:{}", call.region, account, g.name);
             json!({
                 "logGroupName": g.name,
                 "creationTime": g.created * 1000,
@@ -824,12 +897,12 @@ mod unit_tests {
     }
 
     #[test]
-    fn identifiers_may_be_arns() {
-        assert_eq!(resolve_identifier("/a/app", "1", "r"), Some("/a/app".to_string()));
+    fn identifier_arns_name_their_account_and_group() {
         assert_eq!(
-            resolve_identifier("arn:aws:logs:eu-west-1:123456789012:log-group:/a/app:*", "123456789012", "eu-west-1"),
-            Some("/a/app".to_string())
+            arn_account("eu-west-1:123456789012:log-group:/a/app:*", "eu-west-1"),
+            Some(("123456789012", "/a/app:*"))
         );
-        assert_eq!(resolve_identifier("arn:aws:logs:eu-west-1:999:log-group:/a", "123", "eu-west-1"), None);
+        assert_eq!(arn_account("eu-west-1:123456789012:log-group:/a", "us-east-1"), None, "another region");
+        assert_eq!(arn_account("eu-west-1:999:log-group:/a", "eu-west-1"), None, "not an account id");
     }
 }

@@ -111,6 +111,18 @@ pub(crate) fn org_accounts(fleet: &Fleet) -> Vec<OrgAccount> {
             tags: Vec::new(),
         });
     }
+    // The monitoring account is a member like the platform's accounts
+    // (created for it, without tenants).
+    if let Some(account) = &fleet.monitoring_account {
+        out.push(OrgAccount {
+            id: account.clone(),
+            name: fleet.account_name(account),
+            email: format!("aws-monitoring@{DOMAIN}"),
+            joined_method: "CREATED",
+            joined: joined(account, 30, 60),
+            tags: Vec::new(),
+        });
+    }
     out
 }
 
@@ -243,6 +255,7 @@ mod unit_tests {
             shape: None,
             realistic: false,
             noisy_neighbour: false,
+            monitoring: false,
         });
         let accounts = org_accounts(&fleet);
         let ids: std::collections::HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();

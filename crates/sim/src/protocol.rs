@@ -7,13 +7,15 @@
 //! credential scope (`Credential=AKID/YYYYMMDD/region/<service>/aws4_request`,
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CommonParameters.html>):
 //! `monitoring` (CloudWatch), `sts`, `logs`, `ce` (Cost Explorer),
-//! `organizations`. The protocol is what the request looks like:
+//! `organizations`, `tagging`, `oam` (CloudWatch Observability Access
+//! Manager). The protocol is what the request looks like:
 //!
 //! | protocol | how a request says so | spec |
 //! |---|---|---|
 //! | Smithy RPC v2 CBOR | `POST /service/<Service>/operation/<Op>`, `smithy-protocol: rpc-v2-cbor` | <https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html> |
 //! | AWS JSON 1.0 / 1.1 | `X-Amz-Target: <TargetPrefix>.<Op>` | <https://smithy.io/2.0/aws/protocols/aws-json-1_0-protocol.html> |
-//! | AWS Query | neither: a form (`Action=<Op>&Version=...`) | <https://smithy.io/2.0/aws/protocols/aws-query-protocol.html> |
+//! | AWS restJson1 | signed for `oam`: `POST /<Op>` with a JSON body | <https://smithy.io/2.0/aws/protocols/aws-restjson1-protocol.html> |
+//! | AWS Query | none of these: a form (`Action=<Op>&Version=...`) | <https://smithy.io/2.0/aws/protocols/aws-query-protocol.html> |
 //!
 //! A service that does not serve the protocol a request speaks (a form
 //! signed for `logs`, a JSON target of another service) gets that
@@ -42,6 +44,9 @@ pub(crate) enum Protocol {
     Json10,
     /// AWS JSON 1.1 (Logs, Cost Explorer, Organizations).
     Json,
+    /// AWS restJson1 (OAM): the operation in the path (`POST /ListSinks`),
+    /// JSON in and out, errors named by the `x-amzn-ErrorType` header.
+    RestJson,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +58,8 @@ pub(crate) enum Service {
     Organizations,
     /// The Resource Groups Tagging API.
     Tagging,
+    /// CloudWatch Observability Access Manager (cross-account observability).
+    Oam,
     Unknown,
 }
 
@@ -66,6 +73,7 @@ impl Service {
             Service::CostExplorer => "ce",
             Service::Organizations => "organizations",
             Service::Tagging => "tag",
+            Service::Oam => "oam",
             Service::Unknown => "unknown",
         }
     }
@@ -80,6 +88,8 @@ impl Service {
             "ce" => Some(Service::CostExplorer),
             "organizations" => Some(Service::Organizations),
             "tagging" => Some(Service::Tagging),
+            // botocore's model: "signingName":"oam", "protocol":"rest-json".
+            "oam" => Some(Service::Oam),
             _ => None,
         }
     }
@@ -106,6 +116,7 @@ impl Service {
             Service::CostExplorer => Some("2017-10-25"),
             Service::Organizations => Some("2016-11-28"),
             Service::Tagging => Some("2017-01-26"),
+            Service::Oam => Some("2022-06-10"),
             Service::Unknown => None,
         }
     }
@@ -122,8 +133,9 @@ pub(crate) struct Route {
 }
 
 /// Routes a request by its path, `X-Amz-Target` and `smithy-protocol`
-/// headers, and the service it was signed for (`scope`). Anything that is
-/// neither RPC v2 CBOR nor has a target is AWS Query.
+/// headers, and the service it was signed for (`scope`). A request signed
+/// for OAM without a target is restJson1 (the operation is the path);
+/// anything else that is neither RPC v2 CBOR nor has a target is AWS Query.
 pub(crate) fn route(path: &str, target: Option<&str>, smithy_protocol: Option<&str>, scope: Option<&str>) -> Route {
     let signed_for = scope.and_then(Service::from_signing_name);
     // Signed for another service than the request's shape names: that
@@ -147,6 +159,16 @@ pub(crate) fn route(path: &str, target: Option<&str>, smithy_protocol: Option<&s
         // model: "jsonVersion": "1.0"); the others speak JSON 1.1.
         let protocol = if service == Service::CloudWatch { Protocol::Json10 } else { Protocol::Json };
         return Route { protocol, service, operation: operation.to_string() };
+    }
+    if signed_for == Some(Service::Oam) {
+        // restJson1 binds each OAM operation to `POST /<Op>` (botocore's
+        // model: "requestUri":"/ListSinks"); any other path (the tagging
+        // operations' `/tags/{ResourceArn}`) is no operation served here.
+        let operation = match path.strip_prefix('/') {
+            Some(op) if !op.is_empty() && op.bytes().all(|b| b.is_ascii_alphanumeric()) => op.to_string(),
+            _ => String::new(),
+        };
+        return Route { protocol: Protocol::RestJson, service: Service::Oam, operation };
     }
     let service = match signed_for {
         None | Some(Service::Sts) => Service::Sts,
@@ -186,6 +208,8 @@ pub(crate) fn unknown_operation(protocol: Protocol, service: Service, operation:
         Protocol::Json10 | Protocol::Json => {
             ApiError::new(400, "UnknownOperationException", format!("Unknown operation {operation}"))
         }
+        // A restJson1 service has no route for the method and path.
+        Protocol::RestJson => ApiError::new(404, "UnknownOperationException", format!("Unknown operation {operation}")),
     }
 }
 
@@ -193,6 +217,9 @@ pub(crate) fn access_denied(protocol: Protocol, message: String) -> ApiError {
     match protocol {
         Protocol::Query | Protocol::Cbor | Protocol::Json10 => ApiError::new(403, "AccessDenied", message),
         Protocol::Json => ApiError::new(400, "AccessDeniedException", message),
+        // "AccessDeniedException ... HTTP Status Code: 403" (Common Errors,
+        // OAM API Reference).
+        Protocol::RestJson => ApiError::new(403, "AccessDeniedException", message),
     }
 }
 
@@ -202,6 +229,7 @@ pub(crate) fn unrecognized_client(protocol: Protocol) -> ApiError {
     let message = "The security token included in the request is invalid.";
     match protocol {
         Protocol::Json => ApiError::new(400, "UnrecognizedClientException", message),
+        Protocol::RestJson => ApiError::new(403, "UnrecognizedClientException", message),
         Protocol::Query | Protocol::Cbor | Protocol::Json10 => ApiError::new(403, "InvalidClientTokenId", message),
     }
 }
@@ -217,7 +245,9 @@ pub(crate) fn throttled(protocol: Protocol, service: Service) -> ApiError {
             "You have sent too many requests in too short a period of time. The quota helps protect against denial-of-service attacks. Try again later.",
         )
         .with("Type", "TooManyRequests"),
-        (Protocol::Json, _) => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
+        // "ThrottlingException ... HTTP Status Code: 400" (Common Errors,
+        // OAM API Reference).
+        (Protocol::Json | Protocol::RestJson, _) => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
         _ => ApiError::new(400, "Throttling", "Rate exceeded"),
     }
 }
@@ -250,8 +280,19 @@ pub(crate) enum AuthFailure {
 
 pub(crate) fn auth_error(protocol: Protocol, failure: AuthFailure) -> ApiError {
     // AWS Query and the query-compatible CloudWatch use the old codes with
-    // 403; the JSON 1.1 services use their *Exception names with 400.
+    // 403; the JSON 1.1 services use their *Exception names with 400; OAM
+    // (restJson1) the *Exception names with 403 ("ExpiredTokenException
+    // ... HTTP Status Code: 403", Common Errors, OAM API Reference).
     match (protocol, failure) {
+        (Protocol::RestJson, AuthFailure::Missing) => {
+            ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        }
+        (Protocol::RestJson, AuthFailure::UnknownKey) => {
+            ApiError::new(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        }
+        (Protocol::RestJson, AuthFailure::Expired) => {
+            ApiError::new(403, "ExpiredTokenException", "The security token included in the request is expired")
+        }
         (Protocol::Json, AuthFailure::Missing) => {
             ApiError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
         }
@@ -293,7 +334,9 @@ pub(crate) fn render(
             (200, cloudwatch::encode(&value))
         }
         Ok(Reply::Json(value)) => {
-            builder = builder.header("content-type", "application/x-amz-json-1.1");
+            let content_type =
+                if protocol == Protocol::RestJson { "application/json" } else { "application/x-amz-json-1.1" };
+            builder = builder.header("content-type", content_type);
             (200, value.to_string().into_bytes())
         }
         Ok(Reply::Raw { content_type, cbor, body }) => {
@@ -348,6 +391,15 @@ pub(crate) fn render(
                         .header("x-amzn-query-error", format!("{};{fault}", e.code));
                     let json =
                         serde_json::json!({ "__type": cloudwatch::wire::error_type(e.code), "message": e.message });
+                    (e.status, json.to_string().into_bytes())
+                }
+                Protocol::RestJson => {
+                    // restJson1: the error's name in `x-amzn-ErrorType`
+                    // (OAM's error shapes bind `amznErrorType` to it, in
+                    // botocore's model) and the message in the body
+                    // (https://smithy.io/2.0/aws/protocols/aws-restjson1-protocol.html#operation-error-serialization).
+                    builder = builder.header("content-type", "application/json").header("x-amzn-errortype", e.code);
+                    let json = serde_json::json!({ "message": e.message });
                     (e.status, json.to_string().into_bytes())
                 }
                 Protocol::Json => {
@@ -422,6 +474,15 @@ mod unit_tests {
         let r = route("/", Some("Logs_20140328.StartQuery"), None, Some("monitoring"));
         assert_eq!((r.protocol, r.service), (Protocol::Json, Service::Unknown));
         assert_eq!(route(cbor, None, None, Some("sts")).service, Service::Unknown);
+
+        // OAM speaks restJson1: the operation is the path.
+        let r = route("/ListAttachedLinks", None, None, Some("oam"));
+        assert_eq!(
+            (r.protocol, r.service, r.operation.as_str()),
+            (Protocol::RestJson, Service::Oam, "ListAttachedLinks")
+        );
+        assert_eq!(route("/tags/arn:aws:oam:x", None, None, Some("oam")).operation, "");
+        assert_eq!(route("/ListSinks", None, None, Some("sts")).protocol, Protocol::Query);
     }
 
     #[test]

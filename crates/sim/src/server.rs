@@ -382,6 +382,11 @@ async fn handle(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
         header("smithy-protocol"),
         signing.as_ref().map(|s| s.service.as_str()),
     );
+    // restJson1 binds every OAM operation served to POST (botocore's
+    // model: "method":"POST"); another method finds no operation.
+    if protocol == Protocol::RestJson && parts.method != hyper::Method::POST {
+        operation.clear();
+    }
 
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -518,6 +523,7 @@ fn dispatch(
         Service::CostExplorer => cost::handle(call, operation, body),
         Service::Organizations => organizations::handle(call, operation, body),
         Service::Tagging => crate::tagging::handle(call, operation, body),
+        Service::Oam => crate::oam::handle(call, operation, body),
         Service::Unknown => Err(unknown_operation(call.protocol, service, operation)),
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::fleet::{PAYER_ACCOUNT, ROLE_NAME};
+use super::fleet::{MONITORING_ROLE_NAME, PAYER_ACCOUNT, ROLE_NAME};
 use super::protocol::{unknown_operation, Service};
 use super::series::{hash_str, mix};
 use super::server::{lock, not_authorized, ApiError, Call, Caller, Reply};
@@ -416,11 +416,13 @@ fn assume_role<'a>(
     let role = role_path.rsplit('/').next().unwrap_or(role_path);
 
     // Which roles exist: FleetdeckReadOnly in the fleet's accounts, the
-    // customer-named role in a remote tenant's, and the tenant's ExternalId
-    // in its trust policy.
+    // customer-named role in a remote tenant's, FleetdeckMonitoring (and
+    // only it) in the monitoring account, and the tenant's ExternalId in
+    // its trust policy.
     let owner = fleet.account_owner(account);
     let role_exists = match owner {
         Some(t) => role == t.role_name(),
+        None if fleet.is_monitoring(account) => role == MONITORING_ROLE_NAME,
         None => {
             fleet.accounts().contains(&account)
                 && (role == ROLE_NAME || (account == PAYER_ACCOUNT && role == "FleetdeckCostReader"))

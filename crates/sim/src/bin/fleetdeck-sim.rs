@@ -27,6 +27,10 @@ Fleet:
                           (globex), a platform alarm in the shared account
                           naming no tenant, a 5xx blip on tyrell that fired
                           and cleared 100 to 88 minutes ago
+  --monitoring            add a CloudWatch cross-account observability
+                          monitoring account (role FleetdeckMonitoring) linked
+                          to the tenants' accounts; the fleet file then reads
+                          them through it
 
 Server:
   --port P                listen on 127.0.0.1:P (default 0: any free port)
@@ -55,6 +59,7 @@ and serves until SIGINT or SIGTERM. To use them in a shell:
 struct Args {
     f200: bool,
     realistic: bool,
+    monitoring: bool,
     tenants: Option<usize>,
     seed: Option<u64>,
     port: u16,
@@ -119,11 +124,12 @@ fn parse(args: Vec<String>) -> Result<Option<Args>, String> {
             }
             "--throttle" => out.throttle = share(&flag, &value("a share from 0 to 1")?)?,
             "--server-error" => out.server_error = share(&flag, &value("a share from 0 to 1")?)?,
-            "--aws-quotas" | "--until-stdin-closes" | "--realistic" if inline.is_some() => {
+            "--aws-quotas" | "--until-stdin-closes" | "--realistic" | "--monitoring" if inline.is_some() => {
                 return Err(format!("{flag} takes no value"));
             }
             "--aws-quotas" => out.aws_quotas = true,
             "--realistic" => out.realistic = true,
+            "--monitoring" => out.monitoring = true,
             "--until-stdin-closes" => out.until_stdin_closes = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -197,6 +203,7 @@ async fn serve(args: Args) -> Result<(), String> {
         tenants: args.tenants.unwrap_or(defaults.tenants),
         shape: args.f200.then(SimShape::f200),
         realistic: args.realistic,
+        monitoring: args.monitoring,
         ..defaults
     };
     let sim = SimFleet::start_on(opts, args.port)
@@ -215,7 +222,8 @@ async fn serve(args: Args) -> Result<(), String> {
         ("AWS_DEFAULT_REGION", SimFleet::BASE_REGION.to_string()),
     ];
     if let Some(path) = &args.fleet_file {
-        std::fs::write(path, sim.fleet_toml()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let text = if args.monitoring { sim.monitoring_fleet_toml() } else { sim.fleet_toml() };
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         let path = path.to_str().ok_or_else(|| format!("{} is not UTF-8", path.display()))?.to_string();
         lines.push(("FLEETDECK_FLEET", path));
@@ -288,11 +296,21 @@ mod tests {
 
     #[test]
     fn flags_parse_and_bad_ones_name_themselves() {
-        let a =
-            args(&["--shape", "f200", "--seed=9", "--port", "0", "--throttle", "0.5", "--aws-quotas", "--realistic"])
-                .expect("valid")
-                .expect("not help");
-        assert!(a.f200 && a.aws_quotas && a.realistic);
+        let a = args(&[
+            "--shape",
+            "f200",
+            "--seed=9",
+            "--port",
+            "0",
+            "--throttle",
+            "0.5",
+            "--aws-quotas",
+            "--realistic",
+            "--monitoring",
+        ])
+        .expect("valid")
+        .expect("not help");
+        assert!(a.f200 && a.aws_quotas && a.realistic && a.monitoring);
         assert_eq!((a.seed, a.port, a.throttle), (Some(9), 0, 0.5));
         assert!(args(&["--help"]).expect("help").is_none());
         for (bad, flag) in [
@@ -303,6 +321,7 @@ mod tests {
             (&["--seed"], "--seed"),
             (&["--shape", "f200", "--tenants", "5"], "--tenants"),
             (&["--aws-quotas=yes"], "--aws-quotas"),
+            (&["--monitoring=1"], "--monitoring"),
             (&["--bogus"], "--bogus"),
         ] {
             let message = args(bad).expect_err("refused");

@@ -1,10 +1,22 @@
 //! CloudWatch alarms: `DescribeAlarms` and `DescribeAlarmHistory`, on the
 //! RPC v2 CBOR shapes (see the parent module).
+//!
+//! A monitoring account ([`crate::SimOptions::monitoring`]) holds, in each
+//! region, a copy of every metric alarm of the silo, EKS and pooled tenants
+//! of the accounts linked to its sink there sharing metrics: the same name
+//! and state history, written as an alarm on another account's metric,
+//! with `Metrics` (one `MetricStat` query carrying the source's
+//! `AccountId`) instead of `MetricName`, `Namespace` and `Dimensions`
+//! ("If you are performing a PutMetricAlarm operation, use this to specify
+//! which account contains the metric that the alarm is watching":
+//! MetricDataQuery, AccountId, CloudWatch API Reference). Remote and
+//! shared-model tenants keep their alarms in their own accounts only, and
+//! no composite or platform alarm is copied.
 
 use ciborium::Value;
 
 use super::{dims_value, get, int, key, list, map, parse_token, text, time, token, ts, validation, DAY};
-use crate::fleet::{metric_defs, AlarmDef, MetricDef, SimTenant};
+use crate::fleet::{metric_defs, AlarmDef, MetricDef, Model, SimTenant, OAM_METRIC};
 use crate::series::{aggregate, hash_str, mix, sample, Stat};
 use crate::server::{ApiError, Call, Reply};
 
@@ -19,6 +31,9 @@ struct Alarm<'a> {
 enum Kind<'a> {
     /// A catalog metric's alarm on one tenant's dimensions.
     Metric { tenant: &'a SimTenant, def: &'static MetricDef, alarm: &'static AlarmDef },
+    /// In a monitoring account: a catalog metric's alarm on one tenant's
+    /// dimensions in the tenant's (linked) account.
+    Linked { tenant: &'a SimTenant, def: &'static MetricDef, alarm: &'static AlarmDef },
     /// An alarm on the shared platform (its database), naming no tenant.
     Platform,
     /// A composite alarm over an own-account tenant's metric alarms.
@@ -79,6 +94,24 @@ fn alarms<'a>(call: &'a Call<'_>) -> Vec<Alarm<'a>> {
         && fleet.tenants_in(&call.caller.account, &call.region).next().is_some()
     {
         out.push(Alarm { name: PLATFORM_ALARM.to_string(), kind: Kind::Platform, changes: platform_timeline(call) });
+    }
+    if fleet.is_monitoring(&call.caller.account) {
+        let links = crate::oam::attached_links(fleet, &call.state.knobs(), &call.region);
+        for link in links.iter().filter(|l| l.resource_types.contains(&OAM_METRIC)) {
+            let copied = fleet
+                .tenants_in(link.source, &call.region)
+                .filter(|t| matches!(t.model, Model::Silo | Model::Eks | Model::Pooled));
+            for tenant in copied {
+                for def in metric_defs(tenant.model) {
+                    let Some(alarm) = &def.alarm else { continue };
+                    // The same series as the source account's alarm
+                    // watches, so the same state changes at the same times.
+                    let changes = timeline(call, tenant, def, alarm);
+                    let name = format!("{}-{}", tenant.id, alarm.suffix);
+                    out.push(Alarm { name, kind: Kind::Linked { tenant, def, alarm }, changes });
+                }
+            }
+        }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
@@ -459,6 +492,10 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
         Kind::Metric { tenant, .. } | Kind::Composite { tenant, .. } => {
             format!("arn:aws:sns:{}:{}:{}-oncall", call.region, tenant.account, tenant.id)
         }
+        // The monitoring account's own topic for the tenant.
+        Kind::Linked { tenant, .. } => {
+            format!("arn:aws:sns:{}:{}:{}-oncall", call.region, call.caller.account, tenant.id)
+        }
         Kind::Platform => format!("arn:aws:sns:{}:{}:platform-oncall", call.region, call.caller.account),
     };
     let matching: Vec<Alarm<'_>> = alarms(call)
@@ -476,7 +513,7 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
         let now = a.current();
         let configured = now.at.min(call.state.fleet.options.now - 30 * DAY);
         let description = match &a.kind {
-            Kind::Metric { tenant, alarm, .. } => {
+            Kind::Metric { tenant, alarm, .. } | Kind::Linked { tenant, alarm, .. } => {
                 format!("{} above {} for {} in {}", alarm.label, java_double(alarm.threshold), tenant.name, call.region)
             }
             Kind::Platform => format!("Shared database CPU above 90.0 in {}", call.region),
@@ -508,6 +545,36 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
                 fields.extend([
                     ("Dimensions", dims_value(&tenant.dimensions)),
                     ("Period", Value::Integer(60.into())),
+                    ("EvaluationPeriods", Value::Integer(3.into())),
+                    ("DatapointsToAlarm", Value::Integer(3.into())),
+                    ("Threshold", Value::Float(alarm.threshold)),
+                    ("ComparisonOperator", key("GreaterThanThreshold")),
+                    ("TreatMissingData", key("notBreaching")),
+                ]);
+                metric_page.push(map(fields));
+            }
+            Kind::Linked { tenant, def, alarm } => {
+                // An alarm on another account's metric: the metric as a
+                // MetricStat query with its AccountId, period and
+                // statistic inside (MetricDataQuery and MetricAlarm, API
+                // Reference: "Metrics: An array of MetricDataQuery
+                // structures, used in an alarm based on a metric math
+                // expression"; the top-level metric members are absent).
+                let metric = map(vec![
+                    ("Namespace", key(def.namespace)),
+                    ("MetricName", key(def.name)),
+                    ("Dimensions", dims_value(&tenant.dimensions)),
+                ]);
+                let stat =
+                    map(vec![("Metric", metric), ("Period", Value::Integer(60.into())), ("Stat", key(alarm.stat))]);
+                let query = map(vec![
+                    ("Id", key("m1")),
+                    ("MetricStat", stat),
+                    ("ReturnData", Value::Bool(true)),
+                    ("AccountId", key(&tenant.account)),
+                ]);
+                fields.extend([
+                    ("Metrics", Value::Array(vec![query])),
                     ("EvaluationPeriods", Value::Integer(3.into())),
                     ("DatapointsToAlarm", Value::Integer(3.into())),
                     ("Threshold", Value::Float(alarm.threshold)),

@@ -12,7 +12,9 @@
 //! queries and 100,800 datapoints per GetMetricData call (more pages
 //! through `NextToken`), timestamps aligned to the period inside
 //! [StartTime, EndTime), 1-minute data kept 15 days, 5-minute 63 days,
-//! 1-hour 455 days; at most 100 alarms per DescribeAlarms page.
+//! 1-hour 455 days; at most 100 alarms per DescribeAlarms page. A query's
+//! `AccountId` reads another account's metric only from a monitoring
+//! account linked to it (`oam.rs`); any other account answers nothing.
 
 mod alarms;
 pub(crate) mod wire;
@@ -63,7 +65,9 @@ pub(crate) fn handle(
         }
         Protocol::Json10 => wire::from_json(body)?,
         Protocol::Query => wire::from_form(form)?,
-        Protocol::Json => return Err(unknown_operation(call.protocol, Service::CloudWatch, operation)),
+        Protocol::Json | Protocol::RestJson => {
+            return Err(unknown_operation(call.protocol, Service::CloudWatch, operation))
+        }
     };
     match operation {
         "GetMetricData" => get_metric_data(call, &input),
@@ -402,12 +406,11 @@ fn get_metric_data(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
             next_token = Some(token(fingerprint, qi, i64::MIN));
             break;
         }
-        let failing = call
-            .state
-            .knobs()
-            .metric_errors
-            .iter()
-            .any(|(account, metric)| *account == call.caller.account && *metric == q.stat.metric);
+        // The knob names the account whose series fails: the caller's, or
+        // the source account a monitoring account reads.
+        let failing = data_account(call, q).is_some_and(|data| {
+            call.state.knobs().metric_errors.iter().any(|(account, metric)| account == data && *metric == q.stat.metric)
+        });
         if failing {
             results.push(map(vec![
                 ("Id", key(&q.id)),
@@ -464,6 +467,28 @@ fn get_metric_data(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     Ok(Reply::Cbor(map(out)))
 }
 
+/// The account whose metric a query reads: the caller's, or the source
+/// account its `AccountId` names when the caller may read it; `None` when
+/// it may not.
+fn data_account<'a>(call: &'a Call<'_>, q: &'a MetricQuery) -> Option<&'a str> {
+    // "AccountId: The ID of the account where the metrics are located. If
+    // you are performing a GetMetricData operation in a monitoring
+    // account, use this to specify which account to retrieve this metric
+    // from." (MetricDataQuery, CloudWatch API Reference). Another
+    // account's metric is read as that account would read it, in the same
+    // region, when the caller is a monitoring account whose sink there has
+    // a link from it sharing metrics. The reference does not say what any
+    // other AccountId gives; the simulator answers an empty, Complete
+    // result (as for a metric that does not exist), the less convenient
+    // reading: nothing tells the client its view is missing an account.
+    match q.account_id.as_deref() {
+        None => Some(call.caller.account.as_str()),
+        Some(a) if a == call.caller.account => Some(a),
+        Some(a) if crate::oam::shares(call, a, crate::fleet::OAM_METRIC) => Some(a),
+        Some(_) => None,
+    }
+}
+
 /// Resolves a query to a simulated series and its candidate timestamps;
 /// `None` when nothing in the fleet matches (an empty, Complete result).
 fn plan<'a>(
@@ -474,13 +499,10 @@ fn plan<'a>(
     descending: bool,
     complete_before: i64,
 ) -> Option<Series<'a>> {
-    if q.account_id.as_deref().is_some_and(|a| a != call.caller.account) {
-        // No cross-account observability links in the simulated fleet.
-        return None;
-    }
+    let account = data_account(call, q)?;
     let s = &q.stat;
     let (tenant, def, share) =
-        call.state.fleet.find_metric(&call.caller.account, &call.region, &s.namespace, &s.metric, &s.dimensions)?;
+        call.state.fleet.find_metric(account, &call.region, &s.namespace, &s.metric, &s.dimensions)?;
     if s.unit.as_deref().is_some_and(|u| u != def.unit) {
         return None;
     }

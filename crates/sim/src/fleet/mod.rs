@@ -37,6 +37,15 @@ pub(crate) const PAYER_ACCOUNT: &str = "999999999999";
 pub(crate) const CLUSTER_NAME: &str = "prod-eks";
 pub(crate) const COST_TAG: &str = "tenant-id";
 pub(crate) const ROLE_NAME: &str = "FleetdeckReadOnly";
+/// The role fleetdeck assumes in the monitoring account.
+pub(crate) const MONITORING_ROLE_NAME: &str = "FleetdeckMonitoring";
+/// The name of the monitoring account's sink in every region.
+pub(crate) const SINK_NAME: &str = "fleetdeck";
+/// The OAM resource types of metrics and log groups ("Metrics - Specify
+/// with AWS::CloudWatch::Metric", "Log groups - Specify with
+/// AWS::Logs::LogGroup": PutSinkPolicy, OAM API Reference).
+pub(crate) const OAM_METRIC: &str = "AWS::CloudWatch::Metric";
+pub(crate) const OAM_LOG_GROUP: &str = "AWS::Logs::LogGroup";
 /// Log groups of tyrell in the realistic fleet, all under `/tyrell/`.
 pub(crate) const REALISTIC_LOG_GROUPS: usize = 60;
 /// The base region of the fleet (STS, Cost Explorer).
@@ -250,6 +259,9 @@ pub(crate) struct Fleet {
     /// Accounts of the organisation outside the fleet (no tenants, no
     /// fleetdeck role): (id, Organizations account name).
     pub other_accounts: Vec<(String, &'static str)>,
+    /// The CloudWatch cross-account observability monitoring account
+    /// ([`SimOptions::monitoring`]).
+    pub monitoring_account: Option<String>,
     error_spike: Option<(usize, &'static str, i64)>,
     latency_ramp: Option<(usize, &'static str, i64, i64)>,
     cost_jump: Option<(usize, i64)>,
@@ -508,6 +520,9 @@ impl Fleet {
         if let Some(t) = tenants.iter_mut().filter(|t| t.model == Model::Silo && opts.shape.is_none()).nth(6) {
             t.staging = Some(account_id(seed, &format!("{}-staging", t.id), &mut taken));
         }
+        // Drawn after every other account, so a fleet with a monitoring
+        // account has the same accounts as one without.
+        let monitoring_account = opts.monitoring.then(|| account_id(seed, "monitoring", &mut taken));
 
         let find = |id: &str| tenants.iter().position(|t| t.id == id);
         let minute_now = opts.now - opts.now.rem_euclid(60);
@@ -608,6 +623,7 @@ impl Fleet {
             eks_account,
             pooled_accounts,
             other_accounts,
+            monitoring_account,
             error_spike,
             latency_ramp,
             cost_jump,
@@ -774,7 +790,42 @@ impl Fleet {
         out.extend(self.pooled_accounts.iter().map(String::as_str));
         out.extend(self.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()));
         out.extend(self.tenants.iter().filter_map(|t| t.staging.as_deref()));
+        out.extend(self.monitoring_account.as_deref());
         out
+    }
+
+    /// Is `account` the monitoring account?
+    pub(crate) fn is_monitoring(&self, account: &str) -> bool {
+        self.monitoring_account.as_deref() == Some(account)
+    }
+
+    /// The accounts linked to the monitoring account's sink in `region`
+    /// before any knob: every account holding tenant data there (a
+    /// tenant's own account, the shared, EKS and pooled accounts), in
+    /// [`Fleet::accounts`] order; never the payer nor a staging account.
+    /// Empty without a monitoring account.
+    pub(crate) fn oam_sources(&self, region: &str) -> Vec<&str> {
+        if self.monitoring_account.is_none() {
+            return Vec::new();
+        }
+        let mut out: Vec<&str> = Vec::new();
+        for account in self.accounts() {
+            if !out.contains(&account) && self.tenants_in(account, region).next().is_some() {
+                out.push(account);
+            }
+        }
+        out
+    }
+
+    /// The sink's id in `region`: UUID-shaped, as AWS generates them, and
+    /// stable for the seed.
+    pub(crate) fn sink_id(&self, region: &str) -> String {
+        uuid_like(mix(&[self.options.seed, hash_str(region), 0x5119]))
+    }
+
+    /// The id of `source`'s link in `region`.
+    pub(crate) fn link_id(&self, source: &str, region: &str) -> String {
+        uuid_like(mix(&[self.options.seed, hash_str(source), hash_str(region), 0x1119]))
     }
 
     /// How Cost Explorer describes a linked account (its account name).
@@ -796,6 +847,8 @@ impl Fleet {
             format!("{} ({env})", t.name)
         } else if let Some((_, label)) = self.other_accounts.iter().find(|(id, _)| id == account) {
             label.to_string()
+        } else if self.is_monitoring(account) {
+            "Monitoring (cross-account observability)".to_string()
         } else {
             account.to_string()
         }
@@ -837,6 +890,16 @@ impl Fleet {
 
     /// The fleet file describing this fleet, pointing at `endpoint`.
     pub(crate) fn to_toml(&self, endpoint: &str) -> String {
+        self.toml_text(endpoint, false)
+    }
+
+    /// The fleet file read through the monitoring account (see
+    /// `SimFleet::monitoring_fleet_toml`); `to_toml` without one.
+    pub(crate) fn to_monitoring_toml(&self, endpoint: &str) -> String {
+        self.toml_text(endpoint, self.monitoring_account.is_some())
+    }
+
+    fn toml_text(&self, endpoint: &str, via_monitoring: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# The simulated fleet (DEMO): generated by fleetdeck from seed {}.", self.options.seed);
         let _ = writeln!(out, "# Every account, metric, log line and cost here is simulated.");
@@ -850,6 +913,12 @@ impl Fleet {
         // The shared accounts' platform spend (no tenant's tag) is shared
         // out to the tenants living on it by the requests they served.
         out.push_str("\n[apportion]\nmetric = \"requests\"\n");
+        if let Some(account) = self.monitoring_account.as_deref().filter(|_| via_monitoring) {
+            out.push_str("\n[monitoring]\n");
+            let _ = writeln!(out, "account = {}", toml_str(account));
+            let _ = writeln!(out, "role_name = {}", toml_str(MONITORING_ROLE_NAME));
+            let _ = writeln!(out, "regions = {}", toml_array(REGIONS.iter().copied()));
+        }
         for t in &self.tenants {
             out.push_str("\n[[tenant]]\n");
             let _ = writeln!(out, "id = {}", toml_str(&t.id));
@@ -857,6 +926,17 @@ impl Fleet {
             let _ = writeln!(out, "tier = {}", toml_str(t.tier.as_str()));
             let _ = writeln!(out, "model = {}", toml_str(t.model.as_str()));
             let _ = writeln!(out, "account = {}", toml_str(&t.account));
+            // Through the monitoring account: every tenant whose account
+            // is linked to its sinks but the remote ones (customer
+            // accounts read with their own role). Shared-model tenants
+            // keep their role: their tags (the Tagging API) and the
+            // alarms of their account are not shared through the links.
+            if via_monitoring && t.model != Model::Remote {
+                out.push_str("via = \"monitoring\"\n");
+                if t.model == Model::Shared {
+                    let _ = writeln!(out, "role_name = {}", toml_str(ROLE_NAME));
+                }
+            }
             if let Some(arn) = &t.role_arn {
                 let _ = writeln!(out, "role_arn = {}", toml_str(arn));
             }
@@ -984,6 +1064,19 @@ fn make_tenant(
         pods,
         cpu_base: 15.0 + 10.0 * u(5),
     }
+}
+
+/// A UUID-shaped id (version 4 layout) from a hash.
+fn uuid_like(h: u64) -> String {
+    let b = mix(&[h, 2]);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// A 12-digit account id derived from the seed, unique in the fleet.

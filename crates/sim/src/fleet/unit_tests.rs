@@ -10,6 +10,7 @@ fn fleet(n: usize) -> Fleet {
         shape: None,
         realistic: false,
         noisy_neighbour: false,
+        monitoring: false,
     })
 }
 
@@ -48,6 +49,7 @@ fn the_same_seed_makes_the_same_fleet_and_another_seed_another() {
         shape: None,
         realistic: false,
         noisy_neighbour: false,
+        monitoring: false,
     });
     assert_ne!(a.tenants[3].account, c.tenants[3].account);
 }
@@ -75,6 +77,7 @@ fn the_f200_shape_has_its_accounts_regions_and_metrics() {
         shape: Some(super::super::SimShape::f200()),
         realistic: false,
         noisy_neighbour: false,
+        monitoring: false,
     });
     assert_eq!(f.tenants.len(), 200);
     let own: HashSet<&str> = f.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.as_str()).collect();

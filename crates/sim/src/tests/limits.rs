@@ -4,7 +4,7 @@
 use super::*;
 
 /// One raw HTTP/1.1 exchange, for requests no SDK would send.
-async fn raw(
+pub(super) async fn raw(
     sim: &SimFleet,
     path: &str,
     headers: &[(&str, &str)],
@@ -34,7 +34,7 @@ async fn raw(
     (status, headers, response[split + 4..].to_vec())
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 

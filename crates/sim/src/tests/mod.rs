@@ -119,4 +119,5 @@ async fn finished(
 
 mod alarms;
 mod limits;
+mod monitoring;
 mod stories;
