@@ -54,11 +54,16 @@ pub fn run(asked: Asked<'_>, grantor: fleetdeck_engine::check::Grantor) -> anyho
             vec![PolicyDoc::Permissions, PolicyDoc::Trust],
         ),
     };
+    let (role, name) = match grantor {
+        check::Grantor::Tenant => ("tenant's role", "FleetdeckReadOnly"),
+        check::Grantor::Payer => ("payer role (payer_role_arn)", "FleetdeckReadOnly"),
+        check::Grantor::Monitoring => ("monitoring account's role", "FleetdeckMonitoring"),
+    };
     for n in notes {
         match n {
             PolicyDoc::Permissions => eprintln!(
-                "# permissions_policy: attach to the tenant's role, e.g. `aws iam put-role-policy --role-name \
-                 FleetdeckReadOnly --policy-name FleetdeckReadOnly --policy-document file://permissions.json`; \
+                "# permissions_policy: attach to the {role}, e.g. `aws iam put-role-policy --role-name \
+                 {name} --policy-name FleetdeckReadOnly --policy-document file://permissions.json`; \
                  the {} read actions fleetdeck calls in {}, none that writes",
                 grantor.actions().len(),
                 match grantor {
@@ -70,7 +75,7 @@ pub fn run(asked: Asked<'_>, grantor: fleetdeck_engine::check::Grantor) -> anyho
             ),
             PolicyDoc::Trust => {
                 eprintln!(
-                    "# trust_policy: the role's trust policy, e.g. `aws iam create-role --role-name FleetdeckReadOnly \
+                    "# trust_policy: the role's trust policy, e.g. `aws iam create-role --role-name {name} \
                      --assume-role-policy-document file://trust.json`; lets {principal} assume the role, {}",
                     if own_account {
                         "with no ExternalId (fleetdeck sends none to the provider's own accounts)"

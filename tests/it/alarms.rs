@@ -22,7 +22,15 @@ const BLIP_ALARM: &str = "tyrell-5xx-errors-critical";
 const PLATFORM_ALARM: &str = "platform-shared-db-cpu-critical";
 
 pub(crate) async fn realistic(epoch: i64) -> World {
-    let opts = SimOptions { seed: SEED, tenants: 24, now: epoch, shape: None, realistic: true, noisy_neighbour: false };
+    let opts = SimOptions {
+        seed: SEED,
+        tenants: 24,
+        now: epoch,
+        shape: None,
+        realistic: true,
+        noisy_neighbour: false,
+        monitoring: false,
+    };
     World::start_options(opts, Catalog::builtin().expect("built-in catalog")).await
 }
 

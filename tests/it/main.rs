@@ -23,6 +23,7 @@ mod fuzz;
 mod ledger;
 mod logging;
 mod logs_split;
+mod monitoring;
 mod moto;
 mod moto_fleet;
 mod partial;

@@ -34,7 +34,6 @@ pub const READ_ACTIONS: &[&str] = &[
     "organizations:ListTagsForResource",
     "tag:GetResources",
     "oam:ListSinks",
-    "oam:GetSink",
     "oam:ListAttachedLinks",
 ];
 

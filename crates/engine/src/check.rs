@@ -658,14 +658,12 @@ async fn check_tenant(
         };
         if let Some((target, creds, account_id)) = &reader {
             let cw = aws.cloudwatch(creds, &target.role_arn, region);
-            let source = account_id.unwrap_or(&target.account);
             rows.push(match check_cloudwatch(&cw, aws, target, *account_id, catalog, t, &dims, now).await {
                 Ok(found) => CheckRow::ok(&t.id, label, Probe::Cloudwatch, found),
                 Err(MetricsFailure::Call(f)) => {
                     CheckRow::failed(&t.id, label, Probe::Cloudwatch, read_failure(f, t, label))
                 }
                 Err(MetricsFailure::NoData(f)) => {
-                    let f = Failure { message: f.message.replace(&target.account, source), ..f };
                     CheckRow::failed(&t.id, label, Probe::Cloudwatch, (Problem::NoData, f))
                 }
             });
@@ -740,6 +738,33 @@ pub fn no_data(t: &Tenant, account: &str, region: &str, hours: i64, metrics: &[S
              shows for the tenant's resource in {region} (a typo, a resource that no longer exists, or another \
              region reads as no data)",
             t.id, t.line
+        ),
+    }
+}
+
+/// No datapoint of a linked tenant-region, read through the monitoring
+/// account: an account not linked there (or whose link does not share
+/// metrics) reads as empty, not as an error, so the first thing to look at
+/// is the link; then the selector, as for [`no_data`].
+pub fn no_linked_data(
+    t: &Tenant,
+    m: &crate::fleet::Monitoring,
+    region: &str,
+    hours: i64,
+    metrics: &[String],
+) -> Failure {
+    let plain = no_data(t, &t.account, region, hours, metrics);
+    Failure {
+        status: SourceStatus::NotConfigured,
+        message: format!(
+            "{} (read through the monitoring account {}: is account {} linked to its sink in {region}, sharing \
+             metrics?)",
+            plain.message, m.account, t.account
+        ),
+        remediation: format!(
+            "`fleetdeck check --tenant {}` shows the account's link and the command that makes it; if it is \
+             linked, {}",
+            t.id, plain.remediation
         ),
     }
 }

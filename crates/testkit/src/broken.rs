@@ -78,8 +78,15 @@ impl BrokenFleet {
     /// The simulated fleet at `epoch` with every condition in place: the
     /// fleet file edited and written, the knobs set, the clock frozen.
     pub async fn start(epoch: i64) -> BrokenFleet {
-        let opts =
-            SimOptions { seed: SEED, tenants: 24, now: epoch, shape: None, realistic: true, noisy_neighbour: false };
+        let opts = SimOptions {
+            seed: SEED,
+            tenants: 24,
+            now: epoch,
+            shape: None,
+            realistic: true,
+            noisy_neighbour: false,
+            monitoring: false,
+        };
         let mut world = World::start_options(opts, Catalog::builtin().expect("built-in catalog")).await;
         let mut file: toml::Value = toml::from_str(&world.sim.fleet_toml()).expect("the fleet file");
         let renamed = {

@@ -54,7 +54,15 @@ pub struct World {
 impl World {
     pub async fn start_with(tenants: usize, catalog: Catalog, epoch: i64) -> World {
         World::start_options(
-            SimOptions { seed: SEED, tenants, now: epoch, shape: None, realistic: false, noisy_neighbour: false },
+            SimOptions {
+                seed: SEED,
+                tenants,
+                now: epoch,
+                shape: None,
+                realistic: false,
+                noisy_neighbour: false,
+                monitoring: false,
+            },
             catalog,
         )
         .await

@@ -247,6 +247,16 @@ fn linked_account(fleet: &Fleet, t: &Tenant, region: &str) -> Option<String> {
     fleet.monitoring_for(t, region).map(|_| t.account.clone())
 }
 
+/// Where a tenant's region is read from: the metrics and logs reader, and
+/// each account-region whose alarms concern it (its own account through
+/// its own role, the monitoring account when it is linked). For the
+/// benchmark's bound, computed the way the sync reads.
+pub fn reads_of(fleet: &Fleet, t: &Tenant, region: &str) -> (Target, Vec<Target>) {
+    let own = own_target(t, region);
+    let monitoring = fleet.monitoring_for(t, region).map(|_| target(fleet, t, region));
+    (target(fleet, t, region), own.into_iter().chain(monitoring).collect())
+}
+
 /// The roles a tenant-region is read through, and for which sources: the
 /// reader's (metrics, logs, and alarms when it is the monitoring
 /// account's) and the tenant's own, if it is another (its alarms, its tag
@@ -727,8 +737,10 @@ async fn metrics_phase(
                 .filter(|m| m.dimensions.iter().all(|d| dims.contains_key(d)))
                 .map(|m| m.key.clone())
                 .collect();
-            let account = t.place(region).account.to_string();
-            *result = Err(crate::check::no_data(t, &account, region, window / HOUR, &metrics));
+            *result = Err(match run.fleet.monitoring_for(t, region) {
+                Some(m) => crate::check::no_linked_data(t, m, region, window / HOUR, &metrics),
+                None => crate::check::no_data(t, t.place(region).account, region, window / HOUR, &metrics),
+            });
         }
     }
     for ((tenant, region), result) in &metric_state {
