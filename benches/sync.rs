@@ -2,8 +2,12 @@
 //! by the simulated fleet with 30 ms added latency and AWS's per
 //! account-region quotas enforced. A 24 h backfill into an empty cache, then
 //! a re-sync 5 minutes later (the simulator's clock is frozen, so both see
-//! exactly the data a real fleet would have shown). Every figure is printed
+//! exactly the data a real fleet would have shown). Then the scale case,
+//! F2000 (2,000 tenants over 1,500 accounts), the same way twice over the
+//! same simulated data: through per-tenant roles, and through a CloudWatch
+//! cross-account observability monitoring account. Every figure is printed
 //! beside its bound computed in the same run; the last line is JSON.
+//! `FLEETDECK_BENCH_CASE=f200` or `f2000` runs one case only.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,7 +16,7 @@ use fleetdeck_engine::aws::{AwsAccess, AwsSettings};
 use fleetdeck_engine::cache::{Cache, PointBatch, SeriesKey};
 use fleetdeck_engine::catalog::Catalog;
 use fleetdeck_engine::fleet::Fleet;
-use fleetdeck_engine::plan::{self, SeriesRead, Target};
+use fleetdeck_engine::plan::{self, SeriesRead};
 use fleetdeck_sim::{SimFleet, SimKnobs, SimOptions, SimShape};
 
 // (The child process serves the simulator; see `serve`.)
@@ -36,11 +40,22 @@ fn main() {
 async fn serve(dir: std::path::PathBuf) {
     use std::io::BufRead;
     let t0: i64 = std::env::var("FLEETDECK_BENCH_T0").ok().and_then(|v| v.parse().ok()).expect("T0");
-    let sim = SimFleet::start(SimOptions { seed: 7, shape: Some(SimShape::f200()), now: t0, ..SimOptions::default() })
-        .await
-        .expect("sim");
+    let f2000 = std::env::var("FLEETDECK_BENCH_SHAPE").is_ok_and(|s| s == "f2000");
+    let shape = if f2000 { SimShape::f2000() } else { SimShape::f200() };
+    let sim = SimFleet::start(SimOptions {
+        seed: 7,
+        shape: Some(shape),
+        now: t0,
+        monitoring: f2000,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
     sim.set_knobs(SimKnobs { latency: LATENCY, clock: Some(t0), ..SimKnobs::aws_quotas() });
     std::fs::write(dir.join("fleet.toml"), sim.fleet_toml()).unwrap();
+    if f2000 {
+        std::fs::write(dir.join("fleet-monitoring.toml"), sim.monitoring_fleet_toml()).unwrap();
+    }
     std::fs::write(dir.join("synthetic.toml"), sim.synthetic_catalog_toml()).unwrap();
     println!("ready {}", sim.endpoint());
     let lines = tokio::task::spawn_blocking(move || {
@@ -150,9 +165,16 @@ fn minimum(
     let mut queries = 0u64;
     let mut metrics = 0u64;
     for t in &fleet.tenants {
-        roles.insert((t.role_arn.clone(), t.external_id.clone()));
         for region in t.regions() {
-            account_regions.insert((t.role_arn.clone(), region.to_string()));
+            // Read where the sync reads it: its own role, or the
+            // monitoring account (metrics and logs), and each account
+            // whose alarms concern it.
+            let (reader, alarms) = sync::reads_of(fleet, t, region);
+            roles.insert((reader.role_arn.clone(), reader.external_id.clone()));
+            for a in alarms {
+                roles.insert((a.role_arn.clone(), a.external_id.clone()));
+                account_regions.insert((a.role_arn, a.region));
+            }
             if !t.selector.log_groups.is_empty() {
                 queries += catalog.logs.len() as u64;
             }
@@ -161,13 +183,7 @@ fn minimum(
                     .get(&(t.id.clone(), region.to_string(), spec.key.clone()))
                     .copied()
                     .unwrap_or(plan::start_for(None, now, backfill, 0, spec.period));
-                let target = Target {
-                    account: t.account.clone(),
-                    role_arn: t.role_arn.clone(),
-                    external_id: None,
-                    region: region.into(),
-                };
-                reads.push(SeriesRead { target, series_id: 0, period: spec.period, start, queries: 1 });
+                reads.push(SeriesRead { target: reader.clone(), series_id: 0, period: spec.period, start, queries: 1 });
                 metrics += 1;
             }
         }
@@ -184,13 +200,14 @@ fn minimum(
     (calls, dollars)
 }
 
-async fn run() {
+/// Start the simulator child serving `shape` ("f200" or "f2000") with its
+/// clock at `t0`; it writes its fleet files and catalog additions in `dir`.
+fn spawn_sim(dir: &std::path::Path, t0: i64, shape: &str) -> (SimChild, String) {
     use std::io::BufRead;
-    let t0 = fleetdeck_engine::clock::now() / 60 * 60;
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("FLEETDECK_BENCH_SIM", dir.path())
+        .env("FLEETDECK_BENCH_SIM", dir)
         .env("FLEETDECK_BENCH_T0", t0.to_string())
+        .env("FLEETDECK_BENCH_SHAPE", shape)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -199,45 +216,102 @@ async fn run() {
     let mut output = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = output.next().expect("simulator started").unwrap();
     let endpoint = ready.strip_prefix("ready ").expect("ready line").to_string();
-    let mut sim = SimChild { child, input, output };
+    (SimChild { child, input, output }, endpoint)
+}
 
-    // The catalog: the built-in metrics plus the simulator's filler gauges
-    // (20 per tenant-region), one triage query per tenant-region.
+/// The catalog: the built-in metrics plus the simulator's filler gauges
+/// (20 per tenant-region), one triage query per tenant-region.
+fn bench_catalog(dir: &std::path::Path) -> Catalog {
     let builtin = include_str!("../queries/metrics.toml");
-    let synthetic = std::fs::read_to_string(dir.path().join("synthetic.toml")).unwrap();
-    std::fs::write(dir.path().join("metrics.toml"), format!("{builtin}\n{synthetic}")).unwrap();
+    let synthetic = std::fs::read_to_string(dir.join("synthetic.toml")).unwrap();
+    std::fs::write(dir.join("metrics.toml"), format!("{builtin}\n{synthetic}")).unwrap();
     let logs = include_str!("../queries/logs.toml");
     // Up to the second query (the header's comments name `[[query]]` too).
     let first_query: String = logs.split("\n[[query]]").take(2).collect::<Vec<_>>().join("\n[[query]]");
-    std::fs::write(dir.path().join("logs.toml"), first_query).unwrap();
-    let catalog = Catalog::load(Some(dir.path())).expect("catalog");
+    std::fs::write(dir.join("logs.toml"), first_query).unwrap();
+    let catalog = Catalog::load(Some(dir)).expect("catalog");
     assert_eq!(catalog.logs.len(), 1, "the benchmark runs one Logs Insights query per tenant-region");
-    let fleet_text = std::fs::read_to_string(dir.path().join("fleet.toml")).unwrap();
-    let fleet = Fleet::parse(std::path::Path::new("<F200>"), &fleet_text, &catalog).expect("fleet");
-    let aws = AwsAccess::new(&AwsSettings {
+    catalog
+}
+
+async fn bench_aws(fleet: &Fleet, endpoint: &str) -> AwsAccess {
+    AwsAccess::new(&AwsSettings {
         region: fleet.region.clone(),
-        endpoint_url: Some(endpoint),
+        endpoint_url: Some(endpoint.to_string()),
         static_credentials: Some((SimFleet::ACCESS_KEY_ID.into(), SimFleet::SECRET_ACCESS_KEY.into())),
         static_session_token: None,
         max_attempts: fleetdeck_engine::aws::DEFAULT_MAX_ATTEMPTS,
         ..Default::default()
     })
-    .await;
-    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.expect("cache");
-    let series: u64 =
-        fleet.tenants.iter().map(|t| t.regions().count() as u64 * catalog.metrics_for(t.model).count() as u64).sum();
-    eprintln!(
-        "F200: {} tenants, {series} series, {} log queries",
-        fleet.tenants.len(),
-        fleet.tenants.iter().map(|t| t.regions().count()).sum::<usize>()
-    );
+    .await
+}
 
+/// Start a new peak for `peak_rss_mb` (Linux: "5" resets VmHWM).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// What one backfill and its re-sync five minutes later measured.
+struct Measured {
+    backfill: fleetdeck_engine::model::SyncSummary,
+    resync: fleetdeck_engine::model::SyncSummary,
+    backfill_s: f64,
+    resync_s: f64,
+    own_cpu: f64,
+    sim_cpu: f64,
+    rss: f64,
+    backfill_phases: String,
+    resync_phases: String,
+    throttled: u64,
+    min_calls: u64,
+    min_dollars: f64,
+    rows: i64,
+    /// Calls by action: the backfill's, the re-sync's.
+    by_action: (Vec<(String, i64)>, Vec<(String, i64)>),
+    cache_mb: f64,
+}
+
+impl Measured {
+    fn calls_ratio(&self) -> f64 {
+        self.backfill.api_calls as f64 / self.min_calls as f64
+    }
+
+    fn assume_roles(&self) -> i64 {
+        self.by_action.0.iter().filter(|(a, _)| a == "sts:AssumeRole").map(|(_, n)| n).sum()
+    }
+}
+
+/// Calls by action of the first sync (`last` false) or the last one.
+async fn calls_by_action(cache: &Cache, last: bool) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT action, sum(calls) FROM api_call
+         WHERE sync_id = (SELECT CASE WHEN ?1 THEN max(id) ELSE min(id) END FROM sync_run)
+         GROUP BY action ORDER BY 2 DESC",
+    )
+    .bind(last)
+    .fetch_all(cache.pool())
+    .await
+    .unwrap()
+}
+
+/// A 24 h backfill at `t0` into `cache`, then a re-sync at `t0 + 300`,
+/// with the bound of the backfill's calls and dollars.
+async fn sync_twice(
+    fleet: &Fleet,
+    catalog: &Catalog,
+    aws: &AwsAccess,
+    cache: &Cache,
+    sim: &mut SimChild,
+    t0: i64,
+) -> Measured {
+    assert_eq!(sim.ask(&format!("clock {t0}")), "ok");
+    reset_peak_rss();
     let opts = SyncOptions::at(t0);
     let started = Instant::now();
     let phases = Phases::default();
     let sim_pid = sim.child.id().to_string();
     let (own_cpu0, sim_cpu0) = (cpu_s("self"), cpu_s(&sim_pid));
-    let backfill = sync::run(&fleet, &catalog, &aws, &cache, &opts, &|p| phases.see(&p.phase)).await.expect("backfill");
+    let backfill = sync::run(fleet, catalog, aws, cache, &opts, &|p| phases.see(&p.phase)).await.expect("backfill");
     let backfill_phases = phases.take(started);
     let (own_cpu, sim_cpu) = (cpu_s("self") - own_cpu0, cpu_s(&sim_pid) - sim_cpu0);
     let backfill_s = started.elapsed().as_secs_f64();
@@ -258,17 +332,76 @@ async fn run() {
     .await
     .unwrap();
     let (min_calls, min_dollars) =
-        minimum(&fleet, &catalog, t0, opts.backfill_secs, &BTreeMap::new(), ce_pages.max(3) as u64, logs_dollars);
+        minimum(fleet, catalog, t0, opts.backfill_secs, &BTreeMap::new(), ce_pages.max(3) as u64, logs_dollars);
+    let backfill_calls = calls_by_action(cache, false).await;
 
     // Five minutes later.
     let t1 = t0 + 300;
     assert_eq!(sim.ask(&format!("clock {t1}")), "ok");
     let started = Instant::now();
-    let resync = sync::run(&fleet, &catalog, &aws, &cache, &SyncOptions::at(t1), &|p| phases.see(&p.phase))
-        .await
-        .expect("resync");
+    let resync =
+        sync::run(fleet, catalog, aws, cache, &SyncOptions::at(t1), &|p| phases.see(&p.phase)).await.expect("resync");
     let resync_s = started.elapsed().as_secs_f64();
     let resync_phases = phases.take(started);
+    let throttled: u64 = sim.ask("stats").strip_prefix("rate_limited ").and_then(|n| n.parse().ok()).expect("stats");
+    let rows = cache.datapoint_count().await.unwrap();
+    let resync_calls = calls_by_action(cache, true).await;
+    let path = cache.path().expect("a cache file").to_path_buf();
+    let cache_mb = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|x| std::fs::metadata(format!("{}{x}", path.display())).ok())
+        .map(|m| m.len() as f64)
+        .sum::<f64>()
+        / 1e6;
+    Measured {
+        backfill,
+        resync,
+        backfill_s,
+        resync_s,
+        own_cpu,
+        sim_cpu,
+        rss,
+        backfill_phases,
+        resync_phases,
+        throttled,
+        min_calls,
+        min_dollars,
+        rows,
+        by_action: (backfill_calls, resync_calls),
+        cache_mb,
+    }
+}
+
+async fn run() {
+    let case = std::env::var("FLEETDECK_BENCH_CASE").unwrap_or_else(|_| "all".into());
+    let mut json = serde_json::Map::new();
+    if case == "all" || case == "f200" {
+        json = f200().await;
+    }
+    if case == "all" || case == "f2000" {
+        json.insert("f2000".into(), f2000().await);
+    }
+    println!("{}", serde_json::Value::Object(json));
+}
+
+async fn f200() -> serde_json::Map<String, serde_json::Value> {
+    let t0 = fleetdeck_engine::clock::now() / 60 * 60;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut sim, endpoint) = spawn_sim(dir.path(), t0, "f200");
+    let catalog = bench_catalog(dir.path());
+    let fleet_text = std::fs::read_to_string(dir.path().join("fleet.toml")).unwrap();
+    let fleet = Fleet::parse(std::path::Path::new("<F200>"), &fleet_text, &catalog).expect("fleet");
+    let aws = bench_aws(&fleet, &endpoint).await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.expect("cache");
+    let series: u64 =
+        fleet.tenants.iter().map(|t| t.regions().count() as u64 * catalog.metrics_for(t.model).count() as u64).sum();
+    eprintln!(
+        "F200: {} tenants, {series} series, {} log queries",
+        fleet.tenants.len(),
+        fleet.tenants.iter().map(|t| t.regions().count()).sum::<usize>()
+    );
+    let m = sync_twice(&fleet, &catalog, &aws, &cache, &mut sim, t0).await;
+    let opts = SyncOptions::at(t0);
     // What health looks like after the re-sync: unhealthy tenant-regions
     // re-run their triage queries every sync, so they shape its time.
     let health: Vec<(String, i64)> =
@@ -281,12 +414,73 @@ async fn run() {
         .await
         .unwrap();
     eprintln!("health after the re-sync: {health:?}; e.g. {reasons:?}");
-    let throttled: u64 = sim.ask("stats").strip_prefix("rate_limited ").and_then(|n| n.parse().ok()).expect("stats");
-    let rows = cache.datapoint_count().await.unwrap();
     let expected = series as i64 * (24 * 60 + 5);
+    let (commit_per_s, recommit_per_s) = commit_path(dir.path(), t0).await;
+    let points_per_s = m.backfill.datapoints as f64 / m.backfill_s;
 
-    // The commit path alone: a million points through the same upsert.
-    let commit_cache = Cache::open(&dir.path().join("commit.sqlite")).await.unwrap();
+    // Where the re-sync's calls go, by action: the start of a profile.
+    eprintln!("re-sync calls by action: {:?}", m.by_action.1);
+    eprintln!("backfill phases (s from start, first-last report): {}", m.backfill_phases);
+    eprintln!("re-sync phases (s from start, first-last report):  {}", m.resync_phases);
+    // Series holding fewer rows than 24 h + 5 min: CloudWatch (and the
+    // simulator) emit no datapoint for a period without samples.
+    let short: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT s.metric_name, count(*), sum(1445 - n) FROM series s
+         JOIN (SELECT series_id, count(*) AS n FROM datapoint GROUP BY series_id) d ON d.series_id = s.id
+         WHERE n < 1445 GROUP BY s.metric_name ORDER BY 3 DESC LIMIT 5",
+    )
+    .fetch_all(cache.pool())
+    .await
+    .unwrap();
+    eprintln!("series short of 1445 rows (metric, series, rows missing): {short:?}");
+
+    let calls_ratio = m.calls_ratio();
+    let (backfill_s, resync_s, own_cpu, sim_cpu, rss, rows) =
+        (m.backfill_s, m.resync_s, m.own_cpu, m.sim_cpu, m.rss, m.rows);
+    let (min_calls, min_dollars) = (m.min_calls, m.min_dollars);
+    let bound_s = LATENCY.as_secs_f64() * min_calls as f64 / opts.concurrency as f64;
+    println!("F200            value          bound / baseline (same run)");
+    println!("calls_ratio     {calls_ratio:<14.3} <= 1.05   ({} calls, minimum {min_calls})", m.backfill.api_calls);
+    println!("dollars         {:<14.4} = {min_dollars:.4} (minimum)", m.backfill.dollars);
+    println!("backfill_s      {backfill_s:<14.2} <= 60     (latency x minimum calls / concurrency = {bound_s:.2} s)");
+    println!(
+        "resync_s        {resync_s:<14.2} <= 5      ({} calls, {} new points)",
+        m.resync.api_calls, m.resync.datapoints
+    );
+    println!(
+        "points_per_s    {points_per_s:<14.0} >= 1e6    (end to end; commit path alone: {commit_per_s:.0}/s new, {recommit_per_s:.0}/s delivered again)"
+    );
+    let per_cpu_s = m.backfill.datapoints as f64 / own_cpu.max(1e-9);
+    println!(
+        "points_per_cpu_s {per_cpu_s:<13.0} (backfill: fleetdeck used {own_cpu:.1} CPU-s, the simulator {sim_cpu:.1}, of {:.1} available on 2 cores)",
+        2.0 * backfill_s
+    );
+    println!("throttled       {:<14} = 0", m.throttled);
+    println!("peak_rss_mb     {rss:<14.1} <= 300");
+    println!("rows            {rows:<14} = {expected} (24 h + 5 min of every series, no duplicates)");
+    let failed = m.backfill.sources_failed + m.resync.sources_failed;
+    println!("failed_sources  {failed:<14} = 0");
+    let json = serde_json::json!({
+        "calls_ratio": calls_ratio, "calls": m.backfill.api_calls, "min_calls": min_calls,
+        "dollars": m.backfill.dollars, "min_dollars": min_dollars,
+        "backfill_s": backfill_s, "backfill_bound_s": bound_s,
+        "resync_s": resync_s, "points_per_s": points_per_s, "commit_points_per_s": commit_per_s,
+        "recommit_points_per_s": recommit_per_s,
+        "points_per_cpu_s": per_cpu_s, "backfill_cpu_s": own_cpu, "backfill_sim_cpu_s": sim_cpu,
+        "throttled": m.throttled, "peak_rss_mb": rss, "rows": rows, "expected_rows": expected,
+        "failed_sources": failed,
+    });
+    match json {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!(),
+    }
+}
+
+/// The commit path alone: a million points through the same upsert, new
+/// (as a backfill commits them) and delivered again (as a re-sync's
+/// overlap re-reads them). Points per second of each.
+async fn commit_path(dir: &std::path::Path, t0: i64) -> (f64, f64) {
+    let commit_cache = Cache::open(&dir.join("commit.sqlite")).await.unwrap();
     sqlx::query("INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('b','b','t','silo','111111111111','us-east-1','[]')")
         .execute(commit_cache.pool())
         .await
@@ -327,70 +521,96 @@ async fn run() {
         commit_cache.commit_points(&days).await.unwrap();
     }
     let commit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
-    // The same points delivered again, as a re-sync's overlap re-reads them
-    // (their hours are recomputed from the rows): the upsert's worst case.
+    // The same points delivered again: the upsert's worst case.
     let started = Instant::now();
     for _ in 0..10 {
         commit_cache.commit_points(&batch).await.unwrap();
     }
-    let recommit_per_s = commit_points as f64 / started.elapsed().as_secs_f64();
-    let points_per_s = backfill.datapoints as f64 / backfill_s;
+    (commit_per_s, commit_points as f64 / started.elapsed().as_secs_f64())
+}
 
-    // Where the re-sync's calls go, by action: the start of a profile.
-    let by_action: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT action, sum(calls) FROM api_call WHERE sync_id = (SELECT max(id) FROM sync_run) GROUP BY action ORDER BY 2 DESC",
-    )
-    .fetch_all(cache.pool())
-    .await
-    .unwrap();
-    eprintln!("re-sync calls by action: {by_action:?}");
-    eprintln!("backfill phases (s from start, first-last report): {backfill_phases}");
-    eprintln!("re-sync phases (s from start, first-last report):  {resync_phases}");
-    // Series holding fewer rows than 24 h + 5 min: CloudWatch (and the
-    // simulator) emit no datapoint for a period without samples.
-    let short: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT s.metric_name, count(*), sum(1445 - n) FROM series s
-         JOIN (SELECT series_id, count(*) AS n FROM datapoint GROUP BY series_id) d ON d.series_id = s.id
-         WHERE n < 1445 GROUP BY s.metric_name ORDER BY 3 DESC LIMIT 5",
-    )
-    .fetch_all(cache.pool())
-    .await
-    .unwrap();
-    eprintln!("series short of 1445 rows (metric, series, rows missing): {short:?}");
-
-    let calls_ratio = backfill.api_calls as f64 / min_calls as f64;
-    let bound_s = LATENCY.as_secs_f64() * min_calls as f64 / opts.concurrency as f64;
-    println!("figure          value          bound / baseline (same run)");
-    println!("calls_ratio     {calls_ratio:<14.3} <= 1.05   ({} calls, minimum {min_calls})", backfill.api_calls);
-    println!("dollars         {:<14.4} = {min_dollars:.4} (minimum)", backfill.dollars);
-    println!("backfill_s      {backfill_s:<14.2} <= 60     (latency x minimum calls / concurrency = {bound_s:.2} s)");
-    println!(
-        "resync_s        {resync_s:<14.2} <= 5      ({} calls, {} new points)",
-        resync.api_calls, resync.datapoints
-    );
-    println!(
-        "points_per_s    {points_per_s:<14.0} >= 1e6    (end to end; commit path alone: {commit_per_s:.0}/s new, {recommit_per_s:.0}/s delivered again)"
-    );
-    let per_cpu_s = backfill.datapoints as f64 / own_cpu.max(1e-9);
-    println!(
-        "points_per_cpu_s {per_cpu_s:<13.0} (backfill: fleetdeck used {own_cpu:.1} CPU-s, the simulator {sim_cpu:.1}, of {:.1} available on 2 cores)",
-        2.0 * backfill_s
-    );
-    println!("throttled       {throttled:<14} = 0");
-    println!("peak_rss_mb     {rss:<14.1} <= 300");
-    println!("rows            {rows:<14} = {expected} (24 h + 5 min of every series, no duplicates)");
-    println!("failed_sources  {:<14} = 0", backfill.sources_failed + resync.sources_failed);
-    println!(
-        "{}",
-        serde_json::json!({
-            "calls_ratio": calls_ratio, "calls": backfill.api_calls, "min_calls": min_calls,
-            "dollars": backfill.dollars, "min_dollars": min_dollars,
-            "backfill_s": backfill_s, "backfill_bound_s": bound_s,
-            "resync_s": resync_s, "points_per_s": points_per_s, "commit_points_per_s": commit_per_s,
-            "recommit_points_per_s": recommit_per_s,
-            "points_per_cpu_s": per_cpu_s, "backfill_cpu_s": own_cpu, "backfill_sim_cpu_s": sim_cpu,
-            "throttled": throttled, "peak_rss_mb": rss, "rows": rows, "expected_rows": expected,
-            "failed_sources": backfill.sources_failed + resync.sources_failed,
-        })
-    );
+/// F2000 through per-tenant roles, then through the monitoring account,
+/// over the same simulated data (the simulator's clock set back between
+/// them), each into an empty cache of its own.
+async fn f2000() -> serde_json::Value {
+    let t0 = fleetdeck_engine::clock::now() / 60 * 60;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut sim, endpoint) = spawn_sim(dir.path(), t0, "f2000");
+    let catalog = bench_catalog(dir.path());
+    let mut out = serde_json::Map::new();
+    let mut measured = Vec::new();
+    for (mode, file) in [("roles", "fleet.toml"), ("monitoring", "fleet-monitoring.toml")] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let fleet = Fleet::parse(std::path::Path::new(file), &text, &catalog).expect("fleet");
+        let series: u64 = fleet
+            .tenants
+            .iter()
+            .map(|t| t.regions().count() as u64 * catalog.metrics_for(t.model).count() as u64)
+            .sum();
+        let accounts: std::collections::BTreeSet<&str> = fleet.tenants.iter().map(|t| t.account.as_str()).collect();
+        let linked = fleet.tenants.iter().filter(|t| t.monitored).count();
+        eprintln!(
+            "F2000 {mode}: {} tenants ({linked} read through the monitoring account), {} accounts, {series} series",
+            fleet.tenants.len(),
+            accounts.len()
+        );
+        let aws = bench_aws(&fleet, &endpoint).await;
+        let path = dir.path().join(format!("{mode}.sqlite"));
+        let cache = Cache::open(&path).await.expect("cache");
+        let m = sync_twice(&fleet, &catalog, &aws, &cache, &mut sim, t0).await;
+        eprintln!("F2000 {mode} backfill phases: {}", m.backfill_phases);
+        eprintln!("F2000 {mode} re-sync phases:  {}", m.resync_phases);
+        eprintln!("F2000 {mode} backfill calls by action: {:?}", m.by_action.0);
+        eprintln!("F2000 {mode} re-sync calls by action:  {:?}", m.by_action.1);
+        let expected = series as i64 * (24 * 60 + 5);
+        out.insert(
+            mode.into(),
+            serde_json::json!({
+                "calls": m.backfill.api_calls, "min_calls": m.min_calls, "calls_ratio": m.calls_ratio(),
+                "calls_by_action": m.by_action.0.iter().cloned().collect::<BTreeMap<_, _>>(),
+                "resync_calls_by_action": m.by_action.1.iter().cloned().collect::<BTreeMap<_, _>>(),
+                "assume_roles": m.assume_roles(), "dollars": m.backfill.dollars, "min_dollars": m.min_dollars,
+                "resync_dollars": m.resync.dollars,
+                "backfill_s": m.backfill_s, "resync_s": m.resync_s,
+                "points_per_s": m.backfill.datapoints as f64 / m.backfill_s,
+                "backfill_cpu_s": m.own_cpu, "backfill_sim_cpu_s": m.sim_cpu,
+                "peak_rss_mb": m.rss, "cache_mb": m.cache_mb, "throttled_total": m.throttled,
+                "rows": m.rows, "expected_rows": expected,
+                "failed_sources": m.backfill.sources_failed + m.resync.sources_failed,
+            }),
+        );
+        measured.push((mode, m, expected));
+        drop(cache);
+        // One cache on disk at a time: each is several GB.
+        for x in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{x}", path.display()));
+        }
+    }
+    let col = |f: &dyn Fn(&Measured, i64) -> String| -> (String, String) {
+        (f(&measured[0].1, measured[0].2), f(&measured[1].1, measured[1].2))
+    };
+    println!();
+    println!("F2000              {:<24} {:<24} bar (monitoring mode)", "per-tenant roles", "monitoring account");
+    let rows: Vec<(&str, (String, String), &str)> = vec![
+        (
+            "calls_ratio",
+            col(&|m, _| format!("{:.3} ({}/{})", m.calls_ratio(), m.backfill.api_calls, m.min_calls)),
+            "<= 1.05",
+        ),
+        ("assume_roles", col(&|m, _| m.assume_roles().to_string()), ""),
+        ("dollars", col(&|m, _| format!("{:.4} (min {:.4})", m.backfill.dollars, m.min_dollars)), "= minimum"),
+        ("backfill_s", col(&|m, _| format!("{:.1}", m.backfill_s)), "<= 240"),
+        ("resync_s", col(&|m, _| format!("{:.2}", m.resync_s)), "<= 10"),
+        ("points_per_s", col(&|m, _| format!("{:.0}", m.backfill.datapoints as f64 / m.backfill_s)), ""),
+        ("cpu_s (us / sim)", col(&|m, _| format!("{:.0} / {:.0}", m.own_cpu, m.sim_cpu)), "sim not the bottleneck"),
+        ("peak_rss_mb", col(&|m, _| format!("{:.0}", m.rss)), "<= 500"),
+        ("cache_mb", col(&|m, _| format!("{:.0}", m.cache_mb)), ""),
+        ("throttled", col(&|m, _| m.throttled.to_string()), "0"),
+        ("rows", col(&|m, e| format!("{} / {e}", m.rows)), "= 24 h + 5 min each"),
+        ("failed_sources", col(&|m, _| (m.backfill.sources_failed + m.resync.sources_failed).to_string()), "0"),
+    ];
+    for (name, (a, b), bar) in rows {
+        println!("{name:<18} {a:<24} {b:<24} {bar}");
+    }
+    serde_json::Value::Object(out)
 }

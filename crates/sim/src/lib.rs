@@ -171,6 +171,13 @@ impl SimShape {
         SimShape { own_account: 150, pooled: 50, pooled_accounts: 2, regions: 3, metrics: 20 }
     }
 
+    /// Fleet F2000: 2,000 tenants over 1,500 accounts (1,490 with their
+    /// own, 510 pooled in ten shared ones), 3 regions each, 20 metrics per
+    /// tenant-region.
+    pub fn f2000() -> SimShape {
+        SimShape { own_account: 1_490, pooled: 510, pooled_accounts: 10, regions: 3, metrics: 20 }
+    }
+
     /// Number of tenants.
     pub fn tenants(&self) -> usize {
         self.own_account + self.pooled
