@@ -251,6 +251,9 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// (action, calls) of one sync, most first.
+type CallsByAction = Vec<(String, i64)>;
+
 /// What one backfill and its re-sync five minutes later measured.
 struct Measured {
     backfill: fleetdeck_engine::model::SyncSummary,
@@ -267,7 +270,7 @@ struct Measured {
     min_dollars: f64,
     rows: i64,
     /// Calls by action: the backfill's, the re-sync's.
-    by_action: (Vec<(String, i64)>, Vec<(String, i64)>),
+    by_action: (CallsByAction, CallsByAction),
     cache_mb: f64,
 }
 
@@ -282,7 +285,7 @@ impl Measured {
 }
 
 /// Calls by action of the first sync (`last` false) or the last one.
-async fn calls_by_action(cache: &Cache, last: bool) -> Vec<(String, i64)> {
+async fn calls_by_action(cache: &Cache, last: bool) -> CallsByAction {
     sqlx::query_as(
         "SELECT action, sum(calls) FROM api_call
          WHERE sync_id = (SELECT CASE WHEN ?1 THEN max(id) ELSE min(id) END FROM sync_run)
