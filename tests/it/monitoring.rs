@@ -138,6 +138,18 @@ async fn a_mixed_fleet_through_the_monitoring_account_reads_what_roles_read() {
         b.api_calls,
         a.api_calls
     );
+    // Linked tenants with log groups of their own shared their error
+    // breakdown: one query over many tenants' groups, split by `@log`.
+    let own_groups = linked
+        .tenants
+        .iter()
+        .filter(|t| t.monitored && t.selector.log_tenant_field.is_none())
+        .map(|t| t.regions().count())
+        .sum::<usize>();
+    let queries = w.sim.insights_queries();
+    let shared =
+        queries.iter().filter(|(account, _, q)| account == &monitoring && q.contains("by @log, error_type")).count();
+    assert!(shared > 0 && shared * 3 < own_groups, "{shared} shared queries for {own_groups} tenant-regions");
 
     // The views say what a linked tenant without a role cannot show.
     let hidden = linked.tenant(only_linked[0]).unwrap();

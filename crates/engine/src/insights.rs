@@ -127,6 +127,73 @@ pub fn count_only(query: &str) -> String {
     out
 }
 
+/// The field a packed query's rows name their log group in: `@log`,
+/// "account-id:log-group-name" (Logs Insights' discovered fields).
+pub const LOG_FIELD: &str = "@log";
+/// The count a packed query adds, from which each tenant's
+/// `records_matched` is summed.
+const RECORDS_FIELD: &str = "fleetdeck_records";
+
+/// Several tenants' aggregation query as one, over all their log groups:
+/// `@log` leads its `stats ... by`, a count of each row's records is added
+/// (each record is in exactly one row), and its `limit` is dropped (it is
+/// applied to each tenant's rows after the split, [`unpack`]). Through a
+/// monitoring account every tenant of a region shares one account's
+/// StartQuery quota (5 a second): fifty tenants a query is what makes
+/// thousands of them fit. `None` for a query that is not one `stats`
+/// (raw lines cannot be shared out: its `limit` would cut across tenants).
+pub fn packed(query: &str) -> Option<String> {
+    let commands: Vec<&str> = query.split('|').map(str::trim).filter(|c| !c.is_empty()).collect();
+    let is = |c: &str, word: &str| c.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case(word));
+    if commands.iter().filter(|c| is(c, "stats")).count() != 1 {
+        return None;
+    }
+    let stats_at = commands.iter().position(|c| is(c, "stats"))?;
+    // After the stats, only ordering and limiting (which hold per tenant).
+    if !commands[stats_at + 1..].iter().all(|c| is(c, "sort") || is(c, "limit")) {
+        return None;
+    }
+    let stats = commands[stats_at];
+    let body = &stats["stats".len()..];
+    let (aggregates, by) = match body.to_ascii_lowercase().rfind(" by ") {
+        Some(i) => (body[..i].trim(), Some(body[i + 4..].trim())),
+        None => (body.trim(), None),
+    };
+    let by = match by {
+        Some(keys) => format!("{LOG_FIELD}, {keys}"),
+        None => LOG_FIELD.to_string(),
+    };
+    let mut out: Vec<String> = commands[..stats_at].iter().map(|c| c.to_string()).collect();
+    out.push(format!("stats {aggregates}, count(*) as {RECORDS_FIELD} by {by}"));
+    out.extend(commands[stats_at + 1..].iter().filter(|c| !is(c, "limit")).map(|c| c.to_string()));
+    Some(out.join("\n| "))
+}
+
+/// One tenant's answer from a packed query's: the rows of its log groups
+/// (`logs`, as `@log` names them), without `@log` and the added count, in
+/// the packed answer's order (its `sort`), up to the query's own `limit`;
+/// the records it matched summed from the counts. A packed answer cut at
+/// Logs Insights' row limit may lack some of anyone's rows: each tenant's
+/// answer is marked truncated then.
+pub fn unpack(query: &str, packed: &InsightsResult, logs: &std::collections::BTreeSet<String>) -> InsightsResult {
+    let limit = shape(query).limit;
+    let mut records = 0i64;
+    let mut rows = Vec::new();
+    for row in &packed.rows {
+        if !row.get(LOG_FIELD).is_some_and(|l| logs.contains(l)) {
+            continue;
+        }
+        records += number(row.get(RECORDS_FIELD)).unwrap_or(0.0) as i64;
+        if limit.is_none_or(|n| rows.len() < n) {
+            let mut mine = row.clone();
+            mine.remove(LOG_FIELD);
+            mine.remove(RECORDS_FIELD);
+            rows.push(mine);
+        }
+    }
+    InsightsResult { rows, records_matched: records, truncated: packed.truncated }
+}
+
 /// The answer of one query over every group, from the answers of its parts.
 pub fn merge(query: &str, parts: Vec<InsightsResult>) -> InsightsResult {
     let s = shape(query);
@@ -268,5 +335,42 @@ mod tests {
         let m = merge(RECENT, vec![a, b]);
         let times: Vec<&str> = m.rows.iter().map(|r| r["@timestamp"].as_str()).collect();
         assert_eq!(times, ["2026-12-06 10:05:00.000", "2026-12-06 10:04:00.000", "2026-12-06 10:03:00.000"]);
+    }
+
+    #[test]
+    fn a_packed_query_groups_by_log_group_first_and_is_shared_out_exactly() {
+        let q = packed(BREAKDOWN).unwrap();
+        assert_eq!(
+            q,
+            "fields @timestamp, error_type\n| filter level = \"ERROR\"\n| stats count(*) as errors, max(latency) as worst, \
+             count(*) as fleetdeck_records by @log, error_type\n| sort errors desc"
+        );
+        assert_eq!(packed(RECENT), None, "raw lines cannot be shared out");
+        assert_eq!(packed("stats count(*) as n | fields n"), None);
+        let at = |log: &str, kind: &str, n: &str| {
+            row(&[("@log", log), ("error_type", kind), ("errors", n), ("worst", "1"), ("fleetdeck_records", n)])
+        };
+        let answer = part(
+            vec![
+                at("1:/a", "Timeout", "9"),
+                at("2:/b", "OOM", "8"),
+                at("1:/a", "OOM", "3"),
+                at("1:/a", "Deadlock", "1"),
+            ],
+            21,
+        );
+        let mine: std::collections::BTreeSet<String> = ["1:/a".to_string()].into();
+        let a = unpack(BREAKDOWN, &answer, &mine);
+        assert_eq!(a.records_matched, 13, "all its records, beyond its limit's rows");
+        assert_eq!(
+            a.rows,
+            [
+                row(&[("error_type", "Timeout"), ("errors", "9"), ("worst", "1")]),
+                row(&[("error_type", "OOM"), ("errors", "3"), ("worst", "1")]),
+            ],
+            "its rows only, in order, limited to 2"
+        );
+        let none = unpack(BREAKDOWN, &answer, &["3:/c".to_string()].into());
+        assert_eq!((none.rows.len(), none.records_matched), (0, 0));
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! There is no query engine: the simulator recognises the shapes of the
 //! catalog's queries (queries/logs.toml). A query with `stats count(*)`
-//! returns aggregate rows (`<by field>`, `<count name>`); any other returns
+//! (one or more, each `as <name>`) returns aggregate rows, one per value of
+//! its `by` fields (any of `@log`, `error_type` and the tenant fields),
+//! most records first (ties in the order of their values); any other returns
 //! raw rows of the `fields` it lists (default `@timestamp`, `@message`),
 //! plus `@ptr` as Logs Insights always does. `filter level = "ERROR"` is
 //! implied (the simulated groups only hold error lines worth reading), a
@@ -143,11 +145,19 @@ fn str_list(input: &Value, name: &str) -> Result<Option<Vec<String>>, ApiError> 
 // ---------------------------------------------------------------------------
 // Query shape
 
+/// A `stats` command of counts: each count's name, and the fields it
+/// groups by (none: one row).
+#[derive(Debug, Clone, PartialEq)]
+struct Aggregate {
+    names: Vec<String>,
+    by: Vec<String>,
+}
+
 /// What the simulator understands of a Logs Insights query.
 #[derive(Debug, Clone, PartialEq)]
 struct Shape {
-    /// `stats count(*) as <name> by <field>`: (name, by field).
-    aggregate: Option<(String, Option<String>)>,
+    /// `stats count(*) as <name>[, count(*) as <name>...] [by <field>, ...]`.
+    aggregate: Option<Aggregate>,
     fields: Vec<String>,
     limit: Option<usize>,
     ascending: bool,
@@ -166,21 +176,29 @@ fn parse_shape(query: &str) -> Shape {
             shape.fields =
                 rest.split(',').map(|f| f.trim().trim_matches('`').to_string()).filter(|f| !f.is_empty()).collect();
         } else if lower.starts_with("stats") && lower.replace(' ', "").contains("count(*)") {
-            let mut name = "count(*)".to_string();
-            let mut by = None;
-            for (i, w) in words.iter().enumerate() {
-                if w.eq_ignore_ascii_case("as") {
-                    if let Some(n) = words.get(i + 1) {
-                        name = n.trim_matches(',').to_string();
+            let body = &stage["stats".len()..];
+            let (counts, by) = match body.to_ascii_lowercase().rfind(" by ") {
+                Some(i) => (&body[..i], Some(&body[i + 4..])),
+                None => (body, None),
+            };
+            // `count(*)` names itself unless `as` names it.
+            let names = counts
+                .split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| {
+                    let words: Vec<&str> = c.split_whitespace().collect();
+                    match words.iter().position(|w| w.eq_ignore_ascii_case("as")) {
+                        Some(i) => words.get(i + 1).unwrap_or(&"count(*)").trim_matches('`').to_string(),
+                        None => "count(*)".to_string(),
                     }
-                }
-                if w.eq_ignore_ascii_case("by") {
-                    if let Some(f) = words.get(i + 1) {
-                        by = Some(f.trim_matches(',').to_string());
-                    }
-                }
-            }
-            shape.aggregate = Some((name, by));
+                })
+                .collect();
+            let by = by
+                .map(|b| {
+                    b.split(',').map(|f| f.trim().trim_matches('`').to_string()).filter(|f| !f.is_empty()).collect()
+                })
+                .unwrap_or_default();
+            shape.aggregate = Some(Aggregate { names, by });
         } else if lower.starts_with("limit") {
             shape.limit = words.get(1).and_then(|n| n.parse().ok());
         } else if lower.starts_with("sort") {
@@ -611,7 +629,7 @@ fn run(
     let row_limit = shape.limit.or(limit).unwrap_or(MAX_ROWS).min(limit.unwrap_or(MAX_ROWS)).min(MAX_ROWS);
 
     let mut matched = 0u64;
-    let mut by_type: HashMap<&'static str, u64> = HashMap::new();
+    let mut by_key: HashMap<Vec<String>, u64> = HashMap::new();
     let mut raw: Vec<Vec<(String, String)>> = Vec::new();
     if level_ok && !sources.is_empty() && first_minute <= last_minute {
         let count = ((last_minute - first_minute) / 60 + 1) as usize;
@@ -630,8 +648,16 @@ fn run(
                         continue;
                     }
                     matched += 1;
-                    if shape.aggregate.is_some() {
-                        *by_type.entry(kind).or_insert(0) += 1;
+                    if let Some(a) = &shape.aggregate {
+                        let s = &sources[si];
+                        let key: Vec<String> =
+                            a.by.iter()
+                                .map(|f| match f.as_str() {
+                                    "@log" => format!("{}:{}", s.tenant.account, s.group.name),
+                                    _ => attribute(s, f, kind).unwrap_or_default(),
+                                })
+                                .collect();
+                        *by_key.entry(key).or_insert(0) += 1;
                     } else if raw.len() < row_limit {
                         in_minute.push((offset, si, h, kind));
                     }
@@ -654,17 +680,19 @@ fn run(
 
     let rows = match &shape.aggregate {
         None => raw,
-        Some((name, by)) => {
-            let mut counts: Vec<(&'static str, u64)> = by_type.into_iter().collect();
-            counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            match by {
-                Some(field) => counts
-                    .into_iter()
-                    .take(row_limit)
-                    .map(|(kind, n)| vec![(field.clone(), kind.to_string()), (name.clone(), n.to_string())])
-                    .collect(),
-                None => vec![vec![(name.clone(), matched.to_string())]],
-            }
+        Some(a) if a.by.is_empty() => vec![a.names.iter().map(|n| (n.clone(), matched.to_string())).collect()],
+        Some(a) => {
+            let mut counts: Vec<(Vec<String>, u64)> = by_key.into_iter().collect();
+            counts.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+            counts
+                .into_iter()
+                .take(row_limit)
+                .map(|(key, n)| {
+                    let mut row: Vec<(String, String)> = a.by.iter().cloned().zip(key).collect();
+                    row.extend(a.names.iter().map(|name| (name.clone(), n.to_string())));
+                    row
+                })
+                .collect()
         }
     };
     QueryResult { rows, matched, scanned: scanned(call, groups, first_minute, last_minute) }
@@ -871,7 +899,10 @@ mod unit_tests {
     #[test]
     fn catalog_queries_are_recognised() {
         let s = parse_shape(BREAKDOWN);
-        assert_eq!(s.aggregate, Some(("errors".to_string(), Some("error_type".to_string()))));
+        assert_eq!(s.aggregate, Some(Aggregate { names: vec!["errors".into()], by: vec!["error_type".into()] }));
+        let packed = parse_shape("stats count(*) as errors, count(*) as n by @log, `error_type`\n| sort errors desc");
+        let want = Aggregate { names: vec!["errors".into(), "n".into()], by: vec!["@log".into(), "error_type".into()] };
+        assert_eq!(packed.aggregate, Some(want));
         assert_eq!(s.limit, Some(20));
         assert_eq!(
             s.comparisons,
