@@ -58,6 +58,9 @@ pub(super) async fn logs_phase(
     run.flush().await
 }
 
+/// A tenant-region's log groups: their ARNs, and their `@log` names.
+type GroupsOf = (Vec<String>, BTreeSet<String>);
+
 /// One tenant-region's triage answers, or why they are missing: (tenant
 /// id, region, answers). Owned: results borrowing the fleet's tenants made
 /// the sync's future not Send for every lifetime.
@@ -80,7 +83,7 @@ async fn packed_call(
     let end = run.opts.now;
     let window = (end - run.opts.logs_window_secs, end);
     // Each member's log groups (ARNs), and `@log` names of them.
-    let mut groups: Vec<Result<(Vec<String>, BTreeSet<String>), Failure>> = Vec::with_capacity(members.len());
+    let mut groups: Vec<Result<GroupsOf, Failure>> = Vec::with_capacity(members.len());
     for (t, region) in members {
         let found =
             collect::log_group_names(&client, run.aws, target, &t.selector.log_groups, Some(t.account.as_str())).await;
