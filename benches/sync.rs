@@ -96,27 +96,45 @@ impl Drop for SimChild {
     }
 }
 
-/// When each phase of a sync was first and last reported (phases overlap).
+/// When each phase of a sync was first and last reported (phases overlap),
+/// and the most memory the process held at any of its reports.
 #[derive(Default)]
-struct Phases(std::sync::Mutex<Vec<(String, Instant, Instant)>>);
+struct Phases(std::sync::Mutex<Vec<(String, Instant, Instant, f64)>>);
 
 impl Phases {
     fn see(&self, phase: &str) {
         let now = Instant::now();
+        let rss = rss_mb();
         let mut seen = self.0.lock().unwrap();
-        match seen.iter_mut().find(|(p, _, _)| p == phase) {
-            Some(entry) => entry.2 = now,
-            None => seen.push((phase.to_string(), now, now)),
+        match seen.iter_mut().find(|(p, _, _, _)| p == phase) {
+            Some(entry) => {
+                entry.2 = now;
+                entry.3 = entry.3.max(rss);
+            }
+            None => seen.push((phase.to_string(), now, now, rss)),
         }
     }
 
-    /// "metrics 0.01-2.10, ..." in seconds from the first report, and start
-    /// afresh.
+    /// "metrics 0.01-2.10 (≤ 180 MB), ..." in seconds from the first
+    /// report, and start afresh.
     fn take(&self, started: Instant) -> String {
         let seen = std::mem::take(&mut *self.0.lock().unwrap());
         let at = |t: Instant| (t - started).as_secs_f64();
-        seen.iter().map(|(p, a, b)| format!("{p} {:.2}-{:.2}", at(*a), at(*b))).collect::<Vec<_>>().join(", ")
+        seen.iter()
+            .map(|(p, a, b, rss)| format!("{p} {:.2}-{:.2} (RSS up to {rss:.0} MB)", at(*a), at(*b)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
+}
+
+/// This process's resident set now (VmRSS), in MB.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
 }
 
 /// CPU seconds (user + system, every thread) used so far by process `pid`
@@ -542,7 +560,10 @@ async fn f2000() -> serde_json::Value {
     let catalog = bench_catalog(dir.path());
     let mut out = serde_json::Map::new();
     let mut measured = Vec::new();
-    for (mode, file) in [("roles", "fleet.toml"), ("monitoring", "fleet-monitoring.toml")] {
+    // `FLEETDECK_BENCH_MODES=monitoring` runs one mode only.
+    let only = std::env::var("FLEETDECK_BENCH_MODES").ok();
+    let modes = [("roles", "fleet.toml"), ("monitoring", "fleet-monitoring.toml")];
+    for (mode, file) in modes.into_iter().filter(|(m, _)| only.as_deref().is_none_or(|o| o.contains(m))) {
         let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
         let fleet = Fleet::parse(std::path::Path::new(file), &text, &catalog).expect("fleet");
         let series: u64 = fleet
@@ -590,10 +611,16 @@ async fn f2000() -> serde_json::Value {
         }
     }
     let col = |f: &dyn Fn(&Measured, i64) -> String| -> (String, String) {
-        (f(&measured[0].1, measured[0].2), f(&measured[1].1, measured[1].2))
+        let cell = |k: usize| measured.get(k).map_or("-".to_string(), |(_, m, e): &(&str, Measured, i64)| f(m, *e));
+        (cell(0), cell(1))
     };
     println!();
-    println!("F2000              {:<24} {:<24} bar (monitoring mode)", "per-tenant roles", "monitoring account");
+    let names: Vec<&str> = measured.iter().map(|(m, _, _)| *m).collect();
+    println!(
+        "F2000              {:<24} {:<24} bar (monitoring mode)",
+        names.first().unwrap_or(&"-"),
+        names.get(1).unwrap_or(&"-")
+    );
     let rows: Vec<(&str, (String, String), &str)> = vec![
         (
             "calls_ratio",
