@@ -181,6 +181,7 @@ fn minimum(
     let mut roles = std::collections::BTreeSet::new();
     let mut account_regions = std::collections::BTreeSet::new();
     let mut queries = 0u64;
+    let mut shared_groups: BTreeMap<(plan::Target, String), u64> = BTreeMap::new();
     let mut metrics = 0u64;
     for t in &fleet.tenants {
         for region in t.regions() {
@@ -194,7 +195,21 @@ fn minimum(
                 account_regions.insert((a.role_arn, a.region));
             }
             if !t.selector.log_groups.is_empty() {
-                queries += catalog.logs.len() as u64;
+                // Through a monitoring account, tenants with log groups of
+                // their own share an aggregation query, 50 groups a query
+                // (all exact names here: one group each).
+                for q in &catalog.logs {
+                    let shareable = fleet.monitoring_for(t, region).is_some()
+                        && t.selector.log_tenant_field.is_none()
+                        && !q.raw_lines
+                        && fleetdeck_engine::insights::packed(&q.render(None, "")).is_some();
+                    if shareable {
+                        *shared_groups.entry((reader.clone(), q.key.clone())).or_default() +=
+                            t.selector.log_groups.len() as u64;
+                    } else {
+                        queries += 1;
+                    }
+                }
             }
             for spec in catalog.metrics_for(t.model) {
                 let start = starts
@@ -207,6 +222,10 @@ fn minimum(
         }
     }
     let gmd = plan::minimum_calls(&reads, end);
+    // A shared query over a target's groups is one query, unless that
+    // target has a single tenant-region to read (then it is its own).
+    queries +=
+        shared_groups.values().map(|g| g.div_ceil(fleetdeck_engine::insights::MAX_LOG_GROUPS as u64)).sum::<u64>();
     let others = roles.len() as u64 + account_regions.len() as u64 + 2 * queries;
     let ce = if fleet.payer_account.is_some() { ce_pages } else { 0 };
     let calls = gmd + others + ce;

@@ -246,3 +246,56 @@ async fn discover_drafts_the_linked_accounts_not_yet_in_the_fleet() {
     Fleet::parse(Path::new("<drafts>"), &merged, &w.catalog)
         .unwrap_or_else(|e| panic!("the drafts parse: {e}\n{merged}"));
 }
+
+fn fleetdeck(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", fleetdeck_sim::SimFleet::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", fleetdeck_sim::SimFleet::SECRET_ACCESS_KEY)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("run fleetdeck")
+}
+
+/// The commands as an operator runs them on a mixed fleet file: `check`
+/// passes with the sink and every link shown, `discover` drafts the linked
+/// accounts a fleet file lacks, `policy --monitoring` prints the
+/// monitoring role's policies and the sink's, naming the accounts given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_discover_and_policy_work_in_monitoring_mode_from_the_command_line() {
+    let epoch = epoch_now();
+    let w = linked_world(epoch).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.toml");
+    std::fs::write(&path, w.sim.monitoring_fleet_toml()).unwrap();
+    let file = path.to_str().unwrap();
+    let out = fleetdeck(&["check", "--fleet", file]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("sink") && text.contains("linked accounts"), "{text}");
+    let linked = mixed(&w).tenants.iter().filter(|t| t.monitored).count();
+    assert!(text.matches("linked as").count() >= linked, "a link row per linked tenant-region:\n{text}");
+
+    // The fleet file without its linked tenants: discover drafts them.
+    let head = w.sim.monitoring_fleet_toml().split("\n[[tenant]]").next().unwrap_or_default().to_string();
+    std::fs::write(&path, &head).unwrap();
+    let out = fleetdeck(&["discover", "--fleet", file]);
+    let drafts = String::from_utf8_lossy(&out.stdout);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{note}");
+    assert!(note.contains("accounts linked to the monitoring account"), "{note}");
+    let silo = w.sim.tenants().iter().find(|t| t.model == Model::Silo).unwrap();
+    assert!(drafts.contains(&format!("account = \"{}\"\nvia = \"monitoring\"", silo.account)), "{drafts}");
+
+    let out = fleetdeck(&["policy", "--monitoring", "--linked-account", &silo.account]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("policy prints JSON");
+    let actions = doc["permissions_policy"]["Statement"][0]["Action"].to_string();
+    assert!(actions.contains("oam:ListAttachedLinks") && !actions.contains("tag:GetResources"), "{actions}");
+    assert_eq!(doc["sink_policy"]["Statement"][0]["Principal"]["AWS"][0], silo.account.as_str());
+    assert!(doc["trust_policy"]["Statement"][0].get("Condition").is_none(), "no ExternalId for one's own account");
+    let out = fleetdeck(&["policy", "--only", "sink"]);
+    assert_eq!(out.status.code(), Some(2), "the sink policy is the monitoring account's");
+}
