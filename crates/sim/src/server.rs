@@ -80,6 +80,11 @@ pub(crate) struct State {
     faults: AtomicU64,
     /// Requests refused because they exceeded a rate limit (quota throttling).
     pub(crate) rate_limited: AtomicU64,
+    /// Cost Explorer: how many groups each period of a query has, so a
+    /// later page skips the periods before it without grouping them again
+    /// (a paged read of a big fleet would otherwise cost the square of its
+    /// pages). Keyed by (query fingerprint, period's first and last day).
+    pub(crate) cost_groups: Mutex<HashMap<(u64, i64, i64), usize>>,
 }
 
 impl State {
@@ -97,6 +102,7 @@ impl State {
             fault_seq: AtomicU64::new(0),
             faults: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            cost_groups: Mutex::new(HashMap::new()),
         }
     }
 
