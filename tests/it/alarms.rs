@@ -15,22 +15,14 @@ use fleetdeck_engine::cache::Cache;
 use fleetdeck_engine::catalog::Catalog;
 use fleetdeck_engine::model::{Incident, SyncSummary};
 use fleetdeck_engine::sync::{self, SyncOptions};
-use fleetdeck_sim::{Model, SimKnobs, SimOptions};
-use fleetdeck_testkit::world::{epoch_now, World, SEED};
+use fleetdeck_sim::{Model, SimKnobs};
+use fleetdeck_testkit::world::{epoch_now, World};
 
 const BLIP_ALARM: &str = "tyrell-5xx-errors-critical";
 const PLATFORM_ALARM: &str = "platform-shared-db-cpu-critical";
 
 pub(crate) async fn realistic(epoch: i64) -> World {
-    let opts = SimOptions {
-        seed: SEED,
-        tenants: 24,
-        now: epoch,
-        shape: None,
-        realistic: true,
-        noisy_neighbour: false,
-        monitoring: false,
-    };
+    let opts = World::realistic_options(epoch);
     World::start_options(opts, Catalog::builtin().expect("built-in catalog")).await
 }
 

@@ -405,7 +405,7 @@ async fn an_unknown_tenant_is_an_error_not_an_empty_check() {
 // ---------------------------------------------------------------------------
 // The binary
 
-fn fleetdeck(args: &[&str]) -> std::process::Output {
+pub(crate) fn fleetdeck(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
         .args(args)
         .env("AWS_ACCESS_KEY_ID", SimFleet::ACCESS_KEY_ID)

@@ -247,17 +247,7 @@ async fn discover_drafts_the_linked_accounts_not_yet_in_the_fleet() {
         .unwrap_or_else(|e| panic!("the drafts parse: {e}\n{merged}"));
 }
 
-fn fleetdeck(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", fleetdeck_sim::SimFleet::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", fleetdeck_sim::SimFleet::SECRET_ACCESS_KEY)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .expect("run fleetdeck")
-}
+use super::check::fleetdeck;
 
 /// The commands as an operator runs them on a mixed fleet file: `check`
 /// passes with the sink and every link shown, `discover` drafts the linked

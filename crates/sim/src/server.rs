@@ -155,16 +155,7 @@ impl State {
     /// server and reproducible for a given seed and request order.
     pub(crate) fn uuid(&self) -> String {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let a = mix(&[self.fleet.options.seed, n, 1]);
-        let b = mix(&[self.fleet.options.seed, n, 2]);
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | (b >> 48) & 0x3fff,
-            b & 0xffff_ffff_ffff
-        )
+        crate::fleet::uuid_like(mix(&[self.fleet.options.seed, n, 1]))
     }
 
     fn count(&self, account: &str, region: &str, action: &str, iam_action: &str, faulted: bool) {

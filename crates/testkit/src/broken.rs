@@ -25,9 +25,9 @@ use std::path::PathBuf;
 
 use fleetdeck_engine::catalog::Catalog;
 use fleetdeck_engine::fleet::Fleet;
-use fleetdeck_sim::{SimKnobs, SimOptions};
+use fleetdeck_sim::SimKnobs;
 
-use crate::world::{World, SEED};
+use crate::world::World;
 
 pub const WRONG_EXTERNAL_ID: &str = "tessier-ashpool";
 pub const RENAMED_ROLE: &str = "buy-n-large";
@@ -78,15 +78,7 @@ impl BrokenFleet {
     /// The simulated fleet at `epoch` with every condition in place: the
     /// fleet file edited and written, the knobs set, the clock frozen.
     pub async fn start(epoch: i64) -> BrokenFleet {
-        let opts = SimOptions {
-            seed: SEED,
-            tenants: 24,
-            now: epoch,
-            shape: None,
-            realistic: true,
-            noisy_neighbour: false,
-            monitoring: false,
-        };
+        let opts = World::realistic_options(epoch);
         let mut world = World::start_options(opts, Catalog::builtin().expect("built-in catalog")).await;
         let mut file: toml::Value = toml::from_str(&world.sim.fleet_toml()).expect("the fleet file");
         let renamed = {

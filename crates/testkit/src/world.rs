@@ -79,6 +79,12 @@ impl World {
         World { sim, fleet, catalog, epoch }
     }
 
+    /// The demo fleet with everything a real estate holds besides its
+    /// incidents ([`SimOptions::realistic`]), at `epoch`.
+    pub fn realistic_options(epoch: i64) -> SimOptions {
+        SimOptions { seed: SEED, tenants: 24, now: epoch, realistic: true, ..SimOptions::default() }
+    }
+
     /// AWS access as a fresh fleetdeck process sets it up for this fleet.
     pub async fn aws(&self) -> AwsAccess {
         AwsAccess::new(&sim_settings(&self.sim.endpoint(), &self.fleet.region)).await

@@ -1067,7 +1067,7 @@ fn make_tenant(
 }
 
 /// A UUID-shaped id (version 4 layout) from a hash.
-fn uuid_like(h: u64) -> String {
+pub(crate) fn uuid_like(h: u64) -> String {
     let b = mix(&[h, 2]);
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
