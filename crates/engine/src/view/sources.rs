@@ -42,7 +42,7 @@ pub async fn sources(
                 m.account, t.account
             ),
             "alarms" => format!("its own account's, and the monitoring account {}'s on its metrics", m.account),
-            _ => format!("read through the monitoring account {} (account {} is linked)", m.account, t.account),
+            _ => format!("read through the monitoring account {}, as account {} (AccountId)", m.account, t.account),
         });
     }
     let calls = cache
