@@ -129,12 +129,7 @@ impl Phases {
 
 /// This process's resident set now (VmRSS), in MB.
 fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    status_mb("VmRSS:")
 }
 
 /// CPU seconds (user + system, every thread) used so far by process `pid`
@@ -152,9 +147,14 @@ fn cpu_s(pid: &str) -> f64 {
 
 /// Peak resident set of this process so far (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// A size line of /proc/self/status (`VmHWM:`, `VmRSS:`), in MB.
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)

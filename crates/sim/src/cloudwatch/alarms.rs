@@ -451,6 +451,18 @@ pub(super) fn describe_alarm_history(call: &Call<'_>, input: &Value) -> Result<R
     Ok(Reply::Cbor(map(out)))
 }
 
+/// How a tenant's alarm judges its metric: 3 of 3 minutes above the
+/// threshold, missing data not breaching.
+fn evaluation(threshold: f64) -> [(&'static str, Value); 5] {
+    [
+        ("EvaluationPeriods", Value::Integer(3.into())),
+        ("DatapointsToAlarm", Value::Integer(3.into())),
+        ("Threshold", Value::Float(threshold)),
+        ("ComparisonOperator", key("GreaterThanThreshold")),
+        ("TreatMissingData", key("notBreaching")),
+    ]
+}
+
 pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, ApiError> {
     let names: Option<Vec<String>> = get(input, "AlarmNames")
         .map(|v| {
@@ -542,15 +554,8 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
                 } else {
                     fields.push(("Statistic", key(alarm.stat)));
                 }
-                fields.extend([
-                    ("Dimensions", dims_value(&tenant.dimensions)),
-                    ("Period", Value::Integer(60.into())),
-                    ("EvaluationPeriods", Value::Integer(3.into())),
-                    ("DatapointsToAlarm", Value::Integer(3.into())),
-                    ("Threshold", Value::Float(alarm.threshold)),
-                    ("ComparisonOperator", key("GreaterThanThreshold")),
-                    ("TreatMissingData", key("notBreaching")),
-                ]);
+                fields.extend([("Dimensions", dims_value(&tenant.dimensions)), ("Period", Value::Integer(60.into()))]);
+                fields.extend(evaluation(alarm.threshold));
                 metric_page.push(map(fields));
             }
             Kind::Linked { tenant, def, alarm } => {
@@ -573,14 +578,8 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
                     ("ReturnData", Value::Bool(true)),
                     ("AccountId", key(&tenant.account)),
                 ]);
-                fields.extend([
-                    ("Metrics", Value::Array(vec![query])),
-                    ("EvaluationPeriods", Value::Integer(3.into())),
-                    ("DatapointsToAlarm", Value::Integer(3.into())),
-                    ("Threshold", Value::Float(alarm.threshold)),
-                    ("ComparisonOperator", key("GreaterThanThreshold")),
-                    ("TreatMissingData", key("notBreaching")),
-                ]);
+                fields.push(("Metrics", Value::Array(vec![query])));
+                fields.extend(evaluation(alarm.threshold));
                 metric_page.push(map(fields));
             }
             Kind::Platform => {
