@@ -267,6 +267,10 @@ async fn check_discover_and_policy_work_in_monitoring_mode_from_the_command_line
     assert!(text.contains("sink") && text.contains("linked accounts"), "{text}");
     let linked = mixed(&w).tenants.iter().filter(|t| t.monitored).count();
     assert!(text.matches("linked as").count() >= linked, "a link row per linked tenant-region:\n{text}");
+    // A linked tenant's staging account has no link: it is checked through
+    // the staging role, as the sync reads it.
+    let staging = |check: &str| text.lines().any(|l| l.contains("@staging") && l.contains(check) && l.contains("ok"));
+    assert!(staging("credentials") && staging("cloudwatch"), "{text}");
 
     // The fleet file without its linked tenants: discover drafts them.
     let head = w.sim.monitoring_fleet_toml().split("\n[[tenant]]").next().unwrap_or_default().to_string();

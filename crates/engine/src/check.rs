@@ -593,7 +593,7 @@ async fn check_tenant(
         // the tag map and alarms there, and everything else when it is not
         // read through the monitoring account.
         let mut own_read: Option<(Target, SharedCredentialsProvider)> = None;
-        if let Some(own_creds) = own.as_ref().filter(|_| !place.role_arn.is_empty()) {
+        if !place.role_arn.is_empty() {
             let target = Target {
                 account: place.account.to_string(),
                 role_arn: place.role_arn.to_string(),
@@ -603,7 +603,7 @@ async fn check_tenant(
             // Another environment's account is reached through its own role:
             // assumed here, its row in that environment's region.
             if place.role_arn == t.role_arn {
-                own_read = Some((target, own_creds.clone()));
+                own_read = own.clone().map(|creds| (target, creds));
             } else {
                 let other = aws.role(place.role_arn, place.external_id).await;
                 match assume(aws, &other, place.role_arn, place.external_id).await {
