@@ -610,14 +610,26 @@ pub async fn run(
     });
     // The fleet's series against each other (peer departures, fleet-wide
     // shifts), which health then reads.
+    // Each step of the analysis is reported as it ends (phase `analysis:
+    // <step>`): where a big fleet's sync spends its last seconds.
+    let step = |name: &str, message: String| {
+        (progress)(SyncProgress {
+            phase: format!("analysis: {name}"),
+            done: run.done.load(Ordering::Relaxed),
+            total: run.total.load(Ordering::Relaxed),
+            message,
+        })
+    };
     let peers = crate::peers::compute(cache, fleet, catalog, opts.now).await?;
-    tracing::debug!(
-        "peers: {} series compared, {} departures and {} fleet-wide shifts ongoing",
-        peers.series,
-        peers.departures,
-        peers.shifts
+    step(
+        "peers",
+        format!(
+            "peers: {} series compared, {} departures and {} fleet-wide shifts ongoing",
+            peers.series, peers.departures, peers.shifts
+        ),
     );
     crate::health::compute(cache, fleet, catalog, opts.healthy_every_secs, opts.now).await?;
+    step("health", "health assessed".into());
     // The cost anomalies as of this sync, beside those of the one before.
     crate::cost::remember_anomalies(cache, opts.now).await?;
     crate::spend::record_stretch(cache, opts.healthy_every_secs).await?;
@@ -628,6 +640,7 @@ pub async fn run(
         None => opts.now - opts.backfill_secs,
     };
     crate::fleet_median::refresh(cache, since.min(opts.now - opts.overlap_secs)).await?;
+    step("medians", "the tier medians refreshed".into());
 
     let calls = aws.ledger.drain();
     let summary = SyncSummary {
@@ -647,6 +660,7 @@ pub async fn run(
     if let Err(e) = crate::housekeeping::enforce_retention(cache, &fleet.retention, opts.now).await {
         tracing::warn!("retention pass failed (retried at the next sync): {e}");
     }
+    step("retention", "retention enforced".into());
     let total = run.total.load(Ordering::Relaxed);
     (progress)(SyncProgress {
         phase: "done".into(),
