@@ -422,12 +422,7 @@ struct MonitoringSeen<'a> {
 
 impl MonitoringSeen<'_> {
     fn target(&self, region: &str) -> Target {
-        Target {
-            account: self.monitoring.account.clone(),
-            role_arn: self.monitoring.role_arn.clone(),
-            external_id: self.monitoring.external_id.clone(),
-            region: region.to_string(),
-        }
+        Target::monitoring(self.monitoring, region)
     }
 }
 

@@ -274,12 +274,7 @@ pub async fn linked_accounts(aws: &AwsAccess, m: &crate::fleet::Monitoring) -> R
     aws.check(&creds, &m.role_arn, m.external_id.as_deref()).await?;
     let mut out: Vec<Linked> = Vec::new();
     for region in &m.regions {
-        let target = crate::plan::Target {
-            account: m.account.clone(),
-            role_arn: m.role_arn.clone(),
-            external_id: m.external_id.clone(),
-            region: region.clone(),
-        };
+        let target = crate::plan::Target::monitoring(m, region);
         let client = aws.oam(&creds, region);
         for sink in crate::collect::sinks(&client, aws, &target).await? {
             for link in crate::collect::attached_links(&client, aws, &target, &sink).await? {

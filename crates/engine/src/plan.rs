@@ -21,6 +21,18 @@ pub struct Target {
     pub region: String,
 }
 
+impl Target {
+    /// The monitoring account's role in `region` (`[monitoring]`).
+    pub fn monitoring(m: &crate::fleet::Monitoring, region: &str) -> Target {
+        Target {
+            account: m.account.clone(),
+            role_arn: m.role_arn.clone(),
+            external_id: m.external_id.clone(),
+            region: region.to_string(),
+        }
+    }
+}
+
 /// One series to read: where, what, and from when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesRead {

@@ -210,12 +210,7 @@ fn failed_source(tenant: &str, region: &str, source: &str, f: &Failure) -> Sourc
 /// own role (or its environment's).
 fn target(fleet: &Fleet, t: &Tenant, region: &str) -> Target {
     match fleet.monitoring_for(t, region) {
-        Some(m) => Target {
-            account: m.account.clone(),
-            role_arn: m.role_arn.clone(),
-            external_id: m.external_id.clone(),
-            region: region.to_string(),
-        },
+        Some(m) => Target::monitoring(m, region),
         None => own(t, region),
     }
 }
@@ -563,9 +558,7 @@ pub async fn run(
         for region in t.regions().filter(|r| reaches(t, r)) {
             // Its own account's alarms, and the monitoring account's
             // (alarms there on its metrics).
-            let own = own_target(t, region).filter(|o| has_creds(o));
-            let monitoring = fleet.monitoring_for(t, region).map(|_| target(fleet, t, region));
-            for at in own.into_iter().chain(monitoring.filter(|m| has_creds(m))) {
+            for at in reads_of(fleet, t, region).1.into_iter().filter(|a| has_creds(a)) {
                 alarm_targets.entry(at).or_default().push((t, region.to_string()));
             }
             let key = (t.id.clone(), region.to_string());
