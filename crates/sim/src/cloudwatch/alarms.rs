@@ -25,7 +25,11 @@ use crate::server::{ApiError, Call, Reply};
 struct Alarm<'a> {
     name: String,
     kind: Kind<'a>,
-    changes: Vec<Change>,
+    /// Worked out when first asked ([`Alarm::changes`]): a page of
+    /// DescribeAlarms evaluates its own alarms only, where evaluating every
+    /// alarm of a monitoring account (thousands) for each of its pages
+    /// made the simulator, not the client, the slow side of a large fleet.
+    changes: std::cell::OnceCell<Vec<Change>>,
 }
 
 enum Kind<'a> {
@@ -36,8 +40,9 @@ enum Kind<'a> {
     Linked { tenant: &'a SimTenant, def: &'static MetricDef, alarm: &'static AlarmDef },
     /// An alarm on the shared platform (its database), naming no tenant.
     Platform,
-    /// A composite alarm over an own-account tenant's metric alarms.
-    Composite { tenant: &'a SimTenant, rule: String },
+    /// A composite alarm over an own-account tenant's metric alarms (its
+    /// children: their names and what they watch).
+    Composite { tenant: &'a SimTenant, rule: String, children: Vec<(String, &'static MetricDef, &'static AlarmDef)> },
 }
 
 /// One state change: when, into which state, and CloudWatch's reason.
@@ -54,9 +59,29 @@ pub(crate) const PLATFORM_ALARM: &str = "platform-shared-db-cpu-critical";
 /// The platform database's cluster, the alarm's only dimension.
 const PLATFORM_DB: &str = "platform-shared-db";
 
-impl Alarm<'_> {
-    fn current(&self) -> &Change {
-        self.changes.last().expect("every alarm has a state")
+impl<'a> Alarm<'a> {
+    fn new(name: String, kind: Kind<'a>) -> Alarm<'a> {
+        Alarm { name, kind, changes: std::cell::OnceCell::new() }
+    }
+
+    fn changes(&self, call: &Call<'_>) -> &[Change] {
+        self.changes.get_or_init(|| match &self.kind {
+            Kind::Metric { tenant, def, alarm } | Kind::Linked { tenant, def, alarm } => {
+                timeline(call, tenant, def, alarm)
+            }
+            Kind::Platform => platform_timeline(call),
+            Kind::Composite { tenant, children, .. } => {
+                let children: Vec<(String, Vec<Change>)> = children
+                    .iter()
+                    .map(|(name, def, alarm)| (name.clone(), timeline(call, tenant, def, alarm)))
+                    .collect();
+                composite_timeline(call, &children)
+            }
+        })
+    }
+
+    fn current(&self, call: &Call<'_>) -> &Change {
+        self.changes(call).last().expect("every alarm has a state")
     }
 
     fn kind_name(&self) -> &'static str {
@@ -76,24 +101,22 @@ fn alarms<'a>(call: &'a Call<'_>) -> Vec<Alarm<'a>> {
         for def in metric_defs(tenant.model) {
             let Some(alarm) = &def.alarm else { continue };
             let name = format!("{}-{}", tenant.id, alarm.suffix);
-            let changes = timeline(call, tenant, def, alarm);
-            children.push((name.clone(), changes.clone()));
-            out.push(Alarm { name, kind: Kind::Metric { tenant, def, alarm }, changes });
+            children.push((name.clone(), def, alarm));
+            out.push(Alarm::new(name, Kind::Metric { tenant, def, alarm }));
         }
         // A composite over globex's alarms: a service-health rollup, as
         // teams build to page once for several symptoms.
         if fleet.options.realistic && tenant.id == "globex" && tenant.model.owns_account() && !children.is_empty() {
-            let rule = children.iter().map(|(n, _)| format!("ALARM(\"{n}\")")).collect::<Vec<_>>().join(" OR ");
+            let rule = children.iter().map(|(n, ..)| format!("ALARM(\"{n}\")")).collect::<Vec<_>>().join(" OR ");
             let name = format!("{}-service-health", tenant.id);
-            let changes = composite_timeline(call, &children);
-            out.push(Alarm { name, kind: Kind::Composite { tenant, rule }, changes });
+            out.push(Alarm::new(name, Kind::Composite { tenant, rule, children }));
         }
     }
     if fleet.options.realistic
         && call.caller.account == fleet.shared_account
         && fleet.tenants_in(&call.caller.account, &call.region).next().is_some()
     {
-        out.push(Alarm { name: PLATFORM_ALARM.to_string(), kind: Kind::Platform, changes: platform_timeline(call) });
+        out.push(Alarm::new(PLATFORM_ALARM.to_string(), Kind::Platform));
     }
     if fleet.is_monitoring(&call.caller.account) {
         let links = crate::oam::attached_links(fleet, &call.state.knobs(), &call.region);
@@ -106,9 +129,8 @@ fn alarms<'a>(call: &'a Call<'_>) -> Vec<Alarm<'a>> {
                     let Some(alarm) = &def.alarm else { continue };
                     // The same series as the source account's alarm
                     // watches, so the same state changes at the same times.
-                    let changes = timeline(call, tenant, def, alarm);
                     let name = format!("{}-{}", tenant.id, alarm.suffix);
-                    out.push(Alarm { name, kind: Kind::Linked { tenant, def, alarm }, changes });
+                    out.push(Alarm::new(name, Kind::Linked { tenant, def, alarm }));
                 }
             }
         }
@@ -410,7 +432,7 @@ pub(super) fn describe_alarm_history(call: &Call<'_>, input: &Value) -> Result<R
                 continue;
             }
             let mut previous: Option<&str> = None;
-            for c in &a.changes {
+            for c in a.changes(call) {
                 let from = previous.unwrap_or("INSUFFICIENT_DATA");
                 previous = Some(c.state);
                 if c.at < start || c.at > end || c.at < kept_from || c.at > call.now {
@@ -515,14 +537,14 @@ pub(super) fn describe_alarms(call: &Call<'_>, input: &Value) -> Result<Reply, A
         .filter(|a| if matches!(a.kind, Kind::Composite { .. }) { want_composite } else { want_metric })
         .filter(|a| names.as_ref().is_none_or(|n| n.contains(&a.name)))
         .filter(|a| prefix.is_none_or(|p| a.name.starts_with(p)))
-        .filter(|a| state.is_none_or(|s| a.current().state == s))
+        .filter(|a| state.is_none_or(|s| a.current(call).state == s))
         .filter(|a| action_prefix.is_none_or(|p| sns(a).starts_with(p)))
         .collect();
     let mut metric_page = Vec::new();
     let mut composite_page = Vec::new();
     for a in matching.iter().skip(offset).take(max) {
         let arn = format!("arn:aws:cloudwatch:{}:{}:alarm:{}", call.region, call.caller.account, a.name);
-        let now = a.current();
+        let now = a.current(call);
         let configured = now.at.min(call.state.fleet.options.now - 30 * DAY);
         let description = match &a.kind {
             Kind::Metric { tenant, alarm, .. } | Kind::Linked { tenant, alarm, .. } => {
