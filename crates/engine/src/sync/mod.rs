@@ -543,7 +543,9 @@ pub async fn run(
         reads[*i].start = plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, reads[*i].period);
     }
     let calls = plan::pack(&reads, end);
-    let (reads, specs) = (&reads, &specs);
+    drop(known);
+    let (read_list, spec_list) = (reads, specs);
+    let (reads, specs) = (&read_list, &spec_list);
 
     // Alarm and log jobs, so the progress total is known up front.
     let mut alarm_targets: BTreeMap<Target, Vec<(&Tenant, String)>> = BTreeMap::new();
@@ -587,6 +589,9 @@ pub async fn run(
     a?;
     l?;
     c?;
+    // The plan is done with: at thousands of tenants it is hundreds of MB
+    // the analysis below can use.
+    drop((calls, read_list, spec_list, alarm_targets, log_jobs));
 
     // 7. Health from what is now in the cache. The anomalies it reads were
     // found as the metric calls committed their points.
@@ -860,11 +865,17 @@ fn attribute_linked(
     selectors: &tags::Selectors,
     alarms: Vec<collect::RawAlarm>,
 ) -> Vec<crate::cache::AlarmRow> {
+    // By account, each with its dimensions once: a monitoring account
+    // region holds thousands of tenants' alarms.
+    let mut by_account: HashMap<&str, Vec<(&Tenant, &String, BTreeMap<String, Vec<String>>)>> = HashMap::new();
+    for (t, region) in tenants {
+        by_account.entry(t.account.as_str()).or_default().push((t, region, selectors.all(t, region)));
+    }
     let mut rows = Vec::new();
     for a in alarms {
-        let Some(account) = a.account.clone() else { continue };
-        for (t, region) in tenants.iter().filter(|(t, _)| t.account == account) {
-            if a.belongs_to(t.model.owns_account(), &selectors.all(t, region)) {
+        let Some(theirs) = a.account.as_deref().and_then(|account| by_account.get(account)) else { continue };
+        for (t, region, dims) in theirs {
+            if a.belongs_to(t.model.owns_account(), dims) {
                 rows.push(redacted(a.clone().into_row(&t.id, region), t));
             }
         }
