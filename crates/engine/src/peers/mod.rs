@@ -208,6 +208,51 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// A tier's changes in order (those no shift explains), and where each
+/// tenant's own sit in that order.
+struct SortedPeers<'l> {
+    xs: Vec<f64>,
+    of_tenant: HashMap<&'l str, Vec<usize>>,
+}
+
+impl<'l> SortedPeers<'l> {
+    fn new(levels: &'l [Level], members: &[(usize, f64)], explained: &HashSet<usize>) -> SortedPeers<'l> {
+        let mut kept: Vec<(f64, &'l str)> = members
+            .iter()
+            .filter(|(j, _)| !explained.contains(j))
+            .map(|&(j, x)| (x, levels[j].tenant_id.as_str()))
+            .collect();
+        kept.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut of_tenant: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (k, (_, t)) in kept.iter().enumerate() {
+            of_tenant.entry(t).or_default().push(k);
+        }
+        SortedPeers { xs: kept.into_iter().map(|(x, _)| x).collect(), of_tenant }
+    }
+
+    /// The median of the tier's changes other than `tenant`'s, as
+    /// [`median`] finds it (`None` for none): the tenant's own, a few,
+    /// are skipped on the way to the middle.
+    fn median_without(&self, tenant: &str) -> Option<f64> {
+        let skipped: &[usize] = self.of_tenant.get(tenant).map_or(&[], |v| v);
+        let n = self.xs.len() - skipped.len();
+        if n == 0 {
+            return None;
+        }
+        // The k-th (from 0) of the changes left.
+        let nth = |k: usize| {
+            let mut at = k;
+            for &s in skipped {
+                if s <= at {
+                    at += 1;
+                }
+            }
+            self.xs[at]
+        };
+        Some(if n % 2 == 1 { nth(n / 2) } else { (nth(n / 2 - 1) + nth(n / 2)) / 2.0 })
+    }
+}
+
 /// Three significant figures, no trailing zeros (as anomaly explanations).
 fn number(v: f64) -> String {
     crate::detect::number(v)
@@ -361,6 +406,7 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
     // Departures from the tier's peers. Each tier's reference (see above)
     // once per metric.
     let mut tier_reference: HashMap<(&str, &str), Option<f64>> = HashMap::new();
+    let mut sorted_tiers: HashMap<(&str, &str), SortedPeers> = HashMap::new();
     let mut found: Vec<Finding> = Vec::new();
     for &(i, x) in &judged {
         if explained.contains(&i) {
@@ -368,6 +414,18 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
         }
         let l = &levels[i];
         let Some(tier) = groups.get(&(l.metric_key.clone(), "*".to_string(), l.tier.clone())) else { continue };
+        // Most series sit near their peers: their peers' median (exact,
+        // from the tier sorted once) rules them out before the peers are
+        // gathered, which at thousands of tenant-regions a tier is the
+        // pass's whole cost. No bar is lower than half the departure
+        // factor (the hold of an ongoing one).
+        let sorted = sorted_tiers
+            .entry((l.metric_key.as_str(), l.tier.as_str()))
+            .or_insert_with(|| SortedPeers::new(levels, tier, &explained));
+        match sorted.median_without(&l.tenant_id) {
+            Some(m) if (x - m).abs() >= 0.5 * DEPART_FACTOR.ln() => {}
+            _ => continue,
+        }
         let peers: Vec<(usize, f64)> = tier
             .iter()
             .filter(|(j, _)| levels[*j].tenant_id != l.tenant_id && !explained.contains(j))

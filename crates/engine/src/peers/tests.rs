@@ -379,3 +379,30 @@ fn on_an_eks_cluster_a_namespace_whose_pods_multiplied_is_named_when_the_others_
     assert_eq!((found[0].tenant_id.as_str(), found[0].metric_key.as_str()), ("a", "pods"));
     assert!(found[0].title.contains("running pods 2.97x the fleet's change"), "{}", found[0].title);
 }
+
+/// A tier's peer median without one tenant, found by skipping that
+/// tenant's places in the sorted tier, is the one [`median`] finds over the
+/// peers gathered one by one: odd and even counts, ties, a tenant with
+/// several regions, one with none, explained members left out.
+#[test]
+fn the_peer_median_without_a_tenant_is_the_median_of_the_others() {
+    let changes = [1.3, 0.8, 1.0, 1.0, 2.5, 0.4, 1.1, 1.0, 0.9, 3.0, 1.2, 0.7, 1.0];
+    let levels: Vec<Level> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| level(&format!("t{}", i % 5), ["us-east-1", "eu-west-1", "ap-south-1"][i % 3], "premium", *c))
+        .collect();
+    let members: Vec<(usize, f64)> = levels.iter().enumerate().map(|(i, l)| (i, l.change().unwrap().ln())).collect();
+    for explained in [HashSet::new(), HashSet::from([2, 9]), HashSet::from([0, 1, 4, 12])] {
+        let sorted = SortedPeers::new(&levels, &members, &explained);
+        for tenant in ["t0", "t1", "t2", "t3", "t4", "nobody"] {
+            let mut others: Vec<f64> = members
+                .iter()
+                .filter(|(j, _)| levels[*j].tenant_id != tenant && !explained.contains(j))
+                .map(|(_, x)| *x)
+                .collect();
+            let expected = (!others.is_empty()).then(|| median(&mut others));
+            assert_eq!(sorted.median_without(tenant), expected, "{tenant} with {explained:?} explained");
+        }
+    }
+}
