@@ -328,19 +328,19 @@ impl Cache {
     }
 
     pub async fn known_series(&self) -> Result<HashMap<SeriesIdentity, (i64, String, Option<i64>)>, CacheError> {
-        let rows = sqlx::query(
+        // Streamed into the map: at F2000's 120,000 series the rows held
+        // at once were as large again as the map.
+        let mut rows = sqlx::query(
             "SELECT tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, id, unit, watermark
              FROM series",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let identity = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7));
-                (identity, (r.get(8), r.get(9), r.get(10)))
-            })
-            .collect())
+        .fetch(&self.pool);
+        let mut out = HashMap::new();
+        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
+            let identity = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7));
+            out.insert(identity, (r.get(8), r.get(9), r.get(10)));
+        }
+        Ok(out)
     }
 
     pub async fn series(&self, key: &SeriesKey<'_>) -> Result<(i64, Option<i64>), CacheError> {
@@ -519,15 +519,18 @@ impl Cache {
     /// Per series with points in `[from, to)` (epoch s): how many, and
     /// their mean. One statement, through the (series, ts) primary key.
     pub async fn window_means(&self, from: i64, to: i64) -> Result<HashMap<i64, (u32, f64)>, CacheError> {
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT s.id, count(*), avg(d.value) FROM series s
              JOIN datapoint d ON d.series_id = s.id AND d.ts >= ?1 AND d.ts < ?2 GROUP BY s.id",
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| (r.get(0), (r.get::<i64, _>(1) as u32, r.get(2)))).collect())
+        .fetch(&self.pool);
+        let mut out = HashMap::new();
+        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
+            out.insert(r.get(0), (r.get::<i64, _>(1) as u32, r.get(2)));
+        }
+        Ok(out)
     }
 
     /// Per series, the means of its hourly rollups starting at these times
@@ -551,7 +554,9 @@ impl Cache {
         for b in buckets {
             q = q.bind(b);
         }
-        for r in q.fetch_all(&self.pool).await? {
+        // Streamed: a week's buckets of every series are millions of rows.
+        let mut rows = q.fetch(&self.pool);
+        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
             out.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
         }
         Ok(out)
