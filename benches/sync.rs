@@ -7,7 +7,11 @@
 //! same simulated data: through per-tenant roles, and through a CloudWatch
 //! cross-account observability monitoring account. Every figure is printed
 //! beside its bound computed in the same run; the last line is JSON.
-//! `FLEETDECK_BENCH_CASE=f200` or `f2000` runs one case only.
+//! `FLEETDECK_BENCH_CASE=f200` or `f2000` runs one case only. For profiling
+//! (not figures): `FLEETDECK_BENCH_KEEP=<dir>` keeps F2000's backfilled
+//! caches so that later runs re-sync copies of them only (see
+//! [`resync_kept`]), and `FLEETDECK_BENCH_SQL_LOG=<file>` writes every SQL
+//! statement with its elapsed time there.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -25,6 +29,16 @@ use fleetdeck_engine::sync::{self, SyncOptions};
 const LATENCY: Duration = Duration::from_millis(30);
 
 fn main() {
+    // Elapsed times include waiting for the write lock: a statement's own
+    // cost is best read from a run with one writer at a time.
+    if let Ok(path) = std::env::var("FLEETDECK_BENCH_SQL_LOG") {
+        let file = std::fs::File::create(path).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter("sqlx::query=debug")
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     // The simulated fleet runs in a child process (this same binary), so the
     // peak memory measured is fleetdeck's, not the simulator's.
@@ -343,6 +357,7 @@ async fn sync_twice(
     cache: &Cache,
     sim: &mut SimChild,
     t0: i64,
+    keep: Option<&std::path::Path>,
 ) -> Measured {
     assert_eq!(sim.ask(&format!("clock {t0}")), "ok");
     reset_peak_rss();
@@ -374,6 +389,10 @@ async fn sync_twice(
     let (min_calls, min_dollars) =
         minimum(fleet, catalog, t0, opts.backfill_secs, &BTreeMap::new(), ce_pages.max(3) as u64, logs_dollars);
     let backfill_calls = calls_by_action(cache, false).await;
+    if let Some(keep) = keep {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(cache.pool()).await.unwrap();
+        std::fs::copy(cache.path().expect("a cache file"), keep).expect("keep the backfilled cache");
+    }
 
     // Five minutes later.
     let t1 = t0 + 300;
@@ -440,7 +459,7 @@ async fn f200() -> serde_json::Map<String, serde_json::Value> {
         fleet.tenants.len(),
         fleet.tenants.iter().map(|t| t.regions().count()).sum::<usize>()
     );
-    let m = sync_twice(&fleet, &catalog, &aws, &cache, &mut sim, t0).await;
+    let m = sync_twice(&fleet, &catalog, &aws, &cache, &mut sim, t0, None).await;
     let opts = SyncOptions::at(t0);
     // What health looks like after the re-sync: unhealthy tenant-regions
     // re-run their triage queries every sync, so they shape its time.
@@ -572,18 +591,75 @@ async fn commit_path(dir: &std::path::Path, t0: i64) -> (f64, f64) {
 /// F2000 through per-tenant roles, then through the monitoring account,
 /// over the same simulated data (the simulator's clock set back between
 /// them), each into an empty cache of its own.
-async fn f2000() -> serde_json::Value {
-    let t0 = fleetdeck_engine::clock::now() / 60 * 60;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mut sim, endpoint) = spawn_sim(dir.path(), t0, "f2000");
-    let catalog = bench_catalog(dir.path());
+/// `FLEETDECK_BENCH_KEEP=<dir>` (for profiling, not a figure): F2000's
+/// backfilled caches are kept in `dir` with their clock, and a later run
+/// with the same `dir` re-syncs a copy of them only, over the same
+/// simulated data.
+async fn resync_kept(keep: &std::path::Path, modes: &[(&str, &str)]) -> Option<serde_json::Value> {
+    let t0: i64 = std::fs::read_to_string(keep.join("t0")).ok()?.trim().parse().ok()?;
+    let (mut sim, endpoint) = spawn_sim(keep, t0, "f2000");
+    let catalog = bench_catalog(keep);
     let mut out = serde_json::Map::new();
-    let mut measured = Vec::new();
+    for (mode, file) in modes {
+        let kept = keep.join(format!("{mode}.backfilled.sqlite"));
+        if !kept.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(keep.join(file)).unwrap();
+        let fleet = Fleet::parse(std::path::Path::new(file), &text, &catalog).expect("fleet");
+        let aws = bench_aws(&fleet, &endpoint).await;
+        let path = keep.join(format!("{mode}.sqlite"));
+        std::fs::copy(&kept, &path).expect("copy the kept cache");
+        let cache = Cache::open(&path).await.expect("cache");
+        let t1 = t0 + 300;
+        assert_eq!(sim.ask(&format!("clock {t1}")), "ok");
+        reset_peak_rss();
+        let phases = Phases::default();
+        let started = Instant::now();
+        let cpu0 = cpu_s("self");
+        let resync = sync::run(&fleet, &catalog, &aws, &cache, &SyncOptions::at(t1), &|p| phases.see(&p.phase))
+            .await
+            .expect("resync");
+        let resync_s = started.elapsed().as_secs_f64();
+        eprintln!("F2000 {mode} (kept) re-sync phases: {}", phases.take(started));
+        let row = serde_json::json!({
+            "resync_s": resync_s, "resync_cpu_s": cpu_s("self") - cpu0, "peak_rss_mb": peak_rss_mb(),
+            "points": resync.datapoints, "failed_sources": resync.sources_failed,
+        });
+        println!("F2000 {mode} (kept) {row}");
+        out.insert((*mode).into(), row);
+    }
+    Some(serde_json::Value::Object(out))
+}
+
+async fn f2000() -> serde_json::Value {
+    let modes = [("roles", "fleet.toml"), ("monitoring", "fleet-monitoring.toml")];
     // `FLEETDECK_BENCH_MODES=monitoring` runs one mode only.
     let only = std::env::var("FLEETDECK_BENCH_MODES").ok();
-    let modes = [("roles", "fleet.toml"), ("monitoring", "fleet-monitoring.toml")];
-    for (mode, file) in modes.into_iter().filter(|(m, _)| only.as_deref().is_none_or(|o| o.contains(m))) {
-        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+    let modes: Vec<(&str, &str)> =
+        modes.into_iter().filter(|(m, _)| only.as_deref().is_none_or(|o| o.contains(m))).collect();
+    let keep = std::env::var_os("FLEETDECK_BENCH_KEEP").map(std::path::PathBuf::from);
+    if let Some(keep) = &keep {
+        if let Some(out) = resync_kept(keep, &modes).await {
+            return out;
+        }
+    }
+    let t0 = fleetdeck_engine::clock::now() / 60 * 60;
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = match &keep {
+        Some(k) => {
+            std::fs::create_dir_all(k).expect("keep dir");
+            std::fs::write(k.join("t0"), t0.to_string()).unwrap();
+            k.as_path()
+        }
+        None => temp.path(),
+    };
+    let (mut sim, endpoint) = spawn_sim(dir, t0, "f2000");
+    let catalog = bench_catalog(dir);
+    let mut out = serde_json::Map::new();
+    let mut measured = Vec::new();
+    for (mode, file) in modes {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let fleet = Fleet::parse(std::path::Path::new(file), &text, &catalog).expect("fleet");
         let series: u64 = fleet
             .tenants
@@ -598,9 +674,10 @@ async fn f2000() -> serde_json::Value {
             accounts.len()
         );
         let aws = bench_aws(&fleet, &endpoint).await;
-        let path = dir.path().join(format!("{mode}.sqlite"));
+        let path = dir.join(format!("{mode}.sqlite"));
         let cache = Cache::open(&path).await.expect("cache");
-        let m = sync_twice(&fleet, &catalog, &aws, &cache, &mut sim, t0).await;
+        let kept = keep.as_ref().map(|k| k.join(format!("{mode}.backfilled.sqlite")));
+        let m = sync_twice(&fleet, &catalog, &aws, &cache, &mut sim, t0, kept.as_deref()).await;
         eprintln!("F2000 {mode} backfill phases: {}", m.backfill_phases);
         eprintln!("F2000 {mode} re-sync phases:  {}", m.resync_phases);
         eprintln!("F2000 {mode} backfill calls by action: {:?}", m.by_action.0);
@@ -624,7 +701,7 @@ async fn f2000() -> serde_json::Value {
         );
         measured.push((mode, m, expected));
         drop(cache);
-        // One cache on disk at a time: each is several GB.
+        // One cache on disk at a time: each is several GB (a kept one aside).
         for x in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{x}", path.display()));
         }
