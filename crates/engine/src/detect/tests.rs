@@ -160,6 +160,28 @@ fn the_largest_recent_miss_halves_every_thousand_points() {
     assert!((Detector::new(Config::default()).record_decay.powi(1000) - 0.5).abs() < 1e-12);
 }
 
+/// States saved by earlier builds (CBOR) are still read, so an upgrade
+/// does not send every series back to its warm-up; states are written in
+/// the compact form, which restores exactly the same detector and is
+/// smaller.
+#[test]
+fn a_state_saved_as_cbor_is_read_and_states_are_written_compact() {
+    let mut noise = Noise(5);
+    let mut d = Detector::new(Config::default());
+    for i in 0..3000 {
+        let t = T0 + i * STEP;
+        d.score(t, office_hours(t, &mut noise));
+    }
+    let mut cbor = Vec::new();
+    ciborium::ser::into_writer(&d, &mut cbor).unwrap();
+    assert_eq!(Detector::from_bytes(&cbor).unwrap(), d);
+    let compact = d.to_bytes();
+    assert_eq!(compact[0], COMPACT_STATE, "written compact");
+    assert!(compact.len() < cbor.len(), "{} bytes compact, {} as CBOR", compact.len(), cbor.len());
+    assert_eq!(Detector::from_bytes(&compact).unwrap(), d);
+    assert!(matches!(Detector::from_bytes(&compact[..compact.len() / 2]), Err(StateError::Decode(_))));
+}
+
 #[test]
 fn state_from_another_version_is_refused() {
     let mut d = Detector::new(Config::default());
