@@ -343,6 +343,17 @@ impl Cache {
         Ok(out)
     }
 
+    /// Every series' (tenant, region, metric key, id), streamed: what the
+    /// analysis needs of [`Cache::known_series`], without its identities.
+    pub async fn series_ids(&self) -> Result<Vec<(String, String, String, i64)>, CacheError> {
+        let mut rows = sqlx::query("SELECT tenant_id, region, metric_key, id FROM series").fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {
+            out.push((r.get(0), r.get(1), r.get(2), r.get(3)));
+        }
+        Ok(out)
+    }
+
     pub async fn series(&self, key: &SeriesKey<'_>) -> Result<(i64, Option<i64>), CacheError> {
         Ok(self.series_batch(std::slice::from_ref(key)).await?.remove(0))
     }

@@ -747,11 +747,11 @@ async fn levels(
 ) -> Result<Vec<Level>, CacheError> {
     let windows = cache.window_means(from, to).await?;
     let hourly = cache.hourly_means(&baseline_buckets(mid)).await?;
-    let series = cache.known_series().await?;
+    let series = cache.series_ids().await?;
     // (tenant, region, metric) -> the series with the most points in the
     // window (a metric whose dimensions changed has an old series too).
     let mut best: HashMap<(&str, &str, &str), (i64, u32, f64)> = HashMap::new();
-    for ((tenant, region, metric, ..), (id, _, _)) in &series {
+    for (tenant, region, metric, id) in &series {
         let Some(&(points, mean)) = windows.get(id) else { continue };
         let slot = best.entry((tenant.as_str(), region.as_str(), metric.as_str())).or_insert((*id, points, mean));
         if points > slot.1 {
