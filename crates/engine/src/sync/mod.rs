@@ -853,6 +853,9 @@ fn monitoring_account<'f>(fleet: &'f Fleet, target: &Target) -> Option<&'f crate
     fleet.monitoring.as_ref().filter(|m| m.account == target.account && m.role_arn == target.role_arn)
 }
 
+/// A tenant's dimensions in a region: name -> the values that are its.
+type Dimensions = BTreeMap<String, Vec<String>>;
+
 /// Whose each alarm of the monitoring account is: an alarm on a linked
 /// account's metric names that account (`AccountId` of its metric, which
 /// an alarm on another account's metric must give: PutMetricAlarm,
@@ -867,7 +870,7 @@ fn attribute_linked(
 ) -> Vec<crate::cache::AlarmRow> {
     // By account, each with its dimensions once: a monitoring account
     // region holds thousands of tenants' alarms.
-    let mut by_account: HashMap<&str, Vec<(&Tenant, &String, BTreeMap<String, Vec<String>>)>> = HashMap::new();
+    let mut by_account: HashMap<&str, Vec<(&Tenant, &String, Dimensions)>> = HashMap::new();
     for (t, region) in tenants {
         by_account.entry(t.account.as_str()).or_default().push((t, region, selectors.all(t, region)));
     }
