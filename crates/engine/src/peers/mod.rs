@@ -422,9 +422,9 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
         let sorted = sorted_tiers
             .entry((l.metric_key.as_str(), l.tier.as_str()))
             .or_insert_with(|| SortedPeers::new(levels, tier, &explained));
-        match sorted.median_without(&l.tenant_id) {
-            Some(m) if (x - m).abs() >= 0.5 * DEPART_FACTOR.ln() => {}
-            _ => continue,
+        let Some(m) = sorted.median_without(&l.tenant_id) else { continue };
+        if (x - m).abs() < 0.5 * DEPART_FACTOR.ln() {
+            continue;
         }
         let peers: Vec<(usize, f64)> = tier
             .iter()
@@ -434,8 +434,7 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
         if peers.len() < MIN_GROUP || !enough_tenants(&peers) {
             continue;
         }
-        let mut xs: Vec<f64> = peers.iter().map(|(_, x)| *x).collect();
-        let m = median(&mut xs);
+        let xs: Vec<f64> = peers.iter().map(|(_, x)| *x).collect();
         // Steady: within a shift of the reference (without one, not known:
         // the departure from the peers is judged all the same).
         let base = *tier_reference
