@@ -385,6 +385,35 @@ mod tests {
         assert_eq!(forecast(&[(d("2026-11-01"), 2.0)], d("2026-11-01")), 60.0, "no history: today's estimate");
     }
 
+    /// A bill with nothing before the month (a payer's first month, or a
+    /// big fleet's first read still to reach last month): every sum of
+    /// "this month" against "last month" reads 0 for last month, where
+    /// SQLite's sum of integer zeros was an INTEGER the view could not
+    /// decode (the Cost view failed; the windows panicked).
+    #[tokio::test]
+    async fn a_bill_with_nothing_before_the_month_reads_zero_for_last_month() {
+        let cache = Cache::in_memory().await.unwrap();
+        cache
+            .put_costs(&[ec2("acme", "2026-11-20", 5.0, true), ec2("acme", "2026-11-21", 4.0, true)])
+            .await
+            .unwrap();
+        let (last, this, today) = ("2026-10-01", "2026-11-01", "2026-11-22");
+        for tenant in [None, Some("acme")] {
+            let by_service = cache.cost_by_service(tenant, last, this, today).await.unwrap();
+            assert_eq!(by_service, vec![("EC2".to_string(), 9.0, 0.0)], "{tenant:?}");
+        }
+        assert_eq!(cache.tenant_cost_windows(last, this, today).await.unwrap(), vec![("acme".to_string(), 0.0, 9.0)]);
+        assert_eq!(
+            cache.service_cost_windows("acme", last, this, today).await.unwrap(),
+            vec![("EC2".to_string(), 0.0, 9.0)]
+        );
+        // And the other way round: nothing this month yet.
+        assert_eq!(
+            cache.tenant_cost_windows(last, "2026-11-22", "2026-11-21").await.unwrap(),
+            vec![("acme".to_string(), 9.0, 0.0)]
+        );
+    }
+
     /// The daily totals the Cost view reads are kept by triggers: after
     /// inserts, an upsert that changes an amount, and deletes, they equal a
     /// sum over cost_daily itself.

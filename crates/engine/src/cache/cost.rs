@@ -125,12 +125,12 @@ impl Cache {
     ) -> Result<Vec<(String, f64, f64)>, CacheError> {
         let sql = match tenant {
             Some(_) => {
-                "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0 END)
+                "SELECT service, sum(CASE WHEN day >= ?2 THEN amount ELSE 0.0 END), sum(CASE WHEN day < ?2 THEN amount ELSE 0.0 END)
                  FROM cost_daily WHERE tenant_id = ?4 AND day >= ?1 AND day <= ?3
                  GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
             }
             None => {
-                "SELECT service, sum(CASE WHEN day >= ?2 THEN total ELSE 0 END), sum(CASE WHEN day < ?2 THEN total ELSE 0 END)
+                "SELECT service, sum(CASE WHEN day >= ?2 THEN total ELSE 0.0 END), sum(CASE WHEN day < ?2 THEN total ELSE 0.0 END)
                  FROM cost_service_day WHERE day >= ?1 AND day <= ?3
                  GROUP BY service ORDER BY 2 DESC, 3 DESC, service"
             }
@@ -300,7 +300,7 @@ impl Cache {
         to: &str,
     ) -> Result<Vec<(String, f64, f64)>, CacheError> {
         let rows = sqlx::query(
-            "SELECT tenant_id, sum(CASE WHEN day < ?2 THEN total ELSE 0 END), sum(CASE WHEN day >= ?2 THEN total ELSE 0 END)
+            "SELECT tenant_id, sum(CASE WHEN day < ?2 THEN total ELSE 0.0 END), sum(CASE WHEN day >= ?2 THEN total ELSE 0.0 END)
              FROM cost_tenant_day WHERE day >= ?1 AND day <= ?3 GROUP BY tenant_id",
         )
         .bind(from)
@@ -321,7 +321,7 @@ impl Cache {
         to: &str,
     ) -> Result<Vec<(String, f64, f64)>, CacheError> {
         let rows = sqlx::query(
-            "SELECT service, sum(CASE WHEN day < ?3 THEN amount ELSE 0 END), sum(CASE WHEN day >= ?3 THEN amount ELSE 0 END)
+            "SELECT service, sum(CASE WHEN day < ?3 THEN amount ELSE 0.0 END), sum(CASE WHEN day >= ?3 THEN amount ELSE 0.0 END)
              FROM cost_daily WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?4 GROUP BY service",
         )
         .bind(tenant)
