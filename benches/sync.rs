@@ -230,7 +230,7 @@ fn minimum(
                     .get(&(t.id.clone(), region.to_string(), spec.key.clone()))
                     .copied()
                     .unwrap_or(plan::start_for(None, now, backfill, 0, spec.period));
-                reads.push(SeriesRead { target: reader.clone(), series_id: 0, period: spec.period, start, queries: 1 });
+                reads.push(SeriesRead { target: std::sync::Arc::new(reader.clone()), series_id: 0, period: spec.period, start, queries: 1 });
                 metrics += 1;
             }
         }

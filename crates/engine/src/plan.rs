@@ -5,6 +5,7 @@
 //! call can return is split. Pure: time and the watermarks are passed in.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::clock::MINUTE;
 
@@ -36,7 +37,8 @@ impl Target {
 /// One series to read: where, what, and from when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesRead {
-    pub target: Target,
+    /// Shared by the tenant-region's series (one copy of its strings).
+    pub target: Arc<Target>,
     pub series_id: i64,
     pub period: u32,
     /// Epoch seconds, period-aligned: the first timestamp wanted.
@@ -98,7 +100,7 @@ pub fn pack(reads: &[SeriesRead], end: i64) -> Vec<MetricCall> {
     let mut groups: BTreeMap<(&Target, i64), Vec<usize>> = BTreeMap::new();
     for (i, r) in reads.iter().enumerate() {
         if r.start < end {
-            groups.entry((&r.target, r.start)).or_default().push(i);
+            groups.entry((&*r.target, r.start)).or_default().push(i);
         }
     }
     let mut calls = Vec::new();
@@ -145,7 +147,7 @@ pub fn pack(reads: &[SeriesRead], end: i64) -> Vec<MetricCall> {
 pub fn minimum_calls(reads: &[SeriesRead], end: i64) -> u64 {
     let mut groups: BTreeMap<(&Target, i64), (u64, u64)> = BTreeMap::new();
     for r in reads.iter().filter(|r| r.start < end) {
-        let g = groups.entry((&r.target, r.start)).or_default();
+        let g = groups.entry((&*r.target, r.start)).or_default();
         g.0 += u64::from(r.queries);
         g.1 += points(r.start, end, r.period) * u64::from(r.queries);
     }
@@ -167,7 +169,7 @@ mod tests {
     }
 
     fn reads(n: usize, t: &Target, start: i64) -> Vec<SeriesRead> {
-        (0..n).map(|i| SeriesRead { target: t.clone(), series_id: i as i64, period: 60, start, queries: 1 }).collect()
+        (0..n).map(|i| SeriesRead { target: Arc::new(t.clone()), series_id: i as i64, period: 60, start, queries: 1 }).collect()
     }
 
     #[test]
@@ -216,7 +218,7 @@ mod tests {
         let calls = pack(&r, HOUR);
         assert_eq!(calls.len(), 4);
         for call in &calls {
-            assert!(call.reads.iter().all(|&i| r[i].target == call.target && r[i].start == call.start));
+            assert!(call.reads.iter().all(|&i| *r[i].target == call.target && r[i].start == call.start));
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::types::AlarmType;
 use aws_sdk_sts::config::SharedCredentialsProvider;
@@ -97,9 +97,16 @@ type RoleKey = (String, Option<String>);
 /// A tenant's region and the sources read there through one role.
 type RegionSources<'a> = (&'a str, &'static [&'static str]);
 
-/// What a metric read asks CloudWatch for, whose it is, and the catalog
-/// entry it answers (for the anomalies found in it).
-type ReadSpec<'a> = (QuerySpec, &'a Tenant, String, &'a MetricSpec);
+/// Whose a metric read is, where, and the catalog entry it answers. What
+/// it asks CloudWatch for is built when its call is sent ([`query_of`]):
+/// a backfill plans 120,000 series at F2000, and their queries' strings
+/// and dimension maps, held for the whole metrics phase, were 180 MB.
+#[derive(Clone, Copy)]
+struct ReadSpec<'a> {
+    tenant: &'a Tenant,
+    region: &'a str,
+    spec: &'a MetricSpec,
+}
 
 struct Run<'a> {
     fleet: &'a Fleet,
@@ -454,45 +461,19 @@ pub async fn run(
     let mut specs: Vec<ReadSpec> = Vec::new();
     for t in &reachable {
         for region in t.regions().filter(|r| reaches(t, r) && !resting.contains(&(t.id.clone(), r.to_string()))) {
+            let to = Arc::new(target(fleet, t, region));
             for spec in catalog.metrics_for(t.model) {
-                // One dimension set per resource (every combination of the
-                // values); the identity names where the values came from,
-                // so a load balancer added later continues the series.
-                let mut resources: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
-                let mut identity = serde_json::Map::new();
-                let mut missing: Vec<&str> = Vec::new();
-                for d in &spec.dimensions {
-                    let Some(v) = selectors.values(t, region, d) else {
-                        missing.push(d);
+                let (resources, identity) = match resources_of(selectors, &fleet.cost_tag, t, region, spec) {
+                    Ok(found) => found,
+                    Err(missing) => {
+                        // Said only when no metric of the tenant-region
+                        // could be read: say what to add, or what to tag.
+                        unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| {
+                            unconfigured_metrics(fleet, t, region, &missing, selectors.failure(t, region))
+                        });
                         continue;
-                    };
-                    resources = resources
-                        .into_iter()
-                        .flat_map(|set| {
-                            v.values.iter().map(move |value| {
-                                let mut set = set.clone();
-                                set.insert(d.clone(), value.clone());
-                                set
-                            })
-                        })
-                        .collect();
-                    identity.insert(
-                        d.clone(),
-                        match (&v.values[..], v.from_tag) {
-                            (_, true) => format!("tag:{}={}", fleet.cost_tag, t.id).into(),
-                            ([one], false) => one.clone().into(),
-                            (many, false) => many.to_vec().into(),
-                        },
-                    );
-                }
-                if !missing.is_empty() {
-                    // Said only when no metric of the tenant-region could
-                    // be read: say what to add, or what to tag.
-                    unconfigured.entry((t.id.clone(), region.to_string())).or_insert_with(|| {
-                        unconfigured_metrics(fleet, t, region, &missing, selectors.failure(t, region))
-                    });
-                    continue;
-                }
+                    }
+                };
                 let dims_json = serde_json::Value::Object(identity).to_string();
                 let key = SeriesKey {
                     tenant_id: &t.id,
@@ -515,25 +496,13 @@ pub async fn run(
                     }
                 };
                 reads.push(SeriesRead {
-                    target: target(fleet, t, region),
+                    target: Arc::clone(&to),
                     series_id,
                     period: spec.period,
                     start: plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, spec.period),
                     queries: resources.len() as u32,
                 });
-                specs.push((
-                    QuerySpec {
-                        namespace: spec.namespace.clone(),
-                        metric_name: spec.name.clone(),
-                        resources,
-                        stat: spec.stat.clone(),
-                        period: spec.period,
-                        account_id: linked_account(fleet, t, region),
-                    },
-                    t,
-                    region.to_string(),
-                    spec,
-                ));
+                specs.push(ReadSpec { tenant: t, region, spec });
             }
         }
     }
@@ -542,8 +511,9 @@ pub async fn run(
         reads[*i].series_id = id;
         reads[*i].start = plan::start_for(watermark, opts.now, opts.backfill_secs, opts.overlap_secs, reads[*i].period);
     }
+    drop(keys);
+    drop((new_series, known));
     let calls = plan::pack(&reads, end);
-    drop(known);
     let (read_list, spec_list) = (reads, specs);
     let (reads, specs) = (&read_list, &spec_list);
 
@@ -714,12 +684,22 @@ async fn metrics_phase(
     } else {
         run.opts.concurrency
     };
-    let jobs: Vec<_> =
-        calls.iter().map(|call| metric_call(run, call, reads, specs, provider_for(&call.target))).collect();
-    let metric_results: Vec<Scoped> = stream::iter(jobs).buffer_unordered(in_flight).collect().await;
+    // Calls are made (their futures built) only as they are sent, and each
+    // answer is folded in as it lands: at F2000 the thousands of calls'
+    // futures and scopes, held until the last answer, were tens of MB.
+    // (A stream over a closure would make the sync's future not Send for
+    // every lifetime, hence the loop.)
+    let mut waiting = calls.iter();
+    let mut sent = futures::stream::FuturesUnordered::new();
+    for call in waiting.by_ref().take(in_flight) {
+        sent.push(metric_call(run, call, reads, specs, provider_for(&call.target)));
+    }
     // A tenant-region's metrics are ok only if every call covering it was.
     let mut metric_state: BTreeMap<(String, String), Result<(), Failure>> = BTreeMap::new();
-    for (scope, result, incomplete) in metric_results {
+    while let Some((scope, result, incomplete)) = sent.next().await {
+        if let Some(call) = waiting.next() {
+            sent.push(metric_call(run, call, reads, specs, provider_for(&call.target)));
+        }
         for key in scope {
             let slot = metric_state.entry(key).or_insert(Ok(()));
             if let Err(f) = &result {
@@ -1000,6 +980,69 @@ async fn assume(run: &Run<'_>, arn: &str, ext: Option<&str>) -> (SharedCredentia
     (creds, result)
 }
 
+/// A series' resources, one dimension set each (every combination of the
+/// values), and its identity, which names where the values came from, so
+/// that a load balancer added later continues the series; or the
+/// dimensions it has no value for.
+#[allow(clippy::type_complexity)]
+fn resources_of<'s>(
+    selectors: &tags::Selectors,
+    cost_tag: &str,
+    t: &Tenant,
+    region: &str,
+    spec: &'s MetricSpec,
+) -> Result<(Vec<BTreeMap<String, String>>, serde_json::Map<String, serde_json::Value>), Vec<&'s str>> {
+    let mut resources: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
+    let mut identity = serde_json::Map::new();
+    let mut missing: Vec<&str> = Vec::new();
+    for d in &spec.dimensions {
+        let Some(v) = selectors.values(t, region, d) else {
+            missing.push(d);
+            continue;
+        };
+        resources = resources
+            .into_iter()
+            .flat_map(|set| {
+                v.values.iter().map(move |value| {
+                    let mut set = set.clone();
+                    set.insert(d.clone(), value.clone());
+                    set
+                })
+            })
+            .collect();
+        identity.insert(
+            d.clone(),
+            match (&v.values[..], v.from_tag) {
+                (_, true) => format!("tag:{cost_tag}={}", t.id).into(),
+                ([one], false) => one.clone().into(),
+                (many, false) => many.to_vec().into(),
+            },
+        );
+    }
+    if missing.is_empty() {
+        Ok((resources, identity))
+    } else {
+        Err(missing)
+    }
+}
+
+/// What a planned series asks CloudWatch for. The selectors are the ones
+/// it was planned with (set once per sync), so its resources are found
+/// again as they were.
+fn query_of(run: &Run<'_>, r: &ReadSpec<'_>) -> QuerySpec {
+    let resources = resources_of(run.selectors(), &run.fleet.cost_tag, r.tenant, r.region, r.spec)
+        .map(|(resources, _)| resources)
+        .unwrap_or_default();
+    QuerySpec {
+        namespace: r.spec.namespace.clone(),
+        metric_name: r.spec.name.clone(),
+        resources,
+        stat: r.spec.stat.clone(),
+        period: r.spec.period,
+        account_id: linked_account(run.fleet, r.tenant, r.region),
+    }
+}
+
 /// One packed GetMetricData call; its points, watermarks, and what the
 /// series' anomaly detectors made of the points are committed together.
 async fn metric_call(
@@ -1010,9 +1053,17 @@ async fn metric_call(
     creds: SharedCredentialsProvider,
 ) -> Scoped {
     let client = run.aws.cloudwatch(&creds, &call.target.role_arn, &call.target.region);
-    let queries: Vec<QuerySpec> = call.reads.iter().map(|&i| specs[i].0.clone()).collect();
-    let scope: Vec<(String, String)> =
-        call.reads.iter().map(|&i| (specs[i].1.id.clone(), specs[i].2.clone())).collect();
+    let queries: Vec<QuerySpec> = call.reads.iter().map(|&i| query_of(run, &specs[i])).collect();
+    // The tenant-regions it covers, once each (a call holds up to 500
+    // series, 20 or so of each tenant-region).
+    let scope: Vec<(String, String)> = call
+        .reads
+        .iter()
+        .map(|&i| (specs[i].tenant.id.as_str(), specs[i].region))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|(t, r)| (t.to_string(), r.to_string()))
+        .collect();
     let mut incomplete: Vec<((String, String), Failure)> = Vec::new();
     let result = match collect::metric_data(&client, run.aws, &call.target, &queries, call.start, call.end).await {
         Ok(answer) => {
@@ -1022,7 +1073,7 @@ async fn metric_call(
             for (q, why) in &answer.incomplete {
                 let i = call.reads[*q];
                 incomplete.push((
-                    (specs[i].1.id.clone(), specs[i].2.clone()),
+                    (specs[i].tenant.id.clone(), specs[i].region.to_string()),
                     Failure {
                         status: SourceStatus::Error,
                         message: format!("{why}: not kept; the next sync reads it again"),
@@ -1079,8 +1130,8 @@ async fn detect_anomalies(
         .iter()
         .zip(batch)
         .filter_map(|(&i, b)| {
-            let (_, t, region, spec) = &specs[i];
-            let meta = SeriesMeta::new(b.series_id, &t.id, region, spec);
+            let ReadSpec { tenant, region, spec } = specs[i];
+            let meta = SeriesMeta::new(b.series_id, &tenant.id, region, spec);
             analysis::score(&meta, saved.get(&b.series_id), &b.points)
         })
         .collect())
