@@ -714,6 +714,49 @@ pub struct CostLine {
 pub struct CostRead {
     pub lines: Vec<CostLine>,
     pub failed: Option<(Failure, Option<String>)>,
+    /// Stopped before a page because the sync's budget for pages ran out:
+    /// the token to resume from (`Some(None)`: the first page).
+    pub stopped: Option<Option<String>>,
+}
+
+/// How many Cost Explorer pages a sync may still buy: `floor` pages at
+/// least (and `cap` at most), then more only until the rest of the sync is
+/// done ([`CostPages::rest_done`]). A first sync of thousands of tenants pages
+/// for minutes at Cost Explorer's pace; health does not wait for it, and
+/// the next sync resumes where it stopped.
+#[derive(Debug)]
+pub struct CostPages {
+    floor: u32,
+    cap: Option<u32>,
+    read: std::sync::atomic::AtomicU32,
+    rest_done: std::sync::atomic::AtomicBool,
+}
+
+impl CostPages {
+    /// At least `floor` pages, at most `cap`.
+    pub fn new(floor: u32, cap: Option<u32>) -> CostPages {
+        CostPages { floor, cap, read: 0.into(), rest_done: false.into() }
+    }
+
+    /// The rest of the sync is done: pages past the floor are not bought.
+    pub fn rest_done(&self) {
+        self.rest_done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Pages read so far this sync.
+    pub fn read(&self) -> u32 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn may_read(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let read = self.read.load(Relaxed);
+        self.cap.is_none_or(|cap| read < cap) && (read < self.floor || !self.rest_done.load(Relaxed))
+    }
+
+    fn count(&self) {
+        self.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Daily unblended and amortised cost by (group key, service) from the payer
@@ -727,6 +770,7 @@ pub async fn cost(
     by: CostGrouping<'_>,
     (start_day, end_day): (&str, &str),
     resume: Option<String>,
+    pages: &CostPages,
 ) -> CostRead {
     let first = match by {
         CostGrouping::Tag(key, _) => GroupDefinition::builder().r#type(GroupDefinitionType::Tag).key(key).build(),
@@ -737,7 +781,7 @@ pub async fn cost(
     let service = GroupDefinition::builder().r#type(GroupDefinitionType::Dimension).key("SERVICE").build();
     let interval = match DateInterval::builder().start(start_day).end(end_day).build() {
         Ok(i) => i,
-        Err(e) => return CostRead { lines: Vec::new(), failed: Some((failure_from_build(e), None)) },
+        Err(e) => return CostRead { lines: Vec::new(), failed: Some((failure_from_build(e), None)), stopped: None },
     };
     let filter = match by {
         CostGrouping::Tag(_, excluded) if !excluded.is_empty() => Some(
@@ -772,6 +816,10 @@ pub async fn cost(
     let mut out = Vec::new();
     let mut token: Option<String> = resume;
     loop {
+        if !pages.may_read() {
+            return CostRead { lines: out, failed: None, stopped: Some(token) };
+        }
+        pages.count();
         let resp = aws
             .send(
                 payer,
@@ -798,7 +846,7 @@ pub async fn cost(
                 token = None;
                 continue;
             }
-            Err(e) => return CostRead { lines: out, failed: Some((classify(&e), token)) },
+            Err(e) => return CostRead { lines: out, failed: Some((classify(&e), token)), stopped: None },
         };
         for day in resp.results_by_time() {
             let date = day.time_period().map(|p| p.start().to_string()).unwrap_or_default();
@@ -833,7 +881,7 @@ pub async fn cost(
             break;
         }
     }
-    CostRead { lines: out, failed: None }
+    CostRead { lines: out, failed: None, stopped: None }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -552,6 +552,10 @@ pub struct CostView {
     pub apportion: Option<ApportionView>,
     /// The usage metric cost per unit is measured in (`requests`).
     pub usage_metric: String,
+    /// Set while the bill is not read whole: a big fleet's first read
+    /// stops when the rest of the sync is done and the next sync resumes
+    /// it. Says what is missing (last month's days, usually).
+    pub reading: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

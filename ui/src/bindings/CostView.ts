@@ -38,4 +38,10 @@ apportion: ApportionView | null,
 /**
  * The usage metric cost per unit is measured in (`requests`).
  */
-usage_metric: string, };
+usage_metric: string, 
+/**
+ * Set while the bill is not read whole: a big fleet's first read
+ * stops when the rest of the sync is done and the next sync resumes
+ * it. Says what is missing (last month's days, usually).
+ */
+reading: string | null, };

@@ -1,12 +1,14 @@
 //! The sync's Cost Explorer phase: per-tenant cost from the payer account.
 
 use super::*;
-use crate::collect::CostGrouping;
+use crate::collect::{CostGrouping, CostPages};
 
 /// Cost from the payer account, when due.
-pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), CacheError> {
+pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool, pages: &CostPages) -> Result<(), CacheError> {
     let Some(payer) = run.fleet.payer_account.as_ref().filter(|_| cost_due) else { return Ok(()) };
-    let result = match cost(run, payer).await {
+    let mut stopped = None;
+    let mut keys = Vec::new();
+    let result = match cost(run, payer, pages).await {
         Err(f) => Err(f),
         Ok(read) => {
             // The pages read are kept even if a later one failed: they were
@@ -15,6 +17,8 @@ pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), Cach
             for (key, p) in &read.progress {
                 run.cache.set_meta(key, &serde_json::to_string(p).unwrap_or_default()).await?;
             }
+            keys = read.keys;
+            stopped = read.stopped;
             match read.failure {
                 Some(f) => Err(Failure {
                     message: format!("{} (the pages read before it are kept; the next sync resumes there)", f.message),
@@ -25,9 +29,12 @@ pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), Cach
         }
     };
     run.record("*", "*", "cost", result.as_ref().map(|_| ())).await?;
-    if result.is_ok() {
-        for name in ["tag", "account", "untagged"] {
-            run.cache.set_meta(&format!("cost_progress:{name}"), "").await?;
+    // What a read the page budget stopped still lacks, for Sources and the
+    // Cost view; cleared once a read is whole. It is due again next sync.
+    run.cache.set_meta(COST_READING, stopped.as_deref().unwrap_or("")).await?;
+    if result.is_ok() && stopped.is_none() {
+        for key in keys {
+            run.cache.set_meta(&key, "").await?;
         }
         run.cache.set_meta("cost_synced_at", &run.opts.now.to_string()).await?;
         let today = crate::clock::day_of(run.opts.now);
@@ -41,6 +48,10 @@ pub(super) async fn cost_phase(run: &Run<'_>, cost_due: bool) -> Result<(), Cach
     }
     run.flush().await
 }
+
+/// Meta key: what a cost read the page budget stopped has not read yet
+/// ("" once whole).
+pub const COST_READING: &str = "cost_reading";
 
 /// The day of the month by which AWS has closed last month's invoice: from
 /// then on, last month's figures are final.
@@ -63,13 +74,17 @@ pub(super) struct CostResult {
     pub rows: Vec<crate::cache::CostRow>,
     pub progress: Vec<(String, CostProgress)>,
     pub failure: Option<Failure>,
+    /// Stopped by the sync's page budget: what is left, said for people.
+    pub stopped: Option<String>,
+    /// Every progress key of this read's windows (cleared once it is whole).
+    pub keys: Vec<String>,
 }
 
 /// Daily cost by tenant tag and by linked account, from the first day not
 /// yet closed (Cost Explorer bills $0.01 a request: a closed day, one no
 /// longer `Estimated`, is never fetched twice) through today; on a first
 /// sync, from the first day of last month.
-pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<CostResult, Failure> {
+pub(super) async fn cost(run: &Run<'_>, payer: &str, pages: &CostPages) -> Result<CostResult, Failure> {
     use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
     let fleet = run.fleet;
     let creds = run.aws.payer(fleet.payer_role_arn.as_deref()).await?;
@@ -95,8 +110,16 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<CostResult, Failu
     if today.day() > INVOICE_CLOSED_BY && last_month_open {
         from = first_last;
     }
-    let (start, end) =
-        (from.format("%Y-%m-%d").to_string(), (today + Duration::days(1)).format("%Y-%m-%d").to_string());
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    // The month to date first, then the earlier days: when the page budget
+    // stops a big fleet's first read, what is missing is last month, not
+    // the days people look at first.
+    let tomorrow = day(today + Duration::days(1));
+    let windows: Vec<(String, String)> = if from < first_this {
+        vec![(day(first_this), tomorrow), (day(from), day(first_this))]
+    } else {
+        vec![(day(from), tomorrow)]
+    };
 
     let mut owned: Vec<String> =
         fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.clone()).collect();
@@ -111,39 +134,53 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<CostResult, Failu
         ("account", CostGrouping::LinkedAccount, "by linked account"),
         ("untagged", CostGrouping::UntaggedByAccount(&fleet.cost_tag), "untagged by linked account"),
     ];
-    let mut read: Vec<Vec<collect::CostLine>> = Vec::new();
+    let mut read: [Vec<collect::CostLine>; 3] = Default::default();
     let mut failure: Option<Failure> = None;
+    let mut left: Vec<String> = Vec::new();
     let mut progress = Vec::new();
-    for (name, grouping, what) in queries {
-        let key = format!("cost_progress:{name}");
-        let before: Option<CostProgress> = run
-            .cache
-            .meta(&key)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
-            .filter(|p| p.start == start && p.end == end);
-        if before.as_ref().is_some_and(|p| p.done) {
-            read.push(Vec::new());
-            continue;
-        }
-        let resume = before.and_then(|p| p.next);
-        let r = collect::cost(&client, run.aws, payer, grouping, (&start, &end), resume).await;
-        run.step("cost", format!("{what} from {start}"));
-        let (next, done) = match r.failed {
-            None => (None, true),
-            Some((f, next)) => {
-                failure.get_or_insert(f);
-                (next, false)
+    let mut keys = Vec::new();
+    for (start, end) in &windows {
+        for (lines, (name, grouping, what)) in read.iter_mut().zip(queries) {
+            let key = format!("cost_progress:{name}:{start}");
+            keys.push(key.clone());
+            let before: Option<CostProgress> = run
+                .cache
+                .meta(&key)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
+                .filter(|p| &p.start == start && &p.end == end);
+            if before.as_ref().is_some_and(|p| p.done) {
+                continue;
             }
-        };
-        progress.push((key, CostProgress { start: start.clone(), end: end.clone(), next, done }));
-        read.push(r.lines);
+            let resume = before.and_then(|p| p.next);
+            let r = collect::cost(&client, run.aws, payer, grouping, (start, end), resume, pages).await;
+            run.step("cost", format!("{what} from {start}"));
+            let (next, done) = match (r.failed, r.stopped) {
+                (Some((f, next)), _) => {
+                    failure.get_or_insert(f);
+                    (next, false)
+                }
+                (None, Some(next)) => {
+                    left.push(format!("{what} from {start} to {end}"));
+                    (next, false)
+                }
+                (None, None) => (None, true),
+            };
+            progress.push((key, CostProgress { start: start.clone(), end: end.clone(), next, done }));
+            lines.extend(r.lines);
+        }
     }
-    let untagged = read.pop().unwrap_or_default();
-    let by_account = read.pop().unwrap_or_default();
-    let by_tag = read.pop().unwrap_or_default();
+    let [by_tag, by_account, untagged] = read;
+    let stopped = (!left.is_empty() && failure.is_none()).then(|| {
+        format!(
+            "{} Cost Explorer pages read this sync; not yet read: {} (the next sync resumes there; cost anomalies are \
+             judged once the bill is read whole)",
+            pages.read(),
+            left.join(", ")
+        )
+    });
 
     // The days not read again: final ones (not `Estimated`), and estimated
     // ones once they are stable (the open month is estimated to its last
@@ -195,8 +232,8 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str) -> Result<CostResult, Failu
             .into_iter()
             .filter(|r| !r.tenant_id.is_empty()),
     );
-    if let Some(d) = newest_closed.filter(|d| *d >= from && failure.is_none()) {
+    if let Some(d) = newest_closed.filter(|d| *d >= from && failure.is_none() && stopped.is_none()) {
         run.closed_through.lock().unwrap_or_else(|e| e.into_inner()).replace(d.format("%Y-%m-%d").to_string());
     }
-    Ok(CostResult { rows, progress, failure })
+    Ok(CostResult { rows, progress, failure, stopped, keys })
 }

@@ -27,6 +27,7 @@ mod cost;
 mod logs;
 mod tags;
 
+pub use cost::COST_READING;
 pub use tags::needs_tags;
 
 use cost::cost_phase;
@@ -59,6 +60,15 @@ pub struct SyncOptions {
     /// read again (nor its logs); `None` reads every tenant-region every
     /// sync. Alarms are read every sync regardless.
     pub healthy_every_secs: Option<i64>,
+    /// Cost Explorer pages a sync buys before it stops waiting for them:
+    /// past these, pages are read only while the rest of the sync is
+    /// running, and the next sync resumes where this one stopped. A first
+    /// sync of thousands of tenants needs over a thousand pages (minutes at
+    /// Cost Explorer's pace); health does not wait for them.
+    pub cost_pages_floor: u32,
+    /// The most Cost Explorer pages one sync buys, whatever else is still
+    /// running (`None`: no cap but the rule above).
+    pub cost_pages_cap: Option<u32>,
 }
 
 impl SyncOptions {
@@ -76,6 +86,11 @@ impl SyncOptions {
             logs_every_secs: 15 * 60,
             logs_concurrency: 64,
             healthy_every_secs: None,
+            // 50 s at the 4 pages a second fleetdeck paces Cost Explorer
+            // at ($2): a fleet of a few hundred tenants reads its first
+            // bill whole in one sync.
+            cost_pages_floor: 200,
+            cost_pages_cap: None,
         }
     }
 }
@@ -549,12 +564,18 @@ pub async fn run(
 
     // 3-6. Metrics, alarms, logs and cost at once: they wait on different
     // quotas, and logs mostly on queries running in AWS.
-    let (m, a, l, c) = tokio::join!(
-        metrics_phase(run, &calls, reads, specs, &provider_for, &unconfigured),
-        alarms_phase(run, &alarm_targets, &provider_for),
-        logs_phase(run, &log_jobs, &provider_for),
-        cost_phase(run, cost_due),
-    );
+    // Cost pages past the floor are bought only while the others run.
+    let pages = collect::CostPages::new(opts.cost_pages_floor, opts.cost_pages_cap);
+    let rest = async {
+        let done = tokio::join!(
+            metrics_phase(run, &calls, reads, specs, &provider_for, &unconfigured),
+            alarms_phase(run, &alarm_targets, &provider_for),
+            logs_phase(run, &log_jobs, &provider_for),
+        );
+        pages.rest_done();
+        done
+    };
+    let ((m, a, l), c) = tokio::join!(rest, cost_phase(run, cost_due, &pages));
     m?;
     a?;
     l?;

@@ -45,6 +45,11 @@ pub async fn sources(
             _ => format!("read through the monitoring account {}, as account {} (AccountId)", m.account, t.account),
         });
     }
+    // A cost read the page budget stopped: what it has not read yet.
+    let reading = cache.meta(crate::sync::COST_READING).await?.filter(|m| !m.is_empty());
+    for row in rows.iter_mut().filter(|r| r.source == "cost") {
+        row.detail = reading.clone();
+    }
     let calls = cache
         .last_sync_calls()
         .await?

@@ -106,6 +106,11 @@ export function CostView({ state }: ViewProps) {
           Could not read the cost: {error.message}
         </p>
       )}
+      {data?.reading && (
+        <p id="cost-reading" class="notice" role="status">
+          The bill is not read whole yet: {data.reading}
+        </p>
+      )}
       <div class="cost-body">
         <section class="table-pane" aria-label="Cost per tenant">
           <div class="toolbar">
