@@ -278,12 +278,11 @@ async fn a_bill_too_big_for_one_sync_is_read_month_to_date_first_and_resumed_by_
     let rows_of = |cache: &Cache| {
         let pool = cache.pool().clone();
         async move {
-            let rows: Vec<(String, String, String, String, f64)> = sqlx::query_as(
-                "SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+            let rows: Vec<(String, String, String, String, f64)> =
+                sqlx::query_as("SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
             rows
         }
     };

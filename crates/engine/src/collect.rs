@@ -726,7 +726,7 @@ pub struct CostRead {
 /// the next sync resumes where it stopped.
 #[derive(Debug)]
 pub struct CostPages {
-    floor: u32,
+    floor: std::sync::atomic::AtomicU32,
     cap: Option<u32>,
     read: std::sync::atomic::AtomicU32,
     rest_done: std::sync::atomic::AtomicBool,
@@ -735,7 +735,14 @@ pub struct CostPages {
 impl CostPages {
     /// At least `floor` pages, at most `cap`.
     pub fn new(floor: u32, cap: Option<u32>) -> CostPages {
-        CostPages { floor, cap, read: 0.into(), rest_done: false.into() }
+        CostPages { floor: floor.into(), cap, read: 0.into(), rest_done: false.into() }
+    }
+
+    /// A read an earlier sync began has had its floor: past a few pages
+    /// (5 s at Cost Explorer's pace), it buys pages only while the rest of
+    /// this sync runs, so a re-sync is not held up by last month's bill.
+    pub fn resumed(&self) {
+        self.floor.fetch_min(20, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The rest of the sync is done: pages past the floor are not bought.
@@ -751,7 +758,7 @@ impl CostPages {
     fn may_read(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let read = self.read.load(Relaxed);
-        self.cap.is_none_or(|cap| read < cap) && (read < self.floor || !self.rest_done.load(Relaxed))
+        self.cap.is_none_or(|cap| read < cap) && (read < self.floor.load(Relaxed) || !self.rest_done.load(Relaxed))
     }
 
     fn count(&self) {

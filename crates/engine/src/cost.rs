@@ -393,10 +393,7 @@ mod tests {
     #[tokio::test]
     async fn a_bill_with_nothing_before_the_month_reads_zero_for_last_month() {
         let cache = Cache::in_memory().await.unwrap();
-        cache
-            .put_costs(&[ec2("acme", "2026-11-20", 5.0, true), ec2("acme", "2026-11-21", 4.0, true)])
-            .await
-            .unwrap();
+        cache.put_costs(&[ec2("acme", "2026-11-20", 5.0, true), ec2("acme", "2026-11-21", 4.0, true)]).await.unwrap();
         let (last, this, today) = ("2026-10-01", "2026-11-01", "2026-11-22");
         for tenant in [None, Some("acme")] {
             let by_service = cache.cost_by_service(tenant, last, this, today).await.unwrap();

@@ -169,7 +169,9 @@ mod tests {
     }
 
     fn reads(n: usize, t: &Target, start: i64) -> Vec<SeriesRead> {
-        (0..n).map(|i| SeriesRead { target: Arc::new(t.clone()), series_id: i as i64, period: 60, start, queries: 1 }).collect()
+        (0..n)
+            .map(|i| SeriesRead { target: Arc::new(t.clone()), series_id: i as i64, period: 60, start, queries: 1 })
+            .collect()
     }
 
     #[test]

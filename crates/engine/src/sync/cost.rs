@@ -139,18 +139,31 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str, pages: &CostPages) -> Resul
     let mut left: Vec<String> = Vec::new();
     let mut progress = Vec::new();
     let mut keys = Vec::new();
+    let mut before: Vec<Option<CostProgress>> = Vec::new();
     for (start, end) in &windows {
-        for (lines, (name, grouping, what)) in read.iter_mut().zip(queries) {
+        for (name, _, _) in queries {
             let key = format!("cost_progress:{name}:{start}");
-            keys.push(key.clone());
-            let before: Option<CostProgress> = run
-                .cache
-                .meta(&key)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
-                .filter(|p| &p.start == start && &p.end == end);
+            before.push(
+                run.cache
+                    .meta(&key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
+                    .filter(|p| &p.start == start && &p.end == end),
+            );
+            keys.push(key);
+        }
+    }
+    // Begun by an earlier sync: this one does not wait for it.
+    if before.iter().flatten().any(|p| p.done || p.next.is_some()) {
+        pages.resumed();
+    }
+    let mut before = before.into_iter().zip(keys.iter());
+    for (start, end) in &windows {
+        for (lines, (_, grouping, what)) in read.iter_mut().zip(queries) {
+            let Some((before, key)) = before.next() else { break };
+            let key = key.clone();
             if before.as_ref().is_some_and(|p| p.done) {
                 continue;
             }

@@ -64,7 +64,8 @@ pub struct SyncOptions {
     /// past these, pages are read only while the rest of the sync is
     /// running, and the next sync resumes where this one stopped. A first
     /// sync of thousands of tenants needs over a thousand pages (minutes at
-    /// Cost Explorer's pace); health does not wait for them.
+    /// Cost Explorer's pace); health does not wait for them. A read resumed
+    /// from an earlier sync has a floor of 20 pages at most.
     pub cost_pages_floor: u32,
     /// The most Cost Explorer pages one sync buys, whatever else is still
     /// running (`None`: no cap but the rule above).
