@@ -35,25 +35,33 @@ pub struct CostAnomalyRow {
 }
 
 impl Cache {
+    /// Upsert cost rows, 100 to a statement, in one transaction: a big
+    /// fleet's first bill is hundreds of thousands of rows, and a statement
+    /// a row (a round trip to SQLite's worker each) took 15 s of it.
     pub async fn put_costs(&self, rows: &[CostRow]) -> Result<(), CacheError> {
         let mut tx = self.pool.begin().await?;
-        for c in rows {
-            sqlx::query(
+        for chunk in rows.chunks(100) {
+            let sql = format!(
                 "INSERT INTO cost_daily (tenant_id, day, service, source, amount, amortized, unit, estimated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 VALUES {}
                  ON CONFLICT (tenant_id, day, service, source) DO UPDATE SET amount = excluded.amount,
                    amortized = excluded.amortized, unit = excluded.unit, estimated = excluded.estimated",
-            )
-            .bind(&c.tenant_id)
-            .bind(&c.day)
-            .bind(&c.service)
-            .bind(&c.source)
-            .bind(c.amount)
-            .bind(c.amortized)
-            .bind(&c.unit)
-            .bind(c.estimated)
-            .execute(&mut *tx)
-            .await?;
+                placeholders(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
+            );
+            // Built only from placeholders; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                q = q
+                    .bind(&c.tenant_id)
+                    .bind(&c.day)
+                    .bind(&c.service)
+                    .bind(&c.source)
+                    .bind(c.amount)
+                    .bind(c.amortized)
+                    .bind(&c.unit)
+                    .bind(c.estimated);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
