@@ -327,15 +327,19 @@ pub async fn compute(
     let mut alarms = by_place(alarms, |a| (&a.tenant_id, &a.region));
     let mut anomalies = by_place(anomalies, |a| (&a.tenant_id, &a.region));
     let mut departures: HashMap<(String, String), Vec<PeerRow>> = HashMap::new();
-    let mut shifts: HashMap<(String, String), Vec<PeerRow>> = HashMap::new();
+    // A fleet-wide shift names thousands of members: each member's place
+    // keeps its index, and gets its own copy only while it is assessed.
+    let mut fleet_shifts: Vec<PeerRow> = Vec::new();
+    let mut shifts: HashMap<(String, String), Vec<usize>> = HashMap::new();
     for p in peer_rows {
         match p.kind {
             PeerKind::Peer => departures.entry((p.tenant_id.clone(), p.region.clone())).or_default().push(p),
             PeerKind::Fleet => {
                 let members: std::collections::BTreeSet<&(String, String)> = p.members.iter().collect();
                 for (m, r) in members {
-                    shifts.entry((m.clone(), r.clone())).or_default().push(p.clone());
+                    shifts.entry((m.clone(), r.clone())).or_default().push(fleet_shifts.len());
                 }
+                fleet_shifts.push(p);
             }
             _ => {}
         }
@@ -359,7 +363,12 @@ pub async fn compute(
             };
             let peers = PeerFacts {
                 departures: departures.remove(&place).unwrap_or_default(),
-                shifts: shifts.remove(&place).unwrap_or_default(),
+                shifts: shifts
+                    .remove(&place)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| fleet_shifts[i].clone())
+                    .collect(),
             };
             for spec in catalog.metrics_for(t.model) {
                 let key = (t.id.clone(), region.to_string(), spec.key.clone());
