@@ -210,46 +210,69 @@ pub(super) fn plan_hours(
     };
     let hour = ROLLUPS[0];
     let fresh_from = old_watermark.map_or(i64::MIN, |w| (w + hour - 1).div_euclid(hour) * hour);
-    // Summed as SQLite's sum() sums (Kahan-Babuska-Neumaier), so a bucket
-    // summed here and one recomputed from the rows agree to the last bit.
-    let mut sums: BTreeMap<i64, (i64, f64, f64, f64, f64)> = BTreeMap::new();
-    for &(ts, v) in points.iter().filter(|p| p.0 >= fresh_from) {
-        let b = sums.entry(ts.div_euclid(hour) * hour).or_insert((0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
-        let t = b.1 + v;
-        b.2 += if b.1.abs() >= v.abs() { (b.1 - t) + v } else { (v - t) + b.1 };
-        *b = (b.0 + 1, t, b.2, b.3.min(v), b.4.max(v));
-    }
-    fresh.extend(sums.into_iter().map(|(ts, (n, sum, c, lo, hi))| (series_id, ts, (n, sum + c, lo, hi))));
+    fresh.extend(
+        hour_sums(points.iter().copied().filter(|p| p.0 >= fresh_from)).map(|(ts, summary)| (series_id, ts, summary)),
+    );
     if first < fresh_from {
         let old_end = ((last.div_euclid(hour) + 1) * hour).min(fresh_from);
         redelivered.push((series_id, first.div_euclid(hour) * hour, old_end));
     }
 }
 
-/// Recompute the hourly buckets of these (series, from, to) spans from the
-/// raw rows, 300 spans a statement (each read by the primary key).
-pub(super) async fn recompute_hours(
-    tx: &mut Transaction<'_, Sqlite>,
-    spans: &[(i64, i64, i64)],
-) -> Result<(), CacheError> {
+/// Points summed into their hours, each hour's points in the order given.
+/// Summed as SQLite's sum() sums (Kahan-Babuska-Neumaier), so that, given
+/// in timestamp order, an hour summed here and one summed by SQLite from
+/// the rows agree to the last bit.
+fn hour_sums(points: impl Iterator<Item = (i64, f64)>) -> impl Iterator<Item = (i64, Summary)> {
     let hour = ROLLUPS[0];
+    let mut sums: BTreeMap<i64, (i64, f64, f64, f64, f64)> = BTreeMap::new();
+    for (ts, v) in points {
+        let b = sums.entry(ts.div_euclid(hour) * hour).or_insert((0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+        let t = b.1 + v;
+        b.2 += if b.1.abs() >= v.abs() { (b.1 - t) + v } else { (v - t) + b.1 };
+        *b = (b.0 + 1, t, b.2, b.3.min(v), b.4.max(v));
+    }
+    sums.into_iter().map(|(ts, (n, sum, c, lo, hi))| (ts, (n, sum + c, lo, hi)))
+}
+
+/// The hours of these (series, from, to) spans as they will be once the
+/// batch is written: their rows, read now, with the batch's points in
+/// place of theirs, summed in timestamp order. Read before the write
+/// transaction, 300 spans a statement (each by the primary key): readers
+/// do not wait for the one writer, and only this commit writes these
+/// series' points. Recomputing them inside the transaction held SQLite's
+/// single writer 3 s of a F2000 re-sync.
+pub(super) async fn redelivered_hours(
+    pool: &sqlx::SqlitePool,
+    spans: &[(i64, i64, i64)],
+    batch: &[PointBatch],
+) -> Result<Vec<(i64, i64, Summary)>, CacheError> {
+    let mut rows: HashMap<i64, BTreeMap<i64, f64>> = HashMap::with_capacity(spans.len());
     for chunk in spans.chunks(300) {
         let sql = format!(
-            "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
-             SELECT d.series_id, {hour}, d.ts - d.ts % {hour}, count(*), sum(d.value), min(d.value), max(d.value)
-             FROM (VALUES {}) AS r CROSS JOIN datapoint AS d
-             WHERE d.series_id = r.column1 AND d.ts >= r.column2 AND d.ts < r.column3
-             GROUP BY d.series_id, d.ts - d.ts % {hour}",
+            "SELECT d.series_id, d.ts, d.value FROM (VALUES {}) AS r CROSS JOIN datapoint AS d
+             WHERE d.series_id = r.column1 AND d.ts >= r.column2 AND d.ts < r.column3",
             placeholders(chunk.len(), "(?,?,?)")
         );
-        // Built only from placeholders and a constant; every value is bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        // Built only from placeholders; every value is bound.
+        let mut q = sqlx::query_as::<_, (i64, i64, f64)>(sqlx::AssertSqlSafe(sql));
         for (series, from, to) in chunk {
             q = q.bind(series).bind(from).bind(to);
         }
-        q.execute(&mut **tx).await?;
+        for (series, ts, value) in q.fetch_all(pool).await? {
+            rows.entry(series).or_default().insert(ts, value);
+        }
     }
-    Ok(())
+    let hand: HashMap<i64, &[(i64, f64)]> = batch.iter().map(|b| (b.series_id, &b.points[..])).collect();
+    let mut out = Vec::new();
+    for &(series, from, to) in spans {
+        let mut merged = rows.remove(&series).unwrap_or_default();
+        // The batch's points win, the later of two deliveries last.
+        merged
+            .extend(hand.get(&series).into_iter().flat_map(|p| p.iter()).filter(|p| p.0 >= from && p.0 < to).copied());
+        out.extend(hour_sums(merged.into_iter()).map(|(ts, summary)| (series, ts, summary)));
+    }
+    Ok(out)
 }
 
 /// Write the hourly buckets summed in hand, 100 to a statement.
@@ -408,9 +431,9 @@ impl Cache {
         // (SQLite answers "database is locked" at once, busy timeout or
         // not). Only this call writes these series' watermarks.
         let before = self.watermarks(batch.iter().map(|b| b.series_id).collect()).await?;
-        // What the hourly rollups need, worked out before the transaction:
-        // new hours summed from the points in hand, re-delivered ones to be
-        // recomputed from the rows.
+        // The hourly rollups, worked out before the transaction: new hours
+        // summed from the points in hand, re-delivered ones from their rows
+        // with the points in hand in place.
         let mut fresh: Vec<(i64, i64, Summary)> = Vec::new();
         let mut redelivered: Vec<(i64, i64, i64)> = Vec::new();
         for b in batch.iter() {
@@ -422,13 +445,13 @@ impl Cache {
                 &mut redelivered,
             );
         }
+        fresh.extend(redelivered_hours(&self.pool, &redelivered, &batch).await?);
         // Every statement below covers many series: each one is a round
         // trip to SQLite's worker thread, which on a re-sync (a few points
         // for each of thousands of series) costs more than the writing.
         let mut tx = self.pool.begin().await?;
         let written = insert_points(&mut tx, &batch).await?;
         put_hours(&mut tx, &fresh).await?;
-        recompute_hours(&mut tx, &redelivered).await?;
         put_watermarks(&mut tx, &batch).await?;
         daily_rollups(&mut tx, &batch).await?;
         put_detectors(&mut tx, scored).await?;
@@ -494,12 +517,15 @@ impl Cache {
              )
              SELECT top.tenant_id, top.region, top.metric_key, d.ts, d.value
              FROM top JOIN datapoint d ON d.series_id = top.id AND d.ts > top.newest - ?1 * top.period
-             ORDER BY top.tenant_id, top.region, top.metric_key, d.ts DESC",
+             ORDER BY top.id, d.ts DESC",
         )
         .bind(periods)
         .fetch(&self.pool);
         // Streamed, each place's key made once: collected, every row held
-        // its three strings (F2000's 1.2 million rows took 400 MB).
+        // its three strings (F2000's 1.2 million rows took 400 MB). In
+        // series order, which is the primary key's: sorting F2000's rows by
+        // their strings took SQLite most of a second. (Without an ORDER BY
+        // at all SQLite chose a plan that took 114 s.)
         let mut out: HashMap<SeriesPlace, Vec<(i64, f64)>> = HashMap::new();
         let mut current: Option<(SeriesPlace, Vec<(i64, f64)>)> = None;
         while let Some(r) = futures::TryStreamExt::try_next(&mut rows).await? {

@@ -295,6 +295,30 @@ async fn a_corrected_point_replaces_its_old_value_in_the_hours_summary() {
     assert_eq!(day, (150, raw.iter().map(|h| h.2).sum()));
 }
 
+/// The re-delivered hours are summed before the write, from their rows
+/// with the new points in place: with values whose sums round, they still
+/// agree with SQLite's own sum of the rows to the last bit, however the
+/// points came (here newest first, as CloudWatch sends them by default).
+#[tokio::test]
+async fn re_delivered_hours_summed_in_hand_agree_with_the_rows_to_the_last_bit() {
+    let cache = Cache::in_memory().await.unwrap();
+    crate::testkit::add_tenant(&cache, "acme", "premium").await;
+    let id = crate::testkit::add_series(&cache, "acme", "latency", "TargetResponseTime").await;
+    let t0 = 1_800_000_000 + 1_200; // twenty minutes past the hour
+    let value = |m: i64, salt: f64| 0.1 * m as f64 + salt / (m as f64 + 3.0) + 1e7 * ((m % 7) as f64);
+    let first: Vec<(i64, f64)> = (0..95).rev().map(|m| (t0 + m * 60, value(m, 0.3))).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: first, watermark: t0 + 95 * 60 }]).await.unwrap();
+    // Ten minutes again, three of them corrected, and new ones.
+    let second: Vec<(i64, f64)> =
+        (85..160).rev().map(|m| (t0 + m * 60, value(m, if m % 4 == 0 && m < 95 { 0.7 } else { 0.3 }))).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: second, watermark: t0 + 160 * 60 }]).await.unwrap();
+    let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
+    assert_eq!(hours.len(), 3, "{hours:?}");
+    for (kept, rows) in hours.iter().zip(&raw) {
+        assert_eq!((kept.0, kept.1, kept.2.to_bits(), kept.3, kept.4), (rows.0, rows.1, rows.2.to_bits(), rows.3, rows.4));
+    }
+}
+
 /// One GetMetricData answer carries many series, and a long one comes
 /// in pages, so a series can be in a batch twice. However the batch is
 /// packed into statements, every series ends with its own rows (the
