@@ -235,44 +235,33 @@ fn hour_sums(points: impl Iterator<Item = (i64, f64)>) -> impl Iterator<Item = (
     sums.into_iter().map(|(ts, (n, sum, c, lo, hi))| (ts, (n, sum + c, lo, hi)))
 }
 
-/// The hours of these (series, from, to) spans as they will be once the
-/// batch is written: their rows, read now, with the batch's points in
-/// place of theirs, summed in timestamp order. Read before the write
-/// transaction, 300 spans a statement (each by the primary key): readers
-/// do not wait for the one writer, and only this commit writes these
-/// series' points. Recomputing them inside the transaction held SQLite's
-/// single writer 3 s of a F2000 re-sync.
-pub(super) async fn redelivered_hours(
-    pool: &sqlx::SqlitePool,
+/// Recompute the hourly buckets of these (series, from, to) spans from the
+/// raw rows, 300 spans a statement (each read by the primary key). Done by
+/// SQLite inside the write: summing them in hand instead meant fetching
+/// every row of those hours (an hour of minutes for each series of a
+/// re-sync), which cost more CPU than the writer time it saved.
+pub(super) async fn recompute_hours(
+    tx: &mut Transaction<'_, Sqlite>,
     spans: &[(i64, i64, i64)],
-    batch: &[PointBatch],
-) -> Result<Vec<(i64, i64, Summary)>, CacheError> {
-    let mut rows: HashMap<i64, BTreeMap<i64, f64>> = HashMap::with_capacity(spans.len());
+) -> Result<(), CacheError> {
+    let hour = ROLLUPS[0];
     for chunk in spans.chunks(300) {
         let sql = format!(
-            "SELECT d.series_id, d.ts, d.value FROM (VALUES {}) AS r CROSS JOIN datapoint AS d
-             WHERE d.series_id = r.column1 AND d.ts >= r.column2 AND d.ts < r.column3",
+            "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi)
+             SELECT d.series_id, {hour}, d.ts - d.ts % {hour}, count(*), sum(d.value), min(d.value), max(d.value)
+             FROM (VALUES {}) AS r CROSS JOIN datapoint AS d
+             WHERE d.series_id = r.column1 AND d.ts >= r.column2 AND d.ts < r.column3
+             GROUP BY d.series_id, d.ts - d.ts % {hour}",
             placeholders(chunk.len(), "(?,?,?)")
         );
-        // Built only from placeholders; every value is bound.
-        let mut q = sqlx::query_as::<_, (i64, i64, f64)>(sqlx::AssertSqlSafe(sql));
+        // Built only from placeholders and a constant; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (series, from, to) in chunk {
             q = q.bind(series).bind(from).bind(to);
         }
-        for (series, ts, value) in q.fetch_all(pool).await? {
-            rows.entry(series).or_default().insert(ts, value);
-        }
+        q.execute(&mut **tx).await?;
     }
-    let hand: HashMap<i64, &[(i64, f64)]> = batch.iter().map(|b| (b.series_id, &b.points[..])).collect();
-    let mut out = Vec::new();
-    for &(series, from, to) in spans {
-        let mut merged = rows.remove(&series).unwrap_or_default();
-        // The batch's points win, the later of two deliveries last.
-        merged
-            .extend(hand.get(&series).into_iter().flat_map(|p| p.iter()).filter(|p| p.0 >= from && p.0 < to).copied());
-        out.extend(hour_sums(merged.into_iter()).map(|(ts, summary)| (series, ts, summary)));
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Write the hourly buckets summed in hand, 100 to a statement.
@@ -431,9 +420,9 @@ impl Cache {
         // (SQLite answers "database is locked" at once, busy timeout or
         // not). Only this call writes these series' watermarks.
         let before = self.watermarks(batch.iter().map(|b| b.series_id).collect()).await?;
-        // The hourly rollups, worked out before the transaction: new hours
-        // summed from the points in hand, re-delivered ones from their rows
-        // with the points in hand in place.
+        // What the hourly rollups need, worked out before the transaction:
+        // new hours summed from the points in hand, re-delivered ones to be
+        // recomputed from the rows.
         let mut fresh: Vec<(i64, i64, Summary)> = Vec::new();
         let mut redelivered: Vec<(i64, i64, i64)> = Vec::new();
         for b in batch.iter() {
@@ -445,13 +434,13 @@ impl Cache {
                 &mut redelivered,
             );
         }
-        fresh.extend(redelivered_hours(&self.pool, &redelivered, &batch).await?);
         // Every statement below covers many series: each one is a round
         // trip to SQLite's worker thread, which on a re-sync (a few points
         // for each of thousands of series) costs more than the writing.
         let mut tx = self.pool.begin().await?;
         let written = insert_points(&mut tx, &batch).await?;
         put_hours(&mut tx, &fresh).await?;
+        recompute_hours(&mut tx, &redelivered).await?;
         put_watermarks(&mut tx, &batch).await?;
         daily_rollups(&mut tx, &batch).await?;
         put_detectors(&mut tx, scored).await?;
