@@ -44,7 +44,10 @@ fn main() {
     // peak memory measured is fleetdeck's, not the simulator's.
     match std::env::var("FLEETDECK_BENCH_SIM") {
         Ok(dir) => rt.block_on(serve(std::path::PathBuf::from(dir))),
-        Err(_) => rt.block_on(run()),
+        Err(_) => {
+            sample_rss();
+            rt.block_on(run())
+        }
     }
 }
 
@@ -117,6 +120,7 @@ struct Phases(std::sync::Mutex<Vec<(String, Instant, Instant, f64)>>);
 
 impl Phases {
     fn see(&self, phase: &str) {
+        phase.clone_into(&mut LAST_PHASE.lock().unwrap());
         let now = Instant::now();
         let rss = rss_mb();
         let mut seen = self.0.lock().unwrap();
@@ -306,6 +310,31 @@ async fn bench_aws(fleet: &Fleet, endpoint: &str) -> AwsAccess {
 /// Start a new peak for `peak_rss_mb` (Linux: "5" resets VmHWM).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    *PEAK.lock().unwrap() = (0.0, String::new());
+}
+
+/// The phase last reported, and the highest RSS sampled (every 50 ms, by
+/// [`sample_rss`]) with the phase it was sampled in: a phase's "RSS up to"
+/// is sampled only when it reports, so the peak can fall between reports.
+static LAST_PHASE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+static PEAK: std::sync::Mutex<(f64, String)> = std::sync::Mutex::new((0.0, String::new()));
+
+fn sample_rss() {
+    std::thread::spawn(|| loop {
+        let rss = rss_mb();
+        let mut peak = PEAK.lock().unwrap();
+        if rss > peak.0 {
+            *peak = (rss, LAST_PHASE.lock().unwrap().clone());
+        }
+        drop(peak);
+        std::thread::sleep(Duration::from_millis(50));
+    });
+}
+
+/// Where the sampled peak was: "574 MB in analysis: medians".
+fn peak_at() -> String {
+    let peak = PEAK.lock().unwrap();
+    format!("{:.0} MB sampled, after the report of {:?}", peak.0, peak.1)
 }
 
 /// (action, calls) of one sync, most first.
@@ -320,6 +349,8 @@ struct Measured {
     own_cpu: f64,
     sim_cpu: f64,
     rss: f64,
+    /// Where the backfill's peak was sampled.
+    rss_at: String,
     backfill_phases: String,
     resync_phases: String,
     /// ThrottlingExceptions over both syncs, and in the re-sync alone
@@ -384,6 +415,7 @@ async fn sync_twice(
     let (own_cpu, sim_cpu) = (cpu_s("self") - own_cpu0, cpu_s(&sim_pid) - sim_cpu0);
     let backfill_s = started.elapsed().as_secs_f64();
     let rss = peak_rss_mb();
+    let rss_at = peak_at();
     // Cost Explorer decides its page size: every page it returned was needed
     // once, so the bound counts the pages this sync read (a page read twice
     // would show as a second sync's calls, which the re-sync must not make).
@@ -437,6 +469,7 @@ async fn sync_twice(
         own_cpu,
         sim_cpu,
         rss,
+        rss_at,
         backfill_phases,
         resync_phases,
         throttled,
@@ -500,6 +533,7 @@ async fn f200() -> serde_json::Map<String, serde_json::Value> {
     eprintln!("re-sync calls by action: {:?}", m.by_action.1);
     eprintln!("backfill phases (s from start, first-last report): {}", m.backfill_phases);
     eprintln!("re-sync phases (s from start, first-last report):  {}", m.resync_phases);
+    eprintln!("backfill peak RSS: {}", m.rss_at);
     // Series holding fewer rows than 24 h + 5 min: CloudWatch (and the
     // simulator) emit no datapoint for a period without samples.
     let short: Vec<(String, i64, i64)> = sqlx::query_as(
@@ -701,6 +735,7 @@ async fn f2000() -> serde_json::Value {
         eprintln!("F2000 {mode} re-sync phases:  {}", m.resync_phases);
         eprintln!("F2000 {mode} backfill calls by action: {:?}", m.by_action.0);
         eprintln!("F2000 {mode} re-sync calls by action:  {:?}", m.by_action.1);
+        eprintln!("F2000 {mode} backfill peak RSS: {}", m.rss_at);
         eprintln!(
             "F2000 {mode} bill left after the backfill: {:?}; after the re-sync: {:?}",
             m.cost_left.0, m.cost_left.1
