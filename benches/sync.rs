@@ -28,6 +28,11 @@ use fleetdeck_engine::sync::{self, SyncOptions};
 
 const LATENCY: Duration = Duration::from_millis(30);
 
+/// The allocator the `fleetdeck` program runs with (src-tauri/main.rs), so
+/// that memory is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Elapsed times include waiting for the write lock: a statement's own
     // cost is best read from a run with one writer at a time.
