@@ -319,6 +319,9 @@ async fn a_bill_too_big_for_one_sync_is_read_month_to_date_first_and_resumed_by_
     let sources = view::sources(&cache, &w.fleet, &w.catalog, &Default::default(), w.epoch).await.unwrap();
     let row = sources.rows.iter().find(|r| r.source == "cost").expect("the cost source");
     assert_eq!(row.detail.as_deref(), Some(reading.as_str()), "and Sources");
+    let spec = ReportSpec { period: Period::days(7), tenant: None, format: Format::Html };
+    let html = String::from_utf8(report::render(&cache, &w.catalog, &spec, w.epoch).await.unwrap().bytes).unwrap();
+    assert!(html.contains("The bill is not read whole yet: 2 Cost Explorer pages read this sync"), "and the report");
 
     // The next syncs resume where the last stopped, two pages at a time.
     let mut syncs = 1;

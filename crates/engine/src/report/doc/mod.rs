@@ -465,7 +465,8 @@ fn cost_by_tier(f: &Figures) -> Table {
             num("Forecast vs last", 1.8),
         ],
         rows,
-        note: None,
+        // A big fleet's bill read over several syncs: say what is missing.
+        note: f.cost.reading.as_ref().map(|r| format!("The bill is not read whole yet: {r}.")),
         empty: "No cost in the cache.".into(),
     }
 }
