@@ -135,6 +135,23 @@ pub(super) async fn print_sources_and_calls(cache: &fleetdeck_engine::cache::Cac
             sum(|c| c.last_month)
         );
     }
+    let reading = cache.meta(fleetdeck_engine::sync::COST_READING).await?.filter(|m| !m.is_empty());
+    if let Some(reading) = reading {
+        println!("the bill is not read whole yet: {}", clean(&reading));
+    }
+    for (account, tenants, without_role) in cache.monitored_tenants().await? {
+        println!(
+            "\nread through the monitoring account {account}: {tenants} tenant{}{}",
+            if tenants == 1 { "" } else { "s" },
+            match without_role {
+                0 => String::new(),
+                n => format!(
+                    " ({n} without a role of their own: their accounts' alarms are not visible, only the monitoring \
+                     account's on their metrics)"
+                ),
+            }
+        );
+    }
     let calls = cache.last_sync_calls().await?;
     if !calls.is_empty() {
         let total: i64 = calls.iter().map(|c| c.1).sum();

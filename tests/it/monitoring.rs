@@ -272,6 +272,25 @@ async fn check_discover_and_policy_work_in_monitoring_mode_from_the_command_line
     let staging = |check: &str| text.lines().any(|l| l.contains("@staging") && l.contains(check) && l.contains("ok"));
     assert!(staging("credentials") && staging("cloudwatch"), "{text}");
 
+    // After a sync, `status` says who is read through the monitoring
+    // account, and how many of them have no role (their alarms unseen).
+    let cache = dir.path().join("cache.sqlite");
+    let out = fleetdeck(&["sync", "--fleet", file, "--cache", cache.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fleetdeck(&["status", "--cache", cache.to_str().unwrap()]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    let fleet = mixed(&w);
+    let without_role = fleet.tenants.iter().filter(|t| t.monitored && !t.has_role()).count();
+    assert!(without_role > 0 && without_role < linked);
+    let monitoring = &fleet.monitoring.as_ref().unwrap().account;
+    assert!(
+        status.contains(&format!(
+            "read through the monitoring account {monitoring}: {linked} tenants ({without_role} without a role of \
+             their own: their accounts' alarms are not visible, only the monitoring account's on their metrics)"
+        )),
+        "{status}"
+    );
+
     // The fleet file without its linked tenants: discover drafts them.
     let head = w.sim.monitoring_fleet_toml().split("\n[[tenant]]").next().unwrap_or_default().to_string();
     std::fs::write(&path, &head).unwrap();

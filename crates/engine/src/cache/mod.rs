@@ -267,6 +267,19 @@ impl Cache {
         }
     }
 
+    /// The active tenants read through a monitoring account, per account:
+    /// (monitoring account, tenants, of them those without a role of their
+    /// own, whose own accounts' alarms are not visible).
+    pub async fn monitored_tenants(&self) -> Result<Vec<(String, i64, i64)>, CacheError> {
+        Ok(sqlx::query_as(
+            "SELECT monitoring_account, count(*), sum(CASE WHEN coalesce(role_arn, '') = '' THEN 1 ELSE 0 END)
+             FROM tenant WHERE active = 1 AND monitoring_account IS NOT NULL
+             GROUP BY monitoring_account ORDER BY monitoring_account",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Tenant `id`, active or not, with its role ARN; `None` if the cache
     /// never saw it.
     pub async fn tenant(&self, id: &str) -> Result<Option<(crate::model::TenantInfo, Option<String>)>, CacheError> {
