@@ -193,6 +193,14 @@ async fn each_tenants_month_is_recomputed_by_hand_from_the_bill_and_matches_ever
     assert!(compared > 10, "unit costs compared: {compared}");
 }
 
+/// Every cost row in the cache, in order: what two reads are compared by.
+async fn cost_rows(cache: &Cache) -> Vec<(String, String, String, String, f64)> {
+    sqlx::query_as("SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4")
+        .fetch_all(cache.pool())
+        .await
+        .unwrap()
+}
+
 /// Cost Explorer fails in the middle of a paged read (every page after the
 /// second answers DataUnavailableException): the pages already answered, and paid for, are kept;
 /// the next sync resumes at the failed page instead of buying the first
@@ -203,17 +211,6 @@ async fn a_failed_cost_page_keeps_the_pages_paid_for_and_the_next_sync_resumes_t
     let dir = tempfile::tempdir().unwrap();
     let ce_requests = || -> u64 {
         w.sim.requests().iter().filter(|r| r.action == "GetCostAndUsage").map(|r| r.count - r.faulted).sum()
-    };
-    let rows_of = |cache: &Cache| {
-        let pool = cache.pool().clone();
-        async move {
-            let rows: Vec<(String, String, String, String, f64)> =
-                sqlx::query_as("SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap();
-            rows
-        }
     };
 
     // A clean read, for reference: how many pages, and what it stores.
@@ -246,7 +243,7 @@ async fn a_failed_cost_page_keeps_the_pages_paid_for_and_the_next_sync_resumes_t
     let failed: Vec<_> = summary.errors.iter().filter(|e| e.contains(" cost: ")).collect();
     assert_eq!(failed.len(), 1, "{:#?}", summary.errors);
     assert!(failed[0].contains("the pages read before it are kept"), "{}", failed[0]);
-    let kept = rows_of(&cache).await;
+    let kept = cost_rows(&cache).await;
     assert!(!kept.is_empty(), "the pages answered are in the cache");
 
     // AWS answers again: only the pages not yet read are bought.
@@ -259,7 +256,7 @@ async fn a_failed_cost_page_keeps_the_pages_paid_for_and_the_next_sync_resumes_t
         pages - answered,
         "resumed at the failed pages, the first ones not bought again"
     );
-    assert_eq!(rows_of(&cache).await, rows_of(&clean).await, "nothing lost, nothing counted twice");
+    assert_eq!(cost_rows(&cache).await, cost_rows(&clean).await, "nothing lost, nothing counted twice");
 }
 
 /// A bill too big for one sync (here a cap of two pages a sync; a big
@@ -275,17 +272,6 @@ async fn a_bill_too_big_for_one_sync_is_read_month_to_date_first_and_resumed_by_
     let dir = tempfile::tempdir().unwrap();
     let ce_requests =
         || -> u64 { w.sim.requests().iter().filter(|r| r.action == "GetCostAndUsage").map(|r| r.count).sum() };
-    let rows_of = |cache: &Cache| {
-        let pool = cache.pool().clone();
-        async move {
-            let rows: Vec<(String, String, String, String, f64)> =
-                sqlx::query_as("SELECT tenant_id, day, service, source, amount FROM cost_daily ORDER BY 1, 2, 3, 4")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap();
-            rows
-        }
-    };
     let aws = w.aws().await;
     let sync_capped = |cache: &Cache, cap: Option<u32>| {
         let aws = &aws;
@@ -309,7 +295,7 @@ async fn a_bill_too_big_for_one_sync_is_read_month_to_date_first_and_resumed_by_
     assert_eq!(summary.sources_failed, 0, "a stopped read is not a failure: {:#?}", summary.errors);
     let today = fleetdeck_engine::clock::day_of(w.epoch);
     let first_this = today.format("%Y-%m-").to_string();
-    let kept = rows_of(&cache).await;
+    let kept = cost_rows(&cache).await;
     assert!(!kept.is_empty());
     assert!(kept.iter().all(|r| r.1.starts_with(&first_this)), "the month to date is read first: {:?}", kept[0]);
     let reading = cache.meta(COST_READING).await.unwrap().unwrap_or_default();
@@ -331,6 +317,6 @@ async fn a_bill_too_big_for_one_sync_is_read_month_to_date_first_and_resumed_by_
         assert!(syncs <= pages, "every sync reads");
     }
     assert_eq!(ce_requests() - before, pages, "no page bought twice");
-    assert_eq!(rows_of(&cache).await, rows_of(&clean).await, "nothing lost, nothing counted twice");
+    assert_eq!(cost_rows(&cache).await, cost_rows(&clean).await, "nothing lost, nothing counted twice");
     assert_eq!(view::cost(&cache, today).await.unwrap().reading, None);
 }
