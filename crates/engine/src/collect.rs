@@ -905,24 +905,30 @@ pub enum CostGrouping<'a> {
 
 /// Turn cost lines into cache rows, attributing each to a tenant.
 pub fn cost_rows(lines: Vec<CostLine>, source: &str, owner: impl Fn(&str) -> Option<String>) -> Vec<CostRow> {
-    let mut merged: BTreeMap<(String, String, String), CostRow> = BTreeMap::new();
+    // Keyed once by (tenant, day, service), the rows made from the keys at
+    // the end: a big fleet's first bill is hundreds of thousands of lines,
+    // and a key beside a row held each of its strings twice.
+    let mut merged: BTreeMap<(String, String, String), (f64, f64, String, bool)> = BTreeMap::new();
     for line in lines {
         let tenant = owner(&line.key).unwrap_or_default();
-        let row = merged.entry((tenant.clone(), line.day.clone(), line.service.clone())).or_insert(CostRow {
-            tenant_id: tenant,
-            day: line.day,
-            service: line.service,
-            source: source.to_string(),
-            amount: 0.0,
-            amortized: 0.0,
-            unit: line.unit,
-            estimated: false,
-        });
-        row.amount += line.unblended;
-        row.amortized += line.amortized;
-        row.estimated |= line.estimated;
+        let m = merged.entry((tenant, line.day, line.service)).or_insert((0.0, 0.0, line.unit, false));
+        m.0 += line.unblended;
+        m.1 += line.amortized;
+        m.3 |= line.estimated;
     }
-    merged.into_values().collect()
+    merged
+        .into_iter()
+        .map(|((tenant_id, day, service), (amount, amortized, unit, estimated))| CostRow {
+            tenant_id,
+            day,
+            service,
+            source: source.to_string(),
+            amount,
+            amortized,
+            unit,
+            estimated,
+        })
+        .collect()
 }
 
 /// A source account's link to a monitoring account's sink, as
