@@ -908,7 +908,9 @@ pub fn cost_rows(lines: Vec<CostLine>, source: &str, owner: impl Fn(&str) -> Opt
     // Keyed once by (tenant, day, service), the rows made from the keys at
     // the end: a big fleet's first bill is hundreds of thousands of lines,
     // and a key beside a row held each of its strings twice.
-    let mut merged: BTreeMap<(String, String, String), (f64, f64, String, bool)> = BTreeMap::new();
+    // (tenant, day, service) -> (unblended, amortised, unit, estimated)
+    type Sums = (f64, f64, String, bool);
+    let mut merged: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
     for line in lines {
         let tenant = owner(&line.key).unwrap_or_default();
         let m = merged.entry((tenant, line.day, line.service)).or_insert((0.0, 0.0, line.unit, false));
