@@ -719,6 +719,10 @@ pub struct CostRead {
     pub stopped: Option<Option<String>>,
 }
 
+/// The floor of a read resumed from an earlier sync: 5 s at Cost
+/// Explorer's pace.
+pub const RESUMED_FLOOR: u32 = 20;
+
 /// How many Cost Explorer pages a sync may still buy: `floor` pages at
 /// least (and `cap` at most), then more only until the rest of the sync is
 /// done ([`CostPages::rest_done`]). A first sync of thousands of tenants pages
@@ -738,11 +742,11 @@ impl CostPages {
         CostPages { floor: floor.into(), cap, read: 0.into(), rest_done: false.into() }
     }
 
-    /// A read an earlier sync began has had its floor: past a few pages
-    /// (5 s at Cost Explorer's pace), it buys pages only while the rest of
-    /// this sync runs, so a re-sync is not held up by last month's bill.
+    /// A read an earlier sync began has had its floor: past
+    /// [`RESUMED_FLOOR`] pages, it buys pages only while the rest of this
+    /// sync runs, so a re-sync is not held up by last month's bill.
     pub fn resumed(&self) {
-        self.floor.fetch_min(20, std::sync::atomic::Ordering::Relaxed);
+        self.floor.fetch_min(RESUMED_FLOOR, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The rest of the sync is done: pages past the floor are not bought.

@@ -125,65 +125,63 @@ pub(super) async fn cost(run: &Run<'_>, payer: &str, pages: &CostPages) -> Resul
         fleet.tenants.iter().filter(|t| t.model.owns_account()).map(|t| t.account.clone()).collect();
     owned.sort();
     owned.dedup();
-    // Three paged reads. Each one's progress is kept (meta
-    // `cost_progress:<query>`): a read whose page failed resumes from that
-    // page on the next sync, and one that finished is not bought again,
-    // as long as the window is the same.
+    // Three paged reads over each window. Each one's progress is kept
+    // (meta `cost_progress:<query>:<window start>`): a read whose page
+    // failed, or that the page budget stopped, resumes from that page on
+    // the next sync, and one that finished is not bought again, as long as
+    // the window is the same.
     let queries = [
         ("tag", CostGrouping::Tag(&fleet.cost_tag, &owned), "by tenant tag"),
         ("account", CostGrouping::LinkedAccount, "by linked account"),
         ("untagged", CostGrouping::UntaggedByAccount(&fleet.cost_tag), "untagged by linked account"),
     ];
+    // Each query over each window, the month to date's first, with what
+    // earlier syncs got of it.
+    let mut jobs = Vec::new();
+    for (start, end) in &windows {
+        for (q, (name, _, _)) in queries.iter().enumerate() {
+            let key = format!("cost_progress:{name}:{start}");
+            let before = run
+                .cache
+                .meta(&key)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
+                .filter(|p| &p.start == start && &p.end == end);
+            jobs.push((q, (start, end), key, before));
+        }
+    }
+    // Begun by an earlier sync: this one does not wait for it.
+    if jobs.iter().flat_map(|j| &j.3).any(|p| p.done || p.next.is_some()) {
+        pages.resumed();
+    }
+    let keys: Vec<String> = jobs.iter().map(|j| j.2.clone()).collect();
     let mut read: [Vec<collect::CostLine>; 3] = Default::default();
     let mut failure: Option<Failure> = None;
     let mut left: Vec<String> = Vec::new();
     let mut progress = Vec::new();
-    let mut keys = Vec::new();
-    let mut before: Vec<Option<CostProgress>> = Vec::new();
-    for (start, end) in &windows {
-        for (name, _, _) in queries {
-            let key = format!("cost_progress:{name}:{start}");
-            before.push(
-                run.cache
-                    .meta(&key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|v| serde_json::from_str::<CostProgress>(&v).ok())
-                    .filter(|p| &p.start == start && &p.end == end),
-            );
-            keys.push(key);
+    for (q, (start, end), key, before) in jobs {
+        if before.as_ref().is_some_and(|p| p.done) {
+            continue;
         }
-    }
-    // Begun by an earlier sync: this one does not wait for it.
-    if before.iter().flatten().any(|p| p.done || p.next.is_some()) {
-        pages.resumed();
-    }
-    let mut before = before.into_iter().zip(keys.iter());
-    for (start, end) in &windows {
-        for (lines, (_, grouping, what)) in read.iter_mut().zip(queries) {
-            let Some((before, key)) = before.next() else { break };
-            let key = key.clone();
-            if before.as_ref().is_some_and(|p| p.done) {
-                continue;
+        let (_, grouping, what) = queries[q];
+        let resume = before.and_then(|p| p.next);
+        let r = collect::cost(&client, run.aws, payer, grouping, (start, end), resume, pages).await;
+        run.step("cost", format!("{what} from {start}"));
+        let (next, done) = match (r.failed, r.stopped) {
+            (Some((f, next)), _) => {
+                failure.get_or_insert(f);
+                (next, false)
             }
-            let resume = before.and_then(|p| p.next);
-            let r = collect::cost(&client, run.aws, payer, grouping, (start, end), resume, pages).await;
-            run.step("cost", format!("{what} from {start}"));
-            let (next, done) = match (r.failed, r.stopped) {
-                (Some((f, next)), _) => {
-                    failure.get_or_insert(f);
-                    (next, false)
-                }
-                (None, Some(next)) => {
-                    left.push(format!("{what} from {start} to {end}"));
-                    (next, false)
-                }
-                (None, None) => (None, true),
-            };
-            progress.push((key, CostProgress { start: start.clone(), end: end.clone(), next, done }));
-            lines.extend(r.lines);
-        }
+            (None, Some(next)) => {
+                left.push(format!("{what} from {start} to {end}"));
+                (next, false)
+            }
+            (None, None) => (None, true),
+        };
+        progress.push((key, CostProgress { start: start.clone(), end: end.clone(), next, done }));
+        read[q].extend(r.lines);
     }
     let [by_tag, by_account, untagged] = read;
     let stopped = (!left.is_empty() && failure.is_none()).then(|| {
