@@ -135,7 +135,7 @@ pub(super) async fn print_sources_and_calls(cache: &fleetdeck_engine::cache::Cac
             sum(|c| c.last_month)
         );
     }
-    let reading = cache.meta(fleetdeck_engine::sync::COST_READING).await?.filter(|m| !m.is_empty());
+    let reading = fleetdeck_engine::cost::unread(cache).await?;
     if let Some(reading) = reading {
         println!("the bill is not read whole yet: {}", clean(&reading));
     }

@@ -117,6 +117,13 @@ fn month_starts(today: NaiveDate) -> (NaiveDate, NaiveDate) {
     (first, (first - Duration::days(1)).with_day(1).unwrap_or(first))
 }
 
+/// What of the bill a sync's page budget left unread, said for people
+/// (`None` once the bill is read whole): the Cost view, Sources, `status`
+/// and reports show it.
+pub async fn unread(cache: &Cache) -> Result<Option<String>, CacheError> {
+    Ok(cache.meta(crate::sync::COST_READING).await?.filter(|m| !m.is_empty()))
+}
+
 /// Spend per AWS service, month to date and last month, largest this
 /// month first: one tenant's (`Some`), untagged spend (`Some("")`), or the
 /// whole fleet's (`None`, from the per-service daily totals of 0010).

@@ -70,7 +70,7 @@ pub async fn cost(cache: &Cache, today: chrono::NaiveDate) -> Result<CostView, V
     let kept = crate::cost::kept_anomalies(cache, None, today, 14).await?;
     let changed = crate::cost::changed_anomalies(cache, &kept).await?;
     let anomalies = kept.iter().map(super::incidents::cost_incident).collect();
-    let reading = cache.meta(crate::sync::COST_READING).await?.filter(|m| !m.is_empty());
+    let reading = crate::cost::unread(cache).await?;
     Ok(CostView {
         reading,
         today: today.format("%Y-%m-%d").to_string(),

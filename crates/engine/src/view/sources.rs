@@ -46,7 +46,7 @@ pub async fn sources(
         });
     }
     // A cost read the page budget stopped: what it has not read yet.
-    let reading = cache.meta(crate::sync::COST_READING).await?.filter(|m| !m.is_empty());
+    let reading = crate::cost::unread(cache).await?;
     for row in rows.iter_mut().filter(|r| r.source == "cost") {
         row.detail = reading.clone();
     }
