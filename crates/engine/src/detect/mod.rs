@@ -69,7 +69,8 @@
 //! A point's surprise is the largest of the four channels (steps 3 to 6).
 //! The first 50 points of a series score 0 while the basics are learned.
 //! A counter that resets (a fall by more than half after ten or more rising
-//! steps) scores 0 at the reset, and every level moves down with it. Gaps
+//! steps) scores 0 at the reset, and every level moves down with it (the
+//! shift channel's means too; the likelihood channel counts no miss). Gaps
 //! and repeated timestamps need nothing special: slots are found from the
 //! timestamp, and the rates of learning count points. Non-finite values are
 //! ignored (score 0, nothing learned).
@@ -536,7 +537,15 @@ impl Detector {
             self.cusum_tail = (self.cusum_tail * (1.0 + CUSUM_STEP * (above - (1.0 - CUSUM_QUANTILE)))).max(0.1);
         }
         let shift = tail_score(stat / limit);
-        let likely = self.likelihood(n, z.abs(), elapsed);
+        // A counter's reset is no miss and no moved mean: the likelihood
+        // channel learns nothing from it, and the shift channel's means
+        // fall with it, as every forecast's level does below.
+        let likely = self.likelihood(n, if reset { 0.0 } else { z.abs() }, elapsed);
+        if reset {
+            let fall = x - self.last_value;
+            self.short_x += fall;
+            self.long_x += fall;
+        }
         let moved = self.shifted(n, x, elapsed, floor);
 
         let surprise = if n <= WARM_UP || reset { 0.0 } else { point.max(shift).max(likely).max(moved) };

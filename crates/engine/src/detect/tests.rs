@@ -110,6 +110,27 @@ fn a_counter_reset_is_not_an_anomaly() {
     assert!(late.is_empty(), "alarms: {late:?}");
 }
 
+/// The same once the detector has more than a week of the counter, when
+/// the likelihood and shift channels speak too: the reset moves what they
+/// compare against as well, so the fall is not a "moved mean".
+#[test]
+fn a_counter_reset_after_a_week_is_not_an_anomaly() {
+    let mut noise = Noise(5);
+    let mut total = 0.0;
+    let reset = 11_000;
+    let points: Vec<(i64, f64)> = (0..12_000)
+        .map(|i| {
+            total = if i == reset { 0.0 } else { total + 10.0 + noise.next() };
+            (T0 + i * MINUTE, total)
+        })
+        .collect();
+    let mut detector = Detector::new(Config::default());
+    let scores: Vec<f64> = points.iter().map(|&(t, v)| detector.score(t, v)).collect();
+    assert_eq!(scores[reset as usize], 0.0);
+    let late: Vec<usize> = (1000..12_000).filter(|&i| scores[i] >= ANOMALY_THRESHOLD).collect();
+    assert!(late.is_empty(), "alarms: {late:?}");
+}
+
 #[test]
 fn gaps_repeats_and_wild_values_keep_scores_in_range() {
     let mut noise = Noise(9);
