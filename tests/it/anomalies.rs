@@ -216,8 +216,8 @@ async fn the_injected_incidents_are_found_explained_and_shown_in_health() {
         .unwrap_or_else(|| panic!("no anomaly on initech eu-west-1 p99 latency during the ramp: {ramp:#?}"));
     // The ramp climbs from the tenant's usual p99 (~0.3 s) to 3 s over two
     // hours: 3 minutes in it is ~0.37 s, within the minute-to-minute noise
-    // of a busy hour. It was found 6 minutes in when this bound was set
-    // (issue 20 asks for 3; the detector does not get there yet).
+    // (6%) of a busy hour. It is found 7 to 8 minutes in (issue 20 asks for
+    // 3; the detector does not get there yet).
     eprintln!("initech's ramp found {} s after it began", e.start - ramp_start);
     assert!(e.start <= ramp_start + 10 * 60, "the ramp found later than 10 minutes in: {e:?}");
     // "p99 latency 1.46x its usual level (0.46 s against 0.316 s)"
@@ -234,6 +234,39 @@ async fn the_injected_incidents_are_found_explained_and_shown_in_health() {
     assert!(reasons.iter().any(|r| r.starts_with("anomaly: 5xx errors ")), "no anomaly among {reasons:#?}");
     assert!(reasons.iter().any(|r| r.starts_with("alarm ")), "no alarm among {reasons:#?}");
     assert_eq!(focus.as_deref(), Some("errors"));
+}
+
+/// The ramp is found as soon whatever the hour the tests run at. It
+/// begins two hours before the sync; run at 16:00 UTC on a weekday, it
+/// begins at 14:00, the daily peak, where the tenant's usual p99 is
+/// highest (1.15x its base). The bug this pins: the simulated regression
+/// climbed from the tenant's base p99, not from where its p99 was, so at
+/// the peak the "regression" first stepped 13% down and was found 10
+/// minutes in (on six different days), while at night it stepped up and
+/// was found sooner: the test above passed or failed by the hour of the
+/// run. From where it was, it is found 7 to 8 minutes in at the peak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latency_ramp_at_the_daily_peak_is_found_as_soon() {
+    // The last weekday 16:00 UTC before now (the simulated history needs
+    // the week before it).
+    let day = 86_400;
+    let mut epoch = epoch_now() / day * day - day + 16 * 3600;
+    while matches!((epoch / day + 4).rem_euclid(7), 0 | 6) {
+        epoch -= day;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(epoch).await;
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    world.sync(&cache, world.epoch).await;
+    let ramp_start = world.epoch - RAMP_BEFORE_NOW;
+    let found = episodes(&cache).await;
+    let ramp: Vec<&Episode> = found.iter().filter(|e| on(e, RAMP)).collect();
+    let e = ramp
+        .iter()
+        .find(|e| (ramp_start..world.epoch).contains(&e.start) && e.direction == "up")
+        .unwrap_or_else(|| panic!("no anomaly on initech eu-west-1 p99 latency during the ramp: {ramp:#?}"));
+    eprintln!("initech's ramp at 14:00 UTC found {} s after it began", e.start - ramp_start);
+    assert!(e.start <= ramp_start + 9 * 60, "the ramp found later than 9 minutes in: {e:?}");
 }
 
 /// A week of a quiet fleet (every tenant-region but the incidents'):

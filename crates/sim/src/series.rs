@@ -313,15 +313,19 @@ pub(crate) fn sample(fleet: &Fleet, tenant: &SimTenant, region: &str, kind: Metr
             if reqs < 1.0 {
                 return None;
             }
-            let mut p99 = tenant.p99 * (0.85 + 0.3 * load(minute)) * (1.0 + 0.06 * gauss(h(1)));
+            let mut usual = tenant.p99 * (0.85 + 0.3 * load(minute));
             if let Some((start, end)) = fleet.latency_ramp(tenant, region) {
                 if minute >= start {
-                    // The regression: p99 climbs linearly to ~3 s by `now`
-                    // and stays there.
+                    // The regression: p99 climbs linearly from where it
+                    // was to ~3 s by `now` and stays there. From where it
+                    // was, not from the tenant's base p99: at the daily
+                    // peak that was a 13% fall at the ramp's start, and
+                    // the ramp was found later or sooner by the hour.
                     let frac = ((minute - start) as f64 / (end - start).max(60) as f64).min(1.0);
-                    p99 = (tenant.p99 + (3.05 - tenant.p99) * frac) * (1.0 + 0.03 * gauss(h(1)));
+                    usual += (3.05 - usual) * frac;
                 }
             }
+            let p99 = usual * (1.0 + 0.06 * gauss(h(1)));
             // The regional slowdown moves every tenant of the region alike;
             // a noisy neighbour slows its pool-mates.
             let slower = fleet.region_slowdown(region, minute) * fleet.neighbour_effect(tenant, region, minute).1;
