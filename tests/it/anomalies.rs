@@ -153,13 +153,21 @@ struct Injected {
     deploy_start: i64,
     /// Region of the slowdown, its start and end (epoch s).
     slowdown: (String, i64, i64),
+    /// The tenant whose pods tripled (the cost jump), and from when.
+    pods: (String, i64),
 }
 
 impl Injected {
     fn of(world: &World) -> Injected {
         let (t, region, deploy_start) = world.sim.peer_departure().expect("the simulator has a broken deploy");
         let (r, from, to) = world.sim.region_shift().expect("the simulator has a regional slowdown");
-        Injected { deploy: (t.id.clone(), region.to_string()), deploy_start, slowdown: (r.to_string(), from, to) }
+        let (jumped, since) = world.sim.cost_jump().expect("the simulator has a cost jump");
+        Injected {
+            deploy: (t.id.clone(), region.to_string()),
+            deploy_start,
+            slowdown: (r.to_string(), from, to),
+            pods: (jumped.id.clone(), since),
+        }
     }
 
     /// Neither the spike, the ramp nor the broken deploy is at this
@@ -173,6 +181,12 @@ impl Injected {
     /// may be the slowdown's doing.
     fn slowdown(&self, region: &str, metric: &str, through: i64) -> bool {
         region == self.slowdown.0 && metric == "latency_p99" && through >= self.slowdown.1
+    }
+
+    /// Whether something of `tenant`'s `metric` through `through` may be
+    /// its pods tripling (the cost jump, real usage: an anomaly to find).
+    fn pods_jump(&self, tenant: &str, metric: &str, through: i64) -> bool {
+        tenant == self.pods.0 && metric == "pods" && through >= self.pods.1
     }
 }
 
@@ -269,36 +283,36 @@ async fn the_latency_ramp_at_the_daily_peak_is_found_as_soon() {
     assert!(e.start <= ramp_start + 9 * 60, "the ramp found later than 9 minutes in: {e:?}");
 }
 
-/// A week of a quiet fleet (every tenant-region but the incidents'):
-/// the engineer is not paged for noise.
+/// Two weeks of a quiet fleet of 320 tenants (every tenant-region but
+/// the incidents'): the engineer is not paged for noise. Issue 20's goal:
+/// at most one false episode per 5,000 series-days (at F200's 12,000
+/// series, one every five days or so, instead of 20 a day).
 ///
-/// The bound, at most one episode per 50 series-days (11 in the ~550
-/// series-days of this week), is set by what one run can check without
-/// flaking: the simulated data moves with the real clock (see `epoch_now`),
-/// and the rate measured is about one in 500 series-days (0 to 3 episodes a
-/// run, printed; 3 in 532 on 2026-12-07). It catches what matters: before
-/// the detector's usual miss had a floor of one event, sparse counts raised
-/// 221 episodes here. It is no promise for a large fleet: one in 500
-/// series-days is still about 24 episodes a day on F200's 12,000 series.
+/// Why this many: one week of 24 tenants (about 550 series-days, this
+/// test until 2026-12-07) could only show a rate below one in 180 even
+/// with no episode at all. Here about 15,800 series-days are scored, so
+/// the bound (3 episodes) is the goal's rate itself, and a run with none
+/// shows the rate below one in 5,000 (95%, Poisson). Two weeks, so the
+/// detector's likelihood and shift channels, which wait for a week of
+/// history, speak for the second; 1-minute data is kept 15 days by
+/// CloudWatch. The simulated data moves with the real clock (see
+/// `epoch_now`): on 2026-12-07, runs at three times gave 0, 1 and 0
+/// episodes (the one: requests 29% below the usual 03:45 level, the
+/// simulator's own day-to-day wobble). This is the detector on the
+/// simulator's traffic, whose noise is this project's own model: a
+/// witness for the method, not a measurement of a real fleet.
 ///
-/// Issue 20's goal, one false episode per 5,000 series-days, cannot be
-/// asserted from one week: even a run with no episode at all in ~550
-/// series-days only bounds the rate below 3/550 (about 1 in 180, 95%
-/// Poisson), and showing 1 in 5,000 with no episode seen takes some
-/// 15,000 series-days (3 x 5,000), about 27 weeks of this fleet. Nor is the
-/// goal met: 3 episodes in 532 series-days is about 1 in 180. The
-/// detector's likelihood channel waits for a week of history, so it is
-/// silent in this week and its own false-alarm rate is not measured here.
-///
-/// Since the simulator has a broken deploy and a regional slowdown too,
-/// their tenant-region and the slowdown's episodes (p99 latency in its
-/// region, from its start) are not "quiet" either.
+/// The simulator's injected incidents are not "quiet": the spike's, the
+/// ramp's and the broken deploy's tenant-regions, the regional slowdown's
+/// p99 latency from its start, and the cost jump's tripled pods (real
+/// usage, which the detector rightly finds: it was counted as noise in
+/// this test until 2026-12-07).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quiet_tenants_raise_at_most_one_anomaly_per_50_series_days() {
+async fn quiet_tenants_raise_at_most_one_anomaly_per_5000_series_days() {
     let dir = tempfile::tempdir().unwrap();
-    let world = World::start(epoch_now()).await;
+    let world = World::start_with(320, Catalog::builtin().expect("built-in catalog"), epoch_now()).await;
     let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
-    let opts = SyncOptions { backfill_secs: 7 * 86_400, ..SyncOptions::at(world.epoch) };
+    let opts = SyncOptions { backfill_secs: 14 * 86_400, ..SyncOptions::at(world.epoch) };
     world.sync_with(&cache, &opts).await;
 
     let injected = Injected::of(&world);
@@ -315,15 +329,19 @@ async fn quiet_tenants_raise_at_most_one_anomaly_per_50_series_days() {
             series_days += r.get::<i64, _>(2) as f64 / 1440.0;
         }
     }
-    assert!(series_days > 500.0, "the premise: a week of the fleet was scored ({series_days:.0} series-days)");
+    assert!(series_days > 15_000.0, "the premise: two weeks of the fleet were scored ({series_days:.0} series-days)");
     let noise: Vec<Episode> = episodes(&cache)
         .await
         .into_iter()
-        .filter(|e| injected.quiet(&e.tenant, &e.region) && !injected.slowdown(&e.region, &e.metric, e.through))
+        .filter(|e| {
+            injected.quiet(&e.tenant, &e.region)
+                && !injected.slowdown(&e.region, &e.metric, e.through)
+                && !injected.pods_jump(&e.tenant, &e.metric, e.through)
+        })
         .collect();
     let rate = noise.len() as f64 / series_days;
     eprintln!("quiet tenant-regions: {} anomaly episodes in {series_days:.0} series-days: {noise:#?}", noise.len());
-    assert!(rate <= 1.0 / 50.0, "{} episodes in {series_days:.0} series-days: {noise:#?}", noise.len());
+    assert!(rate <= 1.0 / 5_000.0, "{} episodes in {series_days:.0} series-days: {noise:#?}", noise.len());
 }
 
 /// Five minutes after the first sync, the next one scores just the five

@@ -471,6 +471,12 @@ impl SimFleet {
         self.state.fleet.peer_departure()
     }
 
+    /// The injected cost jump: the tenant that scaled its pods 3x (in
+    /// every region it runs in), from when (epoch s, a midnight UTC).
+    pub fn cost_jump(&self) -> Option<(&SimTenant, i64)> {
+        self.state.fleet.cost_jump()
+    }
+
     /// The injected regional slowdown: region, start and end (epoch s) of
     /// the fleet-wide shift of p99 latency.
     pub fn region_shift(&self) -> Option<(&'static str, i64, i64)> {

@@ -749,6 +749,11 @@ impl Fleet {
         self.peer_departure.map(|(i, r, start)| (&self.tenants[i], r, start))
     }
 
+    /// The tenant whose pods tripled, and when (epoch s, a midnight).
+    pub(crate) fn cost_jump(&self) -> Option<(&SimTenant, i64)> {
+        self.cost_jump.map(|(i, day)| (&self.tenants[i], day * 86_400))
+    }
+
     /// (region, start, end) of the regional slowdown.
     pub(crate) fn region_shift(&self) -> Option<(&'static str, i64, i64)> {
         self.region_shift
