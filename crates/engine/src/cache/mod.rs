@@ -39,10 +39,12 @@ pub use sources::{ActionCalls, SourceState, SyncCalls};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::{Sqlite, Transaction};
 
 use crate::fleet::Fleet;
 
@@ -81,6 +83,8 @@ fn is_corrupt(e: &CacheError) -> bool {
 #[derive(Clone, Debug)]
 pub struct Cache {
     pool: SqlitePool,
+    /// This process's writers take turns here (see [`Cache::write`]).
+    writer: Arc<tokio::sync::Mutex<()>>,
     path: Option<PathBuf>,
     /// Set when the file found at `path` was unreadable and was moved here.
     recovered: Option<Recovered>,
@@ -104,6 +108,40 @@ fn placeholders(n: usize, one: &str) -> String {
     }
     s
 }
+
+/// A writer's turn in this process ([`Cache::turn`]).
+pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+/// A write transaction and its turn ([`Cache::write`]); dropped without
+/// [`Write::commit`], it rolls back.
+pub(crate) struct Write {
+    tx: Transaction<'static, Sqlite>,
+    _turn: Turn,
+}
+
+impl Write {
+    /// Commits, then gives the turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for Write {
+    type Target = Transaction<'static, Sqlite>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Write {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+/// How long a write waits for another process's (the console's and a
+/// `fleetdeck sync` in a terminal can share a cache).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Create the cache's directory (0700) and file (0600) with those modes from
 /// the start, so there is no moment where another user could open them.
@@ -131,7 +169,7 @@ impl Cache {
     /// fresh cache is built, so a bad file never stops fleetdeck from
     /// starting, and nothing is deleted: see [`Cache::recovered`].
     pub async fn open(path: &Path) -> Result<Cache, CacheError> {
-        match Cache::open_once(path).await {
+        match Cache::open_once(path, BUSY_TIMEOUT).await {
             Err(e) if is_corrupt(&e) => {
                 let reason = e.to_string();
                 let stamp = crate::clock::now();
@@ -145,7 +183,7 @@ impl Cache {
                     }
                 }
                 tracing::warn!("cache {shown} was unreadable ({reason}); moved to {}", moved_to.display());
-                let mut cache = Cache::open_once(path).await?;
+                let mut cache = Cache::open_once(path, BUSY_TIMEOUT).await?;
                 cache.recovered = Some(Recovered { moved_to, reason });
                 Ok(cache)
             }
@@ -158,7 +196,7 @@ impl Cache {
         self.recovered.as_ref()
     }
 
-    async fn open_once(path: &Path) -> Result<Cache, CacheError> {
+    pub(crate) async fn open_once(path: &Path, busy_timeout: Duration) -> Result<Cache, CacheError> {
         let shown = path.display().to_string();
         create_private(path).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
         let options = SqliteConnectOptions::new()
@@ -166,7 +204,7 @@ impl Cache {
             .create_if_missing(false)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(busy_timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -185,7 +223,7 @@ impl Cache {
             .execute(&pool)
             .await
             .map_err(|source| CacheError::Open { path: shown, source })?;
-        Ok(Cache { pool, path: Some(path.to_path_buf()), recovered: None })
+        Ok(Cache { pool, writer: Arc::default(), path: Some(path.to_path_buf()), recovered: None })
     }
 
     /// A private in-memory cache with the schema applied (tests).
@@ -194,7 +232,28 @@ impl Cache {
         // One connection: every in-memory connection would be its own database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
-        Ok(Cache { pool, path: None, recovered: None })
+        Ok(Cache { pool, writer: Arc::default(), path: None, recovered: None })
+    }
+
+    /// This process's turn to write: writers wait here in the order they
+    /// asked, however long each holds SQLite's one writer. Without it they
+    /// waited for each other through SQLite's busy timeout, polling, and on
+    /// a loaded machine a big sync's commit could wait out the timeout and
+    /// fail with "database is locked". The timeout is left for other
+    /// processes (the console and a `fleetdeck sync` in a terminal).
+    pub(crate) async fn turn(&self) -> Turn {
+        self.writer.clone().lock_owned().await
+    }
+
+    /// A write transaction, in this process's turn ([`Cache::turn`], held
+    /// until [`Write::commit`]), begun `IMMEDIATE`: it is SQLite's writer
+    /// from its first statement, so reading before writing in it can never
+    /// find the writer taken (which SQLite answers with "database is
+    /// locked" at once, busy timeout or not).
+    pub(crate) async fn write(&self) -> Result<Write, CacheError> {
+        let turn = self.turn().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Write { tx, _turn: turn })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -206,6 +265,7 @@ impl Cache {
     }
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), CacheError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
@@ -223,8 +283,8 @@ impl Cache {
     /// Record the fleet's tenants; tenants no longer in the fleet become
     /// inactive (their history is kept).
     pub async fn record_fleet(&self, fleet: &Fleet) -> Result<(), CacheError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE tenant SET active = 0").execute(&mut *tx).await?;
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE tenant SET active = 0").execute(&mut **tx).await?;
         for t in &fleet.tenants {
             let regions: Vec<&str> = t.regions().collect();
             sqlx::query(
@@ -246,13 +306,13 @@ impl Cache {
             .bind(t.residency)
             .bind(&t.role_arn)
             .bind(fleet.monitoring_for(t, &t.home_region).map(|m| &m.account))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         // The tag key tenants are found by, for the views to name it.
         sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('cost_tag', ?1)")
             .bind(&fleet.cost_tag)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         self.set_meta("fleet_name", &fleet.name).await?;
@@ -261,6 +321,7 @@ impl Cache {
         match &fleet.apportion {
             Some(a) => self.set_meta("apportion", &serde_json::to_string(a).unwrap_or_default()).await,
             None => {
+                let _turn = self.turn().await;
                 sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&self.pool).await?;
                 Ok(())
             }

@@ -375,3 +375,53 @@ async fn a_batch_of_many_series_one_of_them_paged_keeps_each_series_true() {
         (3.0 + base, 4.0 + base, 4.0 + base)
     );
 }
+
+/// The writers of one cache take turns, however long each holds SQLite's
+/// one writer: a sync commits metrics from several calls at once, beside
+/// alarms, logs and cost. The bug this pins: each waited for the others
+/// through SQLite's busy timeout, polling, and a big sync on a loaded
+/// machine failed a metrics source with "database is locked" (seen in CI,
+/// 2026-12-07). Here the busy timeout is 1 ms, so only taking turns in the
+/// process lets every commit land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_take_turns_instead_of_timing_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite");
+    // Created and migrated with the usual timeout, and closed (its last
+    // connection checkpoints the WAL) before the 1 ms one opens.
+    Cache::open(&path).await.unwrap().pool().close().await;
+    let cache = Cache::open_once(&path, Duration::from_millis(1)).await.unwrap();
+    sqlx::query("INSERT INTO tenant (id, name, tier, model, account, home_region, regions) VALUES ('a','A','t','silo','111111111111','us-east-1','[]')")
+        .execute(cache.pool())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let cache = cache.clone();
+        tasks.push(tokio::spawn(async move {
+            let metric = format!("m{n}");
+            let key = SeriesKey {
+                tenant_id: "a",
+                region: "us-east-1",
+                metric_key: &metric,
+                namespace: "N",
+                metric_name: &metric,
+                dimensions: "{}",
+                stat: "Sum",
+                period: 60,
+                unit: "count",
+            };
+            let (id, _) = cache.series(&key).await?;
+            for round in 0..3i64 {
+                let from = round * 20_000 * 60;
+                let points: Vec<(i64, f64)> = (0..20_000).map(|i| (from + i * 60, i as f64)).collect();
+                cache.commit_points(&[PointBatch { series_id: id, points, watermark: from + 20_000 * 60 }]).await?;
+            }
+            Ok::<(), CacheError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(cache.datapoint_count().await.unwrap(), 6 * 3 * 20_000);
+}
