@@ -45,7 +45,10 @@
 //! Summed counts (errors, restarts) are noisy when small: one error against
 //! a usual 0.2 is "5x". Their changes count [`PSEUDO_EVENTS`] more events on
 //! both sides, so a departure of a few events is no departure at all, while
-//! the globex outage (hundreds) is.
+//! the globex outage (hundreds) is. Those events damp a small count's
+//! change, so against a tier that moved with the day a small count seems
+//! to lag; its departure must also be unlikely for the count itself
+//! (Poisson, see [`count_departs`]).
 //!
 //! # The rules
 //!
@@ -449,7 +452,7 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
         let hold = if open.contains(&subject) { 0.5 } else { 1.0 };
         let bar = hold * DEPART_FACTOR.ln().max(DEPART_SPREADS * spread);
         let d = x - m;
-        if d.abs() < bar {
+        if d.abs() < bar || (l.summed_count && !count_departs(l, levels, &peers, hold < 1.0)) {
             continue;
         }
         let (change, peer_change) = (x.exp(), m.exp());
@@ -485,6 +488,75 @@ pub fn find(levels: &[Level], open: &HashSet<Subject>) -> Vec<Finding> {
     }
     found.extend(shifts.into_iter().map(|(f, _)| f));
     found
+}
+
+/// A summed count's departure must be unlikely for the count itself:
+/// Poisson's one-sided tail of [`DEPART_SPREADS`] standard deviations (of
+/// half as many for an ongoing one, as its hold halves the bar).
+const COUNT_TAIL: f64 = 2.9e-7;
+const COUNT_TAIL_HELD: f64 = 6.2e-3;
+
+/// Whether a summed count's events in the window are unlikely for the
+/// count itself: against its usual count moved by its peers' median raw
+/// change, as Poisson (at the tails above).
+///
+/// Why: the pseudo-events ([`PSEUDO_EVENTS`]) damp a small count's change,
+/// so against a tier that moved (a Monday against a Sunday: 1.6x) a small
+/// count seems to lag, and a count a little low by chance read as "0.45x
+/// the tier's median change", a departure. Its peers' spread says nothing
+/// of the subject's own noise when their counts are larger.
+fn count_departs(l: &Level, levels: &[Level], peers: &[(usize, f64)], held: bool) -> bool {
+    let Some(usual) = l.usual else { return false };
+    let mut raw: Vec<f64> = peers
+        .iter()
+        .filter_map(|(j, _)| {
+            let p = &levels[*j];
+            p.usual.filter(|u| *u > 0.0).map(|u| p.recent / u)
+        })
+        .collect();
+    let moved = if raw.is_empty() { 1.0 } else { median(&mut raw) };
+    let n = f64::from(l.points);
+    let (events, lambda) = ((l.recent * n).round().max(0.0), (usual * n * moved).max(0.0));
+    let tail = if events >= lambda { poisson_upper(events, lambda) } else { poisson_lower(events, lambda) };
+    tail <= if held { COUNT_TAIL_HELD } else { COUNT_TAIL }
+}
+
+/// ln P(X = k) for X Poisson with mean `lambda`.
+fn poisson_ln_pmf(k: f64, lambda: f64) -> f64 {
+    if k == 0.0 {
+        return -lambda;
+    }
+    // ln k!: exactly up to 30, Stirling's series beyond (error < 1e-10).
+    let ln_factorial = if k <= 30.0 {
+        (2..=k as u32).map(|i| f64::from(i).ln()).sum()
+    } else {
+        k * k.ln() - k + 0.5 * (std::f64::consts::TAU * k).ln() + 1.0 / (12.0 * k) - 1.0 / (360.0 * k * k * k)
+    };
+    -lambda + k * lambda.ln() - ln_factorial
+}
+
+/// P(X <= k) for `k` below the mean `lambda`: the terms fall by `i / lambda`
+/// going down from `k`.
+fn poisson_lower(k: f64, lambda: f64) -> f64 {
+    let (mut term, mut sum, mut i) = (1.0, 1.0, k);
+    while i > 0.0 && term > 1e-17 * sum {
+        term *= i / lambda;
+        sum += term;
+        i -= 1.0;
+    }
+    (poisson_ln_pmf(k, lambda).exp() * sum).min(1.0)
+}
+
+/// P(X >= k) for `k` at or above the mean `lambda`: the terms fall by
+/// `lambda / (i + 1)` going up from `k`.
+fn poisson_upper(k: f64, lambda: f64) -> f64 {
+    let (mut term, mut sum, mut i) = (1.0, 1.0, k);
+    while term > 1e-17 * sum && i < k + 1e6 {
+        term *= lambda / (i + 1.0);
+        sum += term;
+        i += 1.0;
+    }
+    (poisson_ln_pmf(k, lambda).exp() * sum).min(1.0)
 }
 
 /// Noisy neighbours in one pass over `levels`: per pool and region, a

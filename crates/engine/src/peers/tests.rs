@@ -173,6 +173,54 @@ fn against_another_kind_of_day_a_group_is_judged_against_the_rest() {
     );
 }
 
+/// On a Monday against a Sunday every tenant's errors rise with its
+/// traffic, here 1.8x. A tenant with few errors then seems to lag: its
+/// change is damped by the pseudo-events ((11.7 + 10) / (6.5 + 10) =
+/// 1.32x where its peers read about 1.7x), and a chance low count (2
+/// where 11.7 were due, p about 7e-4) reads "0.44x the tier's median
+/// change". The bug this pins (seen on the simulated fleet on Monday
+/// 2026-12-07, 13:19 to 13:22 UTC): that was a peer departure, and its
+/// tenant was paged for having fewer errors than usual. A departure of a
+/// summed count must also be unlikely for the count itself: its events
+/// against what its peers' median raw change makes of its usual count,
+/// as Poisson, at the tail of the departure's 5 spreads.
+#[test]
+fn a_small_count_lagging_a_tier_that_moved_with_the_day_by_chance_is_no_departure() {
+    let usual = [6.5, 40.0, 55.0, 80.0, 120.0, 30.0, 60.0, 90.0];
+    let day = 1.8;
+    let mut levels: Vec<Level> = steady_tier()
+        .into_iter()
+        .zip(usual)
+        .map(|(l, u)| Level {
+            summed_count: true,
+            metric_key: "errors".into(),
+            label: "5xx errors".into(),
+            unit: "per minute".into(),
+            usual: Some(u / 20.0),
+            recent: u * day / 20.0,
+            like_days: false,
+            ..l
+        })
+        .collect();
+    levels[0].recent = 2.0 / 20.0;
+    assert_eq!(find(&levels, &none_open()), vec![], "2 events where 11.7 were due");
+    // A broken deploy at the same small tenant still departs.
+    levels[0].recent = 60.0 / 20.0;
+    let found = find(&levels, &none_open());
+    assert_eq!(
+        found.iter().map(|f| (f.tenant_id.as_str(), f.direction)).collect::<Vec<_>>(),
+        vec![("t0", Direction::Up)]
+    );
+    // And one whose errors stopped where 216 were due.
+    levels[0].recent = 2.0 / 20.0;
+    levels[4].recent = 0.0;
+    let found = find(&levels, &none_open());
+    assert_eq!(
+        found.iter().map(|f| (f.tenant_id.as_str(), f.direction)).collect::<Vec<_>>(),
+        vec![("t4", Direction::Down)]
+    );
+}
+
 /// Too few peers to know what "usual for the tier" is.
 #[test]
 fn a_tier_of_three_tenants_is_not_judged() {
@@ -405,4 +453,19 @@ fn the_peer_median_without_a_tenant_is_the_median_of_the_others() {
             assert_eq!(sorted.median_without(tenant), expected, "{tenant} with {explained:?} explained");
         }
     }
+}
+
+#[test]
+fn poisson_tails_match_their_sums() {
+    // P(X <= 2 | 11.7) = e^-11.7 (1 + 11.7 + 11.7^2 / 2).
+    let exact = (-11.7f64).exp() * (1.0 + 11.7 + 11.7 * 11.7 / 2.0);
+    assert!((poisson_lower(2.0, 11.7) / exact - 1.0).abs() < 1e-9);
+    assert!((poisson_lower(0.0, 6.25) / (-6.25f64).exp() - 1.0).abs() < 1e-12);
+    // Both tails of the same count add up to 1 plus the point itself.
+    for (k, lambda) in [(40.0, 40.0), (35.0, 36.5), (100.0, 99.2)] {
+        let total = poisson_lower(k, lambda + 1e-9) + poisson_upper(k, lambda) - poisson_ln_pmf(k, lambda).exp();
+        assert!((total - 1.0).abs() < 1e-6, "{k} {lambda}: {total}");
+    }
+    assert!(poisson_upper(74.0, 3.5) < 1e-40);
+    assert_eq!((poisson_upper(0.0, 0.0), poisson_upper(3.0, 0.0)), (1.0, 0.0));
 }
