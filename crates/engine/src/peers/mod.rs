@@ -48,7 +48,7 @@
 //! the globex outage (hundreds) is. Those events damp a small count's
 //! change, so against a tier that moved with the day a small count seems
 //! to lag; its departure must also be unlikely for the count itself
-//! (Poisson, see [`count_departs`]).
+//! (Poisson, at the tail of the departure's spreads).
 //!
 //! # The rules
 //!
