@@ -207,18 +207,23 @@ fn splits(corpus: &Corpus, shipped: &[Vec<f64>]) {
             s.held_out, s.chosen, s.tuned, s.held[0], s.held[1], s.held[2]
         );
     }
-    // Every file scored by the candidate chosen without its fold.
+    let pooled = pooled_held_out(corpus, &splits, &scores);
+    println!("loco pooled held-out  {:5.1} / {:5.1} / {:5.1}", pooled[0], pooled[1], pooled[2]);
+}
+
+/// NAB's scores, per profile, of every file scored by the candidate its
+/// split chose without the file's fold.
+fn pooled_held_out(corpus: &Corpus, splits: &[nab::Split], candidates: &[Vec<Vec<f64>>]) -> [f64; 3] {
     let pooled: Vec<Vec<f64>> = corpus
         .files
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let split = splits.iter().find(|s| s.held_out == nab::fold(&f.name)).expect("a split per fold");
-            scores[split.chosen][i].clone()
+            candidates[split.chosen][i].clone()
         })
         .collect();
-    let pooled = nab::PROFILES.map(|p| corpus.score(&pooled, ANOMALY_THRESHOLD, &p));
-    println!("loco pooled held-out  {:5.1} / {:5.1} / {:5.1}", pooled[0], pooled[1], pooled[2]);
+    nab::PROFILES.map(|p| corpus.score(&pooled, ANOMALY_THRESHOLD, &p))
 }
 
 /// The constants leave-one-category-out chooses among: the alarm bar, the
@@ -357,15 +362,6 @@ fn scales(corpus: &Corpus) {
             s.held_out, ks[s.chosen], s.tuned, s.held[0], s.held[1], s.held[2]
         );
     }
-    let pooled: Vec<Vec<f64>> = corpus
-        .files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let split = splits.iter().find(|s| s.held_out == nab::fold(&f.name)).expect("a split per fold");
-            candidates[split.chosen][i].clone()
-        })
-        .collect();
-    let pooled = nab::PROFILES.map(|p| corpus.score(&pooled, ANOMALY_THRESHOLD, &p));
+    let pooled = pooled_held_out(corpus, &splits, &candidates);
     println!("scale loco pooled held-out  {:5.1} / {:5.1} / {:5.1}", pooled[0], pooled[1], pooled[2]);
 }
