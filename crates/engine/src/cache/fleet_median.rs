@@ -119,13 +119,15 @@ pub async fn read(
 /// Delete medians older than `cut` (epoch s) at resolution `res`: they
 /// follow their rollups' retention.
 pub async fn prune(cache: &Cache, res: i64, cut: i64) -> Result<u64, CacheError> {
-    let _turn = cache.turn().await;
-    Ok(sqlx::query("DELETE FROM fleet_median WHERE res = ?1 AND ts < ?2")
+    let mut tx = cache.write().await?;
+    let n = sqlx::query("DELETE FROM fleet_median WHERE res = ?1 AND ts < ?2")
         .bind(res)
         .bind(cut)
-        .execute(cache.pool())
+        .execute(&mut **tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -124,10 +124,9 @@ async fn prune_rows(
             Cut::Int(v) => q.bind(*v),
             Cut::Text(v) => q.bind(v.as_str()),
         };
-        let n = {
-            let _turn = cache.turn().await;
-            q.bind(BATCH_ROWS).execute(cache.pool()).await?.rows_affected()
-        };
+        let mut tx = cache.write().await?;
+        let n = q.bind(BATCH_ROWS).execute(&mut **tx).await?.rows_affected();
+        tx.commit().await?;
         if n > 0 {
             *transactions += 1;
         }
@@ -205,8 +204,10 @@ async fn delete_group(cache: &Cache, kind: Points, series: &[i64], cut: i64) -> 
     for id in series {
         q = q.bind(id);
     }
-    let _turn = cache.turn().await;
-    Ok(q.execute(cache.pool()).await?.rows_affected())
+    let mut tx = cache.write().await?;
+    let n = q.execute(&mut **tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(n)
 }
 
 async fn prune_series(
@@ -228,14 +229,14 @@ async fn prune_series(
             .fetch_optional(cache.pool())
             .await?;
         let upto = bound.map(|ts| ts + 1).unwrap_or(cut);
-        let turn = cache.turn().await;
+        let mut tx = cache.write().await?;
         let n = sqlx::query(sqlx::AssertSqlSafe(delete.clone()))
             .bind(series)
             .bind(upto)
-            .execute(cache.pool())
+            .execute(&mut **tx)
             .await?
             .rows_affected();
-        drop(turn);
+        tx.commit().await?;
         *transactions += 1;
         deleted += n;
         if bound.is_none() {

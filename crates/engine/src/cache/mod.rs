@@ -39,8 +39,8 @@ pub use sources::{ActionCalls, SourceState, SyncCalls};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
@@ -66,6 +66,11 @@ pub enum CacheError {
 
 /// SQLite's own verdicts on a file that is not a usable database: "file is
 /// not a database" (26) and "database disk image is malformed" (11).
+/// SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes).
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5)
+}
+
 fn is_corrupt(e: &CacheError) -> bool {
     let db = |e: &sqlx::Error| match e {
         sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("26") | Some("11")),
@@ -83,8 +88,6 @@ fn is_corrupt(e: &CacheError) -> bool {
 #[derive(Clone, Debug)]
 pub struct Cache {
     pool: SqlitePool,
-    /// This process's writers take turns here (see [`Cache::write`]).
-    writer: Arc<tokio::sync::Mutex<()>>,
     path: Option<PathBuf>,
     /// Set when the file found at `path` was unreadable and was moved here.
     recovered: Option<Recovered>,
@@ -109,18 +112,13 @@ fn placeholders(n: usize, one: &str) -> String {
     s
 }
 
-/// A writer's turn in this process ([`Cache::turn`]).
-pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
-
-/// A write transaction and its turn ([`Cache::write`]); dropped without
+/// A write transaction ([`Cache::write`]); dropped without
 /// [`Write::commit`], it rolls back.
 pub(crate) struct Write {
     tx: Transaction<'static, Sqlite>,
-    _turn: Turn,
 }
 
 impl Write {
-    /// Commits, then gives the turn to the next writer.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
@@ -139,9 +137,13 @@ impl std::ops::DerefMut for Write {
     }
 }
 
-/// How long a write waits for another process's (the console's and a
-/// `fleetdeck sync` in a terminal can share a cache).
+/// How long one attempt to become SQLite's writer waits (its busy
+/// timeout) before [`Cache::write`] tries again.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`Cache::write`] keeps trying: a write is given up only when
+/// SQLite's writer has been taken this long without a break it could get.
+const WRITE_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Create the cache's directory (0700) and file (0600) with those modes from
 /// the start, so there is no moment where another user could open them.
@@ -223,7 +225,7 @@ impl Cache {
             .execute(&pool)
             .await
             .map_err(|source| CacheError::Open { path: shown, source })?;
-        Ok(Cache { pool, writer: Arc::default(), path: Some(path.to_path_buf()), recovered: None })
+        Ok(Cache { pool, path: Some(path.to_path_buf()), recovered: None })
     }
 
     /// A private in-memory cache with the schema applied (tests).
@@ -232,28 +234,33 @@ impl Cache {
         // One connection: every in-memory connection would be its own database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         MIGRATOR.run(&pool).await.map_err(|source| CacheError::Migrate { path: ":memory:".into(), source })?;
-        Ok(Cache { pool, writer: Arc::default(), path: None, recovered: None })
+        Ok(Cache { pool, path: None, recovered: None })
     }
 
-    /// This process's turn to write: writers wait here in the order they
-    /// asked, however long each holds SQLite's one writer. Without it they
-    /// waited for each other through SQLite's busy timeout, polling, and on
-    /// a loaded machine a big sync's commit could wait out the timeout and
-    /// fail with "database is locked". The timeout is left for other
-    /// processes (the console and a `fleetdeck sync` in a terminal).
-    pub(crate) async fn turn(&self) -> Turn {
-        self.writer.clone().lock_owned().await
-    }
-
-    /// A write transaction, in this process's turn ([`Cache::turn`], held
-    /// until [`Write::commit`]), begun `IMMEDIATE`: it is SQLite's writer
-    /// from its first statement, so reading before writing in it can never
-    /// find the writer taken (which SQLite answers with "database is
-    /// locked" at once, busy timeout or not).
+    /// A write transaction, begun `IMMEDIATE`: it is SQLite's writer from
+    /// its first statement, so reading before writing in it can never find
+    /// the writer taken (which SQLite answers with "database is locked" at
+    /// once, busy timeout or not). Becoming the writer waits for the one
+    /// before: SQLite's busy timeout per attempt, attempts for up to
+    /// [`WRITE_PATIENCE`].
+    ///
+    /// The bug this fixes: a sync commits from several calls at once
+    /// (metrics beside alarms, logs and cost), and each write waited for
+    /// the others through one busy timeout; on a loaded machine a big
+    /// sync's commit could keep missing the moments the writer was free
+    /// for its 10 s, and a metrics source failed with "database is
+    /// locked". (Taking turns in the process instead, behind an async
+    /// mutex, cost F2000's backfill 10% more time: every hand-over of the
+    /// turn waited for the runtime to poll the next writer.)
     pub(crate) async fn write(&self) -> Result<Write, CacheError> {
-        let turn = self.turn().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Write { tx, _turn: turn })
+        let started = Instant::now();
+        loop {
+            match self.pool.begin_with("BEGIN IMMEDIATE").await {
+                Ok(tx) => return Ok(Write { tx }),
+                Err(e) if is_busy(&e) && started.elapsed() < WRITE_PATIENCE => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -265,14 +272,15 @@ impl Cache {
     }
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), CacheError> {
-        let _turn = self.turn().await;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(key)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&mut **tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -321,8 +329,9 @@ impl Cache {
         match &fleet.apportion {
             Some(a) => self.set_meta("apportion", &serde_json::to_string(a).unwrap_or_default()).await,
             None => {
-                let _turn = self.turn().await;
-                sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&self.pool).await?;
+                let mut tx = self.write().await?;
+                sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&mut **tx).await?;
+                tx.commit().await?;
                 Ok(())
             }
         }

@@ -376,15 +376,16 @@ async fn a_batch_of_many_series_one_of_them_paged_keeps_each_series_true() {
     );
 }
 
-/// The writers of one cache take turns, however long each holds SQLite's
-/// one writer: a sync commits metrics from several calls at once, beside
-/// alarms, logs and cost. The bug this pins: each waited for the others
-/// through SQLite's busy timeout, polling, and a big sync on a loaded
+/// The writers of one cache all land, however long the others hold
+/// SQLite's one writer: a sync commits metrics from several calls at once,
+/// beside alarms, logs and cost. The bug this pins: each waited for the
+/// others through one SQLite busy timeout, and a big sync on a loaded
 /// machine failed a metrics source with "database is locked" (seen in CI,
-/// 2026-12-07). Here the busy timeout is 1 ms, so only taking turns in the
-/// process lets every commit land.
+/// 2026-12-07). Here the busy timeout is 1 ms, so only trying again (and
+/// beginning `IMMEDIATE`, so no write is refused half-way) lets every
+/// commit land.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_take_turns_instead_of_timing_out() {
+async fn concurrent_writers_wait_for_each_other_past_the_busy_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.sqlite");
     // Created and migrated with the usual timeout, and closed (its last
