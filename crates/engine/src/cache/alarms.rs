@@ -174,12 +174,12 @@ impl Cache {
         alarms: &[AlarmRow],
         now_ms: i64,
     ) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for (tenant, region) in scope {
             sqlx::query("DELETE FROM alarm WHERE tenant_id = ?1 AND region = ?2")
                 .bind(tenant)
                 .bind(region)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
         for a in alarms {
@@ -199,7 +199,7 @@ impl Cache {
             .bind(a.threshold)
             .bind(now_ms)
             .bind(i64::from(a.platform))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -208,7 +208,7 @@ impl Cache {
 
     /// Add alarms' state changes (already known ones are kept once).
     pub async fn put_alarm_history(&self, items: &[AlarmChange]) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for c in items {
             sqlx::query(
                 "INSERT OR REPLACE INTO alarm_history (tenant_id, region, alarm_name, at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -218,7 +218,7 @@ impl Cache {
             .bind(&c.alarm_name)
             .bind(c.at)
             .bind(&c.summary)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;

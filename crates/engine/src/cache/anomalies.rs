@@ -382,7 +382,7 @@ impl Cache {
     /// tenant, region, tier, metric and start); a fleet shift's members are
     /// added to, never taken from.
     pub async fn put_peer_anomalies(&self, rows: &[PeerRow]) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for p in rows {
             let direction = match p.direction {
                 Direction::Up => "up",
@@ -412,14 +412,14 @@ impl Cache {
             .bind(i64::from(p.moved))
             .bind(i64::from(p.compared))
             .bind(&p.title)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
             for (tenant, region) in &p.members {
                 sqlx::query("INSERT OR IGNORE INTO fleet_member (peer_id, tenant_id, region) VALUES (?1, ?2, ?3)")
                     .bind(id)
                     .bind(tenant)
                     .bind(region)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
             }
         }

@@ -39,7 +39,7 @@ impl Cache {
     /// fleet's first bill is hundreds of thousands of rows, and a statement
     /// a row (a round trip to SQLite's worker each) took 15 s of it.
     pub async fn put_costs(&self, rows: &[CostRow]) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(100) {
             let sql = format!(
                 "INSERT INTO cost_daily (tenant_id, day, service, source, amount, amortized, unit, estimated)
@@ -61,7 +61,7 @@ impl Cache {
                     .bind(&c.unit)
                     .bind(c.estimated);
             }
-            q.execute(&mut **tx).await?;
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -237,8 +237,8 @@ impl Cache {
     /// day they were found on (meta `cost_anomalies_day`), in one
     /// transaction.
     pub async fn replace_cost_anomalies(&self, rows: &[CostAnomalyRow], day: &str) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM cost_anomaly").execute(&mut **tx).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM cost_anomaly").execute(&mut *tx).await?;
         for a in rows {
             sqlx::query(
                 "INSERT INTO cost_anomaly (tenant_id, service, first_day, last_day, ongoing, peak, baseline, impact)
@@ -252,7 +252,7 @@ impl Cache {
             .bind(a.peak)
             .bind(a.baseline)
             .bind(a.impact)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         sqlx::query(
@@ -260,7 +260,7 @@ impl Cache {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(day)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())

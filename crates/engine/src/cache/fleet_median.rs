@@ -70,7 +70,7 @@ pub async fn refresh(cache: &Cache, since: i64) -> Result<u64, CacheError> {
             })
             .collect();
         // 100 buckets a statement: one each was a round trip apiece.
-        let mut tx = cache.write().await?;
+        let mut tx = cache.pool().begin().await?;
         for chunk in medians.chunks(100) {
             let sql = format!(
                 "INSERT INTO fleet_median (metric_key, tier, region, res, ts, median, tenants) VALUES {}
@@ -84,7 +84,7 @@ pub async fn refresh(cache: &Cache, since: i64) -> Result<u64, CacheError> {
                 let (metric, tier, region) = &names[*at];
                 q = q.bind(metric).bind(tier).bind(region).bind(res).bind(ts).bind(m).bind(n);
             }
-            written += q.execute(&mut **tx).await?.rows_affected();
+            written += q.execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
     }
@@ -119,15 +119,12 @@ pub async fn read(
 /// Delete medians older than `cut` (epoch s) at resolution `res`: they
 /// follow their rollups' retention.
 pub async fn prune(cache: &Cache, res: i64, cut: i64) -> Result<u64, CacheError> {
-    let mut tx = cache.write().await?;
-    let n = sqlx::query("DELETE FROM fleet_median WHERE res = ?1 AND ts < ?2")
+    Ok(sqlx::query("DELETE FROM fleet_median WHERE res = ?1 AND ts < ?2")
         .bind(res)
         .bind(cut)
-        .execute(&mut **tx)
+        .execute(cache.pool())
         .await?
-        .rows_affected();
-    tx.commit().await?;
-    Ok(n)
+        .rows_affected())
 }
 
 fn median(values: &mut [f64]) -> f64 {

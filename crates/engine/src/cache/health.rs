@@ -34,17 +34,21 @@ impl Cache {
     /// Each row keeps the health the previous assessment gave its
     /// tenant-region (`previous`, `previous_at`), for "what changed".
     pub async fn replace_health(&self, rows: &[HealthRow], now_ms: i64) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
+        // It reads before it writes: begun IMMEDIATE, it is the writer from
+        // the start, or SQLite would refuse its first write at once while
+        // another holds the writer ("database is locked", busy timeout or
+        // not).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let before: std::collections::HashMap<(String, String), (String, i64)> =
             sqlx::query_as::<_, (String, String, String, i64)>(
                 "SELECT tenant_id, region, health, computed_at FROM health",
             )
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?
             .into_iter()
             .map(|(t, r, h, at)| ((t, r), (h, at)))
             .collect();
-        sqlx::query("DELETE FROM health").execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM health").execute(&mut *tx).await?;
         for h in rows {
             let previous = before.get(&(h.tenant_id.clone(), h.region.clone()));
             sqlx::query(
@@ -60,7 +64,7 @@ impl Cache {
             .bind(now_ms)
             .bind(previous.map(|(health, _)| health.as_str()))
             .bind(previous.map(|(_, at)| *at))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;

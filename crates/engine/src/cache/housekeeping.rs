@@ -124,9 +124,7 @@ async fn prune_rows(
             Cut::Int(v) => q.bind(*v),
             Cut::Text(v) => q.bind(v.as_str()),
         };
-        let mut tx = cache.write().await?;
-        let n = q.bind(BATCH_ROWS).execute(&mut **tx).await?.rows_affected();
-        tx.commit().await?;
+        let n = q.bind(BATCH_ROWS).execute(cache.pool()).await?.rows_affected();
         if n > 0 {
             *transactions += 1;
         }
@@ -204,10 +202,7 @@ async fn delete_group(cache: &Cache, kind: Points, series: &[i64], cut: i64) -> 
     for id in series {
         q = q.bind(id);
     }
-    let mut tx = cache.write().await?;
-    let n = q.execute(&mut **tx).await?.rows_affected();
-    tx.commit().await?;
-    Ok(n)
+    Ok(q.execute(cache.pool()).await?.rows_affected())
 }
 
 async fn prune_series(
@@ -229,14 +224,12 @@ async fn prune_series(
             .fetch_optional(cache.pool())
             .await?;
         let upto = bound.map(|ts| ts + 1).unwrap_or(cut);
-        let mut tx = cache.write().await?;
         let n = sqlx::query(sqlx::AssertSqlSafe(delete.clone()))
             .bind(series)
             .bind(upto)
-            .execute(&mut **tx)
+            .execute(cache.pool())
             .await?
             .rows_affected();
-        tx.commit().await?;
         *transactions += 1;
         deleted += n;
         if bound.is_none() {
@@ -422,9 +415,10 @@ impl From<sqlx::Error> for DropError {
 /// tenant still in the fleet file comes back with the next sync, its
 /// history read again from AWS as far as the backfill reaches.
 pub async fn drop_tenant(cache: &Cache, tenant: &str) -> Result<Vec<(String, u64)>, DropError> {
-    let mut tx = cache.write().await?;
+    // It reads before it writes: IMMEDIATE (see `Cache::replace_health`).
+    let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
     let known: Option<String> =
-        sqlx::query_scalar("SELECT id FROM tenant WHERE id = ?1").bind(tenant).fetch_optional(&mut **tx).await?;
+        sqlx::query_scalar("SELECT id FROM tenant WHERE id = ?1").bind(tenant).fetch_optional(&mut *tx).await?;
     if known.is_none() {
         return Err(DropError::Unknown(tenant.to_string()));
     }
@@ -442,7 +436,7 @@ pub async fn drop_tenant(cache: &Cache, tenant: &str) -> Result<Vec<(String, u64
     steps.push(("tenant", "DELETE FROM tenant WHERE id = ?1".into()));
     let mut out = Vec::new();
     for (table, sql) in steps {
-        let n = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).execute(&mut **tx).await?.rows_affected();
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).execute(&mut *tx).await?.rows_affected();
         if n > 0 {
             out.push((table.to_string(), n));
         }

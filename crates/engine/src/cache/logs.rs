@@ -25,7 +25,6 @@ pub struct LogResult {
 
 impl Cache {
     pub async fn put_log_result(&self, r: &LogResult, now_ms: i64) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO log_result (tenant_id, region, query_key, window_start, window_end, rows, records_matched, truncated, withheld, synced_at, partial)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -41,9 +40,8 @@ impl Cache {
         .bind(r.withheld)
         .bind(now_ms)
         .bind(&r.partial)
-        .execute(&mut **tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -40,11 +40,9 @@ pub use sources::{ActionCalls, SourceState, SyncCalls};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
-use std::time::Instant;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
-use sqlx::{Sqlite, Transaction};
 
 use crate::fleet::Fleet;
 
@@ -66,11 +64,6 @@ pub enum CacheError {
 
 /// SQLite's own verdicts on a file that is not a usable database: "file is
 /// not a database" (26) and "database disk image is malformed" (11).
-/// SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes).
-fn is_busy(e: &sqlx::Error) -> bool {
-    e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5)
-}
-
 fn is_corrupt(e: &CacheError) -> bool {
     let db = |e: &sqlx::Error| match e {
         sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("26") | Some("11")),
@@ -112,38 +105,16 @@ fn placeholders(n: usize, one: &str) -> String {
     s
 }
 
-/// A write transaction ([`Cache::write`]); dropped without
-/// [`Write::commit`], it rolls back.
-pub(crate) struct Write {
-    tx: Transaction<'static, Sqlite>,
-}
-
-impl Write {
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-}
-
-impl std::ops::Deref for Write {
-    type Target = Transaction<'static, Sqlite>;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for Write {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
-
-/// How long one attempt to become SQLite's writer waits (its busy
-/// timeout) before [`Cache::write`] tries again.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long [`Cache::write`] keeps trying: a write is given up only when
-/// SQLite's writer has been taken this long without a break it could get.
-const WRITE_PATIENCE: Duration = Duration::from_secs(600);
+/// How long a write waits for SQLite's one writer. A sync commits from
+/// several calls at once (metrics beside alarms, logs and cost), each
+/// waiting for the others here, polling; with 10 s, a big sync on a loaded
+/// machine had a commit miss every moment the writer was free and fail
+/// with "database is locked" (CI, 2026-12-07). Two minutes of misses does
+/// not happen; a writer held that long is another process stuck. (Taking
+/// turns in the process instead, behind an async mutex, cost F2000's
+/// backfill 10% more time: each hand-over waited for the runtime to poll
+/// the next writer.)
+const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Create the cache's directory (0700) and file (0600) with those modes from
 /// the start, so there is no moment where another user could open them.
@@ -171,7 +142,7 @@ impl Cache {
     /// fresh cache is built, so a bad file never stops fleetdeck from
     /// starting, and nothing is deleted: see [`Cache::recovered`].
     pub async fn open(path: &Path) -> Result<Cache, CacheError> {
-        match Cache::open_once(path, BUSY_TIMEOUT).await {
+        match Cache::open_once(path).await {
             Err(e) if is_corrupt(&e) => {
                 let reason = e.to_string();
                 let stamp = crate::clock::now();
@@ -185,7 +156,7 @@ impl Cache {
                     }
                 }
                 tracing::warn!("cache {shown} was unreadable ({reason}); moved to {}", moved_to.display());
-                let mut cache = Cache::open_once(path, BUSY_TIMEOUT).await?;
+                let mut cache = Cache::open_once(path).await?;
                 cache.recovered = Some(Recovered { moved_to, reason });
                 Ok(cache)
             }
@@ -198,7 +169,7 @@ impl Cache {
         self.recovered.as_ref()
     }
 
-    pub(crate) async fn open_once(path: &Path, busy_timeout: Duration) -> Result<Cache, CacheError> {
+    async fn open_once(path: &Path) -> Result<Cache, CacheError> {
         let shown = path.display().to_string();
         create_private(path).map_err(|source| CacheError::Io { path: shown.clone(), source })?;
         let options = SqliteConnectOptions::new()
@@ -206,7 +177,7 @@ impl Cache {
             .create_if_missing(false)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(busy_timeout)
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -237,32 +208,6 @@ impl Cache {
         Ok(Cache { pool, path: None, recovered: None })
     }
 
-    /// A write transaction, begun `IMMEDIATE`: it is SQLite's writer from
-    /// its first statement, so reading before writing in it can never find
-    /// the writer taken (which SQLite answers with "database is locked" at
-    /// once, busy timeout or not). Becoming the writer waits for the one
-    /// before: SQLite's busy timeout per attempt, attempts for up to
-    /// [`WRITE_PATIENCE`].
-    ///
-    /// The bug this fixes: a sync commits from several calls at once
-    /// (metrics beside alarms, logs and cost), and each write waited for
-    /// the others through one busy timeout; on a loaded machine a big
-    /// sync's commit could keep missing the moments the writer was free
-    /// for its 10 s, and a metrics source failed with "database is
-    /// locked". (Taking turns in the process instead, behind an async
-    /// mutex, cost F2000's backfill 10% more time: every hand-over of the
-    /// turn waited for the runtime to poll the next writer.)
-    pub(crate) async fn write(&self) -> Result<Write, CacheError> {
-        let started = Instant::now();
-        loop {
-            match self.pool.begin_with("BEGIN IMMEDIATE").await {
-                Ok(tx) => return Ok(Write { tx }),
-                Err(e) if is_busy(&e) && started.elapsed() < WRITE_PATIENCE => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -272,15 +217,13 @@ impl Cache {
     }
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(key)
         .bind(value)
-        .execute(&mut **tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -291,8 +234,8 @@ impl Cache {
     /// Record the fleet's tenants; tenants no longer in the fleet become
     /// inactive (their history is kept).
     pub async fn record_fleet(&self, fleet: &Fleet) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
-        sqlx::query("UPDATE tenant SET active = 0").execute(&mut **tx).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE tenant SET active = 0").execute(&mut *tx).await?;
         for t in &fleet.tenants {
             let regions: Vec<&str> = t.regions().collect();
             sqlx::query(
@@ -314,13 +257,13 @@ impl Cache {
             .bind(t.residency)
             .bind(&t.role_arn)
             .bind(fleet.monitoring_for(t, &t.home_region).map(|m| &m.account))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         // The tag key tenants are found by, for the views to name it.
         sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('cost_tag', ?1)")
             .bind(&fleet.cost_tag)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         self.set_meta("fleet_name", &fleet.name).await?;
@@ -329,9 +272,7 @@ impl Cache {
         match &fleet.apportion {
             Some(a) => self.set_meta("apportion", &serde_json::to_string(a).unwrap_or_default()).await,
             None => {
-                let mut tx = self.write().await?;
-                sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&mut **tx).await?;
-                tx.commit().await?;
+                sqlx::query("DELETE FROM meta WHERE key = 'apportion'").execute(&self.pool).await?;
                 Ok(())
             }
         }

@@ -378,7 +378,7 @@ impl Cache {
         if keys.is_empty() {
             return Ok(out);
         }
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for key in keys {
             let row = sqlx::query(
                 "INSERT INTO series (tenant_id, region, metric_key, namespace, metric_name, dimensions, stat, period, unit)
@@ -396,7 +396,7 @@ impl Cache {
             .bind(key.stat)
             .bind(key.period)
             .bind(key.unit)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
             out.push((row.get(0), row.get(1)));
         }
@@ -437,7 +437,7 @@ impl Cache {
         // Every statement below covers many series: each one is a round
         // trip to SQLite's worker thread, which on a re-sync (a few points
         // for each of thousands of series) costs more than the writing.
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         let written = insert_points(&mut tx, &batch).await?;
         put_hours(&mut tx, &fresh).await?;
         recompute_hours(&mut tx, &redelivered).await?;

@@ -63,7 +63,7 @@ impl Cache {
         if sources.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for s in sources {
             sqlx::query(
                 "INSERT INTO source_status (tenant_id, region, source, status, error, remediation, last_attempt, last_ok)
@@ -80,7 +80,7 @@ impl Cache {
             .bind(&s.remediation)
             .bind(now_ms)
             .bind(s.status == SourceStatus::Ok)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -100,7 +100,7 @@ impl Cache {
 
     /// Record a finished sync and the calls it made, in one transaction.
     pub async fn record_sync(&self, s: &SyncSummary, calls: &[crate::ledger::CallCount]) -> Result<i64, CacheError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sync_run (started_at, finished_at, sources_ok, sources_failed, datapoints, api_calls, dollars, errors)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
@@ -113,7 +113,7 @@ impl Cache {
         .bind(s.api_calls)
         .bind(s.dollars)
         .bind(serde_json::to_string(&s.errors).unwrap_or_default())
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
         for c in calls {
             sqlx::query(
@@ -127,7 +127,7 @@ impl Cache {
             .bind(c.calls as i64)
             .bind(c.metrics as i64)
             .bind(c.dollars())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;

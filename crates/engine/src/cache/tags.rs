@@ -17,11 +17,11 @@ impl Cache {
         read_at: i64,
         for_tenants: &str,
     ) -> Result<(), CacheError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM tagged_resource WHERE account = ?1 AND region = ?2")
             .bind(account)
             .bind(region)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         for r in found {
             sqlx::query(
@@ -34,13 +34,13 @@ impl Cache {
             .bind(&r.arn)
             .bind(&r.dimension)
             .bind(&r.value)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
             .bind(format!("tags_read_at:{account}:{region}"))
             .bind(format!("{read_at}|{for_tenants}"))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(())
