@@ -5,8 +5,9 @@
 //! health and the incident timeline show what it found.
 //!
 //! Every test starts its own simulated fleet (the first 24 tenants of the
-//! plan: every isolation model, three regions, the three incidents) with its
-//! clock frozen, and syncs it into a cache file of its own.
+//! plan: every isolation model, three regions, the three incidents; the
+//! false-alarm test 320) with its clock frozen, and syncs it into a cache
+//! file of its own.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
