@@ -670,6 +670,12 @@ async fn resync_kept(keep: &std::path::Path, modes: &[(&str, &str)]) -> Option<s
         let fleet = Fleet::parse(std::path::Path::new(file), &text, &catalog).expect("fleet");
         let aws = bench_aws(&fleet, &endpoint).await;
         let path = keep.join(format!("{mode}.sqlite"));
+        // A WAL left by an earlier run over the copy belongs to another
+        // database: SQLite would replay its frames onto this one and
+        // corrupt it ("database disk image is malformed").
+        for x in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{x}", path.display()));
+        }
         std::fs::copy(&kept, &path).expect("copy the kept cache");
         let cache = Cache::open(&path).await.expect("cache");
         // `FLEETDECK_BENCH_MEDIANS=1`: time the backfill's tier-median
