@@ -4,6 +4,7 @@ use super::anomalies::*;
 use super::series::*;
 use super::*;
 use crate::detect::{AnomalyEvent, Direction, Hold, Season};
+use crate::model::SourceStatus;
 
 #[tokio::test]
 async fn a_new_cache_file_and_its_wal_are_owner_only() {
@@ -397,4 +398,38 @@ async fn a_write_outwaits_another_holding_the_cache_past_ten_seconds() {
     held.commit().await.unwrap();
     waiting.await.unwrap().expect("the write waited for the writer");
     assert_eq!(other.meta("after").await.unwrap().as_deref(), Some("2"));
+}
+
+#[tokio::test]
+async fn sources_written_many_at_once_keep_each_ones_last_state_and_its_last_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache.sqlite")).await.unwrap();
+    let state = |tenant: String, status: SourceStatus| SourceState {
+        tenant_id: tenant,
+        region: "us-east-1".into(),
+        source: "metrics".into(),
+        status,
+        error: (status != SourceStatus::Ok).then(|| "boom".into()),
+        remediation: None,
+        last_ok: None,
+    };
+    // 250 sources: more than one statement's worth.
+    let all: Vec<SourceState> = (0..250).map(|i| state(format!("t{i:03}"), SourceStatus::Ok)).collect();
+    cache.put_sources(&all, 1_000).await.unwrap();
+    // Then t007 fails, twice in one write (the later wins), and t200
+    // fails then recovers within one write.
+    let again = vec![
+        state("t007".into(), SourceStatus::Throttled),
+        state("t200".into(), SourceStatus::Error),
+        state("t007".into(), SourceStatus::Error),
+        state("t200".into(), SourceStatus::Ok),
+    ];
+    cache.put_sources(&again, 2_000).await.unwrap();
+    let got = cache.all_sources().await.unwrap();
+    assert_eq!(got.len(), 250);
+    let of = |t: &str| got.iter().find(|s| s.tenant_id == t).unwrap().clone();
+    assert_eq!((of("t007").status, of("t007").last_ok), (SourceStatus::Error, Some(1_000)));
+    assert_eq!(of("t007").error.as_deref(), Some("boom"));
+    assert_eq!((of("t200").status, of("t200").last_ok, of("t200").error), (SourceStatus::Ok, Some(2_000), None));
+    assert_eq!((of("t249").status, of("t249").last_ok), (SourceStatus::Ok, Some(1_000)));
 }
