@@ -323,6 +323,59 @@ async fn hours_summed_in_hand_or_recomputed_agree_with_the_rows_to_the_last_bit(
     }
 }
 
+/// The usual re-sync: the last ten minutes again, unchanged, and five new
+/// ones in an hour that already holds points. The hour is brought up to
+/// date from the new points alone (its rows are not read again), and it
+/// still agrees with the rows: the same count, lowest and highest, and a
+/// sum equal but for rounding in the last place.
+#[tokio::test]
+async fn an_hour_that_gains_new_points_behind_unchanged_ones_agrees_with_its_rows() {
+    let cache = Cache::in_memory().await.unwrap();
+    crate::testkit::add_tenant(&cache, "acme", "premium").await;
+    let id = crate::testkit::add_series(&cache, "acme", "latency", "TargetResponseTime").await;
+    let t0 = 1_800_000_000; // on the hour
+    let value = |m: i64| 0.1 * m as f64 + 1.0 / (m as f64 + 3.0) + 1e7 * ((m % 7) as f64);
+    let first: Vec<(i64, f64)> = (0..25).rev().map(|m| (t0 + m * 60, value(m))).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: first, watermark: t0 + 25 * 60 }]).await.unwrap();
+    // Syncs 5 minutes apart, each re-reading 10, through the next hour.
+    for end in (30..=95).step_by(5) {
+        let again: Vec<(i64, f64)> = (end - 15..end).rev().map(|m| (t0 + m * 60, value(m))).collect();
+        let n = again.len() as u64;
+        let written = cache
+            .commit_points(&[PointBatch { series_id: id, points: again, watermark: t0 + end * 60 }])
+            .await
+            .unwrap();
+        assert_eq!(written, n, "every point delivered counts as written, re-delivered ones too");
+    }
+    let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
+    assert_eq!(hours.len(), 2, "{hours:?}");
+    for (kept, rows) in hours.iter().zip(&raw) {
+        assert_eq!((kept.0, kept.1, kept.3, kept.4), (rows.0, rows.1, rows.3, rows.4));
+        assert!((kept.2 - rows.2).abs() <= 1e-12 * rows.2.abs(), "{kept:?} against {rows:?}");
+    }
+    assert_eq!(hours[0].1, 60);
+    assert_eq!(hours[1].1, 35);
+}
+
+/// A minute CloudWatch had no datapoint for comes late: it lands behind
+/// the watermark in an hour that holds points already, and the hour
+/// counts it.
+#[tokio::test]
+async fn a_late_point_behind_the_watermark_is_counted_in_its_hour() {
+    let cache = Cache::in_memory().await.unwrap();
+    crate::testkit::add_tenant(&cache, "acme", "premium").await;
+    let id = crate::testkit::add_series(&cache, "acme", "errors", "HTTPCode_Target_5XX_Count").await;
+    let t0 = 1_800_000_000; // on the hour
+                            // Minute 17 missing.
+    let first: Vec<(i64, f64)> = (0..20).filter(|m| *m != 17).map(|m| (t0 + m * 60, 1.0)).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: first, watermark: t0 + 20 * 60 }]).await.unwrap();
+    let second: Vec<(i64, f64)> = (10..25).map(|m| (t0 + m * 60, if m == 17 { 40.0 } else { 1.0 })).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: second, watermark: t0 + 25 * 60 }]).await.unwrap();
+    let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
+    assert_eq!(hours, raw);
+    assert_eq!(hours, vec![(t0, 25, 64.0, 1.0, 40.0)]);
+}
+
 /// One GetMetricData answer carries many series, and a long one comes
 /// in pages, so a series can be in a batch twice. However the batch is
 /// packed into statements, every series ends with its own rows (the
