@@ -355,6 +355,65 @@ async fn an_hour_that_gains_new_points_behind_unchanged_ones_agrees_with_its_row
     }
     assert_eq!(hours[0].1, 60);
     assert_eq!(hours[1].1, 35);
+    assert_days_agree_with_rows(&cache, id).await;
+}
+
+/// A series' daily buckets agree with its rows: count, lowest, highest
+/// exactly, the sum but for rounding.
+async fn assert_days_agree_with_rows(cache: &Cache, id: i64) {
+    let kept: Vec<Hour> =
+        sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 86400 ORDER BY ts")
+            .bind(id)
+            .fetch_all(cache.pool())
+            .await
+            .unwrap();
+    let raw: Vec<Hour> = sqlx::query_as(
+        "SELECT ts - ts % 86400, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
+         GROUP BY ts - ts % 86400 ORDER BY 1",
+    )
+    .bind(id)
+    .fetch_all(cache.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept.len(), raw.len(), "{kept:?} against {raw:?}");
+    for (kept, rows) in kept.iter().zip(&raw) {
+        assert_eq!((kept.0, kept.1, kept.3, kept.4), (rows.0, rows.1, rows.3, rows.4));
+        assert!((kept.2 - rows.2).abs() <= 1e-12 * rows.2.abs(), "{kept:?} against {rows:?}");
+    }
+}
+
+/// Syncs 5 minutes apart across midnight UTC: the old day gets its last
+/// minutes added, the new day starts from the new points, and a value
+/// corrected in the old day's last hour after midnight recomputes that day.
+#[tokio::test]
+async fn days_stay_true_across_midnight_and_a_late_correction() {
+    let cache = Cache::in_memory().await.unwrap();
+    crate::testkit::add_tenant(&cache, "acme", "premium").await;
+    let id = crate::testkit::add_series(&cache, "acme", "requests", "RequestCount").await;
+    let midnight = 1_800_000_000 / 86_400 * 86_400 + 86_400;
+    let value = |m: i64| 3.0 + (m % 11) as f64 * 0.7;
+    let at = |m: i64| midnight + m * 60;
+    let first: Vec<(i64, f64)> = (-90..-20).map(|m| (at(m), value(m))).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: first, watermark: at(-20) }]).await.unwrap();
+    for end in (-15..=20).step_by(5) {
+        let again: Vec<(i64, f64)> = (end - 15..end).map(|m| (at(m), value(m))).collect();
+        cache.commit_points(&[PointBatch { series_id: id, points: again, watermark: at(end) }]).await.unwrap();
+        assert_days_agree_with_rows(&cache, id).await;
+    }
+    // 23:58 corrected, read again at 00:25 with the last minutes.
+    let late: Vec<(i64, f64)> = (-2..25).map(|m| (at(m), if m == -2 { 500.0 } else { value(m) })).collect();
+    cache.commit_points(&[PointBatch { series_id: id, points: late, watermark: at(25) }]).await.unwrap();
+    assert_days_agree_with_rows(&cache, id).await;
+    let (hours, raw) = hours_kept_and_from_rows(&cache, id).await;
+    assert_eq!(hours.len(), raw.len());
+    let day_before: (i64, f64) =
+        sqlx::query_as("SELECT n, hi FROM rollup WHERE series_id = ?1 AND res = 86400 AND ts = ?2")
+            .bind(id)
+            .bind(midnight - 86_400)
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert_eq!(day_before, (90, 500.0));
 }
 
 /// A minute CloudWatch had no datapoint for comes late: it lands behind
