@@ -635,7 +635,10 @@ async fn commit_path(dir: &std::path::Path, t0: i64) -> (f64, f64) {
             .map(|b| PointBatch {
                 series_id: b.series_id,
                 points: b.points.iter().map(|(ts, v)| (ts - (10 - day) * 86_400, *v)).collect(),
-                watermark: b.watermark - (9 - day) * 86_400,
+                // Each day's watermark is where its points end, as a
+                // call's end is (a day further made every point "late",
+                // behind the watermark, and its hours recomputed).
+                watermark: b.watermark - (10 - day) * 86_400,
             })
             .collect();
         commit_cache.commit_points(&days).await.unwrap();
