@@ -313,41 +313,39 @@ pub(super) async fn recompute_hours(
     Ok(())
 }
 
-/// Write the hourly buckets summed in hand, 100 to a statement.
-pub(super) async fn put_hours(
-    tx: &mut Transaction<'_, Sqlite>,
-    hours: &[(i64, i64, Summary)],
-) -> Result<(), CacheError> {
-    for chunk in hours.chunks(100) {
-        let sql = format!(
-            "INSERT OR REPLACE INTO rollup (series_id, res, ts, n, sum, lo, hi) VALUES {}",
-            placeholders(chunk.len(), "(?, 3600, ?, ?, ?, ?, ?)")
-        );
-        // Built only from placeholders; every value is bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (series, ts, (n, sum, lo, hi)) in chunk {
-            q = q.bind(series).bind(ts).bind(n).bind(sum).bind(lo).bind(hi);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
+/// How [`write_hours`] treats a bucket already there.
+#[derive(Clone, Copy)]
+pub(super) enum Existing {
+    /// Replaced: the summary holds every point of its hour.
+    Replace,
+    /// Added to: the summary holds the hour's new points only (a bucket
+    /// not there yet is created from them: nothing behind the watermark
+    /// fell in it).
+    AddTo,
 }
 
-/// Add the summed new points to their buckets, 100 to a statement (a
-/// bucket not there yet is created from them: nothing behind the
-/// watermark fell in it).
-pub(super) async fn add_hours(
+/// Write hourly buckets summed in hand, 100 to a statement.
+pub(super) async fn write_hours(
     tx: &mut Transaction<'_, Sqlite>,
     hours: &[(i64, i64, Summary)],
+    existing: Existing,
 ) -> Result<(), CacheError> {
+    let on_conflict = match existing {
+        Existing::Replace => {
+            "ON CONFLICT (series_id, res, ts) DO UPDATE SET n = excluded.n, sum = excluded.sum, lo = excluded.lo,
+               hi = excluded.hi"
+        }
+        Existing::AddTo => {
+            "ON CONFLICT (series_id, res, ts) DO UPDATE SET n = rollup.n + excluded.n,
+               sum = rollup.sum + excluded.sum, lo = min(rollup.lo, excluded.lo), hi = max(rollup.hi, excluded.hi)"
+        }
+    };
     for chunk in hours.chunks(100) {
         let sql = format!(
-            "INSERT INTO rollup (series_id, res, ts, n, sum, lo, hi) VALUES {}
-             ON CONFLICT (series_id, res, ts) DO UPDATE SET n = rollup.n + excluded.n,
-               sum = rollup.sum + excluded.sum, lo = min(rollup.lo, excluded.lo), hi = max(rollup.hi, excluded.hi)",
+            "INSERT INTO rollup (series_id, res, ts, n, sum, lo, hi) VALUES {} {on_conflict}",
             placeholders(chunk.len(), "(?, 3600, ?, ?, ?, ?, ?)")
         );
-        // Built only from placeholders; every value is bound.
+        // Built only from placeholders and constants; every value is bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (series, ts, (n, sum, lo, hi)) in chunk {
             q = q.bind(series).bind(ts).bind(n).bind(sum).bind(lo).bind(hi);
@@ -509,8 +507,8 @@ impl Cache {
         for b in batch.iter() {
             plan_hours(b.series_id, &b.points, before.get(&b.series_id).copied().flatten(), &changed, &mut hours);
         }
-        put_hours(&mut tx, &hours.fresh).await?;
-        add_hours(&mut tx, &hours.added).await?;
+        write_hours(&mut tx, &hours.fresh, Existing::Replace).await?;
+        write_hours(&mut tx, &hours.added, Existing::AddTo).await?;
         recompute_hours(&mut tx, &hours.recomputed).await?;
         put_watermarks(&mut tx, &batch).await?;
         daily_rollups(&mut tx, &batch).await?;

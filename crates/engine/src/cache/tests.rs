@@ -254,16 +254,23 @@ type Hour = (i64, i64, f64, f64, f64);
 /// A series' hourly rollup (start, n, sum, lo, hi) as kept, and as
 /// computed afresh from its raw rows.
 async fn hours_kept_and_from_rows(cache: &Cache, id: i64) -> (Vec<Hour>, Vec<Hour>) {
-    let kept = sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 3600 ORDER BY ts")
+    buckets_kept_and_from_rows(cache, id, 3600).await
+}
+
+/// [`hours_kept_and_from_rows`] for buckets of `res` seconds.
+async fn buckets_kept_and_from_rows(cache: &Cache, id: i64, res: i64) -> (Vec<Hour>, Vec<Hour>) {
+    let kept = sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = ?2 ORDER BY ts")
         .bind(id)
+        .bind(res)
         .fetch_all(cache.pool())
         .await
         .unwrap();
     let raw = sqlx::query_as(
-        "SELECT ts - ts % 3600, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
-         GROUP BY ts - ts % 3600 ORDER BY 1",
+        "SELECT ts - ts % ?2, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
+         GROUP BY ts - ts % ?2 ORDER BY 1",
     )
     .bind(id)
+    .bind(res)
     .fetch_all(cache.pool())
     .await
     .unwrap();
@@ -361,20 +368,7 @@ async fn an_hour_that_gains_new_points_behind_unchanged_ones_agrees_with_its_row
 /// A series' daily buckets agree with its rows: count, lowest, highest
 /// exactly, the sum but for rounding.
 async fn assert_days_agree_with_rows(cache: &Cache, id: i64) {
-    let kept: Vec<Hour> =
-        sqlx::query_as("SELECT ts, n, sum, lo, hi FROM rollup WHERE series_id = ?1 AND res = 86400 ORDER BY ts")
-            .bind(id)
-            .fetch_all(cache.pool())
-            .await
-            .unwrap();
-    let raw: Vec<Hour> = sqlx::query_as(
-        "SELECT ts - ts % 86400, count(*), sum(value), min(value), max(value) FROM datapoint WHERE series_id = ?1
-         GROUP BY ts - ts % 86400 ORDER BY 1",
-    )
-    .bind(id)
-    .fetch_all(cache.pool())
-    .await
-    .unwrap();
+    let (kept, raw) = buckets_kept_and_from_rows(cache, id, 86_400).await;
     assert_eq!(kept.len(), raw.len(), "{kept:?} against {raw:?}");
     for (kept, rows) in kept.iter().zip(&raw) {
         assert_eq!((kept.0, kept.1, kept.3, kept.4), (rows.0, rows.1, rows.3, rows.4));
