@@ -10,8 +10,10 @@
 //! `FLEETDECK_BENCH_CASE=f200` or `f2000` runs one case only. For profiling
 //! (not figures): `FLEETDECK_BENCH_KEEP=<dir>` keeps F2000's backfilled
 //! caches so that later runs re-sync copies of them only (see
-//! [`resync_kept`]), and `FLEETDECK_BENCH_SQL_LOG=<file>` writes every SQL
-//! statement with its elapsed time there.
+//! [`resync_kept`]; compare builds within the hour of the keeping run:
+//! later, every build's kept re-sync slowed by about 7 s, its alarms phase
+//! most), and `FLEETDECK_BENCH_SQL_LOG=<file>` writes every SQL statement
+//! with its elapsed time there.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
