@@ -125,27 +125,31 @@ pub(super) fn merge_batch(batch: &[PointBatch]) -> Cow<'_, [PointBatch]> {
 /// Multi-row upserts, 500 rows (1,500 bound values) a statement, packed
 /// across series: far fewer statements than one per point, or per series.
 /// (Measured on F200 against a json_each variant with one statement per
-/// series: 974k vs 550k points/s.) Only the points `take` keeps, by
-/// series and timestamp. With `changed`, a point equal to its row leaves
-/// it alone, and the (series, timestamp) of every row inserted or changed
-/// is pushed there.
+/// series: 974k vs 550k points/s.) One side of each series' old watermark
+/// (`walls`, one per series of the batch, `None` for a new series): the points
+/// `behind` it, or the new ones at or after it. Behind it, a point equal
+/// to its row leaves it alone, and the (series, timestamp) of every row
+/// inserted or changed is returned.
 pub(super) async fn upsert_points(
     tx: &mut Transaction<'_, Sqlite>,
     batch: &[PointBatch],
-    take: impl Fn(i64, i64) -> bool + Send + Sync,
-    mut changed: Option<&mut Vec<(i64, i64)>>,
-) -> Result<(), CacheError> {
+    walls: &[Option<i64>],
+    behind: bool,
+) -> Result<Vec<(i64, i64)>, CacheError> {
     const ROWS: usize = 500;
-    let tell = changed.is_some();
     let statement = |rows: usize| {
-        let (only_changed, returning) =
-            if tell { (" WHERE datapoint.value IS NOT excluded.value", " RETURNING series_id, ts") } else { ("", "") };
+        let (only_changed, returning) = if behind {
+            (" WHERE datapoint.value IS NOT excluded.value", " RETURNING series_id, ts")
+        } else {
+            ("", "")
+        };
         format!(
             "INSERT INTO datapoint (series_id, ts, value) VALUES {}
              ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value{only_changed}{returning}",
             placeholders(rows, "(?,?,?)")
         )
     };
+    let mut changed = Vec::new();
     let full = statement(ROWS);
     // A cursor (series, point) through the batch; plain indices keep the
     // future Send for every lifetime.
@@ -156,7 +160,7 @@ pub(super) async fn upsert_points(
         while chunk.len() < ROWS && i < batch.len() {
             let b = &batch[i];
             if let Some(&(ts, v)) = b.points.get(j) {
-                if take(b.series_id, ts) {
+                if walls[i].is_some_and(|w| ts < w) == behind {
                     chunk.push((b.series_id, ts, v));
                 }
                 j += 1;
@@ -165,7 +169,7 @@ pub(super) async fn upsert_points(
             }
         }
         if chunk.is_empty() {
-            return Ok(());
+            return Ok(changed);
         }
         let sql = if chunk.len() == ROWS { full.clone() } else { statement(chunk.len()) };
         // Built only from placeholders; every value is bound.
@@ -173,15 +177,10 @@ pub(super) async fn upsert_points(
         for (series, ts, v) in &chunk {
             q = q.bind(series).bind(ts).bind(v);
         }
-        match changed.as_deref_mut() {
-            Some(out) => {
-                for r in q.fetch_all(&mut **tx).await? {
-                    out.push((r.get(0), r.get(1)));
-                }
-            }
-            None => {
-                q.execute(&mut **tx).await?;
-            }
+        if behind {
+            changed.extend(q.fetch_all(&mut **tx).await?.iter().map(|r| (r.get(0), r.get(1))));
+        } else {
+            q.execute(&mut **tx).await?;
         }
     }
 }
@@ -252,8 +251,7 @@ pub(super) fn plan_hours(
     // point behind the watermark changed in each.
     let mut older: BTreeMap<i64, bool> = BTreeMap::new();
     for &(ts, _) in points.iter().filter(|p| p.0 < fresh_from) {
-        let dirty = ts < watermark && changed.contains(&(series_id, ts));
-        *older.entry(ts.div_euclid(hour) * hour).or_default() |= dirty;
+        *older.entry(ts.div_euclid(hour) * hour).or_default() |= changed.contains(&(series_id, ts));
     }
     for (&start, &dirty) in &older {
         if dirty {
@@ -491,21 +489,20 @@ impl Cache {
         // (SQLite answers "database is locked" at once, busy timeout or
         // not). Only this call writes these series' watermarks.
         let before = self.watermarks(batch.iter().map(|b| b.series_id).collect()).await?;
-        let behind = |series: i64, ts: i64| before.get(&series).copied().flatten().is_some_and(|w| ts < w);
+        // Each series' old watermark, looked up once (not per point).
+        let walls: Vec<Option<i64>> = batch.iter().map(|b| before.get(&b.series_id).copied().flatten()).collect();
         // Every statement below covers many series: each one is a round
         // trip to SQLite's worker thread, which on a re-sync (a few points
         // for each of thousands of series) costs more than the writing.
         let mut tx = self.pool.begin().await?;
         // The points delivered before first, to learn which of them
         // changed (usually none); then the new ones.
-        let mut changed: Vec<(i64, i64)> = Vec::new();
-        upsert_points(&mut tx, &batch, behind, Some(&mut changed)).await?;
-        upsert_points(&mut tx, &batch, |series, ts| !behind(series, ts), None).await?;
+        let changed: HashSet<(i64, i64)> = upsert_points(&mut tx, &batch, &walls, true).await?.into_iter().collect();
+        upsert_points(&mut tx, &batch, &walls, false).await?;
         let written = batch.iter().map(|b| b.points.len() as u64).sum();
-        let changed: HashSet<(i64, i64)> = changed.into_iter().collect();
         let mut hours = HourPlan::default();
-        for b in batch.iter() {
-            plan_hours(b.series_id, &b.points, before.get(&b.series_id).copied().flatten(), &changed, &mut hours);
+        for (b, &wall) in batch.iter().zip(&walls) {
+            plan_hours(b.series_id, &b.points, wall, &changed, &mut hours);
         }
         write_hours(&mut tx, &hours.fresh, Existing::Replace).await?;
         write_hours(&mut tx, &hours.added, Existing::AddTo).await?;
