@@ -28,5 +28,6 @@ mod moto;
 mod moto_fleet;
 mod partial;
 mod report;
+mod retention;
 mod security;
 mod tags;
