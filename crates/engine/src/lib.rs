@@ -14,7 +14,7 @@
 //!   [`collect`] makes the calls ([`insights`] splits a Logs Insights
 //!   question over more than 50 log groups and merges the answers);
 //!   [`sync`] runs a whole sync into the [`cache`] (SQLite via sqlx).
-//! - [`housekeeping`] (in [`cache`]) keeps the cache small: retention after each sync, and
+//! - [`housekeeping`] (in [`cache`]) keeps the cache small: retention after a sync (once an hour), and
 //!   `fleetdeck cache` (sizes per table and tenant, compact, drop a tenant).
 //! - [`redact`] strips personal data and secrets from text cached for
 //!   data-residency tenants.

@@ -647,20 +647,12 @@ pub async fn run(
     cache.record_sync(&summary, &calls).await?;
     // Retention last, in small transactions; everything above is committed
     // already, so a failure here costs only disk and is retried next sync.
-    // A pass seeks every series in three tables (half a second at 120,000
-    // series) to delete the minutes that aged out since the last: it runs
-    // once an hour of the sync's clock, and at once when the limits change.
-    let limits = retention_limits(&fleet.retention);
-    let last = cache.meta(RETENTION_PASS).await?;
-    let last_at = last.as_deref().and_then(|v| v.split_once(' ')).filter(|(_, l)| *l == limits).map(|(at, _)| at);
-    match last_at.and_then(|at| at.parse::<i64>().ok()).filter(|at| (opts.now - HOUR + 1..=opts.now).contains(at)) {
-        Some(at) => step("retention", format!("retention not due: last pass {} minutes ago", (opts.now - at) / 60)),
-        None => {
-            match crate::housekeeping::enforce_retention(cache, &fleet.retention, opts.now).await {
-                Ok(_) => cache.set_meta(RETENTION_PASS, &format!("{} {limits}", opts.now)).await?,
-                Err(e) => tracing::warn!("retention pass failed (retried at the next sync): {e}"),
-            }
-            step("retention", "retention enforced".into());
+    match crate::housekeeping::retention_if_due(cache, &fleet.retention, opts.now).await {
+        Ok(Some(_)) => step("retention", "retention enforced".into()),
+        Ok(None) => step("retention", "retention not due (once an hour)".into()),
+        Err(e) => {
+            tracing::warn!("retention pass failed (retried at the next sync): {e}");
+            step("retention", "retention failed; retried at the next sync".into());
         }
     }
     let total = run.total.load(Ordering::Relaxed);
@@ -671,18 +663,6 @@ pub async fn run(
         message: format!("{} datapoints, {} sources failed", summary.datapoints, summary.sources_failed),
     });
     Ok(summary)
-}
-
-/// The cache's meta key for the last retention pass: its sync's clock
-/// (epoch s) and the limits it applied ([`retention_limits`]).
-const RETENTION_PASS: &str = "retention_pass";
-
-/// The fleet file's retention limits as the last pass records them.
-fn retention_limits(r: &crate::fleet::Retention) -> String {
-    format!(
-        "raw={} hourly={} daily={} events={} cost={}",
-        r.raw_days, r.hourly_days, r.daily_days, r.events_days, r.cost_days
-    )
 }
 
 /// The tenant-regions not read this sync under the budget's stretch:
