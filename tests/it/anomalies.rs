@@ -297,8 +297,9 @@ async fn the_latency_ramp_at_the_daily_peak_is_found_as_soon() {
 /// with no episode at all. Here about 15,800 series-days are scored, so
 /// the bound (3 episodes) is the goal's rate itself, and a run with none
 /// shows the rate below one in 5,000 (95%, Poisson). Two weeks, so the
-/// detector's likelihood and shift channels, which wait for a week of
-/// history, speak for the second; 1-minute data is kept 15 days by
+/// detector's shift channel, which waits for a week of history, speaks
+/// for the second (its likelihood channel waits a day, so the first
+/// weekend is in its sight); 1-minute data is kept 15 days by
 /// CloudWatch. The simulated data moves with the real clock (see
 /// `epoch_now`): on 2026-12-07, runs at three times gave 0, 1 and 0
 /// episodes (the one: requests 29% below the usual 03:45 level, the

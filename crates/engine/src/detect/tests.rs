@@ -485,42 +485,54 @@ fn an_ongoing_episode_keeps_its_peak_and_says_where_the_series_is_now() {
     assert!(!e.explain_now("p99 latency", "ms", Some(2700.0)).contains("now"));
 }
 
-/// `days` days of noise around 100 that grows fourfold from day `from` on;
-/// the index of its first grown point.
-fn growing_noise(from: usize, days: usize) -> (usize, Vec<(i64, f64)>) {
-    let day = (DAY / STEP) as usize;
-    let burst = from * day;
+/// `days` days of noise around 100, a point every `step` seconds, that
+/// grows fourfold from `from` seconds in; the index of its first grown point.
+fn growing_noise(step: i64, from: i64, days: i64) -> (usize, Vec<(i64, f64)>) {
+    let burst = (from / step) as usize;
     let mut noise = Noise(23);
-    let points = (0..days * day)
-        .map(|i| (T0 + i as i64 * STEP, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
+    let points = (0..(days * DAY / step) as usize)
+        .map(|i| (T0 + i as i64 * step, 100.0 + if i < burst { 3.0 } else { 12.0 } * noise.next()))
         .collect();
     (burst, points)
 }
 
 /// Noise that grows fourfold with no point beyond the bar: the likelihood
-/// channel finds it within the hour once the detector has a week of the
-/// series, where the point bar and the CUSUM alone do not.
+/// channel finds it within the hour once the detector has a day of the
+/// series, where the point bar and the CUSUM alone do not. At five
+/// minutes (its 300 points take a day) and at one.
 #[test]
-fn noise_that_grows_is_flagged_once_a_week_is_known() {
-    let day = (DAY / STEP) as usize;
-    let (burst, points) = growing_noise(8, 9);
-    let found = alarms(&points, &mut Detector::new(Config::default()));
-    let after: Vec<usize> = found.iter().copied().filter(|&i| i >= burst).collect();
-    assert!(after.first().is_some_and(|&i| i < burst + 12), "alarms: {found:?}");
-    assert!(found.iter().all(|&i| i < day || i >= burst), "alarms before the burst: {found:?}");
-    let without = Params { likelihood_tail: 0.0, ..Params::default() };
-    let found = alarms(&points, &mut Detector::with_params(Config::default(), without));
-    assert!(!found.iter().any(|&i| (burst..burst + 12).contains(&i)), "{found:?}");
+fn noise_that_grows_is_flagged_once_a_day_is_known() {
+    for (step, from) in [(STEP, 8 * DAY), (STEP, 2 * DAY), (MINUTE, 2 * DAY), (MINUTE, DAY + 6 * HOUR)] {
+        let (burst, points) = growing_noise(step, from, from / DAY + 1);
+        let hour = (HOUR / step) as usize;
+        let found = alarms(&points, &mut Detector::new(Config::default()));
+        let after: Vec<usize> = found.iter().copied().filter(|&i| i >= burst).collect();
+        assert!(after.first().is_some_and(|&i| i < burst + hour), "step {step}, from {from}: alarms {found:?}");
+        let day = (DAY / step) as usize;
+        assert!(found.iter().all(|&i| i < day || i >= burst), "step {step}: alarms before the burst: {found:?}");
+        let without = Params { likelihood_tail: 0.0, ..Params::default() };
+        let found = alarms(&points, &mut Detector::with_params(Config::default(), without));
+        assert!(!found.iter().any(|&i| (burst..burst + hour).contains(&i)), "step {step}, from {from}: {found:?}");
+    }
 }
 
-/// Before a week of history the channel is silent: the same burst on the
-/// third day is left to the point bar and the CUSUM.
+/// Before a day of history the channel is silent: the same burst twelve
+/// hours into a one-minute series (720 points, past the channel's first
+/// 300) is left to the point bar and the CUSUM. Until the daily shape is
+/// known, a sustained miss may be the day's own shape.
 #[test]
-fn the_likelihood_channel_waits_for_a_week() {
-    let (_, points) = growing_noise(3, 4);
+fn the_likelihood_channel_waits_for_a_day() {
+    let (_, points) = growing_noise(MINUTE, 12 * HOUR, 1);
     let shipped = alarms(&points, &mut Detector::new(Config::default()));
     let without = Params { likelihood_tail: 0.0, ..Params::default() };
     assert_eq!(shipped, alarms(&points, &mut Detector::with_params(Config::default(), without)));
+    let (_, points) = growing_noise(MINUTE, 12 * HOUR, 2);
+    let late = Params { likelihood_after: 0, ..Params::default() };
+    assert_ne!(
+        alarms(&points, &mut Detector::with_params(Config::default(), late)),
+        alarms(&points, &mut Detector::with_params(Config::default(), without)),
+        "the premise: without the wait, the channel would speak on this burst"
+    );
 }
 
 /// The shift channel on its own: a week and more of steady noise never
