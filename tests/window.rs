@@ -476,6 +476,17 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
         .eval(&format!("Array.from(document.querySelectorAll('{spike} .signals li')).map(li => li.dataset.kind)"));
     let signals: Vec<&str> = signals.as_array().unwrap().iter().filter_map(|k| k.as_str()).collect();
     assert!(signals.contains(&"anomaly") && signals.contains(&"peer"), "{signals:?}");
+    // Each signal says when it began ("12-07 21:40") and how long it
+    // lasted: an alarm that flapped is two signals with the same words,
+    // told apart by their times.
+    let when = console
+        .eval(&format!("Array.from(document.querySelectorAll('{spike} .signals li')).map(li => li.querySelector('.when')?.textContent ?? '')"));
+    let when: Vec<&str> = when.as_array().unwrap().iter().filter_map(|k| k.as_str()).collect();
+    assert!(
+        when.len() == signals.len()
+            && when.iter().all(|w| w.contains(':') && (w.contains("ongoing") || w.contains("for "))),
+        "{when:?}"
+    );
     console.screenshot("incidents-view.png");
     // Showing only anomalies keeps the spike: one of its signals is one.
     console.click("#chip-anomaly");

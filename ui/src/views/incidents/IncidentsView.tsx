@@ -274,7 +274,10 @@ function IncidentLine({
           <ul class="signals small" data-signals={i.evidence.length}>
             {i.evidence.map((e, k) => (
               <li key={k} data-kind={e.kind}>
-                <span class="muted">{e.kind}</span> {e.title}
+                <span class="muted">{e.kind}</span> {e.title}{' '}
+                <span class="when muted" title={timestamp(e.start)}>
+                  · {shortTime(e.start)}, {e.end === null ? 'ongoing' : `for ${duration(e.end - e.start)}`}
+                </span>
               </li>
             ))}
           </ul>
