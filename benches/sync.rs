@@ -812,9 +812,16 @@ async fn f2000() -> serde_json::Value {
             let _ = std::fs::remove_file(format!("{}{x}", path.display()));
         }
     }
-    print_side_by_side(&out);
+    // A child's one column would only repeat what the parent prints beside
+    // the other mode's.
+    if std::env::var_os(CHILD).is_none() {
+        print_side_by_side(&out);
+    }
     serde_json::Value::Object(out)
 }
+
+/// Set in the environment of [`each_mode_alone`]'s children.
+const CHILD: &str = "FLEETDECK_BENCH_CHILD";
 
 /// Run each F2000 mode in a child process (this binary, one mode each, the
 /// same t0): its own lines pass through, and its figures come back as its
@@ -827,6 +834,7 @@ fn each_mode_alone(modes: &[(&str, &str)], t0: i64) -> serde_json::Value {
             .env("FLEETDECK_BENCH_CASE", "f2000")
             .env("FLEETDECK_BENCH_MODES", mode)
             .env("FLEETDECK_BENCH_T0", t0.to_string())
+            .env(CHILD, "1")
             .stderr(std::process::Stdio::inherit())
             .output()
             .expect("run one mode");
