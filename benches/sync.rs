@@ -840,7 +840,9 @@ fn each_mode_alone(modes: &[(&str, &str)], t0: i64) -> serde_json::Value {
             .expect("run one mode");
         let text = String::from_utf8_lossy(&child.stdout);
         let (shown, last) = text.trim_end().rsplit_once('\n').unwrap_or(("", text.trim_end()));
-        println!("{shown}");
+        if !shown.trim().is_empty() {
+            println!("{shown}");
+        }
         assert!(child.status.success(), "F2000 {mode} failed: {}", child.status);
         let json: serde_json::Value = serde_json::from_str(last).expect("the mode's JSON line");
         out.insert((*mode).into(), json["f2000"][*mode].clone());
