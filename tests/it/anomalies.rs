@@ -663,6 +663,20 @@ async fn a_regional_slowdown_is_one_fleet_incident_not_one_alert_per_tenant() {
     }
     said.dedup();
     assert_eq!(said, vec![format!("fleet-wide: {}", shift.title)], "one shift, named alike everywhere");
+
+    // The Fleet view's "Anomalies, 24 h" card opens the Incidents view: it
+    // counts the anomalies that view lists over 24 h (inside incidents too),
+    // so the slowdown is not one anomaly per tenant there either. It counted
+    // every episode begun in 24 h: 8 against the Incidents view's 3.
+    let overview = fleetdeck_engine::view::fleet_overview(&cache, &world.catalog, false, world.epoch).await.unwrap();
+    let listed = fleetdeck_engine::view::incidents(&cache, 24, world.epoch).await.unwrap();
+    let anomalies = listed
+        .incidents
+        .iter()
+        .flat_map(|i| std::iter::once(i).chain(&i.evidence))
+        .filter(|i| i.kind == "anomaly")
+        .count();
+    assert_eq!(overview.anomalies_24h as usize, anomalies, "{:#?}", listed.incidents);
 }
 
 /// A week of the fleet with nothing injected (the six days before the

@@ -238,6 +238,17 @@ pub(super) async fn put_anomalies(
 /// end and still be that shift, told again (see [`Cache::incidents_for`]).
 pub const FLEET_SHIFT_LEAD_SECS: i64 = 10 * 60;
 
+/// An anomaly episode `a` that is not a fleet-wide shift told again: a
+/// member's own episode is the shift told again when it overlaps the shift,
+/// or ends just before it (the shift is judged on 20-minute medians, so it
+/// starts minutes after the members' own detectors fire). `?4` binds
+/// [`FLEET_SHIFT_LEAD_SECS`].
+const NOT_A_FLEET_SHIFT_TOLD_AGAIN: &str = "NOT EXISTS (
+    SELECT 1 FROM fleet_member m JOIN peer_anomaly p ON p.id = m.peer_id
+    WHERE m.tenant_id = a.tenant_id AND m.region = a.region AND p.kind = 'fleet'
+      AND p.metric_key = a.metric_key AND p.direction = a.direction
+      AND a.start <= p.through_ts AND a.through_ts >= p.start - ?4)";
+
 impl Cache {
     /// The saved detectors of these series (those that have one), each with
     /// its ongoing episode. Two statements per thousand series.
@@ -453,17 +464,10 @@ impl Cache {
     ) -> Result<Vec<Incident>, CacheError> {
         let mut out = Vec::new();
         let rows = sqlx::query(
-            // A member's own episode is the fleet shift told again when it
-            // overlaps the shift, or ends just before it: the shift is
-            // judged on 20-minute medians, so it starts minutes after the
-            // members' own detectors fire (`FLEET_SHIFT_LEAD_SECS`).
-            "SELECT a.tenant_id, a.region, a.metric_key, a.start, a.\"end\", a.through_ts, a.explanation FROM anomaly a
-             WHERE a.start <= ?2 AND a.through_ts >= ?1 AND (?3 IS NULL OR a.tenant_id = ?3)
-               AND NOT EXISTS (
-                 SELECT 1 FROM fleet_member m JOIN peer_anomaly p ON p.id = m.peer_id
-                 WHERE m.tenant_id = a.tenant_id AND m.region = a.region AND p.kind = 'fleet'
-                   AND p.metric_key = a.metric_key AND p.direction = a.direction
-                   AND a.start <= p.through_ts AND a.through_ts >= p.start - ?4)",
+            sqlx::AssertSqlSafe(format!(
+                "SELECT a.tenant_id, a.region, a.metric_key, a.start, a.\"end\", a.through_ts, a.explanation FROM anomaly a
+                 WHERE a.start <= ?2 AND a.through_ts >= ?1 AND (?3 IS NULL OR a.tenant_id = ?3) AND {NOT_A_FLEET_SHIFT_TOLD_AGAIN}"
+            )),
         )
         .bind(since)
         .bind(until)
@@ -551,13 +555,20 @@ impl Cache {
         .await?)
     }
 
-    /// Anomaly episodes of active tenants that started at or after `since`
-    /// (epoch s).
-    pub async fn active_anomalies_since(&self, since: i64) -> Result<i64, CacheError> {
-        Ok(sqlx::query_scalar(
-            "SELECT count(*) FROM anomaly a JOIN tenant t ON t.id = a.tenant_id WHERE a.start >= ?1 AND t.active = 1",
-        )
+    /// How many anomaly episodes of active tenants the timeline of
+    /// `[since, until]` (epoch s) shows: those that overlap it, less the
+    /// fleet-wide shifts told again (as [`Cache::incidents`] leaves them
+    /// out). The Fleet view's count opens the Incidents view: it must
+    /// count what that view lists.
+    pub async fn active_anomalies_between(&self, since: i64, until: i64) -> Result<i64, CacheError> {
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM anomaly a JOIN tenant t ON t.id = a.tenant_id
+             WHERE a.start <= ?2 AND a.through_ts >= ?1 AND t.active = 1 AND {NOT_A_FLEET_SHIFT_TOLD_AGAIN}"
+        )))
         .bind(since)
+        .bind(until)
+        .bind(None::<&str>)
+        .bind(FLEET_SHIFT_LEAD_SECS)
         .fetch_one(&self.pool)
         .await?)
     }

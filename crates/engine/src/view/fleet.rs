@@ -34,7 +34,7 @@ pub async fn fleet_overview(
     let by_tier = group_counts(&out, |r| (r.tier.as_str(), r.tenant.as_str()));
     let by_region = group_counts(&out, |r| (r.region.as_str(), r.tenant.as_str()));
     let open_alarms = cache.open_alarm_count().await?;
-    let anomalies_24h = cache.active_anomalies_since(now - DAY).await?;
+    let anomalies_24h = cache.active_anomalies_between(now - DAY, now).await?;
     let today = crate::clock::day_of(now);
     let (month_to_date, last_month, forecast) = crate::cost::totals(cache, None, today).await?;
     let cost = CostFigures {
