@@ -191,6 +191,15 @@ async fn each_tenants_month_is_recomputed_by_hand_from_the_bill_and_matches_ever
         compared += 1;
     }
     assert!(compared > 10, "unit costs compared: {compared}");
+
+    // The Tenant page charges one tenant over its pools alone: the same
+    // charge as the whole fleet's chargeback gives it, to the last bit.
+    let fleet = fleetdeck_engine::cost::chargeback(&cache, today).await.unwrap();
+    let pooled = tenants.iter().filter(|t| !t.model.owns_account()).count();
+    assert!(pooled >= 3 && fleet.tenants.len() == tenants.len(), "the premise: pools and their tenants");
+    for (id, c) in &fleet.tenants {
+        assert_eq!(&fleetdeck_engine::cost::charge(&cache, id, today).await.unwrap(), c, "{id}");
+    }
 }
 
 /// Every cost row in the cache, in order: what two reads are compared by.

@@ -39,6 +39,11 @@ pub fn forecast(days: &[(NaiveDate, f64)], today: NaiveDate) -> f64 {
 
 /// Every tenant with cost in the cache, most expensive month to date first.
 pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost>, CacheError> {
+    by_tenants(cache, today, None).await
+}
+
+/// [`by_tenant`], of the tenants in `only` when given.
+async fn by_tenants(cache: &Cache, today: NaiveDate, only: Option<&[String]>) -> Result<Vec<TenantCost>, CacheError> {
     let (first, first_last) = month_starts(today);
     // Daily totals per tenant, kept by triggers (migration 0006). Last
     // month is summed in SQL (one row a tenant); only the days the forecast
@@ -46,9 +51,9 @@ pub async fn by_tenant(cache: &Cache, today: NaiveDate) -> Result<Vec<TenantCost
     // through sqlx costs about a microsecond, and the Cost view of 1,000
     // tenants has a 50 ms budget (benches/cache.rs).
     let last_month: std::collections::HashMap<String, f64> =
-        cache.tenant_cost_totals(&day(first_last), &day(first)).await?.into_iter().collect();
+        cache.tenant_cost_totals(&day(first_last), &day(first), only).await?.into_iter().collect();
     let from = first.min(today - Duration::days(RUN_RATE_DAYS as i64));
-    let rows = cache.tenant_cost_days(&day(from), &day(today)).await?;
+    let rows = cache.tenant_cost_days(&day(from), &day(today), only).await?;
     let mut out: Vec<TenantCost> = Vec::new();
     let mut days: Vec<(NaiveDate, f64)> = Vec::new();
     let mut flush = |tenant: &str, days: &mut Vec<(NaiveDate, f64)>| {
@@ -232,20 +237,56 @@ pub struct Chargeback {
 /// ([`crate::fleet::Apportion::metric_for`]). Untagged spend of accounts
 /// where no tenant lives is fleet overhead, never charged.
 pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, CacheError> {
+    chargeback_of(cache, today, None).await
+}
+
+/// What one tenant is charged on `today`, as [`chargeback`] charges it:
+/// the same arithmetic over that tenant and its pool-mates only (the
+/// Tenant page's unit cost, without the whole fleet's chargeback).
+pub async fn charge(cache: &Cache, tenant: &str, today: NaiveDate) -> Result<Charge, CacheError> {
+    Ok(chargeback_of(cache, today, Some(tenant)).await?.tenants.remove(tenant).unwrap_or_default())
+}
+
+/// [`chargeback`]; with `Some(tenant)`, of that tenant, the pools it lives
+/// in and their members only (the rest of the fleet is left out).
+async fn chargeback_of(cache: &Cache, today: NaiveDate, only: Option<&str>) -> Result<Chargeback, CacheError> {
     use std::collections::{BTreeMap, HashMap};
     let apportion: crate::fleet::Apportion =
         cache.meta("apportion").await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let pooled = |model: &str| crate::fleet::Model::parse(model).is_some_and(|m| !m.owns_account());
+    let mut tenants = cache.tenant_accounts().await?;
+    // One tenant's: the accounts it shares, and who shares them.
+    let pools_of: Option<Vec<String>> = only
+        .map(|id| tenants.iter().filter(|(t, model, _)| t == id && pooled(model)).map(|(_, _, a)| a.clone()).collect());
+    if let (Some(id), Some(pools)) = (only, &pools_of) {
+        tenants.retain(|(t, model, a)| t == id || (pooled(model) && pools.contains(a)));
+    }
+    let (first, first_last) = month_starts(today);
+    let scope: Option<Vec<String>> = only.map(|_| tenants.iter().map(|(t, _, _)| t.clone()).collect());
     let own: HashMap<String, TenantCost> =
-        by_tenant(cache, today).await?.into_iter().map(|c| (c.tenant.clone(), c)).collect();
-    let tenants = cache.tenant_accounts().await?;
+        by_tenants(cache, today, scope.as_deref()).await?.into_iter().map(|c| (c.tenant.clone(), c)).collect();
+    // Whether the bill is read at all (a tenant without cost is then "not
+    // on the bill"): any owner's, not only the scope's.
+    let any_cost = match only {
+        None => !own.is_empty(),
+        Some(_) => cache.any_tenant_cost(&day(first_last), &day(today)).await?,
+    };
     let requests: HashMap<String, f64> = usage_per_day(cache, "requests", None, today).await?.into_iter().collect();
     let mut usage_by_metric: HashMap<String, HashMap<String, f64>> =
         HashMap::from([("requests".to_string(), requests.clone())]);
 
     // Per account: its untagged days (shared services only), the rest overhead.
-    let (first, _) = month_starts(today);
     let from = first.min(today - Duration::days(RUN_RATE_DAYS as i64));
-    let rows = cache.untagged_by_account(&day(from), &day(today)).await?;
+    let rows = match &pools_of {
+        // A tenant in no pool is charged no account's untagged spend.
+        Some(pools) if pools.is_empty() => Vec::new(),
+        Some(pools) => {
+            let mut rows = cache.untagged_by_account(&day(from), &day(today)).await?;
+            rows.retain(|(account, _, _, _)| pools.contains(account));
+            rows
+        }
+        None => cache.untagged_by_account(&day(from), &day(today)).await?,
+    };
     let mut shared_days: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     let mut other_days: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     for (account, service, d, amount) in rows {
@@ -260,7 +301,6 @@ pub async fn chargeback(cache: &Cache, today: NaiveDate) -> Result<Chargeback, C
     };
 
     let mut out = Chargeback::default();
-    let any_cost = !own.is_empty();
     for (id, model, _) in &tenants {
         let c = own.get(id);
         let owns_account = crate::fleet::Model::parse(model).is_some_and(|m| m.owns_account());

@@ -34,6 +34,10 @@ pub struct CostAnomalyRow {
     pub impact: f64,
 }
 
+/// The tenants of a JSON array bound as `?3` (each is bound, never
+/// spliced into the SQL).
+const ONLY_THESE: &str = " AND tenant_id IN (SELECT value FROM json_each(?3))";
+
 impl Cache {
     /// Upsert cost rows, 100 to a statement, in one transaction: a big
     /// fleet's first bill is hundreds of thousands of rows, and a statement
@@ -68,28 +72,59 @@ impl Cache {
     }
 
     /// Each tenant's total over `[from, until)`: (tenant, total), one row a
-    /// tenant, summed from the daily totals.
-    pub async fn tenant_cost_totals(&self, from: &str, until: &str) -> Result<Vec<(String, f64)>, CacheError> {
-        Ok(sqlx::query_as::<_, (String, f64)>(
-            "SELECT tenant_id, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day < ?2 GROUP BY tenant_id",
-        )
+    /// tenant, summed from the daily totals; of the tenants in `only` when
+    /// given.
+    pub async fn tenant_cost_totals(
+        &self,
+        from: &str,
+        until: &str,
+        only: Option<&[String]>,
+    ) -> Result<Vec<(String, f64)>, CacheError> {
+        let sql = "SELECT tenant_id, sum(total) FROM cost_tenant_day WHERE day >= ?1 AND day < ?2";
+        let only = only.map(|t| serde_json::json!(t).to_string());
+        let q = sqlx::query_as::<_, (String, f64)>(sqlx::AssertSqlSafe(format!(
+            "{sql}{} GROUP BY tenant_id",
+            if only.is_some() { ONLY_THESE } else { "" }
+        )))
         .bind(from)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?)
+        .bind(until);
+        Ok(match only {
+            Some(t) => q.bind(t).fetch_all(&self.pool).await?,
+            None => q.fetch_all(&self.pool).await?,
+        })
     }
 
     /// Every tenant's daily total over `[from, to]`: (tenant, day, total),
-    /// by tenant and day.
-    pub async fn tenant_cost_days(&self, from: &str, to: &str) -> Result<Vec<(String, String, f64)>, CacheError> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, day, total FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2 ORDER BY tenant_id, day",
-        )
+    /// by tenant and day; of the tenants in `only` when given.
+    pub async fn tenant_cost_days(
+        &self,
+        from: &str,
+        to: &str,
+        only: Option<&[String]>,
+    ) -> Result<Vec<(String, String, f64)>, CacheError> {
+        let sql = "SELECT tenant_id, day, total FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2";
+        let only = only.map(|t| serde_json::json!(t).to_string());
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{sql}{} ORDER BY tenant_id, day",
+            if only.is_some() { ONLY_THESE } else { "" }
+        )))
         .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(to);
+        let rows = match only {
+            Some(t) => q.bind(t).fetch_all(&self.pool).await?,
+            None => q.fetch_all(&self.pool).await?,
+        };
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// Whether any tenant (or '', spend no tenant claims) has a daily total
+    /// in `[from, to]`.
+    pub async fn any_tenant_cost(&self, from: &str, to: &str) -> Result<bool, CacheError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cost_tenant_day WHERE day >= ?1 AND day <= ?2)")
+            .bind(from)
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// The daily total over `[from, to]` of one tenant (`Some`) or of the

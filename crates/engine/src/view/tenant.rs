@@ -138,7 +138,7 @@ pub async fn tenant(cache: &Cache, catalog: &Catalog, id: &str, now: i64) -> Res
         .map(|(service, month_to_date, last_month)| ServiceCost { service, month_to_date, last_month })
         .collect();
     // The Cost view's figure: own spend and pool share over requests.
-    let charge = crate::cost::chargeback(cache, today).await?.tenants.remove(id).unwrap_or_default();
+    let charge = crate::cost::charge(cache, id, today).await?;
     let (cost_per_million_requests, cost_not_on_bill) = (charge.per_million, charge.not_on_bill);
 
     let console = match &role_arn {
