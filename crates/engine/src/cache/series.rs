@@ -823,10 +823,13 @@ impl Cache {
     }
 
     /// The hours from `since` (epoch s) whose mean is over a threshold of
-    /// their metric, per tenant-region: (tenant, region, hour, 2 over
-    /// `critical` or 1 over `warning` at worst). `thresholds` are (metric
-    /// key, warning, critical); only their metrics are read, and only the
-    /// hours over them come back, in no particular order.
+    /// their metric: (tenant, region, hour, 2 over `critical` or 1 over
+    /// `warning`), one row per series over, so a tenant-region's hour may
+    /// come more than once (the worst is the caller's to keep: grouping
+    /// them here sorted every hour read, most of the heatmap's time).
+    /// `thresholds` are (metric key, warning, critical); only their metrics
+    /// are read, and only the hours over them come back, in no particular
+    /// order.
     pub async fn hours_over(
         &self,
         thresholds: &[(&str, Option<f64>, Option<f64>)],
@@ -840,11 +843,10 @@ impl Cache {
         let sql = format!(
             "WITH th(metric_key, warn, crit) AS (VALUES {values})
              SELECT s.tenant_id, s.region, r.ts,
-                    max(CASE WHEN th.crit IS NOT NULL AND r.sum / r.n > th.crit THEN 2
-                             WHEN th.warn IS NOT NULL AND r.sum / r.n > th.warn THEN 1 ELSE 0 END) AS level
+                    CASE WHEN th.crit IS NOT NULL AND r.sum / r.n > th.crit THEN 2 ELSE 1 END
              FROM th JOIN series s ON s.metric_key = th.metric_key CROSS JOIN rollup r
              WHERE r.series_id = s.id AND r.res = 3600 AND r.ts >= ? AND r.n > 0
-             GROUP BY s.tenant_id, s.region, r.ts HAVING level > 0"
+               AND ((th.crit IS NOT NULL AND r.sum / r.n > th.crit) OR (th.warn IS NOT NULL AND r.sum / r.n > th.warn))"
         );
         let mut q = sqlx::query_as::<_, (String, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
         for (key, warn, crit) in thresholds {
