@@ -282,7 +282,12 @@ fn on_call_account_manager_and_executive_find_their_answers_on_the_simulated_fle
     };
     assert!(kpi("kpi-critical") >= 2, "globex and initech are critical");
     assert_eq!(kpi("kpi-tenants"), 24);
-    assert!(kpi("kpi-alarms") >= 2, "their alarms are open");
+    // Globex's error alarm at least (its errors are 3x its threshold).
+    // Initech's p99 alarm is usually open too, but its ramp ends 10 - 20%
+    // over the threshold with 6% noise a minute, so now and then one of
+    // its last three minutes is under it and the alarm is OK for a while,
+    // as a real one would be: asserting both failed one CI run in many.
+    assert!(kpi("kpi-alarms") >= 1, "globex's alarm is open");
     assert!(kpi("kpi-anomalies") >= 1, "the detector found the error spike");
     let mtd: f64 = console.eval("document.getElementById('kpi-cost').dataset.mtd").as_str().unwrap().parse().unwrap();
     assert!(mtd > 0.0);
