@@ -392,6 +392,36 @@ fn a_sustained_spike_is_one_ongoing_episode_until_the_level_returns() {
     }
 }
 
+/// The bug this pins: black-mesa's errors ran at 8 - 14 a minute for
+/// hours against a usual 0.28, and its episode ended after 89 minutes at
+/// one minute of 4 (14x usual, but under the hold's bar of 0.57 of the
+/// alarm's), while the broken deploy went on; the detector had learned the
+/// new level, so nothing reopened it. A minute that is still well away
+/// from the old level (here 0.45 of the alarm's bar) holds the episode, as
+/// an alarm clears below the level it fired at; the return closes it.
+#[test]
+fn a_minute_still_well_above_the_old_level_does_not_end_a_sustained_spike() {
+    let mut noise = Noise(37);
+    let (from, to) = (1500, 2100);
+    let mut points: Vec<(i64, f64)> = (0..3000)
+        .map(|i| (T0 + i * MINUTE, 100.0 + 3.0 * noise.next() + if (from..to).contains(&i) { 300.0 } else { 0.0 }))
+        .collect();
+    let (_, hold) = episodes(None, &scored(&points[..from as usize + 1])).pop().expect("the alarm");
+    let hold = hold.expect("its hold");
+    for dip in [1700, 1800, 1801] {
+        points[dip].1 = hold.level + 0.45 * hold.bar * hold.spread;
+    }
+    let scored = scored(&points);
+    let up: Vec<AnomalyEvent> = events(&scored).into_iter().filter(|e| e.direction == Direction::Up).collect();
+    assert_eq!(up.len(), 1, "{up:#?}");
+    assert_eq!((up[0].start, up[0].end), (points[from as usize].0, Some(points[to as usize - 1].0)));
+    for cut in [1701, 1801] {
+        let first = episodes(None, &scored[..cut]);
+        let open = first.last().cloned().filter(|(e, _)| e.end.is_none());
+        assert_eq!(episodes(open, &scored[cut..])[0].0, up[0], "cut at {cut}");
+    }
+}
+
 /// Held against the old level moved along the daily shape: a shift of
 /// +50 at 15:00 on a series of office hours (80 by day, 20 at night)
 /// stays open through the evening's fall to 70, which is still 50 over
