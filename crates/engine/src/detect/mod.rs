@@ -236,7 +236,8 @@ const COMPARE_OVER: f64 = DAY as f64;
 /// Counter resets: rising steps before, and the fall that counts as a reset.
 const COUNTER_RISE: u32 = 10;
 const COUNTER_FALL: f64 = 0.5;
-/// Scores below this end an episode in [`events`].
+/// Without a hold, surprises below this do not keep an episode in
+/// [`events`] open.
 const RELEASE_SCORE: f64 = 0.2;
 /// An expectation below this fraction of the value is 0 at the three
 /// significant figures explanations show, and a factor would say nothing:
@@ -795,13 +796,14 @@ pub enum Direction {
 }
 
 /// One anomaly episode: from a point at or above the threshold until the
-/// series is no longer surprising.
+/// series is back near where it was (see [`episodes`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyEvent {
     /// The alarm's timestamp.
     pub start: i64,
-    /// The last surprising point; `None` while the episode is ongoing (it
-    /// was still surprising at the last point scored).
+    /// The last point that kept it open; `None` while the episode is
+    /// ongoing (one kept it within [`RELEASE_AFTER`] of the last point
+    /// scored).
     pub end: Option<i64>,
     /// The latest point that belongs to the episode.
     pub through: i64,
@@ -818,8 +820,11 @@ pub struct AnomalyEvent {
 /// Folds a scored series into anomaly episodes, in time order.
 ///
 /// An episode starts at a point scoring at or above [`ANOMALY_THRESHOLD`]
-/// and lasts while its points stay surprising (surprise at least 0.2) in the
-/// same direction, or stay far from the level before it (see [`Hold`]).
+/// and lasts while its points stay far from the level before it (see
+/// [`Hold`]; once a day has passed, or without a hold, while they stay
+/// surprising, at least 0.2, in the same direction); it ends once
+/// [`RELEASE_AFTER`] passes with no point that keeps it, at the last one
+/// that did.
 pub fn events(points: &[ScoredPoint]) -> Vec<AnomalyEvent> {
     episodes(None, points).into_iter().map(|(e, _)| e).collect()
 }
@@ -835,6 +840,10 @@ pub const HOLD_AT_MOST: i64 = DAY;
 /// score of 0.2), black-mesa's errors, 8 - 14 a minute against a usual
 /// 0.28 for hours, ended their episode at one minute of 4.
 const HOLD_FRACTION: f64 = 0.3;
+
+/// An episode ends once this long has passed with no point that keeps it
+/// open, at the last one that did.
+pub const RELEASE_AFTER: i64 = 10 * MINUTE;
 
 /// What keeps an episode open after the detector has learned its new level.
 ///
@@ -897,9 +906,15 @@ pub fn episodes(
         let direction = if o.z >= 0.0 { Direction::Up } else { Direction::Down };
         if is_open {
             let (e, hold) = out.last_mut().expect("an open episode");
-            let surprising = o.surprise >= RELEASE_SCORE && direction == e.direction;
-            let held = hold.is_some_and(|h| p.ts - e.start <= HOLD_AT_MOST && h.holds(p, e.direction));
-            if surprising || held {
+            // While it has a hold, the hold alone decides: a point merely
+            // surprising to the forecast that has learned the episode (its
+            // aftershocks as the series returns) does not extend it.
+            let holding = hold.filter(|_| p.ts - e.start <= HOLD_AT_MOST);
+            let keeps = match holding {
+                Some(h) => h.holds(p, e.direction),
+                None => o.surprise >= RELEASE_SCORE && direction == e.direction,
+            };
+            if keeps {
                 e.through = p.ts;
                 // The peak is the point furthest out, not the most
                 // surprising one: a series still climbing while its
@@ -922,6 +937,13 @@ pub fn episodes(
                         Direction::Down => e.expected.max(o.expected),
                     };
                 }
+                continue;
+            }
+            // A point or two back near the old level do not end it (a
+            // small, noisy count of errors dips for a minute while the
+            // trouble goes on): it ends once `RELEASE_AFTER` passes with
+            // no point that keeps it, at the last one that did.
+            if p.ts - e.through < RELEASE_AFTER {
                 continue;
             }
             e.end = Some(e.through);
