@@ -839,7 +839,7 @@ pub const HOLD_AT_MOST: i64 = DAY;
 /// raised it, as an alarm clears below the level it fired at. At 0.57 (a
 /// score of 0.2), black-mesa's errors, 8 - 14 a minute against a usual
 /// 0.28 for hours, ended their episode at one minute of 4.
-const HOLD_FRACTION: f64 = 0.3;
+pub const HOLD_FRACTION: f64 = 0.3;
 
 /// An episode ends once this long has passed with no point that keeps it
 /// open, at the last one that did.
