@@ -42,6 +42,7 @@ fn main() {
         println!("no NAB corpus at {} (set FLEETDECK_NAB): NAB scores skipped", dir.display());
         None
     };
+
     // The long series: NAB's files end to end, repeated, each continuing in
     // time from the last; without the corpus, a synthetic daily pattern.
     let (timestamps, values) = long_series(corpus.as_ref());
@@ -339,10 +340,7 @@ fn scales(corpus: &Corpus) {
         let scores: Vec<Vec<f64>> = corpus.files.iter().map(|f| run(k, &f.series)).collect();
         let all = nab::PROFILES.map(|p| corpus.score(&scores, ANOMALY_THRESHOLD, &p));
         let mut line = format!("scale k={k:<3} all 41 files {:5.1} / {:5.1} / {:5.1};", all[0], all[1], all[2]);
-        for fold in corpus.folds() {
-            let s = corpus.score_where(&scores, ANOMALY_THRESHOLD, &nab::STANDARD, |f| nab::fold(&f.name) == fold);
-            line += &format!(" {fold} {s:.1}");
-        }
+        line += &per_fold(corpus, &scores);
         let synthetic: Vec<Vec<f64>> = with.iter().map(|l| run(k, &l.series.series)).collect();
         let syn = labelled.score(&synthetic, ANOMALY_THRESHOLD, &nab::STANDARD);
         let alarms: usize = quiet
@@ -387,10 +385,7 @@ fn waits(corpus: &Corpus) {
             all[1],
             all[2]
         );
-        for fold in corpus.folds() {
-            let s = corpus.score_where(&scores, ANOMALY_THRESHOLD, &nab::STANDARD, |f| nab::fold(&f.name) == fold);
-            line += &format!(" {fold} {s:.1}");
-        }
+        line += &per_fold(corpus, &scores);
         for seeds in [SYNTHETIC_SEED..SYNTHETIC_SEED + 1, 21..31, 31..41] {
             let (mut standard, mut found, mut incidents, mut quiet) = (0.0, 0, 0, 0);
             for seed in seeds.clone() {
@@ -408,4 +403,14 @@ fn waits(corpus: &Corpus) {
         }
         println!("{line}");
     }
+}
+
+/// " artificial 67.6 realAdExchange 64.5 ...": each fold's standard score.
+fn per_fold(corpus: &Corpus, scores: &[Vec<f64>]) -> String {
+    let mut line = String::new();
+    for fold in corpus.folds() {
+        let s = corpus.score_where(scores, ANOMALY_THRESHOLD, &nab::STANDARD, |f| nab::fold(&f.name) == fold);
+        line += &format!(" {fold} {s:.1}");
+    }
+    line
 }

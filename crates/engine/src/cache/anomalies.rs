@@ -240,14 +240,18 @@ pub const FLEET_SHIFT_LEAD_SECS: i64 = 10 * 60;
 
 /// An anomaly episode `a` that is not a fleet-wide shift told again: a
 /// member's own episode is the shift told again when it overlaps the shift,
-/// or ends just before it (the shift is judged on 20-minute medians, so it
-/// starts minutes after the members' own detectors fire). `?4` binds
-/// [`FLEET_SHIFT_LEAD_SECS`].
-const NOT_A_FLEET_SHIFT_TOLD_AGAIN: &str = "NOT EXISTS (
-    SELECT 1 FROM fleet_member m JOIN peer_anomaly p ON p.id = m.peer_id
-    WHERE m.tenant_id = a.tenant_id AND m.region = a.region AND p.kind = 'fleet'
-      AND p.metric_key = a.metric_key AND p.direction = a.direction
-      AND a.start <= p.through_ts AND a.through_ts >= p.start - ?4)";
+/// or ends just before it, by up to [`FLEET_SHIFT_LEAD_SECS`] (the shift is
+/// judged on 20-minute medians, so it starts minutes after the members' own
+/// detectors fire). Built only from constants.
+fn not_a_fleet_shift_told_again() -> String {
+    format!(
+        "NOT EXISTS (
+           SELECT 1 FROM fleet_member m JOIN peer_anomaly p ON p.id = m.peer_id
+           WHERE m.tenant_id = a.tenant_id AND m.region = a.region AND p.kind = 'fleet'
+             AND p.metric_key = a.metric_key AND p.direction = a.direction
+             AND a.start <= p.through_ts AND a.through_ts >= p.start - {FLEET_SHIFT_LEAD_SECS})"
+    )
+}
 
 impl Cache {
     /// The saved detectors of these series (those that have one), each with
@@ -463,16 +467,14 @@ impl Cache {
         until: i64,
     ) -> Result<Vec<Incident>, CacheError> {
         let mut out = Vec::new();
-        let rows = sqlx::query(
-            sqlx::AssertSqlSafe(format!(
-                "SELECT a.tenant_id, a.region, a.metric_key, a.start, a.\"end\", a.through_ts, a.explanation FROM anomaly a
-                 WHERE a.start <= ?2 AND a.through_ts >= ?1 AND (?3 IS NULL OR a.tenant_id = ?3) AND {NOT_A_FLEET_SHIFT_TOLD_AGAIN}"
-            )),
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT a.tenant_id, a.region, a.metric_key, a.start, a.\"end\", a.through_ts, a.explanation FROM anomaly a
+                 WHERE a.start <= ?2 AND a.through_ts >= ?1 AND (?3 IS NULL OR a.tenant_id = ?3) AND {}",
+            not_a_fleet_shift_told_again()
+        )))
         .bind(since)
         .bind(until)
         .bind(tenant)
-        .bind(FLEET_SHIFT_LEAD_SECS)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
@@ -563,12 +565,11 @@ impl Cache {
     pub async fn active_anomalies_between(&self, since: i64, until: i64) -> Result<i64, CacheError> {
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM anomaly a JOIN tenant t ON t.id = a.tenant_id
-             WHERE a.start <= ?2 AND a.through_ts >= ?1 AND t.active = 1 AND {NOT_A_FLEET_SHIFT_TOLD_AGAIN}"
+             WHERE a.start <= ?2 AND a.through_ts >= ?1 AND t.active = 1 AND {}",
+            not_a_fleet_shift_told_again()
         )))
         .bind(since)
         .bind(until)
-        .bind(None::<&str>)
-        .bind(FLEET_SHIFT_LEAD_SECS)
         .fetch_one(&self.pool)
         .await?)
     }
